@@ -1,0 +1,68 @@
+/**
+ * `vigil verify --data DIR [--pubkey FILE] [--checkpoint FILE] [--json]`: checks the whole store.
+ * Exit 0 intact, 1 damaged (the first bad place is named), 2 usage error.
+ */
+
+import { parseCheckpoint } from "../store/checkpoint.ts";
+import { parsePublicKey } from "../store/keys.ts";
+import { verifyStore } from "../store/verify.ts";
+import { print } from "../log.ts";
+import { noRest, parseFlags, required, UsageError } from "./args.ts";
+import { formatRfc3339Micros as formatMicros } from "../event/time.ts";
+
+async function readOrUsage(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Runs `vigil verify`; returns the exit code. */
+export async function verifyCommand(argv: string[]): Promise<number> {
+  const { values, rest } = parseFlags(argv, {
+    data: { type: "string" },
+    pubkey: { type: "string" },
+    checkpoint: { type: "string" },
+    json: { type: "boolean" },
+  });
+  noRest(rest);
+  const data = required(values.data, "data");
+  try {
+    await Deno.stat(`${data}/segments`);
+  } catch {
+    throw new UsageError(`${data} is not a Vigil data directory (no segments/)`);
+  }
+  const publicKey = values.pubkey
+    ? parsePublicKey(await readOrUsage(values.pubkey, "public key"))
+    : undefined;
+  const trusted = values.checkpoint
+    ? (await readOrUsage(values.checkpoint, "checkpoint file")).split("\n").filter((l) => l.trim())
+      .map((l, i) => {
+        try {
+          return parseCheckpoint(l);
+        } catch (e) {
+          throw new UsageError(`${values.checkpoint} line ${i + 1}: ${(e as Error).message}`);
+        }
+      })
+    : undefined;
+  const report = await verifyStore(data, {
+    ...(publicKey ? { publicKey } : {}),
+    ...(trusted ? { trusted } : {}),
+  });
+  if (values.json) {
+    print(JSON.stringify(report));
+  } else if (report.ok) {
+    const cp = report.latestCheckpoint;
+    print(
+      `OK: ${report.events} events in ${report.segments} segments; chain ${report.chain}; ` +
+        `root ${report.root}; ${report.checkpoints} checkpoints signed by key ${report.keyId}` +
+        (cp ? `, latest covers ${cp.size} events at ${formatMicros(cp.ts)}` : "") +
+        (report.unsigned ? `; ${report.unsigned} newer events chained, not yet signed` : "") +
+        (report.tailBytes ? `; ${report.tailBytes} bytes of a record still being written` : ""),
+    );
+  } else {
+    print(`TAMPERED: ${report.problem!.text}`);
+  }
+  return report.ok ? 0 : 1;
+}

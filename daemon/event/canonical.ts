@@ -1,0 +1,46 @@
+/**
+ * The canonical byte encoding of an event: UTF-8 JSON with keys in schema order, absent fields
+ * omitted, no white space. These bytes are what the store frames, chains and hashes as a Merkle
+ * leaf, and what an exported row must reproduce exactly so that a bundle verifies offline.
+ * `encodeEvent(decodeEvent(b))` returns `b` for every `b` that `encodeEvent` produced.
+ */
+
+import { type AuditEvent, EVENT_FIELDS } from "./model.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The canonical JSON text of an event. Values are assumed valid (see `validateEvent`). */
+export function canonicalJson(ev: AuditEvent): string {
+  let out = "{";
+  let first = true;
+  const rec = ev as unknown as Record<string, unknown>;
+  for (const spec of EVENT_FIELDS) {
+    const v = rec[spec.name];
+    if (v === undefined || v === null) continue;
+    out += (first ? '"' : ',"') + spec.name + '":' + JSON.stringify(v);
+    first = false;
+  }
+  return out + "}";
+}
+
+/** The canonical bytes of an event. */
+export function encodeEvent(ev: AuditEvent): Uint8Array {
+  return encoder.encode(canonicalJson(ev));
+}
+
+/** Decodes canonical bytes back into an event. Throws SyntaxError on anything else. */
+export function decodeEvent(bytes: Uint8Array): AuditEvent {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch (e) {
+    // A fatal TextDecoder throws TypeError; bad input here is undecodable, not bad config.
+    throw new SyntaxError("Cannot decode event: not valid UTF-8", { cause: e });
+  }
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new SyntaxError("Cannot decode event: not a JSON object");
+  }
+  return v as AuditEvent;
+}

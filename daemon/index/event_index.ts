@@ -1,0 +1,315 @@
+/**
+ * The derived search index: a SQLite database beside the log that answers event searches for
+ * the CLI and the web UI without reading segments.
+ *
+ * The log is the truth. The index may lag it, lose its tail in a crash (it runs with
+ * `synchronous = NORMAL`) or be deleted; the feeder then re-adds from `lastSeq() + 1`, and
+ * `add()` ignores events it already holds, so re-feeding an overlap is harmless. One process
+ * writes; any number read at the same time through WAL (`readonly: true`).
+ *
+ * @example
+ * ```ts
+ * const index = EventIndex.open(indexPath(dataDir));
+ * index.add([{ seq: ev.seq, event: ev, json: canonicalJson(ev) }]);
+ * const hits = index.query({ role: "alice", text: "drop table", order: "desc", limit: 50 });
+ * index.close();
+ * ```
+ */
+
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { AuditEvent } from "../event/model.ts";
+import { compileFilter, type EventFilter } from "./filter.ts";
+import { countSql, selectSql } from "./filter_sql.ts";
+import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
+import { foldText, searchableText } from "./text.ts";
+
+/** File name of the index inside the data directory. */
+export const INDEX_FILE = "index.sqlite";
+
+/** Path of the index of a data directory. */
+export function indexPath(dataDir: string): string {
+  return join(dataDir, INDEX_FILE);
+}
+
+/** One event to index, with the canonical JSON the store holds for it. */
+export interface IndexRecord {
+  seq: number;
+  event: AuditEvent;
+  json: string;
+}
+
+/** How to open the index. */
+export interface OpenIndexOptions {
+  /** Open for searching only, beside a writer in another process. Default false. */
+  readonly?: boolean;
+  /** How long to wait for another connection's lock, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * The index cannot be read: it does not exist yet, or it has another layout than this build
+ * reads (the writer is about to rebuild it). Readers answer from the log instead.
+ */
+export class IndexUnavailableError extends Error {
+  override name = "IndexUnavailableError";
+  constructor(readonly path: string, readonly reason: "missing" | "version", detail: string) {
+    super(`Cannot read search index ${path}: ${detail}`);
+  }
+}
+
+const EVENT_COLUMNS = `seq, ts, ingest_ts, source, kind, db, schema, object, role, app_user,
+  client_addr, application_name, command_key, class, sqlstate, parse_error, body, json`;
+const EVENT_WIDTH = 18;
+/**
+ * Rows per INSERT statement. Each call into node:sqlite costs several µs of binding overhead,
+ * which multi-row statements spread over many rows.
+ */
+const ROWS_PER_INSERT = 64;
+
+function multiRowInsert(table: string, columns: string, width: number, rows: number): string {
+  const tuple = "(" + "?, ".repeat(width - 1) + "?)";
+  return `INSERT INTO ${table} (${columns}) VALUES ` + Array(rows).fill(tuple).join(", ");
+}
+
+/** Binds the events columns of one record, in EVENT_COLUMNS order. */
+function pushEventRow(
+  out: SQLInputValue[],
+  seq: number,
+  ev: AuditEvent,
+  body: string | undefined,
+  json: string,
+): void {
+  out.push(
+    seq,
+    ev.ts,
+    ev.ingest_ts,
+    ev.source,
+    ev.kind,
+    ev.db ?? null,
+    ev.schema ?? null,
+    ev.object ?? null,
+    ev.role ?? null,
+    ev.app_user ?? null,
+    ev.client_addr ?? null,
+    ev.application_name ?? null,
+    ev.command === undefined ? null : foldText(ev.command),
+    ev.class ?? null,
+    ev.sqlstate ?? null,
+    ev.parse_error === undefined ? 0 : 1,
+    body ?? null,
+    json,
+  );
+}
+
+/** The search index of one data directory. */
+export class EventIndex {
+  readonly path: string;
+  readonly readonly: boolean;
+  /** True when open() found an index of another layout and emptied it: feed from the start. */
+  readonly rebuilt: boolean;
+  #db: DatabaseSync;
+  /** Prepared multi-row INSERTs by table and row count. */
+  #inserts = new Map<string, StatementSync>();
+
+  private constructor(path: string, db: DatabaseSync, readonly: boolean, rebuilt: boolean) {
+    this.path = path;
+    this.#db = db;
+    this.readonly = readonly;
+    this.rebuilt = rebuilt;
+  }
+
+  /**
+   * Opens (a writer creates) the index at `path`. A writer that finds another schema version
+   * drops everything and sets `rebuilt`. A reader throws IndexUnavailableError when the file is
+   * missing or of another version.
+   */
+  static open(path: string, options: OpenIndexOptions = {}): EventIndex {
+    const readonly = options.readonly ?? false;
+    const timeout = options.busyTimeoutMs ?? 5000;
+    if (!Number.isSafeInteger(timeout) || timeout < 0) {
+      throw new RangeError(`Cannot open search index ${path}: bad busyTimeoutMs ${timeout}`);
+    }
+    if (readonly && !existsSync(path)) {
+      throw new IndexUnavailableError(path, "missing", "it does not exist");
+    }
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path, { readOnly: readonly });
+    } catch (e) {
+      throw new Error(`Cannot open search index ${path}: ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      // A number we checked above; PRAGMA takes no bound parameters.
+      db.exec(`PRAGMA busy_timeout = ${timeout}`);
+      if (readonly) {
+        const v = storedVersion(db);
+        if (v !== SCHEMA_VERSION) {
+          const found = v === undefined ? "no schema version" : `schema version ${v}`;
+          throw new IndexUnavailableError(
+            path,
+            "version",
+            `found ${found}, this build reads ${SCHEMA_VERSION}`,
+          );
+        }
+        return new EventIndex(path, db, true, false);
+      }
+      db.exec("PRAGMA journal_mode = WAL");
+      // Derived data: a crash may lose the last commits, and the feeder re-adds them from the log.
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA cache_size = -32768");
+      db.exec("BEGIN IMMEDIATE");
+      let rebuilt = false;
+      try {
+        if (storedVersion(db) !== SCHEMA_VERSION) {
+          rebuilt = !isEmpty(db);
+          recreate(db);
+        }
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
+      return new EventIndex(path, db, false, rebuilt);
+    } catch (e) {
+      db.close();
+      if (e instanceof IndexUnavailableError) throw e;
+      throw new Error(`Cannot open search index ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  #writable(what: string): void {
+    if (this.readonly) {
+      throw new Error(`Cannot ${what} search index ${this.path}: it is open read-only`);
+    }
+  }
+
+  /**
+   * Indexes events in one transaction. A `seq` already indexed (or repeated in `records`) is
+   * skipped, so feeding an overlap after a crash is harmless. Returns how many events were new.
+   */
+  add(records: readonly IndexRecord[]): number {
+    this.#writable("add to");
+    if (records.length === 0) return 0;
+    const db = this.#db;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const fresh = this.#unindexed(records);
+      const eventArgs: SQLInputValue[] = [];
+      const textArgs: SQLInputValue[] = [];
+      for (const { seq, event, json } of fresh) {
+        const body = searchableText(event);
+        pushEventRow(eventArgs, seq, event, body, json);
+        if (body !== undefined) textArgs.push(seq, body);
+      }
+      this.#insertRows("events", EVENT_COLUMNS, EVENT_WIDTH, eventArgs);
+      this.#insertRows("events_text", "rowid, body", 2, textArgs);
+      db.exec("COMMIT");
+      return fresh.length;
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      const first = records[0]!.seq, last = records[records.length - 1]!.seq;
+      throw new Error(
+        `Cannot add events ${first}..${last} to search index ${this.path}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /** The records whose seq is not indexed yet, first occurrence of each; checks each record. */
+  #unindexed(records: readonly IndexRecord[]): IndexRecord[] {
+    let min = Infinity;
+    for (const { seq, event } of records) {
+      if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`bad seq ${seq}`);
+      if (event.seq !== seq) {
+        throw new TypeError(`record seq ${seq} carries an event with seq ${event.seq}`);
+      }
+      if (seq < min) min = seq;
+    }
+    const seen = new Set<number>();
+    // The feeder appends past lastSeq(), so the lookup of existing seqs is only needed on
+    // re-feeding an overlap.
+    if (min <= this.lastSeq()) {
+      const rows = this.#db.prepare(
+        "SELECT seq FROM events WHERE seq IN (SELECT value FROM json_each(?))",
+      ).all(JSON.stringify(records.map((r) => r.seq)));
+      for (const row of rows) seen.add(row.seq as number);
+    }
+    const out: IndexRecord[] = [];
+    for (const r of records) {
+      if (seen.has(r.seq)) continue;
+      seen.add(r.seq);
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Inserts rows given as one flat argument list, `width` values a row. */
+  #insertRows(table: string, columns: string, width: number, args: SQLInputValue[]): void {
+    const step = ROWS_PER_INSERT * width;
+    for (let i = 0; i < args.length; i += step) {
+      const chunk = i === 0 && args.length <= step ? args : args.slice(i, i + step);
+      const rows = chunk.length / width;
+      const key = table + ":" + rows;
+      let stmt = this.#inserts.get(key);
+      if (stmt === undefined) {
+        stmt = this.#db.prepare(multiRowInsert(table, columns, width, rows));
+        this.#inserts.set(key, stmt);
+      }
+      stmt.run(...chunk);
+    }
+  }
+
+  /** The largest indexed `seq`, or -1 when the index is empty. */
+  lastSeq(): number {
+    const row = this.#db.prepare("SELECT max(seq) AS m FROM events").get();
+    const m = row?.m;
+    return typeof m === "number" ? m : -1;
+  }
+
+  /** The matching events, in the filter's order and limit. */
+  query(filter: EventFilter): AuditEvent[] {
+    return Array.from(this.iterate(filter));
+  }
+
+  /** The matching events one at a time, for long results; stop early by breaking out. */
+  *iterate(filter: EventFilter): Generator<AuditEvent, void, undefined> {
+    const { sql, params } = selectSql(compileFilter(filter));
+    for (const row of this.#db.prepare(sql).iterate(...params)) {
+      yield JSON.parse(row.json as string) as AuditEvent;
+    }
+  }
+
+  /** How many events match, regardless of the filter's limit. */
+  count(filter: EventFilter): number {
+    const { sql, params } = countSql(compileFilter(filter));
+    return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+  }
+
+  /** Drops every indexed event, for a full re-index from the log. */
+  reset(): void {
+    this.#writable("reset");
+    const db = this.#db;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      recreate(db);
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw new Error(`Cannot reset search index ${this.path}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    // Statements prepared against the dropped tables are stale.
+    this.#inserts.clear();
+  }
+
+  /** Closes the database; safe to call twice. */
+  close(): void {
+    if (!this.#db.isOpen) return;
+    // Keeps the planner's statistics current at little cost; readers cannot write them.
+    if (!this.readonly) this.#db.exec("PRAGMA optimize");
+    this.#db.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The layout of the search index database, and how to create, recognise and drop it.
+ *
+ * The index is derived from the log, so it has no migrations: when the stored
+ * `schema_version` differs from {@link SCHEMA_VERSION} the writer drops every table and the
+ * feeder re-indexes from the start of the log. Bump the version on any change below.
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/** Version of the layout below; stored in `meta`. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * `events` holds the columns the filters and the UI read plus the canonical JSON, so a query
+ * returns whole events without touching the log. `command_key` is the command and `body` the
+ * searchable text, both folded by `foldText` (see `text.ts` for why folding happens in
+ * JavaScript); `body` is NULL for an event with nothing to search.
+ *
+ * `events_text` is an external-content FTS5 table over `events.body`, `rowid = seq`. External
+ * content stores the folded text once, in `events`, where `instr()` reads it both to decide
+ * tokens shorter than a trigram and to verify trigram hits. A contentless table would need the
+ * text stored apart anyway for that, and a regular one would store it twice. The index is
+ * written only by `add()` (in the same transaction as the row) and dropped whole by a reset, so
+ * it cannot drift from its content. Statements are attacker-controlled, which is why queries
+ * are built from quoted trigrams (see `ftsQuery`) and bound as one parameter.
+ *
+ * The trigram tokenizer gives substring semantics that `String.includes` mirrors; the text is
+ * folded already, hence `case_sensitive 1`. `detail = none` and `columnsize = 0` drop positions
+ * and document sizes, which substring lookup by single trigrams does not need, roughly halving
+ * insert cost and size; phrase queries are then unavailable, so `ftsQuery` ANDs single trigrams,
+ * a superset that `instr()` narrows to the exact answer.
+ *
+ * Secondary indexes pair each selective filter with `ts`, since most searches name a time window;
+ * results are ordered by `seq`, which SQLite sorts after the index narrowed the rows. Optional
+ * columns get partial indexes (`= ?` implies NOT NULL, so the planner still uses them), which
+ * keeps events without the field out of the index. `db` has no index: a box watches few
+ * databases, so `db = ?` alone selects a large share and is answered as well by walking `seq`
+ * or `ts`, while every index costs a B-tree insert per event (the insert benchmark shows it).
+ */
+const CREATE = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    ingest_ts INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    db TEXT,
+    schema TEXT,
+    object TEXT,
+    role TEXT,
+    app_user TEXT,
+    client_addr TEXT,
+    application_name TEXT,
+    command_key TEXT,
+    class TEXT,
+    sqlstate TEXT,
+    parse_error INTEGER NOT NULL,
+    body TEXT,
+    json TEXT NOT NULL
+  )`,
+  `CREATE INDEX events_ts ON events (ts)`,
+  `CREATE INDEX events_source_ts ON events (source, ts)`,
+  `CREATE INDEX events_kind_ts ON events (kind, ts)`,
+  `CREATE INDEX events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
+  `CREATE INDEX events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
+  `CREATE INDEX events_command_ts ON events (command_key, ts) WHERE command_key IS NOT NULL`,
+  `CREATE VIRTUAL TABLE events_text USING fts5(
+    body, content = 'events', content_rowid = 'seq',
+    tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
+  )`,
+];
+
+/** The stored schema version, or undefined when the database holds no index (yet). */
+export function storedVersion(db: DatabaseSync): number | undefined {
+  const hasMeta = db.prepare(
+    `SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'meta'`,
+  ).get();
+  if (hasMeta === undefined) return undefined;
+  const row = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get();
+  return row === undefined ? undefined : Number(row.value);
+}
+
+/** Whether the database holds no tables at all (a new file). */
+export function isEmpty(db: DatabaseSync): boolean {
+  return db.prepare(`SELECT 1 AS x FROM sqlite_schema LIMIT 1`).get() === undefined;
+}
+
+function quoteIdent(name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"';
+}
+
+/**
+ * Drops every table (virtual tables first, which takes their shadow tables with them) and
+ * creates the current layout. Call inside a transaction so readers see old or new, never half.
+ */
+export function recreate(db: DatabaseSync): void {
+  const list = (sql: string): string[] => db.prepare(sql).all().map((r) => String(r.name));
+  // Names come from sqlite_schema, not from users; quoting still keeps odd names valid.
+  for (const name of list(`SELECT name FROM sqlite_schema WHERE sql LIKE 'CREATE VIRTUAL%'`)) {
+    db.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+  }
+  for (const name of list(`SELECT name FROM sqlite_schema WHERE type = 'view'`)) {
+    db.exec(`DROP VIEW IF EXISTS ${quoteIdent(name)}`);
+  }
+  const tables = list(
+    `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`,
+  );
+  for (const name of tables) db.exec(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+  for (const sql of CREATE) db.exec(sql);
+  db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`)
+    .run(String(SCHEMA_VERSION));
+}

@@ -1,0 +1,163 @@
+/**
+ * The on-disk format of a segment: a 64-byte header, then framed records.
+ *
+ * Header: magic "VIGILSG1" | first seq u64 | chain head before the first record (32 bytes) |
+ * created µs u64 | 4 reserved zero bytes | CRC-32C of the preceding 60 bytes. Big-endian.
+ *
+ * Frame: payload length u32 | CRC-32C(payload) u32 | payload, where payload is
+ * chain hash (32) | type (1) | body. For an event (type 0x00) the body is the event's canonical
+ * JSON, so `payload[32..]` is exactly RFC 9162's leaf input 0x00 ‖ data and is hashed in place,
+ * and the chain hash is SHA-256(previous chain ‖ leaf hash). Position (0x01) and seal (0x02)
+ * frames carry the current chain head unchanged and are not Merkle leaves.
+ */
+
+import { crc32c } from "./crc32c.ts";
+
+export const SEGMENT_MAGIC = "VIGILSG1";
+export const HEADER_SIZE = 64;
+export const FRAME_OVERHEAD = 8;
+export const CHAIN_SIZE = 32;
+/** Smallest payload: a chain hash and a type byte. */
+export const MIN_PAYLOAD = CHAIN_SIZE + 1;
+/** Largest payload accepted: bounds memory per record and tells a wild length from a real one. */
+export const MAX_PAYLOAD = 64 * 1024 * 1024;
+
+export const FRAME_EVENT = 0x00;
+export const FRAME_POSITION = 0x01;
+export const FRAME_SEAL = 0x02;
+
+/** The chain head of an empty log. */
+export const GENESIS_CHAIN: Uint8Array = new Uint8Array(32);
+
+/** A segment header as decoded. */
+export interface SegmentHeader {
+  firstSeq: number;
+  prevChain: Uint8Array;
+  createdUs: number;
+}
+
+/** Encodes a segment header. */
+export function encodeHeader(h: SegmentHeader): Uint8Array {
+  const buf = new Uint8Array(HEADER_SIZE);
+  const dv = new DataView(buf.buffer);
+  buf.set(new TextEncoder().encode(SEGMENT_MAGIC), 0);
+  dv.setBigUint64(8, BigInt(h.firstSeq));
+  buf.set(h.prevChain, 16);
+  dv.setBigUint64(48, BigInt(h.createdUs));
+  dv.setUint32(60, crc32c(buf, 0, 60));
+  return buf;
+}
+
+/** Decodes a segment header; throws SyntaxError naming what is wrong. */
+export function decodeHeader(buf: Uint8Array): SegmentHeader {
+  if (buf.length < HEADER_SIZE) {
+    throw new SyntaxError(`segment header is ${buf.length} bytes, expected ${HEADER_SIZE}`);
+  }
+  const magic = new TextDecoder().decode(buf.subarray(0, 8));
+  if (magic !== SEGMENT_MAGIC) throw new SyntaxError(`bad segment magic ${JSON.stringify(magic)}`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, HEADER_SIZE);
+  if (dv.getUint32(60) !== crc32c(buf, 0, 60)) throw new SyntaxError("segment header CRC mismatch");
+  return {
+    firstSeq: Number(dv.getBigUint64(8)),
+    prevChain: buf.slice(16, 48),
+    createdUs: Number(dv.getBigUint64(48)),
+  };
+}
+
+/** One frame found by `scanFrames`. Offsets are relative to the scanned buffer. */
+export interface FrameView {
+  /** Offset of the frame's length field. */
+  offset: number;
+  /** Offset of the payload (chain hash). */
+  payload: number;
+  /** Payload length. */
+  length: number;
+  type: number;
+}
+
+/** Why scanning stopped before the end of the buffer. */
+export type ScanStop =
+  | { kind: "end" }
+  | { kind: "partial"; offset: number; reason: string }
+  | { kind: "bad"; offset: number; reason: string };
+
+/**
+ * Walks the frames of `buf[start..end)`, calling `onFrame` for each whole frame with a good CRC.
+ * Stops at the first frame that is cut off by `end` ("partial") or malformed ("bad"); the
+ * caller decides whether that is a torn tail, a write in flight, or damage.
+ */
+export function scanFrames(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  onFrame: (f: FrameView) => void,
+): ScanStop {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = start;
+  while (off < end) {
+    if (end - off < FRAME_OVERHEAD) {
+      return { kind: "partial", offset: off, reason: `${end - off} bytes of a frame header` };
+    }
+    const len = dv.getUint32(off);
+    if (len < MIN_PAYLOAD || len > MAX_PAYLOAD) {
+      return { kind: "bad", offset: off, reason: `impossible frame length ${len}` };
+    }
+    const p = off + FRAME_OVERHEAD;
+    if (p + len > end) {
+      return {
+        kind: "partial",
+        offset: off,
+        reason: `frame of ${len} bytes cut off after ${end - p}`,
+      };
+    }
+    if (crc32c(buf, p, p + len) !== dv.getUint32(off + 4)) {
+      return { kind: "bad", offset: off, reason: "CRC-32C mismatch" };
+    }
+    const type = buf[p + CHAIN_SIZE]!;
+    if (type > FRAME_SEAL) {
+      return { kind: "bad", offset: off, reason: `unknown frame type ${type}` };
+    }
+    onFrame({ offset: off, payload: p, length: len, type });
+    off = p + len;
+  }
+  return { kind: "end" };
+}
+
+/** True when every byte of `buf[start..end)` is zero: what a file system leaves after a crash. */
+export function allZero(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+const SEQ_PREFIX = new TextEncoder().encode('{"seq":');
+
+/**
+ * Reads the `seq` of an event body without parsing the JSON: canonical JSON always starts with
+ * `{"seq":<digits>`. Returns -1 when the body does not.
+ */
+export function peekSeq(buf: Uint8Array, bodyStart: number, bodyEnd: number): number {
+  for (let i = 0; i < SEQ_PREFIX.length; i++) {
+    if (buf[bodyStart + i] !== SEQ_PREFIX[i]) return -1;
+  }
+  let n = 0;
+  let i = bodyStart + SEQ_PREFIX.length;
+  const first = i;
+  for (; i < bodyEnd; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  if (i === first || i - first > 16 || (buf[first] === 48 && i - first > 1)) return -1;
+  return n;
+}
+
+/** The file name of the segment whose first record has `firstSeq`. */
+export function segmentName(firstSeq: number): string {
+  return `seg-${String(firstSeq).padStart(20, "0")}.vseg`;
+}
+
+/** The first seq encoded in a segment file name, or null for other names. */
+export function parseSegmentName(name: string): number | null {
+  const m = /^seg-(\d{20})\.vseg$/.exec(name);
+  return m ? Number(m[1]) : null;
+}

@@ -1,0 +1,319 @@
+/**
+ * The complete-subtree hashes of the log's Merkle tree on disk, so that a proof on a large log
+ * costs O(log n) positioned reads instead of rehashing leaves: one append-only file per level in
+ * a directory (`level-00.bin` holds the leaf hashes, `level-01.bin` their parents, …), 32 bytes a
+ * node, node i of level L at byte 32·i. Level L holds floor(size / 2^L) nodes and its file
+ * exists iff that is at least one (level 0 always exists), so the files are a function of the
+ * leaves alone: truncating and re-appending reproduces them byte for byte. Writes reach the page
+ * cache at every batch and the disk at `sync()`. After a crash `open()` mends lengths — drops
+ * partial nodes and parents of lost leaves, rebuilds missing parents — but cannot tell a wrong
+ * hash from a right one: the store truncates to its last signed checkpoint, checks
+ * `rootFromNodes()` against the signed root and re-appends the leaves after it. A read-only
+ * instance (another process) sees appends as they land.
+ */
+
+import { HASH_SIZE, type NodeReader } from "./merkle.ts";
+import { sha256Into } from "./sha256.ts";
+
+/** Levels a tree of at most 2^53 leaves can have. */
+const LEVELS = 54;
+/** Parents rebuilt per read when `open()` repairs a level after a crash. */
+const REBUILD_CHUNK = 1 << 15;
+const LEVEL_FILE = /^level-(\d{2})\.bin$/;
+
+/** Complete-subtree hashes of an append-only Merkle tree, one file per level. */
+export class MerkleLevels implements NodeReader {
+  readonly #dir: string;
+  readonly #readOnly: boolean;
+  #files: (Deno.FsFile | undefined)[] = [];
+  #size = 0;
+  /** Slot L: the last node of level L, waiting for its sibling, when level L's count is odd. */
+  #pending = new Uint8Array(LEVELS * HASH_SIZE);
+  #buffers = [new Uint8Array(0), new Uint8Array(0)];
+  #pair = new Uint8Array(1 + 2 * HASH_SIZE);
+  #dirChanged = false;
+  #closed = false;
+  /** Why writing stopped: a failed write leaves levels out of step until `open()` mends them. */
+  #broken: string | undefined;
+
+  private constructor(dir: string, readOnly: boolean) {
+    this.#dir = dir;
+    this.#readOnly = readOnly;
+    this.#pair[0] = 0x01;
+  }
+
+  /** Opens (creating if needed) `dir` for appending, repairing what a crash left half-written. */
+  static async open(dir: string): Promise<MerkleLevels> {
+    await Deno.mkdir(dir, { recursive: true });
+    const levels = new MerkleLevels(dir, false);
+    try {
+      levels.#recover();
+    } catch (err) {
+      levels.close();
+      throw err;
+    }
+    return levels;
+  }
+
+  /**
+   * Opens `dir` for reading what another process appends; `size` follows its level 0. Nodes of a
+   * signed checkpoint never change, but a writer's `truncate()` may replace the files past it:
+   * reopen to follow a writer that restarted.
+   */
+  static async openReadOnly(dir: string): Promise<MerkleLevels> {
+    const levels = new MerkleLevels(dir, true);
+    const path = `${dir}/${levelFileName(0)}`;
+    try {
+      levels.#files[0] = await Deno.open(path, { read: true });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      throw new Deno.errors.NotFound(`Cannot open Merkle levels read-only: no ${path}`);
+    }
+    return levels;
+  }
+
+  /** Leaves in the tree. */
+  get size(): number {
+    this.#checkOpen();
+    if (!this.#readOnly) return this.#size;
+    return Math.floor(this.#file(0)!.statSync().size / HASH_SIZE);
+  }
+
+  /**
+   * Appends the first `count` 32-byte leaf hashes of `hashes` and every parent they complete,
+   * one write per level. Synchronous: the writes only reach the page cache.
+   */
+  appendLeaves(hashes: Uint8Array, count: number): void {
+    this.#checkWritable();
+    const bad = !Number.isSafeInteger(count) || count < 0 || count * HASH_SIZE > hashes.length;
+    if (bad || !Number.isSafeInteger(this.#size + count)) {
+      throw new RangeError(
+        `Cannot append ${count} leaves from ${hashes.length} bytes of hashes to ${this.#dir}`,
+      );
+    }
+    if (count === 0) return;
+    try {
+      this.#append(hashes, count);
+    } catch (err) {
+      this.#broken = errorText(err);
+      throw err;
+    }
+  }
+
+  /** The root of leaves [index·2^level, (index+1)·2^level); RangeError if not stored (yet). */
+  node(level: number, index: number): Uint8Array {
+    this.#checkOpen();
+    if (!Number.isSafeInteger(level) || level < 0 || level >= LEVELS) {
+      throw new RangeError(`No Merkle level ${level} in ${this.#dir}`);
+    }
+    const count = Math.floor(this.#size / 2 ** level);
+    if (!Number.isSafeInteger(index) || index < 0 || (!this.#readOnly && index >= count)) {
+      throw new RangeError(`Merkle level ${level} has no node ${index}: it holds ${count}`);
+    }
+    const file = this.#file(level);
+    const out = new Uint8Array(HASH_SIZE);
+    if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
+      throw new RangeError(
+        `Merkle level ${level} has no node ${index} (yet): ${levelFileName(level)} in ` +
+          `${this.#dir} is shorter`,
+      );
+    }
+    return out;
+  }
+
+  /** Drops every node covering a leaf at or beyond `size`: level L keeps floor(size / 2^L). */
+  truncate(size: number): void {
+    this.#checkWritable();
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) {
+      throw new RangeError(`Cannot truncate Merkle levels of ${this.#size} leaves to ${size}`);
+    }
+    try {
+      this.#cut(size);
+    } catch (err) {
+      this.#broken = errorText(err);
+      throw err;
+    }
+  }
+
+  /** Makes every level durable (and the directory, when a level file came or went). */
+  async sync(): Promise<void> {
+    this.#checkWritable();
+    await Promise.all(this.#files.map((f) => f?.sync()));
+    if (!this.#dirChanged) return;
+    using dir = await Deno.open(this.#dir, { read: true });
+    await dir.sync();
+    this.#dirChanged = false;
+  }
+
+  /** Closes every level file; the instance is unusable afterwards. */
+  close(): void {
+    for (const f of this.#files) f?.close();
+    this.#files = [];
+    this.#closed = true;
+  }
+
+  #append(hashes: Uint8Array, count: number): void {
+    const before = this.#size, after = before + count;
+    let nodes = hashes.subarray(0, count * HASH_SIZE);
+    let first = before; // index of nodes[0] in its level
+    for (let level = 0, width = 1; nodes.length > 0; level++, width *= 2) {
+      this.#write(level, nodes);
+      // Parents of this level's new nodes: [floor(before / 2w), floor(after / 2w)).
+      const from = Math.floor(before / (2 * width)), to = Math.floor(after / (2 * width));
+      const parents = this.#buffer(level % 2, to - from);
+      for (let p = from; p < to; p++) {
+        this.#hashPair(level, nodes, 2 * p - first, parents, (p - from) * HASH_SIZE);
+      }
+      if (Math.floor(after / width) % 2 === 1) {
+        this.#pending.set(nodes.subarray(nodes.length - HASH_SIZE), level * HASH_SIZE);
+      }
+      nodes = parents;
+      first = from;
+    }
+    this.#size = after;
+  }
+
+  // Makes the files agree with level 0, the source of truth: a crash can leave a partial node
+  // at any level's end, and parents written after their children may be missing or extra.
+  #recover(): void {
+    this.#dirChanged = true; // level files may have been created or removed below
+    const f0 = this.#file(0, true)!;
+    const size = Math.floor(f0.statSync().size / HASH_SIZE);
+    for (const entry of Deno.readDirSync(this.#dir)) {
+      const level = Number(LEVEL_FILE.exec(entry.name)?.[1] ?? NaN);
+      if (level >= LEVELS) throw new Error(`Unexpected ${entry.name} in ${this.#dir}`);
+      if (level > 0 && Math.floor(size / 2 ** level) === 0) this.#file(level); // for #cut
+    }
+    for (let level = 1, width = 2; Math.floor(size / width) > 0; level++, width *= 2) {
+      const have = Math.floor(this.#file(level, true)!.statSync().size / HASH_SIZE);
+      const want = Math.floor(size / width);
+      if (have < want) {
+        this.#files[level]!.truncateSync(have * HASH_SIZE);
+        this.#rebuild(level, have, want);
+      }
+    }
+    this.#size = size;
+    this.#cut(size);
+  }
+
+  #rebuild(level: number, from: number, to: number): void {
+    for (let start = from; start < to; start += REBUILD_CHUNK) {
+      const n = Math.min(REBUILD_CHUNK, to - start);
+      const children = this.#buffer(0, 2 * n);
+      if (this.#readAt(level - 1, children, 2 * start * HASH_SIZE) < children.length) {
+        throw new Error(`Cannot rebuild Merkle level ${level} in ${this.#dir}: short read`);
+      }
+      const parents = this.#buffer(1, n);
+      for (let i = 0; i < n; i++) this.#hashPair(level - 1, children, 2 * i, parents, i * 32);
+      this.#write(level, parents);
+    }
+  }
+
+  #cut(size: number): void {
+    for (let level = 0; level < LEVELS; level++) {
+      const keep = Math.floor(size / 2 ** level), f = this.#files[level];
+      if (keep > 0 || level === 0) {
+        f?.truncateSync(keep * HASH_SIZE);
+        if (keep % 2 === 1) this.#readAt(level, this.#pendingSlot(level), (keep - 1) * HASH_SIZE);
+      } else if (f) {
+        f.close();
+        this.#files[level] = undefined;
+        Deno.removeSync(`${this.#dir}/${levelFileName(level)}`);
+        this.#dirChanged = true;
+      }
+    }
+    this.#size = size;
+  }
+
+  /** Hashes children `i` and `i + 1` of `nodes` (index -1 is the pending node) into `out`. */
+  #hashPair(level: number, nodes: Uint8Array, i: number, out: Uint8Array, outOff: number): void {
+    const pair = this.#pair;
+    // Byte loops: a subarray per copy would allocate in the hottest loop of the store.
+    if (i < 0) {
+      const pending = this.#pending, p = level * HASH_SIZE;
+      for (let j = 0; j < HASH_SIZE; j++) pair[1 + j] = pending[p + j]!;
+      for (let j = 0; j < HASH_SIZE; j++) pair[33 + j] = nodes[j]!;
+    } else {
+      const o = i * HASH_SIZE;
+      for (let j = 0; j < 2 * HASH_SIZE; j++) pair[1 + j] = nodes[o + j]!;
+    }
+    sha256Into(pair, out, outOff);
+  }
+
+  #pendingSlot(level: number): Uint8Array {
+    return this.#pending.subarray(level * HASH_SIZE, (level + 1) * HASH_SIZE);
+  }
+
+  /** Buffer `which` (0 or 1), grown to at least `nodes` nodes, viewed at exactly that size. */
+  #buffer(which: number, nodes: number): Uint8Array {
+    const need = nodes * HASH_SIZE;
+    if (this.#buffers[which]!.length < need) {
+      this.#buffers[which] = new Uint8Array(Math.max(need, 2 * this.#buffers[which]!.length));
+    }
+    return this.#buffers[which]!.subarray(0, need);
+  }
+
+  #file(level: number, create = false): Deno.FsFile | undefined {
+    const open = this.#files[level];
+    if (open) return open;
+    const path = `${this.#dir}/${levelFileName(level)}`;
+    try {
+      // O_APPEND: positioned reads seek the shared offset, writes still land at the end.
+      const file = this.#readOnly
+        ? Deno.openSync(path, { read: true })
+        : Deno.openSync(path, { read: true, append: true, create });
+      this.#files[level] = file;
+      return file;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw new Error(`Cannot open Merkle level file ${path}: ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  #write(level: number, bytes: Uint8Array): void {
+    if (!this.#files[level]) this.#dirChanged = true;
+    const file = this.#file(level, true)!;
+    try {
+      for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+    } catch (err) {
+      throw new Error(
+        `Cannot append ${bytes.length / HASH_SIZE} nodes to ${levelFileName(level)} in ` +
+          `${this.#dir}: ${errorText(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Reads up to `out.length` bytes at `pos` of level `level`; returns how many it read. */
+  #readAt(level: number, out: Uint8Array, pos: number): number {
+    const file = this.#files[level]!;
+    file.seekSync(pos, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < out.length) {
+      const n = file.readSync(out.subarray(got));
+      if (n === null || n === 0) break;
+      got += n;
+    }
+    return got;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`Merkle levels in ${this.#dir} are closed`);
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#readOnly) throw new Error(`Merkle levels in ${this.#dir} are open read-only`);
+    if (this.#broken !== undefined) {
+      throw new Error(`Merkle levels in ${this.#dir} need reopening after: ${this.#broken}`);
+    }
+  }
+}
+
+function levelFileName(level: number): string {
+  return `level-${String(level).padStart(2, "0")}.bin`;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,251 @@
+/**
+ * Opening a data directory for writing: take the writer lock, load or create the signing key,
+ * recover the active segment, check the log against the latest signed checkpoint, and bring the
+ * Merkle node files up to the log (they are only fsynced at checkpoints, so their tail is
+ * rebuilt from the records after the last one).
+ */
+
+import { log } from "../log.ts";
+import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
+import { StoreDamageError, StoreLockedError } from "./errors.ts";
+import { CHAIN_SIZE, FRAME_EVENT, GENESIS_CHAIN, HEADER_SIZE, scanFrames } from "./frame.ts";
+import { hex, loadOrCreateKey, type SigningKey } from "./keys.ts";
+import { rootFromNodes } from "./merkle.ts";
+import { MerkleLevels } from "./merkle_levels.ts";
+import { recoverActive } from "./recovery.ts";
+import { listSegments, loadSegment, type SegmentEntry } from "./segment_file.ts";
+import { SegmentWriter, syncDir } from "./segment_writer.ts";
+import { sha256Into } from "./sha256.ts";
+
+/** Tunables of a store. */
+export interface StoreOptions {
+  maxSegmentBytes: number;
+  maxSegmentAgeMs: number;
+  /** 0 disables the timer; checkpoints are then written on close and on demand. */
+  checkpointIntervalMs: number;
+  /** Longest tail that may be treated as torn by a crash (one group commit's worth). */
+  maxTornBytes: number;
+  /** How long to wait for another writer to release the data directory. */
+  lockTimeoutMs: number;
+  /** Called after every group commit: how many bytes and events one fdatasync covered. */
+  onCommit?: (info: { bytes: number; events: number }) => void;
+}
+
+export const DEFAULT_STORE_OPTIONS: StoreOptions = {
+  maxSegmentBytes: 64 * 1024 * 1024,
+  maxSegmentAgeMs: 60 * 60 * 1000,
+  checkpointIntervalMs: 60 * 1000,
+  maxTornBytes: 128 * 1024 * 1024,
+  lockTimeoutMs: 2000,
+};
+
+/** Directory layout of a data dir. */
+export function storePaths(dataDir: string): {
+  segments: string;
+  merkle: string;
+  keys: string;
+  checkpoints: string;
+  lock: string;
+} {
+  return {
+    segments: `${dataDir}/segments`,
+    merkle: `${dataDir}/merkle`,
+    keys: `${dataDir}/keys`,
+    checkpoints: `${dataDir}/${CHECKPOINTS_FILE}`,
+    lock: `${dataDir}/LOCK`,
+  };
+}
+
+/** Everything `Store` needs from opening. */
+export interface OpenedStore {
+  dataDir: string;
+  opts: StoreOptions;
+  writer: SegmentWriter;
+  levels: MerkleLevels;
+  key: SigningKey;
+  lastCheckpoint: Checkpoint | null;
+  appendCheckpoint: (cp: Checkpoint) => Promise<void>;
+  release: () => Promise<void>;
+}
+
+async function takeLock(path: string, timeoutMs: number): Promise<Deno.FsFile> {
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((
+    r,
+  ) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+  const got = await Promise.race([file.lock(true).then(() => "locked" as const), timeout]);
+  clearTimeout(timer);
+  if (got === "timeout") {
+    const holder = new TextDecoder().decode(await Deno.readFile(path)).trim();
+    throw new StoreLockedError(
+      `data directory is in use by another writer${holder ? ` (pid ${holder})` : ""}: ${path}`,
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
+}
+
+/** Reads leaf hashes of seq ≥ `from` out of the segments and appends them to `levels`. */
+async function replayLeaves(
+  segments: SegmentEntry[],
+  from: number,
+  levels: MerkleLevels,
+): Promise<void> {
+  for (let i = 0; i < segments.length; i++) {
+    const next = segments[i + 1];
+    if (next && next.firstSeq <= from) continue;
+    const seg = await loadSegment(segments[i]!);
+    let seq = seg.header.firstSeq;
+    let leaves = new Uint8Array(32 * 1024);
+    let n = 0;
+    scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
+      if (f.type !== FRAME_EVENT) return;
+      if (seq++ < from) return;
+      if ((n + 1) * 32 > leaves.length) {
+        const grown = new Uint8Array(leaves.length * 2);
+        grown.set(leaves);
+        leaves = grown;
+      }
+      sha256Into(seg.bytes.subarray(f.payload + CHAIN_SIZE, f.payload + f.length), leaves, n * 32);
+      n++;
+    });
+    if (n > 0) levels.appendLeaves(leaves.subarray(0, n * 32), n);
+  }
+}
+
+/** Opens a data directory for writing. */
+export async function openStore(
+  dataDir: string,
+  partial: Partial<StoreOptions>,
+): Promise<OpenedStore> {
+  const opts = { ...DEFAULT_STORE_OPTIONS, ...partial };
+  const paths = storePaths(dataDir);
+  await Deno.mkdir(paths.segments, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(paths.merkle, { recursive: true, mode: 0o700 });
+  const lock = await takeLock(paths.lock, opts.lockTimeoutMs);
+  try {
+    const key = await loadOrCreateKey(paths.keys);
+    const cpFile = await readCheckpoints(paths.checkpoints);
+    if (cpFile.partialBytes > 0) {
+      log("warn", "removed a torn checkpoint line", { bytes: cpFile.partialBytes });
+      await Deno.truncate(paths.checkpoints, cpFile.goodBytes);
+    }
+    const lastCp = cpFile.checkpoints[cpFile.checkpoints.length - 1] ?? null;
+
+    let segments = await listSegments(paths.segments);
+    const last = segments[segments.length - 1];
+    if (last && segments.length > 1 && (await Deno.stat(last.path)).size < HEADER_SIZE) {
+      // A crash while creating the next segment: the sealed one before it holds the log's end.
+      log("warn", "removed a segment whose creation was cut off", { segment: last.name });
+      await Deno.remove(last.path);
+      segments = segments.slice(0, -1);
+    }
+
+    let writer: SegmentWriter;
+    if (segments.length === 0) {
+      const c = await SegmentWriter.create(paths.segments, 0, GENESIS_CHAIN);
+      writer = new SegmentWriter({
+        dir: paths.segments,
+        ...c,
+        size: HEADER_SIZE,
+        nextSeq: 0,
+        chain: GENESIS_CHAIN,
+        positions: new Map(),
+      }, opts);
+      segments = await listSegments(paths.segments);
+    } else {
+      const state = await recoverActive(segments, { maxTornBytes: opts.maxTornBytes });
+      const active = state.segment.entry;
+      if (lastCp && state.nextSeq < lastCp.size) {
+        throw new StoreDamageError(
+          `log ends at seq ${state.nextSeq} but the checkpoint signed at ${lastCp.ts} µs covers ` +
+            `${lastCp.size} events: records were removed`,
+          { segment: active.name, offset: state.size, seq: state.nextSeq },
+        );
+      }
+      if (state.torn) {
+        log("warn", "truncated a torn tail left by a crash", {
+          segment: active.name,
+          offset: state.torn.offset,
+          bytes: state.torn.bytes,
+          reason: state.torn.reason,
+        });
+        await Deno.truncate(active.path, state.size);
+      }
+      const file = await Deno.open(active.path, { read: true, write: true });
+      await file.seek(state.size, Deno.SeekMode.Start);
+      writer = new SegmentWriter({
+        dir: paths.segments,
+        file,
+        name: active.name,
+        size: state.size,
+        createdMs: Math.floor(state.segment.header.createdUs / 1000),
+        nextSeq: state.nextSeq,
+        chain: state.chain,
+        positions: state.positions,
+      }, opts);
+      if (state.sealed) {
+        file.close();
+        const c = await SegmentWriter.create(paths.segments, state.nextSeq, state.chain);
+        writer = new SegmentWriter({
+          dir: paths.segments,
+          ...c,
+          size: HEADER_SIZE,
+          nextSeq: state.nextSeq,
+          chain: state.chain,
+          positions: state.positions,
+        }, opts);
+        segments = await listSegments(paths.segments);
+      }
+    }
+
+    const levels = await MerkleLevels.open(paths.merkle);
+    const trusted = Math.min(levels.size, lastCp?.size ?? 0);
+    levels.truncate(trusted);
+    await replayLeaves(segments, trusted, levels);
+    if (lastCp && hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
+      // The node files may be damaged below the checkpoint: rebuild them once from the log.
+      levels.truncate(0);
+      await replayLeaves(segments, 0, levels);
+      if (hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
+        throw new StoreDamageError(
+          `Merkle root of the first ${lastCp.size} events does not match the signed checkpoint`,
+        );
+      }
+    }
+
+    const appendCheckpoint = async (cp: Checkpoint): Promise<void> => {
+      const f = await Deno.open(paths.checkpoints, {
+        append: true,
+        create: true,
+        mode: 0o644,
+      });
+      try {
+        await f.write(new TextEncoder().encode(JSON.stringify(cp) + "\n"));
+        await f.syncData();
+      } finally {
+        f.close();
+      }
+      if (!lastCp) await syncDir(dataDir);
+    };
+    const release = async (): Promise<void> => {
+      await lock.unlock();
+      lock.close();
+    };
+    return {
+      dataDir,
+      opts,
+      writer,
+      levels,
+      key,
+      lastCheckpoint: lastCp,
+      appendCheckpoint,
+      release,
+    };
+  } catch (e) {
+    lock.close();
+    throw e;
+  }
+}

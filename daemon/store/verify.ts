@@ -1,0 +1,220 @@
+/**
+ * Full verification of a data directory, read-only and safe while a writer appends: every
+ * segment header and frame CRC, the seq sequence, every chain link, the Merkle root at every
+ * signed checkpoint, every signature — against the public key on the box or one the auditor
+ * kept — and that no signed event has gone missing. It names the first problem it finds.
+ */
+
+import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
+import { describePlace, type LogPlace } from "./errors.ts";
+import {
+  allZero,
+  CHAIN_SIZE,
+  FRAME_EVENT,
+  FRAME_OVERHEAD,
+  FRAME_SEAL,
+  GENESIS_CHAIN,
+  HEADER_SIZE,
+  peekSeq,
+  scanFrames,
+} from "./frame.ts";
+import { hex, keyIdOf, readPublicKey } from "./keys.ts";
+import { MerkleFrontier } from "./merkle.ts";
+import { listSegments, type LoadedSegment, loadSegment } from "./segment_file.ts";
+import { sha256Into } from "./sha256.ts";
+import { storePaths } from "./store_open.ts";
+
+/** Inputs of a verification beyond the data directory. */
+export interface VerifyOptions {
+  /** Raw Ed25519 public key kept apart from the box; default: the one in the data dir. */
+  publicKey?: Uint8Array;
+  /** Checkpoints kept apart from the box: the log must still extend each of them. */
+  trusted?: Checkpoint[];
+}
+
+/** The outcome of a verification. */
+export interface VerifyReport {
+  ok: boolean;
+  /** The first problem, with its place. */
+  problem?: { reason: string; place: LogPlace; text: string };
+  events: number;
+  segments: number;
+  checkpoints: number;
+  keyId: string;
+  latestCheckpoint: Checkpoint | null;
+  /** Events after the latest checkpoint: chained, not yet signed. */
+  unsigned: number;
+  /** Bytes of an unfinished record at the end (a write in flight, or a torn tail). */
+  tailBytes: number;
+  chain: string;
+  root: string;
+}
+
+class Problem extends Error {
+  constructor(readonly reason: string, readonly place: LogPlace) {
+    super(reason);
+  }
+}
+
+/** Verifies the store in `dataDir`. Never throws for damage: it is in the report. */
+export async function verifyStore(
+  dataDir: string,
+  opts: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const paths = storePaths(dataDir);
+  const publicRaw = opts.publicKey ?? await readPublicKey(paths.keys);
+  const keyId = keyIdOf(publicRaw);
+  const report: VerifyReport = {
+    ok: true,
+    events: 0,
+    segments: 0,
+    checkpoints: 0,
+    keyId,
+    latestCheckpoint: null,
+    unsigned: 0,
+    tailBytes: 0,
+    chain: hex(GENESIS_CHAIN),
+    root: "",
+  };
+  const frontier = new MerkleFrontier();
+  const chain = GENESIS_CHAIN.slice();
+  try {
+    // Checkpoints first: a writer only signs what is already durable, so every size read here
+    // is within the segments read next.
+    const { checkpoints } = await readCheckpoints(paths.checkpoints).catch((e) => {
+      throw new Problem(`checkpoint file unreadable: ${(e as Error).message}`, {});
+    });
+    const all = [...checkpoints.map((c, i) => ({ c, label: `checkpoint #${i + 1}` }))];
+    for (const [i, c] of (opts.trusted ?? []).entries()) {
+      all.push({ c, label: `trusted checkpoint #${i + 1}` });
+    }
+    for (const { c, label } of all) {
+      if (!(await verifyCheckpoint(c, publicRaw))) {
+        throw new Problem(`${label} (size ${c.size}) has no valid signature by key ${keyId}`, {});
+      }
+    }
+    let prevSize = 0;
+    for (const [i, c] of checkpoints.entries()) {
+      if (c.size < prevSize) {
+        throw new Problem(`checkpoint #${i + 1} has size ${c.size} after one of ${prevSize}`, {});
+      }
+      prevSize = c.size;
+    }
+    const due = new Map<number, { c: Checkpoint; label: string }[]>();
+    for (const x of all) due.set(x.c.size, [...(due.get(x.c.size) ?? []), x]);
+    const maxSize = Math.max(0, ...all.map((x) => x.c.size));
+    report.checkpoints = checkpoints.length;
+    report.latestCheckpoint = checkpoints[checkpoints.length - 1] ?? null;
+
+    let lastSignedPlace: LogPlace = {};
+    const checkAt = (size: number, place: LogPlace): void => {
+      const list = due.get(size);
+      if (!list) return;
+      const root = hex(frontier.root());
+      const head = hex(chain);
+      for (const { c, label } of list) {
+        if (c.root !== root || c.chain !== head) {
+          throw new Problem(
+            `${label} (size ${c.size}) does not match the log: an event after ` +
+              `${describePlace(lastSignedPlace) || "the start"} and up to here was altered`,
+            place,
+          );
+        }
+      }
+      lastSignedPlace = place;
+    };
+    checkAt(0, {});
+
+    const segments = await listSegments(paths.segments);
+    report.segments = segments.length;
+    let nextSeq = 0;
+    const link = new Uint8Array(64);
+    const leaf = link.subarray(32);
+    for (const [si, entry] of segments.entries()) {
+      const isLast = si === segments.length - 1;
+      let seg: LoadedSegment;
+      try {
+        seg = await loadSegment(entry);
+      } catch (e) {
+        throw new Problem((e as Error).message, { segment: entry.name, offset: 0 });
+      }
+      if (seg.header.firstSeq !== nextSeq) {
+        throw new Problem(`segment starts at seq ${seg.header.firstSeq}, expected ${nextSeq}`, {
+          segment: entry.name,
+          offset: 0,
+        });
+      }
+      if (hex(seg.header.prevChain) !== hex(chain)) {
+        throw new Problem("segment header's chain head does not continue the previous segment", {
+          segment: entry.name,
+          offset: 0,
+        });
+      }
+      const buf = seg.bytes;
+      let sealed = false;
+      const stop = scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
+        const place = { segment: entry.name, offset: f.offset, seq: nextSeq };
+        if (sealed) throw new Problem("record after the seal record", place);
+        if (f.type !== FRAME_EVENT) {
+          for (let i = 0; i < 32; i++) {
+            if (buf[f.payload + i] !== chain[i]) {
+              throw new Problem("chain head in a position record does not match", place);
+            }
+          }
+          if (f.type === FRAME_SEAL) sealed = true;
+          return;
+        }
+        const end = f.payload + f.length;
+        const seq = peekSeq(buf, f.payload + CHAIN_SIZE + 1, end);
+        if (seq !== nextSeq) throw new Problem(`record has seq ${seq}, expected ${nextSeq}`, place);
+        link.set(chain, 0);
+        sha256Into(buf.subarray(f.payload + CHAIN_SIZE, end), link, 32);
+        sha256Into(link, chain, 0);
+        for (let i = 0; i < 32; i++) {
+          if (buf[f.payload + i] !== chain[i]) throw new Problem("chain hash mismatch", place);
+        }
+        frontier.append(leaf);
+        nextSeq++;
+        checkAt(nextSeq, place);
+      });
+      if (stop.kind !== "end") {
+        const place = { segment: entry.name, offset: stop.offset, seq: nextSeq };
+        const rest = buf.length - stop.offset;
+        const dv = new DataView(buf.buffer, buf.byteOffset);
+        const frameEnd = rest >= FRAME_OVERHEAD
+          ? stop.offset + FRAME_OVERHEAD + dv.getUint32(stop.offset)
+          : buf.length;
+        const tailLike = stop.kind === "partial" || allZero(buf, stop.offset, buf.length) ||
+          frameEnd === buf.length;
+        if (!isLast || !tailLike) throw new Problem(stop.reason, place);
+        report.tailBytes = rest;
+      }
+      if (!isLast && !sealed) {
+        throw new Problem("segment before the last one is not sealed", {
+          segment: entry.name,
+          offset: buf.length,
+        });
+      }
+    }
+    report.events = nextSeq;
+    if (maxSize > nextSeq) {
+      throw new Problem(
+        `log ends at seq ${nextSeq} but a signed checkpoint covers ${maxSize} events: ` +
+          `events were removed`,
+        {
+          ...(segments.length ? { segment: segments[segments.length - 1]!.name } : {}),
+          seq: nextSeq,
+        },
+      );
+    }
+    report.unsigned = nextSeq - (report.latestCheckpoint?.size ?? 0);
+  } catch (e) {
+    if (!(e instanceof Problem)) throw e;
+    report.ok = false;
+    const text = describePlace(e.place) ? `${describePlace(e.place)}: ${e.reason}` : e.reason;
+    report.problem = { reason: e.reason, place: e.place, text };
+  }
+  report.chain = hex(chain);
+  report.root = hex(frontier.root());
+  return report;
+}

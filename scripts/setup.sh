@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Vigil needs on a Debian machine with Node and npm: the pinned Deno from the npm
+# package `deno` (into .tools/, no global change), and, when running as root and they are
+# missing, PostgreSQL 15 with pgAudit from Debian's packages. Idempotent; prints the Deno path.
+set -euo pipefail
+DENO_VERSION=2.9.6
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+deno="$tools/node_modules/deno/deno"
+
+if ! [ -x "$deno" ] || ! "$deno" --version 2>/dev/null | grep -q "^deno $DENO_VERSION "; then
+  mkdir -p "$tools"
+  [ -f "$tools/package.json" ] || echo '{"private":true}' >"$tools/package.json"
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error "deno@$DENO_VERSION" >&2
+fi
+
+need_pkgs=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15)
+[ -f /usr/lib/postgresql/15/lib/pgaudit.so ] || need_pkgs+=(postgresql-15-pgaudit)
+command -v runuser >/dev/null || need_pkgs+=(util-linux)
+if ((${#need_pkgs[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${need_pkgs[*]} from Debian's packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  else
+    echo "missing Debian packages: ${need_pkgs[*]} (run as root once, or install them)" >&2
+  fi
+fi
+echo "$deno"

@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { EventIndex, IndexUnavailableError } from "../../../daemon/index/event_index.ts";
+import { selectEvents } from "../../../daemon/index/filter.ts";
+import { event, record, records, seqs, T0, withIndex, withTempDir } from "./_events.ts";
+
+Deno.test("EventIndex.open() creates an empty index and reopens it with its events", async () => {
+  await withTempDir((dir) => {
+    const path = dir + "/index.sqlite";
+    const a = EventIndex.open(path);
+    assert.equal(a.lastSeq(), -1);
+    assert.equal(a.rebuilt, false);
+    assert.equal(a.add(records([event(0), event(1), event(2)])), 3);
+    assert.equal(a.lastSeq(), 2);
+    a.close();
+    a.close();
+    const b = EventIndex.open(path);
+    try {
+      assert.equal(b.rebuilt, false);
+      assert.equal(b.lastSeq(), 2);
+      assert.equal(b.count({}), 3);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("EventIndex.query() returns whole events as they were indexed", async () => {
+  await withIndex((index) => {
+    const evs = [
+      event(0, {
+        statement: "UPDATE t SET x = $1",
+        params: ["a\ud800", null],
+        new_row: { x: "1" },
+        context: { who: "jo", why: ["audit"] },
+        redacted: true,
+      }),
+      event(1, { kind: "system", parse_error: "bad line", raw: "\u0000garbage" }),
+    ];
+    index.add(records(evs));
+    assert.deepEqual(index.query({}), evs);
+  });
+});
+
+Deno.test("EventIndex.add() skips seqs it already holds, so re-feeding is harmless", async () => {
+  await withIndex((index) => {
+    const evs = Array.from({ length: 10 }, (_, i) => event(i, { statement: `select ${i}` }));
+    assert.equal(index.add(records(evs.slice(0, 6))), 6);
+    assert.equal(index.add(records(evs.slice(3, 10))), 4);
+    assert.equal(index.add(records(evs)), 0);
+    assert.equal(index.add(records([evs[2]!, evs[2]!])), 0);
+    assert.equal(index.add([]), 0);
+    assert.equal(index.count({}), 10);
+    assert.deepEqual(seqs(index.query({ text: "select" })), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const later = [event(12, { statement: "select 12" }), event(12), event(11)];
+    assert.equal(index.add(records(later)), 2, "a repeat inside one batch counts once");
+    assert.deepEqual(seqs(index.query({ text: "select", afterSeq: 9 })), [12]);
+  });
+});
+
+Deno.test("EventIndex.add() is all or nothing and names the batch on failure", async () => {
+  await withIndex((index) => {
+    const bad = record(event(2));
+    bad.seq = 3;
+    assert.throws(() => index.add([record(event(0)), record(event(1)), bad]), {
+      message: /Cannot add events 0\.\.3 to search index .*: record seq 3 carries .* seq 2/,
+    });
+    assert.equal(index.lastSeq(), -1);
+    assert.equal(index.add(records([event(0), event(1)])), 2);
+  });
+});
+
+Deno.test("EventIndex.query() applies every filter as selectEvents() does", async () => {
+  await withIndex((index) => {
+    const evs = [
+      event(0, { role: "alice", command: "SELECT", statement: "SELECT * FROM Invoices" }),
+      event(1, { role: "bob", command: "DROP TABLE", kind: "ddl", statement: "DROP TABLE x" }),
+      event(2, { role: "alice", command: "select", db: "hr", object: "public.staff" }),
+      event(3, { source: "app", kind: "app", error: "Permission DENIED for id" }),
+      event(4, { role: "alice", statement: "select id from t where id = 'x\0y'" }),
+    ];
+    index.add(records(evs));
+    const filters = [
+      { role: "alice" },
+      { command: "select" },
+      { command: "Drop Table", kind: "ddl" as const },
+      { db: "hr", object: "public.staff" },
+      { source: "app" },
+      { from: T0 + 1_000_000, to: T0 + 3_000_000 },
+      { text: "invoices from" },
+      { text: "id" },
+      { text: "denied ID" },
+      { text: "x\0y" },
+      { text: "\0" },
+      { text: "select", role: "alice", order: "desc" as const, limit: 1 },
+      { afterSeq: 1, beforeSeq: 4 },
+    ];
+    for (const f of filters) {
+      assert.deepEqual(seqs(index.query(f)), seqs(selectEvents(evs, f)), JSON.stringify(f));
+    }
+    assert.deepEqual(seqs(index.query({ role: "alice" })), [0, 2, 4]);
+    assert.deepEqual(seqs(index.query({ command: "SELECT" })), [0, 2]);
+    assert.deepEqual(seqs(index.query({ text: "id" })), [3, 4]);
+  });
+});
+
+Deno.test("EventIndex.query() orders by seq and limits; count() ignores the limit", async () => {
+  await withIndex((index) => {
+    index.add(records([5, 1, 3, 2, 4].map((s) => event(s, { role: "r" }))));
+    assert.deepEqual(seqs(index.query({})), [1, 2, 3, 4, 5]);
+    assert.deepEqual(seqs(index.query({ order: "desc" })), [5, 4, 3, 2, 1]);
+    assert.deepEqual(seqs(index.query({ order: "desc", limit: 2 })), [5, 4]);
+    assert.deepEqual(seqs(index.query({ limit: 2, afterSeq: 2 })), [3, 4]);
+    assert.deepEqual(seqs(index.query({ limit: 0 })), []);
+    assert.equal(index.count({ limit: 2, role: "r" }), 5);
+    const it = index.iterate({ order: "desc" });
+    assert.equal(it.next().value?.seq, 5);
+    it.return();
+    assert.equal(index.lastSeq(), 5, "the index stays usable after an abandoned iteration");
+  });
+});
+
+const HOSTILE = [
+  '"',
+  '""',
+  'a"b',
+  "NEAR(",
+  "NEAR(a b)",
+  "NEAR",
+  "*",
+  "ab*",
+  "-",
+  "-abc",
+  "abc OR def",
+  "AND",
+  "NOT abc",
+  "body:abc",
+  "{body}:abc",
+  "^abc",
+  "(",
+  ")",
+  "+",
+  ":",
+  "'",
+  "';DROP TABLE events;--",
+  "É",
+  "ÉTÉ",
+  "ß",
+  "😀",
+  "😀x",
+  "İstanbul",
+  "\u0000",
+  "ab\u0000cd",
+  "a\ud800b",
+  "x".repeat(5000),
+];
+
+Deno.test("EventIndex.query() takes FTS5 syntax in text literally and never fails", async () => {
+  await withIndex((index) => {
+    const evs = HOSTILE.map((s, i) => event(i, { statement: `select '${s}' as v` }));
+    evs.push(event(evs.length, { statement: "été à İSTANBUL with abc def" }));
+    index.add(records(evs));
+    for (const text of HOSTILE) {
+      const got = seqs(index.query({ text }));
+      assert.deepEqual(got, seqs(selectEvents(evs, { text })), `text ${JSON.stringify(text)}`);
+      assert.equal(index.count({ text }), got.length);
+    }
+    assert.deepEqual(seqs(index.query({ text: "NEAR(a b)" })), [4]);
+    assert.deepEqual(seqs(index.query({ text: "été" })), [23, 32]);
+    assert.deepEqual(seqs(index.query({ text: "İstanbul" })), [27, 32]);
+    assert.equal(index.count({}), evs.length, "the events table survived its hostile rows");
+  });
+});
+
+Deno.test("EventIndex.open() rebuilds an index of another schema version", async () => {
+  await withTempDir((dir) => {
+    const path = dir + "/index.sqlite";
+    const a = EventIndex.open(path);
+    a.add(records([event(0, { statement: "select 1" })]));
+    a.close();
+    const raw = new DatabaseSync(path);
+    raw.exec("UPDATE meta SET value = '0' WHERE key = 'schema_version'");
+    raw.close();
+    assert.throws(() => EventIndex.open(path, { readonly: true }), (e: unknown) => {
+      assert.ok(e instanceof IndexUnavailableError);
+      assert.equal(e.reason, "version");
+      assert.match(e.message, /schema version 0, this build reads 1/);
+      return true;
+    });
+    const b = EventIndex.open(path);
+    try {
+      assert.equal(b.rebuilt, true);
+      assert.equal(b.lastSeq(), -1);
+      assert.equal(b.add(records([event(0, { statement: "select 1" })])), 1);
+      assert.deepEqual(seqs(b.query({ text: "select" })), [0]);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("EventIndex.open() read-only needs an existing index and refuses writes", async () => {
+  await withTempDir((dir) => {
+    const path = dir + "/index.sqlite";
+    assert.throws(
+      () => EventIndex.open(path, { readonly: true }),
+      (e: unknown) => e instanceof IndexUnavailableError && e.reason === "missing",
+    );
+    EventIndex.open(path).close();
+    const r = EventIndex.open(path, { readonly: true });
+    try {
+      assert.equal(r.lastSeq(), -1);
+      assert.throws(() => r.add([record(event(0))]), /Cannot add to search index .* read-only/);
+      assert.throws(() => r.reset(), /read-only/);
+    } finally {
+      r.close();
+    }
+  });
+});
+
+Deno.test("EventIndex.reset() drops every event and indexes again afterwards", async () => {
+  await withIndex((index) => {
+    index.add(records([event(0, { statement: "select a" }), event(1)]));
+    index.reset();
+    assert.equal(index.lastSeq(), -1);
+    assert.deepEqual(index.query({ text: "select" }), []);
+    index.add(records([event(0, { statement: "select b" })]));
+    assert.deepEqual(seqs(index.query({ text: "select b" })), [0]);
+    assert.deepEqual(seqs(index.query({ text: "select a" })), []);
+  });
+});
