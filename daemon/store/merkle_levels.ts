@@ -164,7 +164,7 @@ export class MerkleLevels implements NodeReader {
       for (let p = from; p < to; p++) {
         this.#hashPair(level, nodes, 2 * p - first, parents, (p - from) * HASH_SIZE);
       }
-      if (Math.floor(after / width) % 2 === 1) {
+      if (Math.floor(after / width) % 2 === 1 && count > 1) {
         this.#pending.set(nodes.subarray(nodes.length - HASH_SIZE), level * HASH_SIZE);
       }
       nodes = parents;
