@@ -60,8 +60,8 @@ export async function ingestCommand(
     while (inflight.length > 0) await settle();
   } finally {
     await Promise.allSettled(inflight);
+    await index.close();
     await store.close();
-    index.close();
   }
   const range = stored > 0 ? ` (seq ${first}..${first! + stored - 1})` : "";
   print(`stored ${stored} events${range}; ${bad} bad lines`);

@@ -8,7 +8,7 @@
 
 import { formatRfc3339Micros, parseRfc3339Micros } from "../event/time.ts";
 import { type AuditEvent, EVENT_KINDS, type EventKind } from "../event/model.ts";
-import { type EventFilter, matchesFilter } from "../index/filter.ts";
+import { compileFilter, type EventFilter, matchesCompiled } from "../index/filter.ts";
 import { openIndexForRead } from "../index/feed.ts";
 import { print } from "../log.ts";
 import { readLog } from "../store/log_reader.ts";
@@ -85,9 +85,10 @@ export async function queryCommand(argv: string[]): Promise<number> {
   } finally {
     index?.close();
   }
+  const compiled = compileFilter(filter);
   const tail: AuditEvent[] = [];
   for await (const r of readLog(data, { fromSeq: lastIndexed + 1 })) {
-    if (matchesFilter(r.event, filter)) tail.push(r.event);
+    if (matchesCompiled(r.event, compiled)) tail.push(r.event);
   }
   const limit = filter.limit!;
   const events = order === "asc"

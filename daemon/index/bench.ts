@@ -36,7 +36,7 @@ const TABLES = ["customers", "invoices", "payments", "ledger", "audit_trail", "s
 const VERBS = ["SELECT", "UPDATE", "INSERT", "DELETE"];
 
 /** A plausible event; deterministic in `seq`. `statement` decides the statement share. */
-export function syntheticEvent(seq: number, withStatement: boolean): AuditEvent {
+function syntheticEvent(seq: number, withStatement: boolean): AuditEvent {
   const table = TABLES[seq % TABLES.length]!;
   const base = {
     seq,

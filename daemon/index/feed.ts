@@ -1,15 +1,20 @@
 /**
  * Keeps the derived search index in step with the store: on attach it catches up from the log
- * (everything after the index's last seq), then indexes each batch as it becomes durable. An
- * index ahead of the log (which only damage can cause) is dropped and rebuilt.
+ * (everything after the index's last seq), then indexes durable batches as they land. Indexing
+ * runs beside the store's write path, never inside it: a slow index lags, it does not slow
+ * appends or their acks. When too much is waiting, the queue is dropped and the index catches up
+ * from the log instead — the log is the truth. An index ahead of the log (which only damage can
+ * cause) is dropped and rebuilt.
  */
 
 import { log } from "../log.ts";
 import { readLog } from "../store/log_reader.ts";
-import { Store } from "../store/store.ts";
+import { type DurableRecord, Store } from "../store/store.ts";
 import { EventIndex, indexPath, type IndexRecord, IndexUnavailableError } from "./event_index.ts";
 
 const CATCH_UP_BATCH = 10_000;
+/** Most events held in memory for the index before it falls back to reading the log. */
+const MAX_QUEUED = 200_000;
 
 /** Fills `index` with the log's events after its last seq, up to `toSeq`. Returns how many. */
 async function catchUp(index: EventIndex, dataDir: string, toSeq: number): Promise<number> {
@@ -26,8 +31,16 @@ async function catchUp(index: EventIndex, dataDir: string, toSeq: number): Promi
   return added;
 }
 
+/** A running index feed. */
+export interface IndexFeed {
+  /** Resolves when everything durable so far is indexed. */
+  drain(): Promise<void>;
+  /** Indexes what is waiting, then closes the index. */
+  close(): Promise<void>;
+}
+
 /** Opens the index of an open store, catches it up and feeds it every durable batch. */
-export async function attachIndex(store: Store): Promise<{ close: () => void }> {
+export async function attachIndex(store: Store): Promise<IndexFeed> {
   const index = EventIndex.open(indexPath(store.dataDir));
   if (index.lastSeq() >= store.size) {
     log("warn", "search index is ahead of the log; rebuilding it", {
@@ -38,12 +51,55 @@ export async function attachIndex(store: Store): Promise<{ close: () => void }> 
   }
   const added = await catchUp(index, store.dataDir, store.size);
   if (added > 0) log("info", "search index caught up from the log", { events: added });
+
+  let queue: DurableRecord[][] = [];
+  let queued = 0;
+  let overflowed = false;
+  let running: Promise<void> | null = null;
+  const work = async (): Promise<void> => {
+    // Yield first, so that the store's commit that queued this batch finishes undisturbed.
+    await new Promise((r) => setTimeout(r, 0));
+    while (queue.length > 0 || overflowed) {
+      if (overflowed) {
+        overflowed = false;
+        queue = [];
+        queued = 0;
+        await catchUp(index, store.dataDir, store.size);
+        continue;
+      }
+      const batch = queue.shift()!;
+      queued -= batch.length;
+      try {
+        index.add(batch);
+      } catch (e) {
+        log("warn", "search index update failed; it will catch up from the log", {
+          error: String(e),
+        });
+        overflowed = true;
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  const kick = (): void => {
+    running ??= work().finally(() => (running = null));
+  };
   let open = true;
   store.onDurable((records) => {
-    if (open) index.add(records);
+    if (!open) return;
+    if (queued + records.length > MAX_QUEUED) overflowed = true;
+    else {
+      queue.push(records);
+      queued += records.length;
+    }
+    kick();
   });
+  const drain = async (): Promise<void> => {
+    while (running) await running;
+  };
   return {
-    close: () => {
+    drain,
+    close: async () => {
+      await drain();
       open = false;
       index.close();
     },

@@ -47,6 +47,12 @@ export interface EventFilter {
   beforeSeq?: number | undefined;
 }
 
+/**
+ * Most tokens in a `text` filter. Each becomes an SQL condition with a bound parameter, and
+ * SQLite limits both; a bound that applies in memory too keeps the two answers identical.
+ */
+export const MAX_TEXT_TOKENS = 64;
+
 /** The string fields compared by exact equality, in the order the SQL builder emits them. */
 export const EQUALITY_FIELDS = ["source", "kind", "role", "db", "object"] as const;
 
@@ -92,7 +98,8 @@ function checkString(name: string, v: unknown): string | undefined {
 
 /**
  * Validates a filter and precomputes what matching needs. Throws TypeError for a value of the
- * wrong type or an unknown kind or order, RangeError for a negative limit.
+ * wrong type or an unknown kind or order, RangeError for a negative limit or too many text
+ * tokens.
  */
 export function compileFilter(filter: EventFilter): CompiledFilter {
   const equal: [typeof EQUALITY_FIELDS[number], string][] = [];
@@ -111,6 +118,12 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
   }
   const command = checkString("command", filter.command);
   const text = checkString("text", filter.text);
+  const tokens = text === undefined ? [] : textTokens(text);
+  if (tokens.length > MAX_TEXT_TOKENS) {
+    throw new RangeError(
+      `Cannot use filter text: ${tokens.length} distinct tokens, at most ${MAX_TEXT_TOKENS}`,
+    );
+  }
   const min = Number.MIN_SAFE_INTEGER;
   return {
     equal,
@@ -119,7 +132,7 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
     to: checkInteger("to", filter.to, min),
     afterSeq: checkInteger("afterSeq", filter.afterSeq, min),
     beforeSeq: checkInteger("beforeSeq", filter.beforeSeq, min),
-    tokens: text === undefined ? [] : textTokens(text),
+    tokens,
     limit: checkInteger("limit", filter.limit, 0),
     order,
   };

@@ -17,6 +17,7 @@ export {
   type EventFilter,
   matchesCompiled,
   matchesFilter,
+  MAX_TEXT_TOKENS,
   selectEvents,
 } from "./filter.ts";
 export { SCHEMA_VERSION } from "./schema.ts";

@@ -70,14 +70,11 @@ export function tokenTrigrams(tok: string): string[] {
  * `detail=none`, which has no positions. Returns undefined when no token has a trigram.
  */
 export function ftsQuery(tokens: readonly string[]): string | undefined {
-  const terms: string[] = [];
+  const terms = new Set<string>();
   for (const tok of tokens) {
-    for (const tri of tokenTrigrams(tok)) {
-      const term = '"' + tri.replaceAll('"', '""') + '"';
-      if (!terms.includes(term)) terms.push(term);
-    }
+    for (const tri of tokenTrigrams(tok)) terms.add('"' + tri.replaceAll('"', '""') + '"');
   }
-  return terms.length === 0 ? undefined : terms.join(" AND ");
+  return terms.size === 0 ? undefined : [...terms].join(" AND ");
 }
 
 /** Whether every token occurs in the folded searchable text. */

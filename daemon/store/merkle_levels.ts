@@ -115,7 +115,7 @@ export class MerkleLevels implements NodeReader {
     if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
       throw new RangeError(
         `Merkle level ${level} has no node ${index} (yet): ${levelFileName(level)} in ` +
-          `${this.#dir} is shorter`,
+          `${this.#dir} does not reach it`,
       );
     }
     return out;
@@ -164,7 +164,7 @@ export class MerkleLevels implements NodeReader {
       for (let p = from; p < to; p++) {
         this.#hashPair(level, nodes, 2 * p - first, parents, (p - from) * HASH_SIZE);
       }
-      if (Math.floor(after / width) % 2 === 1 && count > 1) {
+      if (Math.floor(after / width) % 2 === 1) {
         this.#pending.set(nodes.subarray(nodes.length - HASH_SIZE), level * HASH_SIZE);
       }
       nodes = parents;
@@ -204,7 +204,9 @@ export class MerkleLevels implements NodeReader {
         throw new Error(`Cannot rebuild Merkle level ${level} in ${this.#dir}: short read`);
       }
       const parents = this.#buffer(1, n);
-      for (let i = 0; i < n; i++) this.#hashPair(level - 1, children, 2 * i, parents, i * 32);
+      for (let i = 0; i < n; i++) {
+        this.#hashPair(level - 1, children, 2 * i, parents, i * HASH_SIZE);
+      }
       this.#write(level, parents);
     }
   }

@@ -169,6 +169,8 @@ Deno.test("EventIndex.query() takes FTS5 syntax in text literally and never fail
     assert.deepEqual(seqs(index.query({ text: "été" })), [23, 32]);
     assert.deepEqual(seqs(index.query({ text: "İstanbul" })), [27, 32]);
     assert.equal(index.count({}), evs.length, "the events table survived its hostile rows");
+    const widest = Array.from({ length: 64 }, (_, i) => `${"x".repeat(40)}"${i}`).join(" ");
+    assert.deepEqual(index.query({ text: widest }), [], "64 long tokens fit in one statement");
   });
 });
 

@@ -4,6 +4,7 @@ import {
   compileFilter,
   type EventFilter,
   matchesFilter,
+  MAX_TEXT_TOKENS,
   selectEvents,
 } from "../../../daemon/index/filter.ts";
 import { event, seqs, T0 } from "./_events.ts";
@@ -82,6 +83,12 @@ Deno.test("compileFilter() rejects bad values with a message naming them", () =>
   assert.throws(() => compileFilter({ from: Number.NaN }), { name: "TypeError" });
   assert.throws(() => compileFilter({ order: "up" as "asc" }), { name: "TypeError" });
   assert.throws(() => compileFilter({ role: 5 as unknown as string }), { name: "TypeError" });
+  const many = Array.from({ length: MAX_TEXT_TOKENS + 1 }, (_, i) => `t${i}`).join(" ");
+  assert.throws(() => compileFilter({ text: many }), {
+    name: "RangeError",
+    message: /65 distinct/,
+  });
+  assert.equal(compileFilter({ text: many.replace(/t\d+/g, "same") }).tokens.length, 1);
 });
 
 Deno.test("selectEvents() orders by seq and applies the limit after ordering", () => {
