@@ -13,11 +13,8 @@ import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
 import { StoreDamageError } from "./errors.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, FRAME_POSITION, MAX_PAYLOAD } from "./frame.ts";
 import { type SigningKey } from "./keys.ts";
-import { rootFromNodes } from "./merkle.ts";
-import { type MerkleLevels } from "./merkle_levels.ts";
-import { crc32c } from "./crc32c.ts";
-import { sha256Into } from "./sha256.ts";
-import { type OpenedStore, openStore, type StoreOptions } from "./store_open.ts";
+import { type Hasher, startHasher } from "./hasher.ts";
+import { type OpenedStore, openStore, type StoreOptions, storePaths } from "./store_open.ts";
 import { SegmentWriter } from "./segment_writer.ts";
 
 export type { StoreOptions } from "./store_open.ts";
@@ -50,38 +47,81 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A group of batches framed (lengths and bodies) in shared memory, waiting for its hashes. */
+interface Encoded {
+  group: Pending[];
+  bytes: Uint8Array;
+  frames: Int32Array;
+  frameCount: number;
+  nextSeq: number;
+  positions: Map<string, string>;
+  records: DurableRecord[];
+  results: AppendResult[];
+  leafCount: number;
+  /** Write-failure epoch the group was hashed in: a later failure invalidates it. */
+  epoch: number;
+}
+
 const encoder = new TextEncoder();
+/** Events per group commit beyond which waiting batches go into the next group. */
+const GROUP_EVENTS = 2048;
+
+function sharedBytes(n: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(n));
+}
 
 /** The open, writable store of one data directory. */
 export class Store {
   #o: OpenedStore;
   #writer: SegmentWriter;
-  #levels: MerkleLevels;
+  #hasher: Hasher;
   #key: SigningKey;
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
-  #buf = new Uint8Array(1 << 20);
-  #leaves = new Uint8Array(32 * 4096);
-  #link = new Uint8Array(64);
+  // Two slots: one group is framed on this thread while the previous one is hashed on the
+  // worker's and written; frames live in shared memory so the worker hashes them in place.
+  #bufs = [sharedBytes(1 << 20), sharedBytes(1 << 20)];
+  #frames = [
+    new Int32Array(new SharedArrayBuffer(4 * 8192)),
+    new Int32Array(new SharedArrayBuffer(4 * 8192)),
+  ];
+  /** Seq after the last framed group: ahead of the durable one while groups are in flight. */
+  #pSeq: number;
+  #epoch = 0;
+  #resetNeeded = false;
   #listeners: ((records: DurableRecord[]) => void)[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #broken: Error | null = null;
   #lastCheckpointSize: number;
   #mutex: Promise<unknown> = Promise.resolve();
+  #checkpoints: Promise<unknown> = Promise.resolve();
 
-  private constructor(o: OpenedStore) {
+  private constructor(o: OpenedStore, hasher: Hasher) {
     this.#o = o;
     this.#writer = o.writer;
-    this.#levels = o.levels;
+    this.#hasher = hasher;
     this.#key = o.key;
     this.#lastCheckpointSize = o.lastCheckpoint?.size ?? -1;
+    this.#pSeq = o.writer.nextSeq;
   }
 
   /** Opens (creating if needed) the store in `dataDir`, recovering a torn tail. */
   static async open(dataDir: string, opts: Partial<StoreOptions> = {}): Promise<Store> {
-    const store = new Store(await openStore(dataDir, opts));
-    const every = store.#o.opts.checkpointIntervalMs;
+    const o = await openStore(dataDir, opts);
+    let hasher: Hasher;
+    try {
+      o.levels.close();
+      hasher = await startHasher(storePaths(dataDir).merkle, o.writer.chain, {
+        worker: o.opts.hashWorker,
+      });
+    } catch (e) {
+      await o.writer.close();
+      await o.release();
+      throw e;
+    }
+    const store = new Store(o, hasher);
+    const every = o.opts.checkpointIntervalMs;
     if (every > 0) store.#timer = setInterval(() => store.#tick(), every);
     return store;
   }
@@ -91,7 +131,7 @@ export class Store {
     return this.#o.dataDir;
   }
 
-  /** Number of events in the log: also the seq the next event gets. */
+  /** Number of durable events: also the seq the next event gets. */
   get size(): number {
     return this.#writer.nextSeq;
   }
@@ -126,11 +166,61 @@ export class Store {
     });
   }
 
+  /**
+   * Group commit, three stages deep: frame group k+1 here while group k is hashed on the worker
+   * and group k-1 is written and fsynced. Groups are written strictly in order.
+   */
   async #flushLoop(): Promise<void> {
+    const busy: (Promise<void> | null)[] = [null, null];
+    let last: Promise<void> = Promise.resolve();
+    let slot = 0;
     while (this.#queue.length > 0) {
-      const group = this.#queue.splice(0, this.#queue.length);
-      await this.#exclusive(() => this.#commit(group));
+      while (this.#queue.length > 0) {
+        if (busy[slot]) await busy[slot];
+        const group = this.#takeGroup();
+        if (this.#broken) {
+          for (const p of group) p.reject(this.#broken);
+          continue;
+        }
+        if (this.#resetNeeded) {
+          this.#hasher.reset(this.#writer.chain);
+          this.#pSeq = this.#writer.nextSeq;
+          this.#resetNeeded = false;
+        }
+        const enc = this.#encode(group, slot);
+        if (!enc) continue;
+        const hashed = this.#hasher.hash(this.#bufs[slot]!, this.#frames[slot]!, enc.frameCount);
+        hashed.catch(() => {}); // handled below, once the group before it is written
+        const prev = last;
+        last = busy[slot] = (async () => {
+          await prev;
+          let chain: Uint8Array;
+          try {
+            chain = await hashed;
+          } catch (e) {
+            this.#fail(enc, e);
+            return;
+          }
+          await this.#exclusive(() => this.#write(enc, chain));
+        })();
+        slot ^= 1;
+      }
+      await last;
     }
+  }
+
+  /**
+   * Takes the next group off the queue: every waiting batch, up to about GROUP_EVENTS events, so
+   * that a deep queue flows through the stages as several groups instead of one big serial one.
+   */
+  #takeGroup(): Pending[] {
+    let events = 0;
+    let n = 0;
+    while (n < this.#queue.length && (n === 0 || events < GROUP_EVENTS)) {
+      events += this.#queue[n]!.batch.events.length;
+      n++;
+    }
+    return this.#queue.splice(0, n);
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -139,90 +229,127 @@ export class Store {
     return run;
   }
 
-  #ensure(bytes: number): void {
-    if (bytes <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(bytes, this.#buf.length * 2));
-    next.set(this.#buf);
-    this.#buf = next;
+  #grow(slot: number, bytes: number): Uint8Array {
+    const buf = this.#bufs[slot]!;
+    if (bytes <= buf.length) return buf;
+    const next = sharedBytes(Math.max(bytes, buf.length * 2));
+    next.set(buf);
+    this.#bufs[slot] = next;
+    return next;
   }
 
-  async #commit(group: Pending[]): Promise<void> {
-    if (this.#broken) {
-      for (const p of group) p.reject(this.#broken);
-      return;
+  #addFrame(slot: number, i: number, off: number): void {
+    let frames = this.#frames[slot]!;
+    if (i >= frames.length) {
+      const grown = new Int32Array(new SharedArrayBuffer(frames.length * 8));
+      grown.set(frames);
+      this.#frames[slot] = frames = grown;
     }
-    await this.#writer.rollIfDue();
-    const w = this.#writer;
-    const chain = w.chain.slice();
-    let seq = w.nextSeq;
+    frames[i] = off;
+  }
+
+  /** Frames a group: lengths, types and bodies; the worker adds chains and CRCs. */
+  #encode(group: Pending[], slot: number): Encoded | null {
+    let seq = this.#pSeq;
     let off = 0;
+    let nFrames = 0;
     const nowUs = Date.now() * 1000;
     const records: DurableRecord[] = [];
     const results: AppendResult[] = [];
     const positions = new Map<string, string>();
-    let leafCount = 0;
+    let buf = this.#bufs[slot]!;
     try {
       for (const { batch } of group) {
         const firstSeq = seq;
         for (const ne of batch.events) {
           const event = { ...ne, seq, ingest_ts: ne.ingest_ts ?? nowUs } as AuditEvent;
           const json = canonicalJson(event);
-          this.#ensure(off + FRAME_OVERHEAD + CHAIN_SIZE + 1 + json.length * 3);
+          buf = this.#grow(slot, off + FRAME_OVERHEAD + CHAIN_SIZE + 1 + json.length * 3);
           const p = off + FRAME_OVERHEAD;
-          this.#buf[p + CHAIN_SIZE] = FRAME_EVENT;
-          const n = encoder.encodeInto(json, this.#buf.subarray(p + CHAIN_SIZE + 1)).written;
+          buf[p + CHAIN_SIZE] = FRAME_EVENT;
+          const n = encoder.encodeInto(json, buf.subarray(p + CHAIN_SIZE + 1)).written;
           const len = CHAIN_SIZE + 1 + n;
           if (len > MAX_PAYLOAD) {
             throw new RangeError(
               `event of ${n} bytes from source ${batch.source} is over the limit`,
             );
           }
-          if ((leafCount + 1) * 32 > this.#leaves.length) {
-            const grown = new Uint8Array(this.#leaves.length * 2);
-            grown.set(this.#leaves);
-            this.#leaves = grown;
-          }
-          // Leaf hash = SHA-256(0x00 ‖ json), hashed in place; chain = SHA-256(chain ‖ leaf).
-          sha256Into(this.#buf.subarray(p + CHAIN_SIZE, p + len), this.#leaves, leafCount * 32);
-          this.#link.set(chain, 0);
-          this.#link.set(this.#leaves.subarray(leafCount * 32, leafCount * 32 + 32), 32);
-          sha256Into(this.#link, this.#buf, p);
-          chain.set(this.#buf.subarray(p, p + 32));
-          off = this.#frameTail(off, len);
+          new DataView(buf.buffer).setUint32(off, len);
+          this.#addFrame(slot, nFrames++, off);
+          off = p + len;
           records.push({ seq, event, json });
-          leafCount++;
           seq++;
         }
         if (batch.position !== undefined) {
           const body = JSON.stringify({ source: batch.source, pos: batch.position, next_seq: seq });
-          off = this.#positionFrame(off, chain, body);
+          const bytes = encoder.encode(body);
+          const len = CHAIN_SIZE + 1 + bytes.length;
+          buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
+          buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_POSITION;
+          buf.set(bytes, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
+          new DataView(buf.buffer).setUint32(off, len);
+          this.#addFrame(slot, nFrames++, off);
+          off += FRAME_OVERHEAD + len;
           positions.set(batch.source, batch.position);
         }
         results.push({ firstSeq, count: seq - firstSeq });
       }
     } catch (e) {
       for (const p of group) p.reject(e);
+      return null;
+    }
+    const leafCount = seq - this.#pSeq;
+    this.#pSeq = seq;
+    return {
+      group,
+      bytes: buf.subarray(0, off),
+      frames: this.#frames[slot]!,
+      frameCount: nFrames,
+      nextSeq: seq,
+      positions,
+      records,
+      results,
+      leafCount,
+      epoch: this.#epoch,
+    };
+  }
+
+  /** Rejects a group; every group framed after it is void too. */
+  #fail(enc: Encoded, e: unknown): void {
+    if (enc.epoch === this.#epoch) {
+      this.#epoch++;
+      this.#resetNeeded = true;
+    }
+    for (const p of enc.group) p.reject(e);
+  }
+
+  /** Writes and fsyncs a hashed group, then acks it. */
+  async #write(enc: Encoded, chain: Uint8Array): Promise<void> {
+    if (enc.epoch !== this.#epoch) {
+      for (const p of enc.group) p.reject(new Error("not stored: an earlier write failed"));
       return;
     }
+    const w = this.#writer;
     try {
-      await w.write(this.#buf.subarray(0, off));
+      await w.rollIfDue();
+      await w.write(enc.bytes);
     } catch (e) {
       this.#broken = w.broken;
       log("error", "store write failed; the batch was not stored", {
         segment: w.segmentName,
         error: String(e),
       });
-      for (const p of group) p.reject(e);
+      this.#fail(enc, e);
       return;
     }
-    w.advance(seq, chain, positions);
-    this.#o.opts.onCommit?.({ bytes: off, events: leafCount });
-    this.#levels.appendLeaves(this.#leaves.subarray(0, leafCount * 32), leafCount);
-    group.forEach((p, i) => p.resolve(results[i]!));
-    if (records.length > 0) {
+    w.advance(enc.nextSeq, chain, enc.positions);
+    this.#hasher.commit();
+    this.#o.opts.onCommit?.({ bytes: enc.bytes.length, events: enc.leafCount });
+    enc.group.forEach((p, i) => p.resolve(enc.results[i]!));
+    if (enc.records.length > 0) {
       for (const fn of this.#listeners) {
         try {
-          fn(records);
+          fn(enc.records);
         } catch (e) {
           log("warn", "a durable-record listener failed", { error: String(e) });
         }
@@ -230,48 +357,29 @@ export class Store {
     }
   }
 
-  #frameTail(off: number, len: number): number {
-    const dv = new DataView(this.#buf.buffer);
-    dv.setUint32(off, len);
-    dv.setUint32(off + 4, crc32c(this.#buf, off + FRAME_OVERHEAD, off + FRAME_OVERHEAD + len));
-    return off + FRAME_OVERHEAD + len;
-  }
-
-  #positionFrame(off: number, chain: Uint8Array, body: string): number {
-    const bytes = encoder.encode(body);
-    const len = CHAIN_SIZE + 1 + bytes.length;
-    this.#ensure(off + FRAME_OVERHEAD + len);
-    const p = off + FRAME_OVERHEAD;
-    this.#buf.set(chain, p);
-    this.#buf[p + CHAIN_SIZE] = FRAME_POSITION;
-    this.#buf.set(bytes, p + CHAIN_SIZE + 1);
-    return this.#frameTail(off, len);
-  }
-
-  /** Merkle root of the first `size` events (default: all). */
-  root(size: number = this.size): Uint8Array {
-    return rootFromNodes(size, this.#levels);
+  /** Merkle root of the first `size` durable events (default: all). */
+  root(size: number = this.size): Promise<Uint8Array> {
+    return this.#hasher.root(size);
   }
 
   /**
-   * Signs and appends a checkpoint of the current log, after syncing the Merkle node files it
-   * vouches for. Skipped when nothing was added since the last one unless `force`.
+   * Signs and appends a checkpoint of the durable log, after syncing the Merkle node files it
+   * vouches for. Skipped when nothing was added since the last one unless `force`. Runs beside
+   * appends: it covers what was durable when it started.
    */
   checkpoint(force = false): Promise<Checkpoint | null> {
-    return this.#exclusive(async () => {
+    const run = this.#checkpoints.then(async () => {
       const size = this.#writer.nextSeq;
+      const chain = this.#writer.chain.slice();
       if (!force && size === this.#lastCheckpointSize) return null;
-      await this.#levels.sync();
-      const cp = await signCheckpoint(this.#key, {
-        size,
-        root: this.root(size),
-        chain: this.#writer.chain,
-        ts: Date.now() * 1000,
-      });
+      const root = await this.#hasher.root(size, { sync: true });
+      const cp = await signCheckpoint(this.#key, { size, root, chain, ts: Date.now() * 1000 });
       await this.#o.appendCheckpoint(cp);
       this.#lastCheckpointSize = size;
       return cp;
     });
+    this.#checkpoints = run.catch(() => {});
+    return run;
   }
 
   #tick(): void {
@@ -292,7 +400,7 @@ export class Store {
     } finally {
       await this.#exclusive(async () => {
         await this.#writer.close();
-        this.#levels.close();
+        await this.#hasher.close();
         await this.#o.release();
       });
     }

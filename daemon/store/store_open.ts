@@ -27,6 +27,8 @@ export interface StoreOptions {
   maxTornBytes: number;
   /** How long to wait for another writer to release the data directory. */
   lockTimeoutMs: number;
+  /** Hash on a Worker (the second core); off for processes that open a store very often. */
+  hashWorker: boolean;
   /** Called after every group commit: how many bytes and events one fdatasync covered. */
   onCommit?: (info: { bytes: number; events: number }) => void;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
   checkpointIntervalMs: 60 * 1000,
   maxTornBytes: 128 * 1024 * 1024,
   lockTimeoutMs: 2000,
+  hashWorker: true,
 };
 
 /** Directory layout of a data dir. */

@@ -7,21 +7,12 @@
 
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
-import {
-  allZero,
-  CHAIN_SIZE,
-  FRAME_EVENT,
-  FRAME_OVERHEAD,
-  FRAME_SEAL,
-  GENESIS_CHAIN,
-  HEADER_SIZE,
-  peekSeq,
-  scanFrames,
-} from "./frame.ts";
+import { allZero, FRAME_OVERHEAD, GENESIS_CHAIN, HEADER_SIZE } from "./frame.ts";
 import { hex, keyIdOf, readPublicKey } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
 import { listSegments, type LoadedSegment, loadSegment } from "./segment_file.ts";
-import { sha256Into } from "./sha256.ts";
+import { splitChunks } from "./verify_chunk.ts";
+import { inlineRunner, toShared, workerRunner } from "./verify_pool.ts";
 import { storePaths } from "./store_open.ts";
 
 /** Inputs of a verification beyond the data directory. */
@@ -49,6 +40,10 @@ export interface VerifyReport {
   chain: string;
   root: string;
 }
+
+/** Stores smaller than this are verified on the calling thread alone. */
+const PARALLEL_BYTES = 8 * 1024 * 1024;
+const WORKERS = 2;
 
 class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
@@ -78,6 +73,7 @@ export async function verifyStore(
   };
   const frontier = new MerkleFrontier();
   const chain = GENESIS_CHAIN.slice();
+  let nextSeq = 0;
   try {
     // Checkpoints first: a writer only signs what is already durable, so every size read here
     // is within the segments read next.
@@ -107,13 +103,12 @@ export async function verifyStore(
     report.latestCheckpoint = checkpoints[checkpoints.length - 1] ?? null;
 
     let lastSignedPlace: LogPlace = {};
-    const checkAt = (size: number, place: LogPlace): void => {
+    const checkAt = (size: number, head: Uint8Array, place: LogPlace): void => {
       const list = due.get(size);
       if (!list) return;
       const root = hex(frontier.root());
-      const head = hex(chain);
       for (const { c, label } of list) {
-        if (c.root !== root || c.chain !== head) {
+        if (c.root !== root || c.chain !== hex(head)) {
           throw new Problem(
             `${label} (size ${c.size}) does not match the log: an event after ` +
               `${describePlace(lastSignedPlace) || "the start"} and up to here was altered`,
@@ -123,80 +118,105 @@ export async function verifyStore(
       }
       lastSignedPlace = place;
     };
-    checkAt(0, {});
+    checkAt(0, chain, {});
+    const chainsAt = [...due.keys()].filter((s) => s > 0).map((s) => s - 1);
 
     const segments = await listSegments(paths.segments);
     report.segments = segments.length;
-    let nextSeq = 0;
-    const link = new Uint8Array(64);
-    const leaf = link.subarray(32);
-    for (const [si, entry] of segments.entries()) {
-      const isLast = si === segments.length - 1;
-      let seg: LoadedSegment;
-      try {
-        seg = await loadSegment(entry);
-      } catch (e) {
-        throw new Problem((e as Error).message, { segment: entry.name, offset: 0 });
-      }
-      if (seg.header.firstSeq !== nextSeq) {
-        throw new Problem(`segment starts at seq ${seg.header.firstSeq}, expected ${nextSeq}`, {
-          segment: entry.name,
-          offset: 0,
+    let totalBytes = 0;
+    for (const s of segments) totalBytes += (await Deno.stat(s.path)).size;
+    // Workers pay off beyond a few MiB; below that their start-up is most of the time.
+    const parallel = totalBytes > PARALLEL_BYTES;
+    const runner = parallel ? workerRunner(WORKERS) : inlineRunner();
+    try {
+      for (const [si, entry] of segments.entries()) {
+        const isLast = si === segments.length - 1;
+        let seg: LoadedSegment;
+        try {
+          seg = await loadSegment(entry);
+        } catch (e) {
+          throw new Problem((e as Error).message, { segment: entry.name, offset: 0 });
+        }
+        const place0 = { segment: entry.name, offset: 0 };
+        if (seg.header.firstSeq !== nextSeq) {
+          throw new Problem(
+            `segment starts at seq ${seg.header.firstSeq}, expected ${nextSeq}`,
+            place0,
+          );
+        }
+        if (hex(seg.header.prevChain) !== hex(chain)) {
+          throw new Problem(
+            "segment header's chain head does not continue the previous segment",
+            place0,
+          );
+        }
+        const buf = parallel ? toShared(seg.bytes) : seg.bytes;
+        const runs = splitChunks(buf, {
+          start: HEADER_SIZE,
+          end: buf.length,
+          firstSeq: nextSeq,
+          prevChain: seg.header.prevChain,
+          parts: parallel ? WORKERS * 2 : 1,
         });
-      }
-      if (hex(seg.header.prevChain) !== hex(chain)) {
-        throw new Problem("segment header's chain head does not continue the previous segment", {
-          segment: entry.name,
-          offset: 0,
-        });
-      }
-      const buf = seg.bytes;
-      let sealed = false;
-      const stop = scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
-        const place = { segment: entry.name, offset: f.offset, seq: nextSeq };
-        if (sealed) throw new Problem("record after the seal record", place);
-        if (f.type !== FRAME_EVENT) {
-          for (let i = 0; i < 32; i++) {
-            if (buf[f.payload + i] !== chain[i]) {
-              throw new Problem("chain head in a position record does not match", place);
+        const results = await Promise.all(runs.map((r) => runner.run({ ...r, buf, chainsAt })));
+        let sealed = false;
+        for (const [ri, r] of results.entries()) {
+          const run = runs[ri]!;
+          if (sealed && run.end > run.start) {
+            throw new Problem("record after the seal record", {
+              segment: entry.name,
+              offset: run.start,
+              seq: nextSeq,
+            });
+          }
+          const stopAt = r.problem?.offset ?? (r.stop.kind === "end" ? Infinity : r.stop.offset);
+          // Leaves before the first problem still count towards the checkpoints they complete.
+          for (let i = 0; i < r.count; i++) {
+            frontier.append(r.leaves.subarray(i * 32, i * 32 + 32));
+            nextSeq++;
+            if (due.has(nextSeq)) {
+              const at = r.chains.find((c) => c.seq === nextSeq - 1)!;
+              checkAt(nextSeq, at.chain, {
+                segment: entry.name,
+                offset: at.offset,
+                seq: nextSeq - 1,
+              });
             }
           }
-          if (f.type === FRAME_SEAL) sealed = true;
-          return;
+          chain.set(r.endChain);
+          if (r.problem) {
+            throw new Problem(r.problem.reason, {
+              segment: entry.name,
+              offset: r.problem.offset,
+              seq: r.problem.seq,
+            });
+          }
+          if (r.stop.kind !== "end") {
+            const place = { segment: entry.name, offset: stopAt, seq: nextSeq };
+            const rest = buf.length - stopAt;
+            const dv = new DataView(buf.buffer, buf.byteOffset);
+            const frameEnd = rest >= FRAME_OVERHEAD
+              ? stopAt + FRAME_OVERHEAD + dv.getUint32(stopAt)
+              : buf.length;
+            const tailLike = r.stop.kind === "partial" || allZero(buf, stopAt, buf.length) ||
+              frameEnd === buf.length;
+            if (!isLast || ri !== results.length - 1 || !tailLike) {
+              throw new Problem(r.stop.reason, place);
+            }
+            report.tailBytes = rest;
+          }
+          if (r.sealAt >= 0) sealed = true;
         }
-        const end = f.payload + f.length;
-        const seq = peekSeq(buf, f.payload + CHAIN_SIZE + 1, end);
-        if (seq !== nextSeq) throw new Problem(`record has seq ${seq}, expected ${nextSeq}`, place);
-        link.set(chain, 0);
-        sha256Into(buf.subarray(f.payload + CHAIN_SIZE, end), link, 32);
-        sha256Into(link, chain, 0);
-        for (let i = 0; i < 32; i++) {
-          if (buf[f.payload + i] !== chain[i]) throw new Problem("chain hash mismatch", place);
+        if (!isLast && !sealed) {
+          throw new Problem("segment before the last one is not sealed", {
+            segment: entry.name,
+            offset: buf.length,
+          });
         }
-        frontier.append(leaf);
-        nextSeq++;
-        checkAt(nextSeq, place);
-      });
-      if (stop.kind !== "end") {
-        const place = { segment: entry.name, offset: stop.offset, seq: nextSeq };
-        const rest = buf.length - stop.offset;
-        const dv = new DataView(buf.buffer, buf.byteOffset);
-        const frameEnd = rest >= FRAME_OVERHEAD
-          ? stop.offset + FRAME_OVERHEAD + dv.getUint32(stop.offset)
-          : buf.length;
-        const tailLike = stop.kind === "partial" || allZero(buf, stop.offset, buf.length) ||
-          frameEnd === buf.length;
-        if (!isLast || !tailLike) throw new Problem(stop.reason, place);
-        report.tailBytes = rest;
       }
-      if (!isLast && !sealed) {
-        throw new Problem("segment before the last one is not sealed", {
-          segment: entry.name,
-          offset: buf.length,
-        });
-      }
+    } finally {
+      runner.close();
     }
-    report.events = nextSeq;
     if (maxSize > nextSeq) {
       throw new Problem(
         `log ends at seq ${nextSeq} but a signed checkpoint covers ${maxSize} events: ` +
@@ -214,6 +234,7 @@ export async function verifyStore(
     const text = describePlace(e.place) ? `${describePlace(e.place)}: ${e.reason}` : e.reason;
     report.problem = { reason: e.reason, place: e.place, text };
   }
+  report.events = nextSeq;
   report.chain = hex(chain);
   report.root = hex(frontier.root());
   return report;

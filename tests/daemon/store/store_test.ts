@@ -28,7 +28,7 @@ Deno.test("Store.append() assigns gapless seqs and reopen finds size, chain and 
       3,
       0,
     ]);
-    const root = store.root();
+    const root = await store.root();
     await store.close();
 
     const again = await Store.open(dir, NO_TIMER);
@@ -36,7 +36,7 @@ Deno.test("Store.append() assigns gapless seqs and reopen finds size, chain and 
     assertEquals(again.position("s1"), "p3");
     assertEquals(again.position("s2"), "q1");
     assertEquals(again.position("nope"), undefined);
-    assertEquals(again.root(), root);
+    assertEquals(await again.root(), root);
     const d = await again.append({ source: "s2", events: [testEvent(3)] });
     assertEquals(d.firstSeq, 3);
     await again.close();

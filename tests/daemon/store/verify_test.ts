@@ -189,3 +189,31 @@ Deno.test("verifyStore() with a kept checkpoint catches a log rewritten and re-s
     assert(!withKept.ok);
   });
 });
+
+Deno.test("verifyStore() on a store large enough for workers finds the same first problem", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { checkpointIntervalMs: 0, maxSegmentBytes: 6 << 20 });
+    for (let b = 0; b < 40; b++) {
+      const events = Array.from({ length: 1000 }, (_, i) => testEvent(b * 1000 + i));
+      await store.append({ source: "s", events, position: `p${b}` });
+      if (b === 17) await store.checkpoint();
+    }
+    await store.close();
+    const good = await verifyStore(dir);
+    assert(good.ok, good.problem?.text);
+    assertEquals([good.events, good.checkpoints], [40000, 2]);
+    assert(good.segments >= 2, `expected several segments, got ${good.segments}`);
+    const events = (await framesOf(dir)).filter((f) => f.type === 0);
+    for (const which of [1, 9_999, 21_337, 39_999]) {
+      const f = events[which]!;
+      const at = f.payload + f.length - 5;
+      const orig = (await Deno.readFile(f.segment))[at]!;
+      await patchFile(f.segment, at, new Uint8Array([orig ^ 0x20]));
+      const r = await verifyStore(dir);
+      assertCaughtAt(r, f, /CRC/);
+      assertEquals(r.problem!.place.seq, which);
+      await patchFile(f.segment, at, new Uint8Array([orig]));
+    }
+    assert((await verifyStore(dir)).ok);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The hashing half of the write path. The store frames a group of events (length and body);
+ * `hash()` fills in, frame by frame, the chain hash (after hashing each event's leaf) and the
+ * CRC-32C. Leaf hashes wait until the store reports their group durable (`commit`) before they
+ * join the Merkle node files; a failed write discards them (`reset`), so the node files only
+ * ever hold what the log holds. Runs in the hash worker, or inline (see `hasher.ts`).
+ */
+
+import { crc32c } from "./crc32c.ts";
+import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD } from "./frame.ts";
+import { rootFromNodes } from "./merkle.ts";
+import { MerkleLevels } from "./merkle_levels.ts";
+import { sha256Into } from "./sha256.ts";
+
+/** Chain, pending leaves and Merkle node files of one store. */
+export class HashState {
+  #levels: MerkleLevels;
+  #chain = new Uint8Array(32);
+  #link = new Uint8Array(64);
+  #pending: { leaves: Uint8Array; count: number }[] = [];
+
+  private constructor(levels: MerkleLevels, chain: Uint8Array) {
+    this.#levels = levels;
+    this.#chain.set(chain);
+  }
+
+  /** Opens the node files in `dir` (already in step with the log) at chain head `chain`. */
+  static async open(dir: string, chain: Uint8Array): Promise<HashState> {
+    return new HashState(await MerkleLevels.open(dir), chain);
+  }
+
+  /**
+   * Fills in chain hashes and CRCs of `count` frames starting at `frames[i]` of `buf`, keeps
+   * the leaf hashes pending, and returns the chain head after the group.
+   */
+  hash(buf: Uint8Array, frames: Int32Array, count: number): Uint8Array {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const leaves = new Uint8Array(count * 32);
+    const link = this.#link;
+    const chain = this.#chain;
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const off = frames[i]!;
+      const len = dv.getUint32(off);
+      const p = off + FRAME_OVERHEAD;
+      if (buf[p + CHAIN_SIZE] === FRAME_EVENT) {
+        // Leaf hash = SHA-256(0x00 ‖ json), in place; chain = SHA-256(chain ‖ leaf).
+        link.set(chain, 0);
+        sha256Into(buf.subarray(p + CHAIN_SIZE, p + len), link, 32);
+        leaves.set(link.subarray(32), n * 32);
+        sha256Into(link, chain, 0);
+        n++;
+      }
+      buf.set(chain, p);
+      dv.setUint32(off + 4, crc32c(buf, p, p + len));
+    }
+    this.#pending.push({ leaves, count: n });
+    return chain.slice();
+  }
+
+  /** The oldest hashed group is durable: its leaves join the Merkle tree. */
+  commit(): void {
+    const done = this.#pending.shift();
+    if (done && done.count > 0) this.#levels.appendLeaves(done.leaves, done.count);
+  }
+
+  /** Drops every hashed group not yet committed and continues from `chain`. */
+  reset(chain: Uint8Array): void {
+    this.#pending.length = 0;
+    this.#chain.set(chain);
+  }
+
+  /** Merkle root of the first `size` committed leaves; `sync` fsyncs the node files first. */
+  async root(size: number, sync: boolean): Promise<Uint8Array> {
+    if (sync) await this.#levels.sync();
+    return rootFromNodes(size, this.#levels);
+  }
+
+  /** Closes the node files. */
+  close(): void {
+    this.#levels.close();
+  }
+}

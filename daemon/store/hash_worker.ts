@@ -1,0 +1,70 @@
+/**
+ * The store's second core: a Worker that runs `HashState` for the write path, so that hashing
+ * and the Merkle node files (three SHA-256 calls per event) overlap with framing and fsync on
+ * the main thread. Requests are handled strictly in order; frames arrive in shared memory and
+ * are hashed in place.
+ */
+
+import { HashState } from "./hash_state.ts";
+
+/** Requests to the worker. */
+export type HashRequest =
+  | { op: "open"; id: number; dir: string; chain: Uint8Array }
+  | { op: "hash"; id: number; buf: Uint8Array; frames: Int32Array; count: number }
+  | { op: "commit" }
+  | { op: "reset"; chain: Uint8Array }
+  | { op: "root"; id: number; size: number; sync: boolean }
+  | { op: "close"; id: number };
+
+/** Replies: the chain after a hashed group, a root, or an error. */
+export interface HashReply {
+  id: number;
+  chain?: Uint8Array;
+  root?: Uint8Array;
+  error?: string;
+}
+
+declare const self: {
+  onmessage: ((e: MessageEvent<HashRequest>) => void) | null;
+  postMessage(msg: HashReply): void;
+  close(): void;
+};
+
+let state: HashState | null = null;
+let queue: Promise<void> = Promise.resolve();
+
+async function handle(msg: HashRequest): Promise<void> {
+  try {
+    switch (msg.op) {
+      case "open":
+        state = await HashState.open(msg.dir, msg.chain);
+        self.postMessage({ id: msg.id });
+        return;
+      case "hash":
+        self.postMessage({ id: msg.id, chain: state!.hash(msg.buf, msg.frames, msg.count) });
+        return;
+      case "commit":
+        state!.commit();
+        return;
+      case "reset":
+        state!.reset(msg.chain);
+        return;
+      case "root":
+        self.postMessage({ id: msg.id, root: await state!.root(msg.size, msg.sync) });
+        return;
+      case "close":
+        state?.close();
+        state = null;
+        self.postMessage({ id: msg.id });
+        self.close();
+        return;
+    }
+  } catch (e) {
+    if ("id" in msg) self.postMessage({ id: msg.id, error: String((e as Error)?.stack ?? e) });
+    else throw e;
+  }
+}
+
+self.onmessage = (e): void => {
+  queue = queue.then(() => handle(e.data));
+};
