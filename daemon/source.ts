@@ -1,0 +1,46 @@
+/**
+ * The one interface every collection method implements (WAL, pgAudit logs, the proxy, cloud
+ * log APIs). A source reads from where it starts — the last position the store made durable —
+ * emits batches of events with the position after them, and advances its own upstream
+ * acknowledgement (a replication slot's flush LSN, nothing for a log file) only once `emit`
+ * has resolved, i.e. once the batch is fsynced. That is what makes collection exactly-once.
+ */
+
+import type { NewEvent } from "./event/model.ts";
+
+/** A batch of events and the source's position after them. */
+export interface SourceBatch {
+  events: NewEvent[];
+  /** Where to resume after this batch; stored in the same write as its events. */
+  position?: string;
+}
+
+/** What the pipeline gives a running source. */
+export interface SourceContext {
+  /** The configured name: the `source` of every event it emits. */
+  readonly name: string;
+  /** The last durable position of this source, or undefined on its first start. */
+  readonly position: string | undefined;
+  /** Stores a batch; resolves once it is durable. Rejects if it could not be stored. */
+  emit(batch: SourceBatch): Promise<void>;
+  /** Aborted when the source must stop (shutdown, reload). */
+  readonly signal: AbortSignal;
+}
+
+/** A collection method, running until its signal aborts or it fails. */
+export interface Source {
+  run(ctx: SourceContext): Promise<void>;
+}
+
+/** Where a source failed, for logs, metrics and the supervisor's backoff. */
+export type SourceStage = "connect" | "receive" | "decode" | "store";
+
+/** A source failure with the stage it happened in. */
+export class SourceError extends Error {
+  override name = "SourceError";
+  readonly stage: SourceStage;
+  constructor(stage: SourceStage, message: string, opts?: { cause?: unknown }) {
+    super(message, opts);
+    this.stage = stage;
+  }
+}
