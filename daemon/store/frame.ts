@@ -129,6 +129,19 @@ export function allZero(buf: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
+/**
+ * Whether what stopped a scan at `stop.offset` can be the end of an unfinished or torn write
+ * rather than damage: a frame cut off by the end of the data, a zero-filled end (what a file
+ * system leaves after a crash), or a bad frame that is the very last thing in the file.
+ */
+export function isTailLike(buf: Uint8Array, stop: Exclude<ScanStop, { kind: "end" }>): boolean {
+  if (stop.kind === "partial" || allZero(buf, stop.offset, buf.length)) return true;
+  const rest = buf.length - stop.offset;
+  if (rest < FRAME_OVERHEAD) return true;
+  const len = new DataView(buf.buffer, buf.byteOffset).getUint32(stop.offset);
+  return stop.offset + FRAME_OVERHEAD + len === buf.length;
+}
+
 const SEQ_PREFIX = new TextEncoder().encode('{"seq":');
 
 /**

@@ -6,19 +6,17 @@
  */
 
 import {
-  allZero,
   CHAIN_SIZE,
   FRAME_EVENT,
-  FRAME_OVERHEAD,
   FRAME_POSITION,
   FRAME_SEAL,
   HEADER_SIZE,
-  peekSeq,
+  isTailLike,
   scanFrames,
 } from "./frame.ts";
 import { StoreDamageError } from "./errors.ts";
 import { type LoadedSegment, loadSegment, type SegmentEntry } from "./segment_file.ts";
-import { sha256Into } from "./sha256.ts";
+import { checkChunk } from "./verify_chunk.ts";
 
 /** The log's end as found on open. */
 export interface ActiveState {
@@ -86,64 +84,46 @@ export async function recoverActive(
   const positions = prev ? await sealPositions(prev) : new Map<string, string>();
   const seg = await loadSegment(last);
   const buf = seg.bytes;
-  let nextSeq = seg.header.firstSeq;
-  const chain = seg.header.prevChain.slice();
-  const link = new Uint8Array(64);
-  const computed = new Uint8Array(32);
-  let sealed = false;
-  const stop = scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
-    const place = { segment: last.name, offset: f.offset };
-    if (sealed) throw new StoreDamageError("record after the seal record", place);
-    if (f.type === FRAME_EVENT) {
-      const body = f.payload + CHAIN_SIZE + 1;
-      const end = f.payload + f.length;
-      const seq = peekSeq(buf, body, end);
-      if (seq !== nextSeq) {
-        throw new StoreDamageError(`seq ${seq} where ${nextSeq} was due`, {
-          ...place,
-          seq: nextSeq,
-        });
-      }
-      link.set(chain, 0);
-      sha256Into(buf.subarray(f.payload + CHAIN_SIZE, end), link, 32);
-      sha256Into(link, computed, 0);
-      for (let i = 0; i < 32; i++) {
-        if (computed[i] !== buf[f.payload + i]) {
-          throw new StoreDamageError("chain hash mismatch", { ...place, seq });
-        }
-      }
-      chain.set(computed);
-      nextSeq++;
-    } else {
-      for (let i = 0; i < 32; i++) {
-        if (chain[i] !== buf[f.payload + i]) {
-          throw new StoreDamageError("chain head in a position record does not match", place);
-        }
-      }
-      const body = buf.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length);
-      applyPositionFrame(f.type, body, positions);
-      if (f.type === FRAME_SEAL) sealed = true;
-    }
+  const r = checkChunk({
+    buf,
+    start: HEADER_SIZE,
+    end: buf.length,
+    firstSeq: seg.header.firstSeq,
+    prevChain: seg.header.prevChain,
+    chainsAt: [],
   });
+  if (r.problem) {
+    throw new StoreDamageError(r.problem.reason, {
+      segment: last.name,
+      offset: r.problem.offset,
+      seq: r.problem.seq,
+    });
+  }
+  const nextSeq = seg.header.firstSeq + r.count;
   let torn: ActiveState["torn"] = null;
   let size = buf.length;
-  if (stop.kind !== "end") {
-    const dv = new DataView(buf.buffer, buf.byteOffset);
-    const rest = buf.length - stop.offset;
-    const frameEnd = rest >= FRAME_OVERHEAD
-      ? stop.offset + FRAME_OVERHEAD + dv.getUint32(stop.offset)
-      : buf.length;
-    const tornLike = stop.kind === "partial" || allZero(buf, stop.offset, buf.length) ||
-      frameEnd === buf.length;
-    if (!tornLike || rest > opts.maxTornBytes) {
-      throw new StoreDamageError(`${stop.reason}, with ${rest} bytes after it`, {
+  if (r.stop.kind !== "end") {
+    const rest = buf.length - r.stop.offset;
+    if (!isTailLike(buf, r.stop) || rest > opts.maxTornBytes) {
+      throw new StoreDamageError(`${r.stop.reason}, with ${rest} bytes after it`, {
         segment: last.name,
-        offset: stop.offset,
+        offset: r.stop.offset,
         seq: nextSeq,
       });
     }
-    torn = { offset: stop.offset, bytes: rest, reason: stop.reason };
-    size = stop.offset;
+    torn = { offset: r.stop.offset, bytes: rest, reason: r.stop.reason };
+    size = r.stop.offset;
   }
+  // Records are verified; now read the positions they carry.
+  scanFrames(buf, HEADER_SIZE, size, (f) => {
+    if (f.type === FRAME_EVENT) return;
+    applyPositionFrame(
+      f.type,
+      buf.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length),
+      positions,
+    );
+  });
+  const chain = r.endChain;
+  const sealed = r.sealAt >= 0;
   return { segment: seg, size, nextSeq, chain, sealed, positions, torn };
 }

@@ -7,7 +7,7 @@
 
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
-import { allZero, FRAME_OVERHEAD, GENESIS_CHAIN, HEADER_SIZE } from "./frame.ts";
+import { GENESIS_CHAIN, HEADER_SIZE, isTailLike } from "./frame.ts";
 import { hex, keyIdOf, readPublicKey } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
 import { listSegments, type LoadedSegment, loadSegment } from "./segment_file.ts";
@@ -169,7 +169,6 @@ export async function verifyStore(
               seq: nextSeq,
             });
           }
-          const stopAt = r.problem?.offset ?? (r.stop.kind === "end" ? Infinity : r.stop.offset);
           // Leaves before the first problem still count towards the checkpoints they complete.
           for (let i = 0; i < r.count; i++) {
             frontier.append(r.leaves.subarray(i * 32, i * 32 + 32));
@@ -192,18 +191,10 @@ export async function verifyStore(
             });
           }
           if (r.stop.kind !== "end") {
-            const place = { segment: entry.name, offset: stopAt, seq: nextSeq };
-            const rest = buf.length - stopAt;
-            const dv = new DataView(buf.buffer, buf.byteOffset);
-            const frameEnd = rest >= FRAME_OVERHEAD
-              ? stopAt + FRAME_OVERHEAD + dv.getUint32(stopAt)
-              : buf.length;
-            const tailLike = r.stop.kind === "partial" || allZero(buf, stopAt, buf.length) ||
-              frameEnd === buf.length;
-            if (!isLast || ri !== results.length - 1 || !tailLike) {
-              throw new Problem(r.stop.reason, place);
-            }
-            report.tailBytes = rest;
+            const place = { segment: entry.name, offset: r.stop.offset, seq: nextSeq };
+            const lastRun = isLast && ri === results.length - 1;
+            if (!lastRun || !isTailLike(buf, r.stop)) throw new Problem(r.stop.reason, place);
+            report.tailBytes = buf.length - r.stop.offset;
           }
           if (r.sealAt >= 0) sealed = true;
         }
