@@ -13,7 +13,7 @@ mkdir -p "$demo"
 
 vigil() {
   "$deno" run --quiet --no-prompt --allow-read="$root,$demo" --allow-write="$demo" \
-    --allow-env --allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3 "$root/daemon/main.ts" "$@"
+    --allow-env --allow-ffi="/usr/lib/x86_64-linux-gnu/libcrypto.so.3,$root/.tools/native/libvigil_hash.so" "$root/daemon/main.ts" "$@"
 }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

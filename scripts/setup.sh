@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs on a Debian machine with Node and npm: the pinned Deno from the npm
-# package `deno` (into .tools/, no global change), and, when running as root and they are
-# missing, PostgreSQL 15 with pgAudit from Debian's packages. Idempotent; prints the Deno path.
+# package `deno` (into .tools/, no global change); when running as root and they are missing,
+# PostgreSQL 15 with pgAudit, gcc and OpenSSL's headers from Debian's packages; and builds the
+# store's native hashing library into .tools/native/. Idempotent; prints the Deno path.
 set -euo pipefail
 DENO_VERSION=2.9.6
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,8 @@ if ! [ -x "$deno" ] || ! "$deno" --version 2>/dev/null | grep -q "^deno $DENO_VE
 fi
 
 need_pkgs=()
+command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
+[ -f /usr/include/openssl/sha.h ] || need_pkgs+=(libssl-dev)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15)
 [ -f /usr/lib/postgresql/15/lib/pgaudit.so ] || need_pkgs+=(postgresql-15-pgaudit)
 command -v runuser >/dev/null || need_pkgs+=(util-linux)
@@ -25,6 +28,18 @@ if ((${#need_pkgs[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   else
     echo "missing Debian packages: ${need_pkgs[*]} (run as root once, or install them)" >&2
+  fi
+fi
+# The store's native hashing loops (native/vigil_hash.c); without them Vigil falls back to
+# hashing record by record, which is correct but several times slower.
+lib="$tools/native/libvigil_hash.so"
+src="$root/native/vigil_hash.c"
+if ! [ -f "$lib" ] || [ "$src" -nt "$lib" ]; then
+  mkdir -p "$tools/native"
+  if gcc -O2 -fPIC -shared -o "$lib.tmp" "$src" -lcrypto >&2; then
+    mv "$lib.tmp" "$lib"
+  else
+    echo "could not build $lib; the store will hash record by record" >&2
   fi
 fi
 echo "$deno"

@@ -12,18 +12,34 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 const NAMES: readonly string[] = EVENT_FIELDS.map((f) => f.name);
 
+/**
+ * The event with its keys in schema order and absent fields left out, `seq` and `ingest_ts`
+ * taken from the arguments when given: the object whose JSON text is canonical.
+ */
+export function canonicalEvent(
+  ev: Partial<AuditEvent>,
+  seq?: number,
+  ingestTs?: number,
+): AuditEvent {
+  const rec = ev as Record<string, unknown>;
+  const ordered: Record<string, unknown> = {};
+  for (let i = 0; i < NAMES.length; i++) {
+    const k = NAMES[i]!;
+    const v = k === "seq" && seq !== undefined
+      ? seq
+      : k === "ingest_ts" && ingestTs !== undefined && rec[k] == null
+      ? ingestTs
+      : rec[k];
+    if (v !== undefined && v !== null) ordered[k] = v;
+  }
+  return ordered as unknown as AuditEvent;
+}
+
 /** The canonical JSON text of an event. Values are assumed valid (see `validateEvent`). */
 export function canonicalJson(ev: AuditEvent): string {
   // One native JSON.stringify over an object built in schema order is faster than stringifying
   // field by field; nested objects keep their own key order, as given.
-  const rec = ev as unknown as Record<string, unknown>;
-  const ordered: Record<string, unknown> = {};
-  for (let i = 0; i < NAMES.length; i++) {
-    const k = NAMES[i]!;
-    const v = rec[k];
-    if (v !== undefined && v !== null) ordered[k] = v;
-  }
-  return JSON.stringify(ordered);
+  return JSON.stringify(canonicalEvent(ev));
 }
 
 /** The canonical bytes of an event. */

@@ -10,13 +10,13 @@ import { crc32c } from "./crc32c.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD } from "./frame.ts";
 import { rootFromNodes } from "./merkle.ts";
 import { MerkleLevels } from "./merkle_levels.ts";
+import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
 
 /** Chain, pending leaves and Merkle node files of one store. */
 export class HashState {
   #levels: MerkleLevels;
   #chain = new Uint8Array(32);
-  #link = new Uint8Array(64);
   #pending: { leaves: Uint8Array; count: number }[] = [];
 
   private constructor(levels: MerkleLevels, chain: Uint8Array) {
@@ -34,28 +34,12 @@ export class HashState {
    * the leaf hashes pending, and returns the chain head after the group.
    */
   hash(buf: Uint8Array, frames: Int32Array, count: number): Uint8Array {
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const leaves = new Uint8Array(count * 32);
-    const link = this.#link;
-    const chain = this.#chain;
-    let n = 0;
-    for (let i = 0; i < count; i++) {
-      const off = frames[i]!;
-      const len = dv.getUint32(off);
-      const p = off + FRAME_OVERHEAD;
-      if (buf[p + CHAIN_SIZE] === FRAME_EVENT) {
-        // Leaf hash = SHA-256(0x00 ‖ json), in place; chain = SHA-256(chain ‖ leaf).
-        link.set(chain, 0);
-        sha256Into(buf.subarray(p + CHAIN_SIZE, p + len), link, 32);
-        leaves.set(link.subarray(32), n * 32);
-        sha256Into(link, chain, 0);
-        n++;
-      }
-      buf.set(chain, p);
-      dv.setUint32(off + 4, crc32c(buf, p, p + len));
-    }
+    const n = nativeHash
+      ? nativeHash.sealFrames(buf, frames, count, this.#chain, leaves)
+      : sealFramesJs(buf, frames, count, this.#chain, leaves);
     this.#pending.push({ leaves, count: n });
-    return chain.slice();
+    return this.#chain.slice();
   }
 
   /** The oldest hashed group is durable: its leaves join the Merkle tree. */
@@ -80,4 +64,37 @@ export class HashState {
   close(): void {
     this.#levels.close();
   }
+}
+
+const link = new Uint8Array(64);
+
+/**
+ * What native `sealFrames` does, in TypeScript: for each frame, hash the event's leaf, advance
+ * `chain` (in/out), and write the chain and CRC into the frame. Returns the number of leaves.
+ */
+export function sealFramesJs(
+  buf: Uint8Array,
+  frames: Int32Array,
+  count: number,
+  chain: Uint8Array,
+  leaves: Uint8Array,
+): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const off = frames[i]!;
+    const len = dv.getUint32(off);
+    const p = off + FRAME_OVERHEAD;
+    if (buf[p + CHAIN_SIZE] === FRAME_EVENT) {
+      // Leaf hash = SHA-256(0x00 ‖ json), in place; chain = SHA-256(chain ‖ leaf).
+      link.set(chain, 0);
+      sha256Into(buf.subarray(p + CHAIN_SIZE, p + len), link, 32);
+      leaves.set(link.subarray(32), n * 32);
+      sha256Into(link, chain, 0);
+      n++;
+    }
+    buf.set(chain, p);
+    dv.setUint32(off + 4, crc32c(buf, p, p + len));
+  }
+  return n;
 }

@@ -146,6 +146,28 @@ export class MerkleFrontier {
     this.#size++;
   }
 
+  /**
+   * Appends a complete subtree of 2^level leaves by its root, as if its leaves were appended
+   * one by one; the current size must be a multiple of 2^level.
+   */
+  appendSubtree(level: number, root: Uint8Array): void {
+    const width = 2 ** level;
+    if (!Number.isInteger(level) || level < 0 || level >= LEVELS || this.#size % width !== 0) {
+      throw new RangeError(`Cannot append a subtree of 2^${level} leaves at size ${this.#size}`);
+    }
+    if (root.length !== HASH_SIZE) {
+      throw new RangeError(`Cannot append a ${root.length}-byte subtree root: want 32 bytes`);
+    }
+    const carry = this.#carry;
+    carry.set(root);
+    let l = level;
+    for (let n = this.#size / width; n % 2 === 1; n = (n - 1) / 2) {
+      nodeHashInto(this.#views[l++]!, carry, carry, 0);
+    }
+    this.#views[l]!.set(carry);
+    this.#size += width;
+  }
+
   /** MTH of every leaf appended so far: the subtree roots merged right to left. */
   root(): Uint8Array {
     return rootFromNodes(this.#size, { node: (level) => this.#views[level]! });

@@ -35,9 +35,15 @@ export interface LoadedSegment {
   bytes: Uint8Array;
 }
 
-/** Reads a segment and decodes its header; throws SyntaxError naming the file on a bad header. */
-export async function loadSegment(entry: SegmentEntry): Promise<LoadedSegment> {
-  const bytes = await Deno.readFile(entry.path);
+/**
+ * Reads a segment and decodes its header; throws SyntaxError naming the file on a bad header.
+ * With `shared`, the bytes are read straight into shared memory, for Workers to read in place.
+ */
+export async function loadSegment(
+  entry: SegmentEntry,
+  opts: { shared?: boolean } = {},
+): Promise<LoadedSegment> {
+  const bytes = opts.shared ? await readShared(entry.path) : await Deno.readFile(entry.path);
   let header: SegmentHeader;
   try {
     header = decodeHeader(bytes.subarray(0, HEADER_SIZE));
@@ -50,4 +56,22 @@ export async function loadSegment(entry: SegmentEntry): Promise<LoadedSegment> {
     );
   }
   return { entry, header, bytes };
+}
+
+/** Reads a whole file into a SharedArrayBuffer-backed array (what was there when opened). */
+async function readShared(path: string): Promise<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    const out = new Uint8Array(new SharedArrayBuffer(size));
+    let off = 0;
+    while (off < size) {
+      const n = await file.read(out.subarray(off));
+      if (n === null) break;
+      off += n;
+    }
+    return off === size ? out : out.subarray(0, off);
+  } finally {
+    file.close();
+  }
 }

@@ -3,18 +3,21 @@
  * small inputs per record (leaf, chain link, Merkle node), so the cost per call decides its
  * speed: `node:crypto` spends ~3 µs per call in overhead here. When the process may load the
  * system's OpenSSL (`--allow-ffi`), its one-shot `SHA256()` is called through Deno's FFI
- * (~1 µs a call, SHA-NI where the CPU has it); otherwise a plain JavaScript implementation
- * with reusable state is used. Both are checked against `node:crypto` at start.
+ * (~1 µs a call, SHA-NI where the CPU has it) — or, better, our own library's wrapper of
+ * OpenSSL's low-level calls, which skips the one-shot call's algorithm lookup; otherwise a
+ * plain JavaScript implementation with reusable state is used. Each is checked against
+ * `node:crypto` at start.
  */
 
 import { createHash } from "node:crypto";
+import { nativeLibraryPath } from "./native_path.ts";
 import { sha256JsInto } from "./sha256_js.ts";
 
 /** Hashes `data` into `out[outOff .. outOff + 32)`. */
 export type Sha256Into = (data: Uint8Array, out: Uint8Array, outOff: number) => void;
 
 /** Which implementation is in use, for logs and benchmarks. */
-export type Sha256Backend = "openssl-ffi" | "js";
+export type Sha256Backend = "native" | "openssl-ffi" | "js";
 
 /**
  * Full paths first, so that `--allow-ffi=<path>` can grant exactly this library; bare names
@@ -33,6 +36,22 @@ function forcedJs(): boolean {
     return Deno.env.get("VIGIL_SHA256") === "js";
   } catch {
     return false; // no permission to read the environment: no override
+  }
+}
+
+/** Our own library's entry point (native/vigil_hash.c): the low-level OpenSSL calls. */
+function loadNative(): Sha256Into | null {
+  if (forcedJs()) return null;
+  try {
+    const lib = Deno.dlopen(nativeLibraryPath(), {
+      vigil_sha256: { parameters: ["buffer", "i32", "buffer"], result: "void" },
+    });
+    const fn = lib.symbols.vigil_sha256;
+    return (data, out, outOff) => {
+      fn(data, data.length, outOff === 0 ? out : out.subarray(outOff, outOff + 32));
+    };
+  } catch {
+    return null;
   }
 }
 
@@ -63,6 +82,8 @@ function selfTest(fn: Sha256Into): boolean {
 }
 
 function choose(): { into: Sha256Into; backend: Sha256Backend } {
+  const native = loadNative();
+  if (native && selfTest(native)) return { into: native, backend: "native" };
   const ffi = loadOpenSsl();
   if (ffi && selfTest(ffi)) return { into: ffi, backend: "openssl-ffi" };
   if (!selfTest(sha256JsInto)) throw new Error("SHA-256 self test failed for every backend");

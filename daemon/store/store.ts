@@ -6,7 +6,7 @@
  * the basis of exactly-once collection.
  */
 
-import { canonicalJson } from "../event/canonical.ts";
+import { canonicalEvent } from "../event/canonical.ts";
 import type { AuditEvent, NewEvent } from "../event/model.ts";
 import { log } from "../log.ts";
 import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
@@ -65,6 +65,8 @@ interface Encoded {
 const encoder = new TextEncoder();
 /** Events per group commit beyond which waiting batches go into the next group. */
 const GROUP_EVENTS = 2048;
+/** Groups in flight at once: framing, hashing, writing and fsyncing overlap across them. */
+const SLOTS = 4;
 
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
@@ -78,13 +80,10 @@ export class Store {
   #key: SigningKey;
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
-  // Two slots: one group is framed on this thread while the previous one is hashed on the
-  // worker's and written; frames live in shared memory so the worker hashes them in place.
-  #bufs = [sharedBytes(1 << 20), sharedBytes(1 << 20)];
-  #frames = [
-    new Int32Array(new SharedArrayBuffer(4 * 8192)),
-    new Int32Array(new SharedArrayBuffer(4 * 8192)),
-  ];
+  // Slots for groups in flight: one is framed on this thread while earlier ones are hashed on
+  // the worker and written; frames live in shared memory so the worker hashes them in place.
+  #bufs = Array.from({ length: SLOTS }, () => sharedBytes(1 << 20));
+  #frames = Array.from({ length: SLOTS }, () => new Int32Array(new SharedArrayBuffer(4 * 8192)));
   /** Seq after the last framed group: ahead of the durable one while groups are in flight. */
   #pSeq: number;
   #epoch = 0;
@@ -171,7 +170,7 @@ export class Store {
    * and group k-1 is written and fsynced. Groups are written strictly in order.
    */
   async #flushLoop(): Promise<void> {
-    const busy: (Promise<void> | null)[] = [null, null];
+    const busy: (Promise<void> | null)[] = Array(SLOTS).fill(null);
     let last: Promise<void> = Promise.resolve();
     let slot = 0;
     while (this.#queue.length > 0) {
@@ -203,7 +202,7 @@ export class Store {
           }
           await this.#exclusive(() => this.#write(enc, chain));
         })();
-        slot ^= 1;
+        slot = (slot + 1) % SLOTS;
       }
       await last;
     }
@@ -262,8 +261,9 @@ export class Store {
       for (const { batch } of group) {
         const firstSeq = seq;
         for (const ne of batch.events) {
-          const event = { ...ne, seq, ingest_ts: ne.ingest_ts ?? nowUs } as AuditEvent;
-          const json = canonicalJson(event);
+          // Built in canonical key order, so its plain JSON text is the canonical encoding.
+          const event = canonicalEvent(ne, seq, nowUs);
+          const json = JSON.stringify(event);
           buf = this.#grow(slot, off + FRAME_OVERHEAD + CHAIN_SIZE + 1 + json.length * 3);
           const p = off + FRAME_OVERHEAD;
           buf[p + CHAIN_SIZE] = FRAME_EVENT;
@@ -274,7 +274,10 @@ export class Store {
               `event of ${n} bytes from source ${batch.source} is over the limit`,
             );
           }
-          new DataView(buf.buffer).setUint32(off, len);
+          buf[off] = len >>> 24;
+          buf[off + 1] = len >>> 16;
+          buf[off + 2] = len >>> 8;
+          buf[off + 3] = len;
           this.#addFrame(slot, nFrames++, off);
           off = p + len;
           records.push({ seq, event, json });

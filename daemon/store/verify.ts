@@ -7,12 +7,18 @@
 
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
-import { GENESIS_CHAIN, HEADER_SIZE, isTailLike } from "./frame.ts";
+import { GENESIS_CHAIN, HEADER_SIZE, isTailLike, type SegmentHeader } from "./frame.ts";
 import { hex, keyIdOf, readPublicKey } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
-import { listSegments, type LoadedSegment, loadSegment } from "./segment_file.ts";
-import { splitChunks } from "./verify_chunk.ts";
-import { inlineRunner, toShared, workerRunner } from "./verify_pool.ts";
+import { nativeHash } from "./native_hash.ts";
+import {
+  listSegments,
+  type LoadedSegment,
+  loadSegment,
+  type SegmentEntry,
+} from "./segment_file.ts";
+import { type ChunkResult, splitChunks } from "./verify_chunk.ts";
+import { type ChunkRunner, inlineRunner, workerRunner } from "./verify_pool.ts";
 import { storePaths } from "./store_open.ts";
 
 /** Inputs of a verification beyond the data directory. */
@@ -41,9 +47,56 @@ export interface VerifyReport {
   root: string;
 }
 
+const BLOCK_LEVEL = 10;
+const BLOCK = 2 ** BLOCK_LEVEL;
+const scratch = new Uint8Array(BLOCK * 32);
+
+/** MTH of the BLOCK leaves at `leaves[i..]`, one native call per level. */
+function blockRoot(leaves: Uint8Array, i: number): Uint8Array {
+  scratch.set(leaves.subarray(i * 32, (i + BLOCK) * 32));
+  for (let pairs = BLOCK / 2; pairs >= 1; pairs /= 2) {
+    nativeHash!.nodePairs(scratch, pairs, scratch);
+  }
+  return scratch.subarray(0, 32);
+}
+
 /** Stores smaller than this are verified on the calling thread alone. */
 const PARALLEL_BYTES = 8 * 1024 * 1024;
 const WORKERS = 2;
+
+type SegmentJob =
+  | { error: string }
+  | {
+    header: SegmentHeader;
+    buf: Uint8Array;
+    runs: ReturnType<typeof splitChunks>;
+    results: ChunkResult[];
+  };
+
+/** Reads one segment and checks its runs of records (on the workers when `shared`). */
+async function checkSegment(
+  entry: SegmentEntry,
+  opts: { shared: boolean; parts: number; runner: ChunkRunner; chainsAt: number[] },
+): Promise<SegmentJob> {
+  let seg: LoadedSegment;
+  try {
+    seg = await loadSegment(entry, { shared: opts.shared });
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const buf = seg.bytes;
+  const runs = splitChunks(buf, {
+    start: HEADER_SIZE,
+    end: buf.length,
+    firstSeq: seg.header.firstSeq,
+    prevChain: seg.header.prevChain,
+    parts: opts.parts,
+  });
+  const results = await Promise.all(
+    runs.map((r) => opts.runner.run({ ...r, buf, chainsAt: opts.chainsAt })),
+  );
+  return { header: seg.header, buf, runs, results };
+}
 
 class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
@@ -120,6 +173,12 @@ export async function verifyStore(
     };
     checkAt(0, chain, {});
     const chainsAt = [...due.keys()].filter((s) => s > 0).map((s) => s - 1);
+    const dueSizes = [...due.keys()].sort((a, b) => a - b);
+    // A block of leaves goes into the tree by its root (one native call per level) when it is
+    // aligned and no checkpoint falls strictly inside it.
+    const blockFits = (size: number, left: number): boolean =>
+      nativeHash !== null && size % BLOCK === 0 && left >= BLOCK &&
+      !dueSizes.some((d) => d > size && d < size + BLOCK);
 
     const segments = await listSegments(paths.segments);
     report.segments = segments.length;
@@ -129,36 +188,42 @@ export async function verifyStore(
     const parallel = totalBytes > PARALLEL_BYTES;
     const runner = parallel ? workerRunner(WORKERS) : inlineRunner();
     try {
+      // Segment i+1 is read and checked on the workers while segment i's leaves go into the
+      // Merkle tree here; results are still taken strictly in order.
+      const job = (entry: SegmentEntry): Promise<SegmentJob> =>
+        checkSegment(entry, {
+          shared: parallel,
+          parts: parallel ? WORKERS * 2 : 1,
+          runner,
+          chainsAt,
+        });
+      const jobs: Promise<SegmentJob>[] = segments.slice(0, 2).map(job);
+      for (const p of jobs) p.catch(() => {});
       for (const [si, entry] of segments.entries()) {
         const isLast = si === segments.length - 1;
-        let seg: LoadedSegment;
-        try {
-          seg = await loadSegment(entry);
-        } catch (e) {
-          throw new Problem((e as Error).message, { segment: entry.name, offset: 0 });
+        const current = await jobs[si]!;
+        if (si + 2 < segments.length) {
+          const p = job(segments[si + 2]!);
+          p.catch(() => {});
+          jobs.push(p);
         }
+        if ("error" in current) {
+          throw new Problem(current.error, { segment: entry.name, offset: 0 });
+        }
+        const { header, buf, runs, results } = current;
         const place0 = { segment: entry.name, offset: 0 };
-        if (seg.header.firstSeq !== nextSeq) {
+        if (header.firstSeq !== nextSeq) {
           throw new Problem(
-            `segment starts at seq ${seg.header.firstSeq}, expected ${nextSeq}`,
+            `segment starts at seq ${header.firstSeq}, expected ${nextSeq}`,
             place0,
           );
         }
-        if (hex(seg.header.prevChain) !== hex(chain)) {
+        if (hex(header.prevChain) !== hex(chain)) {
           throw new Problem(
             "segment header's chain head does not continue the previous segment",
             place0,
           );
         }
-        const buf = parallel ? toShared(seg.bytes) : seg.bytes;
-        const runs = splitChunks(buf, {
-          start: HEADER_SIZE,
-          end: buf.length,
-          firstSeq: nextSeq,
-          prevChain: seg.header.prevChain,
-          parts: parallel ? WORKERS * 2 : 1,
-        });
-        const results = await Promise.all(runs.map((r) => runner.run({ ...r, buf, chainsAt })));
         let sealed = false;
         for (const [ri, r] of results.entries()) {
           const run = runs[ri]!;
@@ -170,9 +235,17 @@ export async function verifyStore(
             });
           }
           // Leaves before the first problem still count towards the checkpoints they complete.
-          for (let i = 0; i < r.count; i++) {
-            frontier.append(r.leaves.subarray(i * 32, i * 32 + 32));
-            nextSeq++;
+          let i = 0;
+          while (i < r.count) {
+            if (blockFits(frontier.size, r.count - i)) {
+              frontier.appendSubtree(BLOCK_LEVEL, blockRoot(r.leaves, i));
+              i += BLOCK;
+              nextSeq += BLOCK;
+            } else {
+              frontier.append(r.leaves.subarray(i * 32, i * 32 + 32));
+              i++;
+              nextSeq++;
+            }
             if (due.has(nextSeq)) {
               const at = r.chains.find((c) => c.seq === nextSeq - 1)!;
               checkAt(nextSeq, at.chain, {

@@ -14,7 +14,9 @@ import {
   scanFrames,
   type ScanStop,
 } from "./frame.ts";
+import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
+import { checkChunkNative } from "./verify_chunk_native.ts";
 
 /** What to check. */
 export interface ChunkTask {
@@ -45,8 +47,13 @@ class ChunkProblem extends Error {
   }
 }
 
-/** Checks the frames of `task.buf[start..end)`. */
+/** Checks the frames of `task.buf[start..end)`, natively when the library is there. */
 export function checkChunk(task: ChunkTask): ChunkResult {
+  return nativeHash ? checkChunkNative(task, nativeHash) : checkChunkJs(task);
+}
+
+/** `checkChunk` in TypeScript alone: the reference the native path must agree with. */
+export function checkChunkJs(task: ChunkTask): ChunkResult {
   const { buf } = task;
   const want = new Set(task.chainsAt);
   const chains: ChunkResult["chains"] = [];

@@ -55,10 +55,3 @@ export function workerRunner(size: number): ChunkRunner {
     },
   };
 }
-
-/** A copy of `bytes` in shared memory, so Workers read it without a copy each. */
-export function toShared(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(new SharedArrayBuffer(bytes.length));
-  out.set(bytes);
-  return out;
-}

@@ -22,7 +22,7 @@ export function vigilArgv(args: string[]): string[] {
     "--allow-read",
     "--allow-write",
     "--allow-env",
-    "--allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+    `--allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3,${ROOT}/.tools/native/libvigil_hash.so`,
     MAIN,
     ...args,
   ];

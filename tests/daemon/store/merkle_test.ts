@@ -296,3 +296,29 @@ Deno.test("inclusionProof() and consistencyProof() match certificate-transparenc
     "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
   ]);
 });
+
+Deno.test("MerkleFrontier.appendSubtree() equals appending the subtree's leaves one by one", () => {
+  for (const level of [0, 1, 3, 5]) {
+    const width = 2 ** level;
+    const leaves = Array.from(
+      { length: width * 9 },
+      (_, i) => leafHash(new Uint8Array([i, i >> 8])),
+    );
+    const one = new MerkleFrontier();
+    const blocks = new MerkleFrontier();
+    for (let b = 0; b < 9; b++) {
+      const block = leaves.slice(b * width, (b + 1) * width);
+      for (const l of block) one.append(l);
+      const sub = new MerkleFrontier();
+      for (const l of block) sub.append(l);
+      blocks.appendSubtree(level, sub.root());
+      assert.equal(blocks.size, one.size);
+      assert.deepEqual(blocks.root(), one.root(), `level ${level}, block ${b}`);
+    }
+    if (level > 0) {
+      const f = new MerkleFrontier();
+      f.append(leaves[0]!);
+      assert.throws(() => f.appendSubtree(level, leaves[1]!), RangeError);
+    }
+  }
+});

@@ -1,0 +1,172 @@
+/**
+ * `checkChunk` through the native library: the frames of a run are found by reading lengths
+ * here, then checked (CRC, seq, chain, leaf hash) in one native call per stretch between the
+ * seqs whose chain head a checkpoint needs. Same results, problems and stops as the
+ * TypeScript path in verify_chunk.ts.
+ */
+
+import {
+  CHAIN_SIZE,
+  FRAME_EVENT,
+  FRAME_OVERHEAD,
+  FRAME_SEAL,
+  MAX_PAYLOAD,
+  MIN_PAYLOAD,
+  type ScanStop,
+} from "./frame.ts";
+import { crc32c } from "./crc32c.ts";
+import type { NativeHash } from "./native_hash.ts";
+import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
+
+const REASONS: Record<number, string> = {
+  1: "CRC-32C mismatch",
+  2: "chain hash mismatch",
+  3: "chain head in a position record does not match",
+};
+
+/** Offsets of the whole frames of `buf[start..end)` and why the walk stopped. */
+function walk(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): { frames: Int32Array; count: number; stop: ScanStop } {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let frames = new Int32Array(1024);
+  let count = 0;
+  let off = start;
+  let stop: ScanStop = { kind: "end" };
+  while (off < end) {
+    if (end - off < FRAME_OVERHEAD) {
+      stop = { kind: "partial", offset: off, reason: `${end - off} bytes of a frame header` };
+      break;
+    }
+    const len = dv.getUint32(off);
+    if (len < MIN_PAYLOAD || len > MAX_PAYLOAD) {
+      stop = { kind: "bad", offset: off, reason: `impossible frame length ${len}` };
+      break;
+    }
+    if (off + FRAME_OVERHEAD + len > end) {
+      const got = end - off - FRAME_OVERHEAD;
+      stop = { kind: "partial", offset: off, reason: `frame of ${len} bytes cut off after ${got}` };
+      break;
+    }
+    if (count === frames.length) {
+      const grown = new Int32Array(frames.length * 2);
+      grown.set(frames);
+      frames = grown;
+    }
+    frames[count++] = off;
+    off += FRAME_OVERHEAD + len;
+  }
+  return { frames, count, stop };
+}
+
+/** Checks a run of frames with the native library. */
+export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResult {
+  const { buf } = task;
+  const w = walk(buf, task.start, task.end);
+  // The first frame of an unknown type, or after a seal, ends what the native call may see.
+  let limit = w.count;
+  let typeProblem: { reason: string; offset: number } | null = null;
+  let sealAt = -1;
+  let events = 0;
+  const cuts: { index: number; seq: number }[] = [];
+  const want = new Set(task.chainsAt);
+  for (let i = 0; i < w.count; i++) {
+    const type = buf[w.frames[i]! + FRAME_OVERHEAD + CHAIN_SIZE]!;
+    if (sealAt >= 0 || type > FRAME_SEAL) {
+      limit = i;
+      typeProblem = sealAt >= 0
+        ? { reason: "record after the seal record", offset: w.frames[i]! }
+        : { reason: `unknown frame type ${type}`, offset: w.frames[i]! };
+      break;
+    }
+    if (type === FRAME_SEAL) sealAt = w.frames[i]!;
+    if (type === FRAME_EVENT) {
+      const seq = task.firstSeq + events++;
+      if (want.has(seq)) cuts.push({ index: i + 1, seq });
+    }
+  }
+  const leaves = new Uint8Array(events * 32);
+  const chain = task.prevChain.slice();
+  const seqBox = new Float64Array([task.firstSeq]);
+  const reason = new Int32Array(1);
+  const chains: ChunkResult["chains"] = [];
+  let problem: ChunkResult["problem"] = null;
+  let from = 0;
+  for (const cut of [...cuts.filter((c) => c.index <= limit), { index: limit, seq: -1 }]) {
+    const n = cut.index - from;
+    const leafOff = (seqBox[0]! - task.firstSeq) * 32;
+    const bad = native.verifyFrames(
+      buf,
+      w.frames.subarray(from, cut.index),
+      n,
+      chain,
+      seqBox,
+      leaves.subarray(leafOff),
+      reason,
+    );
+    if (bad < n) {
+      const offset = w.frames[from + bad]!;
+      const seq = seqBox[0]!;
+      const text = reason[0] === 4
+        ? `record has seq ${peekSeqText(buf, offset)}, expected ${seq}`
+        : REASONS[reason[0]!] ?? `native check failed (${reason[0]})`;
+      // A CRC mismatch is a stop of the scan in the TypeScript path, not a record problem.
+      if (reason[0] === 1) {
+        const count = seq - task.firstSeq;
+        return {
+          leaves: leaves.slice(0, count * 32),
+          count,
+          endChain: chain,
+          chains,
+          sealAt: sealAt >= 0 && sealAt < offset ? sealAt : -1,
+          stop: { kind: "bad", offset, reason: text },
+          problem: null,
+        };
+      }
+      problem = { reason: text, offset, seq };
+      break;
+    }
+    if (cut.seq >= 0) {
+      chains.push({ seq: cut.seq, chain: chain.slice(), offset: w.frames[cut.index - 1]! });
+    }
+    from = cut.index;
+  }
+  if (!problem && typeProblem) {
+    // As in the TypeScript path: a frame's CRC is checked before what its type means.
+    const off = typeProblem.offset;
+    const len = new DataView(buf.buffer, buf.byteOffset).getUint32(off);
+    const crcOk = crc32c(buf, off + FRAME_OVERHEAD, off + FRAME_OVERHEAD + len) ===
+      new DataView(buf.buffer, buf.byteOffset).getUint32(off + 4);
+    const count = seqBox[0]! - task.firstSeq;
+    if (!crcOk || !typeProblem.reason.startsWith("record after")) {
+      return {
+        leaves: leaves.slice(0, count * 32),
+        count,
+        endChain: chain,
+        chains,
+        sealAt,
+        stop: { kind: "bad", offset: off, reason: crcOk ? typeProblem.reason : "CRC-32C mismatch" },
+        problem: null,
+      };
+    }
+    problem = { ...typeProblem, seq: seqBox[0]! };
+  }
+  const count = seqBox[0]! - task.firstSeq;
+  return {
+    leaves: count * 32 === leaves.length ? leaves : leaves.slice(0, count * 32),
+    count,
+    endChain: chain,
+    chains,
+    sealAt,
+    stop: problem ? { kind: "end" } : w.stop,
+    problem,
+  };
+}
+
+function peekSeqText(buf: Uint8Array, frameOffset: number): string {
+  const start = frameOffset + FRAME_OVERHEAD + CHAIN_SIZE + 1;
+  const m = /^\{"seq":(\d{1,16})/.exec(new TextDecoder().decode(buf.subarray(start, start + 30)));
+  return m ? m[1]! : "-1";
+}
