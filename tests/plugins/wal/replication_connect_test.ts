@@ -1,0 +1,228 @@
+/**
+ * Logging in to a real PostgreSQL 15 on replication connections: SCRAM-SHA-256 with the right
+ * and a wrong password, md5 and cleartext when pg_hba.conf asks for them, trust over the Unix
+ * socket, and TLS (refused when the server has none; CA and host name checked when it has).
+ */
+import { join } from "node:path";
+import {
+  assert,
+  assertEquals,
+  assertEventually,
+  assertRejects,
+  assertStringIncludes,
+} from "../../support/assert.ts";
+import { type PgCluster, startPostgres } from "../../support/postgres.ts";
+import { connect, type ConnectOptions, parseDsn } from "../../../plugins/wal/_wire.ts";
+import { connectReplication } from "../../../plugins/wal/_replication.ts";
+import { PgError, ReplicationError } from "../../../plugins/wal/_wire_errors.ts";
+
+/** The superuser's replication DSN options, with changes. */
+function options(pg: PgCluster, change: Partial<ConnectOptions> = {}): ConnectOptions {
+  return { ...parseDsn(pg.dsn()), replication: "database", ...change };
+}
+
+/** Runs SQL on a fresh connection made with `opts`, and closes it. */
+async function sqlVia(opts: ConnectOptions, sql: string): Promise<(string | null)[][]> {
+  const conn = await connect(opts);
+  try {
+    return (await conn.query(sql)).rows;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Adds pg_hba.conf lines in front of the harness's own and reloads the server. */
+async function prependHba(pg: PgCluster, lines: string[]): Promise<void> {
+  const path = join(pg.dataDir, "pg_hba.conf");
+  const current = await Deno.readTextFile(path);
+  await Deno.writeTextFile(path, `${lines.join("\n")}\n${current}`);
+  await pg.sql("SELECT pg_reload_conf()");
+}
+
+async function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * Makes a CA and a server certificate for IP 127.0.0.1 in the data dir (owned by the server's
+ * user, key 0600, as PostgreSQL demands), turns ssl on with a reload, and returns the CA's path.
+ */
+async function enableTls(pg: PgCluster): Promise<string> {
+  const dir = pg.dataDir;
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await run("openssl", [
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=vigil test CA",
+  ], dir);
+  await run("openssl", [
+    "req",
+    ...ec,
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  ], dir);
+  await Deno.writeTextFile(
+    join(dir, "server.ext"),
+    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+  );
+  await run("openssl", [
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.crt",
+    "-days",
+    "2",
+    "-extfile",
+    "server.ext",
+  ], dir);
+  const { uid, gid } = await Deno.stat(dir);
+  for (const name of ["server.crt", "server.key"]) {
+    await Deno.chmod(join(dir, name), 0o600);
+    if (uid !== null && gid !== null) await Deno.chown(join(dir, name), uid, gid);
+  }
+  await pg.sql(
+    "ALTER SYSTEM SET ssl = on; ALTER SYSTEM SET ssl_cert_file = 'server.crt'; " +
+      "ALTER SYSTEM SET ssl_key_file = 'server.key'",
+  );
+  await pg.sql("SELECT pg_reload_conf()");
+  await assertEventually(async () => (await pg.sql("SHOW ssl")) === "on", { message: "ssl on" });
+  return join(dir, "ca.crt");
+}
+
+Deno.test("connect() logs in to PostgreSQL 15 by SCRAM, md5, cleartext, trust and TLS", async (t) => {
+  await using pg = await startPostgres({ passwordAuth: true });
+
+  await t.step("SCRAM-SHA-256 with the right password opens a replication session", async () => {
+    await using client = await connectReplication(pg.dsn());
+    const conn = client.connection;
+    assertEquals(conn.parameters.get("integer_datetimes"), "on");
+    assertEquals(conn.parameters.get("client_encoding"), "UTF8");
+    assertEquals(conn.parameters.get("TimeZone"), "UTC");
+    assert(conn.backendPid > 0);
+    const identity = await client.identifySystem();
+    assertEquals(identity.dbName, "postgres");
+    const rows = await conn.query(
+      "SELECT backend_type, application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+    );
+    assertEquals(rows.rows, [["walsender", ""]]);
+  });
+
+  await t.step("a wrong password fails with PgError 28P01 at stage auth", async () => {
+    const error = await assertRejects(
+      () => connect(options(pg, { password: "wrong" })),
+      PgError,
+    );
+    assertEquals(error.code, "28P01");
+    assertEquals(error.stage, "auth");
+    assertEquals(error.severity, "FATAL");
+    assertEquals(error.server, `127.0.0.1:${pg.port}`);
+    assertStringIncludes(error.message, `Cannot log in as "postgres" to 127.0.0.1:${pg.port}`);
+    assertStringIncludes(error.message, "password authentication failed");
+  });
+
+  await t.step("no password where the server asks for one fails at stage auth", async () => {
+    const { password: _, ...rest } = options(pg);
+    const error = await assertRejects(() => connect(rest), ReplicationError);
+    assertEquals(error.stage, "auth");
+    assertStringIncludes(error.message, "asks for a password (SCRAM-SHA-256) and none was given");
+  });
+
+  await t.step("md5 and cleartext logins work when pg_hba.conf asks for them", async () => {
+    await pg.sql(
+      "SET password_encryption = 'md5'; " +
+        "CREATE ROLE md5_user LOGIN REPLICATION PASSWORD 'md5 pw'; " +
+        "CREATE ROLE clear_user LOGIN REPLICATION PASSWORD 'clear pw'",
+    );
+    await prependHba(pg, [
+      "host all md5_user 127.0.0.1/32 md5",
+      "host all clear_user 127.0.0.1/32 password",
+    ]);
+    const who = "SELECT current_user";
+    assertEquals(await sqlVia(options(pg, { user: "md5_user", password: "md5 pw" }), who), [[
+      "md5_user",
+    ]]);
+    assertEquals(await sqlVia(options(pg, { user: "clear_user", password: "clear pw" }), who), [[
+      "clear_user",
+    ]]);
+    const error = await assertRejects(
+      () => connect(options(pg, { user: "md5_user", password: "nope" })),
+      PgError,
+    );
+    assertEquals(error.code, "28P01");
+  });
+
+  await t.step("trust over the Unix socket needs no password", async () => {
+    const { password: _, ...rest } = options(pg, { host: pg.socketDir });
+    assertEquals(await sqlVia(rest, "SELECT 1"), [["1"]]);
+  });
+
+  await t.step("sslmode=require refuses a server without TLS", async () => {
+    const error = await assertRejects(
+      () => connect(options(pg, { sslmode: "require" })),
+      ReplicationError,
+    );
+    assertEquals(error.stage, "connect");
+    assertStringIncludes(error.message, "does not accept TLS connections");
+  });
+
+  const caFile = await enableTls(pg);
+  const sslOf = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+
+  await t.step("sslmode=verify-full with the CA encrypts the session", async () => {
+    const rows = await sqlVia(options(pg, { sslmode: "verify-full", sslrootcert: caFile }), sslOf);
+    assertEquals(rows[0]?.[0], "t");
+    const dsn = `${pg.dsn()}?sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}`;
+    await using client = await connectReplication(dsn);
+    assertEquals((await client.connection.query(sslOf)).rows[0]?.[0], "t");
+  });
+
+  await t.step("sslmode=verify-full refuses a certificate for another host name", async () => {
+    const error = await assertRejects(
+      () =>
+        connect(options(pg, { host: "localhost", sslmode: "verify-full", sslrootcert: caFile })),
+      ReplicationError,
+    );
+    assertEquals(error.stage, "connect");
+    assertStringIncludes(error.message, "handshake failed");
+    // verify-ca checks the chain only, so the same name passes.
+    const rows = await sqlVia(
+      options(pg, { host: "localhost", sslmode: "verify-ca", sslrootcert: caFile }),
+      sslOf,
+    );
+    assertEquals(rows[0]?.[0], "t");
+  });
+
+  await t.step("sslmode=require without the CA fails: Deno always checks the chain", async () => {
+    const error = await assertRejects(
+      () => connect(options(pg, { sslmode: "require" })),
+      ReplicationError,
+    );
+    assertStringIncludes(error.message, "handshake failed");
+  });
+
+  await t.step("sslmode=disable still works where TLS is optional", async () => {
+    assertEquals((await sqlVia(options(pg), sslOf))[0]?.[0], "f");
+  });
+});
