@@ -5,34 +5,59 @@
  * `encodeEvent(decodeEvent(b))` returns `b` for every `b` that `encodeEvent` produced.
  */
 
-import { type AuditEvent, EVENT_FIELDS } from "./model.ts";
+import type { AuditEvent } from "./model.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-const NAMES: readonly string[] = EVENT_FIELDS.map((f) => f.name);
+const n = <T>(x: T | null | undefined): T | undefined => (x === null ? undefined : x);
 
 /**
- * The event with its keys in schema order and absent fields left out, `seq` and `ingest_ts`
- * taken from the arguments when given: the object whose JSON text is canonical.
+ * The event with its keys in schema order, `seq` and `ingest_ts` taken from the arguments when
+ * given: the object whose JSON text is canonical (JSON.stringify leaves out the undefined ones).
+ * Written out as one literal so that every event has the same shape, which makes
+ * JSON.stringify markedly faster than building the object key by key; a test keeps the key
+ * order equal to EVENT_FIELDS.
  */
 export function canonicalEvent(
-  ev: Partial<AuditEvent>,
+  e: Partial<AuditEvent>,
   seq?: number,
   ingestTs?: number,
 ): AuditEvent {
-  const rec = ev as Record<string, unknown>;
-  const ordered: Record<string, unknown> = {};
-  for (let i = 0; i < NAMES.length; i++) {
-    const k = NAMES[i]!;
-    const v = k === "seq" && seq !== undefined
-      ? seq
-      : k === "ingest_ts" && ingestTs !== undefined && rec[k] == null
-      ? ingestTs
-      : rec[k];
-    if (v !== undefined && v !== null) ordered[k] = v;
-  }
-  return ordered as unknown as AuditEvent;
+  return {
+    seq: seq ?? e.seq,
+    ts: e.ts,
+    ingest_ts: n(e.ingest_ts) ?? ingestTs,
+    source: e.source,
+    source_pos: n(e.source_pos),
+    kind: e.kind,
+    db: n(e.db),
+    schema: n(e.schema),
+    object: n(e.object),
+    object_type: n(e.object_type),
+    role: n(e.role),
+    app_user: n(e.app_user),
+    client_addr: n(e.client_addr),
+    application_name: n(e.application_name),
+    session_id: n(e.session_id),
+    pid: n(e.pid),
+    xid: n(e.xid),
+    class: n(e.class),
+    command: n(e.command),
+    audit_type: n(e.audit_type),
+    statement_id: n(e.statement_id),
+    substatement_id: n(e.substatement_id),
+    statement: n(e.statement),
+    params: n(e.params),
+    old_row: n(e.old_row),
+    new_row: n(e.new_row),
+    context: n(e.context),
+    sqlstate: n(e.sqlstate),
+    error: n(e.error),
+    redacted: n(e.redacted),
+    raw: n(e.raw),
+    parse_error: n(e.parse_error),
+  } as AuditEvent;
 }
 
 /** The canonical JSON text of an event. Values are assumed valid (see `validateEvent`). */

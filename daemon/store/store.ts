@@ -80,6 +80,8 @@ export class Store {
   #key: SigningKey;
   #queue: Pending[] = [];
   #flushing: Promise<void> | null = null;
+  /** Resolves the flush loop's wait for groups in flight when a new batch arrives. */
+  #wake: (() => void) | null = null;
   // Slots for groups in flight: one is framed on this thread while earlier ones are hashed on
   // the worker and written; frames live in shared memory so the worker hashes them in place.
   #bufs = Array.from({ length: SLOTS }, () => sharedBytes(1 << 20));
@@ -161,6 +163,7 @@ export class Store {
     if (this.#broken) return Promise.reject(this.#broken);
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
+      this.#wake?.();
       this.#flushing ??= this.#flushLoop().finally(() => (this.#flushing = null));
     });
   }
@@ -173,7 +176,7 @@ export class Store {
     const busy: (Promise<void> | null)[] = Array(SLOTS).fill(null);
     let last: Promise<void> = Promise.resolve();
     let slot = 0;
-    while (this.#queue.length > 0) {
+    for (;;) {
       while (this.#queue.length > 0) {
         if (busy[slot]) await busy[slot];
         const group = this.#takeGroup();
@@ -204,7 +207,13 @@ export class Store {
         })();
         slot = (slot + 1) % SLOTS;
       }
-      await last;
+      // Wait for the groups in flight — or for a new batch, which joins the pipeline at once
+      // instead of waiting for it to drain.
+      let drained = false;
+      const done = last.then(() => (drained = true));
+      await Promise.race([done, new Promise<void>((r) => (this.#wake = r))]);
+      this.#wake = null;
+      if (drained && this.#queue.length === 0) return;
     }
   }
 

@@ -1,4 +1,9 @@
-import { canonicalJson, decodeEvent, encodeEvent } from "../../../daemon/event/canonical.ts";
+import {
+  canonicalEvent,
+  canonicalJson,
+  decodeEvent,
+  encodeEvent,
+} from "../../../daemon/event/canonical.ts";
 import { type AuditEvent, EVENT_FIELD_NAMES } from "../../../daemon/event/model.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 
@@ -84,4 +89,9 @@ Deno.test("decodeEvent() throws SyntaxError for bytes that are not a JSON object
   assertThrows(() => decodeEvent(enc.encode("[]")), { instanceOf: SyntaxError, message: "object" });
   assertThrows(() => decodeEvent(enc.encode("null")), SyntaxError);
   assertThrows(() => decodeEvent(enc.encode('{"seq":')), SyntaxError);
+});
+
+Deno.test("canonicalEvent() lists every schema field, in EVENT_FIELDS order", () => {
+  const keys = Object.keys(canonicalEvent({}, 0, 0));
+  assertEquals(keys, [...EVENT_FIELD_NAMES]);
 });
