@@ -256,7 +256,10 @@ export class Store {
     frames[i] = off;
   }
 
-  /** Frames a group: lengths, types and bodies; the worker adds chains and CRCs. */
+  /**
+   * Frames a group: lengths, types and bodies; the worker adds chains and CRCs. Null when no
+   * batch of the group could be framed.
+   */
   #encode(group: Pending[], slot: number): Encoded | null {
     let seq = this.#pSeq;
     let off = 0;
@@ -266,9 +269,13 @@ export class Store {
     const results: AppendResult[] = [];
     const positions = new Map<string, string>();
     let buf = this.#bufs[slot]!;
-    try {
-      for (const { batch } of group) {
-        const firstSeq = seq;
+    const kept: Pending[] = [];
+    for (const pending of group) {
+      const { batch } = pending;
+      // A batch that cannot be framed is refused alone; the batches around it still go.
+      const undo = { seq, off, nFrames, records: records.length };
+      const firstSeq = seq;
+      try {
         for (const ne of batch.events) {
           // Built in canonical key order, so its plain JSON text is the canonical encoding.
           const event = canonicalEvent(ne, seq, nowUs);
@@ -292,28 +299,32 @@ export class Store {
           records.push({ seq, event, json });
           seq++;
         }
-        if (batch.position !== undefined) {
-          const body = JSON.stringify({ source: batch.source, pos: batch.position, next_seq: seq });
-          const bytes = encoder.encode(body);
-          const len = CHAIN_SIZE + 1 + bytes.length;
-          buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
-          buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_POSITION;
-          buf.set(bytes, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
-          new DataView(buf.buffer).setUint32(off, len);
-          this.#addFrame(slot, nFrames++, off);
-          off += FRAME_OVERHEAD + len;
-          positions.set(batch.source, batch.position);
-        }
-        results.push({ firstSeq, count: seq - firstSeq });
+      } catch (e) {
+        ({ seq, off, nFrames } = undo);
+        records.length = undo.records;
+        pending.reject(e);
+        continue;
       }
-    } catch (e) {
-      for (const p of group) p.reject(e);
-      return null;
+      if (batch.position !== undefined) {
+        const body = JSON.stringify({ source: batch.source, pos: batch.position, next_seq: seq });
+        const bytes = encoder.encode(body);
+        const len = CHAIN_SIZE + 1 + bytes.length;
+        buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
+        buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_POSITION;
+        buf.set(bytes, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
+        new DataView(buf.buffer).setUint32(off, len);
+        this.#addFrame(slot, nFrames++, off);
+        off += FRAME_OVERHEAD + len;
+        positions.set(batch.source, batch.position);
+      }
+      kept.push(pending);
+      results.push({ firstSeq, count: seq - firstSeq });
     }
+    if (kept.length === 0) return null;
     const leafCount = seq - this.#pSeq;
     this.#pSeq = seq;
     return {
-      group,
+      group: kept,
       bytes: buf.subarray(0, off),
       frames: this.#frames[slot]!,
       frameCount: nFrames,

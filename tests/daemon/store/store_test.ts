@@ -136,15 +136,27 @@ Deno.test("Store.open() refuses a second writer on the same data dir", async () 
   });
 });
 
-Deno.test("Store.append() rejects an event over the size limit and stays usable", async () => {
+Deno.test("Store.append() refuses only the batch with an event over the size limit", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open(dir, NO_TIMER);
     const huge = testEvent(0, { statement: "x".repeat(65 * 1024 * 1024) });
-    await assertRejects(() => store.append({ source: "s", events: [huge] }), RangeError);
-    const r = await store.append({ source: "s", events: [testEvent(1)] });
-    assertEquals(r.firstSeq, 0);
+    // Submitted together, so that they share a group commit: only the bad batch is refused.
+    const [before, bad, after] = await Promise.allSettled([
+      store.append({ source: "a", events: [testEvent(1)], position: "a1" }),
+      store.append({ source: "s", events: [testEvent(2), huge] }),
+      store.append({ source: "b", events: [testEvent(3)], position: "b1" }),
+    ]);
+    assert(bad.status === "rejected" && bad.reason instanceof RangeError);
+    assertEquals(before.status === "fulfilled" && before.value.firstSeq, 0);
+    assertEquals(after.status === "fulfilled" && after.value.firstSeq, 1);
+    const r = await store.append({ source: "s", events: [testEvent(4)] });
+    assertEquals(r.firstSeq, 2);
     await store.close();
-    assertEquals((await verifyStore(dir)).events, 1);
+    const report = await verifyStore(dir);
+    assertEquals([report.ok, report.events], [true, 3]);
+    const again = await Store.open(dir, NO_TIMER);
+    assertEquals([again.position("a"), again.position("b")], ["a1", "b1"]);
+    await again.close();
   });
 });
 
