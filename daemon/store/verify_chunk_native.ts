@@ -93,6 +93,18 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
   const reason = new Int32Array(1);
   const chains: ChunkResult["chains"] = [];
   let problem: ChunkResult["problem"] = null;
+  const finish = (stop: ScanStop, seal: number): ChunkResult => {
+    const count = seqBox[0]! - task.firstSeq;
+    return {
+      leaves: count * 32 === leaves.length ? leaves : leaves.slice(0, count * 32),
+      count,
+      endChain: chain,
+      chains,
+      sealAt: seal,
+      stop,
+      problem,
+    };
+  };
   let from = 0;
   for (const cut of [...cuts.filter((c) => c.index <= limit), { index: limit, seq: -1 }]) {
     const n = cut.index - from;
@@ -114,16 +126,10 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
         : REASONS[reason[0]!] ?? `native check failed (${reason[0]})`;
       // A CRC mismatch is a stop of the scan in the TypeScript path, not a record problem.
       if (reason[0] === 1) {
-        const count = seq - task.firstSeq;
-        return {
-          leaves: leaves.slice(0, count * 32),
-          count,
-          endChain: chain,
-          chains,
-          sealAt: sealAt >= 0 && sealAt < offset ? sealAt : -1,
-          stop: { kind: "bad", offset, reason: text },
-          problem: null,
-        };
+        return finish(
+          { kind: "bad", offset, reason: text },
+          sealAt >= 0 && sealAt < offset ? sealAt : -1,
+        );
       }
       problem = { reason: text, offset, seq };
       break;
@@ -139,30 +145,13 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
     const len = new DataView(buf.buffer, buf.byteOffset).getUint32(off);
     const crcOk = crc32c(buf, off + FRAME_OVERHEAD, off + FRAME_OVERHEAD + len) ===
       new DataView(buf.buffer, buf.byteOffset).getUint32(off + 4);
-    const count = seqBox[0]! - task.firstSeq;
     if (!crcOk || !typeProblem.reason.startsWith("record after")) {
-      return {
-        leaves: leaves.slice(0, count * 32),
-        count,
-        endChain: chain,
-        chains,
-        sealAt,
-        stop: { kind: "bad", offset: off, reason: crcOk ? typeProblem.reason : "CRC-32C mismatch" },
-        problem: null,
-      };
+      const reason = crcOk ? typeProblem.reason : "CRC-32C mismatch";
+      return finish({ kind: "bad", offset: off, reason }, sealAt);
     }
     problem = { ...typeProblem, seq: seqBox[0]! };
   }
-  const count = seqBox[0]! - task.firstSeq;
-  return {
-    leaves: count * 32 === leaves.length ? leaves : leaves.slice(0, count * 32),
-    count,
-    endChain: chain,
-    chains,
-    sealAt,
-    stop: problem ? { kind: "end" } : w.stop,
-    problem,
-  };
+  return finish(problem ? { kind: "end" } : w.stop, sealAt);
 }
 
 function peekSeqText(buf: Uint8Array, frameOffset: number): string {

@@ -6,21 +6,8 @@ import {
   rootFromNodes,
   verifyInclusion,
 } from "../../../daemon/store/merkle.ts";
+import { h, mth } from "../../support/merkle_reference.ts";
 import { MerkleLevels } from "../../../daemon/store/merkle_levels.ts";
-
-// Reference MTH (RFC 9162 §2.1.1), independent of the code under test.
-function h(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash("sha256");
-  for (const p of parts) hash.update(p);
-  return new Uint8Array(hash.digest());
-}
-function mth(d: Uint8Array[]): Uint8Array {
-  if (d.length === 0) return h();
-  if (d.length === 1) return d[0]!;
-  let k = 1;
-  while (k * 2 < d.length) k *= 2;
-  return h(Uint8Array.of(1), mth(d.slice(0, k)), mth(d.slice(k)));
-}
 
 const N = 1500;
 const LEAVES = Array.from({ length: N }, (_, i) => h(Uint8Array.of(0), Uint8Array.of(i, i >> 8)));

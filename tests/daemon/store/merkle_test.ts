@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import {
   consistencyProof,
   inclusionProof,
@@ -12,57 +11,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../../../daemon/store/merkle.ts";
-
-// ---- Reference: RFC 9162 §2.1 written straight from its recursive definitions. ----
-
-function h(...parts: Uint8Array[]): Uint8Array {
-  const hash = createHash("sha256");
-  for (const p of parts) hash.update(p);
-  return new Uint8Array(hash.digest());
-}
-const refLeaf = (d: Uint8Array): Uint8Array => h(Uint8Array.of(0), d);
-const refNode = (l: Uint8Array, r: Uint8Array): Uint8Array => h(Uint8Array.of(1), l, r);
-
-/** The largest power of two smaller than n (n > 1). */
-function split(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
-/** MTH(D[n]) over leaf hashes. */
-function mth(d: Uint8Array[]): Uint8Array {
-  if (d.length === 0) return h();
-  if (d.length === 1) return d[0]!;
-  const cached = memo.get(d[0]!)?.get(d.length);
-  if (cached) return cached;
-  const k = split(d.length);
-  const root = refNode(mth(d.slice(0, k)), mth(d.slice(k)));
-  if (!memo.has(d[0]!)) memo.set(d[0]!, new Map());
-  memo.get(d[0]!)!.set(d.length, root);
-  return root;
-}
-// Every D here is a run of distinct leaf-hash objects, so its first leaf and length name it: the
-// cache keeps the reference O(n) per tree without changing what it computes.
-const memo = new WeakMap<Uint8Array, Map<number, Uint8Array>>();
-
-function refPath(m: number, d: Uint8Array[]): Uint8Array[] {
-  if (d.length <= 1) return [];
-  const k = split(d.length);
-  return m < k
-    ? [...refPath(m, d.slice(0, k)), mth(d.slice(k))]
-    : [...refPath(m - k, d.slice(k)), mth(d.slice(0, k))];
-}
-
-function refSubproof(m: number, d: Uint8Array[], b: boolean): Uint8Array[] {
-  if (m === d.length) return b ? [] : [mth(d)];
-  const k = split(d.length);
-  return m <= k
-    ? [...refSubproof(m, d.slice(0, k), b), mth(d.slice(k))]
-    : [...refSubproof(m - k, d.slice(k), false), mth(d.slice(0, k))];
-}
-
-const refProof = (m: number, d: Uint8Array[]): Uint8Array[] => refSubproof(m, d, true);
+import { h, mth, refLeaf, refNode, refPath, refProof } from "../../support/merkle_reference.ts";
 
 /** Complete-subtree hashes by the reference MTH; refuses any node beyond the tree's size. */
 function reader(d: Uint8Array[]): NodeReader & { reads: number } {
