@@ -1,0 +1,147 @@
+/**
+ * The settings of a WAL source, and their checks. A `[[sources]]` table of `type = "wal"` in the
+ * configuration file arrives here as plain keys (`dsn`, `slot`, `publication`, and optional
+ * tuning); code that builds a source directly passes {@link WalSourceConfig}. Either way a bad
+ * value is refused before anything connects, with a `TypeError` that names the key.
+ */
+
+import { checkSlotName } from "./_replication_command.ts";
+import { parseDsn, redactDsn } from "./_wire.ts";
+
+/** What a WAL source needs; see DESIGN.md, "Configuration". */
+export interface WalSourceConfig {
+  /** `postgres://user@host:port/db`: the database whose changes are collected. */
+  dsn: string;
+  /** The permanent logical slot (pgoutput); created if missing. */
+  slot: string;
+  /** The publication the slot streams; created `FOR ALL TABLES` if missing. */
+  publication: string;
+  /** Events per stored batch at most; default 2000. */
+  batchMaxEvents?: number;
+  /**
+   * How long a change may wait for more before it is stored when the stream does not look idle
+   * by itself; default 10 ms. An idle stream is flushed at once.
+   */
+  flushIntervalMs?: number;
+  /** Interval of unsolicited status updates to the server; default 10 000 ms. */
+  statusIntervalMs?: number;
+  /** How long stopping waits for the server to end the stream cleanly; default 3000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** A checked config with every default filled in. */
+export type WalSettings = Required<WalSourceConfig>;
+
+/** The defaults of the optional settings. */
+export const WAL_DEFAULTS: Readonly<Omit<WalSettings, "dsn" | "slot" | "publication">> = Object
+  .freeze({
+    batchMaxEvents: 2000,
+    flushIntervalMs: 10,
+    statusIntervalMs: 10_000,
+    closeTimeoutMs: 3000,
+  });
+
+/** Config-file key → setting, for the keys of a `[[sources]]` table of type "wal". */
+const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
+  dsn: "dsn",
+  slot: "slot",
+  publication: "publication",
+  batch_max_events: "batchMaxEvents",
+  flush_interval_ms: "flushIntervalMs",
+  status_interval_ms: "statusIntervalMs",
+  close_timeout_ms: "closeTimeoutMs",
+};
+
+/** Keys every `[[sources]]` table has, which the daemon reads and a plugin passes over. */
+const COMMON_KEYS = new Set(["name", "type"]);
+
+const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
+  batchMaxEvents: [1, 1_000_000],
+  flushIntervalMs: [0, 60_000],
+  statusIntervalMs: [100, 3_600_000],
+  closeTimeoutMs: [0, 60_000],
+};
+
+/**
+ * Reads the keys of a `[[sources]]` table (`type = "wal"`) into a config. Throws `TypeError`
+ * naming the key for an unknown key, a missing one or a bad value.
+ *
+ * @example
+ * walConfigFromTable({ name: "billing", type: "wal", dsn: "postgres://vigil@db1/billing",
+ *   slot: "vigil_billing", publication: "vigil_billing" });
+ */
+export function walConfigFromTable(table: Readonly<Record<string, unknown>>): WalSettings {
+  const where = typeof table.name === "string" ? `WAL source "${table.name}"` : "WAL source";
+  if (table.type !== undefined && table.type !== "wal") {
+    throw new TypeError(
+      `Bad "type" in ${where}: expected "wal", got ${JSON.stringify(table.type)}`,
+    );
+  }
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(table)) {
+    if (COMMON_KEYS.has(key)) continue;
+    const setting = Object.hasOwn(FILE_KEYS, key) ? FILE_KEYS[key] : undefined;
+    if (setting === undefined) {
+      const known = Object.keys(FILE_KEYS).join(", ");
+      throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${known}`);
+    }
+    config[setting] = value;
+  }
+  return checkWalConfig(config as unknown as WalSourceConfig, { where, fileKeys: true });
+}
+
+/**
+ * Checks a config and fills in the defaults. Throws `TypeError` naming the key.
+ * `where` names the source in messages; `fileKeys` names keys as the config file spells them.
+ */
+export function checkWalConfig(
+  config: WalSourceConfig,
+  opts: { where?: string; fileKeys?: boolean } = {},
+): WalSettings {
+  const where = opts.where ?? "WAL source";
+  const name = (setting: keyof WalSourceConfig): string =>
+    opts.fileKeys
+      ? Object.keys(FILE_KEYS).find((k) => FILE_KEYS[k] === setting) ?? setting
+      : setting;
+  const bad = (setting: keyof WalSourceConfig, why: string): TypeError =>
+    new TypeError(`Bad "${name(setting)}" in ${where}: ${why}`);
+  const text = (setting: "dsn" | "slot" | "publication"): string => {
+    const value: unknown = config[setting];
+    if (value === undefined) throw bad(setting, "it is required");
+    if (typeof value !== "string" || value === "") {
+      throw bad(setting, "expected a non-empty string");
+    }
+    return value;
+  };
+
+  const dsn = text("dsn");
+  try {
+    parseDsn(dsn);
+  } catch (error) {
+    // parseDsn's message already hides the password.
+    throw bad("dsn", error instanceof Error ? error.message : `not a URL: ${redactDsn(dsn)}`);
+  }
+  const slot = text("slot");
+  try {
+    checkSlotName(slot);
+  } catch (error) {
+    throw bad("slot", error instanceof Error ? error.message : String(error));
+  }
+  const publication = text("publication");
+  // PostgreSQL truncates identifiers past 63 bytes; a truncated name would be another name.
+  if (new TextEncoder().encode(publication).length > 63 || publication.includes("\0")) {
+    throw bad("publication", "at most 63 bytes and no NUL");
+  }
+
+  const settings: WalSettings = { dsn, slot, publication, ...WAL_DEFAULTS };
+  for (const [setting, [min, max]] of Object.entries(LIMITS)) {
+    const key = setting as keyof typeof WAL_DEFAULTS;
+    const value: unknown = config[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      throw bad(key, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    settings[key] = value;
+  }
+  return settings;
+}

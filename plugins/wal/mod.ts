@@ -1,0 +1,50 @@
+/**
+ * The WAL source: Vigil's highest-assurance collection method. It reads a PostgreSQL
+ * database's committed changes through a permanent logical replication slot (pgoutput, with
+ * logical messages), turns each row change, truncated table and `vigil.*` message into an
+ * `AuditEvent` with PostgreSQL's own text for every value, and stores them exactly once: the
+ * slot is acknowledged only up to what the store has fsynced, and on restart the store's own
+ * position says which re-sent transactions (or parts of one) to skip.
+ *
+ * @example
+ * ```ts
+ * const source = walSource({
+ *   dsn: "postgres://vigil@db1:5432/billing",
+ *   slot: "vigil_billing",
+ *   publication: "vigil_billing",
+ * });
+ * await runSource(store, source, { name: "billing", signal });
+ * ```
+ */
+
+import type { Source } from "../../daemon/source.ts";
+import { runWalSource } from "./_source.ts";
+import { checkWalConfig, walConfigFromTable, type WalSourceConfig } from "./_source_config.ts";
+
+export { checkWalConfig, WAL_DEFAULTS, walConfigFromTable } from "./_source_config.ts";
+export type { WalSettings, WalSourceConfig } from "./_source_config.ts";
+
+/**
+ * A WAL source. The config is checked here (`TypeError` naming the key); nothing connects
+ * until `run()`. Each `run()` is one connection: the supervisor calls it again after a failure.
+ */
+export function walSource(config: WalSourceConfig): Source {
+  const settings = checkWalConfig(config);
+  return { run: (ctx) => runWalSource(settings, ctx) };
+}
+
+/** The registry entry: `type = "wal"` in a `[[sources]]` table of the configuration. */
+export const WAL_PLUGIN: {
+  readonly type: "wal";
+  validate(table: Readonly<Record<string, unknown>>): void;
+  create(table: Readonly<Record<string, unknown>>): Source;
+} = Object.freeze({
+  type: "wal",
+  validate(table: Readonly<Record<string, unknown>>): void {
+    walConfigFromTable(table);
+  },
+  create(table: Readonly<Record<string, unknown>>): Source {
+    const settings = walConfigFromTable(table);
+    return { run: (ctx) => runWalSource(settings, ctx) };
+  },
+});

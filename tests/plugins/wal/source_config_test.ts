@@ -1,0 +1,107 @@
+/**
+ * The WAL source's configuration and its place in the plugin registry: bad values are refused
+ * with a TypeError naming the key before anything connects, defaults are filled in, and a
+ * `[[sources]]` table of type "wal" is found by its type. Also what `run()` does when there is
+ * no server to talk to: a connect-stage error naming the server, or a prompt stop on abort.
+ */
+
+import { SourceError } from "../../../daemon/source.ts";
+import { SOURCE_PLUGINS, sourcePlugin } from "../../../plugins/mod.ts";
+import { checkWalConfig, WAL_DEFAULTS, WAL_PLUGIN, walSource } from "../../../plugins/wal/mod.ts";
+import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+import { MemoryStore, startRun } from "./_source_harness.ts";
+
+const GOOD = { dsn: "postgres://vigil@db1:5432/billing", slot: "vigil_billing", publication: "p" };
+
+Deno.test("checkWalConfig() fills in the defaults", () => {
+  assertEquals(checkWalConfig(GOOD), { ...GOOD, ...WAL_DEFAULTS });
+  assertEquals(checkWalConfig({ ...GOOD, batchMaxEvents: 10 }).batchMaxEvents, 10);
+});
+
+Deno.test("checkWalConfig() refuses bad values with a TypeError naming the key", () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ ...GOOD, dsn: undefined }, `"dsn"`],
+    [{ ...GOOD, dsn: "mysql://x@y/z" }, `"dsn"`],
+    [{ ...GOOD, dsn: "postgres://u:secret@h/db?bogus=1" }, `"dsn"`],
+    [{ ...GOOD, slot: "Vigil-Billing" }, `"slot"`],
+    [{ ...GOOD, slot: 7 }, `"slot"`],
+    [{ ...GOOD, publication: "" }, `"publication"`],
+    [{ ...GOOD, publication: "p".repeat(64) }, `"publication"`],
+    [{ ...GOOD, batchMaxEvents: 0 }, `"batchMaxEvents"`],
+    [{ ...GOOD, flushIntervalMs: 1.5 }, `"flushIntervalMs"`],
+  ];
+  for (const [config, key] of cases) {
+    const error = assertThrows(
+      () => checkWalConfig(config as unknown as Parameters<typeof checkWalConfig>[0]),
+      TypeError,
+    );
+    assert(error.message.includes(key), `${error.message} names ${key}`);
+    assert(!error.message.includes("secret"), `${error.message} hides the password`);
+  }
+});
+
+Deno.test("WAL_PLUGIN reads a [[sources]] table, naming keys as the file spells them", () => {
+  const table = { name: "billing", type: "wal", ...GOOD, batch_max_events: 500 };
+  WAL_PLUGIN.validate(table);
+  assert(typeof WAL_PLUGIN.create(table).run === "function");
+  const unknown = assertThrows(() => WAL_PLUGIN.validate({ ...table, slots: "x" }), TypeError);
+  assertEquals(unknown.message.startsWith(`Unknown key "slots" in WAL source "billing"`), true);
+  assertThrows(() => WAL_PLUGIN.validate({ ...table, constructor: 1 }), TypeError);
+  const type = assertThrows(() => WAL_PLUGIN.validate({ ...table, type: "pgaudit" }), TypeError);
+  assert(type.message.includes(`"type" in WAL source "billing"`), type.message);
+  const bad = assertThrows(
+    () => WAL_PLUGIN.validate({ ...table, batch_max_events: -1 }),
+    TypeError,
+  );
+  assert(bad.message.includes(`"batch_max_events" in WAL source "billing"`), bad.message);
+});
+
+Deno.test("sourcePlugin() finds the wal plugin in the explicit list and refuses unknown types", () => {
+  assertEquals(SOURCE_PLUGINS.map((p) => p.type), ["wal"]);
+  assertEquals(sourcePlugin("wal"), WAL_PLUGIN);
+  const error = assertThrows(() => sourcePlugin("oracle"), TypeError);
+  assert(error.message.includes(`"wal"`), error.message);
+});
+
+Deno.test("walSource().run() rejects with a connect-stage SourceError naming the server", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close(); // Nobody listens there now.
+  const source = walSource({ ...GOOD, dsn: `postgres://vigil@127.0.0.1:${port}/billing` });
+  const running = startRun(source, (signal) => new MemoryStore().context("billing", signal));
+  await running.done;
+  const error = running.result();
+  assert(error instanceof SourceError, `expected a SourceError, got ${error}`);
+  assertEquals(error.stage, "connect");
+  assert(error.message.includes(`127.0.0.1:${port}`), error.message);
+  assert(error.message.includes(`slot "vigil_billing"`), error.message);
+});
+
+Deno.test("walSource().run() stops at once when aborted while the server does not answer", async () => {
+  // A server that accepts the connection and then says nothing: login would wait 10 s.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  try {
+    const dsn = `postgres://vigil@127.0.0.1:${listener.addr.port}/billing`;
+    const running = startRun(
+      walSource({ ...GOOD, dsn }),
+      (signal) => new MemoryStore().context("billing", signal),
+    );
+    while (accepted.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    await running.stop();
+    assert(Date.now() - started < 1000, `stopped after ${Date.now() - started} ms`);
+    assertEquals(running.result(), "ok");
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) {
+      try {
+        conn.close();
+      } catch { /* closed by the client */ }
+    }
+  }
+});
