@@ -81,7 +81,11 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
     }
   };
   const kick = (): void => {
-    running ??= work().finally(() => (running = null));
+    running ??= work().finally(() => {
+      running = null;
+      // A batch queued while the loop was ending would otherwise wait for the next one.
+      if (queue.length > 0 || overflowed) kick();
+    });
   };
   let open = true;
   store.onDurable((records) => {

@@ -164,7 +164,16 @@ export class Store {
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
       this.#wake?.();
-      this.#flushing ??= this.#flushLoop().finally(() => (this.#flushing = null));
+      this.#kick();
+    });
+  }
+
+  /** Starts the flush loop unless it runs; a batch queued as it ends starts it again. */
+  #kick(): void {
+    if (this.#flushing) return;
+    this.#flushing = this.#flushLoop().finally(() => {
+      this.#flushing = null;
+      if (this.#queue.length > 0) this.#kick();
     });
   }
 

@@ -171,3 +171,28 @@ Deno.test("Store.open() refuses a log that lost events a checkpoint signed", asy
     await assertRejects(() => Store.open(dir, NO_TIMER), StoreDamageError);
   });
 });
+
+Deno.test("Store.append() never strands a batch queued as the flush loop ends", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, NO_TIMER);
+    let done = 0;
+    const appender = async (k: number): Promise<void> => {
+      for (let i = 0; i < 150; i++) {
+        await store.append({ source: `s${k}`, events: [testEvent(i)], position: String(i) });
+        done++;
+        // Vary where the next append lands: right away, after a microtask, or a macrotask.
+        if (i % 3 === 1) await Promise.resolve();
+        if (i % 7 === 3) await new Promise((r) => setTimeout(r, 0));
+      }
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"stuck">((r) => (timer = setTimeout(() => r("stuck"), 30_000)));
+    const all = Promise.all(Array.from({ length: 12 }, (_, k) => appender(k)));
+    const outcome = await Promise.race([all.then(() => "done" as const), deadline]);
+    clearTimeout(timer);
+    assertEquals(outcome, "done", `appends stuck after ${done} of 1800`);
+    assertEquals(store.size, 1800);
+    await store.close();
+    assertEquals((await verifyStore(dir)).events, 1800);
+  });
+});
