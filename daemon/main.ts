@@ -7,6 +7,7 @@
 import { UsageError } from "./cli/args.ts";
 import { benchCommand } from "./cli/bench.ts";
 import { ingestCommand } from "./cli/ingest.ts";
+import { pgInstallCommand } from "./cli/pg_install.ts";
 import { proveCommand } from "./cli/prove.ts";
 import { pubkeyCommand } from "./cli/pubkey.ts";
 import { queryCommand } from "./cli/query.ts";
@@ -41,6 +42,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   pubkey: {
     run: pubkeyCommand,
     help: "pubkey --data DIR    print the checkpoint signing public key (PEM)",
+  },
+  "pg-install": {
+    run: pgInstallCommand,
+    help: "pg-install --dsn DSN    install the PostgreSQL-side SQL (event triggers, context)",
   },
   bench: { run: benchCommand, help: "bench [store]    benchmarks, one JSON object a line" },
 };

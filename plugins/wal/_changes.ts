@@ -5,8 +5,10 @@
  * Each insert, update, delete, truncated table, `vigil.ddl` and other `vigil.*` message inside
  * BEGIN … COMMIT becomes one event with the transaction's xid and commit time, and
  * `source_pos` = `<commit LSN>#<index in the transaction>` (see `_position.ts`). A
- * non-transactional `vigil.*` message (a heartbeat) becomes an event at once, timed by the clock
- * since it carries no time; messages with other prefixes are passed over and counted.
+ * non-transactional `vigil.*` message becomes an event at once, timed by the clock since it
+ * carries no time — except the source's own heartbeats, which only move the position unless
+ * `storeHeartbeats` is set; messages with other prefixes are passed over and counted (outside a
+ * transaction the position still moves past them, as the slot will be acked past them).
  *
  * Context rule. A `vigil.context` message is stored as a `message` event of its own (with the
  * xid) and attached as `context` (and `app_user`) to the row changes and DDL that follow it in
@@ -50,7 +52,12 @@ import type {
 } from "./_pgoutput.ts";
 import { parseWalPosition, START_POSITION, type WalPosition } from "./_position.ts";
 import { type ChangeBatch, ReleasedEvents } from "./_released.ts";
-import { CONTEXT_PREFIX, isVigilPrefix, readVigilMessage } from "./_vigil_messages.ts";
+import {
+  CONTEXT_PREFIX,
+  HEARTBEAT_PREFIX,
+  isVigilPrefix,
+  readVigilMessage,
+} from "./_vigil_messages.ts";
 
 export type { ChangeBatch } from "./_released.ts";
 
@@ -68,6 +75,13 @@ export interface AssemblerOptions {
   holdBytes?: number;
   /** µs since the epoch, for events that carry no time; default the system clock. */
   now?: () => number;
+  /**
+   * Store each non-transactional `vigil.heartbeat` message as an event; default false: a
+   * heartbeat then only moves the stored position (the source watches for it itself).
+   */
+  storeHeartbeats?: boolean;
+  /** Told the content of each non-transactional `vigil.heartbeat` message read. */
+  onHeartbeat?: (content: Uint8Array) => void;
 }
 
 interface OpenTxn extends TxnInfo {
@@ -86,6 +100,8 @@ export class ChangeAssembler {
   readonly #holdLimit: number;
   readonly #holdBytes: number;
   readonly #now: () => number;
+  readonly #storeHeartbeats: boolean;
+  readonly #onHeartbeat: ((content: Uint8Array) => void) | undefined;
   readonly #relations = new Map<number, RelationMessage>();
   /** What the store already holds: the resume position, then what was released before a reset. */
   #stored: WalPosition;
@@ -98,6 +114,8 @@ export class ChangeAssembler {
     this.#holdLimit = opts.holdLimit ?? 1000;
     this.#holdBytes = opts.holdBytes ?? 8 * 1024 * 1024;
     this.#now = opts.now ?? (() => Date.now() * 1000);
+    this.#storeHeartbeats = opts.storeHeartbeats ?? false;
+    this.#onHeartbeat = opts.onHeartbeat;
     this.#stored = opts.resume === undefined
       ? { ...START_POSITION }
       : parseWalPosition(opts.resume);
@@ -171,6 +189,15 @@ export class ChangeAssembler {
   }
 
   /**
+   * Moves the position to `lsn`, up to which the server has sent everything (a keepalive seen
+   * while idle), so that it becomes durable before the slot is acked there. Ignored inside a
+   * transaction.
+   */
+  advanceIdle(lsn: bigint): void {
+    if (this.#txn === null) this.#released.advance(lsn);
+  }
+
+  /**
    * Call when the replication connection was lost, before streaming again: forgets the open
    * transaction (the server sends it again) and skips, when it comes again, what was released.
    */
@@ -212,8 +239,12 @@ export class ChangeAssembler {
   }
 
   #message(payload: DecodedPayload, msg: LogicalMessage): void {
-    if (!isVigilPrefix(msg.prefix)) {
-      this.#passedOver++;
+    const heartbeat = msg.prefix === HEARTBEAT_PREFIX && !msg.transactional;
+    if (heartbeat) this.#onHeartbeat?.(msg.content);
+    if (!isVigilPrefix(msg.prefix) || (heartbeat && !this.#storeHeartbeats)) {
+      if (!heartbeat) this.#passedOver++;
+      // Outside a transaction nothing else records that the stream went past it.
+      if (!msg.transactional && !this.#storedLoose(msg.lsn)) this.#released.passLoose(msg.lsn);
       return;
     }
     if (!msg.transactional) {

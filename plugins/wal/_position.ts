@@ -16,6 +16,10 @@
  *   events up to and including this index are skipped.
  * - `msg=0/16B3800` — the LSN of the last durable non-transactional message past the first
  *   part, which the server sends again after a restart from there.
+ * - `sys=7312345678901234567` — the system identifier of the PostgreSQL cluster the LSNs
+ *   belong to (IDENTIFY_SYSTEM). LSNs of another cluster mean nothing here: a source that finds
+ *   a different one raises a gap alarm instead of resuming. Positions stored before this part
+ *   existed lack it, and still parse.
  */
 
 import { formatLsn, parseLsn } from "./_lsn.ts";
@@ -31,6 +35,8 @@ export interface WalPosition {
   ack: bigint;
   partial: TxnPlace | null;
   message: bigint | null;
+  /** The cluster's system identifier, when known; see the module documentation. */
+  system?: string;
 }
 
 /** The position of an empty store: nothing held, nothing to skip. */
@@ -77,6 +83,7 @@ export function formatWalPosition(p: WalPosition): string {
   let text = formatLsn(p.ack);
   if (p.partial !== null) text += ` txn=${formatSourcePos(p.partial.commitLsn, p.partial.index)}`;
   if (p.message !== null) text += ` msg=${formatLsn(p.message)}`;
+  if (p.system !== undefined) text += ` sys=${p.system}`;
   return text;
 }
 
@@ -93,12 +100,17 @@ export function parseWalPosition(text: string): WalPosition {
   }
   let partial: TxnPlace | null = null;
   let message: bigint | null = null;
+  let system: string | undefined;
   for (const part of parts.slice(1)) {
     try {
-      if (part.startsWith("txn=") && partial === null && message === null) {
+      if (system !== undefined) {
+        throw fail(`unexpected ${JSON.stringify(part)} after the system identifier`);
+      } else if (part.startsWith("txn=") && partial === null && message === null) {
         partial = parseSourcePos(part.slice(4));
       } else if (part.startsWith("msg=") && message === null) {
         message = parseLsn(part.slice(4));
+      } else if (/^sys=\d{1,20}$/.test(part)) {
+        system = part.slice(4);
       } else {
         throw fail(`unexpected ${JSON.stringify(part)}`);
       }
@@ -109,5 +121,5 @@ export function parseWalPosition(text: string): WalPosition {
       throw error;
     }
   }
-  return { ack, partial, message };
+  return system === undefined ? { ack, partial, message } : { ack, partial, message, system };
 }

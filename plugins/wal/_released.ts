@@ -47,8 +47,30 @@ export class ReleasedEvents {
   /** Releases the event of a non-transactional message at `lsn`. */
   addLoose(ev: NewEvent, lsn: bigint): void {
     this.#out.push(ev);
+    this.passLoose(lsn);
+  }
+
+  /**
+   * Records a non-transactional message at `lsn` that makes no event (a heartbeat, another
+   * application's message): the position still moves past it, so that what the slot is acked
+   * up to is never beyond what the store holds.
+   */
+  passLoose(lsn: bigint): void {
     const p = this.#pos;
     if (lsn >= p.ack && (p.message === null || lsn > p.message)) p.message = lsn;
+    this.#moved = true;
+  }
+
+  /**
+   * Moves the end position to `lsn`, which the server said it has sent everything before (a
+   * keepalive while no transaction was open). Only between transactions.
+   */
+  advance(lsn: bigint): void {
+    const p = this.#pos;
+    if (lsn <= p.ack) return;
+    p.ack = lsn;
+    p.partial = null;
+    if (p.message !== null && p.message < p.ack) p.message = null;
     this.#moved = true;
   }
 

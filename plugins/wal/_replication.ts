@@ -76,6 +76,11 @@ export interface StartOptions {
   statusIntervalMs?: number;
   /** How long `close()` waits for a clean end; default 5 000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Do not confirm keepalives on idle by itself; the caller acks them once durable (see
+   * `ReplicationStream.idleKeepalive`). Default false.
+   */
+  holdKeepalives?: boolean;
 }
 
 /** Opens a `replication=database` connection from a DSN or options. */
@@ -223,6 +228,7 @@ export class ReplicationClient implements AsyncDisposable {
       startLsn: startLsn > confirmed ? startLsn : confirmed,
       statusIntervalMs,
       closeTimeoutMs: opts.closeTimeoutMs ?? 5_000,
+      holdKeepalives: opts.holdKeepalives ?? false,
     });
     return this.#stream;
   }

@@ -48,6 +48,8 @@ export interface StreamSettings {
   statusIntervalMs: number;
   /** How long `close()` waits for the server to end the stream cleanly. */
   closeTimeoutMs: number;
+  /** Hold keepalives seen while idle for the caller to ack (see `AckTrackerOptions`). */
+  holdKeepalives?: boolean;
 }
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -64,11 +66,18 @@ export class ReplicationStream implements AsyncIterableIterator<XLogData>, Async
   #closing: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+  /**
+   * Called when a keepalive is held (see `holdKeepalives`) — the caller should make its WAL
+   * end durable and ack it — with whether the server asked for a reply (it may be waiting).
+   */
+  onIdleKeepalive: ((replyRequested: boolean) => void) | undefined;
 
   constructor(conn: PgConnection, settings: StreamSettings) {
     this.#conn = conn;
     this.#settings = settings;
-    this.#acks = new AckTracker(settings.slot, settings.startLsn, settings.resumeLsn);
+    this.#acks = new AckTracker(settings.slot, settings.startLsn, settings.resumeLsn, {
+      holdKeepalives: settings.holdKeepalives ?? false,
+    });
     this.#received = settings.startLsn;
     this.#timer = setInterval(() => {
       this.#sendStatus().catch((error) => this.#failure ??= this.#wrap(error));
@@ -83,6 +92,11 @@ export class ReplicationStream implements AsyncIterableIterator<XLogData>, Async
   /** What status updates report as flushed: the durable LSN, or a keepalive's when idle. */
   get confirmedLsn(): bigint {
     return this.#acks.confirmed;
+  }
+
+  /** A keepalive's WAL end held for the caller to ack; see `AckTracker.idleKeepalive`. */
+  get idleKeepalive(): bigint | undefined {
+    return this.#acks.idleKeepalive;
   }
 
   /** The highest WAL position the server reported (XLogData or keepalive), for lag metrics. */
@@ -201,7 +215,7 @@ export class ReplicationStream implements AsyncIterableIterator<XLogData>, Async
     const view = this.#viewOf(payload);
     const walEnd = view.getBigUint64(payload.byteOffset + 1);
     if (walEnd > this.#received) this.#received = walEnd;
-    this.#acks.keepalive(walEnd);
+    if (this.#acks.keepalive(walEnd)) this.onIdleKeepalive?.(payload[17] === 1);
     if (payload[17] === 1) {
       try {
         await this.#sendStatus();

@@ -1,32 +1,48 @@
 /**
  * One run of the WAL source, from connecting to a clean stop: read the store's last durable
- * position, open the stream from there (or from the slot, if it is further), pump it into the
- * store, and close the connection whatever happens. A failure rejects with a
- * {@link SourceError} tagged connect, receive, decode or store; the supervisor restarts the
- * source, which then resumes from what the store holds — nothing acked was lost, nothing
- * stored is stored again.
+ * position, connect, check for a gap (`_gaps.ts`) and store its alarm before anything else,
+ * open the stream from the store's position (or from the slot, if it is further), pump it into
+ * the store while the watchdog writes heartbeats and watches for them, and close everything
+ * whatever happens. A failure rejects with a {@link SourceError} tagged connect, receive,
+ * decode or store; the supervisor restarts the source, which then resumes from what the store
+ * holds — nothing acked was lost, nothing stored is stored again.
  */
 
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import { ChangeAssembler } from "./_changes.ts";
-import { parseWalPosition, START_POSITION, type WalPosition } from "./_position.ts";
+import { advancedTo, findGap, gapEvent, positionAfterGap } from "./_gaps.ts";
+import {
+  formatWalPosition,
+  parseWalPosition,
+  START_POSITION,
+  type WalPosition,
+} from "./_position.ts";
 import type { WalSettings } from "./_source_config.ts";
 import { StreamPump } from "./_source_pump.ts";
-import { openUpstream, type Upstream } from "./_source_upstream.ts";
+import { connectUpstream, type Upstream } from "./_source_upstream.ts";
+import { Watchdog } from "./_watchdog.ts";
 
 /** Runs the source until `ctx.signal` aborts (resolves) or it fails (rejects). */
 export async function runWalSource(settings: WalSettings, ctx: SourceContext): Promise<void> {
-  const resume = resumePosition(settings, ctx.position);
+  const stored = storedPosition(settings, ctx.position);
   if (ctx.signal.aborted) return;
-  const upstream = await untilAborted(openUpstream(settings, resume.ack), ctx.signal);
+  const upstream = await untilAborted(connectUpstream(settings), ctx.signal);
   if (upstream === undefined) return;
+  let watchdog: Watchdog | undefined;
   try {
+    const origin = { source: ctx.name, db: upstream.db };
+    const resume = await checkStart(settings, ctx, upstream, stored);
+    if (ctx.signal.aborted) return;
+    const stream = await upstream.start(resume.ack);
+    let seen: (content: Uint8Array) => void = () => {};
     const assembler = new ChangeAssembler({
-      source: ctx.name,
-      db: upstream.db,
-      resume: ctx.position,
+      ...origin,
+      // The system id goes into every position from now on (see `_position.ts`).
+      resume: formatWalPosition(resume),
+      storeHeartbeats: settings.storeHeartbeats,
+      onHeartbeat: (content) => seen(content),
     });
-    const pump = new StreamPump(ctx, upstream.stream, assembler, {
+    const pump = new StreamPump(ctx, stream, assembler, {
       slot: settings.slot,
       server: upstream.server,
       batchMaxEvents: settings.batchMaxEvents,
@@ -34,15 +50,74 @@ export async function runWalSource(settings: WalSettings, ctx: SourceContext): P
       durableLsn: resume.ack,
       drained: () => upstream.client.connection.reader.buffered === 0,
     });
+    if (settings.heartbeatIntervalMs > 0) {
+      const dog = watchdog = new Watchdog({
+        origin,
+        slot: settings.slot,
+        server: upstream.server,
+        dsn: settings.dsn,
+        intervalMs: settings.heartbeatIntervalMs,
+        timeoutMs: settings.heartbeatTimeoutMs,
+        triggerCheckEvery: settings.triggerCheckHeartbeats,
+        raise: (events) => pump.inject(events),
+      });
+      seen = (content) => dog.seen(content);
+      dog.start();
+    }
     await pump.run();
   } finally {
+    await watchdog?.stop();
     // Sends the last acked position and ends the stream; what was not acked comes again.
-    await upstream.client.close();
+    await upstream.close();
   }
 }
 
-function resumePosition(settings: WalSettings, position: string | undefined): WalPosition {
-  if (position === undefined) return { ...START_POSITION };
+/**
+ * Makes sure of the slot and returns where to resume. When the facts show a gap, its alarm is
+ * stored first, together with the position the source goes on from, so the next start does not
+ * raise it again.
+ */
+async function checkStart(
+  settings: WalSettings,
+  ctx: SourceContext,
+  upstream: Upstream,
+  stored: WalPosition | undefined,
+): Promise<WalPosition> {
+  const gap = findGap({
+    slot: settings.slot,
+    server: upstream.server,
+    stored,
+    systemId: upstream.systemId,
+    walEnd: upstream.walEnd,
+    found: upstream.found,
+  });
+  const slot = await upstream.ensureSlot(gap?.recreate ?? false);
+  const confirmed = slot.confirmedFlushLsn ?? upstream.walEnd;
+  if (gap === undefined || stored === undefined) {
+    return advancedTo(stored ?? START_POSITION, confirmed, upstream.systemId);
+  }
+  const resume = positionAfterGap(stored, gap, confirmed, upstream.systemId);
+  const origin = { source: ctx.name, db: upstream.db };
+  const event = gapEvent(origin, gap, stored, resume, Date.now() * 1000);
+  try {
+    await ctx.emit({ events: [event], position: formatWalPosition(resume) });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new SourceError(
+      "store",
+      `Cannot store the WAL_GAP alarm of slot "${settings.slot}" on ${upstream.server}; ` +
+        `nothing is collected until it is stored: ${why}`,
+      { cause: error },
+    );
+  }
+  return resume;
+}
+
+function storedPosition(
+  settings: WalSettings,
+  position: string | undefined,
+): WalPosition | undefined {
+  if (position === undefined) return undefined;
   try {
     return parseWalPosition(position);
   } catch (error) {
@@ -69,7 +144,7 @@ async function untilAborted(opening: Promise<Upstream>, signal: AbortSignal): Pr
   try {
     const upstream = await Promise.race([opening, aborted.promise]);
     if (upstream === undefined) {
-      opening.then((u) => u.client.close(), () => {}).catch(() => {});
+      opening.then((u) => u.close(), () => {}).catch(() => {});
     }
     return upstream;
   } finally {

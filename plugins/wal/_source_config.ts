@@ -27,6 +27,18 @@ export interface WalSourceConfig {
   statusIntervalMs?: number;
   /** How long stopping waits for the server to end the stream cleanly; default 3000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * How often the source writes a `vigil.heartbeat` message into the WAL and expects to read
+   * it back; default 10 000 ms. 0 turns heartbeats off, and with them the watch for removed
+   * event triggers.
+   */
+  heartbeatIntervalMs?: number;
+  /** How long a heartbeat may take to come back before it is an alarm; default 3 intervals. */
+  heartbeatTimeoutMs?: number;
+  /** Store each heartbeat as a `message` event, not only as a position; default false. */
+  storeHeartbeats?: boolean;
+  /** Look for removed `vigil pg-install` event triggers every this many heartbeats; default 6. */
+  triggerCheckHeartbeats?: number;
 }
 
 /** A checked config with every default filled in. */
@@ -39,6 +51,10 @@ export const WAL_DEFAULTS: Readonly<Omit<WalSettings, "dsn" | "slot" | "publicat
     flushIntervalMs: 10,
     statusIntervalMs: 10_000,
     closeTimeoutMs: 3000,
+    heartbeatIntervalMs: 10_000,
+    heartbeatTimeoutMs: 30_000,
+    storeHeartbeats: false,
+    triggerCheckHeartbeats: 6,
   });
 
 /** Config-file key → setting, for the keys of a `[[sources]]` table of type "wal". */
@@ -50,6 +66,10 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
   flush_interval_ms: "flushIntervalMs",
   status_interval_ms: "statusIntervalMs",
   close_timeout_ms: "closeTimeoutMs",
+  heartbeat_interval_ms: "heartbeatIntervalMs",
+  heartbeat_timeout_ms: "heartbeatTimeoutMs",
+  store_heartbeats: "storeHeartbeats",
+  trigger_check_heartbeats: "triggerCheckHeartbeats",
 };
 
 /** Keys every `[[sources]]` table has, which the daemon reads and a plugin passes over. */
@@ -60,6 +80,9 @@ const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
   flushIntervalMs: [0, 60_000],
   statusIntervalMs: [100, 3_600_000],
   closeTimeoutMs: [0, 60_000],
+  heartbeatIntervalMs: [0, 3_600_000],
+  heartbeatTimeoutMs: [1, 86_400_000],
+  triggerCheckHeartbeats: [1, 1_000_000],
 };
 
 /**
@@ -135,7 +158,7 @@ export function checkWalConfig(
 
   const settings: WalSettings = { dsn, slot, publication, ...WAL_DEFAULTS };
   for (const [setting, [min, max]] of Object.entries(LIMITS)) {
-    const key = setting as keyof typeof WAL_DEFAULTS;
+    const key = setting as Exclude<keyof typeof WAL_DEFAULTS, "storeHeartbeats">;
     const value: unknown = config[key];
     if (value === undefined) continue;
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
@@ -143,5 +166,15 @@ export function checkWalConfig(
     }
     settings[key] = value;
   }
+  // A heartbeat late by a whole interval is normal under load; three are not.
+  if (config.heartbeatTimeoutMs === undefined) {
+    settings.heartbeatTimeoutMs = 3 * settings.heartbeatIntervalMs ||
+      WAL_DEFAULTS.heartbeatTimeoutMs;
+  }
+  const store: unknown = config.storeHeartbeats;
+  if (store !== undefined && typeof store !== "boolean") {
+    throw bad("storeHeartbeats", `expected true or false, got ${JSON.stringify(store)}`);
+  }
+  settings.storeHeartbeats = store ?? false;
   return settings;
 }

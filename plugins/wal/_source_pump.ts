@@ -3,16 +3,19 @@
  * batches go to the store, and the slot is acknowledged only once a batch is durable.
  *
  * What it promises:
- * - **Ack after durable.** `stream.ack()` is called for a batch's `ackLsn` only after
- *   `ctx.emit()` of that batch resolved. When everything taken from the stream is stored and no
- *   transaction is open, the ack is an idle one (at the last message taken), so that keepalive
- *   positions are confirmed too — a quiet slot does not hold WAL, and a server shutting down,
- *   which waits for its walsenders to be confirmed, is not kept waiting.
+ * - **Ack after durable, keepalives too.** `stream.ack()` is called for a batch's `ackLsn` only
+ *   after `ctx.emit()` of that batch resolved. When everything taken is stored and no
+ *   transaction is open, the ack is an idle one; a keepalive that comes then (held by the
+ *   stream) moves the stored position to its WAL end in a batch of its own — at most one a
+ *   second, at once when the server asks for a reply — and only then is the slot confirmed
+ *   there. So a quiet slot does not hold WAL, a server shutting down is not kept waiting, and
+ *   the slot is never ahead of the store: a slot found ahead at start is a gap (`_gaps.ts`).
  * - **Bounded memory.** One batch is being stored while at most one more is assembled; a full
  *   batch stops reading until the one in flight is durable, and the stream reads the socket only
  *   when asked, so a slow store slows the server instead of filling memory. Never two batches
  *   in flight: each carries a position that covers everything before it, so a later batch made
- *   durable after an earlier one failed would claim events that were never stored.
+ *   durable after an earlier one failed would claim events that were never stored. Events from
+ *   outside the stream ({@link StreamPump.inject}: alarms) join the next batch.
  * - **Low latency without busy timers.** A batch is stored as soon as the stream has nothing
  *   more buffered, or the batch in flight is done, or it is full; a short timer covers the
  *   case where bytes of a message that is not needed now (a keepalive) are still buffered.
@@ -21,6 +24,7 @@
  */
 
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
+import type { NewEvent } from "../../daemon/event/model.ts";
 import type { ChangeAssembler, ChangeBatch } from "./_changes.ts";
 import { formatLsn } from "./_lsn.ts";
 import { decodePayload } from "./_pgoutput.ts";
@@ -38,8 +42,14 @@ export interface PumpOptions {
   drained: () => boolean;
 }
 
+/** A batch as stored: the assembler's, with injected events; no position if only those. */
+type PumpBatch = Omit<ChangeBatch, "position"> & { position: string | undefined };
+
 /** What ends a wait for the next message early: abort, a flush timer, a store failure. */
 const INTERRUPT = Symbol("interrupt");
+
+/** Least time between two batches that only store a keepalive's position. */
+const KEEPALIVE_STORE_MS = 1000;
 
 /** Runs one started stream into `ctx` until the signal aborts or something fails. */
 export class StreamPump {
@@ -65,6 +75,9 @@ export class StreamPump {
   #waiter: PromiseWithResolvers<IteratorResult<XLogData> | typeof INTERRUPT> | undefined;
   /** The flush timer fired (or a batch failed) while nobody was waiting. */
   #wakePending = false;
+  /** Events from outside the stream for the next batch. */
+  #injected: NewEvent[] = [];
+  #keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     ctx: SourceContext,
@@ -77,6 +90,15 @@ export class StreamPump {
     this.#assembler = assembler;
     this.#opts = opts;
     this.#acked = opts.durableLsn;
+    stream.onIdleKeepalive = (reply) => this.#keepaliveHeld(reply);
+  }
+
+  /** Stores `events` with the next batch (at once if the stream is quiet). */
+  inject(events: NewEvent[]): void {
+    if (this.#stopping || events.length === 0) return;
+    this.#injected.push(...events);
+    this.#dirty = true;
+    this.#interrupt();
   }
 
   /** Streams until the signal aborts (resolves) or a stage fails (rejects with SourceError). */
@@ -118,6 +140,7 @@ export class StreamPump {
       signal.removeEventListener("abort", onAbort);
       this.#stopping = true;
       clearTimeout(this.#timer);
+      clearTimeout(this.#keepaliveTimer);
       while (this.#inflight !== undefined) await this.#inflight;
     }
     if (this.#failure) throw this.#failure;
@@ -156,6 +179,17 @@ export class StreamPump {
     }, this.#opts.flushIntervalMs);
   }
 
+  /** A keepalive is held for us: store its position soon, or now if the server waits. */
+  #keepaliveHeld(replyRequested: boolean): void {
+    if (this.#keepaliveTimer !== undefined && !replyRequested) return;
+    clearTimeout(this.#keepaliveTimer);
+    this.#keepaliveTimer = setTimeout(() => {
+      this.#keepaliveTimer = undefined;
+      this.#dirty = true;
+      this.#interrupt();
+    }, replyRequested ? 0 : KEEPALIVE_STORE_MS);
+  }
+
   /** A full batch waits for the one in flight: this is where the store holds the stream back. */
   async #flushFull(): Promise<void> {
     while (this.#assembler.pending >= this.#opts.batchMaxEvents) {
@@ -170,10 +204,23 @@ export class StreamPump {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#dirty = false;
-    const batch = this.#assembler.take();
+    const open = this.#assembler.inTransaction;
+    // A held keepalive: the server sent everything before its WAL end, all of it taken.
+    const held = this.#stream.idleKeepalive;
+    const keepalive = !open && held !== undefined && held > this.#acked ? held : undefined;
+    if (keepalive !== undefined) this.#assembler.advanceIdle(keepalive);
+    const taken = this.#assembler.take();
+    const injected = this.#injected;
+    this.#injected = [];
+    const batch = injected.length === 0 ? taken : {
+      events: [...taken?.events ?? [], ...injected],
+      position: taken?.position,
+      ackLsn: taken?.ackLsn ?? this.#acked,
+    };
     // Nothing pending and no transaction open: everything taken is in this batch (or made no
-    // event), so once it is durable the last message taken may be acked as idle.
-    const idle = this.#assembler.inTransaction ? undefined : this.#lastTaken;
+    // event), so once it is durable the last message taken (or the keepalive after it) may be
+    // acked as idle.
+    const idle = open ? undefined : later(this.#lastTaken, keepalive);
     if (batch === undefined && (idle === undefined || this.#idleAckedAt === this.#takenCount)) {
       return;
     }
@@ -195,20 +242,21 @@ export class StreamPump {
    * taken, if no transaction was open then; `taken` is how many messages had been taken.
    */
   async #store(
-    batch: ChangeBatch | undefined,
+    batch: PumpBatch | undefined,
     idle: bigint | undefined,
     taken: number,
   ): Promise<void> {
     if (batch !== undefined) {
       try {
-        await this.#ctx.emit({ events: batch.events, position: batch.position });
+        const { events, position } = batch;
+        await this.#ctx.emit(position === undefined ? { events } : { events, position });
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
         throw new SourceError(
           "store",
           `Cannot store ${batch.events.length} events of slot "${this.#opts.slot}" on ` +
-            `${this.#opts.server} up to position ${batch.position}; the slot stays at ` +
-            `${formatLsn(this.#acked)}: ${why}`,
+            `${this.#opts.server} up to position ${batch.position ?? "(unchanged)"}; the ` +
+            `slot stays at ${formatLsn(this.#acked)}: ${why}`,
           { cause: error },
         );
       }
@@ -220,13 +268,13 @@ export class StreamPump {
   }
 
   /** Acks what just became durable; true when the stream was told something new. */
-  #ack(batch: ChangeBatch | undefined, idle: bigint | undefined, taken: number): boolean {
+  #ack(batch: PumpBatch | undefined, idle: bigint | undefined, taken: number): boolean {
     const stream = this.#stream;
     if (idle !== undefined && idle >= this.#acked) {
-      // Idle only if nothing was taken since (the tracker then confirms keepalives after it);
+      // Idle only if nothing was taken since (the tracker then holds keepalives after it);
       // counted, because the next transaction's Begin may start at the very same LSN.
       if (taken === this.#takenCount) {
-        if (this.#idleAckedAt === taken) return false;
+        if (this.#idleAckedAt === taken && idle === this.#acked) return false;
         stream.ack(idle, { idle: true });
         this.#idleAckedAt = taken;
       } else {
@@ -252,4 +300,9 @@ export class StreamPump {
       { cause: error },
     );
   }
+}
+
+/** The later of two LSNs, either of which may be unknown. */
+function later(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  return a === undefined ? b : b === undefined || a >= b ? a : b;
 }

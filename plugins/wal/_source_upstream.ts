@@ -1,10 +1,12 @@
 /**
- * Opens the WAL source's side of PostgreSQL: one `replication=database` connection, the
- * publication and the permanent pgoutput slot made if missing, and the stream started. Where it
- * starts is the later of the slot's confirmed position (the server's rule) and the end of the
- * last transaction the store holds whole — so a server that was never told about the last
- * durable batch (a crash between fsync and ack) does not send those transactions again, and
- * one that was told about more (idle keepalives) does not either.
+ * Opens the WAL source's side of PostgreSQL in steps, so that the source can look before it
+ * streams: one `replication=database` connection, IDENTIFY_SYSTEM, the publication made if
+ * missing and the slot as found ({@link connectUpstream}); then the permanent pgoutput slot made
+ * if missing, or made anew when it can no longer serve ({@link Upstream.ensureSlot}); then the
+ * stream started ({@link Upstream.start}). Where it starts is the later of the slot's confirmed
+ * position (the server's rule) and the end of the last transaction the store holds whole — so
+ * a server that was never told about the last durable batch (a crash between fsync and ack)
+ * does not send those transactions again.
  */
 
 import { SourceError } from "../../daemon/source.ts";
@@ -13,54 +15,41 @@ import {
   connectReplication,
   type ReplicationClient,
   type ReplicationStream,
+  type SlotInfo,
 } from "./_replication.ts";
 import { quoteIdent, quoteLiteral } from "./_replication_command.ts";
 import type { WalSettings } from "./_source_config.ts";
 import { parseDsn } from "./_wire.ts";
 import { PgError } from "./_wire_errors.ts";
 
-/** A started stream and what the source needs to know about where it runs. */
+/** A connected upstream, before and after its stream starts. */
 export interface Upstream {
   client: ReplicationClient;
-  stream: ReplicationStream;
   /** The database the slot decodes: the `db` of every event. */
   db: string;
   /** `host:port` of the server, for messages. */
   server: string;
-  /** Whether this start created the slot (then nothing before now can be collected). */
-  createdSlot: boolean;
+  /** IDENTIFY_SYSTEM: the cluster's system identifier and its WAL end when connected. */
+  systemId: string;
+  walEnd: bigint;
+  /** The slot as found on connecting; undefined when there was none. */
+  found: SlotInfo | undefined;
+  /** Makes the slot if missing (or, with `recreate`, drops and makes it); its row then. */
+  ensureSlot(recreate: boolean): Promise<SlotInfo>;
+  /** Starts streaming at `resumeLsn` or the slot's position, whichever is later. */
+  start(resumeLsn: bigint): Promise<ReplicationStream>;
+  close(): Promise<void>;
 }
 
 /**
- * Connects, makes the publication and slot if missing, and starts streaming at `resumeLsn` or
- * the slot's position, whichever is later. Throws a stage-`connect` {@link SourceError}.
+ * Connects, identifies the system, makes the publication if missing and looks up the slot.
+ * Throws a stage-`connect` {@link SourceError}; every later step of the upstream does too.
  */
-export async function openUpstream(settings: WalSettings, resumeLsn: bigint): Promise<Upstream> {
+export async function connectUpstream(settings: WalSettings): Promise<Upstream> {
   const { host, port } = parseDsn(settings.dsn);
   let server = `${host}:${port}`;
   let client: ReplicationClient | undefined;
-  let step = "connect";
-  try {
-    client = await connectReplication(settings.dsn);
-    server = client.connection.server;
-    step = "identify the system";
-    const db = (await client.identifySystem()).dbName ?? parseDsn(settings.dsn).database;
-    step = `ensure publication "${settings.publication}"`;
-    await ensurePublication(client, settings.publication);
-    step = `ensure slot "${settings.slot}"`;
-    const { created } = await client.createSlotIfMissing(settings.slot);
-    step = `start replication at ${formatLsn(resumeLsn)}`;
-    const stream = await client.start({
-      slot: settings.slot,
-      publication: settings.publication,
-      startLsn: resumeLsn,
-      messages: true,
-      protoVersion: 1,
-      statusIntervalMs: settings.statusIntervalMs,
-      closeTimeoutMs: settings.closeTimeoutMs,
-    });
-    return { client, stream, db, server, createdSlot: created };
-  } catch (error) {
+  const fail = async (step: string, error: unknown): Promise<never> => {
     await client?.close().catch(() => {}); // The failure to start is what matters.
     const why = error instanceof Error ? error.message : String(error);
     throw new SourceError(
@@ -68,6 +57,54 @@ export async function openUpstream(settings: WalSettings, resumeLsn: bigint): Pr
       `Cannot start WAL collection from slot "${settings.slot}" on ${server} (${step}): ${why}`,
       { cause: error },
     );
+  };
+  let step = "connect";
+  try {
+    client = await connectReplication(settings.dsn);
+    server = client.connection.server;
+    step = "identify the system";
+    const identity = await client.identifySystem();
+    step = `ensure publication "${settings.publication}"`;
+    await ensurePublication(client, settings.publication);
+    step = `look up slot "${settings.slot}"`;
+    const found = await client.slotInfo(settings.slot);
+    const c = client;
+    return {
+      client: c,
+      db: identity.dbName ?? parseDsn(settings.dsn).database,
+      server,
+      systemId: identity.systemId,
+      walEnd: identity.xlogPos,
+      found,
+      ensureSlot: async (recreate) => {
+        try {
+          if (recreate) await c.dropSlot(settings.slot);
+          return (await c.createSlotIfMissing(settings.slot)).slot;
+        } catch (error) {
+          return await fail(`ensure slot "${settings.slot}"`, error);
+        }
+      },
+      start: async (resumeLsn) => {
+        try {
+          return await c.start({
+            slot: settings.slot,
+            publication: settings.publication,
+            startLsn: resumeLsn,
+            messages: true,
+            protoVersion: 1,
+            statusIntervalMs: settings.statusIntervalMs,
+            closeTimeoutMs: settings.closeTimeoutMs,
+            // Confirmed only once the store holds them: see `_gaps.ts`.
+            holdKeepalives: true,
+          });
+        } catch (error) {
+          return await fail(`start replication at ${formatLsn(resumeLsn)}`, error);
+        }
+      },
+      close: () => c.close(),
+    };
+  } catch (error) {
+    return await fail(step, error);
   }
 }
 

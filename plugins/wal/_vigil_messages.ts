@@ -12,8 +12,9 @@
  *   `{"command_tag": "CREATE TABLE", "object_type": "table", "schema_name": "public",
  *   "object_identity": "public.t", "role": "alice", "statement": "CREATE TABLE t (…)"}`.
  *   Every field is optional; becomes a `ddl` event.
- * - any other `vigil.*` (heartbeats among them) — a `message` event whose `command` is the
- *   prefix and whose `raw` is the content.
+ * - any other `vigil.*` — a `message` event whose `command` is the prefix and whose `raw` is
+ *   the content. The source's own heartbeats (`vigil.heartbeat`, non-transactional) are one only
+ *   with `store_heartbeats`; otherwise the assembler just moves the position past them.
  */
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
@@ -23,6 +24,8 @@ import { byteaHex } from "./_hex.ts";
 export const VIGIL_PREFIX = "vigil.";
 export const CONTEXT_PREFIX = "vigil.context";
 export const DDL_PREFIX = "vigil.ddl";
+/** The WAL source's own non-transactional liveness message; see `_heartbeat.ts`. */
+export const HEARTBEAT_PREFIX = "vigil.heartbeat";
 
 /** The event fields a message sets, in addition to those of its place in the stream. */
 export type MessageFields = Pick<

@@ -6,6 +6,11 @@
  * slot is acknowledged only up to what the store has fsynced, and on restart the store's own
  * position says which re-sent transactions (or parts of one) to skip.
  *
+ * Gaps are alarms: at start a dropped, invalidated or foreign-advanced slot, another cluster or
+ * a WAL behind the store becomes a stored `WAL_GAP` event (`_gaps.ts`); while running, a
+ * heartbeat written into the WAL that does not come back, or a removed `vigil pg-install` event
+ * trigger, becomes `WAL_HEARTBEAT_MISSING` / `WAL_DDL_TRIGGER_MISSING` (`_watchdog.ts`).
+ *
  * @example
  * ```ts
  * const source = walSource({

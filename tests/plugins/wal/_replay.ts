@@ -29,7 +29,12 @@ export function assemble(
   rows: readonly ChangeRow[],
   opts: { holdLimit?: number; resume?: string; now?: () => number } = {},
 ): Assembled {
-  const assembler = new ChangeAssembler({ source: "wal", db: "postgres", ...opts });
+  const assembler = new ChangeAssembler({
+    source: "wal",
+    db: "postgres",
+    storeHeartbeats: true,
+    ...opts,
+  });
   const batches: ChangeBatch[] = [];
   for (const row of rows) {
     const payload = decodePayload({ lsn: parseLsn(row.lsn), data: hexBytes(row.hex) });

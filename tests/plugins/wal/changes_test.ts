@@ -34,7 +34,7 @@ function run(asm: ChangeAssembler, payloads: DecodedPayload[]): ChangeBatch[] {
   return out;
 }
 
-const newAsm = (opts: { holdLimit?: number; resume?: string } = {}) =>
+const newAsm = (opts: { holdLimit?: number; resume?: string; storeHeartbeats?: boolean } = {}) =>
   new ChangeAssembler({ source: "billing", db: "shop", now: () => 42, ...opts });
 const events = (batches: ChangeBatch[]): NewEvent[] => batches.flatMap((b) => b.events);
 
@@ -124,7 +124,7 @@ Deno.test("ChangeAssembler skips transactions and messages the store already hol
     ...txn(0x2000, 6, inserts(1, 1)),
     pgo.at("0/2100", pgo.message(false, "0/2100", "vigil.heartbeat", "2")),
   ];
-  const all = run(newAsm(), stream);
+  const all = run(newAsm({ storeHeartbeats: true }), stream);
   assertEquals(all.at(-1)!.position, "0/2030 msg=0/2100");
   const cases: [string, string[]][] = [
     ["0/1030", ["vigil.heartbeat", "INSERT", "vigil.heartbeat"]],
@@ -133,9 +133,27 @@ Deno.test("ChangeAssembler skips transactions and messages the store already hol
     ["0/2030 msg=0/2100", []],
   ];
   for (const [resume, expected] of cases) {
-    const out = events(run(newAsm({ resume }), stream)).map((e) => e.command);
+    const out = events(run(newAsm({ resume, storeHeartbeats: true }), stream))
+      .map((e) => e.command);
     assertEquals(out, expected, `resume from ${resume}`);
   }
+});
+
+Deno.test("ChangeAssembler stores no heartbeat or foreign message, but moves the position past each", () => {
+  const batches = run(newAsm(), [
+    ...txn(0x1000, 5, [pgo.message(true, "0/1000", "vigil.heartbeat", "in a transaction")]),
+    pgo.at("0/1100", pgo.message(false, "0/1100", "vigil.heartbeat", '{"seq":1}')),
+    pgo.at("0/1200", pgo.message(false, "0/1200", "other.tool", "x")),
+  ]);
+  assertEquals(batches.map((b) => [b.events.map((e) => e.command), b.position]), [
+    [["vigil.heartbeat"], "0/1030"], // Only the source's own kind, outside transactions, is skipped.
+    [[], "0/1030 msg=0/1100"],
+    [[], "0/1030 msg=0/1200"],
+  ]);
+  const resumed = run(newAsm({ resume: "0/1030 msg=0/1200" }), [
+    pgo.at("0/1100", pgo.message(false, "0/1100", "vigil.heartbeat", '{"seq":1}')),
+  ]);
+  assertEquals(resumed, [], "what the store holds moves nothing again");
 });
 
 Deno.test("ChangeAssembler.reset() after a lost connection loses and repeats nothing", () => {

@@ -26,17 +26,22 @@ Deno.test("formatWalPosition() and parseWalPosition() round-trip every shape", (
     { ack: 0x1547ae8n, partial: null, message: 0x1547b38n },
     { ack: 0x1547ae8n, partial: { commitLsn: 0x1547cb0n, index: 41 }, message: null },
     { ack: 0xabn << 32n, partial: { commitLsn: 0xacn << 32n, index: 0 }, message: 0xabcn << 32n },
+    { ack: 0x10n, partial: null, message: 0x20n, system: "7312345678901234567" },
   ];
   for (const p of shapes) assertEquals(parseWalPosition(formatWalPosition(p)), p);
   assertEquals(
     formatWalPosition(shapes[2]!),
     "0/1547AE8 txn=0/1547CB0#0000000041",
   );
+  assertEquals(formatWalPosition(shapes[4]!), "0/10 msg=0/20 sys=7312345678901234567");
 });
 
 Deno.test("parseWalPosition() refuses anything else, naming it", () => {
   for (
-    const bad of ["", "x", "0/1 ", "0/1 txn=0/2", "0/1 msg=x", "0/1 foo=1", "0/1 msg=0/2 txn=0/3#1"]
+    const bad of [
+      ...["", "x", "0/1 ", "0/1 txn=0/2", "0/1 msg=x", "0/1 foo=1", "0/1 msg=0/2 txn=0/3#1"],
+      ...["0/1 sys=x", "0/1 sys=1 msg=0/2", "0/1 sys=1 sys=1"],
+    ]
   ) {
     assertThrows(() => parseWalPosition(bad), {
       instanceOf: SyntaxError,

@@ -73,3 +73,20 @@ Deno.test("AckTracker keeps the slot's position as the floor when the caller res
   assertEquals([acks.durable, acks.confirmed], [300n, 300n]);
   assertThrows(() => acks.ack(150n), RangeError);
 });
+
+Deno.test("AckTracker with holdKeepalives confirms an idle keepalive only once it is acked", () => {
+  const acks = new AckTracker("s", 100n, 100n, { holdKeepalives: true });
+  acks.taken(200n);
+  assertEquals(acks.keepalive(300n), false, "not idle: nothing held");
+  acks.ack(200n, { idle: true });
+  assertEquals(acks.keepalive(400n), true);
+  assertEquals(acks.keepalive(350n), false, "behind the one held");
+  assertEquals([acks.idleKeepalive, acks.confirmed], [400n, 200n]);
+  acks.ack(400n, { idle: true }); // Stored by the caller: now it may be confirmed.
+  assertEquals([acks.durable, acks.confirmed], [400n, 400n]);
+  assertEquals(acks.keepalive(500n), true, "still idle");
+  assertThrows(() => acks.ack(600n, { idle: true }), RangeError); // No keepalive got there.
+  acks.taken(700n);
+  assertEquals(acks.keepalive(800n), false, "pending again");
+  assertEquals(acks.confirmed, 400n);
+});

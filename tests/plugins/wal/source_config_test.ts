@@ -16,6 +16,11 @@ const GOOD = { dsn: "postgres://vigil@db1:5432/billing", slot: "vigil_billing", 
 Deno.test("checkWalConfig() fills in the defaults", () => {
   assertEquals(checkWalConfig(GOOD), { ...GOOD, ...WAL_DEFAULTS });
   assertEquals(checkWalConfig({ ...GOOD, batchMaxEvents: 10 }).batchMaxEvents, 10);
+  // The heartbeat timeout follows the interval unless set; 0 turns heartbeats off.
+  const fast = checkWalConfig({ ...GOOD, heartbeatIntervalMs: 200 });
+  assertEquals([fast.heartbeatIntervalMs, fast.heartbeatTimeoutMs], [200, 600]);
+  assertEquals(checkWalConfig({ ...GOOD, heartbeatIntervalMs: 0 }).heartbeatTimeoutMs, 30_000);
+  assertEquals(checkWalConfig({ ...GOOD, heartbeatTimeoutMs: 5 }).heartbeatTimeoutMs, 5);
 });
 
 Deno.test("checkWalConfig() refuses bad values with a TypeError naming the key", () => {
@@ -29,6 +34,8 @@ Deno.test("checkWalConfig() refuses bad values with a TypeError naming the key",
     [{ ...GOOD, publication: "p".repeat(64) }, `"publication"`],
     [{ ...GOOD, batchMaxEvents: 0 }, `"batchMaxEvents"`],
     [{ ...GOOD, flushIntervalMs: 1.5 }, `"flushIntervalMs"`],
+    [{ ...GOOD, heartbeatTimeoutMs: 0 }, `"heartbeatTimeoutMs"`],
+    [{ ...GOOD, storeHeartbeats: "yes" }, `"storeHeartbeats"`],
   ];
   for (const [config, key] of cases) {
     const error = assertThrows(

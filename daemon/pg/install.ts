@@ -1,0 +1,163 @@
+/**
+ * Installs the PostgreSQL side of WAL collection (`install_sql.ts`) in one database, over a
+ * plain SQL connection (postgres.js). It checks first what would make the install fail or
+ * harm the database — a role that is not a superuser (only superusers create event triggers),
+ * a `wal_level` below `logical` (every DDL would then fail in the trigger), a schema `vigil`
+ * that someone else made, a newer install — and says so by name; then runs every statement in
+ * one transaction, so a database has either the whole install or none of it.
+ *
+ * @example
+ * ```ts
+ * const report = await installPgSide("postgres://postgres@db1:5432/billing");
+ * console.log(report.action, report.version); // "installed" 1
+ * ```
+ */
+
+import postgres from "postgres";
+import {
+  DDL_TRIGGERS,
+  INSTALL_VERSION,
+  INSTALLED_OBJECTS,
+  installedVersion,
+  installStatements,
+  VIGIL_SCHEMA,
+} from "./install_sql.ts";
+
+/** What an install did, for the command's report. */
+export interface InstallReport {
+  /** `host:port` (or socket) of the server, without credentials. */
+  server: string;
+  database: string;
+  /** The role that ran the install. */
+  role: string;
+  /** `installed` (first time), `updated` (from an older version), `reapplied` (same version). */
+  action: "installed" | "updated" | "reapplied";
+  /** The version found before, if any. */
+  previousVersion: number | undefined;
+  version: number;
+  /** What was created or replaced. */
+  objects: readonly string[];
+}
+
+/** A refusal before anything was changed: the database is not fit for the install. */
+export class InstallRefusedError extends Error {
+  override name = "InstallRefusedError";
+}
+
+interface Facts {
+  database: string;
+  role: string;
+  superuser: boolean;
+  wal_level: string;
+  schema_exists: boolean;
+  schema_comment: string | null;
+}
+
+/**
+ * Installs, or brings up to date, Vigil's SQL in the database of `dsn`. Throws
+ * {@link InstallRefusedError} (nothing changed) when the database or role is not fit, and an
+ * `Error` naming the server and database when the connection or a statement fails.
+ */
+export async function installPgSide(
+  dsn: string,
+  opts: { connectTimeoutSeconds?: number } = {},
+): Promise<InstallReport> {
+  const server = serverOf(dsn);
+  const sql = postgres(dsn, {
+    max: 1,
+    onnotice: () => {}, // "schema vigil already exists, skipping" and the like.
+    connect_timeout: opts.connectTimeoutSeconds ?? 10,
+    connection: { application_name: "vigil pg-install" },
+  });
+  // postgres.js connects at the first query.
+  let step = "connect and inspect the database";
+  try {
+    const [facts] = await sql<Facts[]>`
+      SELECT current_database() AS database,
+             current_user AS role,
+             coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
+                      false) AS superuser,
+             current_setting('wal_level') AS wal_level,
+             EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${VIGIL_SCHEMA})
+               AS schema_exists,
+             (SELECT pg_catalog.obj_description(oid, 'pg_namespace')
+                FROM pg_catalog.pg_namespace WHERE nspname = ${VIGIL_SCHEMA}) AS schema_comment`;
+    if (facts === undefined) throw new Error("the inspection query returned no row");
+    const previousVersion = checkFit(facts, server);
+    step = "install";
+    await sql.begin(async (tx) => {
+      for (const statement of installStatements()) await tx.unsafe(statement);
+    });
+    step = "verify the event triggers";
+    const triggers = await sql<{ evtname: string }[]>`
+      SELECT evtname FROM pg_catalog.pg_event_trigger
+       WHERE evtname IN ${sql(DDL_TRIGGERS as string[])} AND evtenabled <> 'D'`;
+    if (triggers.length !== DDL_TRIGGERS.length) {
+      throw new Error(`only ${triggers.map((t) => t.evtname).join(", ") || "no"} triggers exist`);
+    }
+    return {
+      server,
+      database: facts.database,
+      role: facts.role,
+      action: previousVersion === undefined
+        ? "installed"
+        : previousVersion < INSTALL_VERSION
+        ? "updated"
+        : "reapplied",
+      previousVersion,
+      version: INSTALL_VERSION,
+      objects: INSTALLED_OBJECTS,
+    };
+  } catch (error) {
+    if (error instanceof InstallRefusedError) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot install Vigil's SQL on ${server} (${step}): ${why}`, { cause: error });
+  } finally {
+    await sql.end({ timeout: 5 }).catch(() => {}); // The outcome above is what matters.
+  }
+}
+
+/** The version already installed (undefined for none), or a refusal naming what is missing. */
+function checkFit(facts: Facts, server: string): number | undefined {
+  const where = `database "${facts.database}" on ${server}`;
+  if (!facts.superuser) {
+    throw new InstallRefusedError(
+      `Cannot install Vigil's SQL in ${where}: role "${facts.role}" is not a superuser, and ` +
+        `only a superuser can create event triggers; run pg-install as a superuser (the WAL ` +
+        `source itself needs only the REPLICATION attribute)`,
+    );
+  }
+  if (facts.wal_level !== "logical") {
+    throw new InstallRefusedError(
+      `Cannot install Vigil's SQL in ${where}: wal_level is "${facts.wal_level}", not ` +
+        `"logical"; the event triggers write to the WAL with pg_logical_emit_message(), which ` +
+        `would make every DDL fail (set wal_level = logical and restart PostgreSQL first)`,
+    );
+  }
+  if (!facts.schema_exists) return undefined;
+  const version = installedVersion(facts.schema_comment);
+  if (version === undefined) {
+    throw new InstallRefusedError(
+      `Cannot install Vigil's SQL in ${where}: a schema "${VIGIL_SCHEMA}" exists that ` +
+        `vigil pg-install did not make (its comment is not Vigil's marker); rename or drop it`,
+    );
+  }
+  if (version > INSTALL_VERSION) {
+    throw new InstallRefusedError(
+      `Cannot install Vigil's SQL in ${where}: version ${version} is installed, newer than ` +
+        `this vigil's ${INSTALL_VERSION}; use the newer vigil`,
+    );
+  }
+  return version;
+}
+
+/** `host:port` of a DSN, for messages: never the user or password. */
+function serverOf(dsn: string): string {
+  try {
+    const url = new URL(dsn);
+    const host = url.hostname || url.searchParams.get("host") || "localhost";
+    return `${host}:${url.port || "5432"}`;
+  } catch {
+    return "the server";
+  }
+}
