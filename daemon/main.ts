@@ -47,6 +47,15 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     run: pgInstallCommand,
     help: "pg-install --dsn DSN    install the PostgreSQL-side SQL (event triggers, context)",
   },
+  // Loaded on use: the Parquet writer and reader are needed by these two commands alone.
+  export: {
+    run: async (argv) => (await import("./cli/export.ts")).exportCommand(argv),
+    help: "export --data DIR --out DIR [--from T] [--to T]   write a signed air-gapped bundle",
+  },
+  "verify-bundle": {
+    run: async (argv) => (await import("./cli/verify_bundle.ts")).verifyBundleCommand(argv),
+    help: "verify-bundle DIR [--pubkey F] [--json]   verify a bundle offline",
+  },
   bench: { run: benchCommand, help: "bench [store]    benchmarks, one JSON object a line" },
 };
 

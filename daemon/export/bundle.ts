@@ -1,0 +1,249 @@
+/**
+ * Writing an air-gapped bundle: a contiguous run of the signed log as Parquet files, one per
+ * source and UTC day (`partition.ts`), with a signed manifest (`manifest.ts`), the public key and
+ * a README for the auditor. The bundle is built in a temporary directory beside `outDir` and
+ * renamed into place only when whole and synced, so a crash or an error never leaves half a
+ * bundle where a bundle is expected (a crash may leave a `.vigil-export-*` directory beside it,
+ * safe to remove). The store is read, never written: this runs beside a serving daemon.
+ *
+ * @example
+ * const summary = await writeBundle("/var/lib/vigil", "/media/usb/q1", { from, to });
+ */
+
+import { createHash } from "node:crypto";
+import { formatRfc3339Micros } from "../event/time.ts";
+import { type Checkpoint } from "../store/checkpoint.ts";
+import { hex, loadOrCreateKey, PRIVATE_KEY_FILE, publicKeyPem, unhex } from "../store/keys.ts";
+import { consistencyProof, rootFromNodes, verifyConsistency } from "../store/merkle.ts";
+import { MerkleLevels } from "../store/merkle_levels.ts";
+import { storePaths } from "../store/store_open.ts";
+import { type Collected, collectRange } from "./collect.ts";
+import {
+  type BundleFile,
+  encodeManifest,
+  type Manifest,
+  MANIFEST_FILE,
+  PUBLIC_KEY_FILE,
+  README_FILE,
+  SIGNATURE_FILE,
+  signManifest,
+} from "./manifest.ts";
+import { parquetEventStream, ROW_GROUP_ROWS } from "./parquet.ts";
+import { parquetFileName } from "./partition.ts";
+import { type ExportPlan, planExport } from "./plan.ts";
+import { PartitionSpool, spooledEvents, type SpooledPartition } from "./spool.ts";
+import { bundleReadme } from "./readme.ts";
+
+/** Event-time bounds of an export, µs since the epoch: `from ≤ ts < to`. */
+export interface BundleOptions {
+  from?: number;
+  to?: number;
+}
+
+/** What was exported. */
+export interface BundleSummary {
+  dir: string;
+  firstSeq: number;
+  lastSeq: number;
+  events: number;
+  files: number;
+  bytes: number;
+  checkpoint: Checkpoint;
+  /** Newer events left out because no checkpoint signs them yet. */
+  unsigned: number;
+  keyId: string;
+}
+
+/**
+ * Exports the signed events of `dataDir` in the time range to a new bundle at `outDir`, which
+ * must not exist or be an empty directory. Throws NothingToExportError when there is nothing to
+ * export, StoreDamageError when the log does not match its signatures.
+ */
+export async function writeBundle(
+  dataDir: string,
+  outDir: string,
+  opts: BundleOptions = {},
+): Promise<BundleSummary> {
+  const paths = storePaths(dataDir);
+  try {
+    await Deno.stat(`${paths.keys}/${PRIVATE_KEY_FILE}`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // Never create a key here: a bundle signed by a new key would prove nothing.
+    throw new Error(`Cannot export from ${dataDir}: no signing key in ${paths.keys}`);
+  }
+  await checkOutDir(outDir);
+  const key = await loadOrCreateKey(paths.keys);
+  const plan = await planExport(dataDir, opts);
+  const levels = await MerkleLevels.openReadOnly(paths.merkle);
+  const parent = parentDir(outDir);
+  let work: string | undefined;
+  try {
+    await Deno.mkdir(parent, { recursive: true });
+    work = await Deno.makeTempDir({ dir: parent, prefix: ".vigil-export-" });
+    await Deno.mkdir(`${work}/.spool`);
+    const spool = new PartitionSpool(`${work}/.spool`);
+    const got = await collectRange(dataDir, plan, { levels, spool });
+    const files: BundleFile[] = [];
+    for (const part of got.partitions) files.push(await writePartition(work, part, plan));
+    await Deno.remove(`${work}/.spool`, { recursive: true });
+    const manifest = buildManifest(plan, got, files, { keyId: key.keyId, levels, opts });
+    const bytes = encodeManifest(manifest);
+    await writeSynced(`${work}/${MANIFEST_FILE}`, bytes);
+    await writeSynced(`${work}/${SIGNATURE_FILE}`, await signManifest(bytes, key.privateKey));
+    await writeSynced(`${work}/${PUBLIC_KEY_FILE}`, publicKeyPem(key.publicRaw));
+    await writeSynced(`${work}/${README_FILE}`, bundleReadme(manifest));
+    await syncDirs(work, files);
+    await moveInto(work, outDir);
+    return {
+      dir: outDir,
+      firstSeq: plan.firstSeq,
+      lastSeq: plan.endSeq - 1,
+      events: plan.endSeq - plan.firstSeq,
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      checkpoint: plan.checkpoint,
+      unsigned: plan.unsigned,
+      keyId: key.keyId,
+    };
+  } catch (e) {
+    if (work) await Deno.remove(work, { recursive: true }).catch(() => {});
+    throw e;
+  } finally {
+    levels.close();
+  }
+}
+
+/** Writes one partition's Parquet file, hashing it on the way; the spool file is removed. */
+async function writePartition(
+  work: string,
+  part: SpooledPartition,
+  plan: ExportPlan,
+): Promise<BundleFile> {
+  const path = `${part.dir}/${parquetFileName(part.firstSeq, part.lastSeq)}`;
+  await Deno.mkdir(`${work}/${part.dir}`, { recursive: true });
+  const stream = await parquetEventStream(spooledEvents(part.file, ROW_GROUP_ROWS), {
+    firstSeq: part.firstSeq,
+    lastSeq: part.lastSeq,
+    rows: part.rows,
+    leaves: { from: plan.firstSeq, to: plan.endSeq },
+    chainBefore: part.chainBefore,
+    chainAfter: part.chainAfter,
+    checkpoint: plan.checkpoint,
+  });
+  const sha = createHash("sha256");
+  let bytes = 0;
+  using file = await Deno.open(`${work}/${path}`, { write: true, createNew: true });
+  for await (const chunk of stream) {
+    sha.update(chunk);
+    bytes += chunk.length;
+    await writeAll(file, chunk);
+  }
+  await file.sync();
+  await Deno.remove(part.file);
+  return {
+    path,
+    source: part.source,
+    date: part.date,
+    sha256: sha.digest("hex"),
+    bytes,
+    rows: part.rows,
+    first_seq: part.firstSeq,
+    last_seq: part.lastSeq,
+  };
+}
+
+function buildManifest(
+  plan: ExportPlan,
+  got: Collected,
+  files: BundleFile[],
+  ctx: { keyId: string; levels: MerkleLevels; opts: BundleOptions },
+): Manifest {
+  const cp = plan.checkpoint;
+  const m = plan.previous?.size ?? 0;
+  const proof = consistencyProof(m, cp.size, ctx.levels);
+  // Checked before it is signed, as `vigil prove` does: a damaged node file must not yield a
+  // bundle that fails on the auditor's desk.
+  const rootM = plan.previous ? unhex(plan.previous.root) : rootFromNodes(0, ctx.levels);
+  if (!verifyConsistency(m, cp.size, rootM, unhex(cp.root), proof)) {
+    throw new Error(`Cannot export: the consistency proof from ${m} to ${cp.size} does not verify`);
+  }
+  const time = (t: number | undefined) => t === undefined ? null : formatRfc3339Micros(t);
+  return {
+    format: "vigil-bundle",
+    version: 1,
+    key_id: ctx.keyId,
+    range: {
+      first_seq: plan.firstSeq,
+      last_seq: plan.endSeq - 1,
+      events: plan.endSeq - plan.firstSeq,
+    },
+    requested: { from: time(ctx.opts.from), to: time(ctx.opts.to) },
+    chain_before: hex(got.chainBefore),
+    chain_after: hex(got.chainAfter),
+    frontier: got.frontier.toJSON(),
+    suffix: { from: plan.endSeq, to: cp.size, nodes: got.suffix.map(hex) },
+    checkpoint: cp,
+    previous_checkpoint: plan.previous,
+    inner_checkpoints: plan.inner,
+    consistency: { from_size: m, to_size: cp.size, proof: proof.map(hex) },
+    files,
+  };
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+}
+
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  using file = await Deno.open(path, { write: true, createNew: true });
+  await writeAll(file, typeof data === "string" ? new TextEncoder().encode(data) : data);
+  await file.sync();
+}
+
+/** Makes the bundle's directory entries durable, deepest first (files are synced as written). */
+async function syncDirs(work: string, files: readonly BundleFile[]): Promise<void> {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    const [source] = f.path.split("/");
+    dirs.add(f.path.slice(0, f.path.lastIndexOf("/"))).add(source!);
+  }
+  for (const d of [...dirs].sort().reverse()) await syncDir(`${work}/${d}`);
+  await syncDir(work);
+}
+
+async function syncDir(path: string): Promise<void> {
+  using dir = await Deno.open(path, { read: true });
+  await dir.sync();
+}
+
+/** Refuses an `outDir` that exists and is anything but an empty directory. */
+async function checkOutDir(outDir: string): Promise<boolean> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(outDir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  if (!info.isDirectory) {
+    throw new Error(`Cannot write the bundle to ${outDir}: it exists and is not a directory`);
+  }
+  for await (const _ of Deno.readDir(outDir)) {
+    throw new Error(`Cannot write the bundle to ${outDir}: the directory is not empty`);
+  }
+  return true;
+}
+
+/** Renames the finished bundle into place (replacing an empty `outDir`) and makes it durable. */
+async function moveInto(work: string, outDir: string): Promise<void> {
+  if (await checkOutDir(outDir)) await Deno.remove(outDir);
+  await Deno.rename(work, outDir);
+  await syncDir(parentDir(outDir));
+}
+
+function parentDir(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : trimmed.slice(0, i);
+}

@@ -1,0 +1,85 @@
+/**
+ * What an export covers. The Merkle tree is over every event in seq order, so a bundle that an
+ * auditor can check against a signed root must hold a contiguous run of seqs, whatever their
+ * source or time. Event-time bounds are therefore mapped to the smallest such run that holds
+ * every signed event with `from ≤ ts < to`: from the first of them to the last, with every event
+ * in between — including ones of other times, since sources deliver late — and nothing is
+ * filtered out of it. Without `from` the run starts at seq 0; without `to` it ends at the
+ * latest signed checkpoint. Events after the latest checkpoint are never exported: no signature
+ * covers them yet.
+ */
+
+import { type Checkpoint, readCheckpoints } from "../store/checkpoint.ts";
+import { readLog } from "../store/log_reader.ts";
+import { MerkleLevels } from "../store/merkle_levels.ts";
+import { storePaths } from "../store/store_open.ts";
+
+/** Nothing to export: no checkpoint yet, or no signed event in the asked time range. */
+export class NothingToExportError extends Error {
+  override name = "NothingToExportError";
+}
+
+/** The seqs, checkpoints and counts an export is made of. */
+export interface ExportPlan {
+  /** Seqs [firstSeq, endSeq) are exported. */
+  firstSeq: number;
+  endSeq: number;
+  /** The first checkpoint whose tree holds seq endSeq - 1. */
+  checkpoint: Checkpoint;
+  /** The last checkpoint of size ≤ firstSeq, if any. */
+  previous: Checkpoint | null;
+  /** Checkpoints of size strictly between firstSeq and checkpoint.size. */
+  inner: Checkpoint[];
+  /** Events in the log after the latest checkpoint, left out. */
+  unsigned: number;
+}
+
+/**
+ * Plans an export of `dataDir` for event times `from ≤ ts < to` (µs; either may be absent).
+ * Throws NothingToExportError when no signed event falls in the range.
+ */
+export async function planExport(
+  dataDir: string,
+  opts: { from?: number; to?: number } = {},
+): Promise<ExportPlan> {
+  const paths = storePaths(dataDir);
+  const { checkpoints } = await readCheckpoints(paths.checkpoints);
+  const latest = checkpoints[checkpoints.length - 1];
+  if (!latest || latest.size === 0) {
+    throw new NothingToExportError(`no signed checkpoint in ${dataDir} yet: nothing to export`);
+  }
+  const unsigned = Math.max(0, await logSize(paths.merkle) - latest.size);
+  let firstSeq = 0, endSeq = latest.size;
+  if (opts.from !== undefined || opts.to !== undefined) {
+    const lo = opts.from ?? -Infinity, hi = opts.to ?? Infinity;
+    let first = -1, last = -1;
+    for await (const r of readLog(dataDir, { toSeq: latest.size })) {
+      if (r.event.ts >= lo && r.event.ts < hi) {
+        if (first < 0) first = r.seq;
+        last = r.seq;
+      }
+    }
+    if (first < 0) {
+      throw new NothingToExportError(
+        `no signed event in ${dataDir} has a time in the range asked for` +
+          (unsigned ? ` (${unsigned} newer events are not signed yet)` : ""),
+      );
+    }
+    if (opts.from !== undefined) firstSeq = first;
+    if (opts.to !== undefined) endSeq = last + 1;
+  }
+  const checkpoint = checkpoints.find((c) => c.size >= endSeq)!;
+  const previous = checkpoints.findLast((c) => c.size <= firstSeq) ?? null;
+  const inner = checkpoints.filter((c) => c.size > firstSeq && c.size < checkpoint.size);
+  return { firstSeq, endSeq, checkpoint, previous, inner, unsigned };
+}
+
+/** Leaves in the node files: the log's length, without reading the log. */
+async function logSize(merkleDir: string): Promise<number> {
+  const levels = await MerkleLevels.openReadOnly(merkleDir);
+  try {
+    return levels.size;
+  } finally {
+    levels.close();
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Measures exports by hand (no assertions; CI does not run it): Parquet write rate of
+ * `writeEventsParquet` for N events (and the part of it spent building Arrow columns) against
+ * DuckDB's `COPY … TO … (FORMAT parquet, COMPRESSION
+ * zstd)` of the same rows in the same run, then a whole bundle of a store of N events: `vigil
+ * export` and `vigil verify-bundle` rates. Prints one JSON object a line.
+ *
+ *   deno run -A tests/daemon/export/bench_export.ts [N=1000000]
+ */
+
+import { DuckDBInstance } from "@duckdb/node-api";
+import { eventsToArrowTable } from "../../../daemon/event/arrow.ts";
+import { canonicalEvent, canonicalJson } from "../../../daemon/event/canonical.ts";
+import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
+import { writeBundle } from "../../../daemon/export/bundle.ts";
+import { verifyBundle } from "../../../daemon/export/bundle_verify.ts";
+import { writeEventsParquet } from "../../../daemon/export/parquet.ts";
+import { Store } from "../../../daemon/store/store.ts";
+
+const N = Number(Deno.args[0] ?? 1_000_000);
+const T0 = Date.UTC(2026, 0, 1) * 1000;
+const ROLES = ["alice", "bob", "app_billing", "etl", "postgres"];
+const TABLES = ["customers", "invoices", "payments", "ledger", "audit_trail", "sessions"];
+
+/** A plausible mix: pgAudit statements, WAL row changes with row images, some sessions. */
+function benchEvent(i: number): NewEvent {
+  const table = TABLES[i % TABLES.length]!;
+  const common = {
+    ts: T0 + i * 1_000 + (i % 13) * 7,
+    source: i % 3 === 0 ? "billing-wal" : "billing-log",
+    db: "billing",
+    schema: "public",
+    object: `public.${table}`,
+    object_type: "TABLE",
+    role: ROLES[i % ROLES.length]!,
+    client_addr: `10.0.${(i >> 8) & 255}.${i & 255}`,
+    application_name: i % 2 ? "psql" : "billing-api",
+    session_id: `6630${(i >> 6).toString(16)}.${(i % 977).toString(16)}`,
+    pid: 10_000 + (i >> 6) % 5000,
+  };
+  if (i % 3 === 0) {
+    return {
+      ...common,
+      kind: "row_change",
+      command: "UPDATE",
+      xid: 700_000 + (i >> 2),
+      old_row: { id: String(i), balance: String((i * 37) % 10_000), status: "open" },
+      new_row: { id: String(i), balance: String((i * 41) % 10_000), status: "paid" },
+      context: { user: `u${i % 211}`, reason: `ticket #${i % 5000}` },
+    };
+  }
+  return {
+    ...common,
+    kind: "object",
+    class: i % 2 ? "READ" : "WRITE",
+    command: i % 2 ? "SELECT" : "UPDATE",
+    audit_type: "SESSION",
+    statement_id: i >> 3,
+    substatement_id: 1,
+    statement: `SELECT id, balance FROM public.${table} WHERE id = $1 AND status = 'open'`,
+    params: [String(i)],
+  };
+}
+
+function line(bench: string, value: number, unit: string, extra: Record<string, unknown> = {}) {
+  console.log(JSON.stringify({ bench, value: Math.round(value * 100) / 100, unit, ...extra }));
+}
+
+async function parquetVersusDuckDb(dir: string): Promise<void> {
+  const events: AuditEvent[] = [];
+  for (let i = 0; i < N; i++) events.push(canonicalEvent(benchEvent(i), i, T0 + i * 1_000 + 5));
+  await writeEventsParquet(events.slice(0, 10_000)); // load the Wasm and warm up
+  const t0 = performance.now();
+  const bytes = await writeEventsParquet(events);
+  const s = (performance.now() - t0) / 1000;
+  await Deno.writeFile(`${dir}/vigil.parquet`, bytes);
+  let json = 0;
+  for (const ev of events) json += canonicalJson(ev).length;
+  line("parquet_write_rows", N / s, "rows/s", { seconds: s, bytes: bytes.length });
+  line("parquet_write_mb", json / 1e6 / s, "MB/s of canonical JSON in", {
+    output_mb_per_s: bytes.length / 1e6 / s,
+    json_bytes: json,
+  });
+  // The share of that spent building Arrow columns from event objects, before parquet-wasm.
+  const t2 = performance.now();
+  eventsToArrowTable(events);
+  const as = (performance.now() - t2) / 1000;
+  line("arrow_build_rows", N / as, "rows/s", { seconds: as, share_of_write: as / s });
+  events.length = 0;
+
+  const instance = await DuckDBInstance.create(":memory:");
+  const conn = await instance.connect();
+  await conn.run(`CREATE TABLE t AS SELECT * FROM read_parquet('${dir}/vigil.parquet')`);
+  for (const threads of [1, 2]) {
+    await conn.run(`SET threads = ${threads}`);
+    const t1 = performance.now();
+    await conn.run(
+      `COPY (SELECT * FROM t ORDER BY seq) TO '${dir}/duck${threads}.parquet' ` +
+        `(FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const ds = (performance.now() - t1) / 1000;
+    const size = (await Deno.stat(`${dir}/duck${threads}.parquet`)).size;
+    line(`duckdb_copy_rows_threads${threads}`, N / ds, "rows/s", {
+      seconds: ds,
+      bytes: size,
+      vigil_speed_ratio: (N / s) / (N / ds),
+      vigil_size_ratio: bytes.length / size,
+    });
+  }
+  conn.closeSync();
+  instance.closeSync();
+}
+
+async function bundleRates(dir: string): Promise<void> {
+  const store = await Store.open(`${dir}/data`, { checkpointIntervalMs: 0 });
+  const batch = 2000;
+  for (let i = 0; i < N; i += batch) {
+    const events = Array.from({ length: Math.min(batch, N - i) }, (_, k) => benchEvent(i + k));
+    await store.append({ source: "bench", events });
+    if (i % 250_000 === 0) await store.checkpoint();
+  }
+  await store.close();
+  const t0 = performance.now();
+  const summary = await writeBundle(`${dir}/data`, `${dir}/bundle`);
+  const es = (performance.now() - t0) / 1000;
+  line("export_bundle_rows", summary.events / es, "rows/s", {
+    seconds: es,
+    files: summary.files,
+    bytes: summary.bytes,
+  });
+  const t1 = performance.now();
+  const report = await verifyBundle(`${dir}/bundle`);
+  const vs = (performance.now() - t1) / 1000;
+  line("verify_bundle_rows", summary.events / vs, "rows/s", { seconds: vs, ok: report.ok });
+}
+
+const dir = await Deno.makeTempDir({ prefix: "vigil-bench-export-" });
+try {
+  await parquetVersusDuckDb(dir);
+  await bundleRates(dir);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
