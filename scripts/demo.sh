@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Vigil's main job on this machine, end to end: a fresh store in .demo/, the sample audit events
 # ingested (durably, hash-chained, Merkle-tree'd, checkpoint signed), the store verified, a
-# search, an inclusion proof for one event — and a copy of the store with one flipped byte,
-# which verify catches and names. Re-runnable; removes nothing outside .demo/.
+# search, an inclusion proof for one event, a signed Parquet bundle exported and verified
+# offline — and a copy of the store with one flipped byte, which verify catches and names.
+# Re-runnable; removes nothing outside .demo/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 deno=$(bash "$root/scripts/setup.sh")
@@ -11,8 +12,10 @@ data="$demo/data"
 rm -rf "$demo"
 mkdir -p "$demo"
 
+# parquet-wasm's .wasm is read from Deno's npm cache at run time.
+npm_cache=$("$deno" info --json | sed -n 's/.*"npmCache": *"\([^"]*\)".*/\1/p')
 vigil() {
-  "$deno" run --quiet --no-prompt --allow-read="$root,$demo" --allow-write="$demo" \
+  "$deno" run --quiet --no-prompt --allow-read="$root,$demo,$npm_cache" --allow-write="$demo" \
     --allow-env --allow-ffi="/usr/lib/x86_64-linux-gnu/libcrypto.so.3,$root/.tools/native/libvigil_hash.so" "$root/daemon/main.ts" "$@"
 }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -32,6 +35,11 @@ vigil query --data "$data" --text salary --format jsonl
 
 step "prove that event 7 is in the signed tree"
 vigil prove --data "$data" --seq 7 | head -20
+
+step "export a signed air-gapped bundle and verify it as an auditor would, offline"
+vigil export --data "$data" --out "$demo/bundle"
+find "$demo/bundle" -type f | sed "s#$demo/##" | sort
+vigil verify-bundle "$demo/bundle"
 
 step "tamper with a copy: flip one byte of event 6's statement, then verify"
 cp -r "$data" "$demo/tampered"
