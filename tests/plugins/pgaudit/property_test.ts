@@ -17,6 +17,7 @@ import {
   FORMATS,
   named,
 } from "./_expect.ts";
+import { prng as rng } from "../../support/random.ts";
 
 const SEED = Number(Deno.env.get("VIGIL_PROPERTY_SEED") ?? Date.now() % 2 ** 31);
 const DIR = new URL("../../testdata/pgaudit/", import.meta.url);
@@ -25,18 +26,6 @@ const FILES: Record<Format, string> = {
   jsonlog: "postgresql.jsonlog",
   stderr: "postgresql.log",
 };
-
-/** mulberry32: small, seedable, good enough to spread test cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fixtures = new Map<Format, Uint8Array>();
 for (const f of FORMATS) fixtures.set(f, await Deno.readFile(new URL(FILES[f], DIR)));

@@ -8,21 +8,10 @@ import { ChangeAssembler } from "../../../plugins/wal/_changes.ts";
 import { decodePayload, decodePgOutput } from "../../../plugins/wal/_pgoutput.ts";
 import { AssertionError } from "../../support/assert.ts";
 import { hexBytes, parseChangeRow } from "./_workload.ts";
+import { prng as rng } from "../../support/random.ts";
 
 const SEED = Number(Deno.env.get("VIGIL_PROPERTY_SEED") ?? Date.now() % 2 ** 31);
 const TAGS = [..."BCORYIUDTMSEcAZb"].map((c) => c.charCodeAt(0));
-
-/** mulberry32: small, seedable, good enough to spread test cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function recorded(): Promise<Uint8Array[]> {
   const url = new URL("../../testdata/pgoutput/workload.tsv", import.meta.url);
