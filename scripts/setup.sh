@@ -2,7 +2,9 @@
 # Installs what Vigil needs on a Debian machine with Node and npm: the pinned Deno from the npm
 # package `deno` (into .tools/, no global change); when running as root and they are missing,
 # PostgreSQL 15 with pgAudit, gcc and OpenSSL's headers from Debian's packages; and builds the
-# store's native hashing library into .tools/native/. Idempotent; prints the Deno path.
+# store's native hashing library into .tools/native/. With --tests, also what only the tests
+# use: Ceph (a real RADOS Gateway on loopback) and Chromium (the web UI tests). Idempotent;
+# prints the Deno path.
 set -euo pipefail
 DENO_VERSION=2.9.6
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +23,10 @@ command -v gcc >/dev/null || need_pkgs+=(gcc libc6-dev)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15)
 [ -f /usr/lib/postgresql/15/lib/pgaudit.so ] || need_pkgs+=(postgresql-15-pgaudit)
 command -v runuser >/dev/null || need_pkgs+=(util-linux)
+if [ "${1:-}" = "--tests" ]; then
+  command -v radosgw >/dev/null || need_pkgs+=(ceph-mon ceph-osd radosgw)
+  [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+fi
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need_pkgs[*]} from Debian's packages" >&2
