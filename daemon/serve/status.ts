@@ -1,0 +1,74 @@
+/**
+ * What the running daemon knows about itself, as one read-only snapshot: the store, every
+ * configured source and the exporters. `/healthz`, `/metrics` and the Operator page all read
+ * the same snapshot, so they never disagree; the supervisor and the store feed it.
+ */
+
+/** The lifecycle of one supervised source. */
+export type SourceState = "starting" | "running" | "backoff" | "stopped";
+
+/** One source as the supervisor sees it. */
+export interface SourceStatus {
+  readonly name: string;
+  readonly type: string;
+  readonly state: SourceState;
+  /** True while the source's last run is up and has not failed since it started. */
+  readonly healthy: boolean;
+  /** How many times the supervisor restarted it after a failure. */
+  readonly restarts: number;
+  /** Events and bytes (canonical JSON) stored from it since the daemon started. */
+  readonly events: number;
+  readonly bytes: number;
+  /** Failed runs since the daemon started. */
+  readonly errors: number;
+  /** Event time (µs UTC) of the newest event stored from it. */
+  readonly lastEventTs: number | null;
+  /** Wall time (ms) when its last batch became durable. */
+  readonly lastStoredAt: number | null;
+  readonly lastError:
+    | { readonly message: string; readonly stage: string; readonly at: number }
+    | null;
+  /** Source-specific gauges (e.g. `lag_bytes`, `last_commit_age_seconds`), for metrics. */
+  readonly gauges: Readonly<Record<string, number>>;
+}
+
+/** The store part of the snapshot. */
+export interface StoreStatus {
+  readonly dataDir: string;
+  /** Events in the log (next seq). */
+  readonly size: number;
+  /** Bytes of segments on disk. */
+  readonly bytes: number;
+  /** Free bytes on the data directory's file system. */
+  readonly diskFreeBytes: number | null;
+  /** Recent commit latencies (fsync included), seconds. */
+  readonly commitSeconds: { readonly p50: number; readonly p99: number; readonly count: number };
+  readonly lastCheckpoint: { readonly size: number; readonly time: string } | null;
+  /** The last store failure (e.g. disk full) and when; cleared by a later good commit. */
+  readonly lastError: { readonly message: string; readonly at: number } | null;
+}
+
+/** The whole snapshot. */
+export interface ServeStatus {
+  readonly version: string;
+  /** Wall time (ms) the daemon started. */
+  readonly startedAt: number;
+  readonly healthy: boolean;
+  readonly store: StoreStatus;
+  readonly sources: readonly SourceStatus[];
+}
+
+/** One sample of a source's throughput and lag, for the Operator charts. */
+export interface StatusSample {
+  /** Wall time (ms) at the end of the sample's interval. */
+  readonly at: number;
+  readonly eventsPerSecond: number;
+  readonly lagBytes: number | null;
+}
+
+/** Where the web UI and the HTTP endpoints read the daemon's state from. */
+export interface StatusProvider {
+  current(): ServeStatus;
+  /** Samples of the last hour (10 s each) or day (5 min each), oldest first. */
+  series(source: string, window: "hour" | "day"): readonly StatusSample[];
+}
