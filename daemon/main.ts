@@ -56,6 +56,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     run: async (argv) => (await import("./cli/verify_bundle.ts")).verifyBundleCommand(argv),
     help: "verify-bundle DIR [--pubkey F] [--json]   verify a bundle offline",
   },
+  user: {
+    run: async (argv) => (await import("./cli/user.ts")).userCommand(argv),
+    help: "user add --data DIR --name N --role admin|auditor|operator   add a UI user " +
+      "(password on stdin); user list --data DIR",
+  },
   bench: { run: benchCommand, help: "bench [store]    benchmarks, one JSON object a line" },
 };
 
