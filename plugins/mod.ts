@@ -6,6 +6,7 @@
  */
 
 import type { Source } from "../daemon/source.ts";
+import { PGAUDIT_PLUGIN } from "./pgaudit/mod.ts";
 import { WAL_PLUGIN } from "./wal/mod.ts";
 
 /** One kind of source, as a `[[sources]]` table of the configuration names it by `type`. */
@@ -22,7 +23,7 @@ export interface SourcePlugin {
 }
 
 /** Every source plugin, in the order the docs list them. */
-export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([WAL_PLUGIN]);
+export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([WAL_PLUGIN, PGAUDIT_PLUGIN]);
 
 /** The plugin of a source `type`. Throws `TypeError` listing the known types. */
 export function sourcePlugin(type: string): SourcePlugin {

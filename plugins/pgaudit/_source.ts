@@ -1,0 +1,155 @@
+/**
+ * The running pgAudit source: tails the log files (`_tailer.ts`), turns each record into its
+ * event (`_events.ts`), removes secrets (`_redact.ts`), and stores the events in batches, each
+ * with the position after its last record (`_tail_position.ts`). The position is taken from the
+ * store at start, so a restart — after a crash at any moment — reads on from the end of the
+ * last record whose batch was durable: nothing lost, nothing stored twice.
+ */
+
+import type { NewEvent } from "../../daemon/event/model.ts";
+import { type SourceContext, SourceError } from "../../daemon/source.ts";
+import { Batcher } from "./_batcher.ts";
+import { defaultCurrentLogfiles } from "./_current_logfiles.ts";
+import { lineAfter } from "./_decoder.ts";
+import { logEvent } from "./_events.ts";
+import { compileGlob } from "./_glob.ts";
+import type { LogRecord } from "./_record.ts";
+import { compileRedaction, redactEvent, type RedactRule } from "./_redact.ts";
+import type { PgauditSettings } from "./_source_config.ts";
+import type { RecordSink, TailFile } from "./_tail_file.ts";
+import { Tailer } from "./_tailer.ts";
+import {
+  decodePosition,
+  encodePosition,
+  type FileEntry,
+  type TailState,
+} from "./_tail_position.ts";
+
+/** Characters of text fields past which an event's encoded size is checked. */
+const CHECK_CHARS = 4 * 1024 * 1024;
+/** Largest event JSON stored; the store refuses frames over 64 MiB. */
+const MAX_EVENT_BYTES = 32 * 1024 * 1024;
+
+/** Runs the source until `ctx.signal` aborts; throws `SourceError` when it cannot go on. */
+export async function runPgauditSource(s: PgauditSettings, ctx: SourceContext): Promise<void> {
+  let state: TailState;
+  try {
+    state = decodePosition(ctx.position);
+  } catch (e) {
+    throw new SourceError("decode", `Cannot start pgAudit source ${ctx.name}: ${e}`, { cause: e });
+  }
+  const glob = compileGlob(s.path);
+  const rules = compileRedaction({ defaults: s.redactDefaults, patterns: s.redact });
+  const batcher = new Batcher(ctx, s.batchMaxEvents);
+  const currentLogfiles = s.currentLogfiles === false
+    ? undefined
+    : s.currentLogfiles ?? defaultCurrentLogfiles(glob.dir);
+  const tailer = new Tailer(state, {
+    glob,
+    format: s.format,
+    decoder: {
+      format: s.format,
+      logLinePrefix: s.logLinePrefix,
+      verbose: s.verbose,
+      maxRecordBytes: s.maxRecordBytes,
+    },
+    currentLogfiles,
+    graceMs: s.rotationGraceMs,
+    now: () => Date.now(),
+    onGone: (e) => Promise.resolve(batcher.add(goneEvent(e, ctx.name))),
+  });
+  const position = (): string => encodePosition(state);
+  const sink: RecordSink = async (tf, records) => {
+    for (const rec of records) {
+      const ev = eventOf(rec, tf, s, ctx.name, rules);
+      tf.entry.offset = rec.offset;
+      tf.entry.line = lineAfter(rec);
+      if (ev !== undefined) batcher.add(ev);
+      if (batcher.full) await batcher.flush(position, resumeKey(state));
+    }
+  };
+  try {
+    while (!ctx.signal.aborted) {
+      let more: boolean;
+      try {
+        more = await tailer.poll(sink);
+      } catch (e) {
+        if (e instanceof SourceError) throw e;
+        throw new SourceError("receive", `pgAudit source ${ctx.name}: ${e}`, { cause: e });
+      }
+      await batcher.flush(position, resumeKey(state));
+      if (!more) await sleep(s.pollIntervalMs, ctx.signal);
+    }
+  } finally {
+    tailer.close();
+    await batcher.drain();
+  }
+}
+
+/** The event of one record, with its place and secrets removed; undefined for none. */
+function eventOf(
+  rec: LogRecord,
+  tf: TailFile,
+  s: PgauditSettings,
+  source: string,
+  rules: readonly RedactRule[],
+): NewEvent | undefined {
+  const le = logEvent(rec, { source, timezone: s.timezone, file: tf.path });
+  if (le === undefined) return undefined;
+  const ev = le.event;
+  ev.source_pos = `${tf.entry.hash}:${rec.offset}`;
+  redactEvent(ev, rules);
+  if ((ev.statement?.length ?? 0) + (ev.raw?.length ?? 0) > CHECK_CHARS) capSize(ev, rec, tf);
+  return ev;
+}
+
+/**
+ * Keeps an event under the store's frame limit: a statement (or raw text) so long that its JSON
+ * would not fit is cut, and the event says so in `parse_error` — stored, not refused.
+ */
+function capSize(ev: NewEvent, rec: LogRecord, tf: TailFile): void {
+  const size = new TextEncoder().encode(JSON.stringify(ev)).length;
+  if (size <= MAX_EVENT_BYTES) return;
+  const keep = Math.floor(MAX_EVENT_BYTES / 8);
+  if (ev.statement !== undefined) ev.statement = ev.statement.slice(0, keep);
+  if (ev.raw !== undefined) ev.raw = ev.raw.slice(0, keep);
+  const why = `the record in ${tf.path} at byte ${rec.start} (line ${rec.line}) makes an event ` +
+    `of ${size} bytes, over the ${MAX_EVENT_BYTES}-byte limit: its statement and raw text are ` +
+    `cut to their first ${keep} characters`;
+  ev.parse_error = ev.parse_error === undefined ? why : `${ev.parse_error}; ${why}`;
+}
+
+/** The alarm for a file that went before it was read to its end. */
+function goneEvent(e: FileEntry, source: string): NewEvent {
+  return {
+    ts: Date.now() * 1000,
+    source,
+    kind: "system",
+    command: "PGAUDIT_FILE_UNREAD",
+    object: e.name,
+    object_type: "LOG FILE",
+    error: `The log file ${e.name} (fingerprint ${e.hash}) is gone with ${e.size - e.offset} ` +
+      `bytes not read (read to byte ${e.offset} of ${e.size}): audit records may be lost`,
+    context: { fingerprint: e.hash, offset: e.offset, size: e.size },
+  };
+}
+
+/** What of the state decides where a restart resumes (not sizes or times). */
+function resumeKey(state: TailState): string {
+  let key = "";
+  for (const e of state.files) key += `${e.hash}:${e.offset};`;
+  return key;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}

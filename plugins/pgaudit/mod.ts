@@ -1,0 +1,48 @@
+/**
+ * The pgAudit source: collects what the WAL cannot show — reads, role and privilege changes,
+ * logins and failed logins, failed statements, audit settings turned down — from PostgreSQL's
+ * server log with pgAudit, in any of its three formats (csvlog, jsonlog, stderr). It follows the
+ * `path` glob through rotation (rename, `log_truncate_on_rotation`, copytruncate), knows files
+ * by a fingerprint of their first bytes, removes secrets before anything is stored, and stores
+ * each batch with the fingerprint and byte offset it reached, so that a restart resumes exactly
+ * there. Lines it cannot read are stored as raw events with `parse_error`, never dropped.
+ *
+ * @example
+ * ```ts
+ * const source = pgauditSource({ path: "/var/lib/postgresql/15/main/log/*.csv", format: "csvlog" });
+ * await runSource(store, source, { name: "billing-log", signal });
+ * ```
+ */
+
+import type { Source } from "../../daemon/source.ts";
+import { runPgauditSource } from "./_source.ts";
+import {
+  checkPgauditConfig,
+  pgauditConfigFromTable,
+  type PgauditSourceConfig,
+} from "./_source_config.ts";
+
+export { checkPgauditConfig, pgauditConfigFromTable } from "./_source_config.ts";
+export type { PgauditSettings, PgauditSourceConfig } from "./_source_config.ts";
+
+/** A pgAudit source; the config is checked here (`TypeError` naming the key). */
+export function pgauditSource(config: PgauditSourceConfig): Source {
+  const settings = checkPgauditConfig(config);
+  return { run: (ctx) => runPgauditSource(settings, ctx) };
+}
+
+/** The registry entry: `type = "pgaudit"` in a `[[sources]]` table of the configuration. */
+export const PGAUDIT_PLUGIN: {
+  readonly type: "pgaudit";
+  validate(table: Readonly<Record<string, unknown>>): void;
+  create(table: Readonly<Record<string, unknown>>): Source;
+} = Object.freeze({
+  type: "pgaudit",
+  validate(table: Readonly<Record<string, unknown>>): void {
+    pgauditConfigFromTable(table);
+  },
+  create(table: Readonly<Record<string, unknown>>): Source {
+    const settings = pgauditConfigFromTable(table);
+    return { run: (ctx) => runPgauditSource(settings, ctx) };
+  },
+});
