@@ -23,7 +23,8 @@ export type WalAlarm =
   | "WAL_GAP"
   | "WAL_HEARTBEAT_MISSING"
   | "WAL_HEARTBEAT_RESTORED"
-  | "WAL_DDL_TRIGGER_MISSING";
+  | "WAL_DDL_TRIGGER_MISSING"
+  | "WAL_LSN_BACKWARDS";
 
 /** What the source knows at start, before it touches the slot. */
 export interface StartFacts {

@@ -42,6 +42,7 @@ export class AckTracker {
   #idle = false;
   /** `walStart` of the last XLogData taken; undefined before the first. */
   #lastTaken: bigint | undefined;
+  #takenCount = 0;
 
   /**
    * `startLsn` is where the stream starts (durable by definition, the floor of every report);
@@ -65,6 +66,15 @@ export class AckTracker {
    */
   get idleKeepalive(): bigint | undefined {
     return this.#idleKeepalive;
+  }
+
+  /**
+   * How many XLogData were handed to the caller. A caller that reads ahead compares it with
+   * what it has processed before acking as idle: a message handed over but not yet processed
+   * is pending, even when it starts at the LSN being acked.
+   */
+  get takenCount(): number {
+    return this.#takenCount;
   }
 
   /** What a status update reports as written, flushed and applied. */
@@ -101,6 +111,7 @@ export class AckTracker {
   taken(walStart: bigint): void {
     this.#idle = false;
     this.#lastTaken = walStart;
+    this.#takenCount++;
   }
 
   /**

@@ -94,6 +94,11 @@ export class ReplicationStream implements AsyncIterableIterator<XLogData>, Async
     return this.#acks.confirmed;
   }
 
+  /** How many XLogData `next()` has handed out on this stream; see `AckTracker.takenCount`. */
+  get takenCount(): number {
+    return this.#acks.takenCount;
+  }
+
   /** A keepalive's WAL end held for the caller to ack; see `AckTracker.idleKeepalive`. */
   get idleKeepalive(): bigint | undefined {
     return this.#acks.idleKeepalive;

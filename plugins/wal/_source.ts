@@ -34,6 +34,7 @@ export async function runWalSource(settings: WalSettings, ctx: SourceContext): P
     const resume = await checkStart(settings, ctx, upstream, stored);
     if (ctx.signal.aborted) return;
     const stream = await upstream.start(resume.ack);
+    ctx.gauge?.("connected", 1);
     let seen: (content: Uint8Array) => void = () => {};
     const assembler = new ChangeAssembler({
       ...origin,
@@ -60,6 +61,7 @@ export async function runWalSource(settings: WalSettings, ctx: SourceContext): P
         timeoutMs: settings.heartbeatTimeoutMs,
         triggerCheckEvery: settings.triggerCheckHeartbeats,
         raise: (events) => pump.inject(events),
+        ...(ctx.gauge === undefined ? {} : { gauge: (n: string, v: number) => ctx.gauge!(n, v) }),
       });
       seen = (content) => dog.seen(content);
       dog.start();

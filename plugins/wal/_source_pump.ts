@@ -272,8 +272,10 @@ export class StreamPump {
     const stream = this.#stream;
     if (idle !== undefined && idle >= this.#acked) {
       // Idle only if nothing was taken since (the tracker then holds keepalives after it);
-      // counted, because the next transaction's Begin may start at the very same LSN.
-      if (taken === this.#takenCount) {
+      // counted, because the next transaction's Begin may start at the very same LSN. The
+      // stream's own count matters too: a message it handed over while a flush interrupted
+      // the wait is pending although this pump has not processed it yet.
+      if (taken === this.#takenCount && stream.takenCount === taken) {
         if (this.#idleAckedAt === taken && idle === this.#acked) return false;
         stream.ack(idle, { idle: true });
         this.#idleAckedAt = taken;

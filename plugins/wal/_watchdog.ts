@@ -10,6 +10,12 @@
  * a trigger is gone or disabled, DDL no longer reaches the WAL, and it raises
  * `WAL_DDL_TRIGGER_MISSING` once, until the triggers are back.
  *
+ * Each round also reads the slot's lag (the server's WAL end minus the slot's confirmed flush
+ * position, in bytes) for health and metrics, and the server's WAL end itself: a WAL end
+ * below one seen earlier in this run means the database was replaced under the source (a
+ * restored backup, a failover to a server that had not received everything) — changes
+ * committed in between exist nowhere any more, and that raises `WAL_LSN_BACKWARDS`.
+ *
  * Nothing here throws into the source: a failed round is logged and tried again next tick, and
  * the missing-heartbeat check runs on the timer even while a round of SQL hangs.
  */
@@ -19,6 +25,7 @@ import { log } from "../../daemon/log.ts";
 import { DDL_TRIGGERS, SCHEMA_MARKER, VIGIL_SCHEMA } from "../../daemon/pg/install_sql.ts";
 import type { EventOrigin } from "./_change_events.ts";
 import { alarmEvent, type WalAlarm } from "./_gaps.ts";
+import { formatLsn } from "./_lsn.ts";
 import { quoteLiteral } from "./_replication_command.ts";
 import { HEARTBEAT_PREFIX } from "./_vigil_messages.ts";
 import { connect, parseDsn, type QueryResult } from "./_wire.ts";
@@ -43,6 +50,8 @@ export interface WatchOptions {
   triggerCheckEvery: number;
   /** Stores alarm events (the pump's `inject`). */
   raise: (events: NewEvent[]) => void;
+  /** Reports gauges: `lag_bytes`, `slot_active` (0/1), `wal_end_bytes`. */
+  gauge?: (name: string, value: number) => void;
 }
 
 /** Heartbeats kept track of while none comes back: enough for hours at any sane interval. */
@@ -62,6 +71,8 @@ export class Watchdog {
   #sendError: string | undefined;
   #sawInstall = false;
   #triggerAlarm = false;
+  /** The highest WAL end the server reported in this run. */
+  #walEnd: bigint | undefined;
   #session: SqlSession | undefined;
   #busy = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -178,6 +189,7 @@ export class Watchdog {
       return await this.#failed("cannot write its heartbeat", this.#sendError);
     }
     try {
+      await this.#checkSlot(this.#session);
       if (checkTriggers) await this.#checkTriggers(this.#session);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
@@ -203,6 +215,41 @@ export class Watchdog {
       return undefined;
     }
     return this.#session = session;
+  }
+
+  /** Reports the slot's lag; raises when the server's WAL end went backwards. */
+  async #checkSlot(session: SqlSession | undefined): Promise<void> {
+    if (session === undefined) return;
+    const { rows } = await session.query(
+      `SELECT pg_catalog.pg_current_wal_lsn() - '0/0'::pg_lsn,
+              (SELECT pg_catalog.pg_current_wal_lsn() - confirmed_flush_lsn
+                 FROM pg_catalog.pg_replication_slots WHERE slot_name = ${
+        quoteLiteral(this.#opts.slot)
+      }),
+              (SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = ${
+        quoteLiteral(this.#opts.slot)
+      })`,
+    );
+    const [end, lag, active] = rows[0] ?? [];
+    if (end === null || end === undefined) return;
+    const walEnd = BigInt(end.split(".")[0]!);
+    const gauge = this.#opts.gauge;
+    gauge?.("wal_end_bytes", Number(walEnd));
+    if (lag !== null && lag !== undefined) gauge?.("lag_bytes", Math.max(0, Number(lag)));
+    gauge?.("slot_active", active === "t" ? 1 : 0);
+    const before = this.#walEnd;
+    if (before !== undefined && walEnd < before) {
+      const { origin, server, slot } = this.#opts;
+      this.#raise(
+        "WAL_LSN_BACKWARDS",
+        `The WAL end of database "${origin.db}" on ${server} went back from ` +
+          `${formatLsn(before)} to ${formatLsn(walEnd)} while slot "${slot}" was streaming: the ` +
+          `server was replaced (a restored backup, a failover to a lagging standby), and ` +
+          `transactions committed between the two positions are in no database any more`,
+        { slot, wal_end_before: formatLsn(before), wal_end_now: formatLsn(walEnd) },
+      );
+    }
+    if (before === undefined || walEnd > before) this.#walEnd = walEnd;
   }
 
   /** Raises (once) when the install is, or was, there and a trigger is gone or disabled. */
