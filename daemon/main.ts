@@ -21,6 +21,14 @@ import denoJson from "../deno.json" with { type: "json" };
 export const VERSION: string = denoJson.version;
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  serve: {
+    run: async (argv) => (await import("./cli/serve.ts")).serveCommand(argv, VERSION),
+    help: "serve --config FILE    run the daemon: sources, store, web UI (SIGHUP reloads)",
+  },
+  validate: {
+    run: async (argv) => (await import("./cli/validate.ts")).validateCommand(argv),
+    help: "validate --config FILE    check a config file; errors name the line and key",
+  },
   ingest: {
     run: ingestCommand,
     help: "ingest --data DIR --source NAME    append JSON-lines events from stdin",

@@ -11,9 +11,10 @@ import type { Store } from "./store/store.ts";
 export async function runSource(
   store: Store,
   source: Source,
-  opts: { name: string; signal: AbortSignal },
+  opts: { name: string; signal: AbortSignal; gauge?: (name: string, value: number) => void },
 ): Promise<void> {
   const ctx: SourceContext = {
+    ...(opts.gauge !== undefined ? { gauge: opts.gauge } : {}),
     name: opts.name,
     position: store.position(opts.name),
     signal: opts.signal,

@@ -25,6 +25,11 @@ export interface SourceContext {
   emit(batch: SourceBatch): Promise<void>;
   /** Aborted when the source must stop (shutdown, reload). */
   readonly signal: AbortSignal;
+  /**
+   * Reports a source-specific gauge for health and metrics, e.g. `connected` (0/1),
+   * `lag_bytes` (how far a replication slot trails the server) or `last_commit_age_seconds`.
+   */
+  gauge?(name: string, value: number): void;
 }
 
 /** A collection method, running until its signal aborts or it fails. */

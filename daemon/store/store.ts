@@ -97,6 +97,7 @@ export class Store {
   #lastCheckpointSize: number;
   #mutex: Promise<unknown> = Promise.resolve();
   #checkpoints: Promise<unknown> = Promise.resolve();
+  #lastCheckpoint: Checkpoint | null;
 
   private constructor(o: OpenedStore, hasher: Hasher) {
     this.#o = o;
@@ -104,6 +105,7 @@ export class Store {
     this.#hasher = hasher;
     this.#key = o.key;
     this.#lastCheckpointSize = o.lastCheckpoint?.size ?? -1;
+    this.#lastCheckpoint = o.lastCheckpoint ?? null;
     this.#pSeq = o.writer.nextSeq;
   }
 
@@ -362,11 +364,13 @@ export class Store {
       return;
     }
     const w = this.#writer;
+    const started = performance.now();
     try {
       await w.rollIfDue();
       await w.write(enc.bytes);
     } catch (e) {
       this.#broken = w.broken;
+      this.#o.opts.onWriteError?.(e);
       log("error", "store write failed; the batch was not stored", {
         segment: w.segmentName,
         error: String(e),
@@ -376,7 +380,11 @@ export class Store {
     }
     w.advance(enc.nextSeq, chain, enc.positions);
     this.#hasher.commit();
-    this.#o.opts.onCommit?.({ bytes: enc.bytes.length, events: enc.leafCount });
+    this.#o.opts.onCommit?.({
+      bytes: enc.bytes.length,
+      events: enc.leafCount,
+      seconds: (performance.now() - started) / 1000,
+    });
     enc.group.forEach((p, i) => p.resolve(enc.results[i]!));
     if (enc.records.length > 0) {
       for (const fn of this.#listeners) {
@@ -387,6 +395,11 @@ export class Store {
         }
       }
     }
+  }
+
+  /** The latest signed checkpoint (found at open or written since), or null. */
+  get lastCheckpoint(): Checkpoint | null {
+    return this.#lastCheckpoint;
   }
 
   /** Merkle root of the first `size` durable events (default: all). */
@@ -408,6 +421,7 @@ export class Store {
       const cp = await signCheckpoint(this.#key, { size, root, chain, ts: Date.now() * 1000 });
       await this.#o.appendCheckpoint(cp);
       this.#lastCheckpointSize = size;
+      this.#lastCheckpoint = cp;
       return cp;
     });
     this.#checkpoints = run.catch(() => {});

@@ -29,8 +29,13 @@ export interface StoreOptions {
   lockTimeoutMs: number;
   /** Hash on a Worker (the second core); off for processes that open a store very often. */
   hashWorker: boolean;
-  /** Called after every group commit: how many bytes and events one fdatasync covered. */
-  onCommit?: (info: { bytes: number; events: number }) => void;
+  /**
+   * Called after every group commit: how many bytes and events one fdatasync covered, and how
+   * long the write and its fdatasync took.
+   */
+  onCommit?: (info: { bytes: number; events: number; seconds: number }) => void;
+  /** Called when a group could not be written (disk full, I/O error): for health and alerts. */
+  onWriteError?: (error: unknown) => void;
 }
 
 export const DEFAULT_STORE_OPTIONS: StoreOptions = {

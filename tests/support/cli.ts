@@ -24,6 +24,7 @@ export function vigilArgv(args: string[]): string[] {
     "--allow-env",
     `--allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3,${ROOT}/.tools/native/libvigil_hash.so`,
     "--allow-net=127.0.0.1,localhost",
+    "--allow-sys=statfs",
     MAIN,
     ...args,
   ];

@@ -1,0 +1,20 @@
+/**
+ * Loads the config file the way `serve` and `validate` both need it: with the source plugins'
+ * own checks for `[[sources]]` tables. This is where the daemon meets the plugins (DESIGN.md:
+ * the core never imports a plugin; the command that wires the daemon together does).
+ */
+
+import { sourcePlugin } from "../../plugins/mod.ts";
+import { type ConfigCheckers, loadConfig, type VigilConfig } from "../config/config.ts";
+
+/** The checks of every table the config may hold. */
+export const CONFIG_CHECKERS: ConfigCheckers = {
+  source(table) {
+    sourcePlugin(String(table.type)).validate(table);
+  },
+};
+
+/** Reads and checks a config file; throws `ConfigError` naming file, line and key. */
+export function loadVigilConfig(file: string): Promise<VigilConfig> {
+  return loadConfig(file, CONFIG_CHECKERS);
+}

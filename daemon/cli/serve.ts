@@ -1,0 +1,63 @@
+/**
+ * `vigil serve --config FILE`: runs the daemon until SIGTERM or SIGINT (clean stop: sources
+ * drain, final checkpoint), reloading the config on SIGHUP. Logs are JSON lines on stderr,
+ * which journald keeps as they are.
+ */
+
+import { sourcePlugin } from "../../plugins/mod.ts";
+import { ConfigError, type VigilConfig } from "../config/config.ts";
+import { log, print } from "../log.ts";
+import { Daemon } from "../serve/daemon.ts";
+import type { SupervisedSource } from "../serve/supervisor.ts";
+import { noRest, parseFlags, required } from "./args.ts";
+import { loadVigilConfig } from "./config_load.ts";
+
+/** The supervised sources of a config: one factory per `[[sources]]` table. */
+export function configuredSources(config: VigilConfig): SupervisedSource[] {
+  return config.sources.map((s) => ({
+    name: s.name,
+    type: s.type,
+    fingerprint: JSON.stringify(s.table),
+    create: () => sourcePlugin(s.type).create(s.table),
+  }));
+}
+
+/** Runs `vigil serve`; returns the exit code once stopped. */
+export async function serveCommand(argv: string[], version: string): Promise<number> {
+  const { values, rest } = parseFlags(argv, { config: { type: "string" } });
+  noRest(rest);
+  const file = required(values.config, "config");
+  let config: VigilConfig;
+  try {
+    config = await loadVigilConfig(file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      print(`invalid config: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const daemon = await Daemon.start(config, {
+    version,
+    sources: configuredSources,
+    reloadConfig: loadVigilConfig,
+  });
+  const stop = (signal: string) => () => void daemon.stop(`${signal} received`);
+  const onTerm = stop("SIGTERM");
+  const onInt = stop("SIGINT");
+  const onHup = (): void => {
+    log("info", "SIGHUP received: reloading the configuration");
+    void daemon.reload();
+  };
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGHUP", onHup);
+  try {
+    await daemon.finished;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGHUP", onHup);
+  }
+  return 0;
+}

@@ -1,0 +1,227 @@
+/**
+ * The configuration file (one TOML file; DESIGN.md, "Configuration"). Unknown keys are errors,
+ * and every error names the file, the line and the key, so that `vigil validate` points an admin
+ * at the exact place. Sources, export targets and the detector check their own tables through
+ * the callbacks of {@link ConfigCheckers}: the daemon's core knows no plugin.
+ */
+
+import { parse, TomlError } from "smol-toml";
+import { parseDuration } from "./duration.ts";
+import { keyLine, type TablePath } from "./locate.ts";
+import { type ListenAddress, parseListen } from "./listen.ts";
+
+export type { ListenAddress } from "./listen.ts";
+
+/** A config file that cannot be used, with the place of the problem. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly key: string | undefined,
+    detail: string,
+  ) {
+    super(`${file}:${line}: ${key === undefined ? "" : `${key}: `}${detail}`);
+  }
+}
+
+/** A `[[sources]]` or `[[exports]]` table: its name, its type and all its keys. */
+export interface NamedTable {
+  readonly name: string;
+  readonly type: string;
+  readonly table: Readonly<Record<string, unknown>>;
+}
+
+/** A checked configuration. */
+export interface VigilConfig {
+  readonly file: string;
+  readonly dataDir: string;
+  readonly web: {
+    readonly listen: ListenAddress;
+    readonly tlsCert: string | null;
+    readonly tlsKey: string | null;
+  };
+  readonly log: { readonly level: "debug" | "info" | "warn" | "error" };
+  readonly store: {
+    readonly checkpointIntervalMs: number;
+    readonly maxSegmentBytes: number;
+    readonly maxSegmentAgeMs: number;
+  };
+  readonly sources: readonly NamedTable[];
+  readonly exports: readonly NamedTable[];
+  /** The `[detect]` table as written (checked by `checkers.detect`), or null. */
+  readonly detect: Readonly<Record<string, unknown>> | null;
+}
+
+/** The checks of tables the core does not own; each throws `TypeError` naming the bad key. */
+export interface ConfigCheckers {
+  source(table: Readonly<Record<string, unknown>>): void;
+  exportTarget?(table: Readonly<Record<string, unknown>>): void;
+  detect?(table: Readonly<Record<string, unknown>>): void;
+}
+
+const ROOT_KEYS = new Set(["data_dir", "web", "log", "store", "sources", "exports", "detect"]);
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$/;
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+
+type Table = Record<string, unknown>;
+
+function isTable(v: unknown): v is Table {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** Reads and checks a config file. Throws `ConfigError` (or `Deno.errors.*` if unreadable). */
+export async function loadConfig(file: string, checkers: ConfigCheckers): Promise<VigilConfig> {
+  return parseConfig(await Deno.readTextFile(file), file, checkers);
+}
+
+/** Checks config text; `file` names it in errors. */
+export function parseConfig(text: string, file: string, checkers: ConfigCheckers): VigilConfig {
+  let doc: Table;
+  try {
+    doc = parse(text) as Table;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      throw new ConfigError(file, error.line, undefined, error.message.split("\n")[0]!);
+    }
+    throw error;
+  }
+  const fail = (path: TablePath, key: string | undefined, detail: string): never => {
+    const where = path.length === 0 ? key : `${describe(path, doc)}.${key ?? ""}`;
+    throw new ConfigError(file, keyLine(text, path, key), where, detail);
+  };
+  /** Runs a table check; a TypeError's first quoted key of the table gives the line. */
+  const check = (path: TablePath, table: Table, fn: (t: Table) => void): void => {
+    try {
+      fn(table);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      const quoted = [...error.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+      // The key the message names, else the key whose value it quotes ("oracle" → type).
+      const key = quoted.find((q) => Object.hasOwn(table, q)) ??
+        Object.keys(table).find((k) => quoted.includes(String(table[k])));
+      fail(path, key, error.message);
+    }
+  };
+
+  for (const key of Object.keys(doc)) {
+    if (!ROOT_KEYS.has(key)) {
+      fail([], key, `unknown key; the keys are ${[...ROOT_KEYS].join(", ")}`);
+    }
+  }
+  const dataDir = doc.data_dir;
+  if (typeof dataDir !== "string" || dataDir === "") {
+    fail([], "data_dir", "required: the directory of the store (e.g. /var/lib/vigil)");
+  }
+
+  const section = (name: string, keys: readonly string[]): Table => {
+    const t = doc[name] ?? {};
+    if (!isTable(t)) return fail([], name, "expected a table");
+    for (const k of Object.keys(t)) {
+      if (!keys.includes(k)) fail([name], k, `unknown key; the keys are ${keys.join(", ")}`);
+    }
+    return t;
+  };
+  const str = (path: TablePath, t: Table, k: string): string | null => {
+    const v = t[k];
+    if (v === undefined) return null;
+    if (typeof v !== "string" || v === "") return fail(path, k, "expected a non-empty string");
+    return v;
+  };
+
+  const web = section("web", ["listen", "tls_cert", "tls_key"]);
+  let listen: ListenAddress;
+  try {
+    listen = parseListen(str(["web"], web, "listen") ?? "127.0.0.1:8443");
+  } catch (error) {
+    return fail(["web"], "listen", (error as Error).message);
+  }
+  const tlsCert = str(["web"], web, "tls_cert");
+  const tlsKey = str(["web"], web, "tls_key");
+  if ((tlsCert === null) !== (tlsKey === null)) {
+    fail(["web"], tlsCert === null ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+  }
+  if (!listen.loopback && tlsCert === null) {
+    fail(
+      ["web"],
+      "listen",
+      `${listen.hostname} is not a loopback address: set tls_cert and tls_key, so that ` +
+        "passwords and audit data never cross the network in clear text",
+    );
+  }
+
+  const logT = section("log", ["level"]);
+  const level = logT.level ?? "info";
+  if (!LEVELS.includes(level as never)) {
+    fail(["log"], "level", `expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+  }
+
+  const storeT = section("store", ["checkpoint_interval", "max_segment_bytes", "max_segment_age"]);
+  const duration = (k: string, def: number): number => {
+    if (storeT[k] === undefined) return def;
+    try {
+      return parseDuration(storeT[k]);
+    } catch (error) {
+      return fail(["store"], k, (error as Error).message);
+    }
+  };
+  const maxBytes = storeT.max_segment_bytes ?? 64 * 1024 * 1024;
+  if (typeof maxBytes !== "number" || !Number.isInteger(maxBytes) || maxBytes < 1024 * 1024) {
+    fail(["store"], "max_segment_bytes", "expected an integer of at least 1048576 (1 MiB)");
+  }
+
+  const named = (kind: "sources" | "exports", run: (t: Table) => void): NamedTable[] => {
+    const list = doc[kind] ?? [];
+    if (!Array.isArray(list)) return fail([], kind, `expected [[${kind}]] tables`);
+    const seen = new Set<string>();
+    return list.map((t, i): NamedTable => {
+      const path = [kind, i] as const;
+      if (!isTable(t)) return fail(path, undefined, "expected a table");
+      const name = t.name;
+      if (typeof name !== "string" || !NAME.test(name)) {
+        fail(path, "name", "required: letters, digits, '_', '.', '-' (at most 63)");
+      }
+      if (seen.has(name as string)) fail(path, "name", `"${name}" is used twice`);
+      seen.add(name as string);
+      if (typeof t.type !== "string") fail(path, "type", "required");
+      check(path, t, run);
+      return { name: name as string, type: t.type as string, table: t };
+    });
+  };
+  const sources = named("sources", (t) => checkers.source(t));
+  const exports = named("exports", (t) => {
+    if (checkers.exportTarget === undefined) {
+      throw new TypeError(`"type" ${JSON.stringify(t.type)}: export targets are not available`);
+    }
+    checkers.exportTarget(t);
+  });
+  const detectT = doc.detect;
+  if (detectT !== undefined) {
+    if (!isTable(detectT)) fail([], "detect", "expected a table");
+    if (checkers.detect !== undefined) check(["detect"], detectT as Table, checkers.detect);
+  }
+
+  return {
+    file,
+    dataDir: dataDir as string,
+    web: { listen, tlsCert, tlsKey },
+    log: { level: level as VigilConfig["log"]["level"] },
+    store: {
+      checkpointIntervalMs: duration("checkpoint_interval", 60_000),
+      maxSegmentBytes: maxBytes as number,
+      maxSegmentAgeMs: duration("max_segment_age", 3_600_000),
+    },
+    sources,
+    exports,
+    detect: (detectT as Table | undefined) ?? null,
+  };
+}
+
+/** `sources[1] ("billing")` for messages. */
+function describe(path: TablePath, doc: Table): string {
+  const [name, index] = path;
+  if (typeof index !== "number") return String(name);
+  const entry = (doc[name as string] as Table[] | undefined)?.[index];
+  const label = typeof entry?.name === "string" ? ` (${JSON.stringify(entry.name)})` : "";
+  return `${String(name)}[${index}]${label}`;
+}

@@ -1,0 +1,229 @@
+/**
+ * `vigil serve`: one store, its search index, the supervised sources and the HTTP server, with
+ * their lifecycle — start, reload (SIGHUP: the sources of the re-read config; the data dir and
+ * listen address need a restart) and stop (SIGTERM: sources stop and their last batches land,
+ * then the final checkpoint is signed and the data directory released). The daemon's own
+ * starts, stops and reloads are `system` events in the chain, so a gap in collection that an
+ * admin caused shows as such.
+ */
+
+import type { Hono } from "hono";
+import { Hono as HonoApp } from "hono";
+import type { JsonObject, NewEvent } from "../event/model.ts";
+import { attachIndex, type IndexFeed } from "../index/feed.ts";
+import { log, setLogLevel } from "../log.ts";
+import { Store } from "../store/store.ts";
+import type { VigilConfig } from "../config/config.ts";
+import { healthRoutes } from "./http.ts";
+import { StatusBoard } from "./status_board.ts";
+import { type BackoffOptions, type SupervisedSource, Supervisor } from "./supervisor.ts";
+
+/** The name under which the daemon stores its own events. */
+export const DAEMON_SOURCE = "vigil";
+
+/** What the command line wires in: the parts the core does not know. */
+export interface DaemonWiring {
+  version: string;
+  /** The supervised sources of a config (plugins are looked up by the caller). */
+  sources(config: VigilConfig): SupervisedSource[];
+  /** Re-reads the config file for a reload; throws `ConfigError` on a bad file. */
+  reloadConfig(file: string): Promise<VigilConfig>;
+  /** The web UI's routes, mounted after `/healthz` and `/metrics`. */
+  web?(parts: DaemonParts): Hono | Promise<Hono>;
+  backoff?: BackoffOptions;
+}
+
+/** The running parts, for the web UI. */
+export interface DaemonParts {
+  readonly store: Store;
+  readonly board: StatusBoard;
+  readonly config: VigilConfig;
+  readonly tls: boolean;
+}
+
+/** A running daemon. */
+export class Daemon {
+  readonly #store: Store;
+  readonly #index: IndexFeed;
+  readonly #board: StatusBoard;
+  readonly #supervisor: Supervisor;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #wiring: DaemonWiring;
+  #config: VigilConfig;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(
+    parts: {
+      store: Store;
+      index: IndexFeed;
+      board: StatusBoard;
+      supervisor: Supervisor;
+      server: Deno.HttpServer<Deno.NetAddr>;
+    },
+    config: VigilConfig,
+    wiring: DaemonWiring,
+  ) {
+    this.#store = parts.store;
+    this.#index = parts.index;
+    this.#board = parts.board;
+    this.#supervisor = parts.supervisor;
+    this.#server = parts.server;
+    this.#config = config;
+    this.#wiring = wiring;
+  }
+
+  /** Opens the store, starts the HTTP server and every source. */
+  static async start(config: VigilConfig, wiring: DaemonWiring): Promise<Daemon> {
+    setLogLevel(config.log.level);
+    const dataDir = config.dataDir;
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // The board reads the store and the store reports to the board: `opened` ties the knot.
+    let opened: Store | undefined;
+    const b = new StatusBoard({
+      version: wiring.version,
+      dataDir,
+      checkpoint: () => opened?.lastCheckpoint ?? null,
+    });
+    const store = opened = await Store.open(dataDir, {
+      checkpointIntervalMs: config.store.checkpointIntervalMs,
+      maxSegmentBytes: config.store.maxSegmentBytes,
+      maxSegmentAgeMs: config.store.maxSegmentAgeMs,
+      onCommit: (c) => b.committed(c.seconds, opened?.size ?? 0),
+      onWriteError: (e) => b.storeFailed(e),
+    });
+    store.onDurable((records) => b.durable(records));
+    let index: IndexFeed | undefined;
+    let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+    try {
+      index = await attachIndex(store);
+      b.committed(0, store.size);
+      const app = new HonoApp();
+      app.route("/", healthRoutes(b));
+      const tls = config.web.tlsCert !== null;
+      if (wiring.web !== undefined) {
+        app.route("/", await wiring.web({ store, board: b, config, tls }));
+      }
+      server = await serveHttp(app, config);
+      b.start();
+      const supervisor = new Supervisor(store, b, wiring.backoff);
+      const daemon = new Daemon({ store, index, board: b, supervisor, server }, config, wiring);
+      await daemon.#event("DAEMON_START", {
+        version: wiring.version,
+        sources: config.sources.map((s) => s.name),
+        listen: `${server.addr.hostname}:${server.addr.port}`,
+      });
+      await supervisor.apply(wiring.sources(config));
+      log("info", "vigil serving", {
+        listen: `${server.addr.hostname}:${server.addr.port}`,
+        tls,
+        data_dir: dataDir,
+        sources: config.sources.length,
+        events: store.size,
+      });
+      return daemon;
+    } catch (error) {
+      b.stop();
+      await server?.shutdown();
+      await index?.close().catch(() => {});
+      await store.close();
+      throw error;
+    }
+  }
+
+  /** Where the HTTP server listens (the real port when the config said 0). */
+  get address(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  get board(): StatusBoard {
+    return this.#board;
+  }
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  /**
+   * Re-reads the config file and applies its sources. A file that does not check out is
+   * refused whole (the running set stays as it was) and logged with its line.
+   */
+  async reload(): Promise<boolean> {
+    let next: VigilConfig;
+    try {
+      next = await this.#wiring.reloadConfig(this.#config.file);
+    } catch (error) {
+      log("error", "reload refused: the config file has an error; nothing changed", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+    const old = this.#config;
+    if (next.dataDir !== old.dataDir || JSON.stringify(next.web) !== JSON.stringify(old.web)) {
+      log("warn", "data_dir and [web] changes take effect at the next restart");
+    }
+    setLogLevel(next.log.level);
+    this.#config = next;
+    await this.#supervisor.apply(this.#wiring.sources(next));
+    await this.#event("DAEMON_RELOAD", { sources: next.sources.map((s) => s.name) });
+    log("info", "configuration reloaded", { sources: next.sources.length });
+    return true;
+  }
+
+  /** Stops sources, server and store; idempotent. */
+  stop(reason = "stop requested"): Promise<void> {
+    this.#stopping ??= (async () => {
+      log("info", "vigil stopping", { reason });
+      await this.#supervisor.stopAll();
+      await this.#server.shutdown();
+      this.#board.stop();
+      await this.#event("DAEMON_STOP", { reason }).catch((e) =>
+        log("error", "could not store the stop event", { error: String(e) })
+      );
+      await this.#index.close().catch((e) =>
+        log("warn", "search index close failed", { error: String(e) })
+      );
+      await this.#store.close();
+      log("info", "vigil stopped", { events: this.#store.size });
+    })();
+    return this.#stopping;
+  }
+
+  /** Waits until the daemon has stopped. */
+  get finished(): Promise<void> {
+    return this.#server.finished.then(() => this.#stopping);
+  }
+
+  async #event(command: string, context: JsonObject): Promise<void> {
+    const ev: NewEvent = {
+      ts: Date.now() * 1000,
+      source: DAEMON_SOURCE,
+      kind: "system",
+      command,
+      context,
+    };
+    await this.#store.append({ source: DAEMON_SOURCE, events: [ev] });
+  }
+}
+
+async function serveHttp(app: Hono, config: VigilConfig): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const { hostname, port } = config.web.listen;
+  const ready = Promise.withResolvers<void>();
+  const base = {
+    hostname,
+    port,
+    onListen: () => ready.resolve(),
+    onError: (error: unknown) => {
+      log("error", "HTTP handler failed", { error: String(error) });
+      return new Response("internal error", { status: 500 });
+    },
+  };
+  const server = config.web.tlsCert !== null && config.web.tlsKey !== null
+    ? Deno.serve({
+      ...base,
+      cert: await Deno.readTextFile(config.web.tlsCert),
+      key: await Deno.readTextFile(config.web.tlsKey),
+    }, app.fetch)
+    : Deno.serve(base, app.fetch);
+  await ready.promise;
+  return server;
+}

@@ -1,0 +1,57 @@
+/**
+ * The daemon's own HTTP endpoints, before any web UI route: `GET /healthz` (no authentication,
+ * for systemd, load balancers and container health checks: 200 when the store and every source
+ * are healthy, else 503, with per-source state as JSON) and `GET /metrics` (Prometheus text).
+ * Neither shows audit data; both show source names and error texts, which the config file and
+ * the daemon itself wrote.
+ */
+
+import { Hono } from "hono";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import type { StatusProvider } from "./status.ts";
+
+/** The health and metrics routes over a status provider. */
+export function healthRoutes(status: StatusProvider, now: () => number = Date.now): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => {
+    const s = status.current();
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        status: s.healthy ? "ok" : "degraded",
+        version: s.version,
+        uptime_seconds: Math.round((now() - s.startedAt) / 1000),
+        store: {
+          healthy: s.store.lastError === null,
+          events: s.store.size,
+          bytes: s.store.bytes,
+          disk_free_bytes: s.store.diskFreeBytes,
+          last_checkpoint: s.store.lastCheckpoint,
+          error: s.store.lastError?.message ?? null,
+        },
+        sources: s.sources.map((src) => ({
+          name: src.name,
+          type: src.type,
+          state: src.state,
+          healthy: src.healthy,
+          events: src.events,
+          restarts: src.restarts,
+          last_event_age_seconds: src.lastEventTs === null
+            ? null
+            : Math.max(0, Math.round(now() / 1000 - src.lastEventTs / 1e6)),
+          gauges: src.gauges,
+          error: src.lastError === null
+            ? null
+            : { message: src.lastError.message, stage: src.lastError.stage },
+        })),
+      },
+      s.healthy ? 200 : 503,
+    );
+  });
+  app.get("/metrics", (c) => {
+    c.header("Content-Type", METRICS_CONTENT_TYPE);
+    c.header("Cache-Control", "no-store");
+    return c.body(renderMetrics(status.current(), now()));
+  });
+  return app;
+}

@@ -1,0 +1,89 @@
+/**
+ * `/metrics` in the Prometheus text exposition format (version 0.0.4), rendered from the same
+ * snapshot as `/healthz`. Source names are label values and come from the config file; they are
+ * escaped as the format requires all the same.
+ */
+
+import type { ServeStatus } from "./status.ts";
+
+/** The content type Prometheus expects for this format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+function label(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function gaugeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+/** Renders the snapshot; `nowMs` is the wall time for ages. */
+export function renderMetrics(status: ServeStatus, nowMs: number): string {
+  const out: string[] = [];
+  const family = (name: string, type: "counter" | "gauge", help: string): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  const src = (s: { name: string }): string => `source="${label(s.name)}"`;
+
+  family("vigil_build_info", "gauge", "Vigil's version.");
+  out.push(`vigil_build_info{version="${label(status.version)}"} 1`);
+  family("vigil_up", "gauge", "1 when the store and every source are healthy.");
+  out.push(`vigil_up ${status.healthy ? 1 : 0}`);
+  family("vigil_uptime_seconds", "gauge", "Seconds since the daemon started.");
+  out.push(`vigil_uptime_seconds ${((nowMs - status.startedAt) / 1000).toFixed(3)}`);
+
+  const st = status.store;
+  family("vigil_store_events", "gauge", "Events in the store's log (the next seq).");
+  out.push(`vigil_store_events ${st.size}`);
+  family("vigil_store_bytes", "gauge", "Bytes of the data directory's files.");
+  out.push(`vigil_store_bytes ${st.bytes}`);
+  if (st.diskFreeBytes !== null) {
+    family("vigil_store_disk_free_bytes", "gauge", "Free bytes on the data directory's disk.");
+    out.push(`vigil_store_disk_free_bytes ${st.diskFreeBytes}`);
+  }
+  family("vigil_store_up", "gauge", "0 after a failed write (e.g. disk full) until one succeeds.");
+  out.push(`vigil_store_up ${st.lastError === null ? 1 : 0}`);
+  family(
+    "vigil_store_commit_seconds",
+    "gauge",
+    "Write and fdatasync time of recent group commits.",
+  );
+  out.push(`vigil_store_commit_seconds{quantile="0.5"} ${st.commitSeconds.p50}`);
+  out.push(`vigil_store_commit_seconds{quantile="0.99"} ${st.commitSeconds.p99}`);
+  if (st.lastCheckpoint !== null) {
+    family("vigil_store_checkpoint_size", "gauge", "Tree size of the latest signed checkpoint.");
+    out.push(`vigil_store_checkpoint_size ${st.lastCheckpoint.size}`);
+  }
+
+  const sources = status.sources;
+  family("vigil_source_up", "gauge", "1 while the source runs without failure.");
+  for (const s of sources) out.push(`vigil_source_up{${src(s)}} ${s.healthy ? 1 : 0}`);
+  family("vigil_source_events_total", "counter", "Events stored from the source.");
+  for (const s of sources) out.push(`vigil_source_events_total{${src(s)}} ${s.events}`);
+  family("vigil_source_bytes_total", "counter", "Canonical JSON bytes stored from the source.");
+  for (const s of sources) out.push(`vigil_source_bytes_total{${src(s)}} ${s.bytes}`);
+  family("vigil_source_errors_total", "counter", "Failed runs of the source.");
+  for (const s of sources) out.push(`vigil_source_errors_total{${src(s)}} ${s.errors}`);
+  family("vigil_source_restarts_total", "counter", "Restarts of the source after a failure.");
+  for (const s of sources) out.push(`vigil_source_restarts_total{${src(s)}} ${s.restarts}`);
+  family(
+    "vigil_source_last_event_age_seconds",
+    "gauge",
+    "Wall time minus the event time of the newest stored event.",
+  );
+  for (const s of sources) {
+    if (s.lastEventTs === null) continue;
+    const age = Math.max(0, nowMs / 1000 - s.lastEventTs / 1e6);
+    out.push(`vigil_source_last_event_age_seconds{${src(s)}} ${age.toFixed(3)}`);
+  }
+  const gauges = new Set(sources.flatMap((s) => Object.keys(s.gauges)));
+  for (const g of [...gauges].sort()) {
+    const name = `vigil_source_${gaugeName(g)}`;
+    family(name, "gauge", `Source gauge ${gaugeName(g)}.`);
+    for (const s of sources) {
+      const v = s.gauges[g];
+      if (v !== undefined) out.push(`${name}{${src(s)}} ${v}`);
+    }
+  }
+  return out.join("\n") + "\n";
+}

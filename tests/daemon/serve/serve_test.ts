@@ -1,0 +1,202 @@
+/**
+ * `vigil serve` as an admin runs it: a real process with the `vigil` task's permissions, a WAL
+ * source on the harness's PostgreSQL and one pointed at a closed port. The broken source is
+ * restarted with backoff while the good one keeps collecting; `/healthz` and `/metrics` say
+ * so; SIGHUP applies a fixed config and refuses a broken one; SIGTERM stops cleanly with a
+ * final checkpoint that covers every stored event.
+ */
+
+import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
+import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
+import { runVigil, spawnVigil } from "../../support/cli.ts";
+import { withPostgres } from "../../support/postgres.ts";
+import { withTempDir } from "../../support/store.ts";
+
+/** A TCP port on loopback that nothing listens on. */
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function config(data: string, sources: string[]): string {
+  return [`data_dir = "${data}"`, "", "[web]", 'listen = "127.0.0.1:0"', "", ...sources].join(
+    "\n",
+  );
+}
+
+function walTable(name: string, dsn: string): string {
+  return [
+    "[[sources]]",
+    `name = "${name}"`,
+    'type = "wal"',
+    `dsn = "${dsn}"`,
+    `slot = "vigil_${name}"`,
+    `publication = "vigil_${name}"`,
+    "heartbeat_interval_ms = 200",
+    "",
+  ].join("\n");
+}
+
+/** Collects a child's stderr lines as they come. */
+function collect(stream: ReadableStream<Uint8Array>): { lines: string[]; done: Promise<void> } {
+  const lines: string[] = [];
+  const done = (async () => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      rest += chunk;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+    }
+    if (rest !== "") lines.push(rest);
+  })();
+  return { lines, done };
+}
+
+/** Waits until `check` passes (returns without throwing); fails with its last error. */
+async function until(check: () => unknown, message: string, timeoutMs = 30_000): Promise<void> {
+  let last: unknown;
+  await assertEventually(async () => {
+    try {
+      await check();
+      return true;
+    } catch (error) {
+      last = error;
+      return false;
+    }
+  }, { timeoutMs, message: `${message} (${last})`, intervalMs: 100 }).catch((e) => {
+    throw new Error(`${message}: ${last instanceof Error ? last.message : last}`, { cause: e });
+  });
+}
+
+interface Health {
+  status: string;
+  store: { events: number; healthy: boolean };
+  sources: { name: string; state: string; healthy: boolean; restarts: number; events: number }[];
+}
+
+Deno.test("vigil serve supervises sources, reports health and stops cleanly", async () => {
+  await withPostgres(async (pg) => {
+    await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
+    await withTempDir(async (dir) => {
+      const data = `${dir}/data`;
+      const file = `${dir}/vigil.toml`;
+      const good = walTable("billing", pg.dsn());
+      const bad = walTable("crm", `postgres://postgres@127.0.0.1:${closedPort()}/postgres`);
+      await Deno.writeTextFile(file, config(data, [good, bad]));
+      assertEquals((await runVigil(["validate", "--config", file])).code, 0);
+
+      const child = spawnVigil(["serve", "--config", file]);
+      await child.stdin.close();
+      const err = collect(child.stderr);
+      const out = collect(child.stdout);
+      let exited = false;
+      const status = child.status.finally(() => (exited = true));
+      try {
+        let serving = { listen: "" };
+        await until(() => {
+          assert(!exited, `serve exited:\n${err.lines.join("\n")}`);
+          const line = err.lines.find((l) => l.includes('"vigil serving"'));
+          assert(line !== undefined, "no 'vigil serving' line yet");
+          serving = JSON.parse(line);
+        }, "serve starts");
+        const base = `http://${serving.listen}`;
+        const health = async (): Promise<[number, Health]> => {
+          const r = await fetch(`${base}/healthz`);
+          return [r.status, await r.json() as Health];
+        };
+
+        // The broken source backs off and restarts; the good one runs; health says degraded.
+        await until(async () => {
+          const [code, h] = await health();
+          const crm = h.sources.find((s) => s.name === "crm")!;
+          const billing = h.sources.find((s) => s.name === "billing")!;
+          assertEquals([code, h.status], [503, "degraded"]);
+          assert(crm.restarts >= 2 && !crm.healthy, JSON.stringify(crm));
+          assert(billing.healthy && billing.state === "running", JSON.stringify(billing));
+        }, "one source failing, the other healthy");
+
+        await pg.sql(
+          "INSERT INTO accounts SELECT g, 'owner ' || g FROM generate_series(1, 50) g; " +
+            "UPDATE accounts SET owner = 'changed' WHERE id <= 10",
+        );
+        // `query` reads the store while serve writes it.
+        await until(async () => {
+          const q = await runVigil([
+            "query",
+            "--data",
+            data,
+            "--source",
+            "billing",
+            "--limit",
+            "1000000",
+          ]);
+          assertEquals(q.code, 0, q.stderr);
+          const kinds = q.stdout.trim().split("\n").filter((l) => l !== "").map((l) =>
+            JSON.parse(l).kind
+          );
+          assertEquals(kinds.filter((k) => k === "row_change").length, 60);
+        }, "60 row changes stored");
+
+        const metrics = await (await fetch(`${base}/metrics`)).text();
+        assertMatch(metrics, /^vigil_source_events_total\{source="billing"\} (\d+)$/m);
+        const events = Number(
+          /^vigil_source_events_total\{source="billing"\} (\d+)$/m.exec(
+            metrics,
+          )![1],
+        );
+        assert(events >= 60, `billing events ${events}`);
+        assertMatch(metrics, /^vigil_source_lag_bytes\{source="billing"\} \d+$/m);
+        assertMatch(metrics, /^vigil_source_up\{source="crm"\} 0$/m);
+        assertMatch(metrics, /^vigil_store_commit_seconds\{quantile="0.99"\} [\d.e-]+$/m);
+        assertMatch(metrics, /^vigil_up 0$/m);
+
+        // A broken config is refused whole on SIGHUP; the daemon keeps running as it was.
+        await Deno.writeTextFile(file, config(data, [good, "[[sources]]\nname = 1\n"]));
+        child.kill("SIGHUP");
+        await until(
+          () => assert(err.lines.some((l) => l.includes("reload refused")), "not refused yet"),
+          "reload refused",
+        );
+        assertEquals((await health())[1].sources.length, 2);
+
+        // The fixed config drops the broken source: healthy again.
+        await Deno.writeTextFile(file, config(data, [good]));
+        child.kill("SIGHUP");
+        await until(async () => {
+          const [code, h] = await health();
+          assertEquals([code, h.sources.map((s) => s.name)], [200, ["billing"]]);
+        }, "healthy after reload");
+
+        child.kill("SIGTERM");
+        assertEquals((await status).code, 0, err.lines.join("\n"));
+      } finally {
+        if (!exited) child.kill("SIGKILL");
+        await status;
+        await err.done;
+        await out.done;
+      }
+
+      // Start, reload and stop are in the chain, and the final checkpoint covers everything.
+      const q = await runVigil([
+        "query",
+        "--data",
+        data,
+        "--source",
+        "vigil",
+        "--limit",
+        "1000000",
+      ]);
+      const commands = q.stdout.trim().split("\n").map((l) => JSON.parse(l).command);
+      assertEquals(commands, ["DAEMON_START", "DAEMON_RELOAD", "DAEMON_STOP"]);
+      const all = await runVigil(["query", "--data", data, "--limit", "1000000"]);
+      const size = all.stdout.trim().split("\n").length;
+      const cps = await readCheckpoints(`${data}/checkpoints.jsonl`);
+      assertEquals(cps.checkpoints.at(-1)?.size, size, "final checkpoint covers the log");
+      const verify = await runVigil(["verify", "--data", data]);
+      assertEquals(verify.code, 0, verify.stdout + verify.stderr);
+    });
+  });
+});
