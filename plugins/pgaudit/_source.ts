@@ -7,6 +7,7 @@
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";
+import { log } from "../../daemon/log.ts";
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import { Batcher } from "./_batcher.ts";
 import { defaultCurrentLogfiles } from "./_current_logfiles.ts";
@@ -30,8 +31,36 @@ const CHECK_CHARS = 4 * 1024 * 1024;
 /** Largest event JSON stored; the store refuses frames over 64 MiB. */
 const MAX_EVENT_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Counters of a source since it was created (across its runs), as gauges for the supervisor's
+ * metrics: unparseable input is stored and counted, never dropped.
+ */
+export interface PgauditStats {
+  /** Log records read (of any kind, bad ones included). */
+  records: number;
+  /** Events handed to the store. */
+  events: number;
+  /** Events with `parse_error` (bad records, invalid UTF-8, cut statements). */
+  parse_errors: number;
+  /** Events whose secrets were redacted. */
+  redacted: number;
+  /** Files that went before they were read to their end. */
+  files_lost: number;
+  /** Bytes written to known files and not yet read. */
+  lag_bytes: number;
+}
+
+/** Zeroed counters. */
+export function newStats(): PgauditStats {
+  return { records: 0, events: 0, parse_errors: 0, redacted: 0, files_lost: 0, lag_bytes: 0 };
+}
+
 /** Runs the source until `ctx.signal` aborts; throws `SourceError` when it cannot go on. */
-export async function runPgauditSource(s: PgauditSettings, ctx: SourceContext): Promise<void> {
+export async function runPgauditSource(
+  s: PgauditSettings,
+  ctx: SourceContext,
+  stats: PgauditStats = newStats(),
+): Promise<void> {
   let state: TailState;
   try {
     state = decodePosition(ctx.position);
@@ -56,7 +85,17 @@ export async function runPgauditSource(s: PgauditSettings, ctx: SourceContext): 
     currentLogfiles,
     graceMs: s.rotationGraceMs,
     now: () => Date.now(),
-    onGone: (e) => Promise.resolve(batcher.add(goneEvent(e, ctx.name))),
+    onGone: (e) => {
+      stats.files_lost++;
+      log("error", "pgAudit log file gone before it was read to its end", {
+        source: ctx.name,
+        file: e.name,
+        offset: e.offset,
+        size: e.size,
+      });
+      batcher.add(goneEvent(e, ctx.name));
+      return Promise.resolve();
+    },
   });
   const position = (): string => encodePosition(state);
   const sink: RecordSink = async (tf, records) => {
@@ -64,7 +103,25 @@ export async function runPgauditSource(s: PgauditSettings, ctx: SourceContext): 
       const ev = eventOf(rec, tf, s, ctx.name, rules);
       tf.entry.offset = rec.offset;
       tf.entry.line = lineAfter(rec);
-      if (ev !== undefined) batcher.add(ev);
+      stats.records++;
+      if (ev !== undefined) {
+        stats.events++;
+        if (ev.redacted === true) stats.redacted++;
+        if (ev.parse_error !== undefined) {
+          stats.parse_errors++;
+          // Every one is stored; the log names the first few and then every thousandth.
+          if (stats.parse_errors <= 10 || stats.parse_errors % 1000 === 0) {
+            log("warn", "pgAudit log record stored raw: it could not be parsed", {
+              source: ctx.name,
+              file: tf.path,
+              offset: rec.start,
+              line: rec.line,
+              parse_errors: stats.parse_errors,
+            });
+          }
+        }
+        batcher.add(ev);
+      }
       if (batcher.full) await batcher.flush(position, resumeKey(state));
     }
   };
@@ -78,6 +135,7 @@ export async function runPgauditSource(s: PgauditSettings, ctx: SourceContext): 
         throw new SourceError("receive", `pgAudit source ${ctx.name}: ${e}`, { cause: e });
       }
       await batcher.flush(position, resumeKey(state));
+      stats.lag_bytes = state.files.reduce((n, e) => n + Math.max(0, e.size - e.offset), 0);
       if (!more) await sleep(s.pollIntervalMs, ctx.signal);
     }
   } finally {

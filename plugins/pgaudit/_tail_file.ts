@@ -15,7 +15,11 @@ import type { FileEntry } from "./_tail_position.ts";
 /** Decoder settings shared by every file of a source. */
 export type FileDecoderOptions = Omit<LogDecoderOptions, "file" | "startOffset" | "startLine">;
 
-/** Receives the records of one read, in order; resolves once they are handed on. */
+/**
+ * Receives the records of one read, in order; resolves once they are handed on. The sink
+ * advances `file.entry.offset` (and `line`) past each record it has taken: the entry is what
+ * the position is made of, and only the sink knows what has been handed on.
+ */
 export type RecordSink = (file: TailFile, records: LogRecord[]) => Promise<void>;
 
 /** What a `read` found. */
@@ -57,7 +61,8 @@ export class TailFile {
     this.ino = stat.ino ?? 0;
     this.#file = file;
     this.#readPos = entry.offset;
-    this.#lastSize = stat.size;
+    // -1: the first read checks the content and grows a short fingerprint.
+    this.#lastSize = -1;
     this.lastGrowth = now;
     this.mtime = stat.mtime?.getTime() ?? 0;
     this.#decoder = createLogDecoder({

@@ -15,7 +15,7 @@
  */
 
 import type { Source } from "../../daemon/source.ts";
-import { runPgauditSource } from "./_source.ts";
+import { newStats, type PgauditStats, runPgauditSource } from "./_source.ts";
 import {
   checkPgauditConfig,
   pgauditConfigFromTable,
@@ -24,25 +24,33 @@ import {
 
 export { checkPgauditConfig, pgauditConfigFromTable } from "./_source_config.ts";
 export type { PgauditSettings, PgauditSourceConfig } from "./_source_config.ts";
+export type { PgauditStats } from "./_source.ts";
+
+/** A pgAudit source and its counters (gauges for metrics; they add up across its runs). */
+export interface PgauditSource extends Source {
+  readonly stats: Readonly<PgauditStats>;
+}
 
 /** A pgAudit source; the config is checked here (`TypeError` naming the key). */
-export function pgauditSource(config: PgauditSourceConfig): Source {
+export function pgauditSource(config: PgauditSourceConfig): PgauditSource {
   const settings = checkPgauditConfig(config);
-  return { run: (ctx) => runPgauditSource(settings, ctx) };
+  const stats = newStats();
+  return { stats, run: (ctx) => runPgauditSource(settings, ctx, stats) };
 }
 
 /** The registry entry: `type = "pgaudit"` in a `[[sources]]` table of the configuration. */
 export const PGAUDIT_PLUGIN: {
   readonly type: "pgaudit";
   validate(table: Readonly<Record<string, unknown>>): void;
-  create(table: Readonly<Record<string, unknown>>): Source;
+  create(table: Readonly<Record<string, unknown>>): PgauditSource;
 } = Object.freeze({
   type: "pgaudit",
   validate(table: Readonly<Record<string, unknown>>): void {
     pgauditConfigFromTable(table);
   },
-  create(table: Readonly<Record<string, unknown>>): Source {
+  create(table: Readonly<Record<string, unknown>>): PgauditSource {
     const settings = pgauditConfigFromTable(table);
-    return { run: (ctx) => runPgauditSource(settings, ctx) };
+    const stats = newStats();
+    return { stats, run: (ctx) => runPgauditSource(settings, ctx, stats) };
   },
 });
