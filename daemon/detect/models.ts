@@ -1,0 +1,177 @@
+/**
+ * The two models, as detectors over closed windows. Each role is scored against its own rolling
+ * baseline once it has one (`min_baseline` windows over `min_history_days`), before that against
+ * its peer group (the recent windows of all roles). Models are retrained every `retrain_every`
+ * new baseline windows, seeded from the configured seed, the role and the training count — so a
+ * replay of the same events grows the same trees.
+ */
+
+import type { AlertDraft, ReasonFeature } from "./alert.ts";
+import { DbscanModel } from "./dbscan.ts";
+import { type DetectContext, type Detector, windowDraft } from "./detector.ts";
+import { IsolationForest } from "./isolation_forest.ts";
+import { hashSeed, seededRandom } from "./prng.ts";
+import type { RoleProfile } from "./profile.ts";
+import { FEATURE_NAMES, type FeatureWindow } from "./window.ts";
+
+/** Features kept on a log1p scale: reasons show them as counts again. */
+const LOG_FEATURES = 10;
+/** Smallest spread used to standardise a feature: a constant feature is not infinitely tight. */
+const MIN_STD = 0.25;
+
+interface Trained {
+  forest: IsolationForest;
+  dbscan: DbscanModel;
+  mean: number[];
+  std: number[];
+  /** Baseline size (windows seen) at training. */
+  at: number;
+}
+
+function stats(rows: readonly number[][]): { mean: number[]; std: number[] } {
+  const dims = rows[0]!.length;
+  const mean = new Array<number>(dims).fill(0);
+  const std = new Array<number>(dims).fill(0);
+  for (const r of rows) for (let d = 0; d < dims; d++) mean[d]! += r[d]! / rows.length;
+  for (const r of rows) for (let d = 0; d < dims; d++) std[d]! += (r[d]! - mean[d]!) ** 2;
+  for (let d = 0; d < dims; d++) std[d] = Math.max(MIN_STD, Math.sqrt(std[d]! / rows.length));
+  return { mean, std };
+}
+
+function scale(v: readonly number[], t: { mean: number[]; std: number[] }): number[] {
+  return v.map((x, d) => (x - t.mean[d]!) / t.std[d]!);
+}
+
+function shown(d: number, x: number): number {
+  return d < LOG_FEATURES ? Math.expm1(x) : x;
+}
+
+/**
+ * The features furthest *above* the baseline, as reason entries and words; null when none is a
+ * standard deviation above. Every feature counts something risky (statements, objects, failures,
+ * rarity), so a window that is unusual only for doing less than usual is not an alert.
+ */
+function explain(
+  v: readonly number[],
+  t: Trained,
+): { features: ReasonFeature[]; words: string } | null {
+  const z = v.map((x, d) => ({ d, z: (x - t.mean[d]!) / t.std[d]! }));
+  z.sort((a, b) => b.z - a.z || a.d - b.d);
+  const features = z.slice(0, 3).filter((e) => e.z >= 1).map(({ d }) => ({
+    name: FEATURE_NAMES[d]!,
+    value: Math.round(shown(d, v[d]!) * 100) / 100,
+    usual: Math.round(shown(d, t.mean[d]!) * 100) / 100,
+  }));
+  if (features.length === 0) return null;
+  const words = features.map((f) => `${f.name} ${f.value} (usual ${f.usual})`).join(", ");
+  return { features, words };
+}
+
+/** Both models over windows; one detector so that they share the trained state. */
+export function windowModels(): Detector {
+  const trained = new Map<string, Trained>();
+  const fits = new Map<string, number>();
+
+  function train(key: string, rows: number[][], at: number, ctx: DetectContext): Trained {
+    const n = (fits.get(key) ?? 0) + 1;
+    fits.set(key, n);
+    const random = seededRandom(hashSeed(`${key}#${n}`, ctx.cfg.seed));
+    const recent = rows.slice(-ctx.cfg.if_subsample);
+    const s = stats(rows);
+    return {
+      forest: IsolationForest.fit(rows, {
+        trees: ctx.cfg.if_trees,
+        subsample: ctx.cfg.if_subsample,
+        random,
+      }),
+      dbscan: new DbscanModel(recent.map((r) => scale(r, s)), ctx.cfg.dbscan_min_points),
+      ...s,
+      at,
+    };
+  }
+
+  function modelFor(p: RoleProfile, ts: number, ctx: DetectContext): [string, Trained] | null {
+    const own = p.baseline.length >= ctx.cfg.min_baseline &&
+      p.historyDays(ts) >= ctx.cfg.min_history_days;
+    if (own) {
+      const key = `role:${p.role}`;
+      let t = trained.get(key);
+      if (!t || p.windows - t.at >= ctx.cfg.retrain_every) {
+        trained.set(key, t = train(key, p.baseline, p.windows, ctx));
+      }
+      return [key, t];
+    }
+    let total = 0;
+    for (const q of ctx.profiles.values()) total += q.windows;
+    let t = trained.get("peers");
+    if (t && total - t.at < ctx.cfg.retrain_every) return ["peers", t];
+    // The peer baseline: each role's recent windows, in role order for a fixed sample.
+    const roles = [...ctx.profiles.keys()].filter((r) => r !== "").sort();
+    const rows: number[][] = [];
+    const per = Math.ceil(ctx.cfg.baseline_windows / Math.max(1, roles.length));
+    for (const r of roles) rows.push(...ctx.profiles.get(r)!.baseline.slice(-per));
+    if (rows.length < ctx.cfg.min_baseline) return null;
+    trained.set("peers", t = train("peers", rows, total, ctx));
+    return ["peers", t];
+  }
+
+  function draft(
+    w: FeatureWindow,
+    rule: string,
+    score: number,
+    lead: string,
+    e: { features: ReasonFeature[]; words: string },
+  ): AlertDraft {
+    return windowDraft(w, {
+      rule,
+      severity: score >= 0.8 ? "high" : "medium",
+      score: Math.round(score * 1000) / 1000,
+      reason: `${lead}: ${e.words}`,
+      features: e.features,
+    });
+  }
+
+  return {
+    name: "model",
+    window(w, v, ctx) {
+      const disabled = ctx.cfg.disabled;
+      const m = modelFor(ctx.profile, w.start, ctx);
+      if (!m) return [];
+      const [key, t] = m;
+      const out: AlertDraft[] = [];
+      const why = explain(v, t);
+      if (why === null) return out;
+      const peer = key === "peers" ? " against its peer group" : "";
+      if (!disabled.includes("model:isolation_forest")) {
+        const s = t.forest.score(v);
+        if (s >= ctx.cfg.if_threshold) {
+          out.push(draft(
+            w,
+            "model:isolation_forest",
+            s,
+            `isolation score ${s.toFixed(3)}${peer} (threshold ${ctx.cfg.if_threshold})`,
+            why,
+          ));
+        }
+      }
+      if (!disabled.includes("model:dbscan")) {
+        const d = t.dbscan.nearestCore(scale(v, t));
+        const factor = d / t.dbscan.eps;
+        // Sparse but ordinary corners of the baseline (quiet night hours) lie far from the
+        // dense clusters too: only a window lonelier than any baseline window is an outlier.
+        if (factor > ctx.cfg.dbscan_noise_factor && d > t.dbscan.maxKDistance) {
+          const score = 1 - 1 / (1 + factor / ctx.cfg.dbscan_noise_factor);
+          out.push(draft(
+            w,
+            "model:dbscan",
+            score,
+            `noise to DBSCAN${peer}: ${factor.toFixed(1)}× eps ${t.dbscan.eps.toFixed(3)} from ` +
+              `the nearest cluster`,
+            why,
+          ));
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The rules that judge a role's closed window: activity at an hour or on a weekday the role
+ * almost never works, and bulk reads across many more objects than the role ever read at once.
+ */
+
+import { type Detector, windowDraft } from "./detector.ts";
+
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** Activity in an hour of day or on a weekday that holds almost none of the role's history. */
+export const offHours: Detector = {
+  name: "off_hours",
+  window(w, _v, ctx) {
+    const p = ctx.profile;
+    if (p.historyDays(w.start) < ctx.cfg.min_history_days) return [];
+    const d = new Date(w.start / 1000);
+    const hour = d.getUTCHours();
+    const day = d.getUTCDay();
+    const hs = p.hourShare(hour);
+    const ds = p.weekdayShare(day);
+    const min = ctx.cfg.off_hours_min_share;
+    if (hs >= min && ds >= min) return [];
+    const parts = [];
+    if (hs < min) parts.push(`${hour}:00 UTC holds ${(hs * 100).toFixed(1)}%`);
+    if (ds < min) parts.push(`${DAYS[day]} holds ${(ds * 100).toFixed(1)}%`);
+    return [windowDraft(w, {
+      rule: this.name,
+      severity: w.sensitive > 0 || w.ddl > 0 ? "high" : "medium",
+      score: Math.min(hs, ds),
+      reason: `${w.role} active outside its usual hours: ${parts.join(" and ")} of its ` +
+        `${p.windows} active hours; ${w.statements} statements on ${w.objects.size} objects`,
+      features: [
+        { name: "hour_share", value: hs, usual: 1 / 24 },
+        { name: "weekday_share", value: ds, usual: 1 / 7 },
+        { name: "statements", value: w.statements },
+      ],
+    })];
+  },
+};
+
+/** One window reading many objects, far more than the role's largest window so far. */
+export const bulkRead: Detector = {
+  name: "bulk_read",
+  window(w, _v, ctx) {
+    const n = w.readObjects.size;
+    const max = ctx.profile.maxObjectsPerWindow;
+    if (n < ctx.cfg.bulk_read_objects || n < ctx.cfg.bulk_read_factor * Math.max(1, max)) return [];
+    return [windowDraft(w, {
+      rule: this.name,
+      severity: w.sensitive > 0 ? "critical" : "high",
+      score: n,
+      reason: `${w.role} read ${n} distinct objects in one window (its previous maximum ${max}, ` +
+        `threshold ${ctx.cfg.bulk_read_objects} and ${ctx.cfg.bulk_read_factor}×); ` +
+        `${w.sensitive} sensitive accesses, ${w.firstTimeObjects} first-time objects`,
+      features: [
+        { name: "distinct_objects", value: n, usual: max },
+        { name: "sensitive_accesses", value: w.sensitive },
+        { name: "first_time_objects", value: w.firstTimeObjects },
+      ],
+    })];
+  },
+};
