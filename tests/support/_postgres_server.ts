@@ -4,7 +4,13 @@
  * immediate shutdown to SIGKILL of it and its children, so that stopping never leaves it behind.
  */
 import { join } from "node:path";
-import { isProcessAlive, killTree, type ServerUser, spawnServer } from "./_postgres_process.ts";
+import {
+  isProcessAlive,
+  killTree,
+  procCwd,
+  type ServerUser,
+  spawnServer,
+} from "./_postgres_process.ts";
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -87,7 +93,7 @@ export async function postmasterPid(
   const pid = Number.parseInt(lines[0] ?? "", 10);
   if (!(pid > 0) || (status !== undefined && lines[7]?.trim() !== status)) return undefined;
   // A file left by a killed server names a dead pid, or by now someone else's.
-  const cwd = await Deno.readLink(`/proc/${pid}/cwd`).catch(() => "");
+  const cwd = await procCwd(pid);
   const ours = cwd === await Deno.realPath(dataDir);
   return ours && await isProcessAlive(pid) ? pid : undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * `vigil serve` as an admin runs it: a real process with the `vigil` task's permissions, a WAL
  * source on the harness's PostgreSQL and one pointed at a closed port. The broken source is
- * restarted with backoff while the good one keeps collecting; `/healthz` and `/metrics` say
+ * restarted with backoff while the good one keeps collecting — over TLS verified against a CA
+ * made in the test (`sslmode=verify-full`); `/healthz` and `/metrics` say
  * so; SIGHUP applies a fixed config and refuses a broken one; SIGTERM stops cleanly with a
  * final checkpoint that covers every stored event.
  */
@@ -9,6 +10,7 @@
 import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
 import { runVigil, spawnVigil } from "../../support/cli.ts";
+import { enableTls } from "../../support/pg_tls.ts";
 import { withPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
 
@@ -80,10 +82,12 @@ interface Health {
 Deno.test("vigil serve supervises sources, reports health and stops cleanly", async () => {
   await withPostgres(async (pg) => {
     await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
+    const ca = await enableTls(pg);
     await withTempDir(async (dir) => {
       const data = `${dir}/data`;
       const file = `${dir}/vigil.toml`;
-      const good = walTable("billing", pg.dsn());
+      const tlsDsn = `${pg.dsn()}?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`;
+      const good = walTable("billing", tlsDsn);
       const bad = walTable("crm", `postgres://postgres@127.0.0.1:${closedPort()}/postgres`);
       await Deno.writeTextFile(file, config(data, [good, bad]));
       assertEquals((await runVigil(["validate", "--config", file])).code, 0);
@@ -140,6 +144,12 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
           assertEquals(kinds.filter((k) => k === "row_change").length, 60);
         }, "60 row changes stored");
 
+        // Both of the source's sessions (the walsender and the heartbeat) are encrypted.
+        const ssl = await pg.sql(
+          "SELECT a.backend_type, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) " +
+            "WHERE a.application_name LIKE 'vigil%' ORDER BY 1",
+        );
+        assertEquals(ssl.split("\n").map((l) => l.split("|")[1]), ["t", "t"], ssl);
         const metrics = await (await fetch(`${base}/metrics`)).text();
         assertMatch(metrics, /^vigil_source_events_total\{source="billing"\} (\d+)$/m);
         const events = Number(
