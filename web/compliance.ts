@@ -1,0 +1,135 @@
+/**
+ * What an auditor asks first: is the trail intact, and is it complete? Verification on demand
+ * (the whole store, as `vigil verify` does, recorded with who ran it and what it found), and
+ * coverage: per source how many events in a period, from when to when, and the gaps the sources
+ * reported — `system` events such as `WAL_GAP`, a heartbeat that did not come back, a dropped
+ * DDL trigger, or a pgAudit setting turned down.
+ */
+
+import type { VerifyRun } from "../daemon/access/mod.ts";
+import type { AuditEvent } from "../daemon/event/model.ts";
+import { describePlace } from "../daemon/store/errors.ts";
+import { verifyStore } from "../daemon/store/verify.ts";
+import { log } from "../daemon/log.ts";
+import type { WebDeps } from "./deps.ts";
+import { UI_SOURCE } from "./audit_trail.ts";
+import { MAX_PAGE, searchEvents } from "./search.ts";
+
+/** System events that mean audit evidence may be missing. */
+const GAP_COMMANDS = new Set(["WAL_GAP", "WAL_HEARTBEAT_MISSING", "WAL_DDL_TRIGGER_MISSING"]);
+/** System events that close an earlier gap. */
+const RECOVERY_COMMANDS = new Set(["WAL_HEARTBEAT_RESTORED"]);
+
+/** Whether a system event reports a gap, a recovery, or neither. */
+export function gapKind(e: AuditEvent): "gap" | "recovery" | null {
+  if (e.kind !== "system") return null;
+  if (e.command !== undefined && GAP_COMMANDS.has(e.command)) return "gap";
+  if (e.command !== undefined && RECOVERY_COMMANDS.has(e.command)) return "recovery";
+  if (e.context?.audit_reduced === true) return "gap";
+  return null;
+}
+
+/** Gap and recovery events in [from, to) (µs), newest first, at most `MAX_PAGE`. */
+export async function gapEvents(
+  deps: WebDeps,
+  period: { from?: number | undefined; to?: number | undefined },
+): Promise<AuditEvent[]> {
+  const filter: { kind: "system"; from?: number; to?: number } = { kind: "system" };
+  if (period.from !== undefined) filter.from = period.from;
+  if (period.to !== undefined) filter.to = period.to;
+  const page = await searchEvents(deps, { filter, before: undefined, limit: MAX_PAGE });
+  return page.events.filter((e) => gapKind(e) !== null);
+}
+
+/** What was collected from one source in a period. */
+export interface Coverage {
+  source: string;
+  events: number;
+  /** Event times (µs) of the first and last event, or null when none. */
+  first: number | null;
+  last: number | null;
+}
+
+/** The sources worth listing: configured ones, application tokens and the UI itself. */
+export function knownSources(deps: WebDeps): string[] {
+  const names = new Set(deps.status.current().sources.map((s) => s.name));
+  for (const t of deps.access.tokens.list()) names.add(t.name);
+  names.add(UI_SOURCE);
+  return [...names].sort();
+}
+
+/** Per source counts and time span in [from, to) (µs), from the index; null without one. */
+export function coverage(deps: WebDeps, period: { from: number; to: number }): Coverage[] | null {
+  const index = deps.index;
+  if (!index) return null;
+  return knownSources(deps).map((source) => {
+    const f = { source, from: period.from, to: period.to };
+    const events = index.count(f);
+    if (events === 0) return { source, events, first: null, last: null };
+    const first = index.query({ ...f, order: "asc", limit: 1 })[0]?.ts ?? null;
+    const last = index.query({ ...f, order: "desc", limit: 1 })[0]?.ts ?? null;
+    return { source, events, first, last };
+  });
+}
+
+/** Runs whole-store verifications, one at a time, and records each result. */
+export class Verifier {
+  #deps: WebDeps;
+  #running: { by: string; since: number; done: Promise<VerifyRun> } | null = null;
+
+  constructor(deps: WebDeps) {
+    this.#deps = deps;
+  }
+
+  /** The run in progress, if any. */
+  get running(): { by: string; since: number } | null {
+    return this.#running ? { by: this.#running.by, since: this.#running.since } : null;
+  }
+
+  /** Starts a run (or joins the one in progress); resolves with its recorded result. */
+  start(by: string, onDone: (run: VerifyRun) => Promise<void>): Promise<VerifyRun> {
+    if (this.#running) return this.#running.done;
+    const now = this.#deps.now ?? Date.now;
+    const since = now();
+    const done = (async (): Promise<VerifyRun> => {
+      let run: VerifyRun;
+      try {
+        const report = await verifyStore(this.#deps.store.dataDir);
+        run = {
+          startedAt: since,
+          finishedAt: now(),
+          ok: report.ok,
+          events: report.events,
+          checkpoints: report.checkpoints,
+          problem: report.problem
+            ? `${report.problem.reason} at ${describePlace(report.problem.place)}`
+            : null,
+          byUser: by,
+        };
+      } catch (e) {
+        run = {
+          startedAt: since,
+          finishedAt: now(),
+          ok: false,
+          events: 0,
+          checkpoints: 0,
+          problem: `verification could not run: ${(e as Error).message}`,
+          byUser: by,
+        };
+      }
+      this.#deps.access.verifyRuns.record(run);
+      try {
+        await onDone(run);
+      } catch (e) {
+        log("error", "cannot record the verification result in the chain", {
+          error: String(e),
+        });
+      }
+      return run;
+    })().finally(() => {
+      this.#running = null;
+    });
+    this.#running = { by, since, done };
+    return done;
+  }
+}

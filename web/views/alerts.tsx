@@ -1,0 +1,85 @@
+/** A table of alerts, with an acknowledge button where the viewer may acknowledge. */
+
+import type { JSX } from "hono/jsx/jsx-runtime";
+import type { Alert } from "../deps.ts";
+import { eventTime, wallTime } from "./format.ts";
+import { Csrf } from "./layout.tsx";
+import { Text } from "./text.tsx";
+
+/** The alerts; `csrf` set shows acknowledge buttons on open ones. */
+export const AlertTable = (
+  { alerts, csrf, linkSeqs }: {
+    alerts: readonly Alert[];
+    csrf?: string | null;
+    linkSeqs?: boolean;
+  },
+): JSX.Element => (
+  <table class="alerts">
+    <thead>
+      <tr>
+        <th>severity</th>
+        <th>rule</th>
+        <th>when (event time)</th>
+        <th>role</th>
+        <th>client</th>
+        <th>db</th>
+        <th>reason</th>
+        <th>events</th>
+        <th>reviewed</th>
+      </tr>
+    </thead>
+    <tbody>
+      {alerts.map((a) => (
+        <tr data-alert={a.id}>
+          <td class={a.severity === "high" || a.severity === "critical" ? "bad" : "warn"}>
+            {a.severity}
+          </td>
+          <td>
+            <Text value={a.rule} />
+          </td>
+          <td>
+            {eventTime(a.ts_from)} – {eventTime(a.ts_to)}
+          </td>
+          <td>
+            <Text value={a.role} />
+          </td>
+          <td>
+            <Text value={a.client_addr} />
+          </td>
+          <td>
+            <Text value={a.db} />
+          </td>
+          <td>
+            <Text value={a.reason} />
+          </td>
+          <td>
+            {a.seqs.slice(0, 5).map((s) =>
+              linkSeqs ? <a key={s} href={`/events/${s}`}>{s}</a> : <span key={s}>{s}</span>
+            )}
+            {a.seqs.length > 5 ? ` … (${a.seqs.length})` : ""}
+          </td>
+          <td>
+            {a.acked_by !== null
+              ? (
+                <span>
+                  <Text value={a.acked_by} /> {a.acked_at !== null ? wallTime(a.acked_at) : ""}
+                </span>
+              )
+              : csrf
+              ? (
+                <form
+                  class="inline"
+                  method="post"
+                  action={`/alerts/${encodeURIComponent(a.id)}/ack`}
+                >
+                  <Csrf token={csrf} />
+                  <button type="submit">Acknowledge</button>
+                </form>
+              )
+              : <span class="warn">open</span>}
+          </td>
+        </tr>
+      ))}
+    </tbody>
+  </table>
+);

@@ -1,0 +1,223 @@
+/**
+ * The Management page: compliance at a glance — the last verification and a button to run one,
+ * the latest signed checkpoint, coverage per source and reported gaps in a period, the export
+ * targets, and the evidence pack form.
+ */
+
+import type { JSX } from "hono/jsx/jsx-runtime";
+import type { User, VerifyRun } from "../../daemon/access/mod.ts";
+import type { AuditEvent } from "../../daemon/event/model.ts";
+import type { Checkpoint } from "../../daemon/store/checkpoint.ts";
+import type { Coverage } from "../compliance.ts";
+import type { ExportTargetState } from "../deps.ts";
+import { count, eventTime, wallTime } from "./format.ts";
+import { Csrf, Layout } from "./layout.tsx";
+import { Text } from "./text.tsx";
+
+/** The latest verification result. */
+export const VerifyResult = ({ run }: { run: VerifyRun | null }): JSX.Element =>
+  run
+    ? (
+      <p id="verify-result">
+        <span class={run.ok ? "ok" : "bad"}>{run.ok ? "Intact" : "Problem found"}</span>: verified
+        {" "}
+        {count(run.events)} events and {run.checkpoints} signed checkpoints, finished{" "}
+        {wallTime(run.finishedAt)}, run by <Text value={run.byUser} />.
+        {run.problem
+          ? (
+            <>
+              First problem: <Text value={run.problem} />
+            </>
+          )
+          : null}
+      </p>
+    )
+    : <p id="verify-result" class="warn">Never verified from the UI.</p>;
+
+/** The page. */
+export const ManagementPage = (p: {
+  user: User;
+  csrf: string;
+  lastRun: VerifyRun | null;
+  running: { by: string; since: number } | null;
+  checkpoint: { checkpoint: Checkpoint; signatureOk: boolean; count: number } | null;
+  storeSize: number;
+  period: { from: string; to: string };
+  coverage: Coverage[] | null;
+  gaps: AuditEvent[];
+  exports: readonly ExportTargetState[] | null;
+}): JSX.Element => (
+  <Layout
+    title="Management"
+    user={p.user}
+    csrf={p.csrf}
+    active="/management"
+    refreshSeconds={p.running ? 3 : 0}
+  >
+    <h2>Integrity</h2>
+    <VerifyResult run={p.lastRun} />
+    {p.running
+      ? (
+        <p class="notice">
+          Verification running since {wallTime(p.running.since)} (started by{" "}
+          <Text value={p.running.by} />); this page refreshes.
+        </p>
+      )
+      : (
+        <form method="post" action="/management/verify" class="stack">
+          <Csrf token={p.csrf} />
+          <button type="submit">Verify the whole store now</button>
+        </form>
+      )}
+    <h2>Latest signed checkpoint</h2>
+    {p.checkpoint
+      ? (
+        <dl class="fields" id="checkpoint">
+          <dt>tree size</dt>
+          <dd>
+            {count(p.checkpoint.checkpoint.size)} of {count(p.storeSize)} events
+          </dd>
+          <dt>signed</dt>
+          <dd>{eventTime(p.checkpoint.checkpoint.ts)}</dd>
+          <dt>root</dt>
+          <dd>
+            <code>{p.checkpoint.checkpoint.root}</code>
+          </dd>
+          <dt>key</dt>
+          <dd>
+            {p.checkpoint.checkpoint.key_id} (<a href="/keys/signing.pub.pem">public key</a>)
+          </dd>
+          <dt>signature</dt>
+          <dd class={p.checkpoint.signatureOk ? "ok" : "bad"}>
+            {p.checkpoint.signatureOk ? "valid" : "INVALID"}
+          </dd>
+          <dt>checkpoints</dt>
+          <dd>{p.checkpoint.count}</dd>
+        </dl>
+      )
+      : <p class="warn">No checkpoint has been signed yet.</p>}
+    <h2>Coverage</h2>
+    <form method="get" action="/management" class="stack">
+      <label>
+        from (UTC)
+        <input name="from" value={p.period.from} />
+      </label>
+      <label>
+        to (UTC)
+        <input name="to" value={p.period.to} />
+      </label>
+      <button type="submit" class="secondary">Show</button>
+    </form>
+    {p.coverage === null
+      ? <p class="warn">No search index: coverage is not available until it is built.</p>
+      : (
+        <table id="coverage">
+          <thead>
+            <tr>
+              <th>source</th>
+              <th class="num">events</th>
+              <th>first</th>
+              <th>last</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.coverage.map((c) => (
+              <tr>
+                <td>
+                  <Text value={c.source} />
+                </td>
+                <td class="num">{count(c.events)}</td>
+                <td>{c.first === null ? "—" : eventTime(c.first)}</td>
+                <td>{c.last === null ? "—" : eventTime(c.last)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    <h2>Reported gaps</h2>
+    {p.gaps.length === 0
+      ? <p class="ok" id="gaps">No gaps reported in this period.</p>
+      : (
+        <table id="gaps">
+          <thead>
+            <tr>
+              <th class="num">seq</th>
+              <th>time</th>
+              <th>source</th>
+              <th>what</th>
+              <th>detail</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.gaps.map((e) => (
+              <tr>
+                <td class="num">
+                  <a href={`/events/${e.seq}`}>{e.seq}</a>
+                </td>
+                <td>{eventTime(e.ts)}</td>
+                <td>
+                  <Text value={e.source} />
+                </td>
+                <td>
+                  <Text value={e.command} />
+                </td>
+                <td>
+                  <Text value={e.error ?? (e.context ? JSON.stringify(e.context) : undefined)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    <h2>Exports</h2>
+    {p.exports === null
+      ? <p class="muted">Export targets are not configured.</p>
+      : (
+        <table id="exports">
+          <thead>
+            <tr>
+              <th>target</th>
+              <th>type</th>
+              <th>state</th>
+              <th>last run</th>
+              <th>last success</th>
+              <th class="num">exported to seq</th>
+              <th>last error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {p.exports.map((t) => (
+              <tr>
+                <td>
+                  <Text value={t.name} />
+                </td>
+                <td>{t.type}</td>
+                <td class={t.state === "ok" ? "ok" : t.state === "failing" ? "bad" : undefined}>
+                  {t.state}
+                </td>
+                <td>{t.lastRunAt === null ? "never" : wallTime(t.lastRunAt)}</td>
+                <td>{t.lastSuccessAt === null ? "never" : wallTime(t.lastSuccessAt)}</td>
+                <td class="num">{t.exportedToSeq === null ? "—" : count(t.exportedToSeq)}</td>
+                <td>
+                  <Text value={t.lastError} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    <h2>Evidence pack</h2>
+    <form method="get" action="/management/evidence" class="stack">
+      <label>
+        from (UTC)
+        <input name="from" value={p.period.from} required />
+      </label>
+      <label>
+        to (UTC)
+        <input name="to" value={p.period.to} required />
+      </label>
+      <button type="submit">Printable page</button>
+      <button type="submit" formaction="/management/evidence.json" class="secondary">JSON</button>
+    </form>
+  </Layout>
+);
