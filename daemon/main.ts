@@ -69,6 +69,16 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     help: "user add --data DIR --name N --role admin|auditor|operator   add a UI user " +
       "(password on stdin); user list --data DIR",
   },
+  detect: {
+    run: async (argv) => (await import("./cli/detect.ts")).detectCommand(argv),
+    help: "detect --data DIR [--from T] [--to T] [--config F]   run the detectors over stored " +
+      "events (event time) and rebuild the alerts",
+  },
+  alerts: {
+    run: async (argv) => (await import("./cli/alerts.ts")).alertsCommand(argv),
+    help: "alerts --data DIR [--rule --role --severity --from --to --limit] [--format " +
+      "jsonl|table]   list alerts; alerts ack --data DIR --id N --by NAME --note TEXT",
+  },
   bench: { run: benchCommand, help: "bench [store]    benchmarks, one JSON object a line" },
 };
 

@@ -11,7 +11,7 @@
  * store.onDurable((records) => engine.feed(records));
  */
 
-import type { AuditEvent, NewEvent } from "../event/model.ts";
+import type { AuditEvent } from "../event/model.ts";
 import { log } from "../log.ts";
 import type { Store } from "../store/store.ts";
 import type { Alert, AlertAck, AlertDraft } from "./alert.ts";
@@ -20,7 +20,8 @@ import { type AlertChannel, channelWants } from "./channel.ts";
 import { type DetectConfig, sensitiveMatcher } from "./config.ts";
 import { Deduplicator } from "./dedup.ts";
 import type { DetectContext, Detector, EventFacts } from "./detector.ts";
-import { ACK_COMMAND, ACK_SOURCE, isAckEvent } from "./event_facts.ts";
+import { acknowledgeAlert } from "./ack.ts";
+import { isAckEvent } from "./event_facts.ts";
 import { FeatureExtractor, type FeatureSink } from "./features.ts";
 import { windowModels } from "./models.ts";
 import type { RoleProfile } from "./profile.ts";
@@ -136,13 +137,8 @@ export class DetectEngine implements FeatureSink {
    * Acknowledges alert `id`: appends the ack event to the chain (who, when, note) and records it
    * in the alert store once durable. Rejects for an unknown id.
    */
-  async ack(id: number, by: string, note: string, store: Store): Promise<Alert> {
-    const alert = this.alerts.get(id);
-    if (!alert) throw new RangeError(`Cannot acknowledge alert ${id}: no such alert`);
-    const ev = ackEvent(alert, by, note, Date.now() * 1000);
-    const { firstSeq } = await store.append({ source: ACK_SOURCE, events: [ev] });
-    this.alerts.setAck(alert.key, { by, note, ts: ev.ts, seq: firstSeq });
-    return this.alerts.get(id)!;
+  ack(id: number, by: string, note: string, store: Store): Promise<Alert> {
+    return acknowledgeAlert(this.alerts, store, { id, by, note });
   }
 
   /** Waits for channel deliveries in flight. */
@@ -210,22 +206,4 @@ export class DetectEngine implements FeatureSink {
     };
     if (!this.alerts.setAck(key, ack)) this.#pendingAcks.set(key, ack);
   }
-}
-
-/** The chain event that acknowledges `alert`. */
-export function ackEvent(
-  alert: Alert,
-  by: string,
-  note: string,
-  nowUs: number,
-): NewEvent {
-  if (by.trim() === "") throw new TypeError("Cannot acknowledge an alert: who (by) is empty");
-  return {
-    ts: nowUs,
-    source: ACK_SOURCE,
-    kind: "app",
-    command: ACK_COMMAND,
-    app_user: by,
-    context: { alert_id: alert.id, alert_key: alert.key, rule: alert.rule, note },
-  };
 }
