@@ -5,6 +5,7 @@
  * value is refused before anything connects, with a `TypeError` that names the key.
  */
 
+import { readSecret } from "../../daemon/config/secret.ts";
 import { checkSlotName } from "./_replication_command.ts";
 import { parseDsn, redactDsn } from "./_wire.ts";
 
@@ -73,7 +74,7 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
 };
 
 /** Keys every `[[sources]]` table has, which the daemon reads and a plugin passes over. */
-const COMMON_KEYS = new Set(["name", "type"]);
+const COMMON_KEYS = new Set(["name", "type", "password_file"]);
 
 const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
   batchMaxEvents: [1, 1_000_000],
@@ -105,12 +106,29 @@ export function walConfigFromTable(table: Readonly<Record<string, unknown>>): Wa
     if (COMMON_KEYS.has(key)) continue;
     const setting = Object.hasOwn(FILE_KEYS, key) ? FILE_KEYS[key] : undefined;
     if (setting === undefined) {
-      const known = Object.keys(FILE_KEYS).join(", ");
+      const known = [...Object.keys(FILE_KEYS), "password_file"].join(", ");
       throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${known}`);
     }
     config[setting] = value;
   }
-  return checkWalConfig(config as unknown as WalSourceConfig, { where, fileKeys: true });
+  const settings = checkWalConfig(config as unknown as WalSourceConfig, { where, fileKeys: true });
+  if (table.password_file === undefined) return settings;
+  // The password comes from a file or a systemd credential, not from the config file itself.
+  if (typeof table.password_file !== "string" || table.password_file === "") {
+    throw new TypeError(`Bad "password_file" in ${where}: expected a non-empty string`);
+  }
+  let password: string;
+  try {
+    password = readSecret(table.password_file);
+  } catch (error) {
+    throw new TypeError(`Bad "password_file" in ${where}: ${(error as Error).message}`);
+  }
+  const url = new URL(settings.dsn);
+  if (url.password !== "") {
+    throw new TypeError(`Bad "password_file" in ${where}: the dsn has a password already`);
+  }
+  url.password = encodeURIComponent(password);
+  return { ...settings, dsn: url.toString() };
 }
 
 /**

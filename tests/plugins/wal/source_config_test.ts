@@ -10,6 +10,7 @@ import { SOURCE_PLUGINS, sourcePlugin } from "../../../plugins/mod.ts";
 import { checkWalConfig, WAL_DEFAULTS, WAL_PLUGIN, walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 import { MemoryStore, startRun } from "./_source_harness.ts";
+import { startPostgres } from "../../support/postgres.ts";
 
 const GOOD = { dsn: "postgres://vigil@db1:5432/billing", slot: "vigil_billing", publication: "p" };
 
@@ -64,7 +65,7 @@ Deno.test("WAL_PLUGIN reads a [[sources]] table, naming keys as the file spells 
 });
 
 Deno.test("sourcePlugin() finds the wal plugin in the explicit list and refuses unknown types", () => {
-  assertEquals(SOURCE_PLUGINS.map((p) => p.type), ["wal"]);
+  assert(SOURCE_PLUGINS.map((p) => p.type).includes("wal"));
   assertEquals(sourcePlugin("wal"), WAL_PLUGIN);
   const error = assertThrows(() => sourcePlugin("oracle"), TypeError);
   assert(error.message.includes(`"wal"`), error.message);
@@ -110,5 +111,57 @@ Deno.test("walSource().run() stops at once when aborted while the server does no
         conn.close();
       } catch { /* closed by the client */ }
     }
+  }
+});
+
+Deno.test("password_file: the password comes from a file or a systemd credential", async () => {
+  await using pg = await startPostgres({ passwordAuth: true, password: "s3cret:/@x" });
+  const dir = await Deno.makeTempDir({ prefix: "vigil-cred-" });
+  const saved = Deno.env.get("CREDENTIALS_DIRECTORY");
+  try {
+    await Deno.writeTextFile(`${dir}/pg-password`, `${pg.password}\n`);
+    const table = {
+      name: "billing",
+      type: "wal",
+      dsn: `postgres://${pg.superuser}@127.0.0.1:${pg.port}/postgres`,
+      slot: "vigil_cred",
+      publication: "vigil_cred",
+      password_file: "pg-password",
+    };
+    // A credential name needs systemd's directory.
+    Deno.env.delete("CREDENTIALS_DIRECTORY");
+    const noDir = assertThrows(() => WAL_PLUGIN.validate(table), TypeError);
+    assert(noDir.message.includes("CREDENTIALS_DIRECTORY"), noDir.message);
+    Deno.env.set("CREDENTIALS_DIRECTORY", dir);
+    const missing = assertThrows(
+      () => WAL_PLUGIN.validate({ ...table, password_file: "nope" }),
+      TypeError,
+    );
+    assert(missing.message.startsWith(`Bad "password_file" in WAL source "billing"`));
+    const withPassword = assertThrows(
+      () => WAL_PLUGIN.validate({ ...table, dsn: table.dsn.replace("@", ":x@") }),
+      TypeError,
+    );
+    assert(withPassword.message.includes("has a password already"), withPassword.message);
+
+    // The real server takes the password (SCRAM), and the source stores a change.
+    await pg.sql("CREATE TABLE t (id int PRIMARY KEY)");
+    const store = new MemoryStore();
+    const running = startRun(WAL_PLUGIN.create(table), (signal) => store.context("b", signal));
+    await pg.sql("INSERT INTO t VALUES (1)");
+    const deadline = Date.now() + 20_000;
+    while (!store.events.some((e) => e.kind === "row_change") && Date.now() < deadline) {
+      if (running.result() !== undefined) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await running.stop();
+    assertEquals(running.result(), "ok");
+    assertEquals(store.events.filter((e) => e.kind === "row_change").length, 1);
+    // Absolute paths are read as they are.
+    WAL_PLUGIN.validate({ ...table, password_file: `${dir}/pg-password` });
+  } finally {
+    if (saved === undefined) Deno.env.delete("CREDENTIALS_DIRECTORY");
+    else Deno.env.set("CREDENTIALS_DIRECTORY", saved);
+    await Deno.remove(dir, { recursive: true });
   }
 });
