@@ -1,13 +1,17 @@
 /**
  * `deno task bench:wal`: WAL source intake into the durable store against pg_recvlogical
- * (`plugins/wal/_bench.ts`). Against `--dsn` (a server with `wal_level=logical`), or else a
- * throwaway PostgreSQL 15 of the test harness. Prints one JSON line per result.
+ * (`plugins/wal/_bench.ts`), then commit→durable latency at a fixed rate and the pgbench TPS
+ * with and without the source attached (`plugins/wal/_latency_bench.ts`). Against `--dsn` (a
+ * server with `wal_level=logical`), or else a throwaway PostgreSQL 15 of the test harness.
+ * Prints one JSON line per result.
  *
- * `deno task bench:wal [--dsn DSN] [--big-txns 20] [--big-rows 50000] [--singles 20000]`
+ * `deno task bench:wal [--dsn DSN] [--big-txns 20] [--big-rows 50000] [--singles 20000]
+ *   [--tps 1000] [--seconds 10] [--rounds 3]`
  */
 
 import { print, setLogLevel } from "../daemon/log.ts";
 import { benchWalStore } from "../plugins/wal/_bench.ts";
+import { benchWalLatency } from "../plugins/wal/_latency_bench.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
 function flag(name: string): string | undefined {
@@ -33,6 +37,14 @@ try {
     singles: count("singles", 20_000),
   });
   for (const result of results) print(JSON.stringify(result));
+  const more = await benchWalLatency({
+    dsn: given ?? pg!.dsn(),
+    dataDir,
+    tps: count("tps", 1000),
+    seconds: count("seconds", 10),
+    rounds: count("rounds", 3),
+  });
+  for (const result of more) print(JSON.stringify(result));
 } finally {
   await Deno.remove(dataDir, { recursive: true });
 }
