@@ -4,8 +4,9 @@
  * - **commit → durable latency**: pgbench commits single-row INSERTs at a fixed rate (~1k TPS)
  *   while the source stores them; for each stored row change, the wall time at which the store
  *   reported it durable minus its commit time from the WAL (same machine, same clock).
- * - **pgbench cost**: TPC-B TPS without the source and with it, alternating rounds in the same
- *   run so that drift (caches, checkpoints) hits both sides alike.
+ * - **pgbench cost**: TPC-B TPS without the source, with it, and with pg_recvlogical instead
+ *   (the share of the cost that is the server's logical decoding, whoever reads it),
+ *   alternating rounds in the same run so that drift (caches, checkpoints) hits all alike.
  *
  * It creates and drops its own tables, publication and slot.
  */
@@ -18,6 +19,7 @@ import { walSource } from "./mod.ts";
 import type { WalBenchResult } from "./_bench.ts";
 
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
+const RECVLOGICAL = "/usr/lib/postgresql/15/bin/pg_recvlogical";
 const TABLE = "vigil_bench_latency";
 const PUBLICATION = "vigil_bench_latency";
 const SLOT = "vigil_bench_latency";
@@ -82,11 +84,16 @@ export async function benchWalLatency(opts: WalLatencyBenchOptions): Promise<Wal
     const rounds = opts.rounds ?? 3;
     const without: number[] = [];
     const withIt: number[] = [];
+    const withRecv: number[] = [];
     const tpcb = ["-n", "-c", "4", "-j", "2", "-T", String(seconds)];
     for (let i = 0; i < rounds; i++) {
       without.push(await pgbench(opts.dsn, tpcb));
       await withSource(opts, `cost-${i}`, () => {}, async () => {
         withIt.push(await pgbench(opts.dsn, tpcb));
+      });
+      // The server's own share: logical decoding for a client that only writes to /dev/null.
+      await withRecvlogical(opts.dsn, admin, async () => {
+        withRecv.push(await pgbench(opts.dsn, tpcb));
       });
     }
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -110,6 +117,15 @@ export async function benchWalLatency(opts: WalLatencyBenchOptions): Promise<Wal
           `runs: ${withIt.map(Math.round).join(", ")})`,
         reference: { name: "pgbench without the source", value: round(off) },
         ratio: round(on / off),
+      },
+      {
+        bench: "wal_pgbench_tps_with_recvlogical",
+        value: round(mean(withRecv)),
+        unit: `TPC-B TPS with pg_recvlogical (pgoutput to /dev/null) attached instead (runs: ${
+          withRecv.map(Math.round).join(", ")
+        })`,
+        reference: { name: "pgbench without a replication client", value: round(off) },
+        ratio: round(mean(withRecv) / off),
       },
       {
         bench: "wal_pgbench_cost",
@@ -166,6 +182,32 @@ async function withSource(
     await admin.dropSlot(SLOT, { wait: true }).catch(() => {});
     await admin.close();
     await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs pg_recvlogical on a slot of its own, writing to /dev/null, while `during` runs. */
+async function withRecvlogical(
+  dsn: string,
+  admin: Awaited<ReturnType<typeof connectReplication>>,
+  during: () => Promise<void>,
+): Promise<void> {
+  const slot = `${SLOT}_ref`;
+  await admin.dropSlot(slot);
+  await admin.createSlotIfMissing(slot);
+  const child = new Deno.Command(RECVLOGICAL, {
+    args: [
+      ...["-d", dsn, "--slot", slot, "--start", "-f", "/dev/null", "--plugin=pgoutput"],
+      ...["-o", "proto_version=1", "-o", `publication_names=${PUBLICATION}`],
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await during();
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await admin.dropSlot(slot, { wait: true }).catch(() => {});
   }
 }
 
