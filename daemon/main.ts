@@ -29,6 +29,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     run: async (argv) => (await import("./cli/validate.ts")).validateCommand(argv),
     help: "validate --config FILE    check a config file; errors name the line and key",
   },
+  permissions: {
+    run: async (argv) => (await import("./cli/permissions.ts")).permissionsCommand(argv),
+    help: "permissions --config FILE [--app-dir D] [--native-lib F]   the deno run flags " +
+      "serve needs for this config, one a line",
+  },
   ingest: {
     run: ingestCommand,
     help: "ingest --data DIR --source NAME    append JSON-lines events from stdin",

@@ -8,6 +8,7 @@ import { sourcePlugin } from "../../plugins/mod.ts";
 import { ConfigError, type VigilConfig } from "../config/config.ts";
 import { log, print } from "../log.ts";
 import { Daemon } from "../serve/daemon.ts";
+import { notifySystemd } from "../serve/notify.ts";
 import type { SupervisedSource } from "../serve/supervisor.ts";
 import { noRest, parseFlags, required } from "./args.ts";
 import { loadVigilConfig } from "./config_load.ts";
@@ -41,6 +42,10 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     version,
     sources: configuredSources,
     reloadConfig: loadVigilConfig,
+  });
+  await notifySystemd(daemon.finished, {
+    status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
+    dataDir: config.dataDir,
   });
   const stop = (signal: string) => () => void daemon.stop(`${signal} received`);
   const onTerm = stop("SIGTERM");

@@ -1,0 +1,233 @@
+/**
+ * The Deno permissions `vigil serve` needs for one configuration, and not one more: what the
+ * shipped launcher passes to `deno run` instead of `-A`. Everything the daemon touches is named
+ * by the config (data dir, TLS files, log globs, database and S3 endpoints, export dirs) or by
+ * the installation (the bundled app, the native hashing library, OpenSSL, systemd's sockets
+ * and credentials directory), so it can all be listed before the daemon starts. A config
+ * edited later that reaches further is refused by Deno at the point of use (NotCapable), which
+ * the supervisor logs as a failing source; restarting through the launcher derives anew.
+ *
+ * The core knows no plugin (DESIGN.md), so this reads source tables by their documented keys:
+ * each source type has a rule below, and a type without one is an error rather than a guess.
+ *
+ * @example
+ * permissionFlags(derivePermissions(config, { appDir: "/usr/lib/vigil", ... }))
+ * // ["--allow-read=/var/lib/vigil,/etc/vigil/vigil.toml,…", "--allow-write=/var/lib/vigil", …]
+ */
+
+import type { NamedTable, VigilConfig } from "./config.ts";
+
+/** Where the installation keeps what the daemon loads, and systemd's per-run paths. */
+export interface InstallContext {
+  /** The directory of the bundled application (vigil.js, its workers, parquet-wasm's .wasm). */
+  appDir: string;
+  /** The store's native hashing library, or null when it is not installed. */
+  nativeLib: string | null;
+  /** OpenSSL's libcrypto, the store's SHA-256 without the native library. */
+  libcrypto: string;
+  /** systemd's `$CREDENTIALS_DIRECTORY`, where relative key files are looked up. */
+  credentialsDir?: string | null;
+  /** systemd's `$NOTIFY_SOCKET`: readiness and watchdog (daemon/serve/notify.ts). */
+  notifySocket?: string | null;
+  /** systemd's `$RUNTIME_DIRECTORY`, where the daemon binds its end of the notify socket. */
+  runtimeDir?: string | null;
+}
+
+/** The permission lists of one `deno run`. */
+export interface DenoPermissions {
+  read: string[];
+  write: string[];
+  net: string[];
+  env: string[];
+  ffi: string[];
+  sys: string[];
+  /** `--unstable-*` features needed (sd_notify's unix datagrams). */
+  unstable: string[];
+}
+
+/**
+ * The environment variables the daemon reads (grep `Deno.env` in daemon/): its own two
+ * switches and what systemd hands a service.
+ */
+export const DAEMON_ENV: readonly string[] = [
+  "VIGIL_NATIVE_LIB",
+  "VIGIL_SHA256",
+  "CREDENTIALS_DIRECTORY",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+  "RUNTIME_DIRECTORY",
+];
+
+type Table = Readonly<Record<string, unknown>>;
+interface Access {
+  read?: string[];
+  write?: string[];
+  net?: string[];
+}
+
+/** What each source type reaches, from its table's keys (see plugins/<type>/_source_config.ts). */
+const SOURCE_RULES: Readonly<Record<string, (t: Table) => Access>> = {
+  wal: (t) => dsnAccess(String(t.dsn)),
+  pgaudit: (t) => {
+    const dir = globDir(String(t.path));
+    const read = [dir];
+    // current_logfiles: the key's file, else the one in the log dir's parent, unless false.
+    if (typeof t.current_logfiles === "string") read.push(t.current_logfiles);
+    else if (t.current_logfiles !== false) read.push(`${parentDir(dir)}/current_logfiles`);
+    return { read };
+  },
+};
+
+/** Derives the permissions; throws `TypeError` for what cannot be granted exactly. */
+export function derivePermissions(config: VigilConfig, ctx: InstallContext): DenoPermissions {
+  const read = new Set<string>([config.dataDir, config.file, ctx.appDir, ctx.libcrypto]);
+  const write = new Set<string>([config.dataDir]);
+  const net = new Set<string>([hostPort(config.web.listen.hostname, config.web.listen.port)]);
+  const ffi = new Set<string>([ctx.libcrypto]);
+  const unstable: string[] = [];
+  if (ctx.nativeLib) {
+    read.add(ctx.nativeLib);
+    ffi.add(ctx.nativeLib);
+  }
+  if (config.web.tlsCert !== null) read.add(config.web.tlsCert);
+  if (config.web.tlsKey !== null) read.add(config.web.tlsKey);
+  const add = (a: Access): void => {
+    for (const p of a.read ?? []) read.add(p);
+    for (const p of a.write ?? []) write.add(p);
+    for (const p of a.net ?? []) net.add(p);
+  };
+  for (const source of config.sources) {
+    const rule = Object.hasOwn(SOURCE_RULES, source.type) ? SOURCE_RULES[source.type] : undefined;
+    if (rule === undefined) {
+      throw new TypeError(
+        `source "${source.name}": type "${source.type}" has no permission rule in ` +
+          "daemon/config/permissions.ts, so its access cannot be granted exactly",
+      );
+    }
+    add(rule(source.table));
+  }
+  for (const target of config.exports) add(exportAccess(target, ctx.credentialsDir ?? null));
+  if (ctx.credentialsDir) read.add(ctx.credentialsDir);
+  if (ctx.notifySocket && ctx.notifySocket.startsWith("/")) {
+    const bind = `${(ctx.runtimeDir?.split(":")[0] || config.dataDir).replace(/\/+$/, "")}` +
+      "/notify.sock";
+    net.add(`unix:${ctx.notifySocket}`);
+    net.add(`unix:${bind}`);
+    // Binding a unix socket, or sending to one, needs read and write on its path as well.
+    for (const path of [ctx.notifySocket, bind]) {
+      read.add(path);
+      write.add(path);
+    }
+    unstable.push("net");
+  }
+  const lists = { read, write, net, ffi };
+  for (const [kind, set] of Object.entries(lists)) {
+    for (const item of set) {
+      if (item.includes(",")) {
+        throw new TypeError(
+          `cannot grant --allow-${kind} to ${JSON.stringify(item)}: Deno separates entries ` +
+            "with commas, so a path or host may not contain one",
+        );
+      }
+    }
+  }
+  return {
+    read: [...read],
+    write: [...write],
+    net: [...net],
+    env: [...DAEMON_ENV],
+    ffi: [...ffi],
+    sys: ["statfs"],
+    unstable,
+  };
+}
+
+/** The `deno run` flags of a permission set, one argument each; never `-A`. */
+export function permissionFlags(p: DenoPermissions): string[] {
+  const flags = [
+    "--no-prompt",
+    `--allow-read=${p.read.join(",")}`,
+    `--allow-write=${p.write.join(",")}`,
+    `--allow-net=${p.net.join(",")}`,
+    `--allow-env=${p.env.join(",")}`,
+    `--allow-ffi=${p.ffi.join(",")}`,
+    `--allow-sys=${p.sys.join(",")}`,
+  ];
+  for (const u of p.unstable) flags.push(`--unstable-${u}`);
+  return flags;
+}
+
+/** `host:port`, with IPv6 addresses in brackets as Deno's `--allow-net` wants them. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * The address of a `postgres://` DSN, as the WAL plugin's parser reads it: `host`/`port`
+ * query parameters override the authority; a host starting with `/` is a socket directory.
+ */
+function dsnAccess(dsn: string): Access {
+  const m =
+    /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?(?:\/[^?#]*)?(?:\?([^#]*))?$/
+      .exec(dsn);
+  if (m === null) throw new TypeError("dsn: not a postgres:// connection URL");
+  const params = new Map<string, string>();
+  for (const pair of (m[3] ?? "").split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
+    params.set(key, decodeURIComponent(eq < 0 ? "" : pair.slice(eq + 1)));
+  }
+  const rawHost = m[1] ?? "";
+  const host = params.get("host") ??
+    (rawHost.startsWith("[") ? rawHost.slice(1, -1) : decodeURIComponent(rawHost));
+  const port = Number(params.get("port") ?? (m[2] || "5432"));
+  const read: string[] = [];
+  const root = params.get("sslrootcert");
+  if (root !== undefined) read.push(root);
+  if (host.startsWith("/")) {
+    const socket = `${host.replace(/\/+$/, "")}/.s.PGSQL.${port}`;
+    return { read: [...read, socket], write: [socket] };
+  }
+  return { read, net: [hostPort(host, port)] };
+}
+
+/** What an `[[exports]]` target reaches: its directory, or its endpoint and key files. */
+function exportAccess(target: NamedTable, credentialsDir: string | null): Access {
+  const t = target.table;
+  if (target.type === "dir") {
+    const path = String(t.path);
+    return { read: [path], write: [path] };
+  }
+  if (target.type === "s3") {
+    const url = new URL(String(t.endpoint));
+    const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    // A relative key file is looked up in $CREDENTIALS_DIRECTORY (daemon/export/target.ts).
+    const keyFile = (k: string): string => {
+      const f = String(t[k]);
+      return f.startsWith("/") || !credentialsDir ? f : `${credentialsDir}/${f}`;
+    };
+    return {
+      net: [hostPort(host, port)],
+      read: [keyFile("access_key_file"), keyFile("secret_key_file")],
+    };
+  }
+  throw new TypeError(
+    `exports "${target.name}": type "${target.type}" has no permission rule in ` +
+      "daemon/config/permissions.ts",
+  );
+}
+
+/** The directory part of a log glob (wildcards are allowed in the file name only). */
+function globDir(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+function parentDir(dir: string): string {
+  const trimmed = dir.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  return slash <= 0 ? "/" : trimmed.slice(0, slash);
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# `deno task package`: builds the installable appliance into .tools/package/, offline once the
+# caches are warm (Deno's npm cache and npm's own, which scripts/setup.sh fills):
+#   .tools/package/vigil_<version>_amd64/      the tree as installed (usr/, lib/, etc/) + DEBIAN/
+#   .tools/package/vigil_<version>_amd64.deb   the same tree, built with dpkg-deb
+# Contents: the pinned Deno runtime (npm package @deno/linux-x64-glibc, the version setup.sh
+# pins), the application bundled with `deno bundle` (vigil.js, its two Workers, parquet-wasm's
+# .wasm beside it), the native hashing library, the `vigil` launcher, the systemd unit and
+# sysusers snippet, the default config and the README. Prints the .deb's path.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+deno=$(bash scripts/setup.sh)
+export PATH="$(dirname "$deno"):$PATH"
+deno_version=$(sed -nE 's/^DENO_VERSION=([0-9.]+)$/\1/p' scripts/setup.sh)
+version=$(sed -nE 's/^  "version": "([^"]+)",?$/\1/p' deno.json | head -1)
+[ -n "$deno_version" ] && [ -n "$version" ] || { echo "package: no version found" >&2; exit 1; }
+arch=amd64
+out="$root/.tools/package"
+name="vigil_${version}_${arch}"
+stage="$out/$name"
+
+# The runtime, from npm, cached in .tools/ so that the next build needs neither network nor npm.
+runtime_cache="$root/.tools/package-cache/deno-$deno_version"
+runtime="$runtime_cache/node_modules/@deno/linux-x64-glibc/deno"
+if ! [ -x "$runtime" ] || ! "$runtime" --version 2>/dev/null | grep -q "^deno $deno_version "; then
+  rm -rf "$runtime_cache" "$runtime_cache.tmp"
+  mkdir -p "$runtime_cache.tmp"
+  echo '{"private":true}' >"$runtime_cache.tmp/package.json"
+  npm install --prefix "$runtime_cache.tmp" --prefer-offline --no-audit --no-fund \
+    --loglevel=error "@deno/linux-x64-glibc@$deno_version" >&2
+  mv "$runtime_cache.tmp" "$runtime_cache"
+  "$runtime" --version | grep -q "^deno $deno_version " ||
+    { echo "package: $runtime is not Deno $deno_version" >&2; exit 1; }
+fi
+
+rm -rf "$stage" "$out/$name.deb"
+lib="$stage/usr/lib/vigil"
+mkdir -p "$lib" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" \
+  "$stage/etc/vigil" "$stage/usr/share/doc/vigil" "$stage/DEBIAN"
+
+# The application. The Workers are loaded by URL relative to the bundle
+# (`new URL("./hash_worker.ts", import.meta.url)`), so each is bundled on its own under the
+# name the code asks for; Deno strips types from a .ts file, and plain JavaScript has none.
+bundle() { deno bundle --quiet --platform deno -o "$2" "$1" >&2; }
+bundle daemon/main.ts "$lib/vigil.js"
+bundle daemon/store/hash_worker.ts "$lib/hash_worker.ts"
+bundle daemon/store/verify_worker.ts "$lib/verify_worker.ts"
+# parquet-wasm's .wasm, found where daemon/export/parquet_wasm.ts looks in a bundled build:
+# beside the main module.
+wasm=$(deno eval --quiet \
+  'console.log(new URL(import.meta.resolve("parquet-wasm/esm/parquet_wasm_bg.wasm")).pathname)')
+install -m 0644 "$wasm" "$lib/parquet_wasm_bg.wasm"
+install -m 0755 "$runtime" "$lib/deno"
+native="$root/.tools/native/libvigil_hash.so"
+if [ -f "$native" ]; then
+  install -m 0644 "$native" "$lib/libvigil_hash.so"
+else
+  echo "package: $native was not built; the appliance will hash without it (slower)" >&2
+fi
+install -m 0755 scripts/package/vigil "$stage/usr/bin/vigil"
+install -m 0644 systemd/vigil.service "$stage/lib/systemd/system/vigil.service"
+install -m 0644 systemd/vigil.sysusers "$stage/usr/lib/sysusers.d/vigil.conf"
+install -m 0640 scripts/package/vigil.toml "$stage/etc/vigil/vigil.toml"
+install -m 0644 README.md "$stage/usr/share/doc/vigil/README.md"
+
+# The Debian control files.
+for f in postinst prerm postrm; do install -m 0755 "scripts/package/$f" "$stage/DEBIAN/$f"; done
+echo /etc/vigil/vigil.toml >"$stage/DEBIAN/conffiles"
+size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+cat >"$stage/DEBIAN/control" <<CONTROL
+Package: vigil
+Version: $version
+Architecture: $arch
+Maintainer: Vigil maintainers <maintainers@example.org>
+Installed-Size: $size
+Depends: libc6, libssl3
+Section: admin
+Priority: optional
+Description: tamper-evident audit appliance for PostgreSQL
+ Collects audit events from PostgreSQL (logical replication and pgAudit logs)
+ into an append-only, hash-chained, Merkle-tree store with signed checkpoints,
+ exports them as Parquet and runs as a hardened systemd service.
+CONTROL
+
+# zstd: a few seconds for the ~95 MB runtime where xz takes a minute; dpkg reads it since 1.21.
+dpkg-deb --root-owner-group -Zzstd -z9 --build "$stage" "$out/$name.deb" >&2
+echo "$out/$name.deb"
