@@ -11,6 +11,10 @@ import { wallTime } from "./format.ts";
 import { Csrf, Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
+function roleOption(r: string): JSX.Element {
+  return <option value={r}>{r}</option>;
+}
+
 /** The page. */
 export const AdminPage = (p: {
   user: User;
@@ -103,7 +107,7 @@ export const AdminPage = (p: {
       <label>
         role
         <select name="role">
-          {ROLES.map((r) => <option key={r} value={r}>{r}</option>)}
+          {ROLES.map(roleOption)}
         </select>
       </label>
       <label>

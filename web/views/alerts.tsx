@@ -6,6 +6,10 @@ import { eventTime, wallTime } from "./format.ts";
 import { Csrf } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
+function seqCell(seq: number, link: boolean | undefined): JSX.Element {
+  return link ? <a href={`/events/${seq}`}>{seq}</a> : <span>{seq}</span>;
+}
+
 /** The alerts; `csrf` set shows acknowledge buttons on open ones. */
 export const AlertTable = (
   { alerts, csrf, linkSeqs }: {
@@ -53,9 +57,7 @@ export const AlertTable = (
             <Text value={a.reason} />
           </td>
           <td>
-            {a.seqs.slice(0, 5).map((s) =>
-              linkSeqs ? <a key={s} href={`/events/${s}`}>{s}</a> : <span key={s}>{s}</span>
-            )}
+            {a.seqs.slice(0, 5).map((s) => seqCell(s, linkSeqs))}
             {a.seqs.length > 5 ? ` … (${a.seqs.length})` : ""}
           </td>
           <td>

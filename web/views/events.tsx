@@ -18,6 +18,10 @@ function excerpt(e: AuditEvent): string | undefined {
   return chars.length > EXCERPT ? chars.slice(0, EXCERPT - 1).join("") + "…" : s;
 }
 
+function kindOption(kind: string, chosen: string | undefined): JSX.Element {
+  return <option value={kind} selected={kind === chosen}>{kind}</option>;
+}
+
 /** The form, prefilled with the request's values. */
 const SearchForm = ({ values }: { values: Record<string, string> }): JSX.Element => (
   <form class="filters" method="get" action="/events" role="search">
@@ -31,8 +35,9 @@ const SearchForm = ({ values }: { values: Record<string, string> }): JSX.Element
       kind
       <select name="kind">
         <option value="">any</option>
-        {EVENT_KINDS.map((k) => <option key={k} value={k} selected={values.kind === k}>{k}
-        </option>)}
+        {EVENT_KINDS.map((k) =>
+          kindOption(k, values.kind)
+        )}
       </select>
     </label>
     <label>

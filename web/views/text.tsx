@@ -31,20 +31,14 @@ export function escapeCode(ch: string): string {
   return `\\u${ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
+function part(p: { text: string; hidden: boolean }): JSX.Element | string {
+  return p.hidden
+    ? <span class="ctl" title="hidden or control character">{escapeCode(p.text)}</span>
+    : p.text;
+}
+
 /** Renders a string with hidden characters as visible badges. */
 export const Text = ({ value }: { value: string | undefined | null }): JSX.Element => {
   if (value === undefined || value === null) return <span class="none">—</span>;
-  return (
-    <>
-      {textParts(value).map((p, i) =>
-        p.hidden
-          ? (
-            <span key={i} class="ctl" title="hidden or control character">
-              {escapeCode(p.text)}
-            </span>
-          )
-          : p.text
-      )}
-    </>
-  );
+  return <>{textParts(value).map(part)}</>;
 };
