@@ -7,7 +7,10 @@
 import { sourcePlugin } from "../../plugins/mod.ts";
 import { ConfigError, type VigilConfig } from "../config/config.ts";
 import { log, print } from "../log.ts";
-import { Daemon } from "../serve/daemon.ts";
+import type { Hono } from "hono";
+import { AccessStore } from "../access/mod.ts";
+import { openIndexForRead } from "../index/feed.ts";
+import { Daemon, type DaemonParts } from "../serve/daemon.ts";
 import { notifySystemd } from "../serve/notify.ts";
 import type { SupervisedSource } from "../serve/supervisor.ts";
 import { noRest, parseFlags, required } from "./args.ts";
@@ -21,6 +24,25 @@ export function configuredSources(config: VigilConfig): SupervisedSource[] {
     fingerprint: JSON.stringify(s.table),
     create: () => sourcePlugin(s.type).create(s.table),
   }));
+}
+
+/** The web UI over the running parts: users and sessions, the search index, the status. */
+async function webApp(parts: DaemonParts): Promise<Hono> {
+  const { createWebApp } = await import("../../web/app.ts");
+  const access = AccessStore.open(parts.config.dataDir);
+  const index = openIndexForRead(parts.config.dataDir);
+  parts.onStop(() => {
+    index?.close();
+    access.close();
+  });
+  return createWebApp({
+    store: parts.store,
+    index,
+    status: parts.board,
+    access,
+    tls: parts.tls,
+    config: parts.config,
+  }) as unknown as Hono;
 }
 
 /** Runs `vigil serve`; returns the exit code once stopped. */
@@ -42,6 +64,7 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     version,
     sources: configuredSources,
     reloadConfig: loadVigilConfig,
+    web: webApp,
   });
   await notifySystemd(daemon.finished, {
     status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,

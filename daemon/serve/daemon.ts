@@ -39,6 +39,8 @@ export interface DaemonParts {
   readonly board: StatusBoard;
   readonly config: VigilConfig;
   readonly tls: boolean;
+  /** Registers a clean-up that runs at stop, after the HTTP server and before the store. */
+  onStop(fn: () => void | Promise<void>): void;
 }
 
 /** A running daemon. */
@@ -49,6 +51,7 @@ export class Daemon {
   readonly #supervisor: Supervisor;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #wiring: DaemonWiring;
+  readonly #closers: (() => void | Promise<void>)[];
   #config: VigilConfig;
   #stopping: Promise<void> | undefined;
 
@@ -59,6 +62,7 @@ export class Daemon {
       board: StatusBoard;
       supervisor: Supervisor;
       server: Deno.HttpServer<Deno.NetAddr>;
+      closers: (() => void | Promise<void>)[];
     },
     config: VigilConfig,
     wiring: DaemonWiring,
@@ -68,6 +72,7 @@ export class Daemon {
     this.#board = parts.board;
     this.#supervisor = parts.supervisor;
     this.#server = parts.server;
+    this.#closers = parts.closers;
     this.#config = config;
     this.#wiring = wiring;
   }
@@ -94,6 +99,7 @@ export class Daemon {
     store.onDurable((records) => b.durable(records));
     let index: IndexFeed | undefined;
     let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+    const closers: (() => void | Promise<void>)[] = [];
     try {
       index = await attachIndex(store);
       b.committed(0, store.size);
@@ -101,12 +107,17 @@ export class Daemon {
       app.route("/", healthRoutes(b));
       const tls = config.web.tlsCert !== null;
       if (wiring.web !== undefined) {
-        app.route("/", await wiring.web({ store, board: b, config, tls }));
+        const onStop = (fn: () => void | Promise<void>): void => void closers.push(fn);
+        app.route("/", await wiring.web({ store, board: b, config, tls, onStop }));
       }
       server = await serveHttp(app, config);
       b.start();
       const supervisor = new Supervisor(store, b, wiring.backoff);
-      const daemon = new Daemon({ store, index, board: b, supervisor, server }, config, wiring);
+      const daemon = new Daemon(
+        { store, index, board: b, supervisor, server, closers },
+        config,
+        wiring,
+      );
       await daemon.#event("DAEMON_START", {
         version: wiring.version,
         sources: config.sources.map((s) => s.name),
@@ -124,6 +135,7 @@ export class Daemon {
     } catch (error) {
       b.stop();
       await server?.shutdown();
+      await runClosers(closers);
       await index?.close().catch(() => {});
       await store.close();
       throw error;
@@ -175,6 +187,7 @@ export class Daemon {
       log("info", "vigil stopping", { reason });
       await this.#supervisor.stopAll();
       await this.#server.shutdown();
+      await runClosers(this.#closers);
       this.#board.stop();
       await this.#event("DAEMON_STOP", { reason }).catch((e) =>
         log("error", "could not store the stop event", { error: String(e) })
@@ -226,4 +239,14 @@ async function serveHttp(app: Hono, config: VigilConfig): Promise<Deno.HttpServe
     : Deno.serve(base, app.fetch);
   await ready.promise;
   return server;
+}
+
+async function runClosers(closers: readonly (() => void | Promise<void>)[]): Promise<void> {
+  for (const fn of closers) {
+    try {
+      await fn();
+    } catch (error) {
+      log("warn", "a clean-up at stop failed", { error: String(error) });
+    }
+  }
 }
