@@ -69,6 +69,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     run: async (argv) => (await import("./cli/verify_bundle.ts")).verifyBundleCommand(argv),
     help: "verify-bundle DIR [--pubkey F] [--json]   verify a bundle offline",
   },
+  "export-run": {
+    run: async (argv) => (await import("./cli/export_run.ts")).exportRunCommand(argv),
+    help: "export-run --data DIR --config FILE [--target NAME] [--retain-local-days N]   " +
+      "export to the [[exports]] targets once (resumes an interrupted export)",
+  },
   user: {
     run: async (argv) => (await import("./cli/user.ts")).userCommand(argv),
     help: "user add --data DIR --name N --role admin|auditor|operator   add a UI user " +

@@ -38,6 +38,8 @@ import { bundleReadme } from "./readme.ts";
 export interface BundleOptions {
   from?: number;
   to?: number;
+  /** Exact seqs [from, to) instead of times: what the exporter asks for. */
+  seqs?: { from: number; to: number };
 }
 
 /** What was exported. */

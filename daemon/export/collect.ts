@@ -12,6 +12,8 @@ import { GENESIS_CHAIN } from "../store/frame.ts";
 import { hex } from "../store/keys.ts";
 import { HASH_SIZE, leafHashInto, MerkleFrontier, type NodeReader } from "../store/merkle.ts";
 import { readLog } from "../store/log_reader.ts";
+import { listSegments, loadSegment } from "../store/segment_file.ts";
+import { storePaths } from "../store/store_open.ts";
 import { sha256Into } from "../store/sha256.ts";
 import { compactRangeHashes, rootWithSuffix } from "./compact_range.ts";
 import type { ExportPlan } from "./plan.ts";
@@ -54,7 +56,9 @@ export async function collectRange(
   const frontier = MerkleFrontier.fromNodes(a, opts.levels);
   const replay = frontier.clone();
   const link = new Uint8Array(64), linked = new Uint8Array(32);
-  let chain: Uint8Array = GENESIS_CHAIN.slice();
+  // The chain before seq a is read with seq a - 1, or, when retention deleted the segment that
+  // held it, from the header of the segment that starts at a.
+  let chain: Uint8Array | null = a === 0 ? GENESIS_CHAIN.slice() : await headerChain(dataDir, a);
   let chainBefore = chain;
   let next = a;
   const inner = plan.inner.filter((c) => c.size <= b);
@@ -64,6 +68,7 @@ export async function collectRange(
       continue;
     }
     if (r.seq !== next) throw damage(`the log skips from seq ${next} to ${r.seq}`);
+    if (!chain) throw damage(`the chain hash before seq ${a} is not on disk`);
     const leaf = leafOf(r.json);
     replay.append(leaf);
     link.set(chain, 0);
@@ -80,7 +85,9 @@ export async function collectRange(
     while (inner[0] && inner[0].size === next) checkSigned(inner.shift()!, replay, chain);
     opts.onEvent?.(r.seq);
   }
-  if (next !== b) throw damage(`the log ends at seq ${next}, before seq ${b}`);
+  if (next !== b || !chain || !chainBefore) {
+    throw damage(`the log ends at seq ${next}, before seq ${b}`);
+  }
   const suffix = compactRangeHashes(b, plan.checkpoint.size, opts.levels);
   const root = rootWithSuffix(replay, plan.checkpoint.size, suffix);
   if (hex(root) !== plan.checkpoint.root) {
@@ -97,6 +104,12 @@ export async function collectRange(
     frontier,
     suffix,
   };
+}
+
+/** The chain head in the header of the segment that starts at `seq`, if there is one. */
+async function headerChain(dataDir: string, seq: number): Promise<Uint8Array | null> {
+  const entry = (await listSegments(storePaths(dataDir).segments)).find((s) => s.firstSeq === seq);
+  return entry ? (await loadSegment(entry)).header.prevChain.slice() : null;
 }
 
 function checkSigned(cp: Checkpoint, replay: MerkleFrontier, chain: Uint8Array): void {

@@ -6,12 +6,15 @@
  * in between — including ones of other times, since sources deliver late — and nothing is
  * filtered out of it. Without `from` the run starts at seq 0; without `to` it ends at the
  * latest signed checkpoint. Events after the latest checkpoint are never exported: no signature
- * covers them yet.
+ * covers them yet. Once retention has deleted the oldest segments, a plan without `from` starts
+ * at the first event still on disk. The exporter asks for exact seqs instead (`seqs`), which must
+ * be on disk and end at or below the latest checkpoint.
  */
 
 import { type Checkpoint, readCheckpoints } from "../store/checkpoint.ts";
 import { readLog } from "../store/log_reader.ts";
 import { MerkleLevels } from "../store/merkle_levels.ts";
+import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
 
 /** Nothing to export: no checkpoint yet, or no signed event in the asked time range. */
@@ -40,7 +43,7 @@ export interface ExportPlan {
  */
 export async function planExport(
   dataDir: string,
-  opts: { from?: number; to?: number } = {},
+  opts: { from?: number; to?: number; seqs?: { from: number; to: number } } = {},
 ): Promise<ExportPlan> {
   const paths = storePaths(dataDir);
   const { checkpoints } = await readCheckpoints(paths.checkpoints);
@@ -49,8 +52,17 @@ export async function planExport(
     throw new NothingToExportError(`no signed checkpoint in ${dataDir} yet: nothing to export`);
   }
   const unsigned = Math.max(0, await logSize(paths.merkle) - latest.size);
-  let firstSeq = 0, endSeq = latest.size;
-  if (opts.from !== undefined || opts.to !== undefined) {
+  const logStart = (await listSegments(paths.segments))[0]?.firstSeq ?? 0;
+  let firstSeq = logStart, endSeq = latest.size;
+  if (opts.seqs) {
+    ({ from: firstSeq, to: endSeq } = opts.seqs);
+    if (firstSeq < logStart || endSeq > latest.size || firstSeq >= endSeq) {
+      throw new RangeError(
+        `Cannot export seqs ${firstSeq} to ${endSeq - 1} of ${dataDir}: the log holds seqs ` +
+          `from ${logStart} and the latest checkpoint signs ${latest.size} events`,
+      );
+    }
+  } else if (opts.from !== undefined || opts.to !== undefined) {
     const lo = opts.from ?? -Infinity, hi = opts.to ?? Infinity;
     let first = -1, last = -1;
     for await (const r of readLog(dataDir, { toSeq: latest.size })) {
@@ -65,7 +77,7 @@ export async function planExport(
           (unsigned ? ` (${unsigned} newer events are not signed yet)` : ""),
       );
     }
-    if (opts.from !== undefined) firstSeq = first;
+    if (opts.from !== undefined) firstSeq = Math.max(first, logStart);
     if (opts.to !== undefined) endSeq = last + 1;
   }
   const checkpoint = checkpoints.find((c) => c.size >= endSeq)!;

@@ -8,9 +8,10 @@
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
 import { GENESIS_CHAIN, HEADER_SIZE, isTailLike, type SegmentHeader } from "./frame.ts";
-import { hex, keyIdOf, readPublicKey } from "./keys.ts";
+import { hex, keyIdOf, readPublicKey, unhex } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
 import { nativeHash } from "./native_hash.ts";
+import { readRetainedStart } from "./retained.ts";
 import {
   listSegments,
   type LoadedSegment,
@@ -45,6 +46,8 @@ export interface VerifyReport {
   tailBytes: number;
   chain: string;
   root: string;
+  /** Seq of the first event on disk when retention deleted older ones (0 otherwise). */
+  retainedFrom: number;
 }
 
 const BLOCK_LEVEL = 10;
@@ -123,11 +126,21 @@ export async function verifyStore(
     tailBytes: 0,
     chain: hex(GENESIS_CHAIN),
     root: "",
+    retainedFrom: 0,
   };
-  const frontier = new MerkleFrontier();
+  let frontier = new MerkleFrontier();
   const chain = GENESIS_CHAIN.slice();
   let nextSeq = 0;
   try {
+    // After retention the log starts at a kept frontier; the checkpoints signed after it check it.
+    const retained = await readRetainedStart(dataDir).catch((e) => {
+      throw new Problem((e as Error).message, {});
+    });
+    if (retained) {
+      frontier = MerkleFrontier.fromJSON(retained.frontier);
+      chain.set(unhex(retained.chain));
+      nextSeq = report.retainedFrom = retained.from_seq;
+    }
     // Checkpoints first: a writer only signs what is already durable, so every size read here
     // is within the segments read next.
     const { checkpoints } = await readCheckpoints(paths.checkpoints).catch((e) => {
@@ -171,7 +184,7 @@ export async function verifyStore(
       }
       lastSignedPlace = place;
     };
-    checkAt(0, chain, {});
+    checkAt(nextSeq, chain, {});
     const chainsAt = [...due.keys()].filter((s) => s > 0).map((s) => s - 1);
     const dueSizes = [...due.keys()].sort((a, b) => a - b);
     // A block of leaves goes into the tree by its root (one native call per level) when it is
@@ -180,7 +193,10 @@ export async function verifyStore(
       nativeHash !== null && size % BLOCK === 0 && left >= BLOCK &&
       !dueSizes.some((d) => d > size && d < size + BLOCK);
 
-    const segments = await listSegments(paths.segments);
+    // Segments wholly before the retained start are left over from a deletion cut short.
+    const segments = (await listSegments(paths.segments)).filter((s, i, all) =>
+      !(all[i + 1] && all[i + 1]!.firstSeq <= nextSeq && s.firstSeq < nextSeq)
+    );
     report.segments = segments.length;
     let totalBytes = 0;
     for (const s of segments) totalBytes += (await Deno.stat(s.path)).size;
