@@ -3,6 +3,7 @@
 # caches are warm (Deno's npm cache and npm's own, which scripts/setup.sh fills):
 #   .tools/package/vigil_<version>_amd64/      the tree as installed (usr/, lib/, etc/) + DEBIAN/
 #   .tools/package/vigil_<version>_amd64.deb   the same tree, built with dpkg-deb
+# (or into the directory given as the first argument, as the tests do).
 # Contents: the pinned Deno runtime (npm package @deno/linux-x64-glibc, the version setup.sh
 # pins), the application bundled with `deno bundle` (vigil.js, its two Workers, parquet-wasm's
 # .wasm beside it), the native hashing library, the `vigil` launcher, the systemd unit and
@@ -16,13 +17,17 @@ deno_version=$(sed -nE 's/^DENO_VERSION=([0-9.]+)$/\1/p' scripts/setup.sh)
 version=$(sed -nE 's/^  "version": "([^"]+)",?$/\1/p' deno.json | head -1)
 [ -n "$deno_version" ] && [ -n "$version" ] || { echo "package: no version found" >&2; exit 1; }
 arch=amd64
-out="$root/.tools/package"
+out=$(mkdir -p "${1:-$root/.tools/package}" && cd "${1:-$root/.tools/package}" && pwd)
 name="vigil_${version}_${arch}"
 stage="$out/$name"
 
 # The runtime, from npm, cached in .tools/ so that the next build needs neither network nor npm.
 runtime_cache="$root/.tools/package-cache/deno-$deno_version"
 runtime="$runtime_cache/node_modules/@deno/linux-x64-glibc/deno"
+mkdir -p "$root/.tools/package-cache"
+# Builds running side by side (test files) fill the cache once.
+exec 9>"$root/.tools/package-cache/lock"
+flock 9
 if ! [ -x "$runtime" ] || ! "$runtime" --version 2>/dev/null | grep -q "^deno $deno_version "; then
   rm -rf "$runtime_cache" "$runtime_cache.tmp"
   mkdir -p "$runtime_cache.tmp"
@@ -33,6 +38,7 @@ if ! [ -x "$runtime" ] || ! "$runtime" --version 2>/dev/null | grep -q "^deno $d
   "$runtime" --version | grep -q "^deno $deno_version " ||
     { echo "package: $runtime is not Deno $deno_version" >&2; exit 1; }
 fi
+flock -u 9
 
 rm -rf "$stage" "$out/$name.deb"
 lib="$stage/usr/lib/vigil"

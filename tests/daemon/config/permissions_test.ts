@@ -1,0 +1,205 @@
+/**
+ * derivePermissions() and permissionFlags(): the `deno run` flags of `vigil serve` come from the
+ * config as the real checks read it (the plugins' own validators, the export target parser),
+ * and name exactly what each part reaches.
+ */
+
+import { CONFIG_CHECKERS } from "../../../daemon/cli/config_load.ts";
+import {
+  type ConfigCheckers,
+  parseConfig,
+  type VigilConfig,
+} from "../../../daemon/config/config.ts";
+import {
+  DAEMON_ENV,
+  derivePermissions,
+  type InstallContext,
+  permissionFlags,
+} from "../../../daemon/config/permissions.ts";
+import { exportTargetFromTable } from "../../../daemon/export/target.ts";
+import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
+
+const CHECKERS: ConfigCheckers = {
+  ...CONFIG_CHECKERS,
+  exportTarget: (t) => void exportTargetFromTable({ ...t }),
+};
+
+const INSTALL: InstallContext = {
+  appDir: "/usr/lib/vigil",
+  nativeLib: "/usr/lib/vigil/libvigil_hash.so",
+  libcrypto: "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+};
+
+function config(body: string): VigilConfig {
+  return parseConfig(`data_dir = "/var/lib/vigil"\n${body}`, "/etc/vigil/vigil.toml", CHECKERS);
+}
+
+Deno.test("derivePermissions() grants the data dir, config, app and libraries, and the listen address", () => {
+  const p = derivePermissions(config('[web]\nlisten = "127.0.0.1:8443"\n'), INSTALL);
+  assertEquals(p.read, [
+    "/var/lib/vigil",
+    "/etc/vigil/vigil.toml",
+    "/usr/lib/vigil",
+    "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
+    "/usr/lib/vigil/libvigil_hash.so",
+  ]);
+  assertEquals(p.write, ["/var/lib/vigil"]);
+  assertEquals(p.net, ["127.0.0.1:8443"]);
+  assertEquals(p.ffi, [INSTALL.libcrypto, INSTALL.nativeLib]);
+  assertEquals(p.env, [...DAEMON_ENV]);
+  assertEquals(p.sys, ["statfs"]);
+  assertEquals(p.unstable, []);
+});
+
+Deno.test("derivePermissions() without the native library grants OpenSSL alone", () => {
+  const p = derivePermissions(config(""), { ...INSTALL, nativeLib: null });
+  assertEquals(p.ffi, [INSTALL.libcrypto]);
+  assert(!p.read.includes("/usr/lib/vigil/libvigil_hash.so"));
+});
+
+Deno.test("derivePermissions() grants the TLS certificate and key files of [web]", () => {
+  const p = derivePermissions(
+    config(
+      '[web]\nlisten = "[::]:8443"\ntls_cert = "/etc/vigil/tls.crt"\ntls_key = "/etc/vigil/tls.key"\n',
+    ),
+    INSTALL,
+  );
+  assertEquals(p.net, ["[::]:8443"]);
+  assert(p.read.includes("/etc/vigil/tls.crt") && p.read.includes("/etc/vigil/tls.key"));
+  assertEquals(p.write, ["/var/lib/vigil"]);
+});
+
+function wal(name: string, dsn: string): string {
+  return `[[sources]]\nname = "${name}"\ntype = "wal"\ndsn = "${dsn}"\nslot = "s_${name}"\n` +
+    `publication = "p_${name}"\n`;
+}
+
+Deno.test("derivePermissions() grants each WAL source's host and port, default 5432", () => {
+  const p = derivePermissions(
+    config(
+      wal(
+        "a",
+        "postgres://vigil:secret@db1.example:6432/billing?sslmode=verify-full&sslrootcert=/etc/vigil/pg-ca.pem",
+      ) +
+        wal("b", "postgres://vigil@db2/x") + wal("c", "postgresql://vigil@[fd00::5]:5433/x") +
+        wal("d", "postgres://vigil@ignored:1/x?host=10.0.0.9&port=7000"),
+    ),
+    INSTALL,
+  );
+  assertEquals(p.net, [
+    "127.0.0.1:8443",
+    "db1.example:6432",
+    "db2:5432",
+    "[fd00::5]:5433",
+    "10.0.0.9:7000",
+  ]);
+  assert(p.read.includes("/etc/vigil/pg-ca.pem"), "sslrootcert is readable");
+  assertEquals(p.write, ["/var/lib/vigil"]);
+});
+
+Deno.test("derivePermissions() grants a Unix-socket WAL source its socket file, not a directory", () => {
+  const p = derivePermissions(
+    config(wal("local", "postgres://vigil@%2Fvar%2Frun%2Fpostgresql:5432/billing")),
+    INSTALL,
+  );
+  assert(p.read.includes("/var/run/postgresql/.s.PGSQL.5432"));
+  assert(p.write.includes("/var/run/postgresql/.s.PGSQL.5432"));
+  assertEquals(p.net, ["127.0.0.1:8443"]);
+});
+
+function pgaudit(name: string, path: string, extra = ""): string {
+  return `[[sources]]\nname = "${name}"\ntype = "pgaudit"\npath = "${path}"\nformat = "csvlog"\n${extra}`;
+}
+
+Deno.test("derivePermissions() grants a pgAudit source its log directory and current_logfiles, read-only", () => {
+  const p = derivePermissions(
+    config(
+      pgaudit("a", "/var/lib/postgresql/15/main/log/*.csv") +
+        pgaudit(
+          "b",
+          "/var/log/postgresql/*.csv",
+          'current_logfiles = "/srv/pg/current_logfiles"\n',
+        ) +
+        pgaudit("c", "/var/log/other/pg-*.csv", "current_logfiles = false\n"),
+    ),
+    INSTALL,
+  );
+  for (
+    const path of [
+      "/var/lib/postgresql/15/main/log",
+      "/var/lib/postgresql/15/main/current_logfiles",
+      "/var/log/postgresql",
+      "/srv/pg/current_logfiles",
+      "/var/log/other",
+    ]
+  ) assert(p.read.includes(path), `${path} is readable`);
+  assert(!p.read.includes("/var/log/current_logfiles"), "current_logfiles = false reads none");
+  assertEquals(p.write, ["/var/lib/vigil"], "logs are never writable");
+});
+
+Deno.test("derivePermissions() grants export targets: a dir read-write, S3 its endpoint and key files", () => {
+  const exports = '[[exports]]\nname = "usb"\ntype = "dir"\npath = "/srv/export"\n\n' +
+    '[[exports]]\nname = "rgw"\ntype = "s3"\nendpoint = "https://rgw.example"\nbucket = "audit"\n' +
+    'access_key_file = "s3.access"\nsecret_key_file = "/etc/vigil/s3.secret"\n\n' +
+    '[[exports]]\nname = "lab"\ntype = "s3"\nendpoint = "http://10.1.2.3:7480"\nbucket = "audit"\n' +
+    'access_key_file = "/k/a"\nsecret_key_file = "/k/s"\n';
+  const creds = "/run/credentials/vigil.service";
+  const p = derivePermissions(config(exports), { ...INSTALL, credentialsDir: creds });
+  assertEquals(p.write, ["/var/lib/vigil", "/srv/export"]);
+  assertEquals(p.net, ["127.0.0.1:8443", "rgw.example:443", "10.1.2.3:7480"]);
+  for (const path of [`${creds}/s3.access`, "/etc/vigil/s3.secret", "/k/a", "/k/s", creds]) {
+    assert(p.read.includes(path), `${path} is readable`);
+  }
+});
+
+Deno.test("derivePermissions() under systemd grants the notify sockets and the unstable datagram API", () => {
+  const p = derivePermissions(config(""), {
+    ...INSTALL,
+    notifySocket: "/run/systemd/notify",
+    runtimeDir: "/run/vigil",
+  });
+  assertEquals(p.unstable, ["net"]);
+  assertEquals(p.net, [
+    "127.0.0.1:8443",
+    "unix:/run/systemd/notify",
+    "unix:/run/vigil/notify.sock",
+  ]);
+  assert(p.write.includes("/run/vigil/notify.sock") && p.write.includes("/run/systemd/notify"));
+});
+
+Deno.test("derivePermissions() refuses a source type it has no rule for", () => {
+  const table = { name: "x", type: "proxy", listen: "0.0.0.0:5433" };
+  const c: VigilConfig = { ...config(""), sources: [{ name: "x", type: "proxy", table }] };
+  assertThrows(() => derivePermissions(c, INSTALL), {
+    instanceOf: TypeError,
+    message: 'type "proxy" has no permission rule',
+  });
+});
+
+Deno.test("derivePermissions() refuses a path with a comma, which Deno's lists cannot hold", () => {
+  const c = parseConfig('data_dir = "/srv/a,b"\n', "/etc/vigil/vigil.toml", CHECKERS);
+  assertThrows(() => derivePermissions(c, INSTALL), {
+    instanceOf: TypeError,
+    message: "/srv/a,b",
+  });
+});
+
+Deno.test("permissionFlags() lists every kind explicitly and never grants everything", () => {
+  const flags = permissionFlags(
+    derivePermissions(config(""), { ...INSTALL, notifySocket: "/run/systemd/notify" }),
+  );
+  assertEquals(flags.map((f) => f.split("=")[0]), [
+    "--no-prompt",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
+    "--unstable-net",
+  ]);
+  for (const f of flags) {
+    assert(f === "--no-prompt" || f === "--unstable-net" || /^--allow-[a-z]+=./.test(f), f);
+    assert(!["-A", "--allow-all", "--allow-run"].some((bad) => f.startsWith(bad)), f);
+  }
+});

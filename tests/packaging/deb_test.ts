@@ -1,0 +1,226 @@
+/**
+ * The .deb as installed: built by scripts/package.sh, unpacked with `dpkg -x` into a scratch
+ * root, and run from there — `vigil --version`, the default config, `vigil serve` answering
+ * /healthz with Deno permissions derived from the config (never -A), readiness and watchdog
+ * over $NOTIFY_SOCKET as systemd would see them, and what happens when the daemon reaches
+ * outside the derived permissions: a source added by a reload fails with a logged NotCapable
+ * error while the daemon keeps serving, and a listen address that was not granted stops
+ * `serve` with a one-line error and exit code 3.
+ */
+
+import denoJson from "../../deno.json" with { type: "json" };
+import { assert, assertEquals, assertEventually, assertMatch } from "../support/assert.ts";
+import {
+  buildAndInstall,
+  freePort,
+  healthz,
+  output,
+  start,
+  stop,
+  testConfig,
+  waitForLine,
+} from "./_installed.ts";
+
+Deno.test("the .deb installs a vigil that serves with derived permissions", async (t) => {
+  const inst = await buildAndInstall();
+  try {
+    await t.step(
+      "its control file names the dependencies and the config as a conffile",
+      async () => {
+        const fields = await output("dpkg-deb", ["-f", inst.deb, "Package", "Version", "Depends"]);
+        assertEquals(
+          fields.stdout.trim().split("\n"),
+          ["Package: vigil", `Version: ${denoJson.version}`, "Depends: libc6, libssl3"],
+        );
+        const conffiles = await output("dpkg-deb", ["-I", inst.deb, "conffiles"]);
+        assertEquals(conffiles.stdout.trim(), "/etc/vigil/vigil.toml");
+        for (
+          const path of [
+            "usr/bin/vigil",
+            "usr/lib/vigil/deno",
+            "usr/lib/vigil/vigil.js",
+            "usr/lib/vigil/hash_worker.ts",
+            "usr/lib/vigil/verify_worker.ts",
+            "usr/lib/vigil/parquet_wasm_bg.wasm",
+            "usr/lib/vigil/libvigil_hash.so",
+            "lib/systemd/system/vigil.service",
+            "usr/lib/sysusers.d/vigil.conf",
+            "etc/vigil/vigil.toml",
+            "usr/share/doc/vigil/README.md",
+          ]
+        ) await Deno.stat(`${inst.root}/${path}`);
+      },
+    );
+
+    await t.step("the installed vigil --version prints the version", async () => {
+      const r = await output(inst.vigil, ["--version"]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim(), `vigil ${denoJson.version}`);
+    });
+
+    await t.step("the installed default config validates", async () => {
+      const r = await output(inst.vigil, [
+        "validate",
+        "--config",
+        `${inst.root}/etc/vigil/vigil.toml`,
+      ]);
+      assertEquals(r.code, 0, r.stdout + r.stderr);
+      assertMatch(r.stdout, /ok — data_dir \/var\/lib\/vigil, listen 127\.0\.0\.1:8443/);
+    });
+
+    await t.step("vigil serve answers /healthz 200 and stops cleanly on SIGTERM", async () => {
+      const port = freePort();
+      const config = `${inst.work}/serve.toml`;
+      await Deno.writeTextFile(config, testConfig(`${inst.work}/serve-data`, port));
+      const r = start(inst.vigil, ["serve", "--config", config]);
+      try {
+        await waitForLine(r, /"msg":"vigil serving"/);
+        const h = await healthz(port);
+        assertEquals(h.status, 200);
+        assertEquals(h.body.status, "ok");
+        // The launcher exec'd Deno with the derived flags: look at what actually runs.
+        const argv = (await Deno.readTextFile(`/proc/${r.child.pid}/cmdline`)).split("\0");
+        assert(argv.includes(`--allow-net=127.0.0.1:${port}`), argv.join(" "));
+        assert(argv.includes(`--allow-write=${inst.work}/serve-data`), argv.join(" "));
+        assert(!argv.some((a) => a === "-A" || a === "--allow-all" || a === "--allow-run"));
+        r.child.kill("SIGTERM");
+        assertEquals(await r.exited, 0);
+        await waitForLine(r, /"msg":"vigil stopped"/);
+      } finally {
+        await stop(r);
+      }
+    });
+
+    await t.step("under systemd it sends READY=1, WATCHDOG=1 and STOPPING=1", async () => {
+      const port = freePort();
+      const config = `${inst.work}/notify.toml`;
+      const runtime = `${inst.work}/run`;
+      const socket = `${inst.work}/systemd-notify.sock`;
+      await Deno.mkdir(runtime);
+      await Deno.writeTextFile(config, testConfig(`${inst.work}/notify-data`, port));
+      // systemd's end of the socket: a unix datagram receiver printing what it gets.
+      const receiver = start(Deno.execPath(), [
+        "eval",
+        "--unstable-net",
+        `const c = Deno.listenDatagram({ transport: "unixpacket", path: ${
+          JSON.stringify(socket)
+        } });
+         console.log("bound");
+         for (;;) { const [d] = await c.receive(); console.log(JSON.stringify(new TextDecoder().decode(d))); }`,
+      ]);
+      let daemon;
+      try {
+        await waitForLine(receiver, /^bound$/);
+        daemon = start(inst.vigil, ["serve", "--config", config], {
+          NOTIFY_SOCKET: socket,
+          RUNTIME_DIRECTORY: runtime,
+          WATCHDOG_USEC: "200000",
+        });
+        const ready = await waitForLine(receiver, /READY=1/);
+        assertEquals(
+          JSON.parse(ready),
+          `READY=1\nSTATUS=serving on 127.0.0.1:${port}\nMAINPID=${daemon.child.pid}`,
+        );
+        await waitForLine(receiver, /^"WATCHDOG=1"$/);
+        await Deno.stat(`${runtime}/notify.sock`);
+        assertEquals((await healthz(port)).status, 200);
+        daemon.child.kill("SIGTERM");
+        await waitForLine(receiver, /^"STOPPING=1"$/);
+        assertEquals(await daemon.exited, 0);
+        await assertEventually(async () => {
+          try {
+            await Deno.stat(`${runtime}/notify.sock`);
+            return false;
+          } catch {
+            return true; // its own socket file is gone
+          }
+        });
+      } finally {
+        if (daemon) await stop(daemon);
+        await stop(receiver);
+      }
+    });
+
+    await t.step(
+      "a source added by a reload beyond the derived permissions fails with NotCapable",
+      async () => {
+        const port = freePort();
+        const dbPort = freePort();
+        const config = `${inst.work}/reload.toml`;
+        const data = `${inst.work}/reload-data`;
+        await Deno.writeTextFile(config, testConfig(data, port));
+        const r = start(inst.vigil, ["serve", "--config", config]);
+        try {
+          await waitForLine(r, /"msg":"vigil serving"/);
+          // The admin adds a database and a log directory and reloads, without a restart: the
+          // running daemon keeps the permissions it was started with.
+          await Deno.mkdir(`${inst.work}/pglog`);
+          await Deno.writeTextFile(
+            config,
+            testConfig(
+              data,
+              port,
+              `[[sources]]\nname = "late-db"\ntype = "wal"\ndsn = "postgres://vigil@127.0.0.1:${dbPort}/x"\n` +
+                'slot = "vigil_late"\npublication = "vigil_late"\n\n' +
+                `[[sources]]\nname = "late-log"\ntype = "pgaudit"\npath = "${inst.work}/pglog/*.csv"\n` +
+                'format = "csvlog"\n',
+            ),
+          );
+          r.child.kill("SIGHUP");
+          await waitForLine(r, /"msg":"configuration reloaded"/);
+          const net = await waitForLine(r, /"source":"late-db".*NotCapable: Requires net access/);
+          assertMatch(
+            net,
+            new RegExp(`Requires net access to \\\\"127\\.0\\.0\\.1:${dbPort}\\\\"`),
+          );
+          await waitForLine(r, /"source":"late-log".*NotCapable: Requires read access/);
+          const h = await assertEventually(async () => {
+            const res = await healthz(port);
+            return res.body.sources.length === 2 && res.body.sources.every((s) => !s.healthy) &&
+              res;
+          });
+          assertEquals(h.status, 503, "degraded while sources fail");
+          assertEquals(h.body.status, "degraded");
+          r.child.kill("SIGTERM");
+          assertEquals(await r.exited, 0, "the daemon itself kept running and stops cleanly");
+        } finally {
+          await stop(r);
+        }
+      },
+    );
+
+    await t.step(
+      "serve with flags derived before the listen address changed exits 3, one line",
+      async () => {
+        const config = `${inst.work}/edited.toml`;
+        const data = `${inst.work}/edited-data`;
+        await Deno.writeTextFile(config, testConfig(data, freePort()));
+        const p = await output(inst.vigil, ["permissions", "--config", config]);
+        assertEquals(p.code, 0, p.stdout + p.stderr);
+        const flags = p.stdout.trim().split("\n");
+        // The config is edited after the flags were derived; Deno is started with the old ones.
+        const otherPort = freePort();
+        await Deno.writeTextFile(config, testConfig(data, otherPort));
+        const lib = `${inst.root}/usr/lib/vigil`;
+        const r = await output(`${lib}/deno`, [
+          "run",
+          "--no-config",
+          ...flags,
+          `${lib}/vigil.js`,
+          "serve",
+          "--config",
+          config,
+        ]);
+        const errors = r.stderr.trim().split("\n").filter((l) => !l.startsWith("{"));
+        assertEquals(r.code, 3, r.stderr);
+        assertEquals(errors.length, 1, r.stderr);
+        assertMatch(
+          errors[0]!,
+          new RegExp(`^vigil serve: Requires net access to "127\\.0\\.0\\.1:${otherPort}"`),
+        );
+      },
+    );
+  } finally {
+    await inst.cleanup();
+  }
+});
