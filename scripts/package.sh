@@ -11,9 +11,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-deno=$(bash scripts/setup.sh)
-export PATH="$(dirname "$deno"):$PATH"
 deno_version=$(sed -nE 's/^DENO_VERSION=([0-9.]+)$/\1/p' scripts/setup.sh)
+deno="$root/.tools/node_modules/deno/deno"
+# setup.sh (the pinned Deno, the native library) unless both are there already: a container
+# build stage prepares them itself and has no use for the test databases setup.sh adds.
+if ! [ -f "$root/.tools/native/libvigil_hash.so" ] ||
+  [ "$root/native/vigil_hash.c" -nt "$root/.tools/native/libvigil_hash.so" ] ||
+  ! "$deno" --version 2>/dev/null | grep -q "^deno $deno_version "; then
+  deno=$(bash scripts/setup.sh)
+fi
+export PATH="$(dirname "$deno"):$PATH"
 version=$(sed -nE 's/^  "version": "([^"]+)",?$/\1/p' deno.json | head -1)
 [ -n "$deno_version" ] && [ -n "$version" ] || { echo "package: no version found" >&2; exit 1; }
 arch=amd64
