@@ -8,7 +8,7 @@ import { benchStore } from "../bench/store_bench.ts";
 import { print } from "../log.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 
-const BENCHES = ["store"];
+const BENCHES = ["store", "detect"];
 
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -23,6 +23,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     try {
       if (name === "store") {
         for (const r of await benchStore({ events, dir })) print(JSON.stringify(r));
+      }
+      if (name === "detect") {
+        const { benchDetect } = await import("../detect/bench.ts");
+        for (const r of await benchDetect({ events, dir })) print(JSON.stringify(r));
       }
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -53,6 +53,7 @@ export interface DetectConfig {
   baseline_windows: number;
   /** A role with fewer windows is scored against its peer group (all roles). */
   min_baseline: number;
+  /** New windows before a model is retrained (at least; a quarter of its training rows if more). */
   retrain_every: number;
   dbscan_min_points: number;
   /** A DBSCAN noise window alerts when its nearest core lies this many eps away. */

@@ -18,22 +18,46 @@ export function distance(a: readonly number[], b: readonly number[]): number {
   return Math.sqrt(s);
 }
 
-/** Each point's distance to its k-th nearest other point, sorted ascending. */
-export function kDistances(points: readonly number[][], k: number): number[] {
-  if (k < 1 || k >= points.length) {
-    throw new RangeError(`Cannot take k-distances with k=${k} over ${points.length} points`);
-  }
-  const out: number[] = [];
-  const row = new Float64Array(points.length - 1);
-  for (let i = 0; i < points.length; i++) {
-    let n = 0;
-    for (let j = 0; j < points.length; j++) {
-      if (j !== i) row[n++] = distance(points[i]!, points[j]!);
+/** Pairwise distances, row-major n×n: computed once, shared by eps selection and clustering. */
+export function distanceMatrix(points: readonly number[][]): Float64Array {
+  const n = points.length;
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const d = distance(points[i]!, points[j]!);
+      m[i * n + j] = d;
+      m[j * n + i] = d;
     }
-    row.sort();
-    out.push(row[k - 1]!);
+  }
+  return m;
+}
+
+function kDistancesOf(m: Float64Array, n: number, k: number): number[] {
+  if (k < 1 || k >= n) throw new RangeError(`Cannot take k-distances with k=${k} over ${n} points`);
+  const out: number[] = [];
+  // The k smallest distances so far, ascending: k is small, so insertion beats sorting a row.
+  const best = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    best.fill(Infinity);
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d = m[i * n + j]!;
+      if (d >= best[k - 1]!) continue;
+      let p = k - 1;
+      while (p > 0 && best[p - 1]! > d) {
+        best[p] = best[p - 1]!;
+        p--;
+      }
+      best[p] = d;
+    }
+    out.push(best[k - 1]!);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** Each point's distance to its k-th nearest other point, sorted ascending. */
+export function kDistances(points: readonly number[][], k: number): number[] {
+  return kDistancesOf(distanceMatrix(points), points.length, k);
 }
 
 /** The knee of an ascending curve: the index farthest from the chord joining its ends. */
@@ -73,11 +97,18 @@ export function dbscan(
   points: readonly number[][],
   opts: { eps: number; minPoints: number },
 ): DbscanResult {
-  const n = points.length;
+  return dbscanOf(distanceMatrix(points), points.length, opts);
+}
+
+function dbscanOf(
+  m: Float64Array,
+  n: number,
+  opts: { eps: number; minPoints: number },
+): DbscanResult {
   const neighbours: number[][] = [];
   for (let i = 0; i < n; i++) {
     const list: number[] = [];
-    for (let j = 0; j < n; j++) if (distance(points[i]!, points[j]!) <= opts.eps) list.push(j);
+    for (let j = 0; j < n; j++) if (m[i * n + j]! <= opts.eps) list.push(j);
     neighbours.push(list);
   }
   const core = neighbours.map((l) => l.length >= opts.minPoints);
@@ -109,11 +140,16 @@ export class DbscanModel {
   readonly #cores: number[][];
 
   constructor(points: readonly number[][], minPoints: number) {
-    const ks = kDistances(points, Math.max(1, Math.min(minPoints - 1, points.length - 1)));
+    const m = distanceMatrix(points);
+    const ks = kDistancesOf(
+      m,
+      points.length,
+      Math.max(1, Math.min(minPoints - 1, points.length - 1)),
+    );
     const knee = ks[kneeIndex(ks)]!;
     this.eps = knee > 0 ? knee : 1e-9;
     this.maxKDistance = ks[ks.length - 1]!;
-    const r = dbscan(points, { eps: this.eps, minPoints });
+    const r = dbscanOf(m, points.length, { eps: this.eps, minPoints });
     this.#cores = points.filter((_, i) => r.core[i]);
   }
 

@@ -62,6 +62,9 @@ export class IsolationForest {
     const psi = Math.min(opts.subsample ?? 256, data.length);
     const limit = Math.ceil(Math.log2(Math.max(2, psi)));
     const trees: Tree[] = [];
+    const dims = data[0]!.length;
+    const flat = new Float64Array(data.length * dims);
+    data.forEach((row, i) => flat.set(row, i * dims));
     const idx = new Int32Array(data.length);
     for (let t = 0; t < count; t++) {
       // Partial Fisher–Yates: the first psi entries become a uniform sample without replacement.
@@ -72,7 +75,7 @@ export class IsolationForest {
         idx[i] = idx[j]!;
         idx[j] = tmp;
       }
-      trees.push(grow(data, idx.slice(0, psi), limit, opts.random));
+      trees.push(grow(flat, dims, idx.slice(0, psi), limit, opts.random));
     }
     return new IsolationForest(trees, psi);
   }
@@ -98,58 +101,74 @@ export class IsolationForest {
   }
 }
 
-function grow(data: readonly number[][], sample: Int32Array, limit: number, random: Random): Tree {
-  const feature: number[] = [];
-  const split: number[] = [];
-  const left: number[] = [];
-  const right: number[] = [];
-  const size: number[] = [];
-  const dims = data[0]!.length;
-  const node = (rows: Int32Array, depth: number): number => {
-    const id = feature.length;
-    feature.push(-1);
-    split.push(0);
-    left.push(-1);
-    right.push(-1);
-    size.push(rows.length);
-    if (depth >= limit || rows.length <= 1) return id;
-    // Only features that still vary can split; none left means the points are identical.
-    const candidates: number[] = [];
-    const lo: number[] = [];
-    const hi: number[] = [];
-    for (let d = 0; d < dims; d++) {
+/**
+ * Grows one tree over `rows` of the flat `data` (row-major, `dims` columns). Rows are
+ * partitioned in place, and a node scans only the feature it picks (trying the others, in a
+ * random order, only when that one is constant), which keeps growing cheap enough to retrain
+ * per role while events flow.
+ */
+function grow(
+  data: Float64Array,
+  dims: number,
+  rows: Int32Array,
+  limit: number,
+  random: Random,
+): Tree {
+  const max = 2 * rows.length + 1;
+  const feature = new Int32Array(max).fill(-1);
+  const split = new Float64Array(max);
+  const left = new Int32Array(max).fill(-1);
+  const right = new Int32Array(max).fill(-1);
+  const size = new Int32Array(max);
+  const order = new Int32Array(dims);
+  let nodes = 0;
+  const node = (lo: number, hi: number, depth: number): number => {
+    const id = nodes++;
+    size[id] = hi - lo;
+    if (depth >= limit || hi - lo <= 1) return id;
+    for (let d = 0; d < dims; d++) order[d] = d;
+    for (let k = 0; k < dims; k++) {
+      // Draw the next feature without replacement.
+      const j = k + randomInt(random, dims - k);
+      const d = order[j]!;
+      order[j] = order[k]!;
+      order[k] = d;
       let mn = Infinity;
       let mx = -Infinity;
-      for (const r of rows) {
-        const v = data[r]![d]!;
+      for (let i = lo; i < hi; i++) {
+        const v = data[rows[i]! * dims + d]!;
         if (v < mn) mn = v;
         if (v > mx) mx = v;
       }
-      if (mx > mn) {
-        candidates.push(d);
-        lo.push(mn);
-        hi.push(mx);
+      if (!(mx > mn)) continue;
+      const s = mn + random() * (mx - mn);
+      // Partition rows[lo, hi) into < s and ≥ s.
+      let a = lo;
+      let b = hi - 1;
+      while (a <= b) {
+        if (data[rows[a]! * dims + d]! < s) a++;
+        else {
+          const t = rows[a]!;
+          rows[a] = rows[b]!;
+          rows[b] = t;
+          b--;
+        }
       }
+      feature[id] = d;
+      split[id] = s;
+      left[id] = node(lo, a, depth + 1);
+      right[id] = node(a, hi, depth + 1);
+      return id;
     }
-    if (candidates.length === 0) return id;
-    const k = randomInt(random, candidates.length);
-    const d = candidates[k]!;
-    const s = lo[k]! + random() * (hi[k]! - lo[k]!);
-    const l: number[] = [];
-    const r: number[] = [];
-    for (const row of rows) (data[row]![d]! < s ? l : r).push(row);
-    feature[id] = d;
-    split[id] = s;
-    left[id] = node(Int32Array.from(l), depth + 1);
-    right[id] = node(Int32Array.from(r), depth + 1);
+    // Every feature is constant: the points are identical and stay together in a leaf.
     return id;
   };
-  node(sample, 0);
+  node(0, rows.length, 0);
   return {
-    feature: Int32Array.from(feature),
-    split: Float64Array.from(split),
-    left: Int32Array.from(left),
-    right: Int32Array.from(right),
-    size: Int32Array.from(size),
+    feature: feature.slice(0, nodes),
+    split: split.slice(0, nodes),
+    left: left.slice(0, nodes),
+    right: right.slice(0, nodes),
+    size: size.slice(0, nodes),
   };
 }

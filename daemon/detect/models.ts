@@ -19,7 +19,18 @@ const LOG_FEATURES = 10;
 /** Smallest spread used to standardise a feature: a constant feature is not infinitely tight. */
 const MIN_STD = 0.25;
 
+/**
+ * New windows after which a model is retrained: `retrain_every`, or a quarter of the rows it
+ * was trained on if more — a mature baseline barely moves with a few more windows, and training
+ * is the costly part of detection.
+ */
+function due(t: Trained, ctx: DetectContext): number {
+  return Math.max(ctx.cfg.retrain_every, Math.floor(t.rows / 4));
+}
+
 interface Trained {
+  /** Rows the model was trained on. */
+  rows: number;
   forest: IsolationForest;
   dbscan: DbscanModel;
   mean: number[];
@@ -86,6 +97,7 @@ export function windowModels(): Detector {
       }),
       dbscan: new DbscanModel(recent.map((r) => scale(r, s)), ctx.cfg.dbscan_min_points),
       ...s,
+      rows: rows.length,
       at,
     };
   }
@@ -96,7 +108,7 @@ export function windowModels(): Detector {
     if (own) {
       const key = `role:${p.role}`;
       let t = trained.get(key);
-      if (!t || p.windows - t.at >= ctx.cfg.retrain_every) {
+      if (!t || p.windows - t.at >= due(t, ctx)) {
         trained.set(key, t = train(key, p.baseline, p.windows, ctx));
       }
       return [key, t];
@@ -104,7 +116,7 @@ export function windowModels(): Detector {
     let total = 0;
     for (const q of ctx.profiles.values()) total += q.windows;
     let t = trained.get("peers");
-    if (t && total - t.at < ctx.cfg.retrain_every) return ["peers", t];
+    if (t && total - t.at < due(t, ctx)) return ["peers", t];
     // The peer baseline: each role's recent windows, in role order for a fixed sample.
     const roles = [...ctx.profiles.keys()].filter((r) => r !== "").sort();
     const rows: number[][] = [];
