@@ -89,6 +89,12 @@ Deno.test("a form POST without the right CSRF token, or from another origin, is 
       headers: { Origin: "https://evil.example" },
     });
     assertEquals(cross.status, 403);
+    const fetched = await c.request("/admin/users", {
+      method: "POST",
+      body: new URLSearchParams({ ...fields, _csrf: token }),
+      headers: { "Sec-Fetch-Site": "cross-site", Origin: "null" },
+    });
+    assertEquals(fetched.status, 403);
     assertEquals(w.access.users.get("eve"), null);
     assertEquals((await c.post("/admin/users", { ...fields, _csrf: token })).status, 303);
     assertEquals(w.access.users.get("eve")?.role, "admin");

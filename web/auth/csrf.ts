@@ -13,12 +13,18 @@ import { readLoginCsrf } from "./cookies.ts";
 /** The form field that carries the token. */
 export const CSRF_FIELD = "_csrf";
 
-/** True when the request comes from another origin, by the headers browsers send. */
+/**
+ * True when the request comes from another origin, by the headers browsers send. Fetch
+ * metadata first: with `Referrer-Policy: no-referrer` browsers send `Origin: null` on form
+ * posts, so the Origin header alone cannot tell; older browsers without `Sec-Fetch-Site` send
+ * a real Origin for cross-site posts.
+ */
 function crossSite(req: Request): boolean {
-  const origin = req.headers.get("Origin");
-  if (origin !== null) return origin !== new URL(req.url).origin;
   const site = req.headers.get("Sec-Fetch-Site");
-  return site !== null && site !== "same-origin" && site !== "none";
+  if (site !== null) return site !== "same-origin" && site !== "none";
+  const origin = req.headers.get("Origin");
+  if (origin !== null && origin !== "null") return origin !== new URL(req.url).origin;
+  return false;
 }
 
 /**
