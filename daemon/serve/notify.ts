@@ -8,7 +8,8 @@
  * Deno sends unix datagrams only through its unstable API (`Deno.listenDatagram` with
  * `--unstable-net`), which also binds a socket of our own: it is `notify.sock` in
  * `$RUNTIME_DIRECTORY` (systemd's `RuntimeDirectory=`, `/run/vigil`), else in the data
- * directory. `vigil permissions` grants exactly these two socket paths. Without
+ * directory, unlinked as soon as it is bound. `vigil permissions` grants exactly these two
+ * socket paths. Without
  * `$NOTIFY_SOCKET` (not under systemd) this does nothing; with it but without the means to
  * answer, it logs an error saying why, and systemd's start timeout fails the start visibly.
  */
@@ -100,6 +101,9 @@ export async function notifySystemd(
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     });
     conn = listen({ transport: "unixpacket", path: bind });
+    // systemd never answers, so no one needs the path: unlink it now and leave nothing behind,
+    // however the process ends (the bound socket keeps working without its name).
+    await Deno.remove(bind);
   } catch (error) {
     log("error", `cannot tell systemd the daemon is ready: cannot bind ${bind}`, {
       error: error instanceof Error ? error.message : String(error),
@@ -134,12 +138,11 @@ export async function notifySystemd(
   const stopping = (): void => void send("STOPPING=1");
   Deno.addSignalListener("SIGTERM", stopping);
   Deno.addSignalListener("SIGINT", stopping);
-  const cleanUp = async (): Promise<void> => {
+  const cleanUp = (): void => {
     if (timer !== undefined) clearInterval(timer);
     Deno.removeSignalListener("SIGTERM", stopping);
     Deno.removeSignalListener("SIGINT", stopping);
     conn.close();
-    await Deno.remove(bind).catch(() => {});
   };
   void finished.then(cleanUp, cleanUp);
 }
