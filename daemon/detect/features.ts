@@ -23,7 +23,9 @@ export interface FeatureSink {
 /** Per-role state of feature extraction. */
 export class FeatureExtractor {
   readonly profiles = new Map<string, RoleProfile>();
-  #open = new Map<string, FeatureWindow>();
+  /** Open windows by role, then by start. */
+  #open = new Map<string, Map<number, FeatureWindow>>();
+  #sensitiveSeen = new Map<string, boolean>();
   #cfg: DetectConfig;
   #isSensitive: (o: string) => boolean;
   #watermark = -Infinity;
@@ -59,11 +61,18 @@ export class FeatureExtractor {
     const obj = ev.object;
     const firstTimeObject = obj !== undefined && role !== "" && (c.read || c.write) &&
       !p.objects.has(obj);
+    // Spelled out rather than spread: this runs for every event, and spreads cost here.
     const facts: EventFacts = {
-      ...c,
+      read: c.read,
+      write: c.write,
+      ddl: c.ddl,
+      destructive: c.destructive,
+      roleChange: c.roleChange,
+      failedLogin: c.failedLogin,
+      error: c.error,
       firstTimeObject,
       newAddr: ev.client_addr !== undefined && p.events > 0 && !p.addrs.has(ev.client_addr),
-      sensitive: obj !== undefined && this.#isSensitive(obj),
+      sensitive: obj !== undefined && this.#sensitive(obj),
       newObjectsWeek: 0,
     };
     if (firstTimeObject && c.read) facts.newObjectsWeek = p.noteNewObject(ev.ts);
@@ -75,10 +84,7 @@ export class FeatureExtractor {
     if (c.ddl) p.ddlEvents++;
     if (ev.client_addr !== undefined) p.addrs.add(ev.client_addr);
     if (obj !== undefined && (c.read || c.write)) p.objects.add(obj);
-    this.#windowOf(role, ev.ts).add(seq, ev, c, facts, {
-      ...(ev.db === undefined ? {} : { db: ev.db }),
-      ...(ev.application_name === undefined ? {} : { app: ev.application_name }),
-    });
+    this.#windowOf(role, ev.ts).add(seq, ev, c, facts);
   }
 
   /** Closes every open window (end of a batch run, or shutdown). */
@@ -86,14 +92,25 @@ export class FeatureExtractor {
     this.#closeUntil(Infinity, sink);
   }
 
+  /** Whether an object is sensitive, remembered: objects repeat, patterns are regexps. */
+  #sensitive(object: string): boolean {
+    let hit = this.#sensitiveSeen.get(object);
+    if (hit === undefined) {
+      if (this.#sensitiveSeen.size >= 100_000) this.#sensitiveSeen.clear();
+      this.#sensitiveSeen.set(object, hit = this.#isSensitive(object));
+    }
+    return hit;
+  }
+
   #windowOf(role: string, ts: number): FeatureWindow {
     const width = this.#cfg.window_minutes * 60e6;
     const start = Math.floor(ts / width) * width;
-    const key = `${role}\u0000${start}`;
-    let w = this.#open.get(key);
+    let byStart = this.#open.get(role);
+    if (!byStart) this.#open.set(role, byStart = new Map());
+    let w = byStart.get(start);
     if (!w) {
       w = new FeatureWindow(role, start, start + width);
-      this.#open.set(key, w);
+      byStart.set(start, w);
       const close = w.end;
       if (close < this.#nextClose) this.#nextClose = close;
     }
@@ -102,16 +119,21 @@ export class FeatureExtractor {
 
   /** Closes windows whose end is at or before `t`, by end then role: a fixed order. */
   #closeUntil(t: number, sink: FeatureSink): void {
-    const due = [...this.#open.values()].filter((w) => w.end <= t);
+    const due: FeatureWindow[] = [];
+    for (const byStart of this.#open.values()) {
+      for (const w of byStart.values()) if (w.end <= t) due.push(w);
+    }
     due.sort((a, b) => a.end - b.end || (a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
     for (const w of due) {
-      this.#open.delete(`${w.role}\u0000${w.start}`);
+      this.#open.get(w.role)!.delete(w.start);
       const p = this.profile(w.role);
       const v = w.vector(p);
       sink.window(w, v, p);
       p.addWindow(w.start, w.readObjects.size, v, this.#cfg.baseline_windows);
     }
     this.#nextClose = Infinity;
-    for (const w of this.#open.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
+    for (const byStart of this.#open.values()) {
+      for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
+    }
   }
 }

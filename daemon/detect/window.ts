@@ -4,6 +4,7 @@
  * addresses, errors — and the feature vector the models score.
  */
 
+import type { AuditEvent } from "../event/model.ts";
 import { MAX_SEQS } from "./alert.ts";
 import type { EventClass } from "./event_facts.ts";
 import type { RoleProfile } from "./profile.ts";
@@ -64,6 +65,8 @@ export class FeatureWindow {
   newAddrs = 0;
   readonly objects = new Set<string>();
   readonly readObjects = new Set<string>();
+  /** Statements by pgAudit class and by command. */
+  readonly classes = new Map<string, number>();
   readonly commands = new Map<string, number>();
   readonly addrs = new Map<string, number>();
   readonly dbs = new Map<string, number>();
@@ -77,13 +80,7 @@ export class FeatureWindow {
   }
 
   /** Counts one event. */
-  add(
-    seq: number,
-    ev: { ts: number; object?: string; command?: string; class?: string; client_addr?: string },
-    c: EventClass,
-    h: HistoryFacts,
-    where: { db?: string; app?: string },
-  ): void {
+  add(seq: number, ev: AuditEvent, c: EventClass, h: HistoryFacts): void {
     if (ev.ts < this.firstTs) this.firstTs = ev.ts;
     if (ev.ts > this.lastTs) this.lastTs = ev.ts;
     if (!c.failedLogin) this.statements++;
@@ -100,10 +97,11 @@ export class FeatureWindow {
       this.objects.add(ev.object);
       if (c.read) this.readObjects.add(ev.object);
     }
-    bump(this.commands, ev.class === undefined ? ev.command : `${ev.class}/${ev.command ?? ""}`);
+    bump(this.classes, ev.class);
+    bump(this.commands, ev.command);
     bump(this.addrs, ev.client_addr);
-    bump(this.dbs, where.db);
-    bump(this.apps, where.app);
+    bump(this.dbs, ev.db);
+    bump(this.apps, ev.application_name);
     if (this.seqs.length < MAX_SEQS) this.seqs.push(seq);
   }
 
