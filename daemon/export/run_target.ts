@@ -152,11 +152,13 @@ async function upload(
       sha256: f.sha256,
       md5: f.md5,
     };
-    const at = await sink.head(f.key);
-    const there = at !== null && await sink.matches(at, local);
-    if (there && run.uploaded.has(f.key)) {
+    const found = await sink.head(f.key);
+    const at = found && await sink.matches(found, local)
+      ? (sink.seal ? await sink.seal(f.key, found) : found)
+      : null;
+    if (at && run.uploaded.has(f.key)) {
       progress.bytes.done += f.bytes; // confirmed again after a restart
-    } else if (there) {
+    } else if (at) {
       // Uploaded before a crash cut the journal line: record it, do not send it again.
       await journal.append({
         op: "uploaded",

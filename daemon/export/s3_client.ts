@@ -126,7 +126,9 @@ export class S3Client {
         continue;
       }
       if (res.ok || req.accept?.includes(res.status)) return res;
-      const text = req.method === "HEAD" ? "" : await res.text().catch(() => "");
+      const text = req.method === "HEAD"
+        ? await this.#headErrorBody(url, res)
+        : await res.text().catch(() => "");
       const err = this.#error(req, res, text);
       if (!err.info.retryable) throw err;
       last = err;
@@ -140,6 +142,29 @@ export class S3Client {
     );
   }
 
+  /**
+   * A HEAD answer has no body, so a refused HEAD cannot say why: the same URL is asked once more
+   * as a one-byte GET, whose error body carries the S3 code (SignatureDoesNotMatch, …).
+   */
+  async #headErrorBody(url: string, res: Response): Promise<string> {
+    await res.body?.cancel();
+    if (res.status !== 400 && res.status !== 403) return "";
+    try {
+      const signed = await this.#aws.sign(url, {
+        method: "GET",
+        headers: { range: "bytes=0-0", "x-amz-content-sha256": EMPTY_SHA256 },
+      });
+      const again = await fetch(signed, { signal: AbortSignal.timeout(this.#timeoutMs) });
+      if (again.ok) {
+        await again.body?.cancel();
+        return "";
+      }
+      return await again.text();
+    } catch {
+      return "";
+    }
+  }
+
   #error(req: S3Request, res: Response, text: string): S3Error {
     const code = xmlValue(text, "Code") ??
       (res.status === 403 ? "Forbidden" : res.status === 404 ? "NotFound" : undefined);
@@ -149,8 +174,8 @@ export class S3Client {
     let hint = "";
     if (code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch") {
       hint = "; check the access and secret key files";
-    } else if (res.status === 403 && req.method === "HEAD") {
-      hint = "; a HEAD answer has no body: wrong credentials, or no permission on the bucket";
+    } else if (res.status === 403 && code === "Forbidden") {
+      hint = "; wrong credentials, or no permission on the bucket";
     }
     return new S3Error(
       `Cannot ${req.method} ${this.where(req.key)}: ${res.status} ${code ?? res.statusText}` +

@@ -26,6 +26,8 @@ export interface StoredObject {
   sha256?: string;
   /** The object's version, on a versioned bucket. */
   versionId?: string;
+  /** Object Lock retain-until date (RFC 3339), when the object is locked. */
+  lockedUntil?: string;
 }
 
 /** One part of a multipart upload that the target has confirmed. */
@@ -63,6 +65,11 @@ export interface Sink {
   head(key: string): Promise<StoredObject | null>;
   /** True when `stored` is `file`, as far as the target's checksums can tell. */
   matches(stored: StoredObject, file: LocalFile): Promise<boolean>;
+  /**
+   * Makes an object found at the target immutable as configured (Object Lock retention), for an
+   * object uploaded before a crash and confirmed by `head`; `put` does it itself.
+   */
+  seal?(key: string, stored: StoredObject): Promise<StoredObject>;
   /** Abandons an unfinished multipart upload (no-op for sinks without them). */
   abortUpload?(key: string, uploadId: string): Promise<void>;
 }

@@ -65,9 +65,8 @@ export class S3Sink implements Sink {
     const full = this.fullKey(key);
     const headers: Record<string, string> = { "x-amz-meta-sha256": file.sha256 };
     if (this.#opts.retainDays !== undefined) {
-      const until = new Date((this.#opts.now ?? Date.now)() + this.#opts.retainDays * DAY_MS);
       headers["x-amz-object-lock-mode"] = "COMPLIANCE";
-      headers["x-amz-object-lock-retain-until-date"] = until.toISOString();
+      headers["x-amz-object-lock-retain-until-date"] = this.#retainUntil();
     }
     if (file.bytes <= this.#opts.multipartThreshold) {
       const body = await readSlice(file.path, 0, file.bytes);
@@ -93,7 +92,36 @@ export class S3Sink implements Sink {
         { target: this.name, key: full },
       );
     }
-    return stored;
+    return await this.seal(key, stored);
+  }
+
+  /**
+   * Puts COMPLIANCE retention on the object's version when it has none: Ceph RGW 16 ignores the
+   * Object Lock headers of CreateMultipartUpload, and an object uploaded just before a crash
+   * may not have had its retention set yet. Checked with a HEAD afterwards.
+   */
+  async seal(key: string, stored: StoredObject): Promise<StoredObject> {
+    if (this.#opts.retainDays === undefined || stored.lockedUntil !== undefined) return stored;
+    const full = this.fullKey(key);
+    const body = new TextEncoder().encode(
+      `<Retention xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Mode>COMPLIANCE</Mode>` +
+        `<RetainUntilDate>${this.#retainUntil()}</RetainUntilDate></Retention>`,
+    );
+    const query: Record<string, string> = { retention: "" };
+    if (stored.versionId) query.versionId = stored.versionId;
+    await (await this.s3.send({ method: "PUT", key: full, query, body })).body?.cancel();
+    const locked = await this.head(key);
+    if (!locked?.lockedUntil) {
+      throw new S3Error(`Cannot lock ${this.s3.where(full)}: it has no retention after PUT`, {
+        target: this.name,
+        key: full,
+      });
+    }
+    return locked;
+  }
+
+  #retainUntil(): string {
+    return new Date((this.#opts.now ?? Date.now)() + this.#opts.retainDays! * DAY_MS).toISOString();
   }
 
   async #multipart(
@@ -146,6 +174,8 @@ export class S3Sink implements Sink {
       if (!(e instanceof S3Error && e.info.code === "NoSuchUpload")) throw e;
       etag = (await this.head(key.slice(this.#opts.prefix.length)))?.etag ?? "";
     }
+    // Ceph RGW (16.x) answers a completion with an empty ETag: ask for the object's.
+    if (etag === "") etag = (await this.head(key.slice(this.#opts.prefix.length)))?.etag ?? "";
     if (etag !== want) throw this.#mismatch(key, etag, want);
   }
 
@@ -156,12 +186,14 @@ export class S3Sink implements Sink {
     if (res.status === 404) return null;
     const sha256 = res.headers.get("x-amz-meta-sha256");
     const versionId = res.headers.get("x-amz-version-id");
+    const lockedUntil = res.headers.get("x-amz-object-lock-retain-until-date");
     return {
       key,
       bytes: Number(res.headers.get("content-length")),
       etag: unquote(res.headers.get("etag") ?? ""),
       ...(sha256 ? { sha256 } : {}),
       ...(versionId ? { versionId } : {}),
+      ...(lockedUntil ? { lockedUntil } : {}),
     };
   }
 
