@@ -7,7 +7,8 @@
  * edited later that reaches further is refused by Deno at the point of use (NotCapable), which
  * the supervisor logs as a failing source; restarting through the launcher derives anew.
  *
- * The core knows no plugin (DESIGN.md), so this reads source tables by their documented keys:
+ * The core knows no plugin (DESIGN.md), so this reads source tables by their documented keys
+ * (and the `[[exports]]` targets and `[detect]` alert channels likewise):
  * each source type has a rule below, and a type without one is an error rather than a guess.
  *
  * @example
@@ -108,6 +109,7 @@ export function derivePermissions(config: VigilConfig, ctx: InstallContext): Den
     add(rule(source.table));
   }
   for (const target of config.exports) add(exportAccess(target, ctx.credentialsDir ?? null));
+  if (config.detect !== null) add(alertChannelAccess(config.detect));
   if (ctx.credentialsDir) read.add(ctx.credentialsDir);
   if (ctx.notifySocket && ctx.notifySocket.startsWith("/")) {
     const bind = `${(ctx.runtimeDir?.split(":")[0] || config.dataDir).replace(/\/+$/, "")}` +
@@ -218,6 +220,34 @@ function exportAccess(target: NamedTable, credentialsDir: string | null): Access
     `exports "${target.name}": type "${target.type}" has no permission rule in ` +
       "daemon/config/permissions.ts",
   );
+}
+
+/** The addresses of the `[detect]` alert channels (see daemon/detect/config.ts). */
+function alertChannelAccess(detect: Table): Access {
+  const net: string[] = [];
+  const sub = (k: string): Table | null => {
+    const v = detect[k];
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? v as Table : null;
+  };
+  const syslog = sub("syslog");
+  if (syslog !== null) {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(String(syslog.address));
+    if (m === null) throw new TypeError("detect.syslog.address: expected host:port");
+    net.push(hostPort(m[1]!, Number(m[2])));
+    // node:dgram binds its sending socket to the wildcard address and an ephemeral port first.
+    if ((syslog.transport ?? "udp") === "udp") {
+      net.push(m[1]!.includes(":") ? "[::]:0" : "0.0.0.0:0");
+    }
+  }
+  const webhook = sub("webhook");
+  if (webhook !== null) {
+    const url = new URL(String(webhook.url));
+    const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+    net.push(hostPort(url.hostname.replace(/^\[|\]$/g, ""), port));
+  }
+  const smtp = sub("smtp");
+  if (smtp !== null) net.push(hostPort(String(smtp.host), Number(smtp.port ?? 25)));
+  return { net };
 }
 
 /** The directory part of a log glob (wildcards are allowed in the file name only). */

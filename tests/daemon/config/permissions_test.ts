@@ -152,6 +152,29 @@ Deno.test("derivePermissions() grants export targets: a dir read-write, S3 its e
   }
 });
 
+Deno.test("derivePermissions() grants the [detect] alert channels' addresses", () => {
+  const p = derivePermissions(
+    config(
+      '[detect]\n[detect.syslog]\naddress = "10.0.0.5:514"\n' +
+        '[detect.webhook]\nurl = "https://hooks.example/vigil"\n' +
+        '[detect.smtp]\nhost = "mail.example"\nfrom = "vigil@example.org"\nto = ["soc@example.org"]\n',
+    ),
+    INSTALL,
+  );
+  assertEquals(p.net, [
+    "127.0.0.1:8443",
+    "10.0.0.5:514",
+    "0.0.0.0:0",
+    "hooks.example:443",
+    "mail.example:25",
+  ]);
+  const tcp = derivePermissions(
+    config('[detect.syslog]\naddress = "[fd00::1]:6514"\ntransport = "tcp"\n'),
+    INSTALL,
+  );
+  assertEquals(tcp.net, ["127.0.0.1:8443", "[fd00::1]:6514"]);
+});
+
 Deno.test("derivePermissions() under systemd grants the notify sockets and the unstable datagram API", () => {
   const p = derivePermissions(config(""), {
     ...INSTALL,
