@@ -10,57 +10,71 @@ import type { EventIndex } from "../daemon/index/event_index.ts";
 import type { StatusProvider } from "../daemon/serve/status.ts";
 import type { Store } from "../daemon/store/store.ts";
 
-/** One alert of the detection engine, as the UI shows it. */
+/**
+ * One alert of the detection engine, as the UI shows it: a structural subset of
+ * `daemon/detect`'s `Alert`, so the engine's alerts pass as they are.
+ */
 export interface Alert {
-  readonly id: string;
+  readonly id: number;
   /** Event time span that raised it, µs since the epoch (UTC). */
   readonly ts_from: number;
   readonly ts_to: number;
   readonly rule: string;
   /** e.g. low, medium, high, critical. */
   readonly severity: string;
-  readonly role?: string | undefined;
-  readonly client_addr?: string | undefined;
-  readonly db?: string | undefined;
-  readonly score?: number | undefined;
+  readonly role: string;
+  readonly client_addr?: string;
+  readonly db?: string;
+  readonly score: number;
   readonly reason: string;
   /** Seqs of the events behind it. */
   readonly seqs: readonly number[];
-  /** Who acknowledged it and when (wall time, ms); null while open. */
-  readonly acked_by: string | null;
-  readonly acked_at: number | null;
+  /** Who acknowledged it, why, and when (µs); absent while open. */
+  readonly ack?: { readonly by: string; readonly note: string; readonly ts: number };
 }
 
-/** The alert store the Operator and Management pages read and acknowledge alerts in. */
+/**
+ * The alerts the Operator and Management pages read and acknowledge. With the detection
+ * engine: `{ list: (f) => engine.list(f), get: (id) => engine.alerts.get(id),
+ * ack: (id, by, note) => engine.ack(id, by, note, store) }`.
+ */
 export interface AlertStore {
   /**
-   * Alerts newest first: only unacknowledged ones when `open`; with `from`/`to` (µs, event
-   * time) those whose span overlaps [from, to).
+   * Alerts newest first: only unacknowledged ones with `acked: false`; with `from`/`to` (µs,
+   * event time) those whose span ends at or after `from` and starts before `to`.
    */
-  list(q: { open?: boolean; from?: number; to?: number; limit?: number }): Promise<Alert[]>;
-  get(id: string): Promise<Alert | null>;
-  /** Marks an alert reviewed by `by` (a UI user name); acknowledging twice keeps the first. */
-  ack(id: string, by: string): Promise<void>;
+  list(
+    filter: { acked?: boolean; from?: number; to?: number; limit?: number },
+  ): readonly Alert[] | Promise<readonly Alert[]>;
+  get(id: number): Alert | undefined | Promise<Alert | undefined>;
+  /** Marks an alert reviewed by `by` (a UI user name) with a note. */
+  ack(id: number, by: string, note: string): Promise<unknown>;
 }
 
-/** One export target as the Management page shows it. */
+/**
+ * One export target as the Management page shows it: a structural subset of
+ * `daemon/export`'s `TargetStatus`.
+ */
 export interface ExportTargetState {
   readonly name: string;
   /** dir | s3 | … */
   readonly type: string;
-  /** e.g. ok, failing, idle, running. */
+  /** Where it writes (a directory, a bucket URL), when known. */
+  readonly location: string | null;
+  /** idle | running | failed | … */
   readonly state: string;
-  /** Wall times, ms. */
+  /** Every event before this seq is exported. */
+  readonly exportedEnd: number;
+  /** Times in µs since the epoch. */
   readonly lastRunAt: number | null;
   readonly lastSuccessAt: number | null;
-  /** Every event up to this seq is exported (exclusive end), or null before the first run. */
-  readonly exportedToSeq: number | null;
+  readonly nextRunAt: number | null;
   readonly lastError: string | null;
 }
 
-/** The exporters' state. */
+/** The exporters' state; `daemon/export`'s `Exporter` fits as it is. */
 export interface ExportsState {
-  targets(): readonly ExportTargetState[];
+  status(): { readonly targets: readonly ExportTargetState[] };
 }
 
 /** Everything the web app reads and writes. */

@@ -34,7 +34,7 @@ export interface EvidencePack {
   alerts:
     | null
     | {
-      id: string;
+      id: number;
       rule: string;
       severity: string;
       from: string;
@@ -43,6 +43,7 @@ export interface EvidencePack {
       seqs: readonly number[];
       reviewed_by: string | null;
       reviewed_at: string | null;
+      review_note: string | null;
     }[];
   verification: {
     latest: (Omit<VerifyRun, "startedAt" | "finishedAt"> & { finished_at: string }) | null;
@@ -74,8 +75,9 @@ function alertRow(a: Alert): NonNullable<EvidencePack["alerts"]>[number] {
     to: formatRfc3339Micros(a.ts_to),
     reason: a.reason,
     seqs: a.seqs,
-    reviewed_by: a.acked_by,
-    reviewed_at: a.acked_at === null ? null : iso(a.acked_at),
+    reviewed_by: a.ack?.by ?? null,
+    reviewed_at: a.ack ? formatRfc3339Micros(a.ack.ts) : null,
+    review_note: a.ack?.note ?? null,
   };
 }
 

@@ -12,7 +12,7 @@ import type { EventIndex } from "../../daemon/index/event_index.ts";
 import { attachIndex, type IndexFeed, openIndexForRead } from "../../daemon/index/feed.ts";
 import { Store } from "../../daemon/store/store.ts";
 import { createWebApp } from "../../web/app.ts";
-import type { WebDeps } from "../../web/deps.ts";
+import type { ExportsState, WebDeps } from "../../web/deps.ts";
 import { makeWritable } from "../support/store.ts";
 import { MemoryAlerts } from "./_alerts.ts";
 import { FixedStatus } from "./_status.ts";
@@ -92,6 +92,7 @@ export interface WorldOptions {
   tls?: boolean;
   alerts?: boolean;
   config?: unknown;
+  exports?: ExportsState;
   throttle?: { userFailures?: number; addrFailures?: number };
 }
 
@@ -120,7 +121,7 @@ export async function openWorld(opts: WorldOptions = {}): Promise<World> {
       await access.users.add(`${role}1`, role, PASSWORD);
     }
     const alerts = new MemoryAlerts([{
-      id: "a-1",
+      id: 1,
       ts_from: T0 + 121 * 60_000_000,
       ts_to: T0 + 122 * 60_000_000,
       rule: "unusual_role_activity",
@@ -131,8 +132,6 @@ export async function openWorld(opts: WorldOptions = {}): Promise<World> {
       score: 0.93,
       reason: "role mallory ran statements with <b>markup</b> never seen before",
       seqs: [120, 121],
-      acked_by: null,
-      acked_at: null,
     }]);
     const deps: WebDeps = {
       store,
@@ -142,6 +141,7 @@ export async function openWorld(opts: WorldOptions = {}): Promise<World> {
       tls: opts.tls ?? false,
       ...(opts.alerts === false ? {} : { alerts }),
       ...(opts.config === undefined ? {} : { config: opts.config }),
+      ...(opts.exports === undefined ? {} : { exports: opts.exports }),
     };
     return { dir, store, index, feed, access, alerts, deps, app: createWebApp(deps), close };
   } catch (e) {

@@ -62,10 +62,12 @@ Deno.test({
         const box = await page.locator('svg.chart[data-source="billing"]').boundingBox();
         assert(box !== null && box.width > 100, "the chart is laid out");
 
-        await page.click('tr[data-alert="a-1"] button:has-text("Acknowledge")');
+        await page.fill('tr[data-alert="1"] input[name="note"]', "looked at it");
+        await page.click('tr[data-alert="1"] button:has-text("Acknowledge")');
         await page.waitForLoadState();
         assertStringIncludes(await page.textContent("main") ?? "", "No open alerts.");
-        assertEquals((await w.alerts.get("a-1"))?.acked_by, "admin1");
+        assertEquals(w.alerts.get(1)?.ack?.by, "admin1");
+        assertEquals(w.alerts.get(1)?.ack?.note, "looked at it");
 
         await page.click('nav a:has-text("Events")');
         await page.fill('input[name="role"]', "mallory");

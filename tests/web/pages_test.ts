@@ -24,6 +24,8 @@ Deno.test("the Operator page shows source health, charts, store headroom and ope
     assertStringIncludes(html, "50.0 GiB free");
     assertMatch(html, /<svg class="chart"[^>]*data-source="billing" data-points="360"/);
     assertStringIncludes(html, "&lt;b&gt;markup&lt;/b&gt;"); // the alert's reason, as text
+    const viewed = (await uiEvents(w.dir)).at(-1)!;
+    assertEquals([viewed.command, viewed.context], ["VIEW_ALERTS", { alerts: [1] }]);
     const day = (await c.page("/operator?window=day")).html;
     assertMatch(day, /data-source="billing" data-points="288"/);
   });
@@ -34,13 +36,13 @@ Deno.test("acknowledging an alert records ACK_ALERT and who reviewed it", async 
     const c = new Client(w.app);
     await c.login("operator1");
     const csrf = await c.csrf("/operator");
-    assertEquals((await c.post("/alerts/a-1/ack", { _csrf: csrf })).status, 303);
-    const a = await w.alerts.get("a-1");
-    assertEquals(a?.acked_by, "operator1");
+    assertEquals((await c.post("/alerts/1/ack", { _csrf: csrf, note: "maintenance" })).status, 303);
+    assertEquals(w.alerts.get(1)?.ack?.by, "operator1");
+    assertEquals(w.alerts.get(1)?.ack?.note, "maintenance");
     const ev = (await uiEvents(w.dir)).at(-1)!;
-    assertEquals([ev.command, ev.object, ev.role], ["ACK_ALERT", "alert a-1", "operator1"]);
+    assertEquals([ev.command, ev.object, ev.role], ["ACK_ALERT", "alert 1", "operator1"]);
     assertStringIncludes((await c.page("/operator")).html, "No open alerts.");
-    assertEquals((await c.post("/alerts/a-1/ack", {})).status, 403, "CSRF still applies");
+    assertEquals((await c.post("/alerts/1/ack", {})).status, 403, "CSRF still applies");
   });
   await withWorld({ alerts: false }, async (w) => {
     const c = new Client(w.app);
@@ -91,7 +93,7 @@ Deno.test("Management: a damaged store is reported by the verification", async (
 
 Deno.test("the evidence pack names sources, gaps, alerts with their review, and the checkpoint", async () => {
   await withWorld({}, async (w) => {
-    await w.alerts.ack("a-1", "operator1");
+    await w.alerts.ack(1, "operator1", "known batch job");
     const c = new Client(w.app);
     await c.login("auditor1");
     const q = "from=2025-12-30T00:00:00Z&to=2026-01-02T00:00:00Z";
@@ -107,6 +109,7 @@ Deno.test("the evidence pack names sources, gaps, alerts with their review, and 
     assertEquals(billing.events, 123);
     assertEquals(pack.gaps.map((g: { command: string }) => g.command), ["WAL_GAP"]);
     assertEquals(pack.alerts[0].reviewed_by, "operator1");
+    assertEquals(pack.alerts[0].review_note, "known batch job");
     assertEquals(pack.checkpoint.signature_ok, true);
     assertStringIncludes(pack.appliance.public_key_pem, "BEGIN PUBLIC KEY");
     const page = await c.page(`/management/evidence?${q}`);
@@ -167,5 +170,31 @@ Deno.test("Administration: add, disable and reset users; the public key download
     for (const x of ["USER_ADD", "USER_DISABLE", "USER_ENABLE", "USER_PASSWORD_RESET"]) {
       assert(cmds.includes(x), x);
     }
+  });
+});
+
+Deno.test("Management shows each export target's state, or that none is configured", async () => {
+  const target = {
+    name: "archive",
+    type: "s3",
+    location: "https://rgw.example:7480/vigil-audit",
+    state: "failed",
+    exportedEnd: 4711,
+    lastRunAt: 1_767_225_000_000_000,
+    lastSuccessAt: 1_767_224_000_000_000,
+    nextRunAt: 1_767_226_000_000_000,
+    lastError: "PUT <object> refused: 403 AccessDenied",
+  };
+  await withWorld({ exports: { status: () => ({ targets: [target] }) } }, async (w) => {
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const { html } = await c.page("/management");
+    assertMatch(html, /<table id="exports">.*archive.*class="bad">failed.*4,711/s);
+    assertStringIncludes(html, "PUT &lt;object&gt; refused");
+  });
+  await withWorld({}, async (w) => {
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    assertStringIncludes((await c.page("/management")).html, "Export targets are not configured.");
   });
 });

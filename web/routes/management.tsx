@@ -64,7 +64,7 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
         period={{ from: formatRfc3339Micros(p.from), to: formatRfc3339Micros(p.to) }}
         coverage={coverage(deps, p)}
         gaps={gaps}
-        exports={deps.exports ? deps.exports.targets() : null}
+        exports={deps.exports ? deps.exports.status().targets : null}
       />,
     );
   });

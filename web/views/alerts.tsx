@@ -2,7 +2,7 @@
 
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { Alert } from "../deps.ts";
-import { eventTime, wallTime } from "./format.ts";
+import { eventTime } from "./format.ts";
 import { Csrf } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -34,7 +34,7 @@ export const AlertTable = (
     </thead>
     <tbody>
       {alerts.map((a) => (
-        <tr data-alert={a.id}>
+        <tr data-alert={String(a.id)}>
           <td class={a.severity === "high" || a.severity === "critical" ? "bad" : "warn"}>
             {a.severity}
           </td>
@@ -61,10 +61,17 @@ export const AlertTable = (
             {a.seqs.length > 5 ? ` … (${a.seqs.length})` : ""}
           </td>
           <td>
-            {a.acked_by !== null
+            {a.ack
               ? (
                 <span>
-                  <Text value={a.acked_by} /> {a.acked_at !== null ? wallTime(a.acked_at) : ""}
+                  <Text value={a.ack.by} /> {eventTime(a.ack.ts)}
+                  {a.ack.note
+                    ? (
+                      <>
+                        : <Text value={a.ack.note} />
+                      </>
+                    )
+                    : null}
                 </span>
               )
               : csrf
@@ -72,9 +79,10 @@ export const AlertTable = (
                 <form
                   class="inline"
                   method="post"
-                  action={`/alerts/${encodeURIComponent(a.id)}/ack`}
+                  action={`/alerts/${a.id}/ack`}
                 >
                   <Csrf token={csrf} />
+                  <input name="note" placeholder="note" maxlength={500} />
                   <button type="submit">Acknowledge</button>
                 </form>
               )

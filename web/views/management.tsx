@@ -181,7 +181,9 @@ export const ManagementPage = (p: {
               <th>state</th>
               <th>last run</th>
               <th>last success</th>
-              <th class="num">exported to seq</th>
+              <th>location</th>
+              <th class="num">events exported</th>
+              <th>next run</th>
               <th>last error</th>
             </tr>
           </thead>
@@ -192,12 +194,16 @@ export const ManagementPage = (p: {
                   <Text value={t.name} />
                 </td>
                 <td>{t.type}</td>
-                <td class={t.state === "ok" ? "ok" : t.state === "failing" ? "bad" : undefined}>
+                <td class={t.state === "ok" ? "ok" : t.state === "failed" ? "bad" : undefined}>
                   {t.state}
                 </td>
-                <td>{t.lastRunAt === null ? "never" : wallTime(t.lastRunAt)}</td>
-                <td>{t.lastSuccessAt === null ? "never" : wallTime(t.lastSuccessAt)}</td>
-                <td class="num">{t.exportedToSeq === null ? "—" : count(t.exportedToSeq)}</td>
+                <td>{t.lastRunAt === null ? "never" : eventTime(t.lastRunAt)}</td>
+                <td>{t.lastSuccessAt === null ? "never" : eventTime(t.lastSuccessAt)}</td>
+                <td>
+                  <Text value={t.location} />
+                </td>
+                <td class="num">{count(t.exportedEnd)}</td>
+                <td>{t.nextRunAt === null ? "—" : eventTime(t.nextRunAt)}</td>
                 <td>
                   <Text value={t.lastError} />
                 </td>
