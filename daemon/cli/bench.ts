@@ -12,6 +12,11 @@ const BENCHES = ["store", "detect"];
 
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
+  if (argv[0] === "pgaudit") {
+    return await (await import("../../plugins/pgaudit/_bench.ts")).pgauditBenchCommand(
+      argv.slice(1),
+    );
+  }
   const { values, rest } = parseFlags(argv, { events: { type: "string" } });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
