@@ -136,6 +136,7 @@ export async function runPgauditSource(
       }
       await batcher.flush(position, resumeKey(state));
       stats.lag_bytes = state.files.reduce((n, e) => n + Math.max(0, e.size - e.offset), 0);
+      reportGauges(ctx, stats, tailer.activeCount);
       if (!more) await sleep(s.pollIntervalMs, ctx.signal);
     }
   } finally {
@@ -190,6 +191,16 @@ function goneEvent(e: FileEntry, source: string): NewEvent {
       `bytes not read (read to byte ${e.offset} of ${e.size}): audit records may be lost`,
     context: { fingerprint: e.hash, offset: e.offset, size: e.size },
   };
+}
+
+/** The counters as the supervisor's gauges (`/healthz`, `/metrics`). */
+function reportGauges(ctx: SourceContext, stats: PgauditStats, files: number): void {
+  if (ctx.gauge === undefined) return;
+  ctx.gauge("lag_bytes", stats.lag_bytes);
+  ctx.gauge("parse_errors", stats.parse_errors);
+  ctx.gauge("redacted_events", stats.redacted);
+  ctx.gauge("files_lost", stats.files_lost);
+  ctx.gauge("files_open", files);
 }
 
 /** What of the state decides where a restart resumes (not sizes or times). */

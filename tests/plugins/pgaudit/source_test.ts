@@ -25,11 +25,20 @@ async function collect(
   data: string,
   config: PgauditSourceConfig,
   done: (events: AuditEvent[]) => boolean,
-): Promise<{ events: AuditEvent[]; stats: ReturnType<typeof pgauditSource>["stats"] }> {
+): Promise<{
+  events: AuditEvent[];
+  stats: ReturnType<typeof pgauditSource>["stats"];
+  gauges: Map<string, number>;
+}> {
   const store = await Store.open(data, { checkpointIntervalMs: 0 });
   const source = pgauditSource(config);
   const ac = new AbortController();
-  const running = runSource(store, source, { name: "log", signal: ac.signal });
+  const gauges = new Map<string, number>();
+  const running = runSource(store, source, {
+    name: "log",
+    signal: ac.signal,
+    gauge: (name, value) => gauges.set(name, value),
+  });
   let failed: unknown;
   running.catch((e) => (failed = e));
   try {
@@ -42,7 +51,7 @@ async function collect(
     await running.catch(() => {});
     await store.close();
   }
-  return { events: await stored(data), stats: source.stats };
+  return { events: await stored(data), stats: source.stats, gauges };
 }
 
 const fast = { format: "csvlog" as const, poll_interval_ms: 20, current_logfiles: false as const };
@@ -75,7 +84,10 @@ Deno.test("pgaudit source stores unparseable lines and invalid UTF-8 raw, with p
     ]);
     parts[3] = withBad;
     await Deno.writeFile(`${logs}/pg.csv`, new Uint8Array(parts.flatMap((p) => [...p])));
-    const { events, stats } = await collect(`${dir}/data`, { ...fast, path: `${logs}/*.csv` }, (
+    const { events, stats, gauges } = await collect(`${dir}/data`, {
+      ...fast,
+      path: `${logs}/*.csv`,
+    }, (
       evs,
     ) => evs.length >= 5);
     assertEquals(events.length, 5);
@@ -86,6 +98,8 @@ Deno.test("pgaudit source stores unparseable lines and invalid UTF-8 raw, with p
     assertEquals(raw[1]!.statement, "SELECT 'bad-utf8-\uFFFD('");
     assert(raw[1]!.raw!.startsWith("\\x") && raw[1]!.raw!.includes("c328"), "bytes kept exactly");
     assertEquals(stats.parse_errors, 2);
+    assertEquals(gauges.get("parse_errors"), 2, "reported to the supervisor");
+    assertEquals(gauges.get("lag_bytes"), 0);
     assertEquals(
       events.filter((e) => e.parse_error === undefined).map((e) => e.statement),
       ["SELECT 'ok-1'", "SELECT 'ok-2'", "SELECT 'ok-4'"],
