@@ -9,7 +9,7 @@ import { JOURNAL_FILE, readJournal } from "../../../daemon/export/journal.ts";
 import type { RunProgress } from "../../../daemon/export/run_target.ts";
 import type { ExportTarget } from "../../../daemon/export/target.ts";
 import { Store } from "../../../daemon/store/store.ts";
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertEventually, assertRejects } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 import { archiveRuns, assertArchiveHolds, assertRunVerifies } from "./_archive.ts";
 import { bundleEvent, EVENTS, filesUnder, makeStore, storedEvents } from "./_bundle_store.ts";
@@ -117,5 +117,28 @@ Deno.test("Exporter re-sends a file the journal has as uploaded but the target l
     await exporter.runNow();
     await Deno.stat(`${archive}/${lost}`);
     await assertArchiveHolds(archive, await storedEvents(data));
+  });
+});
+
+Deno.test("Exporter.start() runs each target at once and keeps a plain status", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`, archive = `${dir}/archive`;
+    await makeStore(data);
+    const exporter = new Exporter(data, [dirTarget(archive)]);
+    await exporter.load();
+    assertEquals(exporter.status().targets[0]!.exportedEnd, 0);
+    exporter.start();
+    try {
+      await assertEventually(() => exporter.status().targets[0]!.lastSuccessAt !== null, {
+        timeoutMs: 60_000,
+        message: "the first scheduled run",
+      });
+      const s = exporter.status().targets[0]!;
+      assertEquals([s.state, s.exportedEnd, s.location], ["idle", EVENTS, `dir ${archive}`]);
+      assert(s.nextRunAt !== null);
+      assertEquals(JSON.parse(JSON.stringify(s)), s, "plain data, for the UI and metrics");
+    } finally {
+      await exporter.stop();
+    }
   });
 });
