@@ -111,6 +111,9 @@ Deno.test("the .deb installs a vigil that serves with derived permissions", asyn
         assert(argv.includes(`--allow-net=127.0.0.1:${port}`), argv.join(" "));
         assert(argv.includes(`--allow-write=${inst.work}/serve-data`), argv.join(" "));
         assert(!argv.some((a) => a === "-A" || a === "--allow-all" || a === "--allow-run"));
+        // The store hashes through the shipped native library, not the JavaScript fallback.
+        const maps = await Deno.readTextFile(`/proc/${r.child.pid}/maps`);
+        assert(maps.includes(`${inst.root}/usr/lib/vigil/libvigil_hash.so`), "native lib loaded");
         r.child.kill("SIGTERM");
         assertEquals(await r.exited, 0);
         await waitForLine(r, /"msg":"vigil stopped"/);
