@@ -212,6 +212,20 @@ export class AlertStore {
     }
   }
 
+  /**
+   * Runs `fn` in one transaction that commits whatever `fn` saved even when it throws: alerts
+   * already handed to channels stay stored. Nested calls join the outer transaction.
+   */
+  batch(fn: () => void): void {
+    if (this.#db.isTransaction) return fn();
+    this.#db.exec("BEGIN");
+    try {
+      fn();
+    } finally {
+      this.#db.exec("COMMIT");
+    }
+  }
+
   close(): void {
     this.#db.close();
   }

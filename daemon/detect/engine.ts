@@ -111,6 +111,11 @@ export class DetectEngine implements FeatureSink {
 
   /** Takes in records in seq order; records at or below the last fed seq are skipped. */
   feed(records: readonly FeedRecord[]): void {
+    // One alert-store transaction per call: a burst of drafts is one commit, not one each.
+    this.alerts.batch(() => this.#feed(records));
+  }
+
+  #feed(records: readonly FeedRecord[]): void {
     for (const r of records) {
       if (r.seq <= this.#lastSeq) continue;
       this.#lastSeq = r.seq;
@@ -125,7 +130,7 @@ export class DetectEngine implements FeatureSink {
 
   /** Closes every open window: the end of a batch run. */
   flush(): void {
-    this.#features.flush(this);
+    this.alerts.batch(() => this.#features.flush(this));
   }
 
   /** Stored alerts. */

@@ -83,6 +83,10 @@ export function failedLoginBurst(): Detector {
       q.push({ ts: ev.ts, seq });
       while (q.length > 0 && q[0]!.ts <= ev.ts - span) q.shift();
       recent.set(key, q);
+      // Guessing from many addresses must not grow memory without bound: forget quiet ones.
+      if (recent.size > 10_000) {
+        for (const [k, v] of recent) if (v.at(-1)!.ts <= ev.ts - span) recent.delete(k);
+      }
       if (q.length < ctx.cfg.failed_login_burst) return [];
       const d = eventDraft(ev, seq, {
         rule: this.name,
