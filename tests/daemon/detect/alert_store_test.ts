@@ -40,7 +40,7 @@ Deno.test("Deduplicator merges one rule and role within merge_minutes into one i
 });
 
 Deno.test("AlertStore lists with filters, gets by id and keeps acks across updates", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir((dir) => {
     const store = AlertStore.open(`${dir}/alerts.db`);
     const inc = (d: AlertDraft, key: string): Incident => ({ ...d, key, count: 1 });
     store.batch(() => {
@@ -75,5 +75,6 @@ Deno.test("AlertStore lists with filters, gets by id and keeps acks across updat
     const again = AlertStore.open(`${dir}/alerts.db`, { readonly: true });
     assertEquals(again.list().map((a) => a.key), ["k1", "k2", "k3", "k4"]);
     again.close();
+    return Promise.resolve();
   });
 });
