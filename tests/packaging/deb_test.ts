@@ -96,6 +96,23 @@ Deno.test("the .deb installs a vigil that serves with derived permissions", asyn
       },
     );
 
+    await t.step("serve with a config that does not check out exits 1 with one line", async () => {
+      const config = `${inst.work}/bad.toml`;
+      await Deno.writeTextFile(
+        config,
+        testConfig(`${inst.work}/bad-data`, freePort(), "colour = 1\n"),
+      );
+      const r = await output(inst.vigil, ["serve", "--config", config]);
+      assertEquals(r.code, 1, r.stdout + r.stderr);
+      assertEquals(r.stdout, "");
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, r.stderr);
+      assertMatch(
+        lines[0]!,
+        /^vigil serve: cannot derive permissions from .*bad\.toml: invalid config: .*colour: unknown key/,
+      );
+    });
+
     await t.step("vigil serve answers /healthz 200 and stops cleanly on SIGTERM", async () => {
       const port = freePort();
       const config = `${inst.work}/serve.toml`;
