@@ -72,6 +72,9 @@ export class FeatureExtractor {
       error: c.error,
       firstTimeObject,
       newAddr: ev.client_addr !== undefined && p.events > 0 && !p.addrs.has(ev.client_addr),
+      newAppOrDb: p.events > 0 &&
+        ((ev.application_name !== undefined && !p.apps.has(ev.application_name)) ||
+          (ev.db !== undefined && !p.dbs.has(ev.db))),
       sensitive: obj !== undefined && this.#sensitive(obj),
       newObjectsWeek: 0,
     };
@@ -83,6 +86,8 @@ export class FeatureExtractor {
     p.events++;
     if (c.ddl) p.ddlEvents++;
     if (ev.client_addr !== undefined) p.addrs.add(ev.client_addr);
+    if (ev.application_name !== undefined) p.apps.add(ev.application_name);
+    if (ev.db !== undefined) p.dbs.add(ev.db);
     if (obj !== undefined && (c.read || c.write)) p.objects.add(obj);
     this.#windowOf(role, ev.ts).add(seq, ev, c, facts);
   }

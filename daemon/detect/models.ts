@@ -15,7 +15,7 @@ import type { RoleProfile } from "./profile.ts";
 import { FEATURE_NAMES, type FeatureWindow } from "./window.ts";
 
 /** Features kept on a log1p scale: reasons show them as counts again. */
-const LOG_FEATURES = 10;
+const LOG_FEATURES = 11;
 /** Smallest spread used to standardise a feature: a constant feature is not infinitely tight. */
 const MIN_STD = 0.25;
 

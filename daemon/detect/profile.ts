@@ -15,6 +15,9 @@ export class RoleProfile {
   events = 0;
   ddlEvents = 0;
   readonly addrs = new Set<string>();
+  /** Applications and databases the role was seen using. */
+  readonly apps = new Set<string>();
+  readonly dbs = new Set<string>();
   readonly objects = new Set<string>();
   /** Active windows per UTC hour of day and per weekday (0 = Sunday). */
   readonly hourWindows: number[] = new Array(24).fill(0);

@@ -21,6 +21,7 @@ export const FEATURE_NAMES = [
   "sensitive_accesses",
   "failed_logins",
   "new_client_addrs",
+  "new_apps_or_dbs",
   "hour_rarity",
   "weekday_rarity",
   "error_rate",
@@ -30,6 +31,8 @@ export const FEATURE_NAMES = [
 export interface HistoryFacts {
   firstTimeObject: boolean;
   newAddr: boolean;
+  /** An application or database the role never used before. */
+  newAppOrDb: boolean;
   sensitive: boolean;
 }
 
@@ -63,6 +66,7 @@ export class FeatureWindow {
   firstTimeObjects = 0;
   sensitive = 0;
   newAddrs = 0;
+  newAppsOrDbs = 0;
   readonly objects = new Set<string>();
   readonly readObjects = new Set<string>();
   /** Statements by pgAudit class and by command. */
@@ -93,6 +97,7 @@ export class FeatureWindow {
     if (h.firstTimeObject) this.firstTimeObjects++;
     if (h.sensitive) this.sensitive++;
     if (h.newAddr) this.newAddrs++;
+    if (h.newAppOrDb) this.newAppsOrDbs++;
     if (ev.object !== undefined) {
       this.objects.add(ev.object);
       if (c.read) this.readObjects.add(ev.object);
@@ -132,6 +137,7 @@ export class FeatureWindow {
       Math.log1p(this.sensitive),
       Math.log1p(this.failedLogins),
       Math.log1p(this.newAddrs),
+      Math.log1p(this.newAppsOrDbs),
       seen ? 1 - Math.min(1, p.hourShare(d.getUTCHours()) * 24) : 0,
       seen ? 1 - Math.min(1, p.weekdayShare(d.getUTCDay()) * 7) : 0,
       all === 0 ? 0 : this.errors / all,
