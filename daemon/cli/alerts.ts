@@ -66,7 +66,8 @@ export function renderAlertTable(alerts: Alert[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => [...r[i]!].length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join("  ").trimEnd();
-  return [line(head), ...rows.map(line), `(${alerts.length} alerts)`].join("\n");
+  const n = alerts.length;
+  return [line(head), ...rows.map(line), `(${n} alert${n === 1 ? "" : "s"})`].join("\n");
 }
 
 async function listAlerts(argv: string[]): Promise<number> {
