@@ -70,8 +70,6 @@ export interface Sink {
    * object uploaded before a crash and confirmed by `head`; `put` does it itself.
    */
   seal?(key: string, stored: StoredObject): Promise<StoredObject>;
-  /** Abandons an unfinished multipart upload (no-op for sinks without them). */
-  abortUpload?(key: string, uploadId: string): Promise<void>;
 }
 
 /** A sink could not do what was asked; the message names the target, the key and the cause. */

@@ -15,6 +15,7 @@ import {
   completeUpload,
   createUpload,
   listParts,
+  listUploads,
   MAX_PARTS,
   MIN_PART_BYTES,
   multipartEtag,
@@ -177,6 +178,11 @@ export class S3Sink implements Sink {
     // Ceph RGW (16.x) answers a completion with an empty ETag: ask for the object's.
     if (etag === "") etag = (await this.head(key.slice(this.#opts.prefix.length)))?.etag ?? "";
     if (etag !== want) throw this.#mismatch(key, etag, want);
+    // An upload begun just before a crash, whose id never reached the journal, would keep its
+    // parts on the server for ever: with this key whole, any upload still open for it is such.
+    for (const u of await listUploads(this.s3, key)) {
+      if (u.key === key) await abortMultipart(this.s3, key, u.uploadId);
+    }
   }
 
   async head(key: string): Promise<StoredObject | null> {
@@ -212,10 +218,6 @@ export class S3Sink implements Sink {
       md5s.push(createHash("md5").update(body).digest("hex"));
     }
     return stored.etag === multipartEtag(md5s);
-  }
-
-  async abortUpload(key: string, uploadId: string): Promise<void> {
-    await abortMultipart(this.s3, this.fullKey(key), uploadId);
   }
 
   #mismatch(key: string, got: string, want: string): S3Error {
