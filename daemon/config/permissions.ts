@@ -69,7 +69,16 @@ interface Access {
 
 /** What each source type reaches, from its table's keys (see plugins/<type>/_source_config.ts). */
 const SOURCE_RULES: Readonly<Record<string, (t: Table) => Access>> = {
-  wal: (t) => dsnAccess(String(t.dsn)),
+  wal: (t) => {
+    const access = dsnAccess(String(t.dsn));
+    // password_file: an absolute path is read as it is; a credential name lies in
+    // $CREDENTIALS_DIRECTORY, which is granted whole below (daemon/config/secret.ts).
+    const secret = t.password_file;
+    if (typeof secret === "string" && secret.startsWith("/")) {
+      access.read = [...access.read ?? [], secret];
+    }
+    return access;
+  },
   pgaudit: (t) => {
     const dir = globDir(String(t.path));
     const read = [dir];

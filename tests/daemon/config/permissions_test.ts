@@ -226,3 +226,21 @@ Deno.test("permissionFlags() lists every kind explicitly and never grants everyt
     assert(!["-A", "--allow-all", "--allow-run"].some((bad) => f.startsWith(bad)), f);
   }
 });
+
+Deno.test("derivePermissions() grants a WAL source's absolute password_file, not more", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vigil-perm-" });
+  try {
+    await Deno.writeTextFile(`${dir}/pg-password`, "secret\n");
+    const p = derivePermissions(
+      config(
+        '[[sources]]\nname = "a"\ntype = "wal"\ndsn = "postgres://vigil@db1:5432/x"\n' +
+          `slot = "s"\npublication = "p"\npassword_file = "${dir}/pg-password"\n`,
+      ),
+      INSTALL,
+    );
+    assert(p.read.includes(`${dir}/pg-password`), "the password file is readable");
+    assert(!p.read.includes(dir), "its directory is not");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
