@@ -6,11 +6,19 @@
 
 import { sourcePlugin } from "../../plugins/mod.ts";
 import { type ConfigCheckers, loadConfig, type VigilConfig } from "../config/config.ts";
+import { detectConfigFromTable } from "../detect/config.ts";
+import { exportTargetFromTable } from "../export/target.ts";
 
 /** The checks of every table the config may hold. */
 export const CONFIG_CHECKERS: ConfigCheckers = {
   source(table) {
     sourcePlugin(String(table.type)).validate(table);
+  },
+  exportTarget(table) {
+    exportTargetFromTable({ ...table });
+  },
+  detect(table) {
+    detectConfigFromTable({ ...table });
   },
 };
 

@@ -98,8 +98,14 @@ export function parseConfig(text: string, file: string, checkers: ConfigCheckers
       if (!(error instanceof TypeError)) throw error;
       const quoted = [...error.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
       // The key the message names, else the key whose value it quotes ("oracle" → type).
+      // Then a key named without quotes ("setting foo: unknown key"), name and type last, as
+      // messages use those words in passing.
+      const keys = Object.keys(table).sort((a, b) => rank(a) - rank(b));
       const key = quoted.find((q) => Object.hasOwn(table, q)) ??
-        Object.keys(table).find((k) => quoted.includes(String(table[k])));
+        Object.keys(table).find((k) => quoted.includes(String(table[k]))) ??
+        keys.find((k) =>
+          new RegExp(`(^|[^\\w-])${escapeRegExp(k)}($|[^\\w-])`).test(error.message)
+        );
       fail(path, key, error.message);
     }
   };
@@ -224,4 +230,13 @@ function describe(path: TablePath, doc: Table): string {
   const entry = (doc[name as string] as Table[] | undefined)?.[index];
   const label = typeof entry?.name === "string" ? ` (${JSON.stringify(entry.name)})` : "";
   return `${String(name)}[${index}]${label}`;
+}
+
+/** Orders keys for matching a message: name and type, common words, last. */
+function rank(key: string): number {
+  return key === "name" || key === "type" ? 1 : 0;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

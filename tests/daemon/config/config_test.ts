@@ -107,8 +107,14 @@ Deno.test("a listen address off loopback needs TLS", () => {
 
 Deno.test("export targets and [detect] are checked by their owners' checks", () => {
   const text = GOOD + '\n[[exports]]\nname = "archive"\ntype = "dir"\npath = "/srv"\n';
-  const none = errorOf(text);
+  const none = errorOf(text, { source: CONFIG_CHECKERS.source });
   assert(/export targets are not available/.test(none.message), none.message);
+  // The real checks: the export target's and the detector's own, at the right line.
+  assertEquals(parseConfig(text, "vigil.toml", CONFIG_CHECKERS).exports[0]?.type, "dir");
+  const unknown = errorOf(text.replace('path = "/srv"', 'path = "/srv"\nbucket = "b"'));
+  assertEquals([unknown.line, unknown.key], [31, 'exports[0] ("archive").bucket']);
+  const detect = errorOf(GOOD + "\n[detect]\nfoo = 1\n");
+  assertEquals(detect.line, 28);
   const seen: unknown[] = [];
   const c = parseConfig(text, "vigil.toml", {
     ...CONFIG_CHECKERS,
