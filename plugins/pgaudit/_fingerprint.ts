@@ -6,7 +6,8 @@
  * read on from where the original was left.
  *
  * A file shorter than `FINGERPRINT_BYTES` is fingerprinted over what it has (`length` says how
- * much); as it grows, the identity is extended once its old prefix has been checked to match.
+ * much), once it has a whole line; as it grows, the identity is extended once its old prefix has
+ * been checked to match.
  */
 
 import { createHash } from "node:crypto";
@@ -42,13 +43,17 @@ export async function readHead(file: Deno.FsFile, n: number): Promise<Uint8Array
 
 /**
  * The fingerprint of an open file of `size` bytes, with the hashes of its shorter prefixes
- * asked for in `prefixes` (the lengths known fingerprints of short files cover).
+ * asked for in `prefixes` (the lengths known fingerprints of short files cover). `settled` is
+ * false while the file has neither `FINGERPRINT_BYTES` nor one whole line: a few bytes of a
+ * first line (a log time to the minute) are shared by every file of that minute, so they would
+ * not tell files apart; a whole first line (time to the millisecond, pid, session, line number,
+ * message) does.
  */
 export async function fingerprintFile(
   file: Deno.FsFile,
   size: number,
   prefixes: Iterable<number> = [],
-): Promise<{ full: Fingerprint; prefix: Map<number, string> }> {
+): Promise<{ full: Fingerprint; prefix: Map<number, string>; settled: boolean }> {
   const head = await readHead(file, Math.min(size, FINGERPRINT_BYTES));
   const prefix = new Map<number, string>();
   for (const n of prefixes) {
@@ -56,5 +61,5 @@ export async function fingerprintFile(
   }
   const full = fingerprintOf(head);
   prefix.set(full.length, full.hash);
-  return { full, prefix };
+  return { full, prefix, settled: head.length >= FINGERPRINT_BYTES || head.includes(0x0a) };
 }

@@ -40,7 +40,6 @@ export class TailFile {
   #decoder: LogDecoder;
   /** File offset of the next byte to give the decoder. */
   #readPos: number;
-  #lastSize: number;
   #chunk = new Uint8Array(CHUNK_BYTES);
   /** Clock time (ms) of the last read that found new bytes. */
   lastGrowth: number;
@@ -61,8 +60,6 @@ export class TailFile {
     this.ino = stat.ino ?? 0;
     this.#file = file;
     this.#readPos = entry.offset;
-    // -1: the first read checks the content and grows a short fingerprint.
-    this.#lastSize = -1;
     this.lastGrowth = now;
     this.mtime = stat.mtime?.getTime() ?? 0;
     this.#decoder = createLogDecoder({
@@ -101,10 +98,9 @@ export class TailFile {
     const stat = await this.#file.stat();
     this.mtime = stat.mtime?.getTime() ?? this.mtime;
     if (stat.size < this.#readPos) return "replaced";
-    if (stat.size !== this.#lastSize) {
-      this.#lastSize = stat.size;
-      if (!(await this.#sameContent(stat.size))) return "replaced";
-    }
+    // Checked on every read, not only when the size changed: a file truncated and written
+    // again up to the very size it had (equal-length records do that) looks unchanged.
+    if (!(await this.#sameContent(stat.size))) return "replaced";
     this.entry.size = stat.size;
     this.entry.mtime = this.mtime;
     let taken = 0;

@@ -162,8 +162,18 @@ export class Tailer {
       for (const e of this.state.files) if (e.length < FINGERPRINT_BYTES) short.add(e.length);
       const fp = await fingerprintFile(file, st.size, short);
       const mtime = st.mtime?.getTime() ?? 0;
-      let entry = this.state.files.find((e) => fp.prefix.get(e.length) === e.hash);
+      // The most specific match: a short entry may be the prefix of a longer one's content.
+      let entry: FileEntry | undefined;
+      for (const e of this.state.files) {
+        if (
+          fp.prefix.get(e.length) === e.hash && (entry === undefined || e.length > entry.length)
+        ) {
+          entry = e;
+        }
+      }
       if (entry === undefined) {
+        if (!fp.settled) return undefined; // not yet told apart from other files: next scan
+
         if (this.state.floor > 0 && mtime <= this.state.floor) return undefined;
         entry = {
           hash: fp.full.hash,
