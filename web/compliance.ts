@@ -33,11 +33,12 @@ export function gapKind(e: AuditEvent): "gap" | "recovery" | null {
 export async function gapEvents(
   deps: WebDeps,
   period: { from?: number | undefined; to?: number | undefined },
+  upTo: number = deps.store.size,
 ): Promise<AuditEvent[]> {
   const filter: { kind: "system"; from?: number; to?: number } = { kind: "system" };
   if (period.from !== undefined) filter.from = period.from;
   if (period.to !== undefined) filter.to = period.to;
-  const page = await searchEvents(deps, { filter, before: undefined, limit: MAX_PAGE });
+  const page = await searchEvents(deps, { filter, before: undefined, limit: MAX_PAGE }, upTo);
   return page.events.filter((e) => gapKind(e) !== null);
 }
 

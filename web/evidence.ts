@@ -85,16 +85,17 @@ function sourceRow(c: Coverage): NonNullable<EvidencePack["sources"]>[number] {
   return { source: c.source, events: c.events, first: us(c.first), last: us(c.last) };
 }
 
-/** Builds the pack for [from, to) (µs, event time). */
+/** Builds the pack for [from, to) (µs, event time) over the first `upTo` events. */
 export async function buildEvidence(
   deps: WebDeps,
   period: { from: number; to: number },
-  by: string,
+  opts: { by: string; upTo: number },
 ): Promise<EvidencePack> {
+  const by = opts.by;
   const now = (deps.now ?? Date.now)();
   const dataDir = deps.store.dataDir;
   const [gaps, alerts, cp, pub] = await Promise.all([
-    gapEvents(deps, period),
+    gapEvents(deps, period, opts.upTo),
     deps.alerts ? deps.alerts.list({ from: period.from, to: period.to, limit: 10_000 }) : null,
     latestCheckpoint(dataDir),
     readPublicKey(storePaths(dataDir).keys),

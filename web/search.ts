@@ -116,10 +116,19 @@ export function describeFilter(r: SearchRequest): Record<string, string | number
   return out;
 }
 
-/** One page of events, newest first, older than `before`. */
-export async function searchEvents(deps: WebDeps, req: SearchRequest): Promise<SearchPage> {
+/**
+ * One page of events, newest first, older than `before`, among the first `upTo` events (default:
+ * all durable ones). Callers pass the store's size from before they recorded the request in the
+ * chain, so that their own audit event does not make the index look behind and cost a scan of
+ * the log's tail.
+ */
+export async function searchEvents(
+  deps: WebDeps,
+  req: SearchRequest,
+  upTo: number = deps.store.size,
+): Promise<SearchPage> {
   const want = req.limit + 1;
-  const size = deps.store.size;
+  const size = Math.min(upTo, deps.store.size);
   const before = Math.min(req.before ?? size, size);
   const index = deps.index;
   const lastIndexed = index ? Math.min(index.lastSeq(), size - 1) : -1;

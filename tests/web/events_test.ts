@@ -6,6 +6,7 @@ import { canonicalJson } from "../../daemon/event/canonical.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { Client } from "./_client.ts";
 import { uiEvents, withWorld, XSS_STATEMENT } from "./_harness.ts";
+import { searchEvents } from "../../web/search.ts";
 
 function seqsOf(html: string): number[] {
   return [...html.matchAll(/<a href="\/events\/(\d+)">/g)].map((m) => Number(m[1]));
@@ -136,5 +137,22 @@ Deno.test("downloading search results is an EXPORT event and gives JSON lines", 
     assertEquals(lines.map((e) => e.seq), [121, 120]);
     const last = (await uiEvents(w.dir)).at(-1)!;
     assertEquals([last.command, last.context], ["EXPORT", { role: "mallory" }]);
+  });
+});
+
+Deno.test("searchEvents() reads the log only for events the index does not hold yet", async () => {
+  await withWorld({}, async (w) => {
+    await w.feed.drain();
+    const req = { filter: { role: "alice" }, before: undefined, limit: 5 };
+    const caughtUp = await searchEvents(w.deps, req);
+    assertEquals(caughtUp.scanned, 0);
+    const upTo = w.store.size;
+    await w.store.append({
+      source: "vigil-ui",
+      events: [{ ts: 1, source: "vigil-ui", kind: "app" }],
+    });
+    const own = await searchEvents(w.deps, req, upTo);
+    assertEquals(own.scanned, 0, "an event after upTo is not scanned for");
+    assertEquals(own.events.map((e) => e.seq), caughtUp.events.map((e) => e.seq));
   });
 });

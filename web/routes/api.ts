@@ -145,8 +145,9 @@ export function apiRoutes(deps: WebDeps): Hono<WebEnv> {
       if (e instanceof SearchParamError) return c.json({ error: e.message }, 400);
       throw e;
     }
+    const upTo = deps.store.size;
     await recordUiAction(deps, c, { command: "API_SEARCH", context: describeFilter(req) });
-    const page = await searchEvents(deps, req);
+    const page = await searchEvents(deps, req, upTo);
     return c.json({ events: page.events, next_before: page.next });
   });
 

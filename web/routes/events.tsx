@@ -67,8 +67,9 @@ export function eventRoutes(deps: WebDeps): Hono<WebEnv> {
         400,
       );
     }
+    const upTo = deps.store.size;
     await recordUiAction(deps, c, { command: "SEARCH", context: describeFilter(req) });
-    const page = await searchEvents(deps, req);
+    const page = await searchEvents(deps, req, upTo);
     return c.html(<EventsPage {...{ user, csrf, values, query, page }} before={req.before} />);
   });
 
@@ -80,8 +81,9 @@ export function eventRoutes(deps: WebDeps): Hono<WebEnv> {
       if (!(e instanceof SearchParamError)) throw e;
       return c.text(`Bad search: ${e.message}`, 400);
     }
+    const upTo = deps.store.size;
     await recordUiAction(deps, c, { command: "EXPORT", context: describeFilter(req) });
-    const page = await searchEvents(deps, req);
+    const page = await searchEvents(deps, req, upTo);
     c.header("Content-Disposition", 'attachment; filename="vigil-events.jsonl"');
     c.header("Content-Type", "application/x-ndjson; charset=utf-8");
     return c.body(page.events.map((e) => canonicalJson(e) + "\n").join(""));

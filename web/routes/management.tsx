@@ -45,13 +45,14 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
       if (!(e instanceof SearchParamError)) throw e;
       return c.text(`Bad period: ${e.message}`, 400);
     }
+    const upTo = deps.store.size;
     await recordUiAction(deps, c, {
       command: "VIEW_COMPLIANCE",
       context: { from: p.from, to: p.to },
     });
     const [checkpoint, gaps] = await Promise.all([
       latestCheckpoint(deps.store.dataDir),
-      gapEvents(deps, p),
+      gapEvents(deps, p, upTo),
     ]);
     return c.html(
       <ManagementPage
@@ -91,12 +92,13 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
       return c.text(`Bad period: ${e.message}`, 400);
     }
     const by = c.get("user")!.name;
+    const upTo = deps.store.size;
     await recordUiAction(deps, c, {
       command: "EXPORT",
       object: "evidence pack",
       context: { from: p.from, to: p.to, format },
     });
-    const pack = await buildEvidence(deps, p, by);
+    const pack = await buildEvidence(deps, p, { by, upTo });
     if (format === "json") {
       c.header("Content-Disposition", 'attachment; filename="vigil-evidence.json"');
       return c.json(pack);
