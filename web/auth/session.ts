@@ -7,6 +7,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AccessStore, Role } from "../../daemon/access/mod.ts";
 import type { WebEnv } from "../env.ts";
+import { ForbiddenPage } from "../views/forbidden.tsx";
 import { readSessionCookie } from "./cookies.ts";
 
 /** Loads the session of the cookie, if any, onto the context. */
@@ -32,10 +33,8 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<WebEnv> {
       return c.redirect(`/login?next=${encodeURIComponent(next)}`, 303);
     }
     if (!roles.includes(user.role)) {
-      return c.text(
-        `Forbidden: this page is for ${roles.join(" or ")}; you are signed in as ${user.role}`,
-        403,
-      );
+      const csrf = c.get("session")?.csrf ?? null;
+      return c.html(ForbiddenPage({ user, csrf, roles }), 403);
     }
     await next();
   };
