@@ -32,8 +32,11 @@ const MAX_FORM_BYTES = 64 * 1024;
 
 const STYLE_ETAG = `"${createHash("sha256").update(STYLE_CSS).digest("hex").slice(0, 16)}"`;
 
-/** Builds the app. */
-export function createWebApp(deps: WebDeps): Hono<WebEnv> {
+/**
+ * Builds the app. It is returned as a plain `Hono` so that `vigil serve` can mount it with
+ * `app.route("/", …)`: the per-request variables it types internally never cross that boundary.
+ */
+export function createWebApp(deps: WebDeps): Hono {
   const app = new Hono<WebEnv>();
   app.use("*", securityHeaders(deps.tls));
 
@@ -77,5 +80,5 @@ export function createWebApp(deps: WebDeps): Hono<WebEnv> {
     });
     return c.text("Internal error: the request could not be completed (see the daemon log)", 500);
   });
-  return app;
+  return app as unknown as Hono;
 }

@@ -1,5 +1,6 @@
 /** Sign-in, sessions, security headers, CSRF and role checks, through `app.request()`. */
 
+import { Hono } from "hono";
 import { CSP } from "../../web/auth/headers.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { Client } from "./_client.ts";
@@ -159,5 +160,20 @@ Deno.test("sign-out ends the session and is recorded", async () => {
     const res = await stolen.request("/management");
     assertEquals(res.status, 303);
     await res.body?.cancel();
+  });
+});
+
+Deno.test("mounted under a parent app, as vigil serve does, the UI keeps its headers and sign-in", async () => {
+  await withWorld({}, async (w) => {
+    const parent = new Hono();
+    parent.get("/healthz", (c) => c.text("ok"));
+    parent.route("/", w.app);
+    const c = new Client(parent, "198.51.100.77");
+    const login = await c.page("/login");
+    assertEquals(login.status, 200);
+    assertEquals(login.res.headers.get("Content-Security-Policy"), CSP);
+    assertEquals((await c.login("operator1")).status, 303);
+    assertEquals((await c.page("/operator")).status, 200);
+    assertEquals((await uiEvents(w.dir)).at(-1)?.client_addr, "198.51.100.77");
   });
 });
