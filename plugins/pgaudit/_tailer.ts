@@ -172,7 +172,9 @@ export class Tailer {
         }
       }
       if (entry === undefined) {
-        if (!fp.settled) return undefined; // not yet told apart from other files: next scan
+        // Not yet told apart from other files: wait for a whole line, unless the file has been
+        // left alone past the grace period (a rotated file with only a cut-off line).
+        if (!fp.settled && this.#o.now() - mtime < this.#o.graceMs) return undefined;
 
         if (this.state.floor > 0 && mtime <= this.state.floor) return undefined;
         entry = {
