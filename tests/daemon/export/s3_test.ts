@@ -105,7 +105,6 @@ async function download(s3: S3Client, prefix: string, dir: string): Promise<void
 Deno.test({
   name: "S3 export against a real Ceph RGW",
   ignore: !cephInstalled(),
-
   async fn(t) {
     await using rgw = await startCephRgw();
     console.log(`Ceph RGW started in ${Math.round(rgw.startMs)} ms`);
