@@ -34,6 +34,11 @@ export interface DetectConfig {
   sensitive_objects: string[];
   /** Roles whose grant to another role is a privilege escalation. */
   privileged_roles: string[];
+  /**
+   * Named groups of roles that work alike (`analysts = ["bob", "carol"]`): a role without a
+   * baseline of its own is scored against its group's windows; roles in no group against all.
+   */
+  peer_groups: Record<string, string[]>;
   /** Rules and models that do not run, by name. */
   disabled: string[];
   /** History a role needs before "never did X" and "usual hours" rules speak. */
@@ -77,6 +82,7 @@ export function defaultDetectConfig(): DetectConfig {
       "pg_read_server_files",
       "pg_write_server_files",
     ],
+    peer_groups: {},
     disabled: [],
     min_history_days: 7,
     failed_login_burst: 5,
@@ -216,6 +222,24 @@ function channels(t: Record<string, unknown>, name: string): ChannelConfigs[keyo
   };
 }
 
+function peerGroups(t: Record<string, unknown>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const seen = new Map<string, string>();
+  for (const [name, roles] of Object.entries(t)) {
+    const path = `peer_groups.${name}`;
+    if (!Array.isArray(roles) || roles.some((r) => typeof r !== "string" || r === "")) {
+      throw bad(path, "must be an array of role names");
+    }
+    for (const r of roles as string[]) {
+      const other = seen.get(r);
+      if (other !== undefined) throw bad(path, `role ${JSON.stringify(r)} is also in ${other}`);
+      seen.set(r, name);
+    }
+    out[name] = [...roles] as string[];
+  }
+  return out;
+}
+
 /**
  * The config of a TOML `[detect]` table (as parsed into plain values); absent keys take the
  * defaults. Throws `TypeError` naming the first bad key.
@@ -227,6 +251,10 @@ export function detectConfigFromTable(t: Record<string, unknown>): DetectConfig 
   const cfg = defaultDetectConfig();
   const out = cfg as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(t)) {
+    if (key === "peer_groups") {
+      cfg.peer_groups = peerGroups(table(key, value));
+      continue;
+    }
     if (key === "syslog" || key === "webhook" || key === "smtp") {
       (cfg.channels as Record<string, unknown>)[key] = channels(table(key, value), key);
       continue;

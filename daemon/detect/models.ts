@@ -1,9 +1,9 @@
 /**
  * The two models, as detectors over closed windows. Each role is scored against its own rolling
  * baseline once it has one (`min_baseline` windows over `min_history_days`), before that against
- * its peer group (the recent windows of all roles). Models are retrained every `retrain_every`
- * new baseline windows, seeded from the configured seed, the role and the training count — so a
- * replay of the same events grows the same trees.
+ * the recent windows of its peer group (its `peer_groups` entry, else all roles). Models are
+ * retrained every `retrain_every` new baseline windows, seeded from the configured seed, the role
+ * and the training count — so a replay of the same events grows the same trees.
  */
 
 import type { AlertDraft, ReasonFeature } from "./alert.ts";
@@ -113,18 +113,25 @@ export function windowModels(): Detector {
       }
       return [key, t];
     }
+    const group = Object.entries(ctx.cfg.peer_groups).find(([, roles]) => roles.includes(p.role));
+    return (group && peerModel(`peers:${group[0]}`, group[1], ctx)) ??
+      peerModel("peers", [...ctx.profiles.keys()], ctx);
+  }
+
+  /** The model of a peer group's recent windows; null while they are too few. */
+  function peerModel(key: string, members: string[], ctx: DetectContext): [string, Trained] | null {
+    const roles = members.filter((r) => r !== "" && ctx.profiles.has(r)).sort();
     let total = 0;
-    for (const q of ctx.profiles.values()) total += q.windows;
-    let t = trained.get("peers");
-    if (t && total - t.at < due(t, ctx)) return ["peers", t];
-    // The peer baseline: each role's recent windows, in role order for a fixed sample.
-    const roles = [...ctx.profiles.keys()].filter((r) => r !== "").sort();
+    for (const r of roles) total += ctx.profiles.get(r)!.windows;
+    let t = trained.get(key);
+    if (t && total - t.at < due(t, ctx)) return [key, t];
+    // Each member's most recent windows, in role order: a fixed sample for a fixed log.
     const rows: number[][] = [];
     const per = Math.ceil(ctx.cfg.baseline_windows / Math.max(1, roles.length));
     for (const r of roles) rows.push(...ctx.profiles.get(r)!.baseline.slice(-per));
     if (rows.length < ctx.cfg.min_baseline) return null;
-    trained.set("peers", t = train("peers", rows, total, ctx));
-    return ["peers", t];
+    trained.set(key, t = train(key, rows, total, ctx));
+    return [key, t];
   }
 
   function draft(
@@ -153,7 +160,9 @@ export function windowModels(): Detector {
       const out: AlertDraft[] = [];
       const why = explain(v, t);
       if (why === null) return out;
-      const peer = key === "peers" ? " against its peer group" : "";
+      const peer = key.startsWith("peers")
+        ? ` against its peer group${key === "peers" ? "" : ` ${key.slice(6)}`}`
+        : "";
       if (!disabled.includes("model:isolation_forest")) {
         const s = t.forest.score(v);
         if (s >= ctx.cfg.if_threshold) {

@@ -30,6 +30,10 @@ Deno.test("detectConfigFromTable() maps a [detect] table onto the defaults", () 
   });
   assertEquals(cfg.channels.syslog?.transport, "tcp");
   assertEquals(cfg.channels.smtp?.port, 2525);
+  assertEquals(
+    detectConfigFromTable({ peer_groups: { dbas: ["alice"] } }).peer_groups,
+    { dbas: ["alice"] },
+  );
   assertEquals(detectConfigFromTable({}), d);
 });
 
@@ -45,6 +49,8 @@ Deno.test("detectConfigFromTable() throws TypeError naming the bad key", () => {
     [{ syslog: { address: "127.0.0.1:514", transport: "sctp" } }, /syslog.transport/],
     [{ smtp: { host: "h", from: "a@b", to: [] } }, /smtp.to: must be a non-empty array/],
     [{ smtp: "h" }, /smtp: must be a table/],
+    [{ peer_groups: { a: "bob" } }, /peer_groups.a: must be an array of role names/],
+    [{ peer_groups: { a: ["bob"], b: ["bob"] } }, /peer_groups.b: role "bob" is also in a/],
     [{ webhook: { url: "http://x", min_severity: "urgent" } }, /webhook.min_severity/],
   ];
   for (const [table, re] of cases) {
