@@ -160,6 +160,16 @@ Deno.test("Administration: add, disable and reset users; the public key download
     assertEquals((await new Client(w.app).login("zoe", pw)).status, 401);
     assertEquals((await new Client(w.app).login("zoe", "a brand new passphrase")).status, 303);
 
+    assertEquals(
+      (await c.post("/admin/users/zoe/role", { _csrf: csrf, role: "operator" })).status,
+      303,
+    );
+    assertEquals(w.access.users.get("zoe")?.role, "operator");
+    assertEquals(
+      (await c.post("/admin/users/admin1/role", { _csrf: csrf, role: "auditor" })).status,
+      400,
+    );
+    assertEquals(w.access.users.get("admin1")?.role, "admin", "the last admin keeps the role");
     const page = (await c.page("/admin")).html;
     assertStringIncludes(page, "postgres://v:***@db/x");
     assert(!page.includes("hunter2"), "a DSN's password is not shown");
@@ -167,7 +177,9 @@ Deno.test("Administration: add, disable and reset users; the public key download
     const key = await c.request("/keys/signing.pub.pem");
     assertEquals(await key.text(), publicKeyPem(await readPublicKey(`${w.dir}/keys`)));
     const cmds = (await uiEvents(w.dir)).map((e) => e.command);
-    for (const x of ["USER_ADD", "USER_DISABLE", "USER_ENABLE", "USER_PASSWORD_RESET"]) {
+    for (
+      const x of ["USER_ADD", "USER_DISABLE", "USER_ENABLE", "USER_ROLE", "USER_PASSWORD_RESET"]
+    ) {
       assert(cmds.includes(x), x);
     }
   });

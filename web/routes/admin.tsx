@@ -1,6 +1,6 @@
 /**
  * Administration (admin only): users, API tokens, the signing key and the configuration. Each
- * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_PASSWORD_RESET,
+ * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_ROLE, USER_PASSWORD_RESET,
  * TOKEN_CREATE, TOKEN_REVOKE) before it is made. The public key download is open to every
  * signed-in role: auditors need it to check exports.
  */
@@ -22,6 +22,7 @@ const DONE: Record<string, string> = {
   "user-enabled": "User enabled.",
   "password-reset": "Password reset; the user's sessions ended.",
   "token-revoked": "Token revoked.",
+  "role-changed": "Role changed; it applies from the user's next request.",
 };
 
 type Extra = { error?: string; newToken?: { name: string; token: string } };
@@ -53,7 +54,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
   /** Runs a change; a TypeError from the access store is the user's mistake, shown as 400. */
   const change = async (
     c: WebContext,
-    record: { command: string; object: string },
+    record: { command: string; object: string; context?: Record<string, string> },
     fn: () => void | Promise<void>,
     done: string,
   ): Promise<Response> => {
@@ -106,6 +107,24 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
       { command: disable ? "USER_DISABLE" : "USER_ENABLE", object: `user ${name}` },
       () => deps.access.users.setDisabled(name, disable),
       disable ? "user-disabled" : "user-enabled",
+    );
+  });
+
+  app.post("/admin/users/:name/role", async (c) => {
+    const name = c.req.param("name");
+    const role = await field(c, "role");
+    const target = deps.access.users.get(name);
+    if (
+      target?.role === "admin" && role !== "admin" && !target.disabled &&
+      deps.access.users.enabledAdmins() <= 1
+    ) {
+      return page(c, 400, { error: "The last active admin cannot be given another role." });
+    }
+    return change(
+      c,
+      { command: "USER_ROLE", object: `user ${name}`, context: { role } },
+      () => deps.access.users.setRole(name, role),
+      "role-changed",
     );
   });
 

@@ -11,8 +11,8 @@ import { wallTime } from "./format.ts";
 import { Csrf, Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
-function roleOption(r: string): JSX.Element {
-  return <option value={r}>{r}</option>;
+function roleOption(r: string, current?: string): JSX.Element {
+  return <option value={r} selected={r === current}>{r}</option>;
 }
 
 /** The page. */
@@ -60,7 +60,19 @@ export const AdminPage = (p: {
         {p.users.map((u) => (
           <tr data-user={u.name}>
             <td>{u.name}</td>
-            <td>{u.role}</td>
+            <td>
+              <form
+                class="inline"
+                method="post"
+                action={`/admin/users/${encodeURIComponent(u.name)}/role`}
+              >
+                <Csrf token={p.csrf} />
+                <select name="role" aria-label={`role of ${u.name}`}>
+                  {ROLES.map((r) => roleOption(r, u.role))}
+                </select>{" "}
+                <button type="submit" class="secondary">Set</button>
+              </form>
+            </td>
             <td class={u.disabled ? "bad" : "ok"}>{u.disabled ? "disabled" : "active"}</td>
             <td>{u.lastLoginAt === null ? "never" : wallTime(u.lastLoginAt)}</td>
             <td class="num">{p.sessions.get(u.id) ?? 0}</td>
@@ -107,7 +119,7 @@ export const AdminPage = (p: {
       <label>
         role
         <select name="role">
-          {ROLES.map(roleOption)}
+          {ROLES.map((r) => roleOption(r))}
         </select>
       </label>
       <label>
