@@ -22,6 +22,8 @@ export interface CephRgw extends AsyncDisposable {
   /** Everything an S3 client needs but the bucket. */
   s3: Omit<S3Config, "bucket">;
   dir: string;
+  /** Process ids of the monitor, the OSD and the gateway. */
+  pids: number[];
   /** Milliseconds from the first command to an answering, keyed gateway. */
   startMs: number;
   stop(): Promise<void>;
@@ -189,6 +191,7 @@ export async function startCephRgw(): Promise<CephRgw> {
       endpoint,
       s3: { endpoint, region: "us-east-1", accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
       dir,
+      pids: children.map((c) => c.pid),
       startMs: performance.now() - t0,
       stop,
       [Symbol.asyncDispose]: stop,
@@ -207,6 +210,8 @@ fsid = ${o.fsid}
 mon host = v2:${HOST}:${o.monPort}
 mon initial members = a
 public addr = ${HOST}
+# else the OSD's cluster and heartbeat messengers listen on every interface
+cluster addr = ${HOST}
 ms bind msgr1 = false
 ms bind ipv6 = false
 auth cluster required = cephx

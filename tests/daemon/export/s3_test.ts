@@ -111,6 +111,14 @@ Deno.test({
     await new S3Client({ ...rgw.s3, bucket: "plain" }).createBucket();
     await new S3Client({ ...rgw.s3, bucket: "locked" }).createBucket({ objectLock: true });
 
+    await t.step("every Ceph daemon listens on 127.0.0.1 only", async () => {
+      const out = await new Deno.Command("ss", { args: ["-ltnpH"] }).output();
+      const mine = new TextDecoder().decode(out.stdout).split("\n")
+        .filter((l) => rgw.pids.some((pid) => l.includes(`pid=${pid},`)));
+      assert(mine.length >= 3, `listeners of ${rgw.pids}: ${mine.join("\n")}`);
+      for (const l of mine) assertMatch(l, /\s127\.0\.0\.1:\d+\s/);
+    });
+
     await t.step("S3Sink puts a small file in one PUT, checked by ETag and HEAD", async () => {
       await withTempDir(async (dir) => {
         const path = `${dir}/f`;
