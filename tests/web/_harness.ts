@@ -93,6 +93,8 @@ export interface WorldOptions {
   alerts?: boolean;
   config?: unknown;
   exports?: ExportsState;
+  /** The web app's wall clock, ms. */
+  now?: () => number;
   throttle?: { userFailures?: number; addrFailures?: number };
 }
 
@@ -142,6 +144,7 @@ export async function openWorld(opts: WorldOptions = {}): Promise<World> {
       ...(opts.alerts === false ? {} : { alerts }),
       ...(opts.config === undefined ? {} : { config: opts.config }),
       ...(opts.exports === undefined ? {} : { exports: opts.exports }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
     };
     return { dir, store, index, feed, access, alerts, deps, app: createWebApp(deps), close };
   } catch (e) {

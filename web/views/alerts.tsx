@@ -6,8 +6,16 @@ import { eventTime } from "./format.ts";
 import { Csrf } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
-function seqCell(seq: number, link: boolean | undefined): JSX.Element {
-  return link ? <a href={`/events/${seq}`}>{seq}</a> : <span>{seq}</span>;
+function seqCell(seq: number, i: number, link: boolean | undefined): JSX.Element {
+  const sep = i > 0 ? ", " : "";
+  return link
+    ? (
+      <>
+        {sep}
+        <a href={`/events/${seq}`}>{seq}</a>
+      </>
+    )
+    : <>{sep}{seq}</>;
 }
 
 /** The alerts; `csrf` set shows acknowledge buttons on open ones. */
@@ -57,7 +65,7 @@ export const AlertTable = (
             <Text value={a.reason} />
           </td>
           <td>
-            {a.seqs.slice(0, 5).map((s) => seqCell(s, linkSeqs))}
+            {a.seqs.slice(0, 5).map((s, i) => seqCell(s, i, linkSeqs))}
             {a.seqs.length > 5 ? ` … (${a.seqs.length})` : ""}
           </td>
           <td>
