@@ -65,7 +65,7 @@ export class Tailer {
     this.#o = opts;
   }
 
-  /** Fingerprints of files being followed now. */
+  /** How many files are being followed (held open) now. */
   get activeCount(): number {
     return this.#active.size;
   }
