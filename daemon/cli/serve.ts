@@ -15,6 +15,7 @@ import { notifySystemd } from "../serve/notify.ts";
 import type { SupervisedSource } from "../serve/supervisor.ts";
 import { noRest, parseFlags, required } from "./args.ts";
 import { loadVigilConfig } from "./config_load.ts";
+import { startDetection } from "./serve_detect.ts";
 
 /** The supervised sources of a config: one factory per `[[sources]]` table. */
 export function configuredSources(config: VigilConfig): SupervisedSource[] {
@@ -42,6 +43,7 @@ async function webApp(parts: DaemonParts): Promise<Hono> {
     access,
     tls: parts.tls,
     config: parts.config,
+    alerts: startDetection(parts),
   }) as unknown as Hono;
 }
 

@@ -165,6 +165,7 @@ export const TAMPER_COMMANDS: readonly string[] = [
   "WAL_GAP",
   "WAL_HEARTBEAT_MISSING",
   "WAL_DDL_TRIGGER_MISSING",
+  "WAL_LSN_BACKWARDS",
 ];
 
 function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {

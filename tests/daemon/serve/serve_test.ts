@@ -7,6 +7,8 @@
  * final checkpoint that covers every stored event.
  */
 
+import { DDL_TRIGGERS } from "../../../daemon/pg/install_sql.ts";
+import { installPgSide } from "../../../daemon/pg/install.ts";
 import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
 import { runVigil, spawnVigil } from "../../support/cli.ts";
@@ -83,6 +85,7 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
   await withPostgres(async (pg) => {
     await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
     const ca = await enableTls(pg);
+    await installPgSide(pg.dsn());
     await withTempDir(async (dir) => {
       const data = `${dir}/data`;
       const file = `${dir}/vigil.toml`;
@@ -163,6 +166,14 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
         assertMatch(metrics, /^vigil_store_commit_seconds\{quantile="0.99"\} [\d.e-]+$/m);
         assertMatch(metrics, /^vigil_up 0$/m);
 
+        // Disabling pg-install's event trigger is seen by the source's watchdog, stored as a
+        // system event, and raised as an alert by the detector running inside serve.
+        await pg.sql(`ALTER EVENT TRIGGER ${DDL_TRIGGERS[0]} DISABLE`);
+        await until(async () => {
+          const q = await runVigil(["query", "--data", data, "--kind", "system"]);
+          assert(q.stdout.includes("WAL_DDL_TRIGGER_MISSING"), "no alarm yet");
+        }, "the missing trigger is stored");
+
         // A broken config is refused whole on SIGHUP; the daemon keeps running as it was.
         await Deno.writeTextFile(file, config(data, [good, "[[sources]]\nname = 1\n"]));
         child.kill("SIGHUP");
@@ -205,6 +216,12 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
       const size = all.stdout.trim().split("\n").length;
       const cps = await readCheckpoints(`${data}/checkpoints.jsonl`);
       assertEquals(cps.checkpoints.at(-1)?.size, size, "final checkpoint covers the log");
+      const alerts = await runVigil(["alerts", "--data", data]);
+      assertEquals(alerts.code, 0, alerts.stderr);
+      const tamper = alerts.stdout.trim().split("\n").map((l) => JSON.parse(l))
+        .filter((a) => a.rule === "audit_tampering");
+      assertEquals(tamper.length, 1, alerts.stdout);
+      assertMatch(tamper[0].reason, /WAL_DDL_TRIGGER_MISSING/);
       const verify = await runVigil(["verify", "--data", data]);
       assertEquals(verify.code, 0, verify.stdout + verify.stderr);
     });
