@@ -156,10 +156,13 @@ async function upload(
     const at = found && await sink.matches(found, local)
       ? (sink.seal ? await sink.seal(f.key, found) : found)
       : null;
+    let etag: string;
     if (at && run.uploaded.has(f.key)) {
+      etag = at.etag;
       progress.bytes.done += f.bytes; // confirmed again after a restart
     } else if (at) {
       // Uploaded before a crash cut the journal line: record it, do not send it again.
+      etag = at.etag;
       await journal.append({
         op: "uploaded",
         ...base,
@@ -206,8 +209,9 @@ async function upload(
         etag: stored.etag,
         ...(stored.versionId ? { version_id: stored.versionId } : {}),
       });
+      etag = stored.etag;
     }
-    run.uploaded.set(f.key, "");
+    run.uploaded.set(f.key, etag);
     progress.files.done++;
     report();
   }
