@@ -1,13 +1,11 @@
-/** Seeded randomness for property tests, so that a failing case can be replayed from its seed. */
+/**
+ * Seeded randomness for property tests, so that a failing case can be replayed from its seed:
+ * the same mulberry32 generator the detectors sample with.
+ */
 
-/** mulberry32: small, seedable, good enough to spread test cases; values in [0, 1). */
+import { seededRandom } from "../../daemon/detect/prng.ts";
+
+/** Values in [0, 1) from `seed`. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRandom(seed);
 }
