@@ -16,6 +16,7 @@ import type { SupervisedSource } from "../serve/supervisor.ts";
 import { noRest, parseFlags, required } from "./args.ts";
 import { loadVigilConfig } from "./config_load.ts";
 import { startDetection } from "./serve_detect.ts";
+import { startExports } from "./serve_export.ts";
 
 /** The supervised sources of a config: one factory per `[[sources]]` table. */
 export function configuredSources(config: VigilConfig): SupervisedSource[] {
@@ -32,6 +33,7 @@ async function webApp(parts: DaemonParts): Promise<Hono> {
   const { createWebApp } = await import("../../web/app.ts");
   const access = AccessStore.open(parts.config.dataDir);
   const index = openIndexForRead(parts.config.dataDir);
+  const exports = await startExports(parts);
   parts.onStop(() => {
     index?.close();
     access.close();
@@ -44,7 +46,8 @@ async function webApp(parts: DaemonParts): Promise<Hono> {
     tls: parts.tls,
     config: parts.config,
     alerts: startDetection(parts),
-  }) as unknown as Hono;
+    ...(exports === undefined ? {} : { exports }),
+  });
 }
 
 /** Runs `vigil serve`; returns the exit code once stopped. */

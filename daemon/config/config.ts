@@ -46,6 +46,11 @@ export interface VigilConfig {
     readonly checkpointIntervalMs: number;
     readonly maxSegmentBytes: number;
     readonly maxSegmentAgeMs: number;
+    /**
+     * How long sealed segments stay on the box after every export target holds them; null
+     * keeps them forever (and so without export targets).
+     */
+    readonly retainLocalMs: number | null;
   };
   readonly sources: readonly NamedTable[];
   readonly exports: readonly NamedTable[];
@@ -162,7 +167,12 @@ export function parseConfig(text: string, file: string, checkers: ConfigCheckers
     fail(["log"], "level", `expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
   }
 
-  const storeT = section("store", ["checkpoint_interval", "max_segment_bytes", "max_segment_age"]);
+  const storeT = section("store", [
+    "checkpoint_interval",
+    "max_segment_bytes",
+    "max_segment_age",
+    "retain_local",
+  ]);
   const duration = (k: string, def: number): number => {
     if (storeT[k] === undefined) return def;
     try {
@@ -194,6 +204,13 @@ export function parseConfig(text: string, file: string, checkers: ConfigCheckers
       return { name: name as string, type: t.type as string, table: t };
     });
   };
+  if (storeT.retain_local !== undefined && !Array.isArray(doc.exports)) {
+    fail(
+      ["store"],
+      "retain_local",
+      "needs at least one [[exports]] target: segments are deleted only once exported",
+    );
+  }
   const sources = named("sources", (t) => checkers.source(t));
   const exports = named("exports", (t) => {
     if (checkers.exportTarget === undefined) {
@@ -216,6 +233,7 @@ export function parseConfig(text: string, file: string, checkers: ConfigCheckers
       checkpointIntervalMs: duration("checkpoint_interval", 60_000),
       maxSegmentBytes: maxBytes as number,
       maxSegmentAgeMs: duration("max_segment_age", 3_600_000),
+      retainLocalMs: storeT.retain_local === undefined ? null : duration("retain_local", 0),
     },
     sources,
     exports,
