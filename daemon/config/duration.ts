@@ -1,6 +1,7 @@
 /**
- * Durations as the config file writes them: an integer and a unit, `500ms`, `90s`, `15m`, `1h`,
- * `30d`. Plain numbers are refused, because "60" alone is ambiguous between seconds and ms.
+ * Durations as the config file writes them: integers with units, largest first — `500ms`,
+ * `90s`, `15m`, `1h30m`, `30d`. Plain numbers are refused: "60" alone is ambiguous between
+ * seconds and ms.
  */
 
 const UNITS: Record<string, number> = {
@@ -13,15 +14,19 @@ const UNITS: Record<string, number> = {
 
 /** Milliseconds of a duration string; throws `TypeError` saying what is accepted. */
 export function parseDuration(text: unknown): number {
-  const m = typeof text === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(text.trim()) : null;
-  if (m === null) {
+  // One or more parts, largest unit first: "90s", "1h30m".
+  const parts = typeof text === "string" && /^(\d+(ms|s|m|h|d))+$/.test(text.trim())
+    ? [...text.trim().matchAll(/(\d+)(ms|s|m|h|d)/g)]
+    : null;
+  const units = parts?.map((m) => UNITS[m[2]!]!) ?? [];
+  if (parts === null || units.some((u, i) => i > 0 && u >= units[i - 1]!)) {
     throw new TypeError(
       `expected a duration such as "500ms", "90s", "15m", "1h" or "30d", got ${
         JSON.stringify(text)
       }`,
     );
   }
-  const ms = Number(m[1]) * UNITS[m[2]!]!;
+  const ms = parts.reduce((sum, m) => sum + Number(m[1]) * UNITS[m[2]!]!, 0);
   if (!Number.isSafeInteger(ms)) throw new TypeError(`duration ${text} is too long`);
   return ms;
 }

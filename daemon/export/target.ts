@@ -19,6 +19,8 @@
  */
 
 import { parse } from "smol-toml";
+import { parseDuration as parseConfigDuration } from "../config/duration.ts";
+import { readSecret } from "../config/secret.ts";
 import { S3Client } from "./s3_client.ts";
 import { DirSink } from "./sink_dir.ts";
 import { S3Sink } from "./sink_s3.ts";
@@ -150,8 +152,8 @@ export async function loadExportTargets(path: string): Promise<ExportTarget[]> {
 /** Makes the sink of a target, reading its key files. */
 export async function openSink(target: ExportTarget): Promise<Sink> {
   if (target.type === "dir") return new DirSink(target.name, target.path);
-  const accessKeyId = await readSecret(target.accessKeyFile, target.name);
-  const secretAccessKey = await readSecret(target.secretKeyFile, target.name);
+  const accessKeyId = readKey(target.accessKeyFile, target.name);
+  const secretAccessKey = readKey(target.secretKeyFile, target.name);
   const s3 = new S3Client({
     endpoint: target.endpoint,
     bucket: target.bucket,
@@ -167,27 +169,24 @@ export async function openSink(target: ExportTarget): Promise<Sink> {
   });
 }
 
-/** Parses `90s`, `15m`, `1h`, `2d` (or a sum like `1h30m`) into ms. */
+/** A duration of the config (daemon/config/duration.ts), at least a second. */
 export function parseDuration(text: string, what: string): number {
-  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!m || text === "") throw new TypeError(`${what}: ${JSON.stringify(text)} is not like "15m"`);
-  const [d, h, min, s] = m.slice(1).map((v) => Number(v ?? 0)) as [number, number, number, number];
-  const ms = (((d * 24 + h) * 60 + min) * 60 + s) * 1000;
+  let ms: number;
+  try {
+    ms = parseConfigDuration(text);
+  } catch (e) {
+    throw new TypeError(`${what}: ${(e as Error).message}`);
+  }
   if (ms < 1000) throw new TypeError(`${what}: must be at least 1s`);
   return ms;
 }
 
-async function readSecret(path: string, target: string): Promise<string> {
-  const dir = Deno.env.get("CREDENTIALS_DIRECTORY");
-  const full = path.startsWith("/") || !dir ? path : `${dir}/${path}`;
+/** A key file's secret (daemon/config/secret.ts), with the target named in the error. */
+function readKey(path: string, target: string): string {
   try {
-    const value = (await Deno.readTextFile(full)).trim();
-    if (value === "") throw new Error("it is empty");
-    return value;
+    return readSecret(path);
   } catch (e) {
-    throw new TypeError(
-      `exports "${target}": cannot read key file ${full}: ${(e as Error).message}`,
-    );
+    throw new TypeError(`exports "${target}": ${(e as Error).message}`);
   }
 }
 

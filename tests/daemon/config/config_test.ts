@@ -142,7 +142,10 @@ Deno.test("durations and listen addresses", () => {
     ["500ms", "90s", "15m", "1h", "30d"].map(parseDuration),
     [500, 90_000, 900_000, 3_600_000, 2_592_000_000],
   );
-  for (const bad of ["60", "1.5h", "-1s", "1w", 60]) assertThrows(() => parseDuration(bad));
+  assertEquals(["1h30m", "1d12h", "2m500ms"].map(parseDuration), [5_400_000, 129_600_000, 120_500]);
+  for (const bad of ["60", "1.5h", "-1s", "1w", 60, "30m1h", "1m1m", ""]) {
+    assertThrows(() => parseDuration(bad));
+  }
   assertEquals(parseListen("[::1]:9000"), { hostname: "::1", port: 9000, loopback: true });
   assertEquals(parseListen("vigil.lan:443").loopback, false);
   assertEquals(parseListen("127.8.0.1:1").loopback, true);
