@@ -6,6 +6,7 @@
 
 import { sourcePlugin } from "../../plugins/mod.ts";
 import { type ConfigCheckers, loadConfig, type VigilConfig } from "../config/config.ts";
+import { withManaged } from "../config/managed.ts";
 import { detectConfigFromTable } from "../detect/config.ts";
 import { exportTargetFromTable } from "../export/target.ts";
 
@@ -22,7 +23,10 @@ export const CONFIG_CHECKERS: ConfigCheckers = {
   },
 };
 
-/** Reads and checks a config file; throws `ConfigError` naming file, line and key. */
-export function loadVigilConfig(file: string): Promise<VigilConfig> {
-  return loadConfig(file, CONFIG_CHECKERS);
+/**
+ * Reads and checks a config file, with the sources and export targets the web UI manages in
+ * the data directory (`managed.toml`); throws `ConfigError` naming file, line and key.
+ */
+export async function loadVigilConfig(file: string): Promise<VigilConfig> {
+  return withManaged(await loadConfig(file, CONFIG_CHECKERS), CONFIG_CHECKERS);
 }

@@ -66,6 +66,8 @@ export interface ConfigCheckers {
 }
 
 const ROOT_KEYS = new Set(["data_dir", "web", "log", "store", "sources", "exports", "detect"]);
+/** What the web UI's overlay file may hold (daemon/config/managed.ts). */
+const OVERLAY_KEYS = new Set(["sources", "exports"]);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$/;
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
@@ -81,7 +83,13 @@ export async function loadConfig(file: string, checkers: ConfigCheckers): Promis
 }
 
 /** Checks config text; `file` names it in errors. */
-export function parseConfig(text: string, file: string, checkers: ConfigCheckers): VigilConfig {
+export function parseConfig(
+  text: string,
+  file: string,
+  checkers: ConfigCheckers,
+  opts: { overlay?: boolean } = {},
+): VigilConfig {
+  const rootKeys = opts.overlay ? OVERLAY_KEYS : ROOT_KEYS;
   let doc: Table;
   try {
     doc = parse(text) as Table;
@@ -116,12 +124,12 @@ export function parseConfig(text: string, file: string, checkers: ConfigCheckers
   };
 
   for (const key of Object.keys(doc)) {
-    if (!ROOT_KEYS.has(key)) {
-      fail([], key, `unknown key; the keys are ${[...ROOT_KEYS].join(", ")}`);
+    if (!rootKeys.has(key)) {
+      fail([], key, `unknown key; the keys are ${[...rootKeys].join(", ")}`);
     }
   }
-  const dataDir = doc.data_dir;
-  if (typeof dataDir !== "string" || dataDir === "") {
+  const dataDir = opts.overlay ? "" : doc.data_dir;
+  if (typeof dataDir !== "string" || (dataDir === "" && !opts.overlay)) {
     fail([], "data_dir", "required: the directory of the store (e.g. /var/lib/vigil)");
   }
 

@@ -1,0 +1,60 @@
+/**
+ * Sources and export targets an admin manages in the web UI. They live in `managed.toml` in
+ * the data directory — the daemon may write there, while its config file is read-only to it
+ * under systemd — with `[[sources]]` and `[[exports]]` tables exactly as in the config file,
+ * checked by the same checks, and merged after the config file's own (a name used in both is
+ * an error naming the overlay's line). A restart is needed before the packaged launcher grants
+ * network access to a host that only the overlay names (`vigil permissions` reads it too).
+ */
+
+import {
+  type ConfigCheckers,
+  ConfigError,
+  type NamedTable,
+  parseConfig,
+  type VigilConfig,
+} from "./config.ts";
+import { keyLine } from "./locate.ts";
+
+/** The overlay's file name in the data directory. */
+export const MANAGED_FILE = "managed.toml";
+
+/** The overlay's path for a data directory. */
+export function managedPath(dataDir: string): string {
+  return `${dataDir.replace(/\/+$/, "")}/${MANAGED_FILE}`;
+}
+
+/** `config` with the overlay's sources and export targets added, if the overlay exists. */
+export async function withManaged(
+  config: VigilConfig,
+  checkers: ConfigCheckers,
+): Promise<VigilConfig> {
+  const file = managedPath(config.dataDir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return config;
+    throw error;
+  }
+  const overlay = parseConfig(text, file, checkers, { overlay: true });
+  const merge = (kind: "sources" | "exports", own: readonly NamedTable[]): NamedTable[] => {
+    const names = new Set(own.map((t) => t.name));
+    overlay[kind].forEach((t, i) => {
+      if (names.has(t.name)) {
+        throw new ConfigError(
+          file,
+          keyLine(text, [kind, i], "name"),
+          `${kind}[${i}] ("${t.name}").name`,
+          `"${t.name}" is used in ${config.file} already`,
+        );
+      }
+    });
+    return [...own, ...overlay[kind]];
+  };
+  return {
+    ...config,
+    sources: merge("sources", config.sources),
+    exports: merge("exports", config.exports),
+  };
+}
