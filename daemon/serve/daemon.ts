@@ -41,6 +41,8 @@ export interface DaemonParts {
   readonly tls: boolean;
   /** Registers a clean-up that runs at stop, after the HTTP server and before the store. */
   onStop(fn: () => void | Promise<void>): void;
+  /** Re-reads the configuration as SIGHUP does (e.g. after the UI changed managed.toml). */
+  reload(): Promise<boolean>;
 }
 
 /** A running daemon. */
@@ -100,6 +102,7 @@ export class Daemon {
     let index: IndexFeed | undefined;
     let server: Deno.HttpServer<Deno.NetAddr> | undefined;
     const closers: (() => void | Promise<void>)[] = [];
+    let running: Daemon | undefined;
     try {
       index = await attachIndex(store);
       b.committed(0, store.size);
@@ -108,12 +111,13 @@ export class Daemon {
       const tls = config.web.tlsCert !== null;
       if (wiring.web !== undefined) {
         const onStop = (fn: () => void | Promise<void>): void => void closers.push(fn);
-        app.route("/", await wiring.web({ store, board: b, config, tls, onStop }));
+        const reload = (): Promise<boolean> => running?.reload() ?? Promise.resolve(false);
+        app.route("/", await wiring.web({ store, board: b, config, tls, onStop, reload }));
       }
       server = await serveHttp(app, config);
       b.start();
       const supervisor = new Supervisor(store, b, wiring.backoff);
-      const daemon = new Daemon(
+      const daemon = running = new Daemon(
         { store, index, board: b, supervisor, server, closers },
         config,
         wiring,
