@@ -84,6 +84,8 @@ export async function runPgauditSource(
     },
     currentLogfiles,
     graceMs: s.rotationGraceMs,
+    // The directory is listed at most once a second: followed files are read every poll.
+    scanIntervalMs: Math.max(s.pollIntervalMs, 1000),
     now: () => Date.now(),
     onGone: (e) => {
       stats.files_lost++;

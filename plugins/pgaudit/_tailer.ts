@@ -37,6 +37,12 @@ export interface TailerOptions {
   now: () => number;
   /** A known file is gone though it had bytes not read (`entry.size > entry.offset`). */
   onGone: (entry: FileEntry) => Promise<void>;
+  /**
+   * Least time between two listings of the directory; default 0 (every poll). Files being
+   * followed are read on every poll whatever this says: it bounds what a directory of
+   * thousands of old files costs (a stat each), and how late a new file is found.
+   */
+  scanIntervalMs?: number;
 }
 
 /** Scans in a row a known file must be missing from before it is forgotten. */
@@ -59,6 +65,7 @@ export class Tailer {
   #seen = new Map<string, Seen>();
   #missing = new Map<FileEntry, number>();
   #newestMtime = 0;
+  #lastScan = -Infinity;
 
   constructor(state: TailState, opts: TailerOptions) {
     this.state = state;
@@ -75,7 +82,11 @@ export class Tailer {
    * those rotated away and idle past the grace period. True when a file has more to read now.
    */
   async poll(sink: RecordSink): Promise<boolean> {
-    await this.#scan();
+    const started = this.#o.now();
+    if (started - this.#lastScan >= (this.#o.scanIntervalMs ?? 0)) {
+      this.#lastScan = started;
+      await this.#scan();
+    }
     const current = await this.#currentIdentity();
     let more = false;
     const order = new Map(this.state.files.map((e, i) => [e, i]));

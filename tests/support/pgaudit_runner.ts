@@ -79,10 +79,15 @@ async function main(): Promise<void> {
       }
     }
   })();
+  // A test killed outright cannot stop its children: once orphaned, stop as if told to.
+  const orphaned = setInterval(() => {
+    if (Deno.ppid === 1) stop();
+  }, 1000);
   try {
     await Deno.stdout.write(new TextEncoder().encode("ready\n"));
     await running;
   } finally {
+    clearInterval(orphaned);
     Deno.removeSignalListener("SIGTERM", stop);
     Deno.removeSignalListener("SIGINT", stop);
     await store.close();
