@@ -2,12 +2,14 @@
  * What a person sees, in real Chromium: signing in per role, the Operator page with its charts,
  * acknowledging an alert, searching with a filter and full text, an event whose statement
  * carries markup, script and a bidi override (shown as text, nothing runs), downloads of the
- * public key and an evidence pack, refusals by role, signing out, and the lock-out.
+ * public key, an evidence pack and a bundle (checked by `vigil verify-bundle`), refusals by
+ * role, signing out, and the lock-out.
  */
 
 import type { Page } from "playwright-core";
 import { publicKeyPem, readPublicKey } from "../../daemon/store/keys.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import { runVigil } from "../support/cli.ts";
 import { startBrowser } from "./_browser.ts";
 import { PASSWORD, withWorld, type World } from "./_harness.ts";
 
@@ -32,6 +34,20 @@ async function signIn(page: Page, base: string, name: string, password = PASSWOR
   await page.fill('input[name="password"]', password);
   await page.click('button:has-text("Sign in")');
   await page.waitForLoadState();
+}
+
+/** Extracts a downloaded bundle tar with the system `tar` and runs `vigil verify-bundle`. */
+async function verifyDownloadedBundle(file: string): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vigil-browser-bundle-" });
+  try {
+    const x = await new Deno.Command("tar", { args: ["-x", "-f", file, "-C", dir] }).output();
+    assertEquals(x.code, 0, new TextDecoder().decode(x.stderr));
+    await Deno.stat(`${dir}/manifest.json`);
+    const r = await runVigil(["verify-bundle", dir]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 async function withBrowser(
@@ -111,7 +127,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "an auditor downloads an evidence pack; an operator is refused the events",
+  name: "an auditor downloads an evidence pack and a bundle; an operator is refused the events",
   ...BROWSER_TEST,
   fn: async () => {
     await withWorld({}, async (w) => {
@@ -129,6 +145,18 @@ Deno.test({
         const pack = JSON.parse(await Deno.readTextFile((await download.path())!));
         assertEquals(pack.gaps[0].command, "WAL_GAP");
         assertEquals(pack.generated_by, "auditor1");
+
+        await page.fill('#bundle-form input[name="from"]', "2025-12-30");
+        await page.fill('#bundle-form input[name="to"]', "2026-01-02");
+        const [bundle] = await Promise.all([
+          page.waitForEvent("download"),
+          page.click('button:has-text("Download bundle")'),
+        ]);
+        assertEquals(
+          bundle.suggestedFilename(),
+          "vigil-bundle-20251230T000000Z-20260102T000000Z.tar",
+        );
+        await verifyDownloadedBundle((await bundle.path())!);
         await page.click('button:has-text("Sign out")');
         await page.waitForLoadState();
 

@@ -1,13 +1,15 @@
 /**
  * Management (auditor, admin): compliance status, verification on demand, coverage and gaps,
- * exports, and the evidence pack. Viewing coverage and building a pack read audit data and are
- * recorded (VIEW_COMPLIANCE, EXPORT); each verification run is recorded with its result (VERIFY).
+ * exports, bundle downloads and the evidence pack. Viewing coverage, building a pack and
+ * downloading a bundle read audit data and are recorded (VIEW_COMPLIANCE, EXPORT); each
+ * verification run is recorded with its result (VERIFY).
  */
 
 import { Hono } from "hono";
 import { formatRfc3339Micros } from "../../daemon/event/time.ts";
 import { recordUiAction } from "../audit_trail.ts";
 import { csrfCheck } from "../auth/csrf.ts";
+import { downloadBundle } from "../bundle_download.ts";
 import { requireRole } from "../auth/session.ts";
 import { coverage, gapEvents, Verifier } from "../compliance.ts";
 import type { WebDeps } from "../deps.ts";
@@ -108,6 +110,7 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
       <EvidencePage user={c.get("user")!} csrf={c.get("session")!.csrf} pack={pack} query={q} />,
     );
   };
+  app.post("/bundle", csrfCheck({ tls: deps.tls }), (c) => downloadBundle(deps, c));
   app.get("/evidence", (c) => evidence(c, "html"));
   app.get("/evidence.json", (c) => evidence(c, "json"));
 

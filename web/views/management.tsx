@@ -212,6 +212,23 @@ export const ManagementPage = (p: {
           </tbody>
         </table>
       )}
+    <h2>Download a bundle</h2>
+    <p class="muted">
+      The signed events of a period as an air-gapped bundle — Parquet files, the signed manifest and
+      the public key in one <code>.tar</code> — for <code>vigil verify-bundle</code> offline.
+    </p>
+    <form method="post" action="/management/bundle" class="stack" id="bundle-form">
+      <Csrf token={p.csrf} />
+      <label>
+        from (UTC)
+        <input name="from" value={p.period.from} required />
+      </label>
+      <label>
+        to (UTC)
+        <input name="to" value={p.period.to} required />
+      </label>
+      <button type="submit">Download bundle</button>
+    </form>
     <h2>Evidence pack</h2>
     <form method="get" action="/management/evidence" class="stack">
       <label>
