@@ -20,6 +20,12 @@ export interface SourcePlugin {
   validate(table: Readonly<Record<string, unknown>>): void;
   /** Builds the source from a table; throws as `validate` does. */
   create(table: Readonly<Record<string, unknown>>): Source;
+  /**
+   * "Test connection": checks, read-only and with a timeout, that a source built from this
+   * table could run (server reachable, rights, files readable), one finding per line. Never
+   * throws for what it finds; lines hold no secret.
+   */
+  probe?(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
 }
 
 /** Every source plugin, in the order the docs list them. */

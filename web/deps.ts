@@ -91,6 +91,14 @@ export interface WebDeps {
   now?: () => number;
   alerts?: AlertStore;
   exports?: ExportsState;
-  /** The loaded configuration, shown read-only on the Administration page. */
+  /**
+   * The loaded configuration, shown read-only on the Administration page; a `VigilConfig`
+   * (with `file` and `dataDir`) also makes its sources and export targets editable.
+   */
   config?: unknown;
+  /**
+   * Re-reads the config file and `managed.toml` and applies the sources (as SIGHUP does);
+   * false when the daemon refused the result. Called after the UI changed `managed.toml`.
+   */
+  reload?: () => Promise<boolean>;
 }

@@ -45,6 +45,7 @@ async function webApp(parts: DaemonParts): Promise<Hono> {
     access,
     tls: parts.tls,
     config: parts.config,
+    reload: parts.reload,
     alerts: startDetection(parts),
     ...(exports === undefined ? {} : { exports }),
   });

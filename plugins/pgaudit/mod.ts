@@ -15,6 +15,7 @@
  */
 
 import type { Source } from "../../daemon/source.ts";
+import { probePgaudit } from "./_probe.ts";
 import { newStats, type PgauditStats, runPgauditSource } from "./_source.ts";
 import {
   checkPgauditConfig,
@@ -43,6 +44,7 @@ export const PGAUDIT_PLUGIN: {
   readonly type: "pgaudit";
   validate(table: Readonly<Record<string, unknown>>): void;
   create(table: Readonly<Record<string, unknown>>): PgauditSource;
+  probe(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
 } = Object.freeze({
   type: "pgaudit",
   validate(table: Readonly<Record<string, unknown>>): void {
@@ -53,4 +55,5 @@ export const PGAUDIT_PLUGIN: {
     const stats = newStats();
     return { stats, run: (ctx) => runPgauditSource(settings, ctx, stats) };
   },
+  probe: probePgaudit,
 });

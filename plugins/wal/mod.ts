@@ -23,6 +23,7 @@
  */
 
 import type { Source } from "../../daemon/source.ts";
+import { probeWal } from "./_probe.ts";
 import { runWalSource } from "./_source.ts";
 import { checkWalConfig, walConfigFromTable, type WalSourceConfig } from "./_source_config.ts";
 
@@ -43,6 +44,7 @@ export const WAL_PLUGIN: {
   readonly type: "wal";
   validate(table: Readonly<Record<string, unknown>>): void;
   create(table: Readonly<Record<string, unknown>>): Source;
+  probe(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
 } = Object.freeze({
   type: "wal",
   validate(table: Readonly<Record<string, unknown>>): void {
@@ -52,4 +54,5 @@ export const WAL_PLUGIN: {
     const settings = walConfigFromTable(table);
     return { run: (ctx) => runWalSource(settings, ctx) };
   },
+  probe: (table: Readonly<Record<string, unknown>>) => probeWal(table),
 });

@@ -1,7 +1,8 @@
 /**
  * Administration (admin only): users, API tokens, the signing key and the configuration. Each
  * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_ROLE, USER_PASSWORD_RESET,
- * TOKEN_CREATE, TOKEN_REVOKE) before it is made. The public key download is open to every
+ * TOKEN_CREATE, TOKEN_REVOKE, and SOURCE_* / EXPORT_TARGET_* from ./admin_config.ts) before it
+ * is made. The public key download is open to every
  * signed-in role: auditors need it to check exports.
  */
 
@@ -14,6 +15,8 @@ import { requireRole } from "../auth/session.ts";
 import type { WebDeps } from "../deps.ts";
 import type { WebContext, WebEnv } from "../env.ts";
 import { AdminPage } from "../views/admin.tsx";
+import { adminConfigRoutes, type ConfigExtra } from "./admin_config.ts";
+import { configPlace, readConfigState } from "./admin_config_state.ts";
 
 /** Messages after a change, by code: a link cannot make the page say arbitrary things. */
 const DONE: Record<string, string> = {
@@ -23,19 +26,29 @@ const DONE: Record<string, string> = {
   "password-reset": "Password reset; the user's sessions ended.",
   "token-revoked": "Token revoked.",
   "role-changed": "Role changed; it applies from the user's next request.",
+  "source-saved": "Source saved; the daemon reloaded its sources.",
+  "source-deleted": "Source deleted; the daemon reloaded its sources.",
+  "export-saved": "Export target saved. Export targets apply from the next restart.",
+  "export-deleted": "Export target deleted. Export targets apply from the next restart.",
+  "source-saved-unreloaded": "Source saved, but the reload was refused: see the daemon log.",
+  "source-deleted-unreloaded": "Source deleted, but the reload was refused: see the daemon log.",
+  "export-saved-unreloaded": "Export target saved, but the reload was refused: see the daemon log.",
+  "export-deleted-unreloaded":
+    "Export target deleted, but the reload was refused: see the daemon log.",
 };
 
-type Extra = { error?: string; newToken?: { name: string; token: string } };
+type Extra = ConfigExtra & { error?: string; newToken?: { name: string; token: string } };
 
 /** Routes under /admin, and /keys. */
 export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
 
-  const page = (
+  const place = configPlace(deps.config);
+  const page = async (
     c: WebContext,
-    status: 200 | 400,
+    status: 200 | 400 | 404,
     extra: Extra = {},
-  ): Response | Promise<Response> =>
+  ): Promise<Response> =>
     c.html(
       <AdminPage
         user={c.get("user")!}
@@ -45,6 +58,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
         tokens={deps.access.tokens.list()}
         keyId={deps.store.keyId}
         config={deps.config}
+        managed={place === null ? null : await readConfigState(place)}
         message={DONE[c.req.query("done") ?? ""]}
         {...extra}
       />,
@@ -82,6 +96,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
 
   app.use("/admin/*", requireRole("admin"), csrfCheck({ tls: deps.tls }));
   app.get("/admin", requireRole("admin"), (c) => page(c, 200));
+  app.route("/", adminConfigRoutes(deps, page));
 
   app.post("/admin/users", async (c) => {
     const name = (await field(c, "name")).trim();

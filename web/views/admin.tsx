@@ -1,11 +1,15 @@
 /**
  * The Administration page: users and roles, API tokens (a new token's text shown once), the
- * signing key, and the configuration read-only.
+ * signing key, sources and export targets (./admin_config.tsx), and the rest of the
+ * configuration read-only.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { type ApiToken, MIN_PASSWORD_LENGTH, ROLES, type User } from "../../daemon/access/mod.ts";
 import { TOKEN_SCOPES } from "../../daemon/access/mod.ts";
+import type { ConfigExtra } from "../routes/admin_config.ts";
+import type { ConfigState } from "../routes/admin_config_state.ts";
+import { ManagedConfig } from "./admin_config.tsx";
 import { ConfigValue } from "./config.tsx";
 import { wallTime } from "./format.ts";
 import { Csrf, Layout } from "./layout.tsx";
@@ -24,6 +28,10 @@ export const AdminPage = (p: {
   tokens: readonly ApiToken[];
   keyId: string;
   config: unknown;
+  /** Sources and export targets by origin; null without a config file. */
+  managed?: ConfigState | null | undefined;
+  configError?: ConfigExtra["configError"];
+  probe?: ConfigExtra["probe"];
   message?: string | undefined;
   error?: string | undefined;
   newToken?: { name: string; token: string } | undefined;
@@ -205,14 +213,26 @@ export const AdminPage = (p: {
       {" "}
       and keep a copy away from this box: with it anyone can verify exports and checkpoints.
     </p>
+    {p.managed
+      ? (
+        <ManagedConfig
+          state={p.managed}
+          csrf={p.csrf}
+          extra={{
+            ...(p.configError ? { configError: p.configError } : {}),
+            ...(p.probe ? { probe: p.probe } : {}),
+          }}
+        />
+      )
+      : null}
     <h2>Configuration</h2>
     {p.config === undefined || p.config === null
       ? <p class="muted">No configuration was passed to the web UI.</p>
       : (
         <div id="config">
           <p class="muted">
-            Read-only. Sources, export targets and retention are changed in the configuration file;
-            reload with SIGHUP.
+            As the daemon started, read-only. Retention and everything else outside the sources and
+            export targets above is changed in the configuration file; reload with SIGHUP.
           </p>
           <ConfigValue value={p.config} />
         </div>

@@ -1,0 +1,307 @@
+/**
+ * Sources and export targets on the Administration page: the config file's entries read-only,
+ * `managed.toml`'s editable, a form to add each kind, and a "Test connection" per source. Secret
+ * fields are always empty: what was typed into one is written to a file and never shown again,
+ * not even when the form comes back with an error. Values are text, and DSNs are masked.
+ */
+
+import type { JSX } from "hono/jsx/jsx-runtime";
+import type { NamedTable } from "../../daemon/config/config.ts";
+import type { ConfigExtra } from "../routes/admin_config.ts";
+import { SECRET_FIELDS } from "../routes/admin_config_form.ts";
+import type { ConfigState } from "../routes/admin_config_state.ts";
+import { maskDsn } from "./config.tsx";
+import { Csrf } from "./layout.tsx";
+import { Text } from "./text.tsx";
+
+type Values = Readonly<Record<string, unknown>>;
+
+/** One text input, filled from `v` (never for secret fields). */
+function Field(
+  p: { name: string; label: string; v: Values; required?: boolean; hint?: string },
+): JSX.Element {
+  const secret = SECRET_FIELDS.has(p.name);
+  const raw = secret ? "" : p.v[p.name];
+  const value = typeof raw === "string" ? (p.name === "dsn" ? maskDsn(raw) : raw) : raw;
+  return (
+    <label>
+      {p.label}
+      {p.hint ? <span class="muted">{` (${p.hint})`}</span> : null}
+      <input
+        name={p.name}
+        type={secret ? "password" : "text"}
+        autocomplete={secret ? "new-password" : "off"}
+        value={value === undefined || value === null ? "" : String(value)}
+        required={p.required === true}
+      />
+    </label>
+  );
+}
+
+/** The fields of one kind of entry. */
+function Fields({ type, v, edit }: { type: string; v: Values; edit: boolean }): JSX.Element {
+  const keep = edit ? "leave empty to keep" : "optional";
+  switch (type) {
+    case "wal":
+      return (
+        <>
+          <Field
+            name="dsn"
+            label="dsn"
+            v={v}
+            required
+            hint="postgres://user@host:port/db, no password"
+          />
+          <Field name="slot" label="slot" v={v} required />
+          <Field name="publication" label="publication" v={v} required />
+          <Field name="password" label="password" v={v} hint={`${keep}; stored in a 0600 file`} />
+          <Field name="password_file" label="password_file" v={v} hint="or an existing file" />
+        </>
+      );
+    case "pgaudit":
+      return (
+        <>
+          <Field name="path" label="path" v={v} required hint="e.g. /var/log/postgresql/*.csv" />
+          <label>
+            format
+            <select name="format">
+              {["csvlog", "jsonlog", "stderr"].map((f) => (
+                <option value={f} selected={v.format === f}>{f}</option>
+              ))}
+            </select>
+          </label>
+          <Field name="log_line_prefix" label="log_line_prefix" v={v} hint="stderr only" />
+          <Field name="timezone" label="timezone" v={v} hint="log_timezone, default UTC" />
+        </>
+      );
+    case "dir":
+      return (
+        <>
+          <Field name="path" label="path" v={v} required />
+          <Field name="interval" label="interval" v={v} hint="default 15m" />
+        </>
+      );
+    default: // s3
+      return (
+        <>
+          <Field name="endpoint" label="endpoint" v={v} required hint="https://host:port" />
+          <Field name="bucket" label="bucket" v={v} required />
+          <Field name="prefix" label="prefix" v={v} />
+          <Field name="region" label="region" v={v} hint="default us-east-1" />
+          <Field name="interval" label="interval" v={v} hint="default 15m" />
+          <Field name="access_key" label="access key" v={v} hint={`${keep}; 0600 file`} />
+          <Field name="secret_key" label="secret key" v={v} hint={`${keep}; 0600 file`} />
+          <label>
+            object_lock
+            <input
+              type="checkbox"
+              name="object_lock"
+              checked={v.object_lock === true || v.object_lock === "on"}
+            />
+          </label>
+          <Field name="retain_days" label="retain_days" v={v} hint="with object_lock" />
+        </>
+      );
+  }
+}
+
+/** One add or edit form; a refused submission comes back into it with its message. */
+function EntryForm(p: {
+  id: string;
+  action: string;
+  csrf: string;
+  type: string;
+  values: Values;
+  edit: boolean;
+  error: ConfigExtra["configError"];
+  submit: string;
+}): JSX.Element {
+  const mine = p.error?.form === p.id ? p.error : undefined;
+  const v: Values = mine === undefined
+    ? p.values
+    : { ...mine.fields, object_lock: mine.fields.object_lock };
+  return (
+    <form method="post" action={p.action} class="stack" id={p.id}>
+      <Csrf token={p.csrf} />
+      {mine ? <p class="notice bad" role="alert">{mine.message}</p> : null}
+      {p.edit ? null : (
+        <>
+          <input type="hidden" name="type" value={p.type} />
+          <Field name="name" label="name" v={v} required />
+        </>
+      )}
+      <Fields type={p.type} v={v} edit={p.edit} />
+      <button type="submit">{p.submit}</button>
+    </form>
+  );
+}
+
+/** What a row shows of an entry. */
+function summary(t: Values): string {
+  const keys = ["dsn", "slot", "publication", "path", "format", "endpoint", "bucket", "interval"];
+  return keys.filter((k) => typeof t[k] === "string")
+    .map((k) => `${k}=${k === "dsn" ? maskDsn(String(t[k])) : String(t[k])}`).join("  ");
+}
+
+/** One kind's table and forms. */
+function Section(p: {
+  kind: "sources" | "exports";
+  fileEntries: readonly NamedTable[];
+  managed: readonly Record<string, unknown>[];
+  csrf: string;
+  extra: ConfigExtra;
+}): JSX.Element {
+  const single = p.kind === "sources" ? "source" : "export";
+  const types = p.kind === "sources" ? ["wal", "pgaudit"] : ["dir", "s3"];
+  const probe = p.extra.probe;
+  const row = (t: Values, fromFile: boolean): JSX.Element => {
+    const name = String(t.name);
+    const enc = encodeURIComponent(name);
+    return (
+      <tr data-entry={name} data-origin={fromFile ? "file" : "managed"}>
+        <td>{name}</td>
+        <td>{String(t.type)}</td>
+        <td>
+          <Text value={summary(t)} />
+        </td>
+        <td>{fromFile ? <span class="muted">from vigil.toml</span> : "managed in the UI"}</td>
+        <td>
+          {p.kind === "sources"
+            ? (
+              <form class="inline" method="post" action={`/admin/sources/${enc}/test`}>
+                <Csrf token={p.csrf} />
+                <button type="submit" class="secondary">Test connection</button>
+              </form>
+            )
+            : null}
+          {fromFile ? null : (
+            <>
+              {" "}
+              <form class="inline" method="post" action={`/admin/${p.kind}/${enc}/delete`}>
+                <Csrf token={p.csrf} />
+                <button type="submit" class="danger">Delete</button>
+              </form>
+              <details open={p.extra.configError?.form === `edit-${single}-${name}`}>
+                <summary>Edit</summary>
+                <EntryForm
+                  id={`edit-${single}-${name}`}
+                  action={`/admin/${p.kind}/${enc}`}
+                  csrf={p.csrf}
+                  type={String(t.type)}
+                  values={t}
+                  edit
+                  error={p.extra.configError}
+                  submit="Save"
+                />
+              </details>
+            </>
+          )}
+          {probe !== undefined && probe.name === name
+            ? (
+              <div class={`notice ${probe.ok ? "" : "bad"}`} id="probe" role="status">
+                <p>{probe.ok ? "Connection test passed." : "Connection test failed."}</p>
+                <ul>
+                  {probe.lines.map((l) => (
+                    <li>
+                      <Text value={l} />
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            )
+            : null}
+        </td>
+      </tr>
+    );
+  };
+  return (
+    <>
+      <table id={p.kind}>
+        <thead>
+          <tr>
+            <th>name</th>
+            <th>type</th>
+            <th>settings</th>
+            <th>origin</th>
+            <th>actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {p.fileEntries.map((e) => row(e.table, true))}
+          {p.managed.map((t) => row(t, false))}
+        </tbody>
+      </table>
+      {types.map((type) => (
+        <details open={p.extra.configError?.form === `add-${single}-${type}`}>
+          <summary>Add a {type} {p.kind === "sources" ? "source" : "export target"}</summary>
+          <EntryForm
+            id={`add-${single}-${type}`}
+            action={`/admin/${p.kind}`}
+            csrf={p.csrf}
+            type={type}
+            values={{}}
+            edit={false}
+            error={p.extra.configError}
+            submit="Add"
+          />
+        </details>
+      ))}
+    </>
+  );
+}
+
+/** The ids of the forms the sections render, so that an error for no form shows on top. */
+function formIds(state: ConfigState): Set<string> {
+  return new Set([
+    "add-source-wal",
+    "add-source-pgaudit",
+    "add-export-dir",
+    "add-export-s3",
+    ...state.managed.sources.map((t) => `edit-source-${String(t.name)}`),
+    ...state.managed.exports.map((t) => `edit-export-${String(t.name)}`),
+  ]);
+}
+
+/** Both sections, or why they cannot be shown. */
+export const ManagedConfig = (
+  p: { state: ConfigState; csrf: string; extra: ConfigExtra },
+): JSX.Element => (
+  <div id="managed-config">
+    {p.state.error ? <p class="notice bad" role="alert">{p.state.error}</p> : null}
+    {p.extra.configError && !formIds(p.state).has(p.extra.configError.form)
+      ? <p class="notice bad" role="alert">{p.extra.configError.message}</p>
+      : null}
+    {p.extra.probe !== undefined &&
+        ![...p.state.fileSources.map((s) => s.name), ...p.state.managed.sources.map((t) => t.name)]
+          .includes(p.extra.probe.name)
+      ? (
+        <p class="notice bad" role="alert">
+          No source is named <Text value={p.extra.probe.name} />.
+        </p>
+      )
+      : null}
+    <h2>Sources</h2>
+    <p class="muted">
+      Entries from the config file are changed there. The others live in <code>managed.toml</code>
+      {" "}
+      in the data directory; a change is checked with the whole configuration, recorded in the
+      chain, and the daemon reloads its sources.
+    </p>
+    <Section
+      kind="sources"
+      fileEntries={p.state.fileSources}
+      managed={p.state.managed.sources}
+      csrf={p.csrf}
+      extra={p.extra}
+    />
+    <h2>Export targets</h2>
+    <p class="muted">Export target changes apply from the daemon's next restart.</p>
+    <Section
+      kind="exports"
+      fileEntries={p.state.fileExports}
+      managed={p.state.managed.exports}
+      csrf={p.csrf}
+      extra={p.extra}
+    />
+  </div>
+);
