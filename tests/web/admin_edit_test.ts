@@ -93,6 +93,26 @@ Deno.test("Admin adds, edits and deletes a pgAudit source; config-file sources s
     });
     assertEquals(edit.status, 303);
     assertEquals(reloads.at(-1)!.sources[1]!.table.format, "jsonlog");
+    const overlay = await readOverlay(data);
+
+    // A refused edit comes back in its own form, opened, with the plugin's message.
+    const badEdit = await c.post("/admin/sources/audit-log", {
+      _csrf: csrf,
+      path: `${logs}/*.log`,
+      format: "stderr",
+    });
+    assertEquals(badEdit.status, 400);
+    const badHtml = await badEdit.text();
+    const form = badHtml.slice(badHtml.indexOf('id="edit-source-audit-log"'));
+    assert(
+      /^[^>]*><input type="hidden" name="_csrf"[^>]*><p class="notice bad" role="alert">[^<]*log_line_prefix/
+        .test(form),
+      form.slice(0, 400),
+    );
+    assert(
+      /<details open><summary>Edit<\/summary><form[^>]*id="edit-source-audit-log"/.test(badHtml),
+    );
+    assertEquals(await readOverlay(data), overlay);
 
     // The config file's own source cannot be edited or deleted here.
     const fileEdit = await c.post("/admin/sources/billing", {
@@ -115,8 +135,9 @@ Deno.test("Admin adds, edits and deletes a pgAudit source; config-file sources s
         ["SOURCE_ADD", "source audit-log", null],
         ["SOURCE_TEST", "source audit-log", null],
         ["SOURCE_EDIT", "source audit-log", null],
-        ["SOURCE_EDIT", "source billing", events[3]!.error!],
-        ["SOURCE_DELETE", "source billing", events[4]!.error!],
+        ["SOURCE_EDIT", "source audit-log", events[3]!.error!],
+        ["SOURCE_EDIT", "source billing", events[4]!.error!],
+        ["SOURCE_DELETE", "source billing", events[5]!.error!],
         ["SOURCE_DELETE", "source audit-log", null],
       ],
     );
@@ -238,7 +259,13 @@ Deno.test("A refused change leaves managed.toml unchanged and shows the error in
       secret_key: SECRET,
     });
     assertEquals(s3.status, 400);
-    assert((await s3.text()).includes("endpoint must be"));
+    const s3Html = await s3.text();
+    assert(s3Html.includes("endpoint must be"));
+    assert(!s3Html.includes(SECRET) && !s3Html.includes("AKIA-not-shown"), "a typed key came back");
+    for (const key of ["access_key", "secret_key"]) {
+      const left = await Deno.stat(`${data}/secrets/offsite.${key}`).then(() => true, () => false);
+      assertEquals(left, false, `${key} file left behind by a refused change`);
+    }
     assertEquals(await readOverlay(data), before);
     const refused = (await uiEvents(w.dir)).filter((e) => e.error !== undefined);
     assertEquals(refused.length, cases.length + 2);
