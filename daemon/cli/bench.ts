@@ -1,5 +1,5 @@
 /**
- * `vigil bench [store] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
+ * `vigil bench [store|detect|search] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
  * the same run on the same machine.
  */
@@ -9,9 +9,12 @@ import { print } from "../log.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
+/** Run only when named: it builds a 10M-event store by default. */
+const ON_REQUEST = ["search"];
 
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
+  if (argv[0] === "export") return await benchExport(argv.slice(1));
   if (argv[0] === "pgaudit") {
     return await (await import("../../plugins/pgaudit/_bench.ts")).pgauditBenchCommand(
       argv.slice(1),
@@ -20,14 +23,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values, rest } = parseFlags(argv, { events: { type: "string" } });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
-    if (!BENCHES.includes(n)) throw new UsageError(`unknown benchmark ${JSON.stringify(n)}`);
+    if (!BENCHES.includes(n) && !ON_REQUEST.includes(n)) {
+      throw new UsageError(`unknown benchmark ${JSON.stringify(n)}`);
+    }
   }
-  const events = intFlag(values.events, "events") ?? 1_000_000;
+  const flagEvents = intFlag(values.events, "events");
+  const events = flagEvents ?? 1_000_000;
   for (const name of names) {
     const dir = await Deno.makeTempDir({ prefix: `vigil-bench-${name}-` });
     try {
       if (name === "store") {
         for (const r of await benchStore({ events, dir })) print(JSON.stringify(r));
+      }
+      if (name === "search") {
+        const { benchSearch } = await import("../bench/search_bench.ts");
+        const n = flagEvents ?? 10_000_000;
+        for (const r of await benchSearch({ events: n, dir })) print(JSON.stringify(r));
       }
       if (name === "detect") {
         const { benchDetect } = await import("../detect/bench.ts");
@@ -38,4 +49,34 @@ export async function benchCommand(argv: string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+/**
+ * `vigil bench export [--events N]`: Parquet export against DuckDB's COPY, run as a child Deno
+ * on the bench script of a source checkout. DuckDB, the reference, loads a native library that
+ * the appliance's permissions and bundle leave out on purpose, so it runs with its own.
+ */
+async function benchExport(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { events: { type: "string" } });
+  const events = intFlag(values.events, "events") ?? 1_000_000;
+  const script = new URL("../../tests/daemon/export/bench_export.ts", import.meta.url);
+  try {
+    await Deno.stat(script);
+  } catch {
+    throw new UsageError(`bench export needs a source checkout: no ${script.pathname}`);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+      script.pathname,
+      String(events),
+    ],
+    stdin: "null",
+  }).spawn();
+  return (await child.status).code;
 }
