@@ -10,7 +10,6 @@ import { assert, assertEquals } from "../../support/assert.ts";
 
 Deno.test({
   name: "benchSearch() times role + time and full-text searches over HTTP on N stored events",
-  sanitizeResources: false,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "vigil-search-bench-test-" });
     try {
