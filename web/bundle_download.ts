@@ -4,7 +4,8 @@
  * file system, and never on a tmpfs too small for it), then streamed to the browser as one ustar
  * file and the temp dir removed when the stream ends or the browser goes away. The download is
  * recorded (EXPORT, object `bundle`) and durable before any byte of it is sent; a download that
- * then fails is recorded again with its error.
+ * then fails is recorded again with its error. Temp dirs a crash left behind are removed by the
+ * next download once a day old.
  */
 
 import { formatRfc3339Micros } from "../daemon/event/time.ts";
@@ -19,6 +20,19 @@ import { parseTimeParam, SearchParamError } from "./search.ts";
 
 /** Prefix of the temp dirs in the data dir; one left by a crash is safe to remove. */
 export const DOWNLOAD_PREFIX = ".vigil-download-";
+
+/** A download temp dir this old was left by a crash: no download takes a day. */
+const STALE_MS = 24 * 3600_000;
+
+/** Removes download temp dirs that a crash left in the data dir. */
+async function sweepStale(dataDir: string, nowMs: number): Promise<void> {
+  for await (const d of Deno.readDir(dataDir)) {
+    if (!d.isDirectory || !d.name.startsWith(DOWNLOAD_PREFIX)) continue;
+    const path = `${dataDir}/${d.name}`;
+    const mtime = (await Deno.stat(path)).mtime?.getTime() ?? nowMs;
+    if (nowMs - mtime > STALE_MS) await Deno.remove(path, { recursive: true });
+  }
+}
 
 /** `2025-12-31T00:00:00.000000Z` → `20251231T000000Z`: a file name without colons. */
 function compactTime(us: number): string {
@@ -49,6 +63,8 @@ export async function downloadBundle(deps: WebDeps, c: WebContext): Promise<Resp
   }
   const period = { from: formatRfc3339Micros(p.from), to: formatRfc3339Micros(p.to) };
   await recordUiAction(deps, c, { command: "EXPORT", object: "bundle", context: period });
+  // The real clock, not the app's: it is compared with file times.
+  await sweepStale(deps.store.dataDir, Date.now());
   const tmp = await Deno.makeTempDir({ dir: deps.store.dataDir, prefix: DOWNLOAD_PREFIX });
   const remove = (): Promise<void> => Deno.remove(tmp, { recursive: true });
   const bundle = `${tmp}/bundle`;

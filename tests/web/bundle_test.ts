@@ -139,3 +139,23 @@ Deno.test("a bundle download the browser abandons removes its temp dir and is re
     assertMatch(trail[1]!.error ?? "", /did not finish/);
   });
 });
+
+Deno.test("a bundle download removes a download temp dir a crash left a day ago", async () => {
+  await withWorld({}, async (w) => {
+    const stale = `${w.dir}/${DOWNLOAD_PREFIX}crashed`, fresh = `${w.dir}/${DOWNLOAD_PREFIX}live`;
+    await Deno.mkdir(`${stale}/bundle`, { recursive: true });
+    await Deno.mkdir(fresh);
+    const dayAgo = new Date(Date.now() - 25 * 3600_000);
+    await Deno.utime(stale, dayAgo, dayAgo);
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const res = await c.post("/management/bundle", {
+      _csrf: await c.csrf("/management"),
+      ...PERIOD,
+    });
+    assertEquals(res.status, 200);
+    await res.arrayBuffer();
+    assertEquals(await leftovers(w.dir), [`${DOWNLOAD_PREFIX}live`], "a running one is kept");
+    await Deno.remove(fresh);
+  });
+});
