@@ -89,7 +89,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     help: "alerts --data DIR [--rule --role --severity --from --to --limit] [--format " +
       "jsonl|table]   list alerts; alerts ack --data DIR --id N --by NAME --note TEXT",
   },
-  bench: { run: benchCommand, help: "bench [store|pgaudit|detect]    benchmarks, one JSON object a line" },
+  bench: {
+    run: benchCommand,
+    help: "bench [store|pgaudit|detect]    benchmarks, one JSON object a line",
+  },
 };
 
 function usage(): string {

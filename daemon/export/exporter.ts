@@ -107,7 +107,7 @@ export class Exporter {
         s.state = "running";
         s.lastRunAt = Date.now() * 1000;
         try {
-          const sink = await this.#sink(t);
+          const sink = this.#sink(t);
           s.location = sink.location;
           const r = await exportToTarget(this.#dataDir, sink, journal, {
             signal: this.#abort.signal,
@@ -138,9 +138,9 @@ export class Exporter {
     return results;
   }
 
-  async #sink(t: ExportTarget): Promise<Sink> {
+  #sink(t: ExportTarget): Sink {
     let sink = this.#sinks.get(t.name);
-    if (!sink) this.#sinks.set(t.name, sink = await openSink(t));
+    if (!sink) this.#sinks.set(t.name, sink = openSink(t));
     return sink;
   }
 

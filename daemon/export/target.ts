@@ -150,7 +150,7 @@ export async function loadExportTargets(path: string): Promise<ExportTarget[]> {
 }
 
 /** Makes the sink of a target, reading its key files. */
-export async function openSink(target: ExportTarget): Promise<Sink> {
+export function openSink(target: ExportTarget): Sink {
   if (target.type === "dir") return new DirSink(target.name, target.path);
   const accessKeyId = readKey(target.accessKeyFile, target.name);
   const secretAccessKey = readKey(target.secretKeyFile, target.name);

@@ -4,12 +4,7 @@
  * socket, and TLS (refused when the server has none; CA and host name checked when it has).
  */
 import { join } from "node:path";
-import {
-  assert,
-  assertEquals,
-  assertRejects,
-  assertStringIncludes,
-} from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
 import { enableTls } from "../../support/pg_tls.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";
 import { connect, type ConnectOptions, parseDsn } from "../../../plugins/wal/_wire.ts";

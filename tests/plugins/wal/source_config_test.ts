@@ -148,8 +148,16 @@ Deno.test("password_file: the password comes from a file or a systemd credential
     await pg.sql("CREATE TABLE t (id int PRIMARY KEY)");
     const store = new MemoryStore();
     const running = startRun(WAL_PLUGIN.create(table), (signal) => store.context("b", signal));
-    await pg.sql("INSERT INTO t VALUES (1)");
+    // The slot starts at its creation: a change made before the source streams is not its own.
     const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && running.result() === undefined) {
+      const active = await pg.sql(
+        "SELECT active FROM pg_replication_slots WHERE slot_name = 'vigil_cred'",
+      );
+      if (active.trim() === "t") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await pg.sql("INSERT INTO t VALUES (1)");
     while (!store.events.some((e) => e.kind === "row_change") && Date.now() < deadline) {
       if (running.result() !== undefined) break;
       await new Promise((r) => setTimeout(r, 50));
