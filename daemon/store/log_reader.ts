@@ -4,6 +4,7 @@
  * safe while a writer appends (it stops at a record still being written).
  */
 
+import { checkDataFormat } from "./format.ts";
 import { decodeEvent } from "../event/canonical.ts";
 import type { AuditEvent } from "../event/model.ts";
 import { StoreDamageError } from "./errors.ts";
@@ -34,6 +35,7 @@ export async function* readLog(
 ): AsyncGenerator<LogRecord> {
   const from = opts.fromSeq ?? 0;
   const to = opts.toSeq ?? Infinity;
+  await checkDataFormat(dataDir);
   const segments = await listSegments(storePaths(dataDir).segments);
   for (let i = 0; i < segments.length; i++) {
     const next = segments[i + 1];

@@ -9,6 +9,7 @@ import { log } from "../log.ts";
 import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { StoreDamageError, StoreLockedError } from "./errors.ts";
 import { CHAIN_SIZE, FRAME_EVENT, GENESIS_CHAIN, HEADER_SIZE, scanFrames } from "./frame.ts";
+import { ensureDataFormat } from "./format.ts";
 import { hex, loadOrCreateKey, type SigningKey } from "./keys.ts";
 import { rootFromNodes } from "./merkle.ts";
 import { MerkleLevels } from "./merkle_levels.ts";
@@ -134,6 +135,7 @@ export async function openStore(
   await Deno.mkdir(paths.merkle, { recursive: true, mode: 0o700 });
   const lock = await takeLock(paths.lock, opts.lockTimeoutMs);
   try {
+    await ensureDataFormat(dataDir);
     const key = await loadOrCreateKey(paths.keys);
     const cpFile = await readCheckpoints(paths.checkpoints);
     if (cpFile.partialBytes > 0) {

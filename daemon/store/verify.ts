@@ -5,6 +5,7 @@
  * kept — and that no signed event has gone missing. It names the first problem it finds.
  */
 
+import { checkDataFormat } from "./format.ts";
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
 import { GENESIS_CHAIN, HEADER_SIZE, isTailLike, type SegmentHeader } from "./frame.ts";
@@ -112,6 +113,7 @@ export async function verifyStore(
   dataDir: string,
   opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  await checkDataFormat(dataDir);
   const paths = storePaths(dataDir);
   const publicRaw = opts.publicKey ?? await readPublicKey(paths.keys);
   const keyId = keyIdOf(publicRaw);
