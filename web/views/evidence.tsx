@@ -4,6 +4,7 @@ import type { JSX } from "hono/jsx/jsx-runtime";
 import type { User } from "../../daemon/access/mod.ts";
 import type { EvidencePack } from "../evidence.ts";
 import { count } from "./format.ts";
+import { CoverageTable } from "./coverage_table.tsx";
 import { Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -54,28 +55,9 @@ export const EvidencePage = (
       : <p class="warn">None signed yet.</p>}
     <h2>Collected per source</h2>
     {pack.sources === null ? <p class="warn">No search index; not available.</p> : (
-      <table>
-        <thead>
-          <tr>
-            <th>source</th>
-            <th class="num">events</th>
-            <th>first</th>
-            <th>last</th>
-          </tr>
-        </thead>
-        <tbody>
-          {pack.sources.map((s) => (
-            <tr>
-              <td>
-                <Text value={s.source} />
-              </td>
-              <td class="num">{count(s.events)}</td>
-              <td>{s.first ?? "—"}</td>
-              <td>{s.last ?? "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <CoverageTable
+        rows={pack.sources.map((s) => ({ ...s, first: s.first ?? "—", last: s.last ?? "—" }))}
+      />
     )}
     <h2>Gaps reported</h2>
     {pack.gaps.length === 0 ? <p class="ok">None.</p> : (

@@ -11,6 +11,7 @@ import type { Checkpoint } from "../../daemon/store/checkpoint.ts";
 import type { Coverage } from "../compliance.ts";
 import type { ExportTargetState } from "../deps.ts";
 import { count, eventTime, wallTime } from "./format.ts";
+import { CoverageTable } from "./coverage_table.tsx";
 import { Csrf, Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -111,28 +112,14 @@ export const ManagementPage = (p: {
     {p.coverage === null
       ? <p class="warn">No search index: coverage is not available until it is built.</p>
       : (
-        <table id="coverage">
-          <thead>
-            <tr>
-              <th>source</th>
-              <th class="num">events</th>
-              <th>first</th>
-              <th>last</th>
-            </tr>
-          </thead>
-          <tbody>
-            {p.coverage.map((c) => (
-              <tr>
-                <td>
-                  <Text value={c.source} />
-                </td>
-                <td class="num">{count(c.events)}</td>
-                <td>{c.first === null ? "—" : eventTime(c.first)}</td>
-                <td>{c.last === null ? "—" : eventTime(c.last)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <CoverageTable
+          id="coverage"
+          rows={p.coverage.map((c) => ({
+            ...c,
+            first: c.first === null ? "—" : eventTime(c.first),
+            last: c.last === null ? "—" : eventTime(c.last),
+          }))}
+        />
       )}
     <h2>Reported gaps</h2>
     {p.gaps.length === 0
