@@ -1,5 +1,6 @@
 /**
- * Exactly-once under stress: a real PostgreSQL 15 with pgAudit writes csvlog while a workload
+ * Exactly-once under stress, in each of the three log formats: a real PostgreSQL 15 with
+ * pgAudit writes stderr, csvlog and jsonlog while a workload
  * issues statements, each with a unique marker; the log rotates by size
  * (`log_rotation_size`), by `pg_rotate_logfile()` and by copytruncate; and the collector —
  * `tests/support/pgaudit_runner.ts` in a child process, the store and the source as the daemon
@@ -25,12 +26,22 @@ interface Runner {
   stderr: Promise<string>;
 }
 
-function spawnRunner(pg: PgCluster, data: string): Runner {
+type Format = "csvlog" | "jsonlog" | "stderr";
+const FORMATS: readonly Format[] = ["csvlog", "jsonlog", "stderr"];
+const EXTENSION: Readonly<Record<Format, string>> = {
+  csvlog: "csv",
+  jsonlog: "json",
+  stderr: "log",
+};
+
+function spawnRunner(pg: PgCluster, data: string, format: Format): Runner {
   const child = new Deno.Command(Deno.execPath(), {
     args: pgauditRunnerArgv({
       data,
-      path: `${pg.logDir}/*.csv*`,
-      format: "csvlog",
+      // Rotated and copied-aside files too: `<name>.csv.<ms>` from copyTruncate().
+      path: `${pg.logDir}/*.${EXTENSION[format]}*`,
+      format,
+      ...(format === "stderr" ? { logLinePrefix: pg.logLinePrefix } : {}),
       currentLogfiles: `${pg.dataDir}/current_logfiles`,
     }),
     stdin: "null",
@@ -142,81 +153,83 @@ async function settled(path: string): Promise<void> {
   }
 }
 
-/** copytruncate as logrotate does it: copy the current csvlog aside, truncate the original. */
-async function copyTruncate(pg: PgCluster): Promise<void> {
-  const current = (await pg.logFiles()).csvlog;
+/** copytruncate as logrotate does it: copy the current log aside, truncate the original. */
+async function copyTruncate(pg: PgCluster, format: Format): Promise<void> {
+  const current = (await pg.logFiles())[format];
   await settled(current);
   await Deno.copyFile(current, `${current}.${Date.now()}`);
   await Deno.truncate(current, 0);
 }
 
-Deno.test(`pgauditSource() stores every statement exactly once across ${ROUNDS} kill -9s, rotations and copytruncates`, async () => {
-  await using pg = await startPostgres({
-    settings: { log_rotation_size: "64kB", log_checkpoints: false },
-  });
-  await withTempDir(async (data) => {
-    const work = workload(pg);
-    let copies = 0;
-    let runner: Runner | undefined;
-    try {
-      for (let round = 0; round < ROUNDS; round++) {
-        runner = spawnRunner(pg, data);
-        await started(runner);
-        await sleep(300 + Math.random() * 1200);
-        if (round % 3 === 1) {
-          const resume = await work.pause();
-          await copyTruncate(pg);
-          copies++;
-          resume();
-          await sleep(Math.random() * 300);
-        }
-        await kill(runner, "SIGKILL");
-        runner = undefined;
-        await sleep(Math.random() * 300); // the log moves on while nothing reads it
-      }
-    } finally {
-      await work.stop();
-      if (runner !== undefined) await kill(runner, "SIGKILL");
-    }
-    const issued = work.issued();
-    assert(issued > 0, "the workload issued statements");
-
-    // The last run reads everything that is left, then stops cleanly.
-    runner = spawnRunner(pg, data);
-    await started(runner);
-    const counts = new Map<number, number>();
-    const events: AuditEvent[] = [];
-    let next = 0;
-    try {
-      await assertEventually(async () => {
-        for await (const r of readLog(data, { fromSeq: next })) {
-          next = r.seq + 1;
-          events.push(r.event);
-          const m = MARK.exec(r.event.statement ?? "");
-          if (m !== null && r.event.kind === "session") {
-            const id = Number(m[1]);
-            counts.set(id, (counts.get(id) ?? 0) + 1);
+for (const format of FORMATS) {
+  Deno.test(`pgauditSource() stores every ${format} statement exactly once across ${ROUNDS} kill -9s, rotations and copytruncates`, async () => {
+    await using pg = await startPostgres({
+      settings: { log_rotation_size: "64kB", log_checkpoints: false },
+    });
+    await withTempDir(async (data) => {
+      const work = workload(pg);
+      let copies = 0;
+      let runner: Runner | undefined;
+      try {
+        for (let round = 0; round < ROUNDS; round++) {
+          runner = spawnRunner(pg, data, format);
+          await started(runner);
+          await sleep(300 + Math.random() * 1200);
+          if (round % 3 === 1) {
+            const resume = await work.pause();
+            await copyTruncate(pg, format);
+            copies++;
+            resume();
+            await sleep(Math.random() * 300);
           }
+          await kill(runner, "SIGKILL");
+          runner = undefined;
+          await sleep(Math.random() * 300); // the log moves on while nothing reads it
         }
-        return counts.size >= issued;
-      }, { timeoutMs: 120_000, intervalMs: 200, message: `all ${issued} statements stored` });
-    } finally {
-      const last = await kill(runner, "SIGTERM");
-      assertEquals(last.code, 0, `pgaudit_runner did not stop cleanly: ${await runner.stderr}`);
-    }
+      } finally {
+        await work.stop();
+        if (runner !== undefined) await kill(runner, "SIGKILL");
+      }
+      const issued = work.issued();
+      assert(issued > 0, "the workload issued statements");
 
-    const twice = [...counts].filter(([, n]) => n !== 1).map(([id]) => id);
-    assertEquals(twice, [], "no statement stored twice");
-    const missing = Array.from({ length: issued }, (_, i) => i).filter((i) => !counts.has(i));
-    assertEquals(missing, [], "no statement lost");
-    const positions = events.map((e) => e.source_pos);
-    assertEquals(new Set(positions).size, positions.length, "no record stored twice");
-    const unreadable = events.filter((e) => e.parse_error !== undefined);
-    assertEquals(unreadable.map((e) => e.parse_error), [], "no record cut at a resume");
-    const files = new Set(positions.map((p) => String(p).split(":")[0])).size;
-    console.log(
-      `pgaudit crash soak: ${ROUNDS} kill -9 rounds, ${copies} copytruncates, ${files} log ` +
-        `files, ${issued} statements stored exactly once among ${events.length} events`,
-    );
+      // The last run reads everything that is left, then stops cleanly.
+      runner = spawnRunner(pg, data, format);
+      await started(runner);
+      const counts = new Map<number, number>();
+      const events: AuditEvent[] = [];
+      let next = 0;
+      try {
+        await assertEventually(async () => {
+          for await (const r of readLog(data, { fromSeq: next })) {
+            next = r.seq + 1;
+            events.push(r.event);
+            const m = MARK.exec(r.event.statement ?? "");
+            if (m !== null && r.event.kind === "session") {
+              const id = Number(m[1]);
+              counts.set(id, (counts.get(id) ?? 0) + 1);
+            }
+          }
+          return counts.size >= issued;
+        }, { timeoutMs: 120_000, intervalMs: 200, message: `all ${issued} statements stored` });
+      } finally {
+        const last = await kill(runner, "SIGTERM");
+        assertEquals(last.code, 0, `pgaudit_runner did not stop cleanly: ${await runner.stderr}`);
+      }
+
+      const twice = [...counts].filter(([, n]) => n !== 1).map(([id]) => id);
+      assertEquals(twice, [], "no statement stored twice");
+      const missing = Array.from({ length: issued }, (_, i) => i).filter((i) => !counts.has(i));
+      assertEquals(missing, [], "no statement lost");
+      const positions = events.map((e) => e.source_pos);
+      assertEquals(new Set(positions).size, positions.length, "no record stored twice");
+      const unreadable = events.filter((e) => e.parse_error !== undefined);
+      assertEquals(unreadable.map((e) => e.parse_error), [], "no record cut at a resume");
+      const files = new Set(positions.map((p) => String(p).split(":")[0])).size;
+      console.log(
+        `pgaudit ${format} crash soak: ${ROUNDS} kill -9 rounds, ${copies} copytruncates, ${files} log ` +
+          `files, ${issued} statements stored exactly once among ${events.length} events`,
+      );
+    });
   });
-});
+}
