@@ -2,6 +2,9 @@
  * The appliance's Ed25519 signing key. Created on first start (PKCS#8, mode 0600, beside a
  * public key anyone may copy), it signs checkpoints. An auditor keeps the public key apart from
  * the box; `verify --pubkey` then checks signatures against that copy rather than the one here.
+ * Every key ever used keeps its public half in `history/<key_id>.pub`; a key is replaced only
+ * by a rotation recorded in the chain (`key_handover.ts`), never silently: once checkpoints
+ * exist, a missing private key is an error, not a reason to make a new one.
  */
 
 import { sha256 } from "./sha256.ts";
@@ -17,6 +20,15 @@ export interface SigningKey {
 
 export const PRIVATE_KEY_FILE = "signing.key";
 export const PUBLIC_KEY_FILE = "signing.pub";
+/** Public halves of every key that signed (or will sign) this log, one `<key_id>.pub` each. */
+export const KEY_HISTORY_DIR = "history";
+/** A rotation's new private key until the rotation is recorded; then renamed to signing.key. */
+export const PENDING_KEY_FILE = "pending.key";
+
+/** The private key is gone although checkpoints signed by it exist. */
+export class MissingKeyError extends Error {
+  override name = "MissingKeyError";
+}
 
 /** The id of a raw Ed25519 public key. */
 export function keyIdOf(publicRaw: Uint8Array): string {
@@ -81,26 +93,24 @@ export function importPublicKey(publicRaw: Uint8Array): Promise<CryptoKey> {
   ]);
 }
 
-/** Loads the signing key from `dir`, creating it (0600) if there is none. */
-export async function loadOrCreateKey(dir: string): Promise<SigningKey> {
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const privPath = `${dir}/${PRIVATE_KEY_FILE}`;
-  let pkcs8: Uint8Array;
-  try {
-    pkcs8 = await Deno.readFile(privPath);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    const pair = await crypto.subtle.generateKey("Ed25519", true, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
-    pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
-    const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-    // Written to a temporary name and renamed, so a crash never leaves half a key behind.
-    await Deno.writeFile(`${privPath}.tmp`, pkcs8, { mode: 0o600 });
-    await Deno.rename(`${privPath}.tmp`, privPath);
-    await Deno.writeTextFile(`${dir}/${PUBLIC_KEY_FILE}`, publicKeyPem(raw), { mode: 0o644 });
-  }
+/** A freshly generated key with its PKCS#8 bytes, not yet on disk. */
+export interface NewSigningKey {
+  key: SigningKey;
+  pkcs8: Uint8Array;
+}
+
+/** Generates a new Ed25519 signing key in memory. */
+export async function generateKey(): Promise<NewSigningKey> {
+  const pair = await crypto.subtle.generateKey("Ed25519", true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  return { key: await keyFromPkcs8(pkcs8), pkcs8 };
+}
+
+/** Imports a PKCS#8 Ed25519 private key together with its public half. */
+export async function keyFromPkcs8(pkcs8: Uint8Array): Promise<SigningKey> {
   const privateKey = await crypto.subtle.importKey(
     "pkcs8",
     pkcs8 as Uint8Array<ArrayBuffer>,
@@ -110,12 +120,113 @@ export async function loadOrCreateKey(dir: string): Promise<SigningKey> {
   );
   // WebCrypto derives no public key from a private one; the JWK form carries it as `x`.
   const jwk = await crypto.subtle.exportKey("jwk", privateKey);
-  const publicRaw = Uint8Array.from(
-    atob((jwk.x ?? "").replace(/-/g, "+").replace(/_/g, "/")),
-    (c) => c.charCodeAt(0),
-  );
+  const publicRaw = unbase64((jwk.x ?? "").replace(/-/g, "+").replace(/_/g, "/"));
   const publicKey = await importPublicKey(publicRaw);
   return { keyId: keyIdOf(publicRaw), publicRaw, privateKey, publicKey };
+}
+
+/** Standard base64 of bytes. */
+export function base64(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) {
+    s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Bytes of (unpadded or padded) standard base64; throws SyntaxError on anything else. */
+export function unbase64(s: string): Uint8Array {
+  try {
+    return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+  } catch {
+    throw new SyntaxError(`not base64: ${s.slice(0, 20)}`);
+  }
+}
+
+/** Writes `data` to `path` through a synced temporary file and a rename. */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode: number,
+): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const f = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true, mode });
+  try {
+    for (let at = 0; at < bytes.length;) at += await f.write(bytes.subarray(at));
+    await f.syncData();
+  } finally {
+    f.close();
+  }
+  await Deno.rename(`${path}.tmp`, path);
+}
+
+/** Makes the entries of directory `dir` durable. */
+export async function syncKeyDir(dir: string): Promise<void> {
+  using d = await Deno.open(dir, { read: true });
+  await d.sync();
+}
+
+/** Keeps the public half of a key in `history/<key_id>.pub` (idempotent). */
+export async function keepPublicKey(dir: string, publicRaw: Uint8Array): Promise<void> {
+  const hist = `${dir}/${KEY_HISTORY_DIR}`;
+  await Deno.mkdir(hist, { recursive: true, mode: 0o700 });
+  const path = `${hist}/${keyIdOf(publicRaw)}.pub`;
+  try {
+    await Deno.stat(path);
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await writeFileAtomic(path, publicKeyPem(publicRaw), 0o644);
+  await syncKeyDir(hist);
+}
+
+/** Installs `next` as the signing key of `dir`: private key, public key and history. */
+export async function installKey(dir: string, next: NewSigningKey): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await keepPublicKey(dir, next.key.publicRaw);
+  // Temporary name and rename: a crash never leaves half a key behind.
+  await writeFileAtomic(`${dir}/${PRIVATE_KEY_FILE}`, next.pkcs8, 0o600);
+  await writeFileAtomic(`${dir}/${PUBLIC_KEY_FILE}`, publicKeyPem(next.key.publicRaw), 0o644);
+  await syncKeyDir(dir);
+}
+
+/** Loads the signing key of `dir` without writing anything; throws NotFound when there is none. */
+export async function loadKey(dir: string): Promise<SigningKey> {
+  return await keyFromPkcs8(await Deno.readFile(`${dir}/${PRIVATE_KEY_FILE}`));
+}
+
+/**
+ * Loads the signing key from `dir`. When there is none it creates one (0600) only if `mayCreate`
+ * says so — the store allows it while no checkpoint exists — and otherwise throws
+ * MissingKeyError naming the file and the ways out.
+ */
+export async function loadOrCreateKey(
+  dir: string,
+  opts: { mayCreate?: boolean } = {},
+): Promise<SigningKey> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const privPath = `${dir}/${PRIVATE_KEY_FILE}`;
+  try {
+    const key = await keyFromPkcs8(await Deno.readFile(privPath));
+    await keepPublicKey(dir, key.publicRaw);
+    return key;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new Error(`Cannot load the signing key ${privPath}: ${(e as Error).message}`);
+    }
+  }
+  if (opts.mayCreate === false) {
+    throw new MissingKeyError(
+      `Cannot open the store: the signing key ${privPath} is missing, but checkpoints signed by ` +
+        `it exist. Restore the file from its backup (README, "Backing up the signing key"), or ` +
+        `declare it lost with \`vigil key rotate --recover --data DIR\`, which records the loss ` +
+        `in the chain and starts a new key.`,
+    );
+  }
+  const next = await generateKey();
+  await installKey(dir, next);
+  return next.key;
 }
 
 /** Reads the public key that `loadOrCreateKey` wrote in `dir`. */

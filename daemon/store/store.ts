@@ -13,11 +13,20 @@ import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
 import { StoreDamageError } from "./errors.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, FRAME_POSITION, MAX_PAYLOAD } from "./frame.ts";
 import { type SigningKey } from "./keys.ts";
+import { KEY_EVENT_SOURCE } from "./key_handover.ts";
+import {
+  declareLoss,
+  rotateKey,
+  type RotateOptions,
+  type RotationHost,
+  type RotationResult,
+} from "./key_rotation.ts";
 import { type Hasher, startHasher } from "./hasher.ts";
 import { type OpenedStore, openStore, type StoreOptions, storePaths } from "./store_open.ts";
 import { SegmentWriter } from "./segment_writer.ts";
 
 export type { StoreOptions } from "./store_open.ts";
+export type { RotateOptions, RotationResult } from "./key_rotation.ts";
 
 /** One batch handed to `append`. */
 export interface AppendBatch {
@@ -98,6 +107,7 @@ export class Store {
   #mutex: Promise<unknown> = Promise.resolve();
   #checkpoints: Promise<unknown> = Promise.resolve();
   #lastCheckpoint: Checkpoint | null;
+  #lastRotation: RotationResult | null = null;
 
   private constructor(o: OpenedStore, hasher: Hasher) {
     this.#o = o;
@@ -124,6 +134,18 @@ export class Store {
       throw e;
     }
     const store = new Store(o, hasher);
+    if (o.lostKey) {
+      try {
+        store.#lastRotation = await store.#queueCheckpointWork(() =>
+          declareLoss(store.#rotationHost(), o.lostKey!, o.opts.recoverLostKey ?? {})
+        );
+      } catch (e) {
+        // No closing checkpoint: the new key must sign nothing before its handover is recorded.
+        store.#broken = e as Error;
+        await store.close().catch(() => {});
+        throw e;
+      }
+    }
     const every = o.opts.checkpointIntervalMs;
     if (every > 0) store.#timer = setInterval(() => store.#tick(), every);
     return store;
@@ -142,6 +164,31 @@ export class Store {
   /** The signing key's id. */
   get keyId(): string {
     return this.#key.keyId;
+  }
+
+  /** The declared loss this open performed (`recoverLostKey`), or null. */
+  get lastRotation(): RotationResult | null {
+    return this.#lastRotation;
+  }
+
+  /**
+   * Rotates the signing key (`key_rotation.ts`): a KEY_ROTATE event covered by a checkpoint of
+   * the old key, then the new key installed and signing. No checkpoint is signed in between.
+   */
+  rotateKey(opts: RotateOptions = {}): Promise<RotationResult> {
+    if (this.#closed) return Promise.reject(new Error("store is closed"));
+    return this.#queueCheckpointWork(() => rotateKey(this.#rotationHost(), opts));
+  }
+
+  #rotationHost(): RotationHost {
+    return {
+      dataDir: this.#o.dataDir,
+      key: () => this.#key,
+      setKey: (k) => (this.#key = k),
+      append: async (events) => (await this.append({ source: KEY_EVENT_SOURCE, events })).firstSeq,
+      sign: async (publish) => (await this.#signNow(true, publish))!,
+      publish: (cp) => this.#publish(cp),
+    };
   }
 
   /** The last durable position of a source, or undefined when it never stored one. */
@@ -413,19 +460,30 @@ export class Store {
    * appends: it covers what was durable when it started.
    */
   checkpoint(force = false): Promise<Checkpoint | null> {
-    const run = this.#checkpoints.then(async () => {
-      const size = this.#writer.nextSeq;
-      const chain = this.#writer.chain.slice();
-      if (!force && size === this.#lastCheckpointSize) return null;
-      const root = await this.#hasher.root(size, { sync: true });
-      const cp = await signCheckpoint(this.#key, { size, root, chain, ts: Date.now() * 1000 });
-      await this.#o.appendCheckpoint(cp);
-      this.#lastCheckpointSize = size;
-      this.#lastCheckpoint = cp;
-      return cp;
-    });
+    return this.#queueCheckpointWork(() => this.#signNow(force, true));
+  }
+
+  /** Runs `fn` after every checkpoint (and rotation) queued before it. */
+  #queueCheckpointWork<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#checkpoints.then(fn);
     this.#checkpoints = run.catch(() => {});
     return run;
+  }
+
+  async #signNow(force: boolean, publish: boolean): Promise<Checkpoint | null> {
+    const size = this.#writer.nextSeq;
+    const chain = this.#writer.chain.slice();
+    if (!force && size === this.#lastCheckpointSize) return null;
+    const root = await this.#hasher.root(size, { sync: true });
+    const cp = await signCheckpoint(this.#key, { size, root, chain, ts: Date.now() * 1000 });
+    if (publish) await this.#publish(cp);
+    return cp;
+  }
+
+  async #publish(cp: Checkpoint): Promise<void> {
+    await this.#o.appendCheckpoint(cp);
+    this.#lastCheckpointSize = cp.size;
+    this.#lastCheckpoint = cp;
   }
 
   #tick(): void {

@@ -10,7 +10,20 @@ import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint
 import { StoreDamageError, StoreLockedError } from "./errors.ts";
 import { CHAIN_SIZE, FRAME_EVENT, GENESIS_CHAIN, HEADER_SIZE, scanFrames } from "./frame.ts";
 import { ensureDataFormat } from "./format.ts";
-import { hex, loadOrCreateKey, type SigningKey } from "./keys.ts";
+import { type Handover, parseKeyEvent, readHandovers } from "./key_handover.ts";
+import { type LostKey, settlePendingKey, writePending } from "./key_rotation.ts";
+import {
+  generateKey,
+  hex,
+  KEY_HISTORY_DIR,
+  keyIdOf,
+  loadOrCreateKey,
+  MissingKeyError,
+  parsePublicKey,
+  PRIVATE_KEY_FILE,
+  PUBLIC_KEY_FILE,
+  type SigningKey,
+} from "./keys.ts";
 import { rootFromNodes } from "./merkle.ts";
 import { MerkleLevels } from "./merkle_levels.ts";
 import { recoverActive } from "./recovery.ts";
@@ -37,6 +50,11 @@ export interface StoreOptions {
   onCommit?: (info: { bytes: number; events: number; seconds: number }) => void;
   /** Called when a group could not be written (disk full, I/O error): for health and alerts. */
   onWriteError?: (error: unknown) => void;
+  /**
+   * When the signing key is missing although checkpoints exist: declare it lost and start a new
+   * key (`vigil key rotate --recover`) instead of refusing to open. `by` names who declared it.
+   */
+  recoverLostKey?: { by?: string; reason?: string };
 }
 
 export const DEFAULT_STORE_OPTIONS: StoreOptions = {
@@ -72,6 +90,8 @@ export interface OpenedStore {
   writer: SegmentWriter;
   levels: MerkleLevels;
   key: SigningKey;
+  /** Set when opened with `recoverLostKey` and the key was indeed lost. */
+  lostKey: LostKey | null;
   lastCheckpoint: Checkpoint | null;
   appendCheckpoint: (cp: Checkpoint) => Promise<void>;
   release: () => Promise<void>;
@@ -124,6 +144,68 @@ async function replayLeaves(
   }
 }
 
+/**
+ * Loads the signing key: created only while nothing is signed; a missing one is refused (or,
+ * with `recover`, replaced by a new key to be declared in the chain); a key file that is not the
+ * log's current key — the last handover's new key, or the key of the last checkpoint — is
+ * refused too, since everything it signed would fail verification.
+ */
+async function openKey(
+  keysDir: string,
+  lastCp: Checkpoint | null,
+  recover: StoreOptions["recoverLostKey"],
+): Promise<{ key: SigningKey; lostKey: LostKey | null }> {
+  let handovers: Handover[];
+  try {
+    handovers = await readHandovers(keysDir);
+  } catch (e) {
+    throw new StoreDamageError(`key handovers unreadable: ${(e as Error).message}`);
+  }
+  await settlePendingKey(keysDir, handovers);
+  const last = handovers[handovers.length - 1];
+  const expected = last ? parseKeyEvent(last.event, last.seq).newKeyId : lastCp?.key_id;
+  let key: SigningKey;
+  try {
+    key = await loadOrCreateKey(keysDir, { mayCreate: expected === undefined });
+  } catch (e) {
+    if (!(e instanceof MissingKeyError) || !recover) throw e;
+    const next = await generateKey();
+    await writePending(keysDir, next);
+    const lostKey: LostKey = { keyId: expected!, next };
+    const pub = await lostPublicKey(keysDir, expected!);
+    if (pub) lostKey.publicRaw = pub;
+    return { key: next.key, lostKey };
+  }
+  if (recover) {
+    throw new Error(
+      `Cannot recover: the signing key ${keysDir}/${PRIVATE_KEY_FILE} is there (key ` +
+        `${key.keyId}); rotate it with \`vigil key rotate\` instead`,
+    );
+  }
+  if (expected !== undefined && key.keyId !== expected) {
+    throw new MissingKeyError(
+      `Cannot open the store: ${keysDir}/${PRIVATE_KEY_FILE} is key ${key.keyId}, but the log is ` +
+        `signed by key ${expected} and no key rotation introduced ${key.keyId}. Put key ` +
+        `${expected} back, or move the file aside and declare ${expected} lost with ` +
+        `\`vigil key rotate --recover --data DIR\`.`,
+    );
+  }
+  return { key, lostKey: null };
+}
+
+/** The public half of a lost key, from the history or `signing.pub`, if either still has it. */
+async function lostPublicKey(keysDir: string, keyId: string): Promise<Uint8Array | undefined> {
+  for (const p of [`${KEY_HISTORY_DIR}/${keyId}.pub`, PUBLIC_KEY_FILE]) {
+    try {
+      const raw = parsePublicKey(await Deno.readTextFile(`${keysDir}/${p}`));
+      if (keyIdOf(raw) === keyId) return raw;
+    } catch {
+      // Missing or unreadable: the loss is declared without the public key.
+    }
+  }
+  return undefined;
+}
+
 /** Opens a data directory for writing. */
 export async function openStore(
   dataDir: string,
@@ -136,13 +218,13 @@ export async function openStore(
   const lock = await takeLock(paths.lock, opts.lockTimeoutMs);
   try {
     await ensureDataFormat(dataDir);
-    const key = await loadOrCreateKey(paths.keys);
     const cpFile = await readCheckpoints(paths.checkpoints);
     if (cpFile.partialBytes > 0) {
       log("warn", "removed a torn checkpoint line", { bytes: cpFile.partialBytes });
       await Deno.truncate(paths.checkpoints, cpFile.goodBytes);
     }
     const lastCp = cpFile.checkpoints[cpFile.checkpoints.length - 1] ?? null;
+    const { key, lostKey } = await openKey(paths.keys, lastCp, opts.recoverLostKey);
 
     let segments = await listSegments(paths.segments);
     const last = segments[segments.length - 1];
@@ -250,6 +332,7 @@ export async function openStore(
       writer,
       levels,
       key,
+      lostKey,
       lastCheckpoint: lastCp,
       appendCheckpoint,
       release,

@@ -6,7 +6,9 @@
  */
 
 import { checkDataFormat } from "./format.ts";
-import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, readCheckpoints } from "./checkpoint.ts";
+import { type KeyLoss, type KeySpan, resolveKeyChain } from "./key_chain.ts";
+import { readHandovers } from "./key_handover.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
 import { GENESIS_CHAIN, HEADER_SIZE, isTailLike, type SegmentHeader } from "./frame.ts";
 import { hex, keyIdOf, readPublicKey, unhex } from "./keys.ts";
@@ -25,7 +27,10 @@ import { storePaths } from "./store_open.ts";
 
 /** Inputs of a verification beyond the data directory. */
 export interface VerifyOptions {
-  /** Raw Ed25519 public key kept apart from the box; default: the one in the data dir. */
+  /**
+   * Raw Ed25519 public key kept apart from the box; default: the one in the data dir. Later keys
+   * are followed through the key handovers recorded in the chain.
+   */
   publicKey?: Uint8Array;
   /** Checkpoints kept apart from the box: the log must still extend each of them. */
   trusted?: Checkpoint[];
@@ -39,7 +44,12 @@ export interface VerifyReport {
   events: number;
   segments: number;
   checkpoints: number;
+  /** The trusted key's id (the one given, or the data dir's). */
   keyId: string;
+  /** Every key that signed the log, in order, with the checkpoint sizes each may sign. */
+  keys: KeySpan[];
+  /** Keys replaced without the old key's signature (`vigil key rotate --recover`). */
+  keyLosses: KeyLoss[];
   latestCheckpoint: Checkpoint | null;
   /** Events after the latest checkpoint: chained, not yet signed. */
   unsigned: number;
@@ -123,6 +133,8 @@ export async function verifyStore(
     segments: 0,
     checkpoints: 0,
     keyId,
+    keys: [],
+    keyLosses: [],
     latestCheckpoint: null,
     unsigned: 0,
     tailBytes: 0,
@@ -152,10 +164,16 @@ export async function verifyStore(
     for (const [i, c] of (opts.trusted ?? []).entries()) {
       all.push({ c, label: `trusted checkpoint #${i + 1}` });
     }
-    for (const { c, label } of all) {
-      if (!(await verifyCheckpoint(c, publicRaw))) {
-        throw new Problem(`${label} (size ${c.size}) has no valid signature by key ${keyId}`, {});
-      }
+    const handovers = await readHandovers(paths.keys).catch((e) => {
+      throw new Problem(`key handovers unreadable: ${(e as Error).message}`, {});
+    });
+    const keys = await resolveKeyChain({ anchor: publicRaw, handovers, checkpoints: all });
+    report.keys = keys.keys;
+    report.keyLosses = keys.losses;
+    if (keys.problem) throw new Problem(keys.problem, {});
+    // Each handover's checkpoint must match the log too: the key event is the one in the log.
+    for (const [i, h] of handovers.entries()) {
+      all.push({ c: h.checkpoint, label: `the checkpoint of key handover #${i + 1}` });
     }
     let prevSize = 0;
     for (const [i, c] of checkpoints.entries()) {
