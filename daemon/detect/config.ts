@@ -4,6 +4,8 @@
  * key, so that a typo in a threshold never silently turns a detector off.
  */
 
+import { checkTimeZone } from "./clock.ts";
+
 /** Where alerts go besides the alert store. */
 export interface ChannelConfigs {
   syslog?: { address: string; transport: "udp" | "tcp"; app_name: string; min_severity: Severity };
@@ -15,6 +17,14 @@ export interface ChannelConfigs {
     to: string[];
     helo: string;
     min_severity: Severity;
+    /** Upgrade the connection with STARTTLS before anything else; refuse if not offered. */
+    starttls: boolean;
+    /** PEM CA certificates that verify the relay's certificate (default: the system's). */
+    ca_file?: string;
+    /** AUTH PLAIN or LOGIN (as the relay offers) with this user; needs `starttls`. */
+    username?: string;
+    /** The password: an absolute file, or a name in `$CREDENTIALS_DIRECTORY`. */
+    password_file?: string;
   };
 }
 
@@ -24,6 +34,11 @@ export type Severity = typeof SEVERITIES[number];
 
 /** Every tunable of the detectors. Keys are the TOML keys. */
 export interface DetectConfig {
+  /**
+   * IANA time zone of the site's clock (`Europe/Berlin`): hour of day and weekday features and
+   * the off-hours rule read event times in it, daylight saving time included.
+   */
+  timezone: string;
   /** Width of a feature window, event time. */
   window_minutes: number;
   /** How far behind the newest event time a window may still receive events. */
@@ -51,6 +66,12 @@ export interface DetectConfig {
   bulk_read_factor: number;
   /** First-time objects read by a role within 7 days that make an exfiltration alert. */
   new_objects_per_week: number;
+  /** Roles on one client address in one window that make a shared-address alert. */
+  shared_addr_roles: number;
+  /** Statements of one application on one database in a window that may make a surge alert… */
+  app_surge_statements: number;
+  /** …when also this many times its largest window so far (a new application: any). */
+  app_surge_factor: number;
   if_trees: number;
   if_subsample: number;
   if_threshold: number;
@@ -70,6 +91,7 @@ export interface DetectConfig {
 /** The defaults, tuned on the scenario tests (tests/daemon/detect/scenario_test.ts). */
 export function defaultDetectConfig(): DetectConfig {
   return {
+    timezone: "UTC",
     window_minutes: 60,
     lateness_minutes: 5,
     merge_minutes: 60,
@@ -91,6 +113,9 @@ export function defaultDetectConfig(): DetectConfig {
     bulk_read_objects: 20,
     bulk_read_factor: 3,
     new_objects_per_week: 8,
+    shared_addr_roles: 3,
+    app_surge_statements: 200,
+    app_surge_factor: 3,
     if_trees: 100,
     if_subsample: 256,
     if_threshold: 0.7,
@@ -119,6 +144,9 @@ const SCALARS: Record<string, Kind> = {
   bulk_read_objects: "int",
   bulk_read_factor: "number",
   new_objects_per_week: "int",
+  shared_addr_roles: "int",
+  app_surge_statements: "int",
+  app_surge_factor: "number",
   if_trees: "int",
   if_subsample: "int",
   if_threshold: "share",
@@ -207,19 +235,48 @@ function channels(t: Record<string, unknown>, name: string): ChannelConfigs[keyo
       min_severity: severity(t, path),
     };
   }
-  onlyKeys(t, path, ["host", "port", "from", "to", "helo", "min_severity"]);
+  onlyKeys(t, path, [
+    "host",
+    "port",
+    "from",
+    "to",
+    "helo",
+    "min_severity",
+    "starttls",
+    "ca_file",
+    "username",
+    "password_file",
+  ]);
   const to = t.to;
   if (!Array.isArray(to) || to.length === 0 || to.some((x) => typeof x !== "string")) {
     throw bad(`${path}.to`, "must be a non-empty array of addresses");
   }
-  return {
+  const starttls = t.starttls ?? false;
+  if (typeof starttls !== "boolean") throw bad(`${path}.starttls`, "must be true or false");
+  const out: NonNullable<ChannelConfigs["smtp"]> = {
     host: str(t, "host", path),
     port: num(t, "port", path, 25),
     from: str(t, "from", path),
     to: [...to] as string[],
     helo: str(t, "helo", path, "vigil"),
     min_severity: severity(t, path),
+    starttls,
   };
+  if (t.ca_file !== undefined) {
+    out.ca_file = str(t, "ca_file", path);
+    if (!out.ca_file.startsWith("/")) throw bad(`${path}.ca_file`, "must be an absolute path");
+    if (!starttls) throw bad(`${path}.ca_file`, "needs starttls = true");
+  }
+  if ((t.username === undefined) !== (t.password_file === undefined)) {
+    throw bad(`${path}.username`, "username and password_file go together");
+  }
+  if (t.username !== undefined) {
+    // Credentials never cross the network in the clear.
+    if (!starttls) throw bad(`${path}.username`, "AUTH needs starttls = true");
+    out.username = str(t, "username", path);
+    out.password_file = str(t, "password_file", path);
+  }
+  return out;
 }
 
 function peerGroups(t: Record<string, unknown>): Record<string, string[]> {
@@ -253,6 +310,11 @@ export function detectConfigFromTable(t: Record<string, unknown>): DetectConfig 
   for (const [key, value] of Object.entries(t)) {
     if (key === "peer_groups") {
       cfg.peer_groups = peerGroups(table(key, value));
+      continue;
+    }
+    if (key === "timezone") {
+      if (typeof value !== "string" || value === "") throw bad(key, "must be an IANA zone name");
+      cfg.timezone = checkTimeZone(value, "[detect] setting timezone");
       continue;
     }
     if (key === "syslog" || key === "webhook" || key === "smtp") {

@@ -7,6 +7,7 @@
 
 import type { AuditEvent } from "../event/model.ts";
 import type { AlertDraft } from "./alert.ts";
+import type { LocalTime } from "./clock.ts";
 import type { DetectConfig } from "./config.ts";
 import type { EventClass } from "./event_facts.ts";
 import type { RoleProfile } from "./profile.ts";
@@ -26,6 +27,8 @@ export interface DetectContext {
   /** Every role's history, for peer-group baselines. */
   readonly profiles: ReadonlyMap<string, RoleProfile>;
   readonly isSensitive: (object: string) => boolean;
+  /** Event time as hour of day and weekday on the site's clock (`timezone`). */
+  readonly clock: (ts: number) => LocalTime;
 }
 
 /** A rule or a model. */

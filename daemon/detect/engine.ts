@@ -169,6 +169,7 @@ export class DetectEngine implements FeatureSink {
       profile,
       profiles: this.#features.profiles,
       isSensitive: this.#isSensitive,
+      clock: this.#features.clock,
     };
   }
 

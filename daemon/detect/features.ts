@@ -6,6 +6,7 @@
  */
 
 import type { AuditEvent } from "../event/model.ts";
+import { localClock, type LocalTime } from "./clock.ts";
 import type { DetectConfig } from "./config.ts";
 import type { EventFacts } from "./detector.ts";
 import { classify } from "./event_facts.ts";
@@ -30,10 +31,13 @@ export class FeatureExtractor {
   #isSensitive: (o: string) => boolean;
   #watermark = -Infinity;
   #nextClose = Infinity;
+  /** Event time on the site's clock (`timezone`). */
+  readonly clock: (ts: number) => LocalTime;
 
   constructor(cfg: DetectConfig, isSensitive: (o: string) => boolean) {
     this.#cfg = cfg;
     this.#isSensitive = isSensitive;
+    this.clock = localClock(cfg.timezone);
   }
 
   /** Newest event time seen. */
@@ -132,9 +136,10 @@ export class FeatureExtractor {
     for (const w of due) {
       this.#open.get(w.role)!.delete(w.start);
       const p = this.profile(w.role);
-      const v = w.vector(p);
+      const at = this.clock(w.start);
+      const v = w.vector(p, at);
       sink.window(w, v, p);
-      p.addWindow(w.start, w.readObjects.size, v, this.#cfg.baseline_windows);
+      p.addWindow(at, w.readObjects.size, v, this.#cfg.baseline_windows);
     }
     this.#nextClose = Infinity;
     for (const byStart of this.#open.values()) {

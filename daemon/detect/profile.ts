@@ -4,6 +4,8 @@
  * ask "is this new for this role?" and the models train on the baseline.
  */
 
+import type { LocalTime } from "./clock.ts";
+
 const DAY_US = 86_400_000_000;
 const WEEK_US = 7 * DAY_US;
 
@@ -19,7 +21,7 @@ export class RoleProfile {
   readonly apps = new Set<string>();
   readonly dbs = new Set<string>();
   readonly objects = new Set<string>();
-  /** Active windows per UTC hour of day and per weekday (0 = Sunday). */
+  /** Active windows per hour of day and per weekday (0 = Sunday), on the site's clock. */
   readonly hourWindows: number[] = new Array(24).fill(0);
   readonly weekdayWindows: number[] = new Array(7).fill(0);
   windows = 0;
@@ -38,7 +40,7 @@ export class RoleProfile {
     return this.firstTs === Infinity ? 0 : (ts - this.firstTs) / DAY_US;
   }
 
-  /** Share of the role's active windows that fell in this UTC hour. */
+  /** Share of the role's active windows that fell in this hour of day. */
   hourShare(hour: number): number {
     return this.windows === 0 ? 0 : this.hourWindows[hour]! / this.windows;
   }
@@ -57,11 +59,10 @@ export class RoleProfile {
     return this.#newObjectTimes.length;
   }
 
-  /** Adds a closed window to the history. */
-  addWindow(start: number, objects: number, vector: number[], keep: number): void {
-    const d = new Date(start / 1000);
-    this.hourWindows[d.getUTCHours()]!++;
-    this.weekdayWindows[d.getUTCDay()]!++;
+  /** Adds a closed window, starting at local time `at`, to the history. */
+  addWindow(at: LocalTime, objects: number, vector: number[], keep: number): void {
+    this.hourWindows[at.hour]!++;
+    this.weekdayWindows[at.weekday]!++;
     this.windows++;
     if (objects > this.maxObjectsPerWindow) this.maxObjectsPerWindow = objects;
     this.baseline.push(vector);

@@ -111,7 +111,7 @@ export const newClientAddr: Detector = {
   name: "new_client_addr",
   event(ev, seq, f, ctx) {
     if (!f.newAddr || ev.role === undefined || !old(ctx, ev.ts)) return [];
-    const hour = new Date(ev.ts / 1000).getUTCHours();
+    const hour = ctx.clock(ev.ts).hour;
     const share = ctx.profile.hourShare(hour);
     const offHours = share < ctx.cfg.off_hours_min_share;
     return [eventDraft(ev, seq, {
@@ -120,7 +120,9 @@ export const newClientAddr: Detector = {
       score: ctx.profile.addrs.size,
       reason: `${ev.role} from ${ev.client_addr}, never seen among its ` +
         `${ctx.profile.addrs.size} known addresses` +
-        (offHours ? `, at ${hour}:00 UTC (${(share * 100).toFixed(1)}% of its activity)` : ""),
+        (offHours
+          ? `, at ${hour}:00 ${ctx.cfg.timezone} (${(share * 100).toFixed(1)}% of its activity)`
+          : ""),
       features: [
         { name: "new_client_addrs", value: 1, usual: 0 },
         { name: "hour_share", value: share },

@@ -3,9 +3,8 @@
  * almost never works, and bulk reads across many more objects than the role ever read at once.
  */
 
+import { DAY_NAMES } from "./clock.ts";
 import { type Detector, windowDraft } from "./detector.ts";
-
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /** Activity in an hour of day or on a weekday that holds almost none of the role's history. */
 export const offHours: Detector = {
@@ -13,16 +12,14 @@ export const offHours: Detector = {
   window(w, _v, ctx) {
     const p = ctx.profile;
     if (p.historyDays(w.start) < ctx.cfg.min_history_days) return [];
-    const d = new Date(w.start / 1000);
-    const hour = d.getUTCHours();
-    const day = d.getUTCDay();
+    const { hour, weekday: day } = ctx.clock(w.start);
     const hs = p.hourShare(hour);
     const ds = p.weekdayShare(day);
     const min = ctx.cfg.off_hours_min_share;
     if (hs >= min && ds >= min) return [];
     const parts = [];
-    if (hs < min) parts.push(`${hour}:00 UTC holds ${(hs * 100).toFixed(1)}%`);
-    if (ds < min) parts.push(`${DAYS[day]} holds ${(ds * 100).toFixed(1)}%`);
+    if (hs < min) parts.push(`${hour}:00 ${ctx.cfg.timezone} holds ${(hs * 100).toFixed(1)}%`);
+    if (ds < min) parts.push(`${DAY_NAMES[day]} holds ${(ds * 100).toFixed(1)}%`);
     return [windowDraft(w, {
       rule: this.name,
       severity: w.sensitive > 0 || w.ddl > 0 ? "high" : "medium",

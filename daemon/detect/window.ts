@@ -6,6 +6,7 @@
 
 import type { AuditEvent } from "../event/model.ts";
 import { MAX_SEQS } from "./alert.ts";
+import type { LocalTime } from "./clock.ts";
 import type { EventClass } from "./event_facts.ts";
 import type { RoleProfile } from "./profile.ts";
 
@@ -121,9 +122,8 @@ export class FeatureWindow {
     return top(this.apps);
   }
 
-  /** The feature vector, relative to the role's history before this window. */
-  vector(p: RoleProfile): number[] {
-    const d = new Date(this.start / 1000);
+  /** The feature vector, relative to the role's history before this window starting at `at`. */
+  vector(p: RoleProfile, at: LocalTime): number[] {
     const seen = p.windows > 0;
     const all = this.statements + this.failedLogins;
     return [
@@ -138,8 +138,8 @@ export class FeatureWindow {
       Math.log1p(this.failedLogins),
       Math.log1p(this.newAddrs),
       Math.log1p(this.newAppsOrDbs),
-      seen ? 1 - Math.min(1, p.hourShare(d.getUTCHours()) * 24) : 0,
-      seen ? 1 - Math.min(1, p.weekdayShare(d.getUTCDay()) * 7) : 0,
+      seen ? 1 - Math.min(1, p.hourShare(at.hour) * 24) : 0,
+      seen ? 1 - Math.min(1, p.weekdayShare(at.weekday) * 7) : 0,
       all === 0 ? 0 : this.errors / all,
     ];
   }
