@@ -56,6 +56,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     run: pubkeyCommand,
     help: "pubkey --data DIR    print the checkpoint signing public key (PEM)",
   },
+  key: {
+    run: async (argv) => (await import("./cli/key.ts")).keyCommand(argv),
+    help: "key rotate --data DIR [--reason TEXT] [--by NAME] [--recover]   rotate the signing " +
+      "key, recorded in the chain (--recover: declare a lost key); key list --data DIR",
+  },
   "pg-install": {
     run: pgInstallCommand,
     help: "pg-install --dsn DSN    install the PostgreSQL-side SQL (event triggers, context)",

@@ -6,6 +6,7 @@
 import { parseCheckpoint } from "../store/checkpoint.ts";
 import { parsePublicKey } from "../store/keys.ts";
 import { verifyStore } from "../store/verify.ts";
+import { describeKeys } from "../store/key_chain.ts";
 import { print } from "../log.ts";
 import { noRest, parseFlags, required, UsageError } from "./args.ts";
 import { formatRfc3339Micros as formatMicros } from "../event/time.ts";
@@ -51,12 +52,22 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     ...(trusted ? { trusted } : {}),
   });
   if (values.json) {
-    print(JSON.stringify(report));
+    print(JSON.stringify(report, (k, v) => k === "publicRaw" ? undefined : v));
   } else if (report.ok) {
     const cp = report.latestCheckpoint;
+    const signers = report.keys.length > 1
+      ? `keys ${describeKeys(report.keys)}, followed from key ${report.keyId}`
+      : `key ${report.keyId}`;
+    for (const l of report.keyLosses) {
+      print(
+        `WARNING: key ${l.oldKeyId} was declared lost at seq ${l.seq} ` +
+          `(${formatMicros(l.ts)}); key ${l.newKeyId} took over without its signature, so ` +
+          `checkpoints from then on are vouched for by the new key alone`,
+      );
+    }
     print(
       `OK: ${report.events} events in ${report.segments} segments; chain ${report.chain}; ` +
-        `root ${report.root}; ${report.checkpoints} checkpoints signed by key ${report.keyId}` +
+        `root ${report.root}; ${report.checkpoints} checkpoints signed by ${signers}` +
         (cp ? `, latest covers ${cp.size} events at ${formatMicros(cp.ts)}` : "") +
         (report.unsigned ? `; ${report.unsigned} newer events chained, not yet signed` : "") +
         (report.tailBytes ? `; ${report.tailBytes} bytes of a record still being written` : ""),
