@@ -9,6 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import type { AlertDraft } from "./alert.ts";
 import type { LocalTime } from "./clock.ts";
 import type { DetectConfig } from "./config.ts";
+import type { EntityProfile, EntityWindow } from "./entity_window.ts";
 import type { EventClass } from "./event_facts.ts";
 import type { RoleProfile } from "./profile.ts";
 import type { FeatureWindow, HistoryFacts } from "./window.ts";
@@ -29,6 +30,8 @@ export interface DetectContext {
   readonly isSensitive: (object: string) => boolean;
   /** Event time as hour of day and weekday on the site's clock (`timezone`). */
   readonly clock: (ts: number) => LocalTime;
+  /** Days detection has watched the site by `ts` (since the first event). */
+  readonly siteDays: (ts: number) => number;
 }
 
 /** A rule or a model. */
@@ -39,6 +42,11 @@ export interface Detector {
   event?(ev: AuditEvent, seq: number, facts: EventFacts, ctx: DetectContext): AlertDraft[];
   /** Looks at one window of a role once its event time has passed. */
   window?(w: FeatureWindow, vector: number[], ctx: DetectContext): AlertDraft[];
+  /**
+   * Looks at one window of a client address or of an application on a database, with its
+   * history before it; `ctx.profile` is the history of the window's most active role.
+   */
+  entity?(w: EntityWindow, history: EntityProfile, ctx: DetectContext): AlertDraft[];
 }
 
 /** A draft about one event, filled from the event's own fields. */
@@ -50,6 +58,25 @@ export function eventDraft(
   const out: AlertDraft = { ...d, ts_from: ev.ts, ts_to: ev.ts, role: ev.role ?? "", seqs: [seq] };
   if (ev.client_addr !== undefined) out.client_addr = ev.client_addr;
   if (ev.db !== undefined) out.db = ev.db;
+  return out;
+}
+
+/** A draft about one address or application window, on behalf of its most active role. */
+export function entityDraft(
+  w: EntityWindow,
+  d: Pick<AlertDraft, "rule" | "severity" | "score" | "reason" | "features">,
+): AlertDraft {
+  const out: AlertDraft = {
+    ...d,
+    ts_from: w.firstTs,
+    ts_to: w.lastTs,
+    role: w.mainRole,
+    seqs: w.seqs,
+  };
+  const addr = w.mainAddr;
+  const db = w.mainDb;
+  if (addr !== undefined) out.client_addr = addr;
+  if (db !== undefined) out.db = db;
   return out;
 }
 

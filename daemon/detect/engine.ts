@@ -21,6 +21,7 @@ import { type DetectConfig, sensitiveMatcher } from "./config.ts";
 import { Deduplicator } from "./dedup.ts";
 import type { DetectContext, Detector, EventFacts } from "./detector.ts";
 import { acknowledgeAlert } from "./ack.ts";
+import type { EntityProfile, EntityWindow } from "./entity_window.ts";
 import { isAckEvent } from "./event_facts.ts";
 import { FeatureExtractor, type FeatureSink } from "./features.ts";
 import { windowModels } from "./models.ts";
@@ -33,6 +34,7 @@ import {
   newObjectReads,
   privilegeEscalation,
 } from "./rules_event.ts";
+import { appSurge, sharedClientAddr } from "./rules_entity.ts";
 import { bulkRead, offHours } from "./rules_window.ts";
 import type { FeatureWindow } from "./window.ts";
 
@@ -53,6 +55,8 @@ export function detectorsFor(cfg: DetectConfig): Detector[] {
     newObjectReads,
     offHours,
     bulkRead,
+    sharedClientAddr,
+    appSurge,
     windowModels(),
   ];
   return all.filter((d) => !cfg.disabled.includes(d.name));
@@ -157,6 +161,12 @@ export class DetectEngine implements FeatureSink {
     for (const d of this.#detectors) if (d.event) this.#emit(d.event(ev, seq, facts, ctx));
   }
 
+  /** FeatureSink: one closed address or application window. */
+  entity(w: EntityWindow, history: EntityProfile): void {
+    const ctx = this.#ctx(this.#features.profile(w.mainRole));
+    for (const d of this.#detectors) if (d.entity) this.#emit(d.entity(w, history, ctx));
+  }
+
   /** FeatureSink: one closed window. */
   window(w: FeatureWindow, vector: number[], profile: RoleProfile): void {
     const ctx = this.#ctx(profile);
@@ -170,6 +180,7 @@ export class DetectEngine implements FeatureSink {
       profiles: this.#features.profiles,
       isSensitive: this.#isSensitive,
       clock: this.#features.clock,
+      siteDays: (ts) => this.#features.siteDays(ts),
     };
   }
 

@@ -1,7 +1,7 @@
 /**
- * Feature extraction on event time: keeps each role's history and its open windows, classifies
- * every event, and closes a window once the newest event time has passed its end by the allowed
- * lateness. Everything depends only on the order of the events fed, never on the wall clock or on
+ * Feature extraction on event time: keeps each role's history and its open windows (and those of
+ * each client address and each application on a database), classifies every event, and closes a
+ * window once the newest event time has passed its end by the allowed lateness. Everything depends only on the order of the events fed, never on the wall clock or on
  * how the events were split into batches — the reason batch and incremental detection agree.
  */
 
@@ -9,6 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { localClock, type LocalTime } from "./clock.ts";
 import type { DetectConfig } from "./config.ts";
 import type { EventFacts } from "./detector.ts";
+import { EntityProfile, EntityWindow } from "./entity_window.ts";
 import { classify } from "./event_facts.ts";
 import { RoleProfile } from "./profile.ts";
 import { FeatureWindow } from "./window.ts";
@@ -19,6 +20,8 @@ export interface FeatureSink {
   event(ev: AuditEvent, seq: number, facts: EventFacts, profile: RoleProfile): void;
   /** One closed window with its vector, before the role's history takes it in. */
   window(w: FeatureWindow, vector: number[], profile: RoleProfile): void;
+  /** One closed address or application window, before its history takes it in. */
+  entity(w: EntityWindow, profile: EntityProfile): void;
 }
 
 /** Per-role state of feature extraction. */
@@ -26,6 +29,11 @@ export class FeatureExtractor {
   readonly profiles = new Map<string, RoleProfile>();
   /** Open windows by role, then by start. */
   #open = new Map<string, Map<number, FeatureWindow>>();
+  /** Histories and open windows of addresses and applications, by `kind\0key`. */
+  readonly entities = new Map<string, EntityProfile>();
+  #openEntities = new Map<string, Map<number, EntityWindow>>();
+  /** Time of the first event seen: how long detection has watched the site. */
+  #since = Infinity;
   #sensitiveSeen = new Map<string, boolean>();
   #cfg: DetectConfig;
   #isSensitive: (o: string) => boolean;
@@ -38,6 +46,11 @@ export class FeatureExtractor {
     this.#cfg = cfg;
     this.#isSensitive = isSensitive;
     this.clock = localClock(cfg.timezone);
+  }
+
+  /** Days between the first event seen and `ts`. */
+  siteDays(ts: number): number {
+    return this.#since === Infinity ? 0 : (ts - this.#since) / 86_400_000_000;
   }
 
   /** Newest event time seen. */
@@ -84,7 +97,14 @@ export class FeatureExtractor {
     };
     if (firstTimeObject && c.read) facts.newObjectsWeek = p.noteNewObject(ev.ts);
     sink.event(ev, seq, facts, p);
+    if (ev.ts < this.#since) this.#since = ev.ts;
     if (role === "") return;
+    if (ev.client_addr !== undefined) {
+      this.#entity("client_addr", ev.client_addr, seq, ev, c, role);
+    }
+    if (ev.application_name !== undefined && ev.db !== undefined) {
+      this.#entity("application", `${ev.application_name}@${ev.db}`, seq, ev, c, role);
+    }
     if (ev.ts < p.firstTs) p.firstTs = ev.ts;
     if (ev.ts > p.lastTs) p.lastTs = ev.ts;
     p.events++;
@@ -109,6 +129,36 @@ export class FeatureExtractor {
       this.#sensitiveSeen.set(object, hit = this.#isSensitive(object));
     }
     return hit;
+  }
+
+  #entity(
+    kind: EntityWindow["kind"],
+    key: string,
+    seq: number,
+    ev: AuditEvent,
+    c: ReturnType<typeof classify>,
+    role: string,
+  ): void {
+    const id = `${kind}\u0000${key}`;
+    let p = this.entities.get(id);
+    if (!p) this.entities.set(id, p = new EntityProfile(kind, key));
+    const width = this.#cfg.window_minutes * 60e6;
+    const start = Math.floor(ev.ts / width) * width;
+    let byStart = this.#openEntities.get(id);
+    if (!byStart) this.#openEntities.set(id, byStart = new Map());
+    let w = byStart.get(start);
+    if (!w) {
+      byStart.set(start, w = new EntityWindow(kind, key, start, start + width));
+      if (w.end < this.#nextClose) this.#nextClose = w.end;
+    }
+    const newRole = p.roles.size > 0 && !p.roles.has(role);
+    p.roles.add(role);
+    w.add(seq, ev.ts, role, c, {
+      newRole,
+      object: ev.object,
+      addr: ev.client_addr,
+      db: ev.db,
+    });
   }
 
   #windowOf(role: string, ts: number): FeatureWindow {
@@ -141,8 +191,29 @@ export class FeatureExtractor {
       sink.window(w, v, p);
       p.addWindow(at, w.readObjects.size, v, this.#cfg.baseline_windows);
     }
+    const dueEntities: EntityWindow[] = [];
+    for (const byStart of this.#openEntities.values()) {
+      for (const w of byStart.values()) if (w.end <= t) dueEntities.push(w);
+    }
+    dueEntities.sort((a, b) =>
+      a.end - b.end || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
+      (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    );
+    for (const w of dueEntities) {
+      const id = `${w.kind}\u0000${w.key}`;
+      const byStart = this.#openEntities.get(id)!;
+      byStart.delete(w.start);
+      // Addresses come and go (a guessing run from many): keep the scan over open ones short.
+      if (byStart.size === 0) this.#openEntities.delete(id);
+      const p = this.entities.get(id)!;
+      sink.entity(w, p);
+      p.addWindow(w);
+    }
     this.#nextClose = Infinity;
     for (const byStart of this.#open.values()) {
+      for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
+    }
+    for (const byStart of this.#openEntities.values()) {
       for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
     }
   }

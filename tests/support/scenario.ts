@@ -2,7 +2,9 @@
  * A seeded generator of realistic audit traffic for the detection tests: weeks of ordinary work
  * by a handful of roles with daily and weekly rhythm — two service accounts, a DBA, two analysts
  * and a nightly batch job — and injected insider scenarios, each made of episodes whose events
- * are labelled so a test can tell found incidents from false alerts.
+ * are labelled so a test can tell found incidents from false alerts. The last two scenarios are
+ * about a place rather than a role: a new application flooding a database, and one client
+ * address used by several roles at once.
  *
  * @example
  * const s = generateScenario({ seed: 7, days: 28 });
@@ -28,6 +30,8 @@ export const SCENARIOS = [
   "privilege_escalation",
   "new_address_off_hours",
   "slow_exfiltration",
+  "new_app_flood",
+  "shared_client_addr",
 ] as const;
 export type ScenarioName = typeof SCENARIOS[number];
 
@@ -246,7 +250,7 @@ function inject(
   days: number,
   rand: () => number,
 ): void {
-  const [, , alice, bob, carol] = rs as [Role, Role, Role, Role, Role, Role];
+  const [rw, ro, alice, bob, carol] = rs as [Role, Role, Role, Role, Role, Role];
   const at = (day: number, h: number, m = 0) => SCENARIO_START + day * DAY + h * HOUR + m * 60e6;
   const base = days - 7;
   const push = (label: string, ev: NewEvent) => out.push({ ev, label });
@@ -317,6 +321,25 @@ function inject(
       );
     }
   }
+  // A new application under the shop service account floods the database one afternoon.
+  const sync = { ...rw, app: "dbsync", addrs: ["10.0.1.11"] };
+  for (let i = 0; i < 250; i++) {
+    const o = rw.objects[i % rw.objects.length]!;
+    push(
+      "new_app_flood#1",
+      stmt(sync, at(base + 2, 13) + 5e6 + i * 14e6, i % 5 === 0 ? "INSERT" : "SELECT", o),
+    );
+  }
+  // One workstation used by four roles within twenty minutes: shared or stolen credentials.
+  const desk = "10.0.3.20";
+  [bob, carol, alice, ro].forEach((r, k) => {
+    for (let i = 0; i < 3; i++) {
+      push(
+        "shared_client_addr#1",
+        stmt({ ...r, addrs: [desk] }, at(base + 3, 16, 5 + k * 5 + i), "SELECT", r.objects[i]!),
+      );
+    }
+  });
 }
 
 /** Gives generated events their seqs, as the store would. */

@@ -1,5 +1,6 @@
 import { defaultDetectConfig } from "../../../daemon/detect/config.ts";
 import type { EventFacts } from "../../../daemon/detect/detector.ts";
+import type { EntityWindow } from "../../../daemon/detect/entity_window.ts";
 import { FeatureExtractor, type FeatureSink } from "../../../daemon/detect/features.ts";
 import { FEATURE_NAMES, type FeatureWindow } from "../../../daemon/detect/window.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
@@ -11,7 +12,10 @@ const T0 = Date.UTC(2026, 0, 5, 10) * 1000;
 function recorder() {
   const windows: { w: FeatureWindow; v: Record<string, number> }[] = [];
   const facts: EventFacts[] = [];
+  const entities: { w: EntityWindow; before: { windows: number; maxRoles: number } }[] = [];
   const sink: FeatureSink = {
+    entity: (w, p) =>
+      void entities.push({ w, before: { windows: p.windows, maxRoles: p.maxRoles } }),
     event: (_e, _s, f) => void facts.push(f),
     window: (w, v) =>
       void windows.push({
@@ -19,7 +23,7 @@ function recorder() {
         v: Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, Math.round(v[i]! * 1000) / 1000])),
       }),
   };
-  return { windows, facts, sink };
+  return { windows, facts, entities, sink };
 }
 
 function ev(ts: number, more: Partial<AuditEvent>): AuditEvent {
@@ -83,4 +87,41 @@ Deno.test("FeatureExtractor rates hours and weekdays against the role's own hist
   assertEquals(at10.hour_rarity, 0);
   assertEquals(at18.hour_rarity, 1);
   assert(r.windows[11]!.v.hour_rarity === 0);
+});
+
+Deno.test("FeatureExtractor keeps windows per client address and per application on a database", () => {
+  const x = new FeatureExtractor(defaultDetectConfig(), () => false);
+  const r = recorder();
+  const at = (role: string, ts: number, app: string, db = "shop") =>
+    ev(ts, {
+      role,
+      client_addr: "10.0.0.5",
+      application_name: app,
+      db,
+      class: "READ",
+      command: "SELECT",
+      object: "public.t",
+    });
+  x.add(1, at("bob", T0, "psql"), r.sink);
+  x.add(2, at("bob", T0 + H, "psql"), r.sink);
+  x.add(3, at("carol", T0 + H + 60e6, "psql"), r.sink);
+  x.add(4, at("dave", T0 + H + 120e6, "dbeaver", "hr"), r.sink);
+  x.add(5, at("bob", T0 + H + 180e6, "psql"), r.sink);
+  x.flush(r.sink);
+  const byKey = (kind: string, key: string) =>
+    r.entities.filter((e) => e.w.kind === kind && e.w.key === key);
+  const addr = byKey("client_addr", "10.0.0.5");
+  assertEquals(addr.map((e) => [e.w.roles.size, e.w.newRoles, e.w.statements]), [
+    [1, 0, 1],
+    [3, 2, 4],
+  ]);
+  // Each window is judged against the history before it.
+  assertEquals(addr.map((e) => e.before), [{ windows: 0, maxRoles: 0 }, {
+    windows: 1,
+    maxRoles: 1,
+  }]);
+  assertEquals(addr[1]!.w.seqs, [2, 3, 4, 5]);
+  assertEquals(addr[1]!.w.mainRole, "bob");
+  assertEquals(byKey("application", "psql@shop").map((e) => e.w.statements), [1, 3]);
+  assertEquals(byKey("application", "dbeaver@hr").map((e) => e.w.mainDb), ["hr"]);
 });

@@ -24,6 +24,18 @@ for (const seed of SEEDS) {
       }),
     );
     for (const name of SCENARIOS) assertEquals(e.recall[name], 1, `recall of ${name}`);
+    // The address and application windows name what no role's window shows on its own.
+    for (
+      const [rule, scenario] of [["app_surge", "new_app_flood"], [
+        "shared_client_addr",
+        "shared_client_addr",
+      ]]
+    ) {
+      const hit = e.alerts.find((a) =>
+        a.rule === rule && a.seqs.some((q) => s.labels.get(q)?.startsWith(`${scenario}#`))
+      );
+      assert(hit, `no ${rule} alert for ${scenario}`);
+    }
     assert(e.falsePerDay <= 2, `${e.falsePerDay} false alerts per day`);
     // Every alert explains itself with numbers.
     for (const a of e.alerts) assert(/\d/.test(a.reason), `reason without numbers: ${a.reason}`);
