@@ -13,7 +13,8 @@
 import { createHash } from "node:crypto";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { type Checkpoint } from "../store/checkpoint.ts";
-import { hex, loadOrCreateKey, PRIVATE_KEY_FILE, publicKeyPem, unhex } from "../store/keys.ts";
+import { type Handover, readHandovers } from "../store/key_handover.ts";
+import { hex, loadKey, PRIVATE_KEY_FILE, publicKeyPem, unhex } from "../store/keys.ts";
 import { consistencyProof, rootFromNodes, verifyConsistency } from "../store/merkle.ts";
 import { MerkleLevels } from "../store/merkle_levels.ts";
 import { storePaths } from "../store/store_open.ts";
@@ -75,7 +76,9 @@ export async function writeBundle(
     throw new Error(`Cannot export from ${dataDir}: no signing key in ${paths.keys}`);
   }
   await checkOutDir(outDir);
-  const key = await loadOrCreateKey(paths.keys);
+  const key = await loadKey(paths.keys);
+  // Read after the key: a rotation records its handover before it installs the new key.
+  const handovers = await readHandovers(paths.keys);
   const plan = await planExport(dataDir, opts);
   const levels = await MerkleLevels.openReadOnly(paths.merkle);
   const parent = parentDir(outDir);
@@ -89,7 +92,7 @@ export async function writeBundle(
     const files: BundleFile[] = [];
     for (const part of got.partitions) files.push(await writePartition(work, part, plan));
     await Deno.remove(`${work}/.spool`, { recursive: true });
-    const manifest = buildManifest(plan, got, files, { keyId: key.keyId, levels, opts });
+    const manifest = buildManifest(plan, got, files, { keyId: key.keyId, handovers, levels, opts });
     const bytes = encodeManifest(manifest);
     await writeSynced(`${work}/${MANIFEST_FILE}`, bytes);
     await writeSynced(`${work}/${SIGNATURE_FILE}`, await signManifest(bytes, key.privateKey));
@@ -159,7 +162,7 @@ function buildManifest(
   plan: ExportPlan,
   got: Collected,
   files: BundleFile[],
-  ctx: { keyId: string; levels: MerkleLevels; opts: BundleOptions },
+  ctx: { keyId: string; handovers: Handover[]; levels: MerkleLevels; opts: BundleOptions },
 ): Manifest {
   const cp = plan.checkpoint;
   const m = plan.previous?.size ?? 0;
@@ -175,6 +178,7 @@ function buildManifest(
     format: "vigil-bundle",
     version: 1,
     key_id: ctx.keyId,
+    ...(ctx.handovers.length > 0 ? { key_handovers: ctx.handovers } : {}),
     range: {
       first_seq: plan.firstSeq,
       last_seq: plan.endSeq - 1,

@@ -10,7 +10,8 @@
 
 import { createHash } from "node:crypto";
 import { formatRfc3339Micros } from "../event/time.ts";
-import { type Checkpoint, verifyCheckpoint } from "../store/checkpoint.ts";
+import { type Checkpoint } from "../store/checkpoint.ts";
+import { resolveKeyChain } from "../store/key_chain.ts";
 import { hex, importPublicKey, keyIdOf, parsePublicKey, unhex } from "../store/keys.ts";
 import { MerkleFrontier, verifyConsistency } from "../store/merkle.ts";
 import { sha256 } from "../store/sha256.ts";
@@ -57,7 +58,7 @@ export async function verifyBundle(
   if (!trust) return report();
   const { manifest: m, key } = trust;
   const keyId = keyIdOf(key);
-  await checkProofs(m, key, problems);
+  await checkProofs(m, trust, problems);
   if (problems.length > 0) return report({ keyId, manifest: m });
 
   const present = await listFiles(dir);
@@ -88,12 +89,23 @@ export async function verifyBundle(
   return report({ keyId, manifest: m });
 }
 
-/** Reads the manifest and checks its signature; undefined (with a problem) if it fails. */
+/** A manifest whose signature checked out, with the key that signed it and the trusted one. */
+interface Trust {
+  manifest: Manifest;
+  key: Uint8Array;
+  anchor: Uint8Array;
+  covered: boolean;
+}
+
+/**
+ * Reads the manifest and checks its signature, by the bundled key or the trusted one — or a key
+ * the trusted one handed over to; undefined (with a problem) if it fails.
+ */
 async function readTrusted(
   dir: string,
   trusted: Uint8Array | undefined,
   problems: string[],
-): Promise<{ manifest: Manifest; key: Uint8Array } | undefined> {
+): Promise<Trust | undefined> {
   const bytes = await readIfThere(`${dir}/${MANIFEST_FILE}`);
   const sig = await readIfThere(`${dir}/${SIGNATURE_FILE}`);
   const pem = await readIfThere(`${dir}/${PUBLIC_KEY_FILE}`);
@@ -111,13 +123,32 @@ async function readTrusted(
       return undefined;
     }
   }
-  if (trusted && bundled && hex(bundled) !== hex(trusted)) {
+  const anchor = trusted ?? bundled!;
+  // The key handovers are read before the signature is checked: each is signed by the key
+  // before it, so following them from the trusted key finds the manifest's signer or nothing.
+  let unchecked: Manifest | undefined;
+  try {
+    unchecked = parseManifest(bytes);
+  } catch {
+    // Reported below, once the signature says whether the manifest is the appliance's.
+  }
+  const handovers = unchecked?.key_handovers ?? [];
+  const chain = await resolveKeyChain({ anchor, handovers, checkpoints: [], covered: true });
+  if (chain.problem) {
+    problems.push(`${MANIFEST_FILE}: ${chain.problem}`);
+    return undefined;
+  }
+  const inChain = (raw: Uint8Array) =>
+    chain.keys.findIndex((k) => k.publicRaw !== null && hex(k.publicRaw) === hex(raw));
+  if (trusted && bundled && inChain(bundled) < 0) {
     problems.push(
-      `${PUBLIC_KEY_FILE} holds key ${keyIdOf(bundled)}, not the trusted key ${keyIdOf(trusted)}`,
+      `${PUBLIC_KEY_FILE} holds key ${keyIdOf(bundled)}, not the trusted key ${keyIdOf(trusted)}` +
+        (handovers.length ? " nor a key it handed over to" : ""),
     );
     return undefined;
   }
-  const key = trusted ?? bundled!;
+  const named = chain.keys.find((k) => k.keyId === unchecked?.key_id)?.publicRaw;
+  const key = bundled ?? named ?? anchor;
   if (!(await verifyManifest(bytes, sig, await importPublicKey(key)))) {
     problems.push(
       `${SIGNATURE_FILE} is not a valid signature of ${MANIFEST_FILE} by key ${keyIdOf(key)}; ` +
@@ -131,7 +162,9 @@ async function readTrusted(
       problems.push(`${MANIFEST_FILE} names key ${manifest.key_id}, not ${keyIdOf(key)}`);
       return undefined;
     }
-    return { manifest, key };
+    // A manifest signed by a key older than the trusted one vouches for nothing the trusted key
+    // has not signed itself: its checkpoints must then show such a signature.
+    return { manifest, key, anchor, covered: inChain(key) >= chain.anchor };
   } catch (e) {
     problems.push((e as Error).message);
     return undefined;
@@ -139,16 +172,19 @@ async function readTrusted(
 }
 
 /** Checkpoint signatures, the shape of the ranges, and the consistency proof. */
-async function checkProofs(m: Manifest, key: Uint8Array, problems: string[]): Promise<void> {
+async function checkProofs(m: Manifest, trust: Trust, problems: string[]): Promise<void> {
   const a = m.range.first_seq, b = m.range.last_seq + 1, cp = m.checkpoint;
   const all: [string, Checkpoint][] = [["checkpoint", cp]];
   if (m.previous_checkpoint) all.push(["previous_checkpoint", m.previous_checkpoint]);
   m.inner_checkpoints.forEach((c, i) => all.push([`inner_checkpoints[${i}]`, c]));
-  for (const [name, c] of all) {
-    if (!(await verifyCheckpoint(c, key))) {
-      problems.push(`${MANIFEST_FILE}: ${name} (size ${c.size}) has no valid signature`);
-    }
-  }
+  // Each checkpoint by the key in use at its size, followed from the trusted key.
+  const keys = await resolveKeyChain({
+    anchor: trust.anchor,
+    handovers: m.key_handovers ?? [],
+    checkpoints: all.map(([name, c]) => ({ c, label: name })),
+    covered: trust.covered,
+  });
+  if (keys.problem) problems.push(`${MANIFEST_FILE}: ${keys.problem}`);
   const shape: [boolean, string][] = [
     [m.range.events === b - a && a < b, "range.events does not match first_seq and last_seq"],
     [m.frontier.size === a, "frontier.size is not range.first_seq"],

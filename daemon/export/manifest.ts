@@ -11,6 +11,7 @@
  */
 
 import { type Checkpoint, parseCheckpoint } from "../store/checkpoint.ts";
+import { type Handover, parseHandover } from "../store/key_handover.ts";
 import type { MerkleFrontierJSON } from "../store/merkle.ts";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -37,8 +38,14 @@ export interface BundleFile {
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
   version: typeof BUNDLE_VERSION;
-  /** Id of the Ed25519 key that signed the manifest and the checkpoints. */
+  /** Id of the Ed25519 key that signed the manifest (the appliance's key when exported). */
   key_id: string;
+  /**
+   * The appliance's key handovers (rotations and declared losses), each self-contained: its
+   * event, the checkpoint covering it and the inclusion proof. Present only when the signing key
+   * ever changed; a verifier follows them from the key it trusts to the one that signed here.
+   */
+  key_handovers?: Handover[];
   /** The contiguous seqs [first_seq, last_seq] the bundle holds, every one of them. */
   range: { first_seq: number; last_seq: number; events: number };
   /** The event-time bounds asked for (RFC 3339), null when not given. */
@@ -100,6 +107,15 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   count(cons.from_size, "consistency.from_size");
   count(cons.to_size, "consistency.to_size");
   hashes(cons.proof, "consistency.proof");
+  if (m.key_handovers !== undefined) {
+    array(m.key_handovers, "key_handovers").forEach((h, i) => {
+      try {
+        parseHandover(h);
+      } catch (e) {
+        throw bad(`key_handovers[${i}]`, (e as Error).message);
+      }
+    });
+  }
   array(m.files, "files").forEach((f, i) => {
     const file = obj(f, `files[${i}]`);
     for (const k of ["path", "source", "date"]) str(file[k], `files[${i}].${k}`);

@@ -33,6 +33,9 @@ Files
   manifest.sig     Ed25519 signature of manifest.json (64 raw bytes)
   public_key.pem   the appliance's checkpoint-signing public key. Compare it with a copy you
                    obtained apart from this bundle: anyone can make a bundle with their own key.
+                   If the appliance rotated its key since you got your copy, the manifest's
+                   key_handovers lead from your key to this one: each names the new public key
+                   in a KEY_ROTATE event, proven to be in a checkpoint signed by the old key.
   source=<name>/date=<yyyy-mm-dd>/<first seq>-<last seq>.parquet
                    the events, one file per source and UTC day of event time
 
