@@ -22,10 +22,12 @@ import type { AlertStore as WebAlerts } from "../../web/deps.ts";
 export function startDetection(parts: DaemonParts): WebAlerts {
   const table = parts.config.detect;
   const config = table === null ? defaultDetectConfig() : detectConfigFromTable({ ...table });
+  // Channels first: a CA or password file that cannot be read stops the start, leaving no store open.
+  const channels = channelsFor(config);
   const alerts = AlertStore.open(alertsPath(parts.config.dataDir));
   const engine = new DetectEngine(config, {
     alerts,
-    channels: channelsFor(config),
+    channels,
     onAlert: (alert, created) => {
       if (!created) return;
       log("warn", "alert", {

@@ -255,8 +255,15 @@ function alertChannelAccess(detect: Table): Access {
     net.push(hostPort(url.hostname.replace(/^\[|\]$/g, ""), port));
   }
   const smtp = sub("smtp");
-  if (smtp !== null) net.push(hostPort(String(smtp.host), Number(smtp.port ?? 25)));
-  return { net };
+  const read: string[] = [];
+  if (smtp !== null) {
+    net.push(hostPort(String(smtp.host), Number(smtp.port ?? 25)));
+    // The CA file, and an absolute password file (a credential name lies in the granted dir).
+    for (const k of ["ca_file", "password_file"]) {
+      if (typeof smtp[k] === "string" && smtp[k].startsWith("/")) read.push(smtp[k]);
+    }
+  }
+  return { net, read };
 }
 
 /** The directory part of a log glob (wildcards are allowed in the file name only). */

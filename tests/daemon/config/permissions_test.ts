@@ -175,6 +175,21 @@ Deno.test("derivePermissions() grants the [detect] alert channels' addresses", (
   assertEquals(tcp.net, ["127.0.0.1:8443", "[fd00::1]:6514"]);
 });
 
+Deno.test("derivePermissions() lets the SMTP channel read its CA file and password file", () => {
+  const p = derivePermissions(
+    config(
+      '[detect.smtp]\nhost = "mail.example"\nport = 587\nfrom = "vigil@example.org"\n' +
+        'to = ["soc@example.org"]\nstarttls = true\nca_file = "/etc/vigil/mail-ca.pem"\n' +
+        'username = "vigil"\npassword_file = "/etc/vigil/smtp.password"\n',
+    ),
+    INSTALL,
+  );
+  assertEquals(p.net, ["127.0.0.1:8443", "mail.example:587"]);
+  for (const path of ["/etc/vigil/mail-ca.pem", "/etc/vigil/smtp.password"]) {
+    assert(p.read.includes(path), `${path} is readable`);
+  }
+});
+
 Deno.test("derivePermissions() under systemd grants the notify sockets and the unstable datagram API", () => {
   const p = derivePermissions(config(""), {
     ...INSTALL,
