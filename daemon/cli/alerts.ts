@@ -1,8 +1,9 @@
 /**
  * `vigil alerts --data DIR [filters] [--format jsonl|table]` lists stored alerts;
  * `vigil alerts ack --data DIR --id N --by NAME --note TEXT` acknowledges one, appending the ack
- * to the chain (it needs the store's write lock, so it runs while `serve` is stopped; the web UI
- * acknowledges through the running daemon). Table output escapes control and bidi characters:
+ * to the chain. It needs the store's write lock, so it runs while `serve` is stopped; while
+ * `serve` runs, the web UI's Operator page acknowledges through the daemon (the same ack event,
+ * recorded with the signed-in user), and the CLI's refusal says so. Table output escapes control and bidi characters:
  * reasons quote attacker-controlled names.
  */
 
@@ -14,6 +15,7 @@ import { alertJson } from "../detect/channel.ts";
 import { parseSeverity } from "../detect/severity.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { print } from "../log.ts";
+import { StoreLockedError } from "../store/errors.ts";
 import { Store } from "../store/store.ts";
 import { intFlag, noRest, parseFlags, required, UsageError } from "./args.ts";
 import { requireDataDir, timeFlag } from "./detect.ts";
@@ -139,7 +141,18 @@ async function ackAlert(argv: string[]): Promise<number> {
   const alerts = AlertStore.open(path);
   try {
     if (!alerts.get(id)) throw new UsageError(`no alert with id ${id}`);
-    const store = await Store.open(data);
+    let store: Store;
+    try {
+      store = await Store.open(data);
+    } catch (e) {
+      if (e instanceof StoreLockedError) {
+        throw new StoreLockedError(
+          `${e.message}; while vigil serve runs, acknowledge alert ${id} on the web UI's ` +
+            "Operator page (it records the same ack event), or stop serve and run this again",
+        );
+      }
+      throw e;
+    }
     try {
       const a = await acknowledgeAlert(alerts, store, { id, by, note });
       print(JSON.stringify(alertJson(a)));

@@ -149,6 +149,31 @@ Deno.test("vigil alerts ack records the ack in the chain, and a rebuild keeps it
   });
 });
 
+Deno.test("vigil alerts ack while another writer holds the store points to the web UI", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    const store = await Store.open(data, { checkpointIntervalMs: 0 });
+    await store.append({
+      source: "wal",
+      events: [{ ts: SCENARIO_START, source: "wal", kind: "system", command: "WAL_GAP" }],
+    });
+    await store.close();
+    assertEquals((await runVigil(["detect", "--data", data])).code, 0);
+    // A running serve holds the writer lock; this process stands in for it.
+    const serving = await Store.open(data, { checkpointIntervalMs: 0 });
+    try {
+      const r = await runVigil(["alerts", "ack", "--data", data, "--id", "1", "--by", "ada"]);
+      assertEquals(r.code, 3, r.stderr);
+      assertMatch(r.stderr, /in use by another writer.*Operator page/);
+      assertEquals(serving.size, 1);
+    } finally {
+      await serving.close();
+    }
+    const listed = parseLines((await runVigil(["alerts", "--data", data])).stdout);
+    assertEquals(listed[0]!.ack, undefined);
+  });
+});
+
 Deno.test("vigil detect and vigil alerts refuse bad input with exit 2", async () => {
   await withTempDir(async (dir) => {
     const data = `${dir}/data`;
