@@ -84,6 +84,7 @@ export class DetectEngine implements FeatureSink {
   #sending = new Set<Promise<void>>();
   /** Acks read from the chain for alerts not found yet (their windows still open). */
   #pendingAcks = new Map<string, AlertAck>();
+  #siteDays = (ts: number): number => this.#features.siteDays(ts);
   #lastSeq = -1;
   #events = 0;
 
@@ -180,7 +181,7 @@ export class DetectEngine implements FeatureSink {
       profiles: this.#features.profiles,
       isSensitive: this.#isSensitive,
       clock: this.#features.clock,
-      siteDays: (ts) => this.#features.siteDays(ts),
+      siteDays: this.#siteDays,
     };
   }
 

@@ -6,6 +6,7 @@
  * like a role's, by the same event-time windows, so batch and incremental detection agree.
  */
 
+import type { AuditEvent } from "../event/model.ts";
 import { MAX_SEQS } from "./alert.ts";
 import type { EventClass } from "./event_facts.ts";
 
@@ -42,8 +43,9 @@ export class EntityWindow {
     this.end = end;
   }
 
-  /** Counts one event of `role`; `newRole` when the entity's history lacks the role. */
-  add(seq: number, ts: number, role: string, c: EventClass, opts: EntityEventInfo): void {
+  /** Counts one event of `role`; `newRole` when the entity's history lacked the role. */
+  add(seq: number, ev: AuditEvent, role: string, c: EventClass, newRole: boolean): void {
+    const ts = ev.ts;
     if (ts < this.firstTs) this.firstTs = ts;
     if (ts > this.lastTs) this.lastTs = ts;
     if (!c.failedLogin) this.statements++;
@@ -52,11 +54,12 @@ export class EntityWindow {
     if (c.ddl) this.ddl++;
     if (c.failedLogin) this.failedLogins++;
     const n = this.roles.get(role);
-    if (n === undefined && opts.newRole) this.newRoles++;
+    if (n === undefined && newRole) this.newRoles++;
     this.roles.set(role, (n ?? 0) + 1);
-    if (opts.object !== undefined) this.objects.add(opts.object);
-    if (opts.addr !== undefined) this.addrs.set(opts.addr, (this.addrs.get(opts.addr) ?? 0) + 1);
-    if (opts.db !== undefined) this.dbs.set(opts.db, (this.dbs.get(opts.db) ?? 0) + 1);
+    if (ev.object !== undefined) this.objects.add(ev.object);
+    // An address window's address and an application window's database are its key.
+    if (this.kind === "application") bump(this.addrs, ev.client_addr);
+    else bump(this.dbs, ev.db);
     if (this.seqs.length < MAX_SEQS) this.seqs.push(seq);
   }
 
@@ -65,19 +68,17 @@ export class EntityWindow {
     return top(this.roles) ?? "";
   }
   get mainAddr(): string | undefined {
-    return top(this.addrs);
+    return this.kind === "client_addr" ? this.key : top(this.addrs);
   }
   get mainDb(): string | undefined {
-    return top(this.dbs);
+    return this.kind === "application"
+      ? this.key.slice(this.key.lastIndexOf("@") + 1)
+      : top(this.dbs);
   }
 }
 
-/** What an entity window takes from an event besides its class. */
-export interface EntityEventInfo {
-  newRole: boolean;
-  object: string | undefined;
-  addr: string | undefined;
-  db: string | undefined;
+function bump(m: Map<string, number>, k: string | undefined): void {
+  if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1);
 }
 
 function top(m: Map<string, number>): string | undefined {

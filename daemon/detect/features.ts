@@ -9,8 +9,8 @@ import type { AuditEvent } from "../event/model.ts";
 import { localClock, type LocalTime } from "./clock.ts";
 import type { DetectConfig } from "./config.ts";
 import type { EventFacts } from "./detector.ts";
-import { EntityProfile, EntityWindow } from "./entity_window.ts";
-import { classify } from "./event_facts.ts";
+import { type EntityKind, EntityProfile, EntityWindow } from "./entity_window.ts";
+import { classify, type EventClass } from "./event_facts.ts";
 import { RoleProfile } from "./profile.ts";
 import { FeatureWindow } from "./window.ts";
 
@@ -24,14 +24,28 @@ export interface FeatureSink {
   entity(w: EntityWindow, profile: EntityProfile): void;
 }
 
+/** An address's or application's history and open windows. */
+interface EntityState {
+  history: EntityProfile;
+  open: Map<number, EntityWindow>;
+  /** The window the entity's last event went to: most events go to the same one. */
+  last: EntityWindow | null;
+}
+
+function entityState(kind: EntityKind, key: string): EntityState {
+  return { history: new EntityProfile(kind, key), open: new Map(), last: null };
+}
+
 /** Per-role state of feature extraction. */
 export class FeatureExtractor {
   readonly profiles = new Map<string, RoleProfile>();
   /** Open windows by role, then by start. */
   #open = new Map<string, Map<number, FeatureWindow>>();
-  /** Histories and open windows of addresses and applications, by `kind\0key`. */
-  readonly entities = new Map<string, EntityProfile>();
-  #openEntities = new Map<string, Map<number, EntityWindow>>();
+  /** Histories and open windows of client addresses, and of applications by database. */
+  #addrs = new Map<string, EntityState>();
+  #apps = new Map<string, Map<string, EntityState>>();
+  /** The entities with open windows. */
+  #openEntities = new Set<EntityState>();
   /** Time of the first event seen: how long detection has watched the site. */
   #since = Infinity;
   #sensitiveSeen = new Map<string, boolean>();
@@ -99,11 +113,20 @@ export class FeatureExtractor {
     sink.event(ev, seq, facts, p);
     if (ev.ts < this.#since) this.#since = ev.ts;
     if (role === "") return;
-    if (ev.client_addr !== undefined) {
-      this.#entity("client_addr", ev.client_addr, seq, ev, c, role);
+    const addr = ev.client_addr;
+    if (addr !== undefined) {
+      let e = this.#addrs.get(addr);
+      if (!e) this.#addrs.set(addr, e = entityState("client_addr", addr));
+      this.#entity(e, seq, ev, c, role);
     }
-    if (ev.application_name !== undefined && ev.db !== undefined) {
-      this.#entity("application", `${ev.application_name}@${ev.db}`, seq, ev, c, role);
+    const app = ev.application_name;
+    const db = ev.db;
+    if (app !== undefined && db !== undefined) {
+      let byDb = this.#apps.get(app);
+      if (!byDb) this.#apps.set(app, byDb = new Map());
+      let e = byDb.get(db);
+      if (!e) byDb.set(db, e = entityState("application", `${app}@${db}`));
+      this.#entity(e, seq, ev, c, role);
     }
     if (ev.ts < p.firstTs) p.firstTs = ev.ts;
     if (ev.ts > p.lastTs) p.lastTs = ev.ts;
@@ -131,34 +154,24 @@ export class FeatureExtractor {
     return hit;
   }
 
-  #entity(
-    kind: EntityWindow["kind"],
-    key: string,
-    seq: number,
-    ev: AuditEvent,
-    c: ReturnType<typeof classify>,
-    role: string,
-  ): void {
-    const id = `${kind}\u0000${key}`;
-    let p = this.entities.get(id);
-    if (!p) this.entities.set(id, p = new EntityProfile(kind, key));
-    const width = this.#cfg.window_minutes * 60e6;
-    const start = Math.floor(ev.ts / width) * width;
-    let byStart = this.#openEntities.get(id);
-    if (!byStart) this.#openEntities.set(id, byStart = new Map());
-    let w = byStart.get(start);
-    if (!w) {
-      byStart.set(start, w = new EntityWindow(kind, key, start, start + width));
-      if (w.end < this.#nextClose) this.#nextClose = w.end;
+  #entity(e: EntityState, seq: number, ev: AuditEvent, c: EventClass, role: string): void {
+    let w = e.last;
+    if (w === null || ev.ts < w.start || ev.ts >= w.end) {
+      const width = this.#cfg.window_minutes * 60e6;
+      const start = Math.floor(ev.ts / width) * width;
+      w = e.open.get(start) ?? null;
+      if (w === null) {
+        const h = e.history;
+        e.open.set(start, w = new EntityWindow(h.kind, h.key, start, start + width));
+        this.#openEntities.add(e);
+        if (w.end < this.#nextClose) this.#nextClose = w.end;
+      }
+      e.last = w;
     }
-    const newRole = p.roles.size > 0 && !p.roles.has(role);
-    p.roles.add(role);
-    w.add(seq, ev.ts, role, c, {
-      newRole,
-      object: ev.object,
-      addr: ev.client_addr,
-      db: ev.db,
-    });
+    const roles = e.history.roles;
+    const known = roles.size;
+    roles.add(role);
+    w.add(seq, ev, role, c, known > 0 && roles.size > known);
   }
 
   #windowOf(role: string, ts: number): FeatureWindow {
@@ -191,30 +204,28 @@ export class FeatureExtractor {
       sink.window(w, v, p);
       p.addWindow(at, w.readObjects.size, v, this.#cfg.baseline_windows);
     }
-    const dueEntities: EntityWindow[] = [];
-    for (const byStart of this.#openEntities.values()) {
-      for (const w of byStart.values()) if (w.end <= t) dueEntities.push(w);
+    const dueEntities: [EntityWindow, EntityState][] = [];
+    for (const e of this.#openEntities) {
+      for (const w of e.open.values()) if (w.end <= t) dueEntities.push([w, e]);
     }
-    dueEntities.sort((a, b) =>
+    dueEntities.sort(([a], [b]) =>
       a.end - b.end || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
       (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     );
-    for (const w of dueEntities) {
-      const id = `${w.kind}\u0000${w.key}`;
-      const byStart = this.#openEntities.get(id)!;
-      byStart.delete(w.start);
+    for (const [w, e] of dueEntities) {
+      e.open.delete(w.start);
+      if (e.last === w) e.last = null;
       // Addresses come and go (a guessing run from many): keep the scan over open ones short.
-      if (byStart.size === 0) this.#openEntities.delete(id);
-      const p = this.entities.get(id)!;
-      sink.entity(w, p);
-      p.addWindow(w);
+      if (e.open.size === 0) this.#openEntities.delete(e);
+      sink.entity(w, e.history);
+      e.history.addWindow(w);
     }
     this.#nextClose = Infinity;
     for (const byStart of this.#open.values()) {
       for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
     }
-    for (const byStart of this.#openEntities.values()) {
-      for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
+    for (const e of this.#openEntities) {
+      for (const w of e.open.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;
     }
   }
 }
