@@ -224,3 +224,42 @@ export async function appendHandover(keysDir: string, h: Handover): Promise<void
   }
   await syncKeyDir(keysDir);
 }
+
+/** One key of a data dir's history, for listing. */
+export interface KeyHistoryEntry {
+  keyId: string;
+  current: boolean;
+  /** The event that introduced it; absent for the first key. */
+  introduced?: {
+    seq: number;
+    ts: number;
+    declaredLoss: boolean;
+    by?: string;
+  };
+}
+
+/**
+ * The keys of a data dir, oldest first, from its recorded handovers (not verified: `vigil
+ * verify` does that). `currentKeyId` is the key that signs now.
+ */
+export async function keyHistory(
+  keysDir: string,
+  currentKeyId: string,
+): Promise<KeyHistoryEntry[]> {
+  const changes = (await readHandovers(keysDir)).map((h) => parseKeyEvent(h.event, h.seq));
+  const out: KeyHistoryEntry[] = [{
+    keyId: changes[0]?.oldKeyId ?? currentKeyId,
+    current: false,
+  }];
+  for (const ch of changes) {
+    const introduced: NonNullable<KeyHistoryEntry["introduced"]> = {
+      seq: ch.seq,
+      ts: ch.ts,
+      declaredLoss: ch.declaredLoss,
+    };
+    if (ch.by !== undefined) introduced.by = ch.by;
+    out.push({ keyId: ch.newKeyId, current: false, introduced });
+  }
+  for (const e of out) e.current = e.keyId === currentKeyId;
+  return out;
+}

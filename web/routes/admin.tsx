@@ -1,9 +1,9 @@
 /**
  * Administration (admin only): users, API tokens, the signing key and the configuration. Each
  * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_ROLE, USER_PASSWORD_RESET,
- * TOKEN_CREATE, TOKEN_REVOKE, and SOURCE_* / EXPORT_TARGET_* from ./admin_config.ts) before it
- * is made. The public key download is open to every
- * signed-in role: auditors need it to check exports.
+ * TOKEN_CREATE, TOKEN_REVOKE, SOURCE_* / EXPORT_TARGET_* from ./admin_config.ts, KEY_ROTATE from
+ * ./admin_keys.ts) before it is made. The public key downloads are open to every signed-in
+ * role: auditors need them to check exports.
  */
 
 import { Hono } from "hono";
@@ -16,6 +16,8 @@ import type { WebDeps } from "../deps.ts";
 import type { WebContext, WebEnv } from "../env.ts";
 import { AdminPage } from "../views/admin.tsx";
 import { adminConfigRoutes, type ConfigExtra } from "./admin_config.ts";
+import { adminKeyRoutes } from "./admin_keys.ts";
+import { keyHistory } from "../../daemon/store/key_handover.ts";
 import { configPlace, readConfigState } from "./admin_config_state.ts";
 
 /** Messages after a change, by code: a link cannot make the page say arbitrary things. */
@@ -33,6 +35,8 @@ const DONE: Record<string, string> = {
   "source-saved-unreloaded": "Source saved, but the reload was refused: see the daemon log.",
   "source-deleted-unreloaded": "Source deleted, but the reload was refused: see the daemon log.",
   "export-saved-unreloaded": "Export target saved, but the reload was refused: see the daemon log.",
+  "key-rotated": "Signing key rotated: the new key signs from now on. The rotation is in the " +
+    "chain under a checkpoint of the old key, so holders of the old public key can follow it.",
   "export-deleted-unreloaded":
     "Export target deleted, but the reload was refused: see the daemon log.",
 };
@@ -57,6 +61,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
         sessions={deps.access.sessions.countByUser()}
         tokens={deps.access.tokens.list()}
         keyId={deps.store.keyId}
+        keyHistory={await keyHistory(storePaths(deps.store.dataDir).keys, deps.store.keyId)}
         config={deps.config}
         managed={place === null ? null : await readConfigState(place)}
         message={DONE[c.req.query("done") ?? ""]}
@@ -97,6 +102,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
   app.use("/admin/*", requireRole("admin"), csrfCheck({ tls: deps.tls }));
   app.get("/admin", requireRole("admin"), (c) => page(c, 200));
   app.route("/", adminConfigRoutes(deps, page));
+  app.route("/", adminKeyRoutes(deps, page));
 
   app.post("/admin/users", async (c) => {
     const name = (await field(c, "name")).trim();

@@ -9,7 +9,9 @@ import { type ApiToken, MIN_PASSWORD_LENGTH, ROLES, type User } from "../../daem
 import { TOKEN_SCOPES } from "../../daemon/access/mod.ts";
 import type { ConfigExtra } from "../routes/admin_config.ts";
 import type { ConfigState } from "../routes/admin_config_state.ts";
+import type { KeyHistoryEntry } from "../../daemon/store/key_handover.ts";
 import { ManagedConfig } from "./admin_config.tsx";
+import { SigningKeys } from "./admin_keys.tsx";
 import { ConfigValue } from "./config.tsx";
 import { wallTime } from "./format.ts";
 import { Csrf, Layout } from "./layout.tsx";
@@ -27,6 +29,8 @@ export const AdminPage = (p: {
   sessions: Map<number, number>;
   tokens: readonly ApiToken[];
   keyId: string;
+  /** Every key that signed the log, oldest first. */
+  keyHistory: readonly KeyHistoryEntry[];
   config: unknown;
   /** Sources and export targets by origin; null without a config file. */
   managed?: ConfigState | null | undefined;
@@ -206,13 +210,7 @@ export const AdminPage = (p: {
       ))}
       <button type="submit">Create token</button>
     </form>
-    <h2>Signing key</h2>
-    <p>
-      Checkpoints are signed with Ed25519 key <code id="key-id">{p.keyId}</code>.{" "}
-      <a href="/keys/signing.pub.pem" download="vigil-signing.pub.pem">Download the public key</a>
-      {" "}
-      and keep a copy away from this box: with it anyone can verify exports and checkpoints.
-    </p>
+    <SigningKeys keyId={p.keyId} history={p.keyHistory} csrf={p.csrf} />
     {p.managed
       ? (
         <ManagedConfig
