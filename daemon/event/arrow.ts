@@ -34,10 +34,12 @@ import {
   TimestampMicrosecond,
   Utf8,
 } from "apache-arrow";
+import type { Alloc } from "./arrow_buffers.ts";
 import { buildColumns } from "./arrow_columns.ts";
 import { type AuditEvent, EVENT_FIELDS, type FieldSpec } from "./model.ts";
 
 export { arrowRowToEvent, arrowTableEvents } from "./arrow_rows.ts";
+export { BufferPool } from "./arrow_buffers.ts";
 
 /** Schema metadata key and value naming this layout, for readers of exported files. */
 export const EVENT_SCHEMA_VERSION_KEY = "vigil.event_schema";
@@ -82,10 +84,11 @@ function arrowType(spec: FieldSpec, dictionaryId: number): DataType {
  * Builds one record batch of events as a table with `eventArrowSchema()`. Values are assumed
  * valid (see `validateEvent`); a missing required field or a value of the wrong type throws a
  * `TypeError` naming the event and field, and a column past 2 GiB of text a `RangeError`.
+ * With a `BufferPool` as `alloc`, the table is valid only until the next build from that pool.
  */
-export function eventsToArrowTable(events: readonly AuditEvent[]): Table {
+export function eventsToArrowTable(events: readonly AuditEvent[], alloc?: Alloc): Table {
   const s = eventArrowSchema();
-  const children = buildColumns(EVENT_FIELDS, s.fields.map((f) => f.type), events);
+  const children = buildColumns(EVENT_FIELDS, s.fields.map((f) => f.type), events, alloc);
   const data = makeData({
     type: new Struct(s.fields),
     length: events.length,

@@ -2,7 +2,8 @@
  * Builds the Arrow columns of events straight into typed arrays: int64 words, validity bitmaps,
  * int32 offsets and one UTF-8 buffer per text column, dictionary indices (`arrow_buffers.ts`).
  * Nothing is allocated per value but the strings themselves (and the JSON text of `json`
- * fields). The buffers are the same, byte for byte, as those of the simpler builder this
+ * fields), and with a `BufferPool` not even the typed arrays: they are the last build's,
+ * zeroed. The buffers are the same, byte for byte, as those of the simpler builder this
  * replaced (a test keeps it as the oracle).
  *
  * Two measured costs shape it. Reading `event[name]` with a varying name is a megamorphic keyed
@@ -22,7 +23,7 @@ import {
   makeData,
   type Utf8,
 } from "apache-arrow";
-import { dictionaryColumn, encodeTexts, Validity } from "./arrow_buffers.ts";
+import { type Alloc, dictionaryColumn, encodeTexts, FRESH, Validity } from "./arrow_buffers.ts";
 import type { AuditEvent, FieldSpec } from "./model.ts";
 
 type Reader = (e: AuditEvent) => unknown;
@@ -86,9 +87,10 @@ export function buildColumns(
   specs: readonly FieldSpec[],
   types: readonly DataType[],
   events: readonly AuditEvent[],
+  alloc: Alloc = FRESH,
 ): Data[] {
   const n = events.length;
-  const columns = specs.map((spec, i) => columnBuilder(spec, types[i]!, n));
+  const columns = specs.map((spec, i) => columnBuilder(spec, types[i]!, { n, alloc }));
   for (let from = 0; from < n; from += BLOCK) {
     const to = Math.min(n, from + BLOCK);
     for (const c of columns) c.add(events, from, to);
@@ -96,19 +98,25 @@ export function buildColumns(
   return columns.map((c) => c.finish());
 }
 
-function columnBuilder(spec: FieldSpec, type: DataType, n: number): ColumnBuilder {
+/** How many rows a column has and where its buffers come from. */
+interface Size {
+  n: number;
+  alloc: Alloc;
+}
+
+function columnBuilder(spec: FieldSpec, type: DataType, size: Size): ColumnBuilder {
   switch (spec.type) {
     case "int":
     case "ts":
-      return new IntColumn(spec, type as Int64, n);
+      return new IntColumn(spec, type as Int64, size);
     case "bool":
-      return new BoolColumn(spec, type as Bool, n);
+      return new BoolColumn(spec, type as Bool, size.n);
     case "strings":
-      return new ListColumn(spec, type as List<Utf8>, n);
+      return new ListColumn(spec, type as List<Utf8>, size.n);
     case "json":
     case "string":
     case "kind":
-      return new TextColumn(spec, type as Utf8 | Dictionary<Utf8, Int32>, n);
+      return new TextColumn(spec, type as Utf8 | Dictionary<Utf8, Int32>, size);
   }
 }
 
@@ -117,14 +125,14 @@ class IntColumn implements ColumnBuilder {
   readonly #type: Int64;
   readonly #read: Reader;
   readonly #valid: Validity;
-  readonly #words: Uint32Array; // little-endian int64: low word, then high word
+  readonly #words: Uint32Array<ArrayBuffer>; // little-endian int64: low word, then high word
 
-  constructor(spec: FieldSpec, type: Int64, n: number) {
+  constructor(spec: FieldSpec, type: Int64, { n, alloc }: Size) {
     this.#spec = spec;
     this.#type = type;
     this.#read = READERS[spec.name];
     this.#valid = new Validity(n);
-    this.#words = new Uint32Array(n * 2);
+    this.#words = alloc.u32(spec.name, n * 2);
   }
 
   add(events: readonly AuditEvent[], from: number, to: number): void {
@@ -144,7 +152,8 @@ class IntColumn implements ColumnBuilder {
   }
 
   finish(): Data {
-    const data = new BigInt64Array(this.#words.buffer);
+    const w = this.#words;
+    const data = new BigInt64Array(w.buffer, w.byteOffset, w.length >> 1);
     return makeData({ type: this.#type, ...this.#valid.common(), data });
   }
 }
@@ -243,13 +252,15 @@ class TextColumn implements ColumnBuilder {
   readonly #read: Reader;
   readonly #valid: Validity;
   readonly #texts: (string | undefined)[];
+  readonly #alloc: Alloc;
 
-  constructor(spec: FieldSpec, type: Utf8 | Dictionary<Utf8, Int32>, n: number) {
+  constructor(spec: FieldSpec, type: Utf8 | Dictionary<Utf8, Int32>, { n, alloc }: Size) {
     this.#spec = spec;
     this.#type = type;
     this.#read = READERS[spec.name];
     this.#valid = new Validity(n);
-    this.#texts = new Array(n);
+    this.#texts = alloc.slots(spec.name, n);
+    this.#alloc = alloc;
   }
 
   add(events: readonly AuditEvent[], from: number, to: number): void {
@@ -267,10 +278,13 @@ class TextColumn implements ColumnBuilder {
   finish(): Data {
     const c = this.#valid.common();
     const spec = this.#spec;
+    const alloc = this.#alloc;
     if (spec.type === "kind" || spec.lowCardinality) {
-      return dictionaryColumn(spec.name, this.#type as Dictionary<Utf8, Int32>, this.#texts, c);
+      const type = this.#type as Dictionary<Utf8, Int32>;
+      return dictionaryColumn(spec.name, type, this.#texts, { common: c, alloc });
     }
-    return makeData({ type: this.#type as Utf8, ...c, ...encodeTexts(spec.name, this.#texts) });
+    const texts = encodeTexts(spec.name, this.#texts, alloc);
+    return makeData({ type: this.#type as Utf8, ...c, ...texts });
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { tableToIPC } from "apache-arrow";
-import { eventsToArrowTable } from "../../../daemon/event/arrow.ts";
+import { BufferPool, eventsToArrowTable } from "../../../daemon/event/arrow.ts";
 import { canonicalEvent } from "../../../daemon/event/canonical.ts";
 import { type AuditEvent, EVENT_FIELDS, EVENT_KINDS } from "../../../daemon/event/model.ts";
 import { type Random, seededRandom } from "../../../daemon/detect/prng.ts";
@@ -141,6 +141,21 @@ Deno.test("eventsToArrowTable() gives the reference builder's buffers on random 
     const ascii = r() < 0.5;
     const events = Array.from({ length: n }, (_, i) => randomEvent(r, i, ascii));
     assertSameAsReference(events, `round ${round} (${n} events, ascii ${ascii})`);
+  }
+});
+
+Deno.test("eventsToArrowTable() from a BufferPool gives the reference buffers, build after build", () => {
+  const r = seededRandom(20261205);
+  const pool = new BufferPool();
+  // Longer and shorter builds in turn, so that reused memory holds the last build's values.
+  for (let round = 0; round < 12; round++) {
+    const n = pick(r, [0, 1, 60, 1025, 2100, 3000]);
+    const ascii = r() < 0.5;
+    const events = Array.from({ length: n }, (_, i) => randomEvent(r, i, ascii));
+    const actual = tableToIPC(eventsToArrowTable(events, pool), "stream");
+    const expected = tableToIPC(referenceEventsToArrowTable(events), "stream");
+    assertEquals(actual.length, expected.length, `round ${round}: IPC length`);
+    assert(actual.every((b, i) => b === expected[i]), `round ${round}: IPC bytes differ`);
   }
 });
 
