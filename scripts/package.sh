@@ -5,7 +5,7 @@
 #   .tools/package/vigil_<version>_amd64.deb   the same tree, built with dpkg-deb
 # (or into the directory given as the first argument, as the tests do).
 # Contents: the pinned Deno runtime (npm package @deno/linux-x64-glibc, the version setup.sh
-# pins), the application bundled with `deno bundle` (vigil.js, its two Workers, parquet-wasm's
+# pins), the application bundled with `deno bundle` (vigil.js, its three Workers, parquet-wasm's
 # .wasm beside it), the native hashing library, the `vigil` launcher, the systemd unit and
 # sysusers snippet, the default config and the README. Prints the .deb's path.
 set -euo pipefail
@@ -59,6 +59,7 @@ bundle() { deno bundle --quiet --platform deno -o "$2" "$1" >&2; }
 bundle daemon/main.ts "$lib/vigil.js"
 bundle daemon/store/hash_worker.ts "$lib/hash_worker.ts"
 bundle daemon/store/verify_worker.ts "$lib/verify_worker.ts"
+bundle daemon/export/parquet_worker.ts "$lib/parquet_worker.ts"
 # parquet-wasm's .wasm, found where daemon/export/parquet_wasm.ts looks in a bundled build:
 # beside the main module.
 wasm=$(deno eval --quiet \

@@ -13,61 +13,61 @@
  * the events written, which is what lets a bundle be checked against the Merkle tree offline.
  */
 
-import { tableFromIPC, tableToIPC } from "apache-arrow";
+import { tableFromIPC } from "apache-arrow";
 import type { RecordBatch as WasmRecordBatch } from "parquet-wasm/esm";
-import { arrowTableEvents, eventsToArrowTable } from "../event/arrow.ts";
-import { type AuditEvent, EVENT_FIELDS } from "../event/model.ts";
-import { encodeParquetMeta, type ParquetFileMeta } from "./parquet_meta.ts";
-import { type ParquetWasm, parquetWasm } from "./parquet_wasm.ts";
-import denoJson from "../../deno.json" with { type: "json" };
+import { arrowTableEvents, BufferPool, eventsToArrowTable } from "../event/arrow.ts";
+import type { AuditEvent } from "../event/model.ts";
+import { ipcStreamInto } from "./parquet_ipc.ts";
+import type { ParquetFileMeta } from "./parquet_meta.ts";
+import { pipedParquetStream } from "./parquet_pipe.ts";
+import { ROW_GROUP_ROWS, writerProperties } from "./parquet_props.ts";
+import { type ParquetWasm, parquetWasm, wasmRecordBatch } from "./parquet_wasm.ts";
 
-/** Rows per row group: ~128k, large enough for good compression, small enough to stream. */
-export const ROW_GROUP_ROWS = 128 * 1024;
-
-/** The `created_by` of every file: versions only, so that it never varies between runs. */
-export const CREATED_BY = `vigil version ${denoJson.version} (${denoJson.imports["parquet-wasm"]})`;
+export { CREATED_BY, ROW_GROUP_ROWS } from "./parquet_props.ts";
 
 /** Rows per Arrow batch when reading: one row group at a time keeps memory bounded. */
 const READ_BATCH_ROWS = ROW_GROUP_ROWS;
 
-function writerProperties(pq: ParquetWasm, meta: ParquetFileMeta | undefined) {
-  let b = new pq.WriterPropertiesBuilder()
-    .setCreatedBy(CREATED_BY)
-    .setCompression(pq.Compression.ZSTD)
-    .setMaxRowGroupSize(ROW_GROUP_ROWS)
-    .setStatisticsEnabled(pq.EnabledStatistics.Page)
-    // Dictionary pages pay only where few values repeat; on text like statements the writer
-    // builds a dictionary per page only to give up on it: 1.6x the time, a larger file.
-    .setDictionaryEnabled(false)
-    .setKeyValueMetadata(encodeParquetMeta(meta));
-  for (const spec of EVENT_FIELDS) {
-    if (spec.lowCardinality) {
-      b = b.setColumnDictionaryEnabled(spec.name, true);
-    } else if (spec.type === "int" || spec.type === "ts") {
-      // seq and the times rise steadily: deltas shrink them to a few bits (files ~6x smaller).
-      b = b.setColumnEncoding(spec.name, pq.Encoding.DELTA_BINARY_PACKED);
-    }
-  }
-  return b.build();
+/** How a file is written. */
+export interface ParquetWriteOptions {
+  /**
+   * Encode on a Worker while this thread builds the next row group (`parquet_pipe.ts`): `true`,
+   * `false`, or `"auto"` (the default), a Worker once the first row group is full. All three
+   * give the same bytes.
+   */
+  worker?: boolean | "auto";
+  /** Starts the encoder Worker, for tests that need one that fails. */
+  spawnWorker?: () => Worker;
 }
 
 /**
  * A Parquet file of events, as a stream of bytes: `batches` are read lazily, one row group at a
- * time, so memory stays bounded whatever the file's size. Batches may have any size. With
- * `meta`, the events must have exactly its row count and first and last seq, else the stream
- * errors with a RangeError before the footer is written.
+ * time (the first already before this resolves), so memory stays bounded whatever the file's
+ * size. Batches may have any size. With `meta`, the events must have exactly its row count and
+ * first and last seq, else the stream errors with a RangeError before the footer is written.
  */
 export async function parquetEventStream(
   batches: AsyncIterable<readonly AuditEvent[]> | Iterable<readonly AuditEvent[]>,
   meta?: ParquetFileMeta,
+  opts: ParquetWriteOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
+  let groups: AsyncIterable<readonly AuditEvent[]> = rowGroups(batches, meta);
+  let worker = opts.worker ?? "auto";
+  if (worker === "auto") {
+    // A file of one row group or less gains nothing from a second thread but its start-up.
+    const it = groups[Symbol.asyncIterator]();
+    const first = await it.next();
+    worker = !first.done && first.value.length === ROW_GROUP_ROWS;
+    groups = prepend(first, it);
+  }
+  if (worker) return pipedParquetStream(groups, meta, opts.spawnWorker);
   const pq = await parquetWasm();
   // parquet-wasm ends its output normally when its input errors: remember the input's error
   // and raise it at the end of the output instead, so a bad file is never taken for a good one.
   let failure: unknown;
   const guarded = async function* (): AsyncGenerator<WasmRecordBatch> {
     try {
-      yield* wasmBatches(pq, batches, meta);
+      yield* wasmBatches(pq, groups);
     } catch (e) {
       failure = e;
       throw e;
@@ -91,9 +91,10 @@ export async function parquetEventStream(
 export async function writeEventsParquet(
   events: readonly AuditEvent[],
   meta?: ParquetFileMeta,
+  opts: ParquetWriteOptions = {},
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const part of await parquetEventStream([events], meta)) parts.push(part);
+  for await (const part of await parquetEventStream([events], meta, opts)) parts.push(part);
   return concat(parts);
 }
 
@@ -163,12 +164,11 @@ async function openParquet(pq: ParquetWasm, bytes: Uint8Array) {
   }
 }
 
-/** Re-cuts `batches` into whole row groups of wasm record batches, checking `meta` on the way. */
-async function* wasmBatches(
-  pq: ParquetWasm,
+/** Re-cuts `batches` into whole row groups, checking `meta` on the way. */
+async function* rowGroups(
   batches: AsyncIterable<readonly AuditEvent[]> | Iterable<readonly AuditEvent[]>,
   meta: ParquetFileMeta | undefined,
-): AsyncGenerator<WasmRecordBatch> {
+): AsyncGenerator<AuditEvent[]> {
   let pending: AuditEvent[] = [];
   let rows = 0, first: number | undefined, last: number | undefined;
   for await (const batch of batches) {
@@ -177,14 +177,12 @@ async function* wasmBatches(
       last = ev.seq;
       pending.push(ev);
       if (pending.length === ROW_GROUP_ROWS) {
-        yield toWasm(pq, pending);
+        yield pending;
         rows += pending.length;
         pending = [];
       }
     }
   }
-  // A file of no rows still needs one (empty) batch to carry the schema.
-  if (pending.length > 0 || rows === 0) yield toWasm(pq, pending);
   rows += pending.length;
   if (meta && (rows !== meta.rows || first !== meta.firstSeq || last !== meta.lastSeq)) {
     throw new RangeError(
@@ -192,16 +190,37 @@ async function* wasmBatches(
         `says ${meta.rows} (seq ${meta.firstSeq} to ${meta.lastSeq})`,
     );
   }
+  // A file of no rows still needs one (empty) batch to carry the schema.
+  if (pending.length > 0 || rows === 0) yield pending;
 }
 
-function toWasm(pq: ParquetWasm, events: readonly AuditEvent[]): WasmRecordBatch {
-  const table = pq.Table.fromIPCStream(tableToIPC(eventsToArrowTable(events), "stream"));
+/** `first`, already taken from `rest`, then the rest. */
+async function* prepend<T>(
+  first: IteratorResult<T>,
+  rest: AsyncIterator<T>,
+): AsyncGenerator<T> {
   try {
-    const batch = table.recordBatch(0);
-    if (!batch) throw new Error("Cannot convert events to Parquet: Arrow table has no batch");
-    return batch;
+    if (first.done) return;
+    yield first.value;
+    for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
   } finally {
-    table.free();
+    await rest.return?.();
+  }
+}
+
+/**
+ * Row groups as Wasm record batches, built in reused buffers: the columns' (`BufferPool`) and
+ * the IPC stream's (`parquet_ipc.ts`).
+ */
+async function* wasmBatches(
+  pq: ParquetWasm,
+  groups: AsyncIterable<readonly AuditEvent[]>,
+): AsyncGenerator<WasmRecordBatch> {
+  let ipc: Uint8Array<ArrayBuffer> | undefined;
+  const pool = new BufferPool();
+  for await (const group of groups) {
+    ipc = await ipcStreamInto(eventsToArrowTable(group, pool), ipc);
+    yield wasmRecordBatch(pq, ipc);
   }
 }
 

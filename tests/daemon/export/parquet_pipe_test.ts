@@ -1,0 +1,115 @@
+import { canonicalEvent } from "../../../daemon/event/canonical.ts";
+import type { AuditEvent } from "../../../daemon/event/model.ts";
+import {
+  parquetEventStream,
+  readParquetEvents,
+  readParquetFooter,
+  ROW_GROUP_ROWS,
+  writeEventsParquet,
+} from "../../../daemon/export/parquet.ts";
+import type { ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
+import { assertEquals, assertRejects } from "../../support/assert.ts";
+import { testEvent } from "../../support/store.ts";
+
+const T0 = 1_714_550_400_123_456;
+
+function events(n: number): AuditEvent[] {
+  return Array.from({ length: n }, (_, i) => {
+    const e = canonicalEvent(testEvent(i), i, T0 + i);
+    if (i % 7 !== 0) return e;
+    // Some nulls, lists and JSON, so that every kind of column crosses to the Worker.
+    const { db: _db, ...rest } = e;
+    return { ...rest, params: [String(i), null], context: { user: `u${i % 13}` } };
+  });
+}
+
+function metaFor(evs: AuditEvent[]): ParquetFileMeta {
+  return {
+    firstSeq: evs[0]!.seq,
+    lastSeq: evs[evs.length - 1]!.seq,
+    rows: evs.length,
+    leaves: { from: 0, to: evs.length },
+    chainBefore: "00".repeat(32),
+    chainAfter: "11".repeat(32),
+    checkpoint: {
+      v: 1,
+      size: evs.length,
+      root: "ab".repeat(32),
+      chain: "cd".repeat(32),
+      ts: T0,
+      key_id: "0123456789abcdef",
+      sig: "c2ln",
+    },
+  };
+}
+
+function failingWorker(failAt: number): () => Worker {
+  const url = new URL(`./_parquet_worker_failing.ts?fail_at=${failAt}`, import.meta.url);
+  return () => new Worker(url.href, { type: "module" });
+}
+
+Deno.test("parquetEventStream() on a Worker writes the bytes of the single-thread writer", async () => {
+  const evs = events(2 * ROW_GROUP_ROWS + 100);
+  const meta = metaFor(evs);
+  const inline = await writeEventsParquet(evs, meta, { worker: false });
+  assertEquals((await readParquetFooter(inline)).rowGroups, [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 100]);
+  assertEquals(await writeEventsParquet(evs, meta, { worker: true }), inline);
+  assertEquals(await writeEventsParquet(evs, meta), inline); // "auto" takes the Worker here
+  const batches = [
+    evs.slice(0, 5),
+    [],
+    evs.slice(5, ROW_GROUP_ROWS + 9),
+    evs.slice(ROW_GROUP_ROWS + 9),
+  ];
+  const streamed = await new Response(await parquetEventStream(batches, meta, { worker: true }))
+    .bytes();
+  assertEquals(streamed, inline);
+});
+
+Deno.test("parquetEventStream() on a Worker writes small and empty files as the single-thread writer", async () => {
+  for (const evs of [[], events(1), events(1000)]) {
+    const meta = evs.length > 0 ? metaFor(evs) : undefined;
+    const inline = await writeEventsParquet(evs, meta, { worker: false });
+    assertEquals(await writeEventsParquet(evs, meta, { worker: true }), inline, `${evs.length}`);
+  }
+  const back = await readParquetEvents(
+    await writeEventsParquet(events(10), undefined, { worker: true }),
+  );
+  assertEquals(back.map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+Deno.test("parquetEventStream() fails with the Worker's error when the Worker fails", async () => {
+  const evs = events(ROW_GROUP_ROWS + 10);
+  for (const failAt of [0, 1, 2]) {
+    await assertRejects(
+      () =>
+        writeEventsParquet(evs, metaFor(evs), { worker: true, spawnWorker: failingWorker(failAt) }),
+      {
+        instanceOf: Error,
+        message:
+          `the encoder Worker failed: Uncaught Error: encoder gave up after ${failAt} row groups`,
+      },
+    );
+  }
+});
+
+Deno.test("parquetEventStream() on a Worker fails with the input's error and ends the Worker", async () => {
+  const evs = events(ROW_GROUP_ROWS + 10);
+  await assertRejects(() => writeEventsParquet(evs.slice(1), metaFor(evs), { worker: true }), {
+    instanceOf: RangeError,
+    message: `metadata says ${evs.length} (seq 0 to ${evs.length - 1})`,
+  });
+  const bad = [...evs.slice(0, ROW_GROUP_ROWS + 5), { ...evs[0]!, seq: "x" as unknown as number }];
+  await assertRejects(() => writeEventsParquet(bad, undefined, { worker: true }), {
+    instanceOf: TypeError,
+    message: `field "seq" is not a safe integer`,
+  });
+});
+
+Deno.test("parquetEventStream() on a Worker ends the Worker when the reader cancels", async () => {
+  const evs = events(2 * ROW_GROUP_ROWS);
+  const stream = await parquetEventStream([evs], undefined, { worker: true });
+  const reader = stream.getReader();
+  await reader.read();
+  await reader.cancel();
+});
