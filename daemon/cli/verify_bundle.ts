@@ -6,7 +6,7 @@
 
 import { formatRfc3339Micros } from "../event/time.ts";
 import { verifyBundle } from "../export/bundle_verify.ts";
-import { parsePublicKey } from "../store/keys.ts";
+import { keyIdOf, parsePublicKey } from "../store/keys.ts";
 import { print } from "../log.ts";
 import { parseFlags, UsageError } from "./args.ts";
 
@@ -51,13 +51,20 @@ export async function verifyBundleCommand(argv: string[]): Promise<number> {
       checkpoint: m?.checkpoint ?? null,
     }));
   } else if (report.ok && m) {
+    // The checkpoint may be signed by an earlier or later key than the one given: say how.
+    const signer = m.checkpoint.key_id;
+    const from = publicKey ? keyIdOf(publicKey) : report.keyId;
+    const how = from === signer
+      ? (publicKey ? " (the trusted key)" : " (the bundled key)")
+      : ` (followed from the ${publicKey ? "trusted" : "bundled"} key ${from} through the ` +
+        `manifest's key handovers)`;
     print(
       `OK: ${m.range.events} events (seq ${m.range.first_seq} to ${m.range.last_seq}) in ` +
         `${m.files.length} file${
           m.files.length === 1 ? "" : "s"
         }; every file hash, row, chain hash and Merkle root matches the ` +
         `checkpoint of size ${m.checkpoint.size} signed ${formatRfc3339Micros(m.checkpoint.ts)} ` +
-        `by key ${report.keyId}` + (publicKey ? " (the trusted key)" : " (the bundled key)"),
+        `by key ${signer}${how}`,
     );
   } else {
     const [first, ...more] = report.problems;

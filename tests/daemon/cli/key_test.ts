@@ -85,3 +85,25 @@ Deno.test("vigil key rotate is refused while another process writes the data dir
     assert((await runVigil(["key", "rotate", "--data", dir])).code === 0);
   });
 });
+
+Deno.test("vigil export and verify-bundle --pubkey follow a key rotation offline", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    await runVigil(["ingest", "--data", data, "--source", "app"], { stdin: eventLines(10) });
+    await Deno.writeTextFile(
+      `${dir}/orig.pub`,
+      (await runVigil(["pubkey", "--data", data])).stdout,
+    );
+    assertEquals((await runVigil(["key", "rotate", "--data", data])).code, 0);
+    await runVigil(["ingest", "--data", data, "--source", "app"], { stdin: eventLines(5, 10) });
+    const e = await runVigil(["export", "--data", data, "--out", `${dir}/bundle`]);
+    assertEquals(e.code, 0, e.stderr);
+    await Deno.remove(data, { recursive: true });
+    const v = await runVigil(["verify-bundle", `${dir}/bundle`, "--pubkey", `${dir}/orig.pub`]);
+    assertEquals(v.code, 0, v.stdout + v.stderr);
+    assertMatch(
+      v.stdout,
+      /followed from the trusted key [0-9a-f]{16} through the manifest's key handovers/,
+    );
+  });
+});
