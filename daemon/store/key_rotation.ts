@@ -7,8 +7,8 @@
  *    `keys/history/`;
  * 2. the KEY_ROTATE event is appended and a checkpoint covering it is signed by the old key;
  * 3. the handover (event, checkpoint, inclusion proof) is appended to `keys/handovers.jsonl`;
- * 4. `pending.key` becomes `signing.key`, and a checkpoint of the same log is signed by the new
- *    key at once, so the new key vouches for everything before it too.
+ * 4. the new key signs a checkpoint of the same log at once (so it vouches for everything before
+ *    it too), and then `pending.key` becomes `signing.key`.
  *
  * On open, `settlePendingKey` finishes step 4 when step 3 happened and discards the pending key
  * otherwise.
@@ -98,9 +98,11 @@ export async function rotateKey(host: RotationHost, opts: RotateOptions): Promis
       cause: e,
     });
   }
-  await installPending(keysDir, next.key);
+  // The new key signs before its files replace the old ones: a reader that finds the new
+  // signing.pub also finds a checkpoint by it. A crash in between is finished at the next open.
   host.setKey(next.key);
   await host.sign(true);
+  await installPending(keysDir, next.key);
   log("info", "rotated the signing key", {
     old_key_id: old.keyId,
     new_key_id: next.key.keyId,
@@ -136,8 +138,8 @@ export async function declareLoss(
   })]);
   const cp = await host.sign(false);
   await appendHandover(keysDir, await buildHandover(host.dataDir, seq, cp));
-  await installPending(keysDir, lost.next.key);
   await host.publish(cp);
+  await installPending(keysDir, lost.next.key);
   log("warn", "declared the signing key lost and started a new one", {
     lost_key_id: lost.keyId,
     new_key_id: lost.next.key.keyId,
