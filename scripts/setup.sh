@@ -3,7 +3,8 @@
 # package `deno` (into .tools/, no global change); when running as root and they are missing,
 # PostgreSQL 15 with pgAudit, gcc and OpenSSL's headers from Debian's packages; and builds the
 # store's native hashing library into .tools/native/. With --tests, also what only the tests
-# use: Ceph (a real RADOS Gateway on loopback) and Chromium (the web UI tests). Idempotent;
+# use: Ceph (a real RADOS Gateway on loopback), Chromium (the web UI tests) and aiosmtpd (a real
+# SMTP relay with STARTTLS and AUTH for the mail alerts). Idempotent;
 # prints the Deno path.
 set -euo pipefail
 DENO_VERSION=2.9.6
@@ -26,6 +27,7 @@ command -v runuser >/dev/null || need_pkgs+=(util-linux)
 if [ "${1:-}" = "--tests" ]; then
   command -v radosgw >/dev/null || need_pkgs+=(ceph-mon ceph-osd radosgw)
   [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+  [ -f /usr/lib/python3/dist-packages/aiosmtpd/__init__.py ] || need_pkgs+=(python3-aiosmtpd)
 fi
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ]; then

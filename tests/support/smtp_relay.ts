@@ -98,7 +98,15 @@ async function ensureAiosmtpd(): Promise<void> {
     stderr: "null",
   }).output().catch(() => ({ success: false }));
   if (probe.success) return;
-  await run("apt-get", ["install", "-y", "--no-install-recommends", "python3-aiosmtpd"]);
+  // scripts/setup.sh --tests installs it; this is for a test run on its own. Other tests may be
+  // installing packages in parallel: wait for dpkg's lock rather than fail on it.
+  const install = ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends"];
+  try {
+    await run("apt-get", [...install, "python3-aiosmtpd"]);
+  } catch {
+    await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update", "-qq"]);
+    await run("apt-get", [...install, "python3-aiosmtpd"]);
+  }
 }
 
 /** A CA and a certificate for IP 127.0.0.1 in `dir`. */
