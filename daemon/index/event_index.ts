@@ -20,8 +20,15 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
-import { compileFilter, type EventFilter } from "./filter.ts";
-import { countSql, selectSql } from "./filter_sql.ts";
+import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
+import {
+  countSql,
+  type Drive,
+  hasFieldConditions,
+  narrowSql,
+  selectSql,
+  textMatch,
+} from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
 import { foldText, searchableText } from "./text.ts";
 
@@ -46,7 +53,19 @@ export interface OpenIndexOptions {
   readonly?: boolean;
   /** How long to wait for another connection's lock, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * How text searches find their events: `"auto"` (the default) chooses per query; tests name
+   * one plan to check that each gives the same answer. See `Drive` in `filter_sql.ts`.
+   */
+  drive?: "auto" | Drive;
 }
+
+/**
+ * Most events a text search walks row by row, testing each one's text, when its other
+ * conditions (role, time…) leave that few; with more, it walks the trigram index's candidates
+ * newest first instead. About as long as the first page of a common term takes that way.
+ */
+const ROW_WALK_LIMIT = 20_000;
 
 /**
  * The index cannot be read: it does not exist yet, or it has another layout than this build
@@ -110,12 +129,19 @@ export class EventIndex {
   /** True when open() found an index of another layout and emptied it: feed from the start. */
   readonly rebuilt: boolean;
   #db: DatabaseSync;
+  #drive: "auto" | Drive;
   /** Prepared multi-row INSERTs by table and row count. */
   #inserts = new Map<string, StatementSync>();
 
-  private constructor(path: string, db: DatabaseSync, readonly: boolean, rebuilt: boolean) {
+  private constructor(
+    path: string,
+    db: DatabaseSync,
+    opts: { readonly: boolean; rebuilt: boolean; drive: "auto" | Drive },
+  ) {
+    const { readonly, rebuilt } = opts;
     this.path = path;
     this.#db = db;
+    this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
   }
@@ -128,6 +154,7 @@ export class EventIndex {
   static open(path: string, options: OpenIndexOptions = {}): EventIndex {
     const readonly = options.readonly ?? false;
     const timeout = options.busyTimeoutMs ?? 5000;
+    const drive = options.drive ?? "auto";
     if (!Number.isSafeInteger(timeout) || timeout < 0) {
       throw new RangeError(`Cannot open search index ${path}: bad busyTimeoutMs ${timeout}`);
     }
@@ -153,7 +180,7 @@ export class EventIndex {
             `found ${found}, this build reads ${SCHEMA_VERSION}`,
           );
         }
-        return new EventIndex(path, db, true, false);
+        return new EventIndex(path, db, { readonly: true, rebuilt: false, drive });
       }
       db.exec("PRAGMA journal_mode = WAL");
       // Derived data: a crash may lose the last commits, and the feeder re-adds them from the log.
@@ -171,7 +198,7 @@ export class EventIndex {
         db.exec("ROLLBACK");
         throw e;
       }
-      return new EventIndex(path, db, false, rebuilt);
+      return new EventIndex(path, db, { readonly: false, rebuilt, drive });
     } catch (e) {
       db.close();
       if (e instanceof IndexUnavailableError) throw e;
@@ -275,10 +302,24 @@ export class EventIndex {
 
   /** The matching events one at a time, for long results; stop early by breaking out. */
   *iterate(filter: EventFilter): Generator<AuditEvent, void, undefined> {
-    const { sql, params } = selectSql(compileFilter(filter));
+    const f = compileFilter(filter);
+    const { sql, params } = selectSql(f, this.#driveFor(f));
     for (const row of this.#db.prepare(sql).iterate(...params)) {
       yield JSON.parse(row.json as string) as AuditEvent;
     }
+  }
+
+  /**
+   * The plan of a search (see `Drive`): by the trigram index, unless conditions besides text
+   * and `seq` bounds leave at most ROW_WALK_LIMIT events, which one bounded count tells.
+   */
+  #driveFor(f: CompiledFilter): Drive {
+    if (this.#drive !== "auto") return this.#drive;
+    if (textMatch(f) === undefined) return "rows";
+    if (!hasFieldConditions(f)) return "text";
+    const { sql, params } = narrowSql(f, ROW_WALK_LIMIT + 1);
+    const n = Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+    return n > ROW_WALK_LIMIT ? "text" : "rows";
   }
 
   /** How many events match, regardless of the filter's limit. */

@@ -1,8 +1,12 @@
 /**
- * Translates a compiled {@link EventFilter} into one parameterised SELECT over the index. Column
+ * Translates a compiled {@link EventFilter} into parameterised SELECTs over the index. Column
  * names come from constants here; every value the user gave is a bound parameter, never SQL
  * text. The semantics are those documented in `filter.ts`, and `matchesCompiled` there must
  * change together with this file.
+ *
+ * A text filter can be answered two ways, with the same result (see {@link Drive}); which one
+ * is faster depends on how many events the other conditions leave, so `EventIndex` chooses per
+ * query with {@link narrowSql}.
  */
 
 import type { SQLInputValue } from "node:sqlite";
@@ -15,24 +19,49 @@ export interface SqlQuery {
   readonly params: SQLInputValue[];
 }
 
-/** The WHERE conditions of a filter (all but limit and order), "" for none. */
-function conditions(f: CompiledFilter): SqlQuery {
-  const where: string[] = [];
-  const params: SQLInputValue[] = [];
-  if (f.tokens.length > 0) {
-    const match = ftsQuery(f.tokens);
-    if (match !== undefined) {
-      where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
-      params.push(match);
-    }
-    // The trigram lookup only narrows; this is the exact substring test, and the only one for
-    // tokens too short to have a trigram. Both sides are folded already; a NULL body (an event
-    // without searchable text) fails it, as textMatches() does.
-    for (const tok of f.tokens) {
-      where.push("instr(events.body, ?) > 0");
-      params.push(tok);
-    }
+/**
+ * How a SELECT with a text condition finds its events:
+ * - `"rows"` walks `events` (by `seq`, or by an index on the other conditions) and tests each
+ *   row's text with `instr()` alone: cheap when the other conditions leave few events.
+ * - `"text"` walks the trigram index's candidates in `seq` order, newest first for `desc`, and
+ *   stops at the limit: cheap when the other conditions leave many events, since a page of
+ *   matches then lies among the first candidates. Without it, SQLite resolved every trigram
+ *   match before ordering and cutting to a page, so a common term cost seconds on 10M events.
+ *
+ * A filter without text, or whose tokens are all too short for a trigram, is always `"rows"`.
+ */
+export type Drive = "rows" | "text";
+
+/** The trigram query of a filter's text, undefined when the index cannot narrow it. */
+export function textMatch(f: CompiledFilter): string | undefined {
+  return f.tokens.length === 0 ? undefined : ftsQuery(f.tokens);
+}
+
+/** Whether a filter has conditions besides text and `seq` bounds. */
+export function hasFieldConditions(f: CompiledFilter): boolean {
+  return f.equal.length > 0 || f.command !== undefined || f.from !== undefined ||
+    f.to !== undefined;
+}
+
+/**
+ * Appends the exact substring test of every token. The trigram lookup only narrows; this is
+ * what decides, and the only test for tokens too short to have a trigram. Both sides are folded
+ * already; a NULL body (an event without searchable text) fails it, as textMatches() does.
+ */
+function textConditions(f: CompiledFilter, where: string[], params: SQLInputValue[]): void {
+  for (const tok of f.tokens) {
+    where.push("instr(events.body, ?) > 0");
+    params.push(tok);
   }
+}
+
+/** Appends every condition but text; `seq` bounds go on `seqColumn`. */
+function fieldConditions(
+  f: CompiledFilter,
+  seqColumn: "events.seq" | "events_text.rowid",
+  out: { where: string[]; params: SQLInputValue[] },
+): void {
+  const { where, params } = out;
   for (const [name, value] of f.equal) {
     // `name` is one of the EQUALITY_FIELDS constants, each a column of `events`.
     where.push(`events.${name} = ?`);
@@ -51,24 +80,64 @@ function conditions(f: CompiledFilter): SqlQuery {
     params.push(f.to);
   }
   if (f.afterSeq !== undefined) {
-    where.push("events.seq > ?");
+    where.push(`${seqColumn} > ?`);
     params.push(f.afterSeq);
   }
   if (f.beforeSeq !== undefined) {
-    where.push("events.seq < ?");
+    where.push(`${seqColumn} < ?`);
     params.push(f.beforeSeq);
   }
-  return { sql: where.join(" AND "), params };
 }
 
 /**
- * SELECT of the canonical JSON of matching events, in order, limited. With conditions, the
- * inner query orders and cuts bare seqs (answered from an index without reading rows) and the
- * outer one fetches the JSON of the survivors by primary key in order; ordering whole rows
- * instead made SQLite sort every matching event's JSON to return 50 of them.
+ * The WHERE conditions of a filter walked from `events` (all but limit and order), "" for
+ * none. `match` adds the trigram lookup as a set of candidate seqs.
  */
-export function selectSql(f: CompiledFilter): SqlQuery {
-  const { sql: where, params } = conditions(f);
+function conditions(f: CompiledFilter, match: boolean): SqlQuery {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  const fts = match ? textMatch(f) : undefined;
+  if (fts !== undefined) {
+    where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
+    params.push(fts);
+  }
+  textConditions(f, where, params);
+  fieldConditions(f, "events.seq", { where, params });
+  return { sql: where.join(" AND "), params };
+}
+
+/** The `"text"` SELECT (see {@link Drive}) of a filter with a trigram query. */
+function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
+  const where = ["events_text MATCH ?"];
+  const params: SQLInputValue[] = [fts];
+  // On the FTS rowid, so that a page's bound seeks in the trigram index instead of walking
+  // candidates down to it.
+  fieldConditions(f, "events_text.rowid", { where, params });
+  textConditions(f, where, params);
+  const dir = f.order === "desc" ? "DESC" : "ASC";
+  const limit = f.limit === undefined ? "" : " LIMIT ?";
+  if (f.limit !== undefined) params.push(f.limit);
+  // CROSS JOIN keeps the FTS table outside, so its rowid order serves the ORDER BY (FTS5
+  // walks rowids either way) and the walk stops at the limit.
+  return {
+    sql: "SELECT events.json AS json FROM events_text CROSS JOIN events" +
+      " ON events.seq = events_text.rowid WHERE " + where.join(" AND ") +
+      ` ORDER BY events_text.rowid ${dir}` + limit,
+    params,
+  };
+}
+
+/**
+ * SELECT of the canonical JSON of matching events, in order, limited, driven as `drive` says
+ * (default `"rows"`; see {@link Drive}). Walking rows, with conditions, the inner query orders
+ * and cuts bare seqs (answered from an index without reading rows) and the outer one fetches
+ * the JSON of the survivors by primary key in order; ordering whole rows instead made SQLite
+ * sort every matching event's JSON to return 50 of them.
+ */
+export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
+  const fts = drive === "text" ? textMatch(f) : undefined;
+  if (fts !== undefined) return textDrivenSql(f, fts);
+  const { sql: where, params } = conditions(f, false);
   const order = " ORDER BY events.seq " + (f.order === "desc" ? "DESC" : "ASC");
   const limit = f.limit === undefined ? "" : " LIMIT ?";
   if (f.limit !== undefined) params.push(f.limit);
@@ -83,9 +152,23 @@ export function selectSql(f: CompiledFilter): SqlQuery {
   };
 }
 
+/**
+ * SELECT of `n`, how many events pass the filter's conditions other than text, counting at
+ * most `cap`: the work a `"rows"` walk would do, bounded. SQLite answers it from the index on
+ * those conditions, mostly without reading rows.
+ */
+export function narrowSql(f: CompiledFilter, cap: number): SqlQuery {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  fieldConditions(f, "events.seq", { where, params });
+  const cond = where.length === 0 ? "" : " WHERE " + where.join(" AND ");
+  params.push(cap);
+  return { sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events${cond} LIMIT ?)`, params };
+}
+
 /** SELECT of the number of matching events; limit and order do not apply. */
 export function countSql(f: CompiledFilter): SqlQuery {
-  const { sql: where, params } = conditions(f);
+  const { sql: where, params } = conditions(f, true);
   return {
     sql: "SELECT count(*) AS n FROM events" + (where === "" ? "" : " WHERE " + where),
     params,
