@@ -9,7 +9,8 @@ import { readLog } from "../../../daemon/store/log_reader.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 
 Deno.test({
-  name: "benchSearch() times role + time and full-text searches over HTTP on N stored events",
+  name:
+    "benchSearch() times role + time, full-text and combined searches over HTTP on N stored events",
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "vigil-search-bench-test-" });
     try {
@@ -22,11 +23,13 @@ Deno.test({
           "search.index_build",
           "search.role_time.p95",
           "search.text.p95",
+          "search.text_role_time.p95",
           "search.rss",
         ],
       );
       assertEquals(by.get("search.fill")!.events, 3000);
-      for (const name of ["search.role_time.p95", "search.text.p95"]) {
+      for (const kind of ["role_time", "text", "text_role_time"]) {
+        const name = `search.${kind}.p95`;
         const l = by.get(name)!;
         assertEquals(l.unit, "ms");
         assert(l.value > 0 && l.reference !== undefined && l.reference.value >= 0, name);
@@ -39,7 +42,7 @@ Deno.test({
         else if (r.event.source !== "vigil-ui") benchEvents++;
       }
       assertEquals(benchEvents, 3000);
-      assertEquals(searches, 2 * 205, "every timed and warm-up search was served by the app");
+      assertEquals(searches, 3 * 205, "every timed and warm-up search was served by the app");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
