@@ -3,8 +3,9 @@
  * bytes are exactly what `TextEncoder` gives for each string (a lone surrogate becomes U+FFFD).
  *
  * One `encodeInto` per string pays a native call for a few bytes, which showed in the export
- * benchmark: a column's strings are joined and encoded in one call when they are all ASCII
- * (byte offsets are then the UTF-16 offsets), and only otherwise one by one.
+ * benchmark: a column's strings are joined, a run of them at a time, and encoded in one call
+ * per run when they are all ASCII (byte offsets are then the UTF-16 offsets), and only otherwise
+ * one by one.
  */
 
 import {
@@ -84,8 +85,8 @@ function reuse<
   if (!a || a.length < n) kept.set(key, a = make(n + (n >> 3) + 64));
   return a.subarray(0, n) as T;
 }
-/** Above this many UTF-16 units a column is encoded string by string, not joined first. */
-const MAX_JOIN = 1 << 26;
+/** UTF-16 units of text joined for one `encodeInto` call. */
+const JOIN_UNITS = 1 << 14;
 const encoder = new TextEncoder();
 
 /** The length, null count and validity of a column, as `makeData` takes them. */
@@ -147,15 +148,37 @@ export function encodeTexts(
     if (units > MAX_OFFSET) throw tooLarge(name);
     valueOffsets[i + 1] = units;
   }
-  if (units <= MAX_JOIN) {
-    // All ASCII exactly when the joined text fits in one byte per UTF-16 unit: any other code
-    // point needs more bytes than units, so encodeInto would stop short.
-    const joined = texts.join(""); // join writes undefined as ""
-    const data = alloc.u8(`${name}.data`, units, false);
-    const r = encoder.encodeInto(joined, data);
-    if (r.read === joined.length && r.written === units) return { valueOffsets, data };
-  }
+  const data = alloc.u8(`${name}.data`, units, false);
+  if (encodeAscii(texts, valueOffsets, data)) return { valueOffsets, data };
   return encodeEach(name, texts, valueOffsets, units);
+}
+
+/**
+ * Encodes `texts` into `data` at their offsets, a run of strings joined per `encodeInto`; false
+ * when they are not all ASCII. All ASCII exactly when each joined run fits in one byte per
+ * UTF-16 unit: any other code point needs more bytes than units, so encodeInto stops short.
+ * Runs of ~`JOIN_UNITS` keep each joined string small: one string of a whole column is a fresh
+ * large allocation on every row group.
+ */
+function encodeAscii(
+  texts: readonly (string | undefined)[],
+  offsets: Int32Array,
+  data: Uint8Array,
+): boolean {
+  const n = texts.length;
+  for (let from = 0; from < n;) {
+    const start = offsets[from]!;
+    let to = from, run = "";
+    while (to < n && offsets[to]! - start < JOIN_UNITS) {
+      const t = texts[to++];
+      if (t !== undefined) run += t;
+    }
+    const end = offsets[to]!;
+    const r = encoder.encodeInto(run, data.subarray(start, end));
+    if (r.read !== run.length || r.written !== end - start) return false;
+    from = to;
+  }
+  return true;
 }
 
 /** The general case: each string encoded on its own (a lone surrogate must not pair across). */
