@@ -218,7 +218,16 @@ for (const format of FORMATS) {
       }
 
       const twice = [...counts].filter(([, n]) => n !== 1).map(([id]) => id);
-      assertEquals(twice, [], "no statement stored twice");
+      // Where the first copies came from (fingerprint:offset), to tell which file was read again.
+      const where = (id: number): string =>
+        events.filter((e) => MARK.exec(e.statement ?? "")?.[1] === String(id))
+          .map((e) => e.source_pos).join(", ");
+      assertEquals(
+        twice,
+        [],
+        `no statement stored twice (first ${twice[0]} at ${where(twice[0]!)}; last ` +
+          `${twice.at(-1)} at ${where(twice.at(-1)!)})`,
+      );
       const missing = Array.from({ length: issued }, (_, i) => i).filter((i) => !counts.has(i));
       assertEquals(missing, [], "no statement lost");
       const positions = events.map((e) => e.source_pos);
