@@ -14,6 +14,8 @@ import {
   readPublicKey,
   unhex,
 } from "../../../daemon/store/keys.ts";
+import { Exporter } from "../../../daemon/export/exporter.ts";
+import { applyRetention } from "../../../daemon/export/retention.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
@@ -269,5 +271,29 @@ Deno.test("Store.open() finishes a rotation recorded before a crash and drops on
     await store.close();
     await assertRejects(() => Deno.stat(`${dir}/keys/${PENDING_KEY_FILE}`), Deno.errors.NotFound);
     assert((await verifyStore(dir, { publicKey: keys[0]! })).ok);
+  });
+});
+
+Deno.test("verifyStore() follows a rotation whose event retention has deleted with its segment", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    const store = await Store.open(data, { ...OPTS, hashWorker: false, maxSegmentBytes: 4096 });
+    const orig = await readPublicKey(`${data}/keys`);
+    for (let i = 0; i < 200; i++) {
+      await store.append({ source: "test", events: [testEvent(i)] });
+      if (i === 10) await store.rotateKey({ by: "ada" });
+    }
+    await store.close();
+    const target = { name: "a", type: "dir" as const, path: `${dir}/a`, intervalMs: 60_000 };
+    await new Exporter(data, [target]).runNow();
+    const r = await applyRetention(data, { targets: ["a"], localRetentionMs: 0 });
+    const seq = (await readHandovers(`${data}/keys`))[0]!.seq;
+    assert(r.deleted.length > 0, r.reason);
+    const rest = [];
+    for await (const x of readLog(data)) rest.push(x.seq);
+    assert(rest[0]! > seq, `the rotation event (seq ${seq}) is gone from the log`);
+    const v = await verifyStore(data, { publicKey: orig });
+    assert(v.ok, v.problem?.text);
+    assertEquals(v.keys.length, 2);
   });
 });
