@@ -94,15 +94,15 @@ async function list(argv: string[]): Promise<number> {
   noRest(rest);
   const data = await dataDir(values.data);
   const paths = storePaths(data);
+  const handovers = await readHandovers(paths.keys);
   const chain = await resolveKeyChain({
     anchor: await readPublicKey(paths.keys),
-    handovers: await readHandovers(paths.keys),
+    handovers,
     checkpoints: (await readCheckpoints(paths.checkpoints)).checkpoints.map((c, i) => ({
       c,
       label: `checkpoint #${i + 1}`,
     })),
   });
-  const handovers = await readHandovers(paths.keys);
   for (const [i, k] of chain.keys.entries()) {
     const h = i > 0 ? handovers[i - 1] : undefined;
     const ts = h ? formatRfc3339Micros(JSON.parse(h.event).ts) : null;
