@@ -268,8 +268,10 @@ class TextColumn implements ColumnBuilder {
     const isJson = this.#spec.type === "json";
     for (let i = from; i < to; i++) {
       const v = read(events[i]!);
-      if (v === undefined || v === null) absent(this.#spec, this.#valid, i);
-      else if (isJson) texts[i] = JSON.stringify(v);
+      if (v === undefined || v === null) {
+        absent(this.#spec, this.#valid, i);
+        texts[i] = undefined; // the slot may hold the last build's text
+      } else if (isJson) texts[i] = JSON.stringify(v);
       else if (typeof v === "string") texts[i] = v;
       else throw badValue(i, this.#spec, "is not a string");
     }
