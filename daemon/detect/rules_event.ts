@@ -162,12 +162,18 @@ export const newObjectReads: Detector = {
   },
 };
 
-/** System events that say collection or auditing was cut, and DDL against the audit plumbing. */
+/**
+ * System events that say collection or auditing was cut, or that the signing key was replaced
+ * without its predecessor's signature (a declared loss: verify passes but cannot vouch across
+ * it). A planned KEY_ROTATE is signed by the old key and is not among them.
+ */
 export const TAMPER_COMMANDS: readonly string[] = [
   "WAL_GAP",
   "WAL_HEARTBEAT_MISSING",
   "WAL_DDL_TRIGGER_MISSING",
   "WAL_LSN_BACKWARDS",
+  "PGAUDIT_FILE_UNREAD",
+  "KEY_LOSS_DECLARED",
 ];
 
 function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {

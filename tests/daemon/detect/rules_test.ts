@@ -160,7 +160,7 @@ Deno.test("bulk_read and first reads of sensitive objects", () => {
   assert(exf.length >= 1 && exf[0]!.reason.includes("hr.pay"), JSON.stringify(exf));
 });
 
-Deno.test("audit_tampering fires for gap alarms and lowered audit settings", () => {
+Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a declared key loss", () => {
   const evs: NewEvent[] = [
     { ts: at(0, 1), source: "wal", kind: "system", command: "WAL_GAP", error: "slot dropped" },
     { ts: at(0, 2), source: "wal", kind: "system", command: "WAL_HEARTBEAT_RESTORED" },
@@ -180,9 +180,12 @@ Deno.test("audit_tampering fires for gap alarms and lowered audit settings", () 
       command: "RELOAD",
       context: { audit_reduced: false },
     },
+    { ts: at(4, 2), source: "log", kind: "system", command: "PGAUDIT_FILE_UNREAD", error: "gone" },
+    { ts: at(5, 2), source: "vigil", kind: "system", command: "KEY_ROTATE" },
+    { ts: at(6, 2), source: "vigil", kind: "system", command: "KEY_LOSS_DECLARED" },
   ];
   const alerts = run(evs).filter((a) => a.rule === "audit_tampering");
-  assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3]);
+  assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3, 5, 7]);
   assert(alerts.every((a) => a.severity === "critical"));
   assert(alerts[2]!.reason.includes('pgaudit.log lowered to "none"'), alerts[2]!.reason);
 });
