@@ -15,8 +15,18 @@ import type { WebDeps } from "./deps.ts";
 import { UI_SOURCE } from "./audit_trail.ts";
 import { MAX_PAGE, searchEvents } from "./search.ts";
 
-/** System events that mean audit evidence may be missing. */
-const GAP_COMMANDS = new Set(["WAL_GAP", "WAL_HEARTBEAT_MISSING", "WAL_DDL_TRIGGER_MISSING"]);
+/**
+ * System events that report a gap: in collection (the WAL's alarms, a log file gone unread), or
+ * in what the signatures vouch for (a signing key replaced without its predecessor's signature).
+ */
+const GAP_COMMANDS = new Set([
+  "WAL_GAP",
+  "WAL_HEARTBEAT_MISSING",
+  "WAL_DDL_TRIGGER_MISSING",
+  "WAL_LSN_BACKWARDS",
+  "PGAUDIT_FILE_UNREAD",
+  "KEY_LOSS_DECLARED",
+]);
 /** System events that close an earlier gap. */
 const RECOVERY_COMMANDS = new Set(["WAL_HEARTBEAT_RESTORED"]);
 
