@@ -27,6 +27,7 @@ import {
   hasFieldConditions,
   narrowSql,
   selectSql,
+  type SqlQuery,
   textMatch,
 } from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
@@ -62,8 +63,8 @@ export interface OpenIndexOptions {
 
 /**
  * Most events a text search walks row by row, testing each one's text, when its other
- * conditions (role, time…) leave that few; with more, it walks the trigram index's candidates
- * newest first instead. About as long as the first page of a common term takes that way.
+ * conditions (role, time…) leave that few and the trigram index holds more candidates; else it
+ * walks the candidates newest first. A bounded count of that many costs a few ms.
  */
 const ROW_WALK_LIMIT = 20_000;
 
@@ -311,15 +312,21 @@ export class EventIndex {
 
   /**
    * The plan of a search (see `Drive`): by the trigram index, unless conditions besides text
-   * and `seq` bounds leave at most ROW_WALK_LIMIT events, which one bounded count tells.
+   * and `seq` bounds leave at most ROW_WALK_LIMIT events and the index holds more candidates
+   * than that; two bounded counts tell, the second cut at the first, so neither costs more
+   * than the walk it stands for.
    */
   #driveFor(f: CompiledFilter): Drive {
     if (this.#drive !== "auto") return this.#drive;
     if (textMatch(f) === undefined) return "rows";
     if (!hasFieldConditions(f)) return "text";
-    const { sql, params } = narrowSql(f, ROW_WALK_LIMIT + 1);
-    const n = Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
-    return n > ROW_WALK_LIMIT ? "text" : "rows";
+    const rows = this.#countAtMost(narrowSql(f, "rows", ROW_WALK_LIMIT + 1));
+    if (rows > ROW_WALK_LIMIT) return "text";
+    return this.#countAtMost(narrowSql(f, "text", rows)) < rows ? "text" : "rows";
+  }
+
+  #countAtMost({ sql, params }: SqlQuery): number {
+    return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
   }
 
   /** How many events match, regardless of the filter's limit. */

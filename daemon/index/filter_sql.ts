@@ -5,8 +5,8 @@
  * change together with this file.
  *
  * A text filter can be answered two ways, with the same result (see {@link Drive}); which one
- * is faster depends on how many events the other conditions leave, so `EventIndex` chooses per
- * query with {@link narrowSql}.
+ * is faster depends on how many events each would read, so `EventIndex` chooses per query with
+ * {@link narrowSql}.
  */
 
 import type { SQLInputValue } from "node:sqlite";
@@ -153,17 +153,28 @@ export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
 }
 
 /**
- * SELECT of `n`, how many events pass the filter's conditions other than text, counting at
- * most `cap`: the work a `"rows"` walk would do, bounded. SQLite answers it from the index on
- * those conditions, mostly without reading rows.
+ * SELECT of `n`, the work a walk driven by `drive` would do, counting at most `cap`: for
+ * `"rows"` how many events pass the filter's conditions other than text, which SQLite answers
+ * from the index on those conditions, mostly without reading rows; for `"text"` how many
+ * candidates the trigram index holds within the `seq` bounds.
  */
-export function narrowSql(f: CompiledFilter, cap: number): SqlQuery {
+export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuery {
   const where: string[] = [];
   const params: SQLInputValue[] = [];
-  fieldConditions(f, "events.seq", { where, params });
+  const fts = drive === "text" ? textMatch(f) : undefined;
+  let from = "events";
+  if (fts !== undefined) {
+    from = "events_text";
+    where.push("events_text MATCH ?");
+    params.push(fts);
+    if (f.afterSeq !== undefined) where.push("rowid > ?"), params.push(f.afterSeq);
+    if (f.beforeSeq !== undefined) where.push("rowid < ?"), params.push(f.beforeSeq);
+  } else {
+    fieldConditions(f, "events.seq", { where, params });
+  }
   const cond = where.length === 0 ? "" : " WHERE " + where.join(" AND ");
   params.push(cap);
-  return { sql: `SELECT count(*) AS n FROM (SELECT 1 FROM events${cond} LIMIT ?)`, params };
+  return { sql: `SELECT count(*) AS n FROM (SELECT 1 FROM ${from}${cond} LIMIT ?)`, params };
 }
 
 /** SELECT of the number of matching events; limit and order do not apply. */
