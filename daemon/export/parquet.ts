@@ -11,6 +11,9 @@
  * row groups before they reach the writer, and `created_by` names Vigil's and parquet-wasm's
  * versions rather than a build. Reading gives back events whose canonical JSON equals that of
  * the events written, which is what lets a bundle be checked against the Merkle tree offline.
+ *
+ * A file that fills a row group is encoded on a Worker while this thread builds the next row
+ * group's columns (`parquet_pipe.ts`), a smaller one on this thread: the bytes are the same.
  */
 
 import { tableFromIPC } from "apache-arrow";
@@ -54,7 +57,7 @@ export async function parquetEventStream(
   let groups: AsyncIterable<readonly AuditEvent[]> = rowGroups(batches, meta);
   let worker = opts.worker ?? "auto";
   if (worker === "auto") {
-    // A file of one row group or less gains nothing from a second thread but its start-up.
+    // A file that does not fill one row group gains nothing from a Worker but its start-up.
     const it = groups[Symbol.asyncIterator]();
     const first = await it.next();
     worker = !first.done && first.value.length === ROW_GROUP_ROWS;

@@ -1,15 +1,16 @@
 /**
  * Measures exports by hand (no assertions; CI does not run it): Parquet write rate of
- * `writeEventsParquet` for N events (and the part of it spent building Arrow columns) against
- * DuckDB's `COPY … TO … (FORMAT parquet, COMPRESSION
- * zstd)` of the same rows in the same run, then a whole bundle of a store of N events: `vigil
- * export` and `vigil verify-bundle` rates. Prints one JSON object a line.
+ * `writeEventsParquet` for N events (with RSS; then on one thread, and the part of that spent
+ * building Arrow columns) against DuckDB's `COPY … TO … (FORMAT parquet, COMPRESSION zstd)` of
+ * the same rows in the same run, with DuckDB's default threads and with one, then a whole
+ * bundle of a store of N events: `vigil export` and `vigil verify-bundle` rates. Prints one JSON
+ * object a line.
  *
  *   deno task bench export [--events N]    (or: deno run -A tests/daemon/export/bench_export.ts [N])
  */
 
 import { DuckDBInstance } from "@duckdb/node-api";
-import { eventsToArrowTable } from "../../../daemon/event/arrow.ts";
+import { BufferPool, eventsToArrowTable } from "../../../daemon/event/arrow.ts";
 import { canonicalEvent, canonicalJson } from "../../../daemon/event/canonical.ts";
 import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
 import { writeBundle } from "../../../daemon/export/bundle.ts";
@@ -66,47 +67,85 @@ function line(bench: string, value: number, unit: string, extra: Record<string, 
   console.log(JSON.stringify({ bench, value: Math.round(value * 100) / 100, unit, ...extra }));
 }
 
+const MIB = 2 ** 20;
+
+/** Samples this process's RSS (Workers included) while `run` runs; the peak, MiB. */
+async function peakRss<T>(run: () => Promise<T>): Promise<{ result: T; peak: number }> {
+  let peak = Deno.memoryUsage().rss;
+  const timer = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+  try {
+    const result = await run();
+    return { result, peak: Math.round(Math.max(peak, Deno.memoryUsage().rss) / MIB) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 async function parquetVersusDuckDb(dir: string): Promise<void> {
   const events: AuditEvent[] = [];
   for (let i = 0; i < N; i++) events.push(canonicalEvent(benchEvent(i), i, T0 + i * 1_000 + 5));
   await writeEventsParquet(events.slice(0, 10_000)); // load the Wasm and warm up
+  const before = Math.round(Deno.memoryUsage().rss / MIB);
+  // As exports write: a file of more than one row group is encoded on a Worker while this
+  // thread builds the next row group's columns.
   const t0 = performance.now();
-  const bytes = await writeEventsParquet(events);
+  const { result: bytes, peak } = await peakRss(() => writeEventsParquet(events));
   const s = (performance.now() - t0) / 1000;
   await Deno.writeFile(`${dir}/vigil.parquet`, bytes);
   let json = 0;
   for (const ev of events) json += canonicalJson(ev).length;
-  line("parquet_write_rows", N / s, "rows/s", { seconds: s, bytes: bytes.length });
+  line("parquet_write_rows", N / s, "rows/s", {
+    seconds: s,
+    bytes: bytes.length,
+    rss_mib_before: before,
+    rss_mib_peak: peak,
+  });
   line("parquet_write_mb", json / 1e6 / s, "MB/s of canonical JSON in", {
     output_mb_per_s: bytes.length / 1e6 / s,
     json_bytes: json,
   });
-  // The share of that spent building Arrow columns from event objects, before parquet-wasm:
-  // one table per row group, as the writer builds them.
+  // The same file on this thread alone, and the share of that spent building Arrow columns
+  // from event objects, one table per row group as the writer builds them.
+  const t1 = performance.now();
+  const one = await peakRss(() => writeEventsParquet(events, undefined, { worker: false }));
+  const s1 = (performance.now() - t1) / 1000;
+  const same = one.result;
+  line("parquet_write_rows_one_thread", N / s1, "rows/s", {
+    seconds: s1,
+    rss_mib_peak: one.peak,
+    same_bytes: same.length === bytes.length && same.every((b, i) => b === bytes[i]),
+  });
   const t2 = performance.now();
+  const pool = new BufferPool();
   for (let i = 0; i < N; i += ROW_GROUP_ROWS) {
-    eventsToArrowTable(events.slice(i, i + ROW_GROUP_ROWS));
+    eventsToArrowTable(events.slice(i, i + ROW_GROUP_ROWS), pool);
   }
   const as = (performance.now() - t2) / 1000;
-  line("arrow_build_rows", N / as, "rows/s", { seconds: as, share_of_write: as / s });
+  line("arrow_build_rows", N / as, "rows/s", { seconds: as, share_of_one_thread: as / s1 });
   events.length = 0;
 
   const instance = await DuckDBInstance.create(":memory:");
   const conn = await instance.connect();
   await conn.run(`CREATE TABLE t AS SELECT * FROM read_parquet('${dir}/vigil.parquet')`);
-  for (const threads of [1, 2]) {
+  const threadsReader = await conn.runAndReadAll(`SELECT current_setting('threads')`);
+  const defaultThreads = Number(threadsReader.getRows()[0]![0]);
+  // DuckDB's default (a thread per core), then one thread.
+  for (const threads of [defaultThreads, 1]) {
     await conn.run(`SET threads = ${threads}`);
-    const t1 = performance.now();
+    const t3 = performance.now();
     await conn.run(
       `COPY (SELECT * FROM t ORDER BY seq) TO '${dir}/duck${threads}.parquet' ` +
         `(FORMAT parquet, COMPRESSION zstd)`,
     );
-    const ds = (performance.now() - t1) / 1000;
+    const ds = (performance.now() - t3) / 1000;
     const size = (await Deno.stat(`${dir}/duck${threads}.parquet`)).size;
     line(`duckdb_copy_rows_threads${threads}`, N / ds, "rows/s", {
       seconds: ds,
       bytes: size,
+      threads,
+      default_threads: threads === defaultThreads,
       vigil_speed_ratio: (N / s) / (N / ds),
+      vigil_one_thread_speed_ratio: (N / s1) / (N / ds),
       vigil_size_ratio: bytes.length / size,
     });
   }
