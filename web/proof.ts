@@ -2,12 +2,15 @@
  * An event's place in the log and its proof of membership: the segment that holds it, and an
  * RFC 9162 inclusion proof against the latest signed checkpoint — which the server checks (the
  * proof against the root, the checkpoint's signature against the public key) before showing
- * it, as `vigil prove` does. The JSON lets anyone re-check it with the public key alone.
+ * it, as `vigil prove` does. The JSON lets anyone re-check it with the public key alone — an
+ * older one too: it carries the key handovers (`keys/handovers.jsonl`), each signed by the key it
+ * retires, from which a verifier holding any earlier key reaches the one that signed.
  */
 
 import { canonicalJson } from "../daemon/event/canonical.ts";
 import type { AuditEvent } from "../daemon/event/model.ts";
 import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "../daemon/store/checkpoint.ts";
+import { type Handover, readHandovers } from "../daemon/store/key_handover.ts";
 import { hex, readPublicKey, unhex } from "../daemon/store/keys.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../daemon/store/merkle.ts";
 import { MerkleLevels } from "../daemon/store/merkle_levels.ts";
@@ -45,6 +48,8 @@ export type ProofResult =
     root: string;
     checkpoint: Checkpoint;
     signature_ok: boolean;
+    /** Every signing-key handover of the log, oldest first; empty while the first key signs. */
+    key_handovers: Handover[];
   }
   | { ok: false; reason: string };
 
@@ -76,6 +81,7 @@ export async function proveEvent(dataDir: string, event: AuditEvent): Promise<Pr
       root: cp.root,
       checkpoint: cp,
       signature_ok: latest.signatureOk,
+      key_handovers: await readHandovers(storePaths(dataDir).keys),
     };
   } finally {
     levels.close();

@@ -1,5 +1,8 @@
 /** Administration → signing key: rotation through the daemon's store, and the key history. */
 
+import type { Checkpoint } from "../../daemon/store/checkpoint.ts";
+import { resolveKeyChain } from "../../daemon/store/key_chain.ts";
+import type { Handover } from "../../daemon/store/key_handover.ts";
 import { readLog } from "../../daemon/store/log_reader.ts";
 import { keyIdOf, parsePublicKey, publicKeyPem, readPublicKey } from "../../daemon/store/keys.ts";
 import { verifyStore } from "../../daemon/store/verify.ts";
@@ -87,5 +90,37 @@ Deno.test("Administration: auditors and operators cannot rotate the signing key"
     }
     assertEquals(w.store.keyId, oldId);
     assertEquals((await uiEvents(w.dir)).filter((e) => e.command === "KEY_ROTATE"), []);
+  });
+});
+
+Deno.test("after a rotation an event's proof.json leads a verifier holding the old key to the signer", async () => {
+  await withWorld({}, async (w) => {
+    const oldPub = await readPublicKey(`${w.dir}/keys`);
+    const c = new Client(w.app);
+    await c.login("admin1");
+    const before = await (await c.request("/events/3/proof.json")).json();
+    assertEquals(before.key_handovers, []);
+
+    const csrf = Client.csrfOf((await c.page("/admin")).html);
+    const rotated = await c.post("/admin/keys/rotate", { _csrf: csrf, confirm: keyIdOf(oldPub) });
+    assertEquals(rotated.status, 303);
+    await rotated.body?.cancel();
+    const proof = await (await c.request("/events/3/proof.json")).json();
+    assertEquals(proof.checkpoint.key_id, w.store.keyId, "signed by the new key");
+    assertEquals(proof.key_handovers.length, 1);
+    const own = { c: proof.checkpoint as Checkpoint, label: "the proof's checkpoint" };
+    const chain = await resolveKeyChain({
+      anchor: oldPub,
+      handovers: proof.key_handovers as Handover[],
+      checkpoints: [own],
+    });
+    assertEquals(chain.problem, undefined);
+    assertEquals(chain.keys.map((k) => k.keyId), [keyIdOf(oldPub), w.store.keyId]);
+
+    // A handover altered on the way (its event names another new key) leads nowhere.
+    const forged = structuredClone(proof.key_handovers) as Handover[];
+    forged[0]!.event = forged[0]!.event.replace(w.store.keyId, "0".repeat(w.store.keyId.length));
+    const bad = await resolveKeyChain({ anchor: oldPub, handovers: forged, checkpoints: [own] });
+    assert(bad.problem !== undefined, "a forged handover is refused");
   });
 });
