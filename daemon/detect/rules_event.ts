@@ -185,7 +185,9 @@ function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {
     return `audit setting ${String(ev.context.setting ?? ev.object ?? "?")} lowered to ` +
       `${JSON.stringify(ev.context.value ?? null)}`;
   }
-  if (f.ddl && /EVENT TRIGGER/.test(cmd)) return `${cmd} ${ev.object ?? ""}`.trim();
+  // Dropping or disabling an event trigger blinds DDL auditing; creating one does not (and
+  // `vigil pg-install` creates its own).
+  if (f.ddl && /^(DROP|ALTER) EVENT TRIGGER/.test(cmd)) return `${cmd} ${ev.object ?? ""}`.trim();
   if (f.ddl && /^DROP/.test(cmd) && (ev.schema === "vigil" || /^vigil\./.test(ev.object ?? ""))) {
     return `${cmd} ${ev.object} in the audit schema`;
   }

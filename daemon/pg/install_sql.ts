@@ -16,8 +16,8 @@
  *   row trigger is involved: one message per transaction, whatever the number of rows.
  *
  * Everything lives in the schema `vigil`; every statement can run again (CREATE … IF NOT
- * EXISTS, CREATE OR REPLACE, DROP … IF EXISTS then CREATE), and the installer runs them all in
- * one transaction. The schema's comment is the version marker.
+ * EXISTS, CREATE OR REPLACE, an event trigger created or re-enabled only when it needs it), and
+ * the installer runs them all in one transaction. The schema's comment is the version marker.
  *
  * This module is plain text and constants, with no imports, so that the WAL source can check
  * for the same trigger names without loading the installer's database client.
@@ -128,11 +128,31 @@ export function installStatements(): string[] {
         END LOOP;
       END
       $vigil$`,
-    `DROP EVENT TRIGGER IF EXISTS vigil_ddl_command_end`,
-    `CREATE EVENT TRIGGER vigil_ddl_command_end ON ddl_command_end
-      EXECUTE FUNCTION ${VIGIL_SCHEMA}.emit_ddl_commands()`,
-    `DROP EVENT TRIGGER IF EXISTS vigil_sql_drop`,
-    `CREATE EVENT TRIGGER vigil_sql_drop ON sql_drop
-      EXECUTE FUNCTION ${VIGIL_SCHEMA}.emit_dropped_objects()`,
+    ensureEventTrigger("vigil_ddl_command_end", "ddl_command_end", "emit_ddl_commands"),
+    ensureEventTrigger("vigil_sql_drop", "sql_drop", "emit_dropped_objects"),
   ];
+}
+
+/**
+ * Creates an event trigger only when it is missing or not what the install made (another event
+ * or function), and enables it only when disabled: a re-run on an intact install executes no
+ * event trigger DDL at all, so pgAudit logs none and the detectors, which treat dropping or
+ * altering an event trigger as tampering, see a repair only when there was something to repair.
+ */
+function ensureEventTrigger(name: string, event: string, fn: string): string {
+  return `DO $vigil$
+    BEGIN
+      IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_event_trigger
+        WHERE evtname = '${name}' AND evtevent = '${event}'
+          AND evtfoid = '${VIGIL_SCHEMA}.${fn}()'::pg_catalog.regprocedure
+      ) THEN
+        DROP EVENT TRIGGER IF EXISTS ${name};
+        CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${VIGIL_SCHEMA}.${fn}();
+      ELSIF (SELECT evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = '${name}') <> 'O'
+      THEN
+        ALTER EVENT TRIGGER ${name} ENABLE;
+      END IF;
+    END
+    $vigil$`;
 }

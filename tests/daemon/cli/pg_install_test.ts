@@ -17,16 +17,20 @@ Deno.test("vigil pg-install installs, then re-applies idempotently, and refuses 
   assert(first.stdout.startsWith(`installed version ${INSTALL_VERSION} `), first.stdout);
   assert(first.stdout.includes("event trigger vigil_sql_drop ON sql_drop"), first.stdout);
 
+  const oids = "SELECT string_agg(oid::text, ' ' ORDER BY evtname) FROM pg_event_trigger";
+  const firstOids = await pg.sql(oids);
   const second = await runVigil(["pg-install", "--dsn", pg.dsn()]);
   assertEquals([second.code, second.stderr], [0, ""]);
+  // An intact install is left alone: no event trigger dropped and created again (which pgAudit
+  // would log and the detectors would rightly call tampering).
+  assertEquals(await pg.sql(oids), firstOids);
   assert(second.stdout.startsWith(`re-applied version ${INSTALL_VERSION} `), second.stdout);
   const triggers =
     `SELECT string_agg(evtname || ':' || evtenabled::text || ':' || evtfoid::regproc::text, ' '
     ORDER BY evtname) FROM pg_event_trigger`;
-  assertEquals(
-    await pg.sql(triggers),
-    "vigil_ddl_command_end:O:vigil.emit_ddl_commands vigil_sql_drop:O:vigil.emit_dropped_objects",
-  );
+  const intact =
+    "vigil_ddl_command_end:O:vigil.emit_ddl_commands vigil_sql_drop:O:vigil.emit_dropped_objects";
+  assertEquals(await pg.sql(triggers), intact);
   assertEquals(DDL_TRIGGERS.length, 2);
   assertEquals(
     await pg.sql("SELECT count(*) FROM pg_proc WHERE pronamespace = 'vigil'::regnamespace"),
@@ -41,6 +45,13 @@ Deno.test("vigil pg-install installs, then re-applies idempotently, and refuses 
   );
   const refusedContext = await pg.sql("SELECT vigil.set_context('[1]')").catch(String);
   assert(refusedContext.includes("takes a JSON object, not array"), refusedContext);
+
+  // A disabled trigger is enabled again, not replaced.
+  await pg.sql("ALTER EVENT TRIGGER vigil_ddl_command_end DISABLE");
+  const reenabled = await runVigil(["pg-install", "--dsn", pg.dsn()]);
+  assertEquals(reenabled.code, 0, reenabled.stderr);
+  assertEquals(await pg.sql(oids), firstOids);
+  assertEquals(await pg.sql(triggers), intact);
 
   // A non-superuser: refused, naming the missing attribute, with the install left as it was.
   await pg.sql("DROP EVENT TRIGGER vigil_sql_drop");

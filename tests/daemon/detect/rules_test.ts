@@ -160,6 +160,20 @@ Deno.test("bulk_read and first reads of sensitive objects", () => {
   assert(exf.length >= 1 && exf[0]!.reason.includes("hr.pay"), JSON.stringify(exf));
 });
 
+/** A pgAudit DDL statement by the superuser. */
+function ddl(ts: number, command: string, object: string): NewEvent {
+  return {
+    ts,
+    source: "log",
+    kind: "session",
+    class: "DDL",
+    role: "postgres",
+    command,
+    object,
+    statement: `${command} ${object}`,
+  };
+}
+
 Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a declared key loss", () => {
   const evs: NewEvent[] = [
     { ts: at(0, 1), source: "wal", kind: "system", command: "WAL_GAP", error: "slot dropped" },
@@ -183,9 +197,12 @@ Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a de
     { ts: at(4, 2), source: "log", kind: "system", command: "PGAUDIT_FILE_UNREAD", error: "gone" },
     { ts: at(5, 2), source: "vigil", kind: "system", command: "KEY_ROTATE" },
     { ts: at(6, 2), source: "vigil", kind: "system", command: "KEY_LOSS_DECLARED" },
+    ddl(at(7, 2), "CREATE EVENT TRIGGER", "vigil_sql_drop"),
+    ddl(at(8, 2), "ALTER EVENT TRIGGER", "vigil_sql_drop"),
+    ddl(at(9, 2), "DROP EVENT TRIGGER", "vigil_ddl_command_end"),
   ];
   const alerts = run(evs).filter((a) => a.rule === "audit_tampering");
-  assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3, 5, 7]);
+  assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3, 5, 7, 9, 10]);
   assert(alerts.every((a) => a.severity === "critical"));
   assert(alerts[2]!.reason.includes('pgaudit.log lowered to "none"'), alerts[2]!.reason);
 });
