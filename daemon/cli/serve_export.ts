@@ -3,6 +3,8 @@
  * (and at start), and when `[store] retain_local` is set, a retention pass after each run
  * deletes the oldest sealed segments that every target holds and that are older than that —
  * with a `RETENTION_DELETE` event in the chain, the Merkle frontier kept for `vigil verify`.
+ * Retention follows reloads (the web UI sets it in `managed.toml`); the targets themselves are
+ * those the daemon started with.
  * Returns the exporters' state for the web UI.
  */
 
@@ -22,9 +24,9 @@ export async function startExports(parts: DaemonParts): Promise<ExportsState | u
   if (config.exports.length === 0) return undefined;
   const targets = config.exports.map((e) => exportTargetFromTable({ ...e.table }));
   const names = targets.map((t) => t.name);
-  const retainMs = config.store.retainLocalMs;
   let retaining: Promise<void> = Promise.resolve();
   const retain = (): void => {
+    const retainMs = parts.currentConfig().store.retainLocalMs;
     if (retainMs === null) return;
     retaining = retaining.then(async () => {
       try {

@@ -67,7 +67,13 @@ export interface ConfigCheckers {
 
 const ROOT_KEYS = new Set(["data_dir", "web", "log", "store", "sources", "exports", "detect"]);
 /** What the web UI's overlay file may hold (daemon/config/managed.ts). */
-const OVERLAY_KEYS = new Set(["sources", "exports"]);
+const OVERLAY_KEYS = new Set(["store", "sources", "exports"]);
+const STORE_KEYS = ["checkpoint_interval", "max_segment_bytes", "max_segment_age", "retain_local"];
+/** Of `[store]`, the overlay holds local retention alone. */
+const OVERLAY_STORE_KEYS = ["retain_local"];
+/** Why `retain_local` without export targets is refused. */
+export const RETAIN_NEEDS_EXPORTS =
+  "needs at least one [[exports]] target: segments are deleted only once exported";
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$/;
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 
@@ -175,12 +181,7 @@ export function parseConfig(
     fail(["log"], "level", `expected one of ${LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
   }
 
-  const storeT = section("store", [
-    "checkpoint_interval",
-    "max_segment_bytes",
-    "max_segment_age",
-    "retain_local",
-  ]);
+  const storeT = section("store", opts.overlay ? OVERLAY_STORE_KEYS : STORE_KEYS);
   const duration = (k: string, def: number): number => {
     if (storeT[k] === undefined) return def;
     try {
@@ -212,12 +213,9 @@ export function parseConfig(
       return { name: name as string, type: t.type as string, table: t };
     });
   };
-  if (storeT.retain_local !== undefined && !Array.isArray(doc.exports)) {
-    fail(
-      ["store"],
-      "retain_local",
-      "needs at least one [[exports]] target: segments are deleted only once exported",
-    );
+  // The overlay's targets are counted once it is merged (withManaged).
+  if (storeT.retain_local !== undefined && !Array.isArray(doc.exports) && !opts.overlay) {
+    fail(["store"], "retain_local", RETAIN_NEEDS_EXPORTS);
   }
   const sources = named("sources", (t) => checkers.source(t));
   const exports = named("exports", (t) => {

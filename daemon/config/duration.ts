@@ -30,3 +30,16 @@ export function parseDuration(text: unknown): number {
   if (!Number.isSafeInteger(ms)) throw new TypeError(`duration ${text} is too long`);
   return ms;
 }
+
+/** A duration in the grammar above, largest unit first: 5400000 → "1h30m", 0 → "0ms". */
+export function formatDuration(ms: number): string {
+  let rest = ms;
+  let out = "";
+  for (const [unit, size] of Object.entries(UNITS).sort((a, b) => b[1] - a[1])) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out === "" ? "0ms" : out;
+}

@@ -1,10 +1,12 @@
 /**
- * Sources and export targets an admin manages in the web UI. They live in `managed.toml` in
- * the data directory — the daemon may write there, while its config file is read-only to it
- * under systemd — with `[[sources]]` and `[[exports]]` tables exactly as in the config file,
- * checked by the same checks, and merged after the config file's own (a name used in both is
- * an error naming the overlay's line). A restart is needed before the packaged launcher grants
- * network access to a host that only the overlay names (`vigil permissions` reads it too).
+ * Sources, export targets and local retention an admin manages in the web UI. They live in
+ * `managed.toml` in the data directory — the daemon may write there, while its config file is
+ * read-only to it under systemd — with `[[sources]]` and `[[exports]]` tables and `[store]
+ * retain_local` exactly as in the config file, checked by the same checks, and merged after the
+ * config file's own (a name used in both, or a `retain_local` the config file sets already, is
+ * an error naming the overlay's line: the config file's value is the one that counts). A
+ * restart is needed before the packaged launcher grants network access to a host that only the
+ * overlay names (`vigil permissions` reads it too).
  */
 
 import {
@@ -12,6 +14,7 @@ import {
   ConfigError,
   type NamedTable,
   parseConfig,
+  RETAIN_NEEDS_EXPORTS,
   type VigilConfig,
 } from "./config.ts";
 import { keyLine } from "./locate.ts";
@@ -24,7 +27,10 @@ export function managedPath(dataDir: string): string {
   return `${dataDir.replace(/\/+$/, "")}/${MANAGED_FILE}`;
 }
 
-/** `config` with the overlay's sources and export targets added, if the overlay exists. */
+/**
+ * `config` with the overlay's sources and export targets added and its `retain_local` applied,
+ * if the overlay exists.
+ */
 export async function withManaged(
   config: VigilConfig,
   checkers: ConfigCheckers,
@@ -52,9 +58,21 @@ export async function withManaged(
     });
     return [...own, ...overlay[kind]];
   };
+  const sources = merge("sources", config.sources);
+  const exports = merge("exports", config.exports);
+  const retainLocalMs = overlay.store.retainLocalMs;
+  if (retainLocalMs !== null) {
+    const retainError = (detail: string): ConfigError =>
+      new ConfigError(file, keyLine(text, ["store"], "retain_local"), "store.retain_local", detail);
+    if (config.store.retainLocalMs !== null) {
+      throw retainError(`set in ${config.file} already, which decides it; remove it here`);
+    }
+    if (exports.length === 0) throw retainError(RETAIN_NEEDS_EXPORTS);
+  }
   return {
     ...config,
-    sources: merge("sources", config.sources),
-    exports: merge("exports", config.exports),
+    store: { ...config.store, retainLocalMs: config.store.retainLocalMs ?? retainLocalMs },
+    sources,
+    exports,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Writes what the web UI manages in the data directory: `managed.toml` (the `[[sources]]` and
- * `[[exports]]` an admin added) and the secrets its forms take (`secrets/<name>.<kind>`), so
+ * `[[exports]]` an admin added, and `[store] retain_local`) and the secrets its forms take (`secrets/<name>.<kind>`), so
  * that no secret is ever written into a TOML file or shown again. Every write is atomic and
  * durable — a temp file in the same directory, fsynced, renamed over the old one, then the
  * directory fsynced — so a crash leaves the old file or the new one, never half of either.
@@ -17,6 +17,8 @@ import { MANAGED_FILE, managedPath } from "./managed.ts";
 export interface ManagedDoc {
   sources: Record<string, unknown>[];
   exports: Record<string, unknown>[];
+  /** `[store] retain_local` as written (`"90d"`), or null when the overlay leaves it out. */
+  retainLocal: string | null;
 }
 
 /** The directory of the UI's secret files in a data directory. */
@@ -30,7 +32,9 @@ export async function readManaged(dataDir: string): Promise<ManagedDoc> {
   try {
     text = await Deno.readTextFile(managedPath(dataDir));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { sources: [], exports: [] };
+    if (error instanceof Deno.errors.NotFound) {
+      return { sources: [], exports: [], retainLocal: null };
+    }
     throw error;
   }
   const doc = parse(text) as Record<string, unknown>;
@@ -39,12 +43,20 @@ export async function readManaged(dataDir: string): Promise<ManagedDoc> {
     Array.isArray(v)
       ? v.filter((t): t is Record<string, unknown> => typeof t === "object").map((t) => ({ ...t }))
       : [];
-  return { sources: tables(doc.sources), exports: tables(doc.exports) };
+  const store = doc.store as Record<string, unknown> | undefined;
+  // A value of another type is kept as written for the config check to report.
+  const retain = store?.retain_local;
+  return {
+    sources: tables(doc.sources),
+    exports: tables(doc.exports),
+    retainLocal: retain === undefined ? null : typeof retain === "string" ? retain : String(retain),
+  };
 }
 
 /** The TOML text of an overlay, with a header saying who writes it. */
 export function managedText(doc: ManagedDoc): string {
   const body: Record<string, unknown> = {};
+  if (doc.retainLocal !== null) body.store = { retain_local: doc.retainLocal };
   if (doc.sources.length > 0) body.sources = doc.sources;
   if (doc.exports.length > 0) body.exports = doc.exports;
   return "# Written by the Vigil web UI (Administration). Edits here are kept, but the UI\n" +

@@ -37,7 +37,10 @@ export interface DaemonWiring {
 export interface DaemonParts {
   readonly store: Store;
   readonly board: StatusBoard;
+  /** The configuration the daemon started with. */
   readonly config: VigilConfig;
+  /** The configuration as last (re)loaded: what a part that follows reloads reads. */
+  currentConfig(): VigilConfig;
   readonly tls: boolean;
   /** Registers a clean-up that runs at stop, after the HTTP server and before the store. */
   onStop(fn: () => void | Promise<void>): void;
@@ -112,7 +115,11 @@ export class Daemon {
       if (wiring.web !== undefined) {
         const onStop = (fn: () => void | Promise<void>): void => void closers.push(fn);
         const reload = (): Promise<boolean> => running?.reload() ?? Promise.resolve(false);
-        app.route("/", await wiring.web({ store, board: b, config, tls, onStop, reload }));
+        const currentConfig = (): VigilConfig => running?.config ?? config;
+        app.route(
+          "/",
+          await wiring.web({ store, board: b, config, currentConfig, tls, onStop, reload }),
+        );
       }
       server = await serveHttp(app, config);
       b.start();
@@ -149,6 +156,11 @@ export class Daemon {
   /** Where the HTTP server listens (the real port when the config said 0). */
   get address(): Deno.NetAddr {
     return this.#server.addr;
+  }
+
+  /** The configuration as last (re)loaded. */
+  get config(): VigilConfig {
+    return this.#config;
   }
 
   get board(): StatusBoard {

@@ -1,9 +1,9 @@
 /**
  * Administration (admin only): users, API tokens, the signing key and the configuration. Each
  * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_ROLE, USER_PASSWORD_RESET,
- * TOKEN_CREATE, TOKEN_REVOKE, SOURCE_* / EXPORT_TARGET_* from ./admin_config.ts, KEY_ROTATE from
- * ./admin_keys.ts) before it is made. The public key downloads are open to every signed-in
- * role: auditors need them to check exports.
+ * TOKEN_CREATE, TOKEN_REVOKE, SOURCE_* / EXPORT_TARGET_* / RETENTION_SET from ./admin_config.ts,
+ * KEY_ROTATE from ./admin_keys.ts) before it is made. The public key downloads are open to every
+ * signed-in role: auditors need them to check exports.
  */
 
 import { Hono } from "hono";
@@ -39,6 +39,12 @@ const DONE: Record<string, string> = {
     "chain under a checkpoint of the old key, so holders of the old public key can follow it.",
   "export-deleted-unreloaded":
     "Export target deleted, but the reload was refused: see the daemon log.",
+  "retention-saved": "Local retention saved; the daemon reloaded it.",
+  "retention-cleared": "Local retention cleared: local segments are kept forever.",
+  "retention-saved-unreloaded":
+    "Local retention saved, but the reload was refused: see the daemon log.",
+  "retention-cleared-unreloaded":
+    "Local retention cleared, but the reload was refused: see the daemon log.",
 };
 
 type Extra = ConfigExtra & { error?: string; newToken?: { name: string; token: string } };

@@ -1,15 +1,16 @@
 /**
- * Administration of sources and export targets (admin only; the caller mounts these behind the
- * role check and CSRF check of `/admin/*`). Changes go to `managed.toml` in the data
- * directory, never to the config file: the whole merged configuration is checked against the
- * candidate first — a refused change leaves the file as it was and shows why in its form — the
- * change is recorded in the chain before it replaces the file, then the daemon reloads.
- * "Test connection" runs the source plugin's probe and records that it ran.
+ * Administration of sources, export targets and local retention (admin only; the caller mounts
+ * these behind the role check and CSRF check of `/admin/*`). Changes go to `managed.toml` in
+ * the data directory, never to the config file: the whole merged configuration is checked
+ * against the candidate first — a refused change leaves the file as it was and shows why in its
+ * form — the change is recorded in the chain before it replaces the file, then the daemon
+ * reloads. "Test connection" runs the source plugin's probe and records that it ran.
  */
 
 import { Hono } from "hono";
 import { CONFIG_CHECKERS } from "../../daemon/cli/config_load.ts";
 import { ConfigError, loadConfig } from "../../daemon/config/config.ts";
+import { parseDuration } from "../../daemon/config/duration.ts";
 import { managedPath, withManaged } from "../../daemon/config/managed.ts";
 import {
   type ManagedDoc,
@@ -46,11 +47,14 @@ export type RenderAdmin = (
   extra: ConfigExtra,
 ) => Response | Promise<Response>;
 
+/** The id of the local retention form. */
+export const RETENTION_FORM = "retention-form";
+
 type Kind = "sources" | "exports";
 const EVENT: Record<Kind, string> = { sources: "SOURCE", exports: "EXPORT_TARGET" };
 const SECRET_KEYS = ["password_file", "access_key_file", "secret_key_file"];
 
-/** Routes under /admin/sources and /admin/exports. */
+/** Routes under /admin/sources, /admin/exports and /admin/retention. */
 export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
   const place = configPlace(deps.config);
@@ -80,27 +84,30 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
   const save = async (
     c: WebContext,
     opts: {
-      kind: Kind;
-      action: "ADD" | "EDIT" | "DELETE";
-      name: string;
+      command: string;
+      object: string;
       form: string;
       fields: FormFields;
       edit: (doc: ManagedDoc) => Promise<{ doc: ManagedDoc; written: WrittenSecret[] }>;
+      /** The event's context for the accepted change. */
+      context: (doc: ManagedDoc) => JsonObject;
+      /** Where to go once saved: `done` code (a refused reload appended) and anchor. */
+      done: string;
+      anchor: string;
       removed?: string[];
     },
   ): Promise<Response> => {
-    const command = `${EVENT[opts.kind]}_${opts.action}`;
-    const object = `${opts.kind === "sources" ? "source" : "export target"} ${opts.name}`;
+    const { command, object } = opts;
     let written: WrittenSecret[] = [];
     try {
       const edited = await opts.edit(await readManaged(place!.dataDir));
       written = edited.written;
-      const entry = edited.doc[opts.kind].find((t) => t.name === opts.name);
+      const context = opts.context(edited.doc);
       await writeManaged(place!.dataDir, edited.doc, {
         check: async (dir, file) => {
           await check(dir, file);
           // Durable in the chain before it takes effect; a failed append stops the change.
-          await recordUiAction(deps, c, { command, object, context: described(entry) });
+          await recordUiAction(deps, c, { command, object, context });
         },
       });
     } catch (error) {
@@ -113,11 +120,36 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
     }
     if (opts.removed !== undefined) await removeSecrets(place!.dataDir, opts.removed);
     const reloaded = deps.reload === undefined ? null : await deps.reload();
-    const done = `${opts.kind === "sources" ? "source" : "export"}-${
-      opts.action === "DELETE" ? "deleted" : "saved"
-    }${reloaded === false ? "-unreloaded" : ""}`;
-    return c.redirect(`/admin?done=${done}#${opts.kind}`, 303);
+    const done = `${opts.done}${reloaded === false ? "-unreloaded" : ""}`;
+    return c.redirect(`/admin?done=${done}#${opts.anchor}`, 303);
   };
+
+  /** Applies a change to one `[[sources]]` or `[[exports]]` entry. */
+  const saveEntry = (
+    c: WebContext,
+    opts: {
+      kind: Kind;
+      action: "ADD" | "EDIT" | "DELETE";
+      name: string;
+      form: string;
+      fields: FormFields;
+      edit: (doc: ManagedDoc) => Promise<{ doc: ManagedDoc; written: WrittenSecret[] }>;
+      removed?: string[];
+    },
+  ): Promise<Response> =>
+    save(c, {
+      command: `${EVENT[opts.kind]}_${opts.action}`,
+      object: `${opts.kind === "sources" ? "source" : "export target"} ${opts.name}`,
+      form: opts.form,
+      fields: opts.fields,
+      edit: opts.edit,
+      context: (doc) => described(doc[opts.kind].find((t) => t.name === opts.name)),
+      done: `${opts.kind === "sources" ? "source" : "export"}-${
+        opts.action === "DELETE" ? "deleted" : "saved"
+      }`,
+      anchor: opts.kind,
+      ...(opts.removed === undefined ? {} : { removed: opts.removed }),
+    });
 
   /** Writes a form's secrets as `secrets/<name>.<suffix>` and points the table at them. */
   const withSecrets = async (
@@ -146,7 +178,7 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
       if (place === null) return unavailable(c);
       const fields = formFields(await c.req.parseBody());
       const name = fields.name ?? "";
-      return save(c, {
+      return saveEntry(c, {
         kind,
         action: "ADD",
         name,
@@ -167,7 +199,7 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
       if (place === null) return unavailable(c);
       const name = c.req.param("name");
       const fields = formFields(await c.req.parseBody());
-      return save(c, {
+      return saveEntry(c, {
         kind,
         action: "EDIT",
         name,
@@ -187,7 +219,7 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
       if (place === null) return unavailable(c);
       const name = c.req.param("name");
       const old = (await readManaged(place.dataDir))[kind].find((t) => t.name === name);
-      return save(c, {
+      return saveEntry(c, {
         kind,
         action: "DELETE",
         name,
@@ -204,6 +236,38 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
       });
     });
   }
+
+  app.post("/admin/retention", async (c) => {
+    if (place === null) return unavailable(c);
+    const fields = formFields(await c.req.parseBody());
+    const value = fields.retain_local ?? "";
+    return save(c, {
+      command: "RETENTION_SET",
+      object: "local retention",
+      form: RETENTION_FORM,
+      fields,
+      edit: async (doc) => {
+        const own = await loadConfig(place.file, CONFIG_CHECKERS);
+        if (own.store.retainLocalMs !== null) {
+          throw new TypeError(
+            `retain_local is set in ${baseName(own.file)}, which decides it: change it there`,
+          );
+        }
+        if (value !== "") {
+          try {
+            parseDuration(value);
+          } catch (error) {
+            if (!(error instanceof TypeError)) throw error;
+            throw new TypeError(`retain_local: ${error.message}`);
+          }
+        }
+        return { doc: { ...doc, retainLocal: value === "" ? null : value }, written: [] };
+      },
+      context: (doc) => ({ retain_local: doc.retainLocal }),
+      done: value === "" ? "retention-cleared" : "retention-saved",
+      anchor: "retention",
+    });
+  });
 
   app.post("/admin/sources/:name/test", async (c) => {
     if (place === null) return unavailable(c);
@@ -231,6 +295,11 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
   });
 
   return app;
+}
+
+/** The last part of a path: the config file as the page names it. */
+export function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 function editableOnly(name: string): string {

@@ -1,12 +1,13 @@
 /**
- * What the Administration page shows of the sources and export targets, read afresh on each
- * view: the config file's own (read-only to the UI) and the data directory's `managed.toml`
- * (the UI's). The config the daemon started with says where both are; it is not itself shown,
- * since a reload or another admin may have changed them since.
+ * What the Administration page shows of the sources, export targets and local retention, read
+ * afresh on each view: the config file's own (read-only to the UI) and the data directory's
+ * `managed.toml` (the UI's). The config the daemon started with says where both are; it is not
+ * itself shown, since a reload or another admin may have changed them since.
  */
 
 import { CONFIG_CHECKERS } from "../../daemon/cli/config_load.ts";
 import { loadConfig, type NamedTable } from "../../daemon/config/config.ts";
+import { formatDuration } from "../../daemon/config/duration.ts";
 import { type ManagedDoc, readManaged } from "../../daemon/config/managed_write.ts";
 
 /** Where the configuration lives, from the config `vigil serve` started with. */
@@ -20,6 +21,8 @@ export interface ConfigState {
   place: ConfigPlace;
   fileSources: readonly NamedTable[];
   fileExports: readonly NamedTable[];
+  /** The config file's own `[store] retain_local`, which the UI cannot change; or null. */
+  fileRetainLocal: string | null;
   managed: ManagedDoc;
   /** Why a list could not be read (a config file edited into an error since the start). */
   error?: string;
@@ -38,12 +41,15 @@ export async function readConfigState(place: ConfigPlace): Promise<ConfigState> 
     place,
     fileSources: [],
     fileExports: [],
-    managed: { sources: [], exports: [] },
+    fileRetainLocal: null,
+    managed: { sources: [], exports: [], retainLocal: null },
   };
   try {
     const own = await loadConfig(place.file, CONFIG_CHECKERS);
     state.fileSources = own.sources;
     state.fileExports = own.exports;
+    const ms = own.store.retainLocalMs;
+    state.fileRetainLocal = ms === null ? null : formatDuration(ms);
     state.managed = await readManaged(place.dataDir);
   } catch (error) {
     state.error = `The configuration cannot be read: ${(error as Error).message}`;

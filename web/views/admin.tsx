@@ -1,7 +1,7 @@
 /**
  * The Administration page: users and roles, API tokens (a new token's text shown once), the
- * signing key, sources and export targets (./admin_config.tsx), and the rest of the
- * configuration read-only.
+ * signing key, sources, export targets and local retention (./admin_config.tsx), and the rest
+ * of the configuration read-only.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
@@ -229,8 +229,8 @@ export const AdminPage = (p: {
       : (
         <div id="config">
           <p class="muted">
-            As the daemon started, read-only. Retention and everything else outside the sources and
-            export targets above is changed in the configuration file; reload with SIGHUP.
+            As the daemon started, read-only. Everything outside the sources, export targets and
+            local retention above is changed in the configuration file; reload with SIGHUP.
           </p>
           <ConfigValue value={p.config} />
         </div>

@@ -1,15 +1,17 @@
 /**
  * Sources and export targets on the Administration page: the config file's entries read-only,
- * `managed.toml`'s editable, a form to add each kind, and a "Test connection" per source. Secret
+ * `managed.toml`'s editable, a form to add each kind, and a "Test connection" per source; then
+ * local retention (./admin_retention.tsx). Secret
  * fields are always empty: what was typed into one is written to a file and never shown again,
  * not even when the form comes back with an error. Values are text, and DSNs are masked.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { NamedTable } from "../../daemon/config/config.ts";
-import type { ConfigExtra } from "../routes/admin_config.ts";
+import { type ConfigExtra, RETENTION_FORM } from "../routes/admin_config.ts";
 import { SECRET_FIELDS } from "../routes/admin_config_form.ts";
 import type { ConfigState } from "../routes/admin_config_state.ts";
+import { LocalRetention } from "./admin_retention.tsx";
 import { maskDsn } from "./config.tsx";
 import { Csrf } from "./layout.tsx";
 import { Text } from "./text.tsx";
@@ -257,6 +259,7 @@ function formIds(state: ConfigState): Set<string> {
     "add-source-pgaudit",
     "add-export-dir",
     "add-export-s3",
+    RETENTION_FORM,
     ...state.managed.sources.map((t) => `edit-source-${String(t.name)}`),
     ...state.managed.exports.map((t) => `edit-export-${String(t.name)}`),
   ]);
@@ -303,5 +306,6 @@ export const ManagedConfig = (
       csrf={p.csrf}
       extra={p.extra}
     />
+    <LocalRetention state={p.state} csrf={p.csrf} extra={p.extra} />
   </div>
 );

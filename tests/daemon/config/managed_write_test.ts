@@ -30,7 +30,7 @@ Deno.test("writeManaged() writes an overlay that loadVigilConfig() merges, mode 
   await withTempDir(async (dir) => {
     const { file, data } = await setup(dir);
     let checked = 0;
-    await writeManaged(data, { sources: [], exports: [DIR_TARGET(dir)] }, {
+    await writeManaged(data, { sources: [], exports: [DIR_TARGET(dir)], retainLocal: null }, {
       check: async (staged) => {
         checked++;
         assert((await Deno.stat(`${staged}/managed.toml`)).isFile);
@@ -50,13 +50,13 @@ Deno.test("writeManaged() writes an overlay that loadVigilConfig() merges, mode 
 Deno.test("writeManaged() leaves the file unchanged when the check throws", async () => {
   await withTempDir(async (dir) => {
     const { data } = await setup(dir);
-    await writeManaged(data, { sources: [], exports: [DIR_TARGET(dir)] }, {
+    await writeManaged(data, { sources: [], exports: [DIR_TARGET(dir)], retainLocal: null }, {
       check: async () => {},
     });
     const before = await Deno.readTextFile(managedPath(data));
     const e = await assertRejects(
       () =>
-        writeManaged(data, { sources: [], exports: [] }, {
+        writeManaged(data, { sources: [], exports: [], retainLocal: null }, {
           check: () => Promise.reject(new ConfigError("x", 1, undefined, "refused")),
         }),
       ConfigError,
@@ -101,7 +101,11 @@ Deno.test("writeManaged() serialises concurrent writes: none is lost half-writte
     const order: number[] = [];
     await Promise.all(
       [1, 2, 3].map((i) =>
-        writeManaged(data, { sources: [], exports: [{ ...DIR_TARGET(dir), name: `t${i}` }] }, {
+        writeManaged(data, {
+          sources: [],
+          exports: [{ ...DIR_TARGET(dir), name: `t${i}` }],
+          retainLocal: null,
+        }, {
           check: async () => {
             order.push(i);
             await new Promise((r) => setTimeout(r, 5));
