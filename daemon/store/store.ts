@@ -6,12 +6,11 @@
  * the basis of exactly-once collection.
  */
 
-import { canonicalEvent } from "../event/canonical.ts";
 import type { AuditEvent, NewEvent } from "../event/model.ts";
 import { log } from "../log.ts";
 import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
 import { StoreDamageError } from "./errors.ts";
-import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, FRAME_POSITION, MAX_PAYLOAD } from "./frame.ts";
+import { type Encoded, GroupFramer, type Pending } from "./group_framer.ts";
 import { type SigningKey } from "./keys.ts";
 import { KEY_EVENT_SOURCE } from "./key_handover.ts";
 import {
@@ -50,36 +49,10 @@ export interface DurableRecord {
   json: string;
 }
 
-interface Pending {
-  batch: AppendBatch;
-  resolve: (r: AppendResult) => void;
-  reject: (e: unknown) => void;
-}
-
-/** A group of batches framed (lengths and bodies) in shared memory, waiting for its hashes. */
-interface Encoded {
-  group: Pending[];
-  bytes: Uint8Array;
-  frames: Int32Array;
-  frameCount: number;
-  nextSeq: number;
-  positions: Map<string, string>;
-  records: DurableRecord[];
-  results: AppendResult[];
-  leafCount: number;
-  /** Write-failure epoch the group was hashed in: a later failure invalidates it. */
-  epoch: number;
-}
-
-const encoder = new TextEncoder();
 /** Events per group commit beyond which waiting batches go into the next group. */
 const GROUP_EVENTS = 2048;
 /** Groups in flight at once: framing, hashing, writing and fsyncing overlap across them. */
 const SLOTS = 4;
-
-function sharedBytes(n: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(n));
-}
 
 /** The open, writable store of one data directory. */
 export class Store {
@@ -93,8 +66,7 @@ export class Store {
   #wake: (() => void) | null = null;
   // Slots for groups in flight: one is framed on this thread while earlier ones are hashed on
   // the worker and written; frames live in shared memory so the worker hashes them in place.
-  #bufs = Array.from({ length: SLOTS }, () => sharedBytes(1 << 20));
-  #frames = Array.from({ length: SLOTS }, () => new Int32Array(new SharedArrayBuffer(4 * 8192)));
+  #framer = new GroupFramer(SLOTS);
   /** Seq after the last framed group: ahead of the durable one while groups are in flight. */
   #pSeq: number;
   #epoch = 0;
@@ -249,7 +221,11 @@ export class Store {
         }
         const enc = this.#encode(group, slot);
         if (!enc) continue;
-        const hashed = this.#hasher.hash(this.#bufs[slot]!, this.#frames[slot]!, enc.frameCount);
+        const hashed = this.#hasher.hash(
+          this.#framer.buffer(slot),
+          this.#framer.frames(slot),
+          enc.frameCount,
+        );
         hashed.catch(() => {}); // handled below, once the group before it is written
         const prev = last;
         last = busy[slot] = (async () => {
@@ -295,104 +271,11 @@ export class Store {
     return run;
   }
 
-  #grow(slot: number, bytes: number): Uint8Array {
-    const buf = this.#bufs[slot]!;
-    if (bytes <= buf.length) return buf;
-    const next = sharedBytes(Math.max(bytes, buf.length * 2));
-    next.set(buf);
-    this.#bufs[slot] = next;
-    return next;
-  }
-
-  #addFrame(slot: number, i: number, off: number): void {
-    let frames = this.#frames[slot]!;
-    if (i >= frames.length) {
-      const grown = new Int32Array(new SharedArrayBuffer(frames.length * 8));
-      grown.set(frames);
-      this.#frames[slot] = frames = grown;
-    }
-    frames[i] = off;
-  }
-
-  /**
-   * Frames a group: lengths, types and bodies; the worker adds chains and CRCs. Null when no
-   * batch of the group could be framed.
-   */
+  /** Frames a group after the groups in flight; null when no batch of it could be framed. */
   #encode(group: Pending[], slot: number): Encoded | null {
-    let seq = this.#pSeq;
-    let off = 0;
-    let nFrames = 0;
-    const nowUs = Date.now() * 1000;
-    const records: DurableRecord[] = [];
-    const results: AppendResult[] = [];
-    const positions = new Map<string, string>();
-    let buf = this.#bufs[slot]!;
-    const kept: Pending[] = [];
-    for (const pending of group) {
-      const { batch } = pending;
-      // A batch that cannot be framed is refused alone; the batches around it still go.
-      const undo = { seq, off, nFrames, records: records.length };
-      const firstSeq = seq;
-      try {
-        for (const ne of batch.events) {
-          // Built in canonical key order, so its plain JSON text is the canonical encoding.
-          const event = canonicalEvent(ne, seq, nowUs);
-          const json = JSON.stringify(event);
-          buf = this.#grow(slot, off + FRAME_OVERHEAD + CHAIN_SIZE + 1 + json.length * 3);
-          const p = off + FRAME_OVERHEAD;
-          buf[p + CHAIN_SIZE] = FRAME_EVENT;
-          const n = encoder.encodeInto(json, buf.subarray(p + CHAIN_SIZE + 1)).written;
-          const len = CHAIN_SIZE + 1 + n;
-          if (len > MAX_PAYLOAD) {
-            throw new RangeError(
-              `event of ${n} bytes from source ${batch.source} is over the limit`,
-            );
-          }
-          buf[off] = len >>> 24;
-          buf[off + 1] = len >>> 16;
-          buf[off + 2] = len >>> 8;
-          buf[off + 3] = len;
-          this.#addFrame(slot, nFrames++, off);
-          off = p + len;
-          records.push({ seq, event, json });
-          seq++;
-        }
-      } catch (e) {
-        ({ seq, off, nFrames } = undo);
-        records.length = undo.records;
-        pending.reject(e);
-        continue;
-      }
-      if (batch.position !== undefined) {
-        const body = JSON.stringify({ source: batch.source, pos: batch.position, next_seq: seq });
-        const bytes = encoder.encode(body);
-        const len = CHAIN_SIZE + 1 + bytes.length;
-        buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
-        buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_POSITION;
-        buf.set(bytes, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
-        new DataView(buf.buffer).setUint32(off, len);
-        this.#addFrame(slot, nFrames++, off);
-        off += FRAME_OVERHEAD + len;
-        positions.set(batch.source, batch.position);
-      }
-      kept.push(pending);
-      results.push({ firstSeq, count: seq - firstSeq });
-    }
-    if (kept.length === 0) return null;
-    const leafCount = seq - this.#pSeq;
-    this.#pSeq = seq;
-    return {
-      group: kept,
-      bytes: buf.subarray(0, off),
-      frames: this.#frames[slot]!,
-      frameCount: nFrames,
-      nextSeq: seq,
-      positions,
-      records,
-      results,
-      leafCount,
-      epoch: this.#epoch,
-    };
+    const enc = this.#framer.frame(group, slot, this.#pSeq, this.#epoch);
+    if (enc !== null) this.#pSeq = enc.nextSeq;
+    return enc;
   }
 
   /** Rejects a group; every group framed after it is void too. */
