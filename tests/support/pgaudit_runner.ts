@@ -1,7 +1,8 @@
 /**
- * A stand-in for the daemon with one pgAudit source, until `vigil serve` runs sources: opens the
- * store in `--data`, runs the source into it until SIGTERM (or SIGINT), then stops it and closes
- * the store cleanly. Like the daemon's supervisor, it starts the source again after a failure
+ * The daemon's data path cut down to one pgAudit source, for the crash tests: the same store and
+ * `runSource` pipeline as `vigil serve`, without the web UI, detection and exports, so that a
+ * kill -9 lands in the collection path and nowhere else. Opens the store in `--data`, runs the
+ * source into it until SIGTERM (or SIGINT), then stops it and closes the store cleanly. Like the daemon's supervisor, it starts the source again after a failure
  * (with a line `source failed: …` on stderr). Prints one line "ready" once the store is open and
  * the source runs, so that a test can kill it at moments that matter.
  *

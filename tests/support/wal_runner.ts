@@ -1,9 +1,11 @@
 /**
- * A stand-in for the daemon with one WAL source, until `vigil serve` exists: opens the store
- * in `--data`, runs the WAL source into it until SIGTERM (or SIGINT), then stops the source and
- * closes the store cleanly. Like the daemon's supervisor, it starts the source again after a
- * failure (with a line `source failed: …` on stderr). Prints one line "ready" to stdout once its replication connection
- * streams, so that a test can kill it at moments that matter.
+ * The daemon's data path cut down to one WAL source, for the crash tests: the same store and
+ * `runSource` pipeline as `vigil serve`, without the web UI, detection and exports, so that a
+ * kill -9 lands in the collection path and nowhere else. Opens the store in `--data`, runs the
+ * source into it until SIGTERM (or SIGINT), then stops the source and closes the store cleanly.
+ * Like the daemon's supervisor, it starts the source again after a failure (with a line
+ * `source failed: …` on stderr). Prints one line "ready" to stdout once its replication
+ * connection streams, so that a test can kill it at moments that matter.
  *
  * `deno run --allow-read --allow-write --allow-net=127.0.0.1 --allow-env --allow-ffi
  *  tests/support/wal_runner.ts --data DIR --dsn DSN --slot S --publication P`
