@@ -147,7 +147,11 @@ function ensureEventTrigger(name: string, event: string, fn: string): string {
         WHERE evtname = '${name}' AND evtevent = '${event}'
           AND evtfoid = '${VIGIL_SCHEMA}.${fn}()'::pg_catalog.regprocedure
       ) THEN
-        DROP EVENT TRIGGER IF EXISTS ${name};
+        -- Only a trigger that is there but wrong is dropped: pgAudit logs even a DROP … IF EXISTS
+        -- that finds nothing, and that would read as tampering on a first install.
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${name}') THEN
+          DROP EVENT TRIGGER ${name};
+        END IF;
         CREATE EVENT TRIGGER ${name} ON ${event} EXECUTE FUNCTION ${VIGIL_SCHEMA}.${fn}();
       ELSIF (SELECT evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = '${name}') <> 'O'
       THEN

@@ -6,9 +6,9 @@
 
 import { installPgSide, InstallRefusedError } from "../../../daemon/pg/install.ts";
 import { DDL_TRIGGERS, INSTALL_VERSION } from "../../../daemon/pg/install_sql.ts";
-import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
+import { assert, assertEquals, assertEventually, assertRejects } from "../../support/assert.ts";
 import { runVigil } from "../../support/cli.ts";
-import { startPostgres } from "../../support/postgres.ts";
+import { type PgCluster, startPostgres } from "../../support/postgres.ts";
 
 Deno.test("vigil pg-install installs, then re-applies idempotently, and refuses a non-superuser", async () => {
   await using pg = await startPostgres();
@@ -17,10 +17,18 @@ Deno.test("vigil pg-install installs, then re-applies idempotently, and refuses 
   assert(first.stdout.startsWith(`installed version ${INSTALL_VERSION} `), first.stdout);
   assert(first.stdout.includes("event trigger vigil_sql_drop ON sql_drop"), first.stdout);
 
+  // What pgAudit logged of event triggers: a first install creates them and drops nothing (a
+  // DROP … IF EXISTS would be logged, and detection takes a dropped event trigger for tampering).
+  assertEquals(await triggerDdl(pg), ["CREATE EVENT TRIGGER", "CREATE EVENT TRIGGER"]);
   const oids = "SELECT string_agg(oid::text, ' ' ORDER BY evtname) FROM pg_event_trigger";
   const firstOids = await pg.sql(oids);
   const second = await runVigil(["pg-install", "--dsn", pg.dsn()]);
   assertEquals([second.code, second.stderr], [0, ""]);
+  assertEquals(
+    (await triggerDdl(pg)).length,
+    2,
+    "a re-run on an intact install logs no trigger DDL",
+  );
   // An intact install is left alone: no event trigger dropped and created again (which pgAudit
   // would log and the detectors would rightly call tampering).
   assertEquals(await pg.sql(oids), firstOids);
@@ -65,6 +73,19 @@ Deno.test("vigil pg-install installs, then re-applies idempotently, and refuses 
   assertEquals(repaired.code, 0, repaired.stderr);
   assertEquals(await pg.sql("SELECT count(*) FROM pg_event_trigger"), "2");
 });
+
+/** The event trigger DDL commands pgAudit logged so far, in order (after a marker is logged). */
+async function triggerDdl(pg: PgCluster): Promise<string[]> {
+  const marker = `vigil-flush-${crypto.randomUUID()}`;
+  await pg.sql(`SELECT '${marker}'`);
+  const csv = (await pg.logFiles()).csvlog;
+  const text = await assertEventually(async () => {
+    const t = await Deno.readTextFile(csv);
+    return t.includes(marker) ? t : undefined;
+  }, { timeoutMs: 10_000, message: "the marker reached the csvlog" });
+  return [...text.matchAll(/AUDIT: SESSION,\d+,\d+,DDL,((?:CREATE|DROP|ALTER) EVENT TRIGGER),/g)]
+    .map((m) => m[1]!);
+}
 
 Deno.test("vigil pg-install refuses a bad DSN as a usage error, without echoing it", async () => {
   const bad = await runVigil(["pg-install", "--dsn", "mysql://root:s3cret@db/x"]);
