@@ -9,6 +9,7 @@
 import type { AuditEvent } from "../event/model.ts";
 import { MAX_SEQS } from "./alert.ts";
 import type { EventClass } from "./event_facts.ts";
+import { bump, top } from "./window.ts";
 
 /** What an entity window is keyed by. */
 export type EntityKind = "client_addr" | "application";
@@ -75,19 +76,6 @@ export class EntityWindow {
       ? this.key.slice(this.key.lastIndexOf("@") + 1)
       : top(this.dbs);
   }
-}
-
-function bump(m: Map<string, number>, k: string | undefined): void {
-  if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1);
-}
-
-function top(m: Map<string, number>): string | undefined {
-  let best: string | undefined;
-  let n = -1;
-  for (const [k, v] of m) {
-    if (v > n || (v === n && k < best!)) [best, n] = [k, v];
-  }
-  return best;
 }
 
 /** The learned history of one address, or one application on one database. */

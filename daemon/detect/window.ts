@@ -37,11 +37,13 @@ export interface HistoryFacts {
   sensitive: boolean;
 }
 
-function bump(m: Map<string, number>, k: string | undefined): void {
+/** Counts one more `k` in `m` (nothing for an absent key). */
+export function bump(m: Map<string, number>, k: string | undefined): void {
   if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1);
 }
 
-function top(m: Map<string, number>): string | undefined {
+/** The most counted key of `m`, the smallest on a tie: a fixed answer whatever the order. */
+export function top(m: Map<string, number>): string | undefined {
   let best: string | undefined;
   let n = -1;
   for (const [k, v] of m) {
