@@ -6,13 +6,7 @@
 import { join } from "node:path";
 import { assertEventually } from "./assert.ts";
 import type { PgCluster } from "./postgres.ts";
-
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
+import { makeTestCerts } from "./test_ca.ts";
 
 /**
  * Makes a CA and a server certificate for IP 127.0.0.1 in the data dir (owned by the server's
@@ -20,51 +14,7 @@ async function run(cmd: string, args: string[], cwd: string): Promise<void> {
  */
 export async function enableTls(pg: PgCluster): Promise<string> {
   const dir = pg.dataDir;
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=vigil test CA",
-  ], dir);
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ], dir);
-  await Deno.writeTextFile(
-    join(dir, "server.ext"),
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-  );
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-  ], dir);
+  await makeTestCerts(dir, "server", "vigil test CA");
   const { uid, gid } = await Deno.stat(dir);
   for (const name of ["server.crt", "server.key"]) {
     await Deno.chmod(join(dir, name), 0o600);

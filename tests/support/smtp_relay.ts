@@ -12,6 +12,7 @@
  */
 
 import { join } from "node:path";
+import { makeTestCerts } from "./test_ca.ts";
 
 const PYTHON = "/usr/bin/python3";
 
@@ -109,55 +110,6 @@ async function ensureAiosmtpd(): Promise<void> {
   }
 }
 
-/** A CA and a certificate for IP 127.0.0.1 in `dir`. */
-async function makeCerts(dir: string): Promise<void> {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=vigil test mail CA",
-  ], dir);
-  await run("openssl", [
-    "req",
-    ...ec,
-    "-keyout",
-    "relay.key",
-    "-out",
-    "relay.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ], dir);
-  await Deno.writeTextFile(
-    join(dir, "relay.ext"),
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-  );
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    "relay.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "relay.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "relay.ext",
-  ], dir);
-}
-
 /** Starts the relay; `exclude` names AUTH mechanisms it must not offer (`["PLAIN"]`). */
 export async function startSmtpRelay(
   opts: { user: string; password: string; exclude?: string[] },
@@ -168,7 +120,7 @@ export async function startSmtpRelay(
   let child: Deno.ChildProcess | null = null;
   try {
     await Deno.mkdir(spool);
-    await makeCerts(dir);
+    await makeTestCerts(dir, "relay", "vigil test mail CA");
     await Deno.writeTextFile(join(dir, "relay.py"), SERVER_PY);
     child = new Deno.Command(PYTHON, {
       args: [
