@@ -1,18 +1,32 @@
 /**
  * Connects a source to the store: every batch it emits is appended under the source's name,
  * with its position, and the source hears back only once the batch is durable.
+ *
+ * A run ends only when every batch it handed over has settled. A source that fails (or
+ * returns) while one of its batches is still being stored must not be started again before
+ * that batch is durable or refused: the next run reads its position from the store, and a
+ * position read while the batch is in flight would be older than what the store then holds —
+ * the batch would be streamed and stored again. Emits after the run ended are refused.
  */
 
 import type { Source, SourceContext } from "./source.ts";
 import { SourceError } from "./source.ts";
-import type { Store } from "./store/store.ts";
+import type { AppendBatch, AppendResult } from "./store/store.ts";
+
+/** What the pipeline needs of the store: appends, and the positions they made durable. */
+export interface SourceStore {
+  append(batch: AppendBatch): Promise<AppendResult>;
+  position(source: string): string | undefined;
+}
 
 /** Runs `source` as `name` into `store` until `signal` aborts or the source fails. */
 export async function runSource(
-  store: Store,
+  store: SourceStore,
   source: Source,
   opts: { name: string; signal: AbortSignal; gauge?: (name: string, value: number) => void },
 ): Promise<void> {
+  const inflight = new Set<Promise<unknown>>();
+  let ended = false;
   const ctx: SourceContext = {
     ...(opts.gauge !== undefined ? { gauge: opts.gauge } : {}),
     name: opts.name,
@@ -20,22 +34,36 @@ export async function runSource(
     signal: opts.signal,
     emit: async (batch) => {
       const events = batch.events.map((e) => ({ ...e, source: opts.name }));
+      if (ended) {
+        throw new SourceError(
+          "store",
+          `Cannot store a batch of ${events.length} events from ${opts.name}: its run has ended`,
+        );
+      }
+      const appending = store.append({
+        source: opts.name,
+        events,
+        ...(batch.position !== undefined ? { position: batch.position } : {}),
+      });
+      inflight.add(appending);
       try {
-        await store.append({
-          source: opts.name,
-          events,
-          ...(batch.position !== undefined ? { position: batch.position } : {}),
-        });
+        await appending;
       } catch (e) {
         throw new SourceError(
           "store",
           `Cannot store a batch of ${events.length} events from ${opts.name}: ${e}`,
-          {
-            cause: e,
-          },
+          { cause: e },
         );
+      } finally {
+        inflight.delete(appending);
       }
     },
   };
-  await source.run(ctx);
+  try {
+    await source.run(ctx);
+  } finally {
+    ended = true;
+    // Settled, not succeeded: a refused batch is the source's failure to report, not ours.
+    while (inflight.size > 0) await Promise.allSettled([...inflight]);
+  }
 }

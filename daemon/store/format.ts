@@ -1,5 +1,5 @@
 /**
- * The data directory's format version: one line, `vigil-data 1`, in `FORMAT`. Each file format
+ * The data directory's format version: one line, `vigil-data 2`, in `FORMAT`. Each file format
  * inside carries its own version too (segment magic `VIGILSG1`, `vigil-checkpoint v1`); this one
  * says which layout of the directory as a whole a release wrote, so that an older release
  * refuses a directory a newer one has changed instead of misreading it, and a newer release
@@ -12,8 +12,12 @@
 
 import { syncDir } from "./segment_writer.ts";
 
-/** The format this release writes and the newest it reads. */
-export const DATA_FORMAT = 1;
+/**
+ * The format this release writes and the newest it reads. Format 2 ends every group commit with
+ * a commit frame (`frame.ts`), which format 1 readers would take for damage; it reads format 1
+ * as it is, and the writer moves a directory to 2 when it opens it.
+ */
+export const DATA_FORMAT = 2;
 export const FORMAT_FILE = "FORMAT";
 const LINE = /^vigil-data ([1-9][0-9]{0,5})\n?$/;
 
@@ -56,12 +60,13 @@ export async function checkDataFormat(dataDir: string): Promise<void> {
 }
 
 /**
- * For the writer, under its lock: refuses a newer format, and records this release's format in
- * a directory that has none (a new one, or one from before the file existed — the same layout).
+ * For the writer, under its lock, before it writes anything: refuses a newer format, and
+ * records this release's format in a directory that has none (a new one, or one from before the
+ * file existed) or an older one, whose records it reads as they are.
  */
 export async function ensureDataFormat(dataDir: string): Promise<void> {
   await checkDataFormat(dataDir);
-  if (await readDataFormat(dataDir) !== null) return;
+  if (await readDataFormat(dataDir) === DATA_FORMAT) return;
   const path = `${dataDir}/${FORMAT_FILE}`;
   const tmp = `${path}.tmp`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });

@@ -7,8 +7,16 @@
  * Frame: payload length u32 | CRC-32C(payload) u32 | payload, where payload is
  * chain hash (32) | type (1) | body. For an event (type 0x00) the body is the event's canonical
  * JSON, so `payload[32..]` is exactly RFC 9162's leaf input 0x00 ‖ data and is hashed in place,
- * and the chain hash is SHA-256(previous chain ‖ leaf hash). Position (0x01) and seal (0x02)
- * frames carry the current chain head unchanged and are not Merkle leaves.
+ * and the chain hash is SHA-256(previous chain ‖ leaf hash). Position (0x01), seal (0x02) and
+ * commit (0x03) frames carry the current chain head unchanged and are not Merkle leaves.
+ *
+ * Commit frames (data format 2 on) make a group commit atomic. The writer ends every group it
+ * writes with one, body `{"next_seq":N}`, and starts every segment it creates with one, so a
+ * segment that holds any commit frame was written this way: whatever follows its last commit
+ * (or seal) frame is a group whose write a crash cut short — even when the cut fell between two
+ * whole records — and is dropped on recovery, its events and its position records together.
+ * Without that, a kill -9 in the middle of a large write kept the first events of a batch
+ * without the position after them, and the source sent them again: stored twice.
  */
 
 import { crc32c } from "./crc32c.ts";
@@ -25,6 +33,9 @@ export const MAX_PAYLOAD = 64 * 1024 * 1024;
 export const FRAME_EVENT = 0x00;
 export const FRAME_POSITION = 0x01;
 export const FRAME_SEAL = 0x02;
+export const FRAME_COMMIT = 0x03;
+/** The highest frame type this release knows. */
+export const FRAME_LAST_TYPE = FRAME_COMMIT;
 
 /** The chain head of an empty log. */
 export const GENESIS_CHAIN: Uint8Array = new Uint8Array(32);
@@ -114,7 +125,7 @@ export function scanFrames(
       return { kind: "bad", offset: off, reason: "CRC-32C mismatch" };
     }
     const type = buf[p + CHAIN_SIZE]!;
-    if (type > FRAME_SEAL) {
+    if (type > FRAME_LAST_TYPE) {
       return { kind: "bad", offset: off, reason: `unknown frame type ${type}` };
     }
     onFrame({ offset: off, payload: p, length: len, type });
@@ -173,4 +184,28 @@ export function segmentName(firstSeq: number): string {
 export function parseSegmentName(name: string): number | null {
   const m = /^seg-(\d{20})\.vseg$/.exec(name);
   return m ? Number(m[1]) : null;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A whole commit frame: the chain head after the group it ends and `{"next_seq":N}`, with its
+ * CRC. Groups framed for the hash Worker get theirs from `commitBody` instead.
+ */
+export function encodeCommitFrame(chain: Uint8Array, nextSeq: number): Uint8Array {
+  const body = commitBody(nextSeq);
+  const len = CHAIN_SIZE + 1 + body.length;
+  const frame = new Uint8Array(FRAME_OVERHEAD + len);
+  frame.set(chain, FRAME_OVERHEAD);
+  frame[FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_COMMIT;
+  frame.set(body, FRAME_OVERHEAD + CHAIN_SIZE + 1);
+  const dv = new DataView(frame.buffer);
+  dv.setUint32(0, len);
+  dv.setUint32(4, crc32c(frame, FRAME_OVERHEAD, frame.length));
+  return frame;
+}
+
+/** The body of a commit frame: the seq the next group starts at. */
+export function commitBody(nextSeq: number): Uint8Array {
+  return encoder.encode(JSON.stringify({ next_seq: nextSeq }));
 }

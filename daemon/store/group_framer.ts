@@ -1,12 +1,20 @@
 /**
- * Framing a group of batches for the store's write path: each event's canonical JSON and each
- * position record, with its length and type, into one slot's shared memory, so that the hash
- * Worker adds chain hashes and CRCs in place (`hasher.ts`) and the writer writes the bytes as
- * they are. Several slots let one group be framed while earlier ones are hashed and written.
+ * Framing a group of batches for the store's write path: each event's canonical JSON, each
+ * position record and the commit record that ends the group, with its length and type, into
+ * one slot's shared memory, so that the hash Worker adds chain hashes and CRCs in place
+ * (`hasher.ts`) and the writer writes the bytes as they are. Several slots let one group be framed while earlier ones are hashed and written.
  */
 
 import { canonicalEvent } from "../event/canonical.ts";
-import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, FRAME_POSITION, MAX_PAYLOAD } from "./frame.ts";
+import {
+  CHAIN_SIZE,
+  commitBody,
+  FRAME_COMMIT,
+  FRAME_EVENT,
+  FRAME_OVERHEAD,
+  FRAME_POSITION,
+  MAX_PAYLOAD,
+} from "./frame.ts";
 import type { AppendBatch, AppendResult, DurableRecord } from "./store.ts";
 
 /** A batch waiting to be stored, with its caller's promise. */
@@ -79,6 +87,17 @@ export class GroupFramer {
     frames[i] = off;
   }
 
+  /** Frames a record that is not an event at `off` of `slot`; returns the offset after it. */
+  #record(slot: number, index: number, off: number, type: number, body: Uint8Array): number {
+    const len = CHAIN_SIZE + 1 + body.length;
+    const buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
+    buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = type;
+    buf.set(body, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
+    new DataView(buf.buffer).setUint32(off, len);
+    this.#addFrame(slot, index, off);
+    return off + FRAME_OVERHEAD + len;
+  }
+
   /**
    * Frames `group` into `slot`, its first event taking seq `firstSeq`: lengths, types and
    * bodies; the hasher adds chains and CRCs. A batch that cannot be framed is rejected alone.
@@ -131,20 +150,16 @@ export class GroupFramer {
       }
       if (batch.position !== undefined) {
         const body = JSON.stringify({ source: batch.source, pos: batch.position, next_seq: seq });
-        const bytes = encoder.encode(body);
-        const len = CHAIN_SIZE + 1 + bytes.length;
-        buf = this.#grow(slot, off + FRAME_OVERHEAD + len);
-        buf[off + FRAME_OVERHEAD + CHAIN_SIZE] = FRAME_POSITION;
-        buf.set(bytes, off + FRAME_OVERHEAD + CHAIN_SIZE + 1);
-        new DataView(buf.buffer).setUint32(off, len);
-        this.#addFrame(slot, nFrames++, off);
-        off += FRAME_OVERHEAD + len;
+        off = this.#record(slot, nFrames++, off, FRAME_POSITION, encoder.encode(body));
         positions.set(batch.source, batch.position);
       }
       kept.push(pending);
       results.push({ firstSeq, count: seq - firstSeq });
     }
     if (kept.length === 0) return null;
+    // The commit frame: recovery keeps the group only if this made it to disk (`frame.ts`).
+    off = this.#record(slot, nFrames++, off, FRAME_COMMIT, commitBody(seq));
+    buf = this.#bufs[slot]!;
     const leafCount = seq - firstSeq;
     return {
       group: kept,

@@ -1,14 +1,21 @@
 /**
  * Reading events back from the log, in seq order, from any seq: the source of truth for
  * `reindex`, for queries that reach past the index, for proofs and for exports. Read-only and
- * safe while a writer appends (it stops at a record still being written).
+ * safe while a writer appends (it stops at a group still being written).
  */
 
 import { checkDataFormat } from "./format.ts";
 import { decodeEvent } from "../event/canonical.ts";
 import type { AuditEvent } from "../event/model.ts";
 import { StoreDamageError } from "./errors.ts";
-import { CHAIN_SIZE, FRAME_EVENT, HEADER_SIZE, scanFrames } from "./frame.ts";
+import {
+  CHAIN_SIZE,
+  FRAME_COMMIT,
+  FRAME_EVENT,
+  FRAME_SEAL,
+  HEADER_SIZE,
+  scanFrames,
+} from "./frame.ts";
 import { listSegments, loadSegment } from "./segment_file.ts";
 import { storePaths } from "./store_open.ts";
 
@@ -42,15 +49,27 @@ export async function* readLog(
     if (next && next.firstSeq <= from) continue;
     if (segments[i]!.firstSeq >= to) return;
     const seg = await loadSegment(segments[i]!);
-    const out: LogRecord[] = [];
+    let out: LogRecord[] = [];
+    // Events of a group count once its commit frame is read: a group still being written, or
+    // cut short by a crash, is not part of the log (`frame.ts`).
+    let group: LogRecord[] = [];
+    let committed = false;
     let seq = seg.header.firstSeq;
+    let groupSeq = seq;
     const stop = scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
+      if (f.type === FRAME_COMMIT || f.type === FRAME_SEAL) {
+        committed = true;
+        out = out.concat(group);
+        group = [];
+        groupSeq = seq;
+        return;
+      }
       if (f.type !== FRAME_EVENT) return;
       const s = seq++;
       if (s < from || s >= to) return;
       const body = seg.bytes.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length);
       const json = decoder.decode(body);
-      out.push({
+      group.push({
         seq: s,
         event: decodeEvent(body),
         json,
@@ -60,6 +79,9 @@ export async function* readLog(
     if (stop.kind === "bad" && next) {
       throw new StoreDamageError(stop.reason, { segment: seg.entry.name, offset: stop.offset });
     }
+    // Without any commit frame the segment predates them: every record stands alone.
+    if (!committed) out = out.concat(group);
+    else seq = groupSeq;
     yield* out;
     if (seq >= to) return;
   }

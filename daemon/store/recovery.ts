@@ -1,12 +1,13 @@
 /**
  * What the store does on open: read the active (last) segment back, check every record's CRC,
  * seq and chain link, and find where the log really ends. A torn tail — the last write cut off
- * by a crash — is truncated to the last whole record and reported. Anything else that is wrong
+ * by a crash — is truncated to the end of the last whole group commit and reported. Anything else that is wrong
  * is damage and is thrown, never repaired.
  */
 
 import {
   CHAIN_SIZE,
+  FRAME_COMMIT,
   FRAME_EVENT,
   FRAME_POSITION,
   FRAME_SEAL,
@@ -29,6 +30,11 @@ export interface ActiveState {
   sealed: boolean;
   positions: Map<string, string>;
   torn: { offset: number; bytes: number; reason: string } | null;
+  /**
+   * The segment has no commit frame yet (written before data format 2, or its first one was
+   * cut off): the writer must end what it holds with one before it adds a group.
+   */
+  needsCommitMark: boolean;
 }
 
 const decoder = new TextDecoder();
@@ -74,6 +80,11 @@ async function sealPositions(entry: SegmentEntry): Promise<Map<string, string>> 
 /**
  * Reads the last segment back. `maxTornBytes` bounds what can be a torn tail: one group commit's
  * worth. A longer cut, or a bad record followed by more data, is damage.
+ *
+ * In a segment written with commit frames (`frame.ts`), the log ends at the last commit or seal
+ * frame: whole records after it belong to a group whose write was cut short, and go with the
+ * torn tail — events and position records together, so that the stored position of every
+ * source still covers exactly the events stored for it.
  */
 export async function recoverActive(
   segments: SegmentEntry[],
@@ -99,7 +110,7 @@ export async function recoverActive(
       seq: r.problem.seq,
     });
   }
-  const nextSeq = seg.header.firstSeq + r.count;
+  let nextSeq = seg.header.firstSeq + r.count;
   let torn: ActiveState["torn"] = null;
   let size = buf.length;
   if (r.stop.kind !== "end") {
@@ -114,16 +125,102 @@ export async function recoverActive(
     torn = { offset: r.stop.offset, bytes: rest, reason: r.stop.reason };
     size = r.stop.offset;
   }
-  // Records are verified; now read the positions they carry.
-  scanFrames(buf, HEADER_SIZE, size, (f) => {
-    if (f.type === FRAME_EVENT) return;
-    applyPositionFrame(
-      f.type,
-      buf.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length),
-      positions,
-    );
-  });
-  const chain = r.endChain;
+  // Records are verified; now find the last whole group and read the positions it carries.
+  const groups = committedGroups(buf, size, seg.header.firstSeq, last.name, positions);
+  let chain = r.endChain;
+  if (groups.committed !== null && groups.committed.end < size) {
+    const { end, seq } = groups.committed;
+    const rest = buf.length - end;
+    const cut = `${groups.uncommittedRecords} whole records (${nextSeq - seq} events) of a ` +
+      `group commit that a crash cut short${torn ? `, then ${torn.reason}` : ""}`;
+    if (rest > opts.maxTornBytes) {
+      throw new StoreDamageError(`${cut}: ${rest} bytes, more than one group commit`, {
+        segment: last.name,
+        offset: end,
+        seq,
+      });
+    }
+    torn = { offset: end, bytes: rest, reason: cut };
+    size = end;
+    nextSeq = seq;
+    chain = groups.committed.chain;
+  }
   const sealed = r.sealAt >= 0;
-  return { segment: seg, size, nextSeq, chain, sealed, positions, torn };
+  return {
+    segment: seg,
+    size,
+    nextSeq,
+    chain,
+    sealed,
+    positions,
+    torn,
+    needsCommitMark: groups.committed === null && !sealed,
+  };
+}
+
+/**
+ * Walks the whole records of `buf[HEADER_SIZE..size)` and applies to `positions` the position
+ * records of every group that was committed whole. `committed` is where the last commit or seal
+ * frame ends, with the seq and chain head there; null for a segment without commit frames
+ * (written before data format 2, or cut before its first), where every record stands alone.
+ */
+function committedGroups(
+  buf: Uint8Array,
+  size: number,
+  firstSeq: number,
+  segment: string,
+  positions: Map<string, string>,
+): {
+  committed: { end: number; seq: number; chain: Uint8Array } | null;
+  uncommittedRecords: number;
+} {
+  let seq = firstSeq;
+  let committed: { end: number; seq: number; chain: Uint8Array } | null = null;
+  let pending: { type: number; body: Uint8Array }[] = [];
+  let records = 0;
+  scanFrames(buf, HEADER_SIZE, size, (f) => {
+    records++;
+    if (f.type === FRAME_EVENT) {
+      seq++;
+      return;
+    }
+    const body = buf.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length);
+    if (f.type === FRAME_POSITION) {
+      pending.push({ type: f.type, body });
+      return;
+    }
+    if (f.type === FRAME_COMMIT) {
+      const claimed = commitNextSeq(body);
+      if (claimed !== seq) {
+        throw new StoreDamageError(
+          `commit record says the next seq is ${claimed}, but the records before it end at ${seq}`,
+          { segment, offset: f.offset, seq },
+        );
+      }
+    } else pending.push({ type: f.type, body });
+    for (const p of pending) applyPositionFrame(p.type, p.body, positions);
+    pending = [];
+    committed = {
+      end: f.payload + f.length,
+      seq,
+      chain: buf.slice(f.payload, f.payload + CHAIN_SIZE),
+    };
+    records = 0;
+  });
+  if (committed === null) {
+    // No commit frames: every record stands alone, as before data format 2.
+    for (const p of pending) applyPositionFrame(p.type, p.body, positions);
+    records = 0;
+  }
+  return { committed, uncommittedRecords: records };
+}
+
+/** The `next_seq` of a commit frame's body, or NaN when it is not one. */
+function commitNextSeq(body: Uint8Array): number {
+  try {
+    const v = JSON.parse(decoder.decode(body));
+    return typeof v?.next_seq === "number" ? v.next_seq : NaN;
+  } catch {
+    return NaN;
+  }
 }

@@ -1,16 +1,19 @@
 /**
  * The active segment: appends whole groups of frames with one write and one fdatasync, rolls to
  * a new segment by size and age (sealing the old one with a seal record and making it
- * read-only), and undoes a failed write so that the file never keeps half a group.
+ * read-only), and undoes a failed write so that the file never keeps half a group. A crash can
+ * still leave half a group (a kill -9 cuts a large write short); every group ends with a commit
+ * frame and every new segment starts with one, so recovery knows where the last whole group
+ * ended (`recovery.ts`).
  */
 
 import { log } from "../log.ts";
 import {
   CHAIN_SIZE,
+  encodeCommitFrame,
   encodeHeader,
   FRAME_OVERHEAD,
   FRAME_SEAL,
-  HEADER_SIZE,
   segmentName,
 } from "./frame.ts";
 import { crc32c } from "./crc32c.ts";
@@ -28,6 +31,8 @@ export class SegmentWriter {
   #name: string;
   #size: number;
   #createdMs: number;
+  /** Seq of the segment's first record: a segment without events is never rolled. */
+  #firstSeq: number;
   #policy: RollPolicy;
   /** Seq the next event gets. */
   nextSeq: number;
@@ -45,12 +50,15 @@ export class SegmentWriter {
       name: string;
       size: number;
       createdMs: number;
+      /** Seq of the segment's first record (default: `nextSeq`, a new segment). */
+      firstSeq?: number;
       nextSeq: number;
       chain: Uint8Array;
       positions: Map<string, string>;
     },
     policy: RollPolicy,
   ) {
+    this.#firstSeq = init.firstSeq ?? init.nextSeq;
     this.#dir = init.dir;
     this.#file = init.file;
     this.#name = init.name;
@@ -67,19 +75,27 @@ export class SegmentWriter {
     return this.#name;
   }
 
-  /** Creates a new segment file whose first record will be `firstSeq`, fsyncing it and its dir. */
+  /**
+   * Creates a new segment file whose first record will be `firstSeq`: its header and a commit
+   * frame (nothing before it is pending), fsyncing it and its dir. `size` is its length.
+   */
   static async create(
     dir: string,
     firstSeq: number,
     prevChain: Uint8Array,
-  ): Promise<{ file: Deno.FsFile; name: string; createdMs: number }> {
+  ): Promise<{ file: Deno.FsFile; name: string; createdMs: number; size: number }> {
     const name = segmentName(firstSeq);
     const createdMs = Date.now();
     const file = await Deno.open(`${dir}/${name}`, { read: true, write: true, createNew: true });
-    await writeAll(file, encodeHeader({ firstSeq, prevChain, createdUs: createdMs * 1000 }));
+    const header = encodeHeader({ firstSeq, prevChain, createdUs: createdMs * 1000 });
+    const commit = encodeCommitFrame(prevChain, firstSeq);
+    const bytes = new Uint8Array(header.length + commit.length);
+    bytes.set(header);
+    bytes.set(commit, header.length);
+    await writeAll(file, bytes);
     await file.sync();
     await syncDir(dir);
-    return { file, name, createdMs };
+    return { file, name, createdMs, size: bytes.length };
   }
 
   /** Appends `bytes` at the end and fdatasyncs; on failure truncates back and rethrows. */
@@ -111,11 +127,14 @@ export class SegmentWriter {
     for (const [k, v] of positions) this.positions.set(k, v);
   }
 
-  /** Seals and replaces the active segment when it is over the size or age limit. */
+  /**
+   * Seals and replaces the active segment when it is over the size or age limit. One without
+   * events stays: the next segment would have its first seq, and so its name.
+   */
   async rollIfDue(): Promise<void> {
+    if (this.nextSeq === this.#firstSeq) return;
     const over = this.#size >= this.#policy.maxSegmentBytes;
-    const old = Date.now() - this.#createdMs >= this.#policy.maxSegmentAgeMs &&
-      this.#size > HEADER_SIZE;
+    const old = Date.now() - this.#createdMs >= this.#policy.maxSegmentAgeMs;
     if (over || old) await this.roll();
   }
 
@@ -127,7 +146,8 @@ export class SegmentWriter {
     this.#file = next.file;
     this.#name = next.name;
     this.#createdMs = next.createdMs;
-    this.#size = HEADER_SIZE;
+    this.#firstSeq = this.nextSeq;
+    this.#size = next.size;
     log("info", "segment sealed", { segment: sealed, next: next.name, next_seq: this.nextSeq });
   }
 

@@ -8,7 +8,14 @@
 import { log } from "../log.ts";
 import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { StoreDamageError, StoreLockedError } from "./errors.ts";
-import { CHAIN_SIZE, FRAME_EVENT, GENESIS_CHAIN, HEADER_SIZE, scanFrames } from "./frame.ts";
+import {
+  CHAIN_SIZE,
+  encodeCommitFrame,
+  FRAME_EVENT,
+  GENESIS_CHAIN,
+  HEADER_SIZE,
+  scanFrames,
+} from "./frame.ts";
 import { ensureDataFormat } from "./format.ts";
 import { type Handover, parseKeyEvent, readHandovers } from "./key_handover.ts";
 import { type LostKey, settlePendingKey, writePending } from "./key_rotation.ts";
@@ -241,7 +248,6 @@ export async function openStore(
       writer = new SegmentWriter({
         dir: paths.segments,
         ...c,
-        size: HEADER_SIZE,
         nextSeq: 0,
         chain: GENESIS_CHAIN,
         positions: new Map(),
@@ -274,17 +280,22 @@ export async function openStore(
         name: active.name,
         size: state.size,
         createdMs: Math.floor(state.segment.header.createdUs / 1000),
+        firstSeq: state.segment.header.firstSeq,
         nextSeq: state.nextSeq,
         chain: state.chain,
         positions: state.positions,
       }, opts);
+      if (state.needsCommitMark) {
+        // What the segment holds is whole (a data format 1 log, or a new segment whose first
+        // commit frame was cut off): from here on, groups end with commit frames.
+        await writer.write(encodeCommitFrame(state.chain, state.nextSeq));
+      }
       if (state.sealed) {
         file.close();
         const c = await SegmentWriter.create(paths.segments, state.nextSeq, state.chain);
         writer = new SegmentWriter({
           dir: paths.segments,
           ...c,
-          size: HEADER_SIZE,
           nextSeq: state.nextSeq,
           chain: state.chain,
           positions: state.positions,

@@ -8,6 +8,7 @@
 import {
   CHAIN_SIZE,
   FRAME_EVENT,
+  FRAME_LAST_TYPE,
   FRAME_OVERHEAD,
   FRAME_SEAL,
   MAX_PAYLOAD,
@@ -74,7 +75,7 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
   const want = new Set(task.chainsAt);
   for (let i = 0; i < w.count; i++) {
     const type = buf[w.frames[i]! + FRAME_OVERHEAD + CHAIN_SIZE]!;
-    if (sealAt >= 0 || type > FRAME_SEAL) {
+    if (sealAt >= 0 || type > FRAME_LAST_TYPE) {
       limit = i;
       typeProblem = sealAt >= 0
         ? { reason: "record after the seal record", offset: w.frames[i]! }

@@ -1,5 +1,9 @@
 import type { AuditEvent, NewEvent } from "../../daemon/event/model.ts";
-import type { Source, SourceContext } from "../../daemon/source.ts";
+import { runSource, type SourceStore } from "../../daemon/pipeline.ts";
+import { type Source, type SourceContext, SourceError } from "../../daemon/source.ts";
+import { Store } from "../../daemon/store/store.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
+import { withTempDir } from "../support/store.ts";
 import { sourceContract, type SourceFixture } from "../support/source_contract.ts";
 
 /**
@@ -41,3 +45,77 @@ function memoryFixture(): SourceFixture {
 }
 
 sourceContract("memory source", () => Promise.resolve(memoryFixture()));
+
+const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
+
+function appEvent(id: string): NewEvent {
+  return { ts: 1_700_000_000_000_000, source: "x", kind: "app", command: "TEST", object: id };
+}
+
+/** A store whose appends wait for `gate` before they reach the real store. */
+function heldStore(real: Store, gate: Promise<void>): SourceStore {
+  return {
+    position: (source) => real.position(source),
+    append: async (batch) => {
+      await gate;
+      return await real.append(batch);
+    },
+  };
+}
+
+Deno.test("runSource() ends a failed run only once its batch in flight is durable: the restart resumes after it", async () => {
+  await withTempDir(async (dir) => {
+    const real = await Store.open(dir, NO_TIMER);
+    try {
+      const gate = Promise.withResolvers<void>();
+      const store = heldStore(real, gate.promise);
+      const signal = new AbortController().signal;
+      // A source that hands over a batch and fails before it is durable (a connection reset
+      // while the store's fdatasync is slow).
+      const failing: Source = {
+        run(ctx) {
+          ctx.emit({ events: [appEvent("a"), appEvent("b")], position: "2" }).catch(() => {});
+          return Promise.reject(new SourceError("receive", "connection reset"));
+        },
+      };
+      const first = runSource(store, failing, { name: "s", signal });
+      // The store takes the batch only after every promise already settled has run its course.
+      setTimeout(() => gate.resolve(), 0);
+      // What the supervisor does: as soon as the run ends, start the source again.
+      await assertRejects(() => first, { instanceOf: SourceError, message: /connection reset/ });
+      let resumedFrom: string | undefined = "(not started)";
+      await runSource(store, {
+        run(ctx) {
+          resumedFrom = ctx.position;
+          return Promise.resolve();
+        },
+      }, { name: "s", signal });
+      assertEquals(resumedFrom, "2", "the restarted run resumes after the batch in flight");
+      assertEquals(real.size, 2);
+    } finally {
+      await real.close();
+    }
+  });
+});
+
+Deno.test("runSource() refuses a batch emitted after its run ended", async () => {
+  await withTempDir(async (dir) => {
+    const real = await Store.open(dir, NO_TIMER);
+    try {
+      let late: SourceContext | undefined;
+      await runSource(real, {
+        run(ctx) {
+          late = ctx;
+          return Promise.resolve();
+        },
+      }, { name: "s", signal: new AbortController().signal });
+      await assertRejects(
+        () => late!.emit({ events: [appEvent("late")], position: "1" }),
+        { instanceOf: SourceError, message: /its run has ended/ },
+      );
+      assertEquals([real.size, real.position("s")], [0, undefined]);
+    } finally {
+      await real.close();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import { CHECKPOINTS_FILE } from "../../../daemon/store/checkpoint.ts";
 import { StoreDamageError } from "../../../daemon/store/errors.ts";
-import { HEADER_SIZE, scanFrames } from "../../../daemon/store/frame.ts";
+import { FRAME_COMMIT, FRAME_EVENT, HEADER_SIZE, scanFrames } from "../../../daemon/store/frame.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
@@ -38,7 +38,8 @@ Deno.test("Store.open() recovers from a cut at every byte offset of the last seg
     const [seg] = await segmentPaths(dir);
     const full = await Deno.readFile(seg!);
     // Frame ends, with the number of events stored up to each.
-    const ends: { end: number; events: number; position: string | undefined }[] = [];
+    const ends: { end: number; events: number; commit: boolean; position: string | undefined }[] =
+      [];
     let events = 0;
     scanFrames(full, HEADER_SIZE, full.length, (f) => {
       const body = JSON.parse(
@@ -48,17 +49,23 @@ Deno.test("Store.open() recovers from a cut at every byte offset of the last seg
       ends.push({
         end: f.payload + f.length,
         events,
+        commit: f.type === FRAME_COMMIT,
         position: f.type === 1 ? body.source + ":" + body.pos : undefined,
       });
     });
+    // The segment starts with a commit record, and every group ends with one.
+    assert(ends[0]!.commit && ends.at(-1)!.commit);
     const covered = 4;
     let recovered = 0;
     let refused = 0;
     for (let cut = HEADER_SIZE; cut <= full.length; cut++) {
       await Deno.writeFile(seg!, full.subarray(0, cut));
       await Deno.writeFile(`${dir}/${CHECKPOINTS_FILE}`, checkpoints);
-      const whole = ends.filter((e) => e.end <= cut);
-      const want = whole.at(-1)?.events ?? 0;
+      // The log ends with the last whole group; a cut inside the first commit record leaves
+      // none, and the store puts that record back.
+      const last = ends.filter((e) => e.commit && e.end <= cut).at(-1) ?? ends[0]!;
+      const whole = ends.filter((e) => e.end <= last.end);
+      const want = last.events;
       if (want < covered) {
         await assertRejects(() => Store.open(dir, NO_TIMER), StoreDamageError);
         refused++;
@@ -69,7 +76,7 @@ Deno.test("Store.open() recovers from a cut at every byte offset of the last seg
       const lastB = whole.filter((e) => e.position?.startsWith("b:")).at(-1)?.position;
       assertEquals(store.position("b"), lastB?.slice(2), `position of b after cut at ${cut}`);
       await store.close();
-      assertEquals((await Deno.stat(seg!)).size, whole.at(-1)!.end);
+      assertEquals((await Deno.stat(seg!)).size, last.end);
       const got = (await Array.fromAsync(readLog(dir))).map((r) => r.json);
       assertEquals(got, jsons.slice(0, want), `events after cut at ${cut}`);
       recovered++;
@@ -99,10 +106,21 @@ Deno.test("Store.open() refuses a bad record in the middle of the last segment",
     await crashedStore(dir);
     const [seg] = await segmentPaths(dir);
     const full = await Deno.readFile(seg!);
-    full[HEADER_SIZE + 100]! ^= 0x01;
+    const first = firstEventOffset(full);
+    full[first + 40]! ^= 0x01;
     await Deno.writeFile(seg!, full);
     await Deno.remove(`${dir}/${CHECKPOINTS_FILE}`);
     const err = await assertRejects(() => Store.open(dir, NO_TIMER), StoreDamageError);
-    assertEquals(err.place.offset, HEADER_SIZE);
+    assertEquals(err.place.offset, first);
   });
 });
+
+/** Offset of the first event record of a segment's bytes. */
+function firstEventOffset(buf: Uint8Array): number {
+  let first = -1;
+  scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
+    if (first < 0 && f.type === FRAME_EVENT) first = f.offset;
+  });
+  assert(first > 0, "the segment holds an event");
+  return first;
+}

@@ -9,14 +9,15 @@ import { readLog } from "../../../daemon/store/log_reader.ts";
 import { parseLsn } from "../../../plugins/wal/_lsn.ts";
 import { parseSourcePos } from "../../../plugins/wal/_position.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
+import { backgroundLoad } from "../../support/background_load.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
 import { walRunnerArgv } from "../../support/wal_runner.ts";
 import { confirmedFlush } from "./_source_harness.ts";
+import { pgbench } from "../../support/pgbench.ts";
 
 const SLOT = "vigil_crash";
 const PUBLICATION = "vigil_crash";
-const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 const ROUNDS = Math.max(10, Number(Deno.env.get("VIGIL_SOAK_ROUNDS") ?? 10));
 
 /** `source failed: …` lines of every runner: runs the supervisor had to restart. */
@@ -86,15 +87,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function pgbench(pg: PgCluster, args: string[]): Deno.Command {
-  return new Deno.Command(PGBENCH, {
-    args: ["-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.superuser, ...args, "postgres"],
-    env: { PGPASSWORD: pg.password },
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
 /** `key → value` of a two-column query. */
 async function pairs(pg: PgCluster, query: string): Promise<Map<string, string>> {
   const text = await pg.sql(query);
@@ -106,6 +98,8 @@ async function pairs(pg: PgCluster, query: string): Promise<Map<string, string>>
 Deno.test(`walSource() stores every committed pgbench change exactly once across ${ROUNDS} kill -9s`, async () => {
   const started = performance.now();
   await using pg = await startPostgres();
+  // Under `deno task soak`: more clusters under pgbench and fdatasync writers beside it.
+  await using load = await backgroundLoad({ seconds: ROUNDS * 3 + 90 });
   const init = await pgbench(pg, ["-i", "-s", "1", "-q"]).output();
   assert(init.success, `pgbench -i failed: ${new TextDecoder().decode(init.stderr)}`);
   // A key of its own per history row: pgbench's columns alone may repeat.
@@ -226,7 +220,8 @@ Deno.test(`walSource() stores every committed pgbench change exactly once across
     console.log(
       `crash soak: ${kills} kill -9 rounds (${killsUnderLoad} under pgbench load, ${tps} tps), ` +
         `${committed.length} transactions, ${rowChanges} row changes stored ` +
-        `(${updates} UPDATEs, ${historyIds.length} INSERTs), 0 duplicates, ${took} s; source runs that failed and were restarted: ${failures}` +
+        `(${updates} UPDATEs, ${historyIds.length} INSERTs), 0 lost, 0 duplicates, ${took} s; ` +
+        `${load.describe()}; source runs that failed and were restarted: ${failures}` +
         (failures ? `\n  first: ${sourceFailures[0]}` : ""),
     );
     // A kill is the only way a run may end here: a source run that failed on its own (an ack
