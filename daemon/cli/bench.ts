@@ -1,5 +1,5 @@
 /**
- * `vigil bench [store|detect|search] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
+ * `vigil bench [store|detect|search|scale] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
  * the same run on the same machine.
  */
@@ -9,8 +9,8 @@ import { print } from "../log.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
-/** Run only when named: it builds a 10M-event store by default. */
-const ON_REQUEST = ["search"];
+/** Run only when named: they build large stores (search: 10M events by default). */
+const ON_REQUEST = ["search", "scale"];
 
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -39,6 +39,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
         const { benchSearch } = await import("../bench/search_bench.ts");
         const n = flagEvents ?? 10_000_000;
         for (const r of await benchSearch({ events: n, dir })) print(JSON.stringify(r));
+      }
+      if (name === "scale") {
+        const { benchScale } = await import("../bench/scale_bench.ts");
+        await benchScale({ events, dir, log: (r) => print(JSON.stringify(r)) });
       }
       if (name === "detect") {
         const { benchDetect } = await import("../detect/bench.ts");

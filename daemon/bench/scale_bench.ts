@@ -1,0 +1,330 @@
+/**
+ * `vigil bench scale --events N`: what a store of N events costs, measured the way a site lives
+ * with it. N events of a realistic mix (`scale_events.ts`) go through the real store; then, each
+ * in the process an admin would run, with the `vigil` task's permissions: `vigil reindex` builds
+ * the search index, `vigil serve` starts on the full store (time to `/healthz` 200, RSS after
+ * start, under intake through the events API and while searching through it, and its high-water
+ * mark), and `vigil export` writes a bundle of a range. Every figure is a JSON line with a
+ * reference measured in the same run: the disk alone for the fill, the store's own append rate
+ * for the index build, the canonical JSON bytes for the space on disk, the Parquet writer alone
+ * (in this process, on the same events) for the export.
+ *
+ * It needs a source checkout (it starts `daemon/main.ts`) and Linux's /proc for memory.
+ */
+
+import { AccessStore } from "../access/mod.ts";
+import { writeEventsParquet } from "../export/parquet.ts";
+import { formatRfc3339Micros } from "../event/time.ts";
+import { readLog } from "../store/log_reader.ts";
+import { Store } from "../store/store.ts";
+import { scaleEvent } from "./scale_events.ts";
+import { type ChildVigil, dirBytes, spawnVigil, waitHealthy } from "./scale_process.ts";
+import type { BenchResult } from "./store_bench.ts";
+
+const BATCH = 2_000;
+const IN_FLIGHT = 4;
+const SEARCHES = 60;
+const INTAKE_SECONDS = 10;
+
+/** Runs the scale benchmark in `dir`; returns its lines. */
+export async function benchScale(
+  opts: { events: number; dir: string; log?: (r: BenchResult) => void },
+): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  const emit = (r: BenchResult): void => {
+    out.push(r);
+    opts.log?.(r);
+  };
+  const n = opts.events;
+  const data = `${opts.dir}/data`;
+
+  const disk = await diskAlone(`${opts.dir}/disk-alone`, Math.min(n, 500_000));
+  const fill = await fillStore(data, n);
+  emit({
+    bench: "scale.fill_rate",
+    value: Math.round(n / fill.seconds),
+    unit: "events/s",
+    reference: { name: "canonical JSON written and fdatasynced alone", value: disk },
+    ratio: round(n / fill.seconds / disk),
+    events: n,
+    seconds: round(fill.seconds),
+  });
+
+  const reindex = await timed(() => runVigil(["reindex", "--data", data]));
+  const appendRate = n / fill.seconds;
+  emit({
+    bench: "scale.index_build_rate",
+    value: Math.round(n / reindex.seconds),
+    unit: "events/s",
+    reference: { name: "store append rate", value: Math.round(appendRate) },
+    ratio: round(n / reindex.seconds / appendRate),
+    seconds: round(reindex.seconds),
+  });
+
+  const bytes = {
+    segments: await dirBytes(`${data}/segments`),
+    merkle: await dirBytes(`${data}/merkle`),
+    index: await fileBytes(`${data}/index.sqlite`) + await fileBytes(`${data}/index.sqlite-wal`),
+  };
+  const json = fill.jsonBytes / n;
+  for (const [part, b] of Object.entries(bytes)) {
+    emit({
+      bench: `scale.disk_${part}`,
+      value: round(b / n),
+      unit: "bytes/event",
+      reference: { name: "canonical JSON bytes/event", value: round(json) },
+      ratio: round(b / n / json),
+    });
+  }
+  const total = bytes.segments + bytes.merkle + bytes.index;
+  emit({
+    bench: "scale.disk_total",
+    value: round(total / n),
+    unit: "bytes/event",
+    reference: { name: "canonical JSON bytes/event", value: round(json) },
+    ratio: round(total / n / json),
+  });
+
+  for (const r of await serveFigures(opts.dir, data, n)) emit(r);
+  for (const r of await exportFigures(opts.dir, data, n)) emit(r);
+  return out;
+}
+
+/** Events/s of writing the canonical JSON of `n` events to a file, one fdatasync a batch. */
+async function diskAlone(path: string, n: number): Promise<number> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const enc = new TextEncoder();
+  const t = performance.now();
+  try {
+    for (let i = 0; i < n; i += BATCH) {
+      let text = "";
+      for (let j = i; j < Math.min(n, i + BATCH); j++) text += JSON.stringify(scaleEvent(j, n));
+      const bytes = enc.encode(text);
+      for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
+      await file.syncData();
+    }
+  } finally {
+    file.close();
+  }
+  const rate = n / ((performance.now() - t) / 1000);
+  await Deno.remove(path);
+  return Math.round(rate);
+}
+
+/** Appends `n` events through the store, several batches in flight. */
+async function fillStore(data: string, n: number): Promise<{ seconds: number; jsonBytes: number }> {
+  const store = await Store.open(data, { checkpointIntervalMs: 60_000 });
+  let jsonBytes = 0;
+  store.onDurable((records) => {
+    for (const r of records) jsonBytes += r.json.length;
+  });
+  const t = performance.now();
+  try {
+    const inflight = new Set<Promise<unknown>>();
+    for (let i = 0; i < n; i += BATCH) {
+      const events = [];
+      for (let j = i; j < Math.min(n, i + BATCH); j++) events.push(scaleEvent(j, n));
+      const p = store.append({ source: "bench", events });
+      inflight.add(p);
+      p.finally(() => inflight.delete(p));
+      if (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+  } finally {
+    await store.close();
+  }
+  return { seconds: (performance.now() - t) / 1000, jsonBytes };
+}
+
+/** Start, memory under intake and while searching, and search latency of a real `serve`. */
+async function serveFigures(dir: string, data: string, n: number): Promise<BenchResult[]> {
+  const access = AccessStore.open(data);
+  const { token } = access.tokens.create("scale-bench", ["ingest", "read"], "bench");
+  access.close();
+  const config = `${dir}/vigil.toml`;
+  await Deno.writeTextFile(
+    config,
+    [`data_dir = "${data}"`, "", "[web]", 'listen = "127.0.0.1:0"', ""].join("\n"),
+  );
+  const out: BenchResult[] = [];
+  const started = performance.now();
+  const serve: ChildVigil = spawnVigil(["serve", "--config", config]);
+  try {
+    const base = await waitHealthy(serve);
+    const startS = (performance.now() - started) / 1000;
+    await sleep(3000);
+    const afterStart = await serve.rss();
+    out.push({
+      bench: "scale.serve_start",
+      value: round(startS),
+      unit: "s",
+      events: n,
+      note: "spawn to /healthz 200, data dir with N events",
+    });
+    out.push({ bench: "scale.serve_rss_after_start", value: afterStart.rssMib, unit: "MiB" });
+
+    // Intake: the events API at a steady rate, a batch of 500 every 50 ms.
+    const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+    const intakeEnd = performance.now() + INTAKE_SECONDS * 1000;
+    let posted = 0;
+    let intakeRss = 0;
+    // After the stored events in event time, so that the export's range below holds none.
+    const intakeT0 = scaleEvent(n - 1, n).ts + 86_400_000_000;
+    for (let b = 0; performance.now() < intakeEnd; b++) {
+      // Application events as a token may post them: `app` kind, the token's name as source.
+      const events = Array.from({ length: 500 }, (_, k) => {
+        const ev = scaleEvent(b * 500 + k, n);
+        return {
+          ts: formatRfc3339Micros(intakeT0 + b * 500 + k),
+          kind: "app",
+          command: "PAYMENT_APPROVED",
+          object: ev.object ?? "public.payments",
+          app_user: `u${(b * 500 + k) % 311}`,
+          context: { amount: String((b * 500 + k) % 10_000), currency: "EUR" },
+        };
+      });
+      const r = await fetch(`${base}/api/v1/events`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify(events),
+      });
+      if (r.status >= 300) throw new Error(`intake POST answered ${r.status}: ${await r.text()}`);
+      await r.body?.cancel();
+      posted += events.length;
+      intakeRss = Math.max(intakeRss, (await serve.rss()).rssMib);
+      await sleep(50);
+    }
+    out.push({
+      bench: "scale.serve_rss_under_intake",
+      value: intakeRss,
+      unit: "MiB",
+      events_posted: posted,
+      seconds: INTAKE_SECONDS,
+    });
+
+    // Searches through the API: a role over one day, full text, and both.
+    const day = (k: number): string => {
+      const t0 = 1_767_225_600_000_000 + ((k * 11) % 120) * 86_400_000_000;
+      return `from=${encodeURIComponent(formatRfc3339Micros(t0))}&to=${
+        encodeURIComponent(formatRfc3339Micros(t0 + 86_400_000_000))
+      }`;
+    };
+    const workloads: [string, (k: number) => string][] = [
+      ["role_day", (k) => `role=user${6 + (k % 42)}&${day(k)}`],
+      ["text", (k) => `text=${["ledger", "settled", "hr.salaries", "note_42"][k % 4]}`],
+      ["text_role_day", (k) => `text=settled&role=user${6 + (k % 42)}&${day(k)}`],
+    ];
+    let searchRss = 0;
+    for (const [name, query] of workloads) {
+      const ms: number[] = [];
+      for (let k = 0; k < SEARCHES; k++) {
+        const t = performance.now();
+        const r = await fetch(`${base}/api/v1/events?${query(k)}&limit=50`, { headers: auth });
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`search ${name} answered ${r.status}`);
+        ms.push(performance.now() - t);
+        searchRss = Math.max(searchRss, (await serve.rss()).rssMib);
+      }
+      out.push({
+        bench: `scale.search_p95_${name}`,
+        value: p95(ms),
+        unit: "ms",
+        queries: SEARCHES,
+      });
+    }
+    out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
+    out.push({
+      bench: "scale.serve_rss_high_water",
+      value: (await serve.rss()).hwmMib,
+      unit: "MiB",
+    });
+  } finally {
+    await serve.stop();
+  }
+  return out;
+}
+
+/** `vigil export` of the middle tenth of event time, against the Parquet writer alone. */
+async function exportFigures(dir: string, data: string, n: number): Promise<BenchResult[]> {
+  const from = scaleEvent(Math.floor(n * 0.45), n).ts;
+  const to = scaleEvent(Math.floor(n * 0.55), n).ts;
+  const outDir = `${dir}/bundle`;
+  const child = spawnVigil([
+    "export",
+    "--data",
+    data,
+    "--out",
+    outDir,
+    "--from",
+    formatRfc3339Micros(from),
+    "--to",
+    formatRfc3339Micros(to),
+  ]);
+  const t = performance.now();
+  let hwm = 0;
+  let exited = false;
+  const status = child.child.status.finally(() => (exited = true));
+  while (!exited) {
+    hwm = Math.max(hwm, (await child.rss()).hwmMib);
+    await sleep(100);
+  }
+  const result = await status;
+  const seconds = (performance.now() - t) / 1000;
+  if (!result.success) throw new Error(`vigil export failed: ${await child.stderrText()}`);
+  const manifest = JSON.parse(await Deno.readTextFile(`${outDir}/manifest.json`));
+  const rows: number = manifest.range.events;
+  // The reference: the same rows, already in memory, through the Parquet writer alone.
+  const first: number = manifest.range.first_seq;
+  const events = [];
+  for await (const r of readLog(data, { fromSeq: first, toSeq: first + rows })) {
+    events.push(r.event);
+  }
+  const w0 = performance.now();
+  await writeEventsParquet(events);
+  const writerRate = events.length / ((performance.now() - w0) / 1000);
+  const rate = rows / seconds;
+  return [{
+    bench: "scale.export_rate",
+    value: Math.round(rate),
+    unit: "rows/s",
+    reference: { name: "Parquet writer alone, same rows in memory", value: Math.round(writerRate) },
+    ratio: round(rate / writerRate),
+    rows,
+    seconds: round(seconds),
+  }, { bench: "scale.export_rss_high_water", value: hwm, unit: "MiB", rows }];
+}
+
+async function runVigil(args: string[]): Promise<void> {
+  const child = spawnVigil(args);
+  const status = await child.child.status;
+  if (!status.success) {
+    throw new Error(`vigil ${args[0]} failed (${status.code}): ${await child.stderrText()}`);
+  }
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const t = performance.now();
+  const value = await fn();
+  return { value, seconds: (performance.now() - t) / 1000 };
+}
+
+async function fileBytes(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+function p95(ms: number[]): number {
+  const s = [...ms].sort((a, b) => a - b);
+  return round(s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!);
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
