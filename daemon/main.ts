@@ -52,6 +52,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
     help: "prove --data DIR --seq N [--from-size M]   inclusion (and consistency) proof as JSON",
   },
   reindex: { run: reindexCommand, help: "reindex --data DIR    rebuild the search index" },
+  compact: {
+    run: async (argv) => (await import("./cli/compact.ts")).compactCommand(argv),
+    help: "compact --data DIR    store every sealed segment compressed",
+  },
   pubkey: {
     run: pubkeyCommand,
     help: "pubkey --data DIR    print the checkpoint signing public key (PEM)",

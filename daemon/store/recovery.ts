@@ -31,6 +31,11 @@ export interface ActiveState {
   positions: Map<string, string>;
   torn: { offset: number; bytes: number; reason: string } | null;
   /**
+   * The segment before the active one, when it was sealed in data format 2 or later and is not
+   * stored compressed yet: a compression the last run did not get to.
+   */
+  uncompressedPrev: SegmentEntry | null;
+  /**
    * The segment has no commit frame yet (written before data format 2, or its first one was
    * cut off): the writer must end what it holds with one before it adds a group.
    */
@@ -52,15 +57,22 @@ export function applyPositionFrame(
   }
 }
 
-/** Positions recorded in the seal frame of a sealed segment. */
-async function sealPositions(entry: SegmentEntry): Promise<Map<string, string>> {
+/**
+ * Positions recorded in the seal frame of a sealed segment, and whether it holds commit frames
+ * (it was written in data format 2 or later).
+ */
+async function sealPositions(
+  entry: SegmentEntry,
+): Promise<{ positions: Map<string, string>; commits: boolean }> {
   const seg = await loadSegment(entry);
   const positions = new Map<string, string>();
   let last = -1;
+  let commits = false;
   let lastFrame = { payload: 0, length: 0 };
   const stop = scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
     last = f.type;
     lastFrame = f;
+    if (f.type === FRAME_COMMIT) commits = true;
   });
   if (stop.kind !== "end" || last !== FRAME_SEAL) {
     throw new StoreDamageError("sealed segment does not end with its seal record", {
@@ -74,7 +86,7 @@ async function sealPositions(entry: SegmentEntry): Promise<Map<string, string>> 
     seg.bytes.subarray(p, lastFrame.payload + lastFrame.length),
     positions,
   );
-  return positions;
+  return { positions, commits };
 }
 
 /**
@@ -92,7 +104,8 @@ export async function recoverActive(
 ): Promise<ActiveState> {
   const last = segments[segments.length - 1]!;
   const prev = segments[segments.length - 2];
-  const positions = prev ? await sealPositions(prev) : new Map<string, string>();
+  const before = prev ? await sealPositions(prev) : null;
+  const positions = before?.positions ?? new Map<string, string>();
   const seg = await loadSegment(last);
   const buf = seg.bytes;
   const r = checkChunk({
@@ -155,6 +168,7 @@ export async function recoverActive(
     positions,
     torn,
     needsCommitMark: groups.committed === null && !sealed,
+    uncompressedPrev: prev && before?.commits && !prev.compressed ? prev : null,
   };
 }
 

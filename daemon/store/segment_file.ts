@@ -1,31 +1,42 @@
 /**
  * Finding and reading segment files. A segment is read whole: at most a few tens of MiB, and
- * scanning a buffer in memory is what makes verification fast.
+ * scanning a buffer in memory is what makes verification fast. A sealed segment may be stored
+ * compressed (`seg-….vsegz`, `segment_compress.ts`); it reads back as exactly the bytes it was
+ * sealed with, so no reader needs to know. While both forms of one segment exist (a compression
+ * cut short by a crash, or one a reader sees mid-way), the uncompressed one is the one listed.
  */
 
 import { decodeHeader, HEADER_SIZE, parseSegmentName, type SegmentHeader } from "./frame.ts";
+import { compressedPath, decompressSegment } from "./segment_compress.ts";
 
 /** A segment file in the segments directory. */
 export interface SegmentEntry {
   name: string;
   path: string;
   firstSeq: number;
+  /** Stored compressed (`.vsegz`); `name` and `path` are those of that file. */
+  compressed?: boolean;
 }
 
 /** Segment files of `dir` in seq order; other files are ignored. */
 export async function listSegments(dir: string): Promise<SegmentEntry[]> {
-  const out: SegmentEntry[] = [];
+  const bySeq = new Map<number, SegmentEntry>();
   try {
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile) continue;
-      const firstSeq = parseSegmentName(e.name);
-      if (firstSeq !== null) out.push({ name: e.name, path: `${dir}/${e.name}`, firstSeq });
+      const compressed = e.name.endsWith(".vsegz");
+      const firstSeq = parseSegmentName(compressed ? e.name.slice(0, -1) : e.name);
+      if (firstSeq === null) continue;
+      if (compressed && bySeq.has(firstSeq)) continue;
+      const entry: SegmentEntry = { name: e.name, path: `${dir}/${e.name}`, firstSeq };
+      if (compressed) entry.compressed = true;
+      bySeq.set(firstSeq, entry);
     }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return [];
     throw e;
   }
-  return out.sort((a, b) => a.firstSeq - b.firstSeq);
+  return [...bySeq.values()].sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
 /** A segment read into memory. */
@@ -43,7 +54,7 @@ export async function loadSegment(
   entry: SegmentEntry,
   opts: { shared?: boolean } = {},
 ): Promise<LoadedSegment> {
-  const bytes = opts.shared ? await readShared(entry.path) : await Deno.readFile(entry.path);
+  const bytes = await readSegmentBytes(entry, opts.shared ?? false);
   let header: SegmentHeader;
   try {
     header = decodeHeader(bytes.subarray(0, HEADER_SIZE));
@@ -56,6 +67,33 @@ export async function loadSegment(
     );
   }
   return { entry, header, bytes };
+}
+
+/**
+ * The bytes of a segment as sealed. An uncompressed one found gone was compressed since it was
+ * listed: its twin is read instead.
+ */
+async function readSegmentBytes(entry: SegmentEntry, shared: boolean): Promise<Uint8Array> {
+  const alloc = shared ? (n: number) => new Uint8Array(new SharedArrayBuffer(n)) : undefined;
+  let path = entry.path;
+  let compressed = entry.compressed === true;
+  if (!compressed) {
+    try {
+      return shared ? await readShared(path) : await Deno.readFile(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      path = compressedPath(path);
+      compressed = true;
+    }
+  }
+  try {
+    return decompressSegment(await Deno.readFile(path), alloc);
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      throw new SyntaxError(`${entry.name}: ${e.message}`);
+    }
+    throw e;
+  }
 }
 
 /** Reads a whole file into a SharedArrayBuffer-backed array (what was there when opened). */

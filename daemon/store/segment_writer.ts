@@ -42,6 +42,8 @@ export class SegmentWriter {
   positions: Map<string, string>;
   /** Set when a failed write could not be undone: the store must be reopened. */
   broken: Error | null = null;
+  /** Called with each segment this writer sealed (its path and first seq), once it is read-only. */
+  onSealed: ((path: string, firstSeq: number) => void) | null = null;
 
   constructor(
     init: {
@@ -142,6 +144,7 @@ export class SegmentWriter {
   async roll(): Promise<void> {
     await this.#seal();
     const sealed = this.#name;
+    const sealedFirst = this.#firstSeq;
     const next = await SegmentWriter.create(this.#dir, this.nextSeq, this.chain);
     this.#file = next.file;
     this.#name = next.name;
@@ -149,6 +152,7 @@ export class SegmentWriter {
     this.#firstSeq = this.nextSeq;
     this.#size = next.size;
     log("info", "segment sealed", { segment: sealed, next: next.name, next_seq: this.nextSeq });
+    this.onSealed?.(`${this.#dir}/${sealed}`, sealedFirst);
   }
 
   async #seal(): Promise<void> {

@@ -23,6 +23,7 @@ import {
 import { type Hasher, startHasher } from "./hasher.ts";
 import { type OpenedStore, openStore, type StoreOptions, storePaths } from "./store_open.ts";
 import { SegmentWriter } from "./segment_writer.ts";
+import { SealedCompressor } from "./segment_compress.ts";
 
 export type { StoreOptions } from "./store_open.ts";
 export type { RotateOptions, RotationResult } from "./key_rotation.ts";
@@ -80,6 +81,7 @@ export class Store {
   #checkpoints: Promise<unknown> = Promise.resolve();
   #lastCheckpoint: Checkpoint | null;
   #lastRotation: RotationResult | null = null;
+  #compressor = new SealedCompressor();
 
   private constructor(o: OpenedStore, hasher: Hasher) {
     this.#o = o;
@@ -118,9 +120,18 @@ export class Store {
         throw e;
       }
     }
+    if (o.opts.compressSealed) {
+      o.writer.onSealed = (path, firstSeq) => store.#compressor.queue(path, firstSeq);
+      for (const e of o.uncompressed) store.#compressor.queue(e.path, e.firstSeq);
+    }
     const every = o.opts.checkpointIntervalMs;
     if (every > 0) store.#timer = setInterval(() => store.#tick(), every);
     return store;
+  }
+
+  /** Resolves once every compression queued so far is done. */
+  compressed(): Promise<void> {
+    return this.#compressor.idle();
   }
 
   /** The data directory. */
@@ -384,6 +395,7 @@ export class Store {
     while (this.#flushing) await this.#flushing;
     try {
       if (!this.#broken) await this.checkpoint();
+      await this.#compressor.idle();
     } finally {
       await this.#exclusive(async () => {
         await this.#writer.close();

@@ -58,6 +58,12 @@ export interface StoreOptions {
   /** Called when a group could not be written (disk full, I/O error): for health and alerts. */
   onWriteError?: (error: unknown) => void;
   /**
+   * Store sealed segments compressed (`segment_compress.ts`), each in the background as it is
+   * sealed. Segments sealed before (a data format 1 directory) stay as they are until
+   * `vigil compact` asks; readers take both.
+   */
+  compressSealed: boolean;
+  /**
    * When the signing key is missing although checkpoints exist: declare it lost and start a new
    * key (`vigil key rotate --recover`) instead of refusing to open. `by` names who declared it.
    */
@@ -71,6 +77,7 @@ export const DEFAULT_STORE_OPTIONS: StoreOptions = {
   maxTornBytes: 128 * 1024 * 1024,
   lockTimeoutMs: 2000,
   hashWorker: true,
+  compressSealed: false,
 };
 
 /** Directory layout of a data dir. */
@@ -97,6 +104,8 @@ export interface OpenedStore {
   writer: SegmentWriter;
   levels: MerkleLevels;
   key: SigningKey;
+  /** A sealed segment the last run did not get to compress (`compressSealed`). */
+  uncompressed: SegmentEntry[];
   /** Set when opened with `recoverLostKey` and the key was indeed lost. */
   lostKey: LostKey | null;
   lastCheckpoint: Checkpoint | null;
@@ -243,6 +252,7 @@ export async function openStore(
     }
 
     let writer: SegmentWriter;
+    const uncompressed: SegmentEntry[] = [];
     if (segments.length === 0) {
       const c = await SegmentWriter.create(paths.segments, 0, GENESIS_CHAIN);
       writer = new SegmentWriter({
@@ -255,6 +265,7 @@ export async function openStore(
       segments = await listSegments(paths.segments);
     } else {
       const state = await recoverActive(segments, { maxTornBytes: opts.maxTornBytes });
+      if (state.uncompressedPrev) uncompressed.push(state.uncompressedPrev);
       const active = state.segment.entry;
       if (lastCp && state.nextSeq < lastCp.size) {
         throw new StoreDamageError(
@@ -344,6 +355,7 @@ export async function openStore(
       levels,
       key,
       lostKey,
+      uncompressed,
       lastCheckpoint: lastCp,
       appendCheckpoint,
       release,
