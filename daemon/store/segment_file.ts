@@ -97,7 +97,7 @@ async function readSegmentBytes(entry: SegmentEntry, shared: boolean): Promise<U
 }
 
 /** Reads a whole file into a SharedArrayBuffer-backed array (what was there when opened). */
-async function readShared(path: string): Promise<Uint8Array> {
+export async function readShared(path: string): Promise<Uint8Array> {
   const file = await Deno.open(path, { read: true });
   try {
     const size = (await file.stat()).size;

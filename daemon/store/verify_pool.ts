@@ -3,18 +3,19 @@
  * copied), or inline when there is too little to be worth a Worker's start-up.
  */
 
-import { checkChunk, type ChunkResult, type ChunkTask } from "./verify_chunk.ts";
+import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
+import { checkTask, type PackedTask } from "./verify_packed.ts";
 
 /** Runs chunk checks. */
 export interface ChunkRunner {
-  run(task: ChunkTask): Promise<ChunkResult>;
+  run(task: ChunkTask | PackedTask): Promise<ChunkResult>;
   close(): void;
 }
 
 /** Checks chunks on the calling thread. */
 export function inlineRunner(): ChunkRunner {
   return {
-    run: (task) => Promise.resolve().then(() => checkChunk(task)),
+    run: (task) => Promise.resolve().then(() => checkTask(task)),
     close: () => {},
   };
 }

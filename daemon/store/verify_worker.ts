@@ -1,9 +1,13 @@
-/** A Worker that runs `checkChunk` for `verifyStore`, so verification uses both cores. */
+/**
+ * A Worker that runs `checkChunk` for `verifyStore` (decompressing a compressed segment's blocks
+ * first), so verification uses both cores.
+ */
 
-import { checkChunk, type ChunkResult, type ChunkTask } from "./verify_chunk.ts";
+import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
+import { checkTask, type PackedTask } from "./verify_packed.ts";
 
 declare const self: {
-  onmessage: ((e: MessageEvent<ChunkTask & { id: number }>) => void) | null;
+  onmessage: ((e: MessageEvent<(ChunkTask | PackedTask) & { id: number }>) => void) | null;
   postMessage(
     msg: { id: number; result?: ChunkResult; error?: string },
     transfer?: ArrayBuffer[],
@@ -13,7 +17,7 @@ declare const self: {
 self.onmessage = (e): void => {
   const { id, ...task } = e.data;
   try {
-    const result = checkChunk(task);
+    const result = checkTask(task);
     self.postMessage({ id, result }, [result.leaves.buffer as ArrayBuffer]);
   } catch (err) {
     self.postMessage({ id, error: String((err as Error)?.stack ?? err) });

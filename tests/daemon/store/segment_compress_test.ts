@@ -1,3 +1,4 @@
+import { crc32c } from "../../../daemon/store/crc32c.ts";
 import { HEADER_SIZE } from "../../../daemon/store/frame.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import {
@@ -170,3 +171,34 @@ async function assertMissing(path: string): Promise<void> {
   }
   throw new Error(`${path} is still there`);
 }
+
+Deno.test("verify checks a compressed segment's blocks apart and catches a forged chain head in its table", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { ...COMPRESSING, maxSegmentBytes: 3 * 1024 * 1024 });
+    for (let i = 0; i < 34_000; i += 500) {
+      const events = Array.from({ length: 500 }, (_, k) => testEvent(i + k));
+      await store.append({ source: "s", events, position: `p${i + 500}` });
+    }
+    await store.close();
+    const [first] = await listSegments(storePaths(dir).segments);
+    assert(first!.compressed);
+    const file = await Deno.readFile(first!.path);
+    assert(decodeBlockTable(file).blocks.length >= 3, "a segment of several blocks");
+    const good = await verifyStore(dir);
+    assert(good.ok, good.problem?.text);
+    // Over 8 MiB: verify checks on Workers, each block a run of its own. Block 1's chain head in
+    // the table changed, and the table's CRC made to match.
+    const dv = new DataView(file.buffer);
+    const count = dv.getUint32(16);
+    const entry1 = 20 + 64;
+    file[entry1 + 32]! ^= 0x01;
+    const tableEnd = 20 + count * 64;
+    dv.setUint32(tableEnd, crc32c(file, 0, tableEnd));
+    await Deno.chmod(first!.path, 0o644);
+    await Deno.writeFile(first!.path, file);
+    const bad = await verifyStore(dir);
+    assert(!bad.ok, "a forged chain head must be caught");
+    assertEquals(bad.problem!.place.segment, first!.name);
+    assertMatch(bad.problem!.reason, /chain/);
+  });
+});

@@ -1,0 +1,47 @@
+/**
+ * Checking a run of a compressed segment's blocks where the check runs (on a verify Worker, or
+ * inline): the blocks are decompressed there, so that both cores share the decompression as
+ * they share the hashing, and the run is checked as `checkChunk` checks raw bytes. Offsets in the
+ * result are those of the segment's raw bytes, as for an uncompressed segment.
+ */
+
+import { type Block, decompressBlock } from "./segment_compress.ts";
+import { checkChunk, type ChunkResult, type ChunkTask } from "./verify_chunk.ts";
+
+/** A run of blocks: `buf` is the compressed file, `start`/`end` are raw offsets. */
+export interface PackedTask extends ChunkTask {
+  blocks: { block: Block; index: number }[];
+}
+
+/** Checks a task, decompressing its blocks first when it has any. */
+export function checkTask(task: ChunkTask | PackedTask): ChunkResult {
+  if (!("blocks" in task)) return checkChunk(task);
+  const first = task.blocks[0]!.block;
+  const last = task.blocks[task.blocks.length - 1]!.block;
+  const base = first.rawOffset;
+  const raw = new Uint8Array(last.rawOffset + last.rawLength - base);
+  try {
+    for (const { block, index } of task.blocks) {
+      raw.set(decompressBlock(task.buf, block, index), block.rawOffset - base);
+    }
+  } catch (e) {
+    return {
+      leaves: new Uint8Array(0),
+      count: 0,
+      endChain: task.prevChain.slice(),
+      chains: [],
+      sealAt: -1,
+      stop: { kind: "end" },
+      problem: { reason: (e as Error).message, offset: task.start, seq: task.firstSeq },
+    };
+  }
+  const r = checkChunk({ ...task, buf: raw, start: task.start - base, end: task.end - base });
+  const at = (offset: number): number => offset + base;
+  return {
+    ...r,
+    chains: r.chains.map((c) => ({ ...c, offset: at(c.offset) })),
+    sealAt: r.sealAt >= 0 ? at(r.sealAt) : -1,
+    stop: r.stop.kind === "end" ? r.stop : { ...r.stop, offset: at(r.stop.offset) },
+    problem: r.problem ? { ...r.problem, offset: at(r.problem.offset) } : null,
+  };
+}
