@@ -189,11 +189,12 @@ export function parseSegmentName(name: string): number | null {
 const encoder = new TextEncoder();
 
 /**
- * A whole commit frame: the chain head after the group it ends and `{"next_seq":N}`, with its
- * CRC. Groups framed for the hash Worker get theirs from `commitBody` instead.
+ * A whole commit frame: the chain head after the group it ends, `{"next_seq":N}` and, once a
+ * checkpoint was signed, `"signed":S`, its size; with its CRC. Groups framed for the hash Worker
+ * get theirs from `commitBody` instead.
  */
-export function encodeCommitFrame(chain: Uint8Array, nextSeq: number): Uint8Array {
-  const body = commitBody(nextSeq);
+export function encodeCommitFrame(chain: Uint8Array, nextSeq: number, signed = 0): Uint8Array {
+  const body = commitBody(nextSeq, signed);
   const len = CHAIN_SIZE + 1 + body.length;
   const frame = new Uint8Array(FRAME_OVERHEAD + len);
   frame.set(chain, FRAME_OVERHEAD);
@@ -205,7 +206,23 @@ export function encodeCommitFrame(chain: Uint8Array, nextSeq: number): Uint8Arra
   return frame;
 }
 
-/** The body of a commit frame: the seq the next group starts at. */
-export function commitBody(nextSeq: number): Uint8Array {
-  return encoder.encode(JSON.stringify({ next_seq: nextSeq }));
+/**
+ * The body of a commit frame: the seq the next group starts at and the size of the latest signed
+ * checkpoint when it was written (omitted before the first). `verify` holds the checkpoints file
+ * to the largest such size: signed checkpoints that existed cannot be deleted unnoticed.
+ */
+export function commitBody(nextSeq: number, signed = 0): Uint8Array {
+  return encoder.encode(
+    JSON.stringify(signed > 0 ? { next_seq: nextSeq, signed } : { next_seq: nextSeq }),
+  );
+}
+
+/** The `signed` size a commit frame's body states, 0 when none (or not a commit body). */
+export function commitSigned(buf: Uint8Array, bodyStart: number, bodyEnd: number): number {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(buf.subarray(bodyStart, bodyEnd)));
+    return typeof v?.signed === "number" && Number.isSafeInteger(v.signed) ? v.signed : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -15,7 +15,7 @@ import {
   FRAME_POSITION,
   MAX_PAYLOAD,
 } from "./frame.ts";
-import type { AppendBatch, AppendResult, DurableRecord } from "./store.ts";
+import type { AppendBatch, AppendResult, DurableRecord } from "./append.ts";
 
 /** A batch waiting to be stored, with its caller's promise. */
 export interface Pending {
@@ -43,6 +43,21 @@ const encoder = new TextEncoder();
 
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
+}
+
+/**
+ * Takes the next group off `queue`: every waiting batch, up to about `maxEvents` events (and at
+ * least one batch), so that a deep queue flows through the write stages as several groups
+ * instead of one big serial one.
+ */
+export function takeGroup(queue: Pending[], maxEvents: number): Pending[] {
+  let events = 0;
+  let n = 0;
+  while (n < queue.length && (n === 0 || events < maxEvents)) {
+    events += queue[n]!.batch.events.length;
+    n++;
+  }
+  return queue.splice(0, n);
 }
 
 /** The slots' shared buffers and frame offsets, grown as groups need. */
@@ -103,7 +118,12 @@ export class GroupFramer {
    * bodies; the hasher adds chains and CRCs. A batch that cannot be framed is rejected alone.
    * Null when no batch of the group could be framed.
    */
-  frame(group: Pending[], slot: number, firstSeq: number, epoch: number): Encoded | null {
+  frame(
+    group: Pending[],
+    slot: number,
+    at: { firstSeq: number; epoch: number; signed: number },
+  ): Encoded | null {
+    const { firstSeq, epoch } = at;
     let seq = firstSeq;
     let off = 0;
     let nFrames = 0;
@@ -158,7 +178,7 @@ export class GroupFramer {
     }
     if (kept.length === 0) return null;
     // The commit frame: recovery keeps the group only if this made it to disk (`frame.ts`).
-    off = this.#record(slot, nFrames++, off, FRAME_COMMIT, commitBody(seq));
+    off = this.#record(slot, nFrames++, off, FRAME_COMMIT, commitBody(seq, at.signed));
     buf = this.#bufs[slot]!;
     const leafCount = seq - firstSeq;
     return {

@@ -42,6 +42,8 @@ export class SegmentWriter {
   positions: Map<string, string>;
   /** Set when a failed write could not be undone: the store must be reopened. */
   broken: Error | null = null;
+  /** Size of the latest signed checkpoint, stated in the commit frame a new segment opens with. */
+  signedSize = 0;
   /** Called with each segment this writer sealed (its path and first seq), once it is read-only. */
   onSealed: ((path: string, firstSeq: number) => void) | null = null;
 
@@ -85,12 +87,13 @@ export class SegmentWriter {
     dir: string,
     firstSeq: number,
     prevChain: Uint8Array,
+    signed = 0,
   ): Promise<{ file: Deno.FsFile; name: string; createdMs: number; size: number }> {
     const name = segmentName(firstSeq);
     const createdMs = Date.now();
     const file = await Deno.open(`${dir}/${name}`, { read: true, write: true, createNew: true });
     const header = encodeHeader({ firstSeq, prevChain, createdUs: createdMs * 1000 });
-    const commit = encodeCommitFrame(prevChain, firstSeq);
+    const commit = encodeCommitFrame(prevChain, firstSeq, signed);
     const bytes = new Uint8Array(header.length + commit.length);
     bytes.set(header);
     bytes.set(commit, header.length);
@@ -145,7 +148,7 @@ export class SegmentWriter {
     await this.#seal();
     const sealed = this.#name;
     const sealedFirst = this.#firstSeq;
-    const next = await SegmentWriter.create(this.#dir, this.nextSeq, this.chain);
+    const next = await SegmentWriter.create(this.#dir, this.nextSeq, this.chain, this.signedSize);
     this.#file = next.file;
     this.#name = next.name;
     this.#createdMs = next.createdMs;

@@ -6,11 +6,12 @@
  * the basis of exactly-once collection.
  */
 
-import type { AuditEvent, NewEvent } from "../event/model.ts";
+import type { AppendBatch, AppendResult, DurableRecord } from "./append.ts";
 import { log } from "../log.ts";
 import { type Checkpoint, signCheckpoint } from "./checkpoint.ts";
 import { StoreDamageError } from "./errors.ts";
-import { type Encoded, GroupFramer, type Pending } from "./group_framer.ts";
+import { encodeCommitFrame } from "./frame.ts";
+import { type Encoded, GroupFramer, type Pending, takeGroup } from "./group_framer.ts";
 import { type SigningKey } from "./keys.ts";
 import { KEY_EVENT_SOURCE } from "./key_handover.ts";
 import {
@@ -28,27 +29,7 @@ import { SealedCompressor } from "./segment_compress.ts";
 export type { StoreOptions } from "./store_open.ts";
 export type { RotateOptions, RotationResult } from "./key_rotation.ts";
 
-/** One batch handed to `append`. */
-export interface AppendBatch {
-  source: string;
-  events: NewEvent[];
-  /** The source's position after this batch; durable together with its events. */
-  position?: string;
-}
-
-/** What `append` resolves with. */
-export interface AppendResult {
-  /** Seq of the first event of the batch (the next seq when the batch was empty). */
-  firstSeq: number;
-  count: number;
-}
-
-/** An event that became durable, for derived consumers (index, detectors). */
-export interface DurableRecord {
-  seq: number;
-  event: AuditEvent;
-  json: string;
-}
+export type { AppendBatch, AppendResult, DurableRecord } from "./append.ts";
 
 /** Events per group commit beyond which waiting batches go into the next group. */
 const GROUP_EVENTS = 2048;
@@ -220,7 +201,7 @@ export class Store {
     for (;;) {
       while (this.#queue.length > 0) {
         if (busy[slot]) await busy[slot];
-        const group = this.#takeGroup();
+        const group = takeGroup(this.#queue, GROUP_EVENTS);
         if (this.#broken) {
           for (const p of group) p.reject(this.#broken);
           continue;
@@ -262,20 +243,6 @@ export class Store {
     }
   }
 
-  /**
-   * Takes the next group off the queue: every waiting batch, up to about GROUP_EVENTS events, so
-   * that a deep queue flows through the stages as several groups instead of one big serial one.
-   */
-  #takeGroup(): Pending[] {
-    let events = 0;
-    let n = 0;
-    while (n < this.#queue.length && (n === 0 || events < GROUP_EVENTS)) {
-      events += this.#queue[n]!.batch.events.length;
-      n++;
-    }
-    return this.#queue.splice(0, n);
-  }
-
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#mutex.then(fn, fn);
     this.#mutex = run.catch(() => {});
@@ -284,7 +251,11 @@ export class Store {
 
   /** Frames a group after the groups in flight; null when no batch of it could be framed. */
   #encode(group: Pending[], slot: number): Encoded | null {
-    const enc = this.#framer.frame(group, slot, this.#pSeq, this.#epoch);
+    const enc = this.#framer.frame(group, slot, {
+      firstSeq: this.#pSeq,
+      epoch: this.#epoch,
+      signed: Math.max(0, this.#lastCheckpointSize),
+    });
     if (enc !== null) this.#pSeq = enc.nextSeq;
     return enc;
   }
@@ -377,6 +348,15 @@ export class Store {
   async #publish(cp: Checkpoint): Promise<void> {
     await this.#o.appendCheckpoint(cp);
     this.#lastCheckpointSize = cp.size;
+    this.#writer.signedSize = cp.size;
+    // The log records that this checkpoint exists (the next group would, but there may be none):
+    // `verify` then refuses a checkpoints file that lost it.
+    if (this.#broken) return;
+    await this.#exclusive(() =>
+      this.#writer.write(encodeCommitFrame(this.#writer.chain, this.#writer.nextSeq, cp.size))
+    ).catch((e) =>
+      log("warn", "could not record a signed checkpoint in the log", { error: String(e) })
+    );
     this.#lastCheckpoint = cp;
   }
 

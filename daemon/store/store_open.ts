@@ -299,11 +299,16 @@ export async function openStore(
       if (state.needsCommitMark) {
         // What the segment holds is whole (a data format 1 log, or a new segment whose first
         // commit frame was cut off): from here on, groups end with commit frames.
-        await writer.write(encodeCommitFrame(state.chain, state.nextSeq));
+        await writer.write(encodeCommitFrame(state.chain, state.nextSeq, lastCp?.size ?? 0));
       }
       if (state.sealed) {
         file.close();
-        const c = await SegmentWriter.create(paths.segments, state.nextSeq, state.chain);
+        const c = await SegmentWriter.create(
+          paths.segments,
+          state.nextSeq,
+          state.chain,
+          lastCp?.size ?? 0,
+        );
         writer = new SegmentWriter({
           dir: paths.segments,
           ...c,
@@ -315,6 +320,7 @@ export async function openStore(
       }
     }
 
+    writer.signedSize = lastCp?.size ?? 0;
     const levels = await MerkleLevels.open(paths.merkle);
     const trusted = Math.min(levels.size, lastCp?.size ?? 0);
     levels.truncate(trusted);

@@ -6,7 +6,7 @@
  */
 
 import { checkDataFormat } from "./format.ts";
-import { type Checkpoint, readCheckpoints } from "./checkpoint.ts";
+import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { type KeyLoss, type KeySpan, resolveKeyChain } from "./key_chain.ts";
 import { readHandovers } from "./key_handover.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
@@ -17,7 +17,8 @@ import { nativeHash } from "./native_hash.ts";
 import { readRetainedStart } from "./retained.ts";
 import { listSegments, type SegmentEntry } from "./segment_file.ts";
 import { checkSegment, type SegmentJob } from "./verify_segment.ts";
-import { type ChunkRunner, inlineRunner, workerRunner } from "./verify_pool.ts";
+import { checkUpperLevels, LeafFileCheck, levelFileName } from "./verify_nodes.ts";
+import { inlineRunner, workerRunner } from "./verify_pool.ts";
 import { storePaths } from "./store_open.ts";
 
 /** Inputs of a verification beyond the data directory. */
@@ -189,6 +190,9 @@ export async function verifyStore(
     // Workers pay off beyond a few MiB; below that their start-up is most of the time.
     const parallel = totalBytes > PARALLEL_BYTES;
     const runner = parallel ? workerRunner(WORKERS) : inlineRunner();
+    const leafFile = new LeafFileCheck(paths.merkle);
+    let signedClaim = 0;
+    let claimPlace: LogPlace = {};
     try {
       // Segment i+1 is read and checked on the workers while segment i's leaves go into the
       // Merkle tree here; results are still taken strictly in order.
@@ -245,6 +249,11 @@ export async function verifyStore(
               seq: nextSeq,
             });
           }
+          await leafFile.feed(nextSeq, r.leaves);
+          if (r.signedClaim > signedClaim) {
+            signedClaim = r.signedClaim;
+            claimPlace = { segment: entry.name, offset: run.start };
+          }
           // Leaves before the first problem still count towards the checkpoints they complete.
           let i = 0;
           while (i < r.count) {
@@ -293,6 +302,23 @@ export async function verifyStore(
       }
     } finally {
       runner.close();
+      leafFile.close();
+    }
+    if (signedClaim > maxSize) {
+      throw new Problem(
+        `signed checkpoints are gone: the log records that a checkpoint of ${signedClaim} ` +
+          `events was signed, but the largest in ${CHECKPOINTS_FILE} covers ${maxSize}`,
+        claimPlace,
+      );
+    }
+    const node = leafFile.problem ?? await checkUpperLevels(paths.merkle, nextSeq);
+    if (node !== null) {
+      throw new Problem(
+        `Merkle node file ${levelFileName(node.level)}: node ${node.index} is wrong (` +
+          `${node.reason}); proofs from it would fail. The node files are derived: move ` +
+          `merkle/ aside and restart the writer, which rebuilds them from the log`,
+        node.level === 0 ? { seq: node.index } : {},
+      );
     }
     if (maxSize > nextSeq) {
       throw new Problem(

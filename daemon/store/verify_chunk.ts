@@ -7,6 +7,8 @@
 
 import {
   CHAIN_SIZE,
+  commitSigned,
+  FRAME_COMMIT,
   FRAME_EVENT,
   FRAME_OVERHEAD,
   FRAME_SEAL,
@@ -37,6 +39,8 @@ export interface ChunkResult {
   chains: { seq: number; chain: Uint8Array; offset: number }[];
   /** Offset of a seal record, or -1. */
   sealAt: number;
+  /** The largest checkpoint size a commit record of the run says was signed (0: none). */
+  signedClaim: number;
   stop: ScanStop;
   problem: { reason: string; offset: number; seq: number } | null;
 }
@@ -62,6 +66,7 @@ export function checkChunkJs(task: ChunkTask): ChunkResult {
   const chain = task.prevChain.slice();
   let seq = task.firstSeq;
   let sealAt = -1;
+  let signedClaim = 0;
   let stop: ScanStop = { kind: "end" };
   let problem: ChunkResult["problem"] = null;
   try {
@@ -74,6 +79,10 @@ export function checkChunkJs(task: ChunkTask): ChunkResult {
           }
         }
         if (f.type === FRAME_SEAL) sealAt = f.offset;
+        if (f.type === FRAME_COMMIT) {
+          const claim = commitSigned(buf, f.payload + CHAIN_SIZE + 1, f.payload + f.length);
+          if (claim > signedClaim) signedClaim = claim;
+        }
         return;
       }
       const end = f.payload + f.length;
@@ -110,6 +119,7 @@ export function checkChunkJs(task: ChunkTask): ChunkResult {
     endChain: chain,
     chains,
     sealAt,
+    signedClaim,
     stop,
     problem,
   };

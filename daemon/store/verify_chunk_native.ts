@@ -7,6 +7,8 @@
 
 import {
   CHAIN_SIZE,
+  commitSigned,
+  FRAME_COMMIT,
   FRAME_EVENT,
   FRAME_LAST_TYPE,
   FRAME_OVERHEAD,
@@ -70,6 +72,9 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
   let limit = w.count;
   let typeProblem: { reason: string; offset: number } | null = null;
   let sealAt = -1;
+  // Commit frames and what they claim; counted in `finish` only up to where the check stopped,
+  // as the TypeScript path reads a frame's body only once its CRC and chain head are good.
+  const claims: { offset: number; claim: number }[] = [];
   let events = 0;
   const cuts: { index: number; seq: number }[] = [];
   const want = new Set(task.chainsAt);
@@ -83,6 +88,11 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
       break;
     }
     if (type === FRAME_SEAL) sealAt = w.frames[i]!;
+    if (type === FRAME_COMMIT) {
+      const p = w.frames[i]! + FRAME_OVERHEAD;
+      const len = new DataView(buf.buffer, buf.byteOffset).getUint32(w.frames[i]!);
+      claims.push({ offset: w.frames[i]!, claim: commitSigned(buf, p + CHAIN_SIZE + 1, p + len) });
+    }
     if (type === FRAME_EVENT) {
       const seq = task.firstSeq + events++;
       if (want.has(seq)) cuts.push({ index: i + 1, seq });
@@ -95,6 +105,9 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
   const chains: ChunkResult["chains"] = [];
   let problem: ChunkResult["problem"] = null;
   const finish = (stop: ScanStop, seal: number): ChunkResult => {
+    const cutoff = problem?.offset ?? (stop.kind === "end" ? Infinity : stop.offset);
+    let signedClaim = 0;
+    for (const c of claims) if (c.offset < cutoff && c.claim > signedClaim) signedClaim = c.claim;
     const count = seqBox[0]! - task.firstSeq;
     return {
       leaves: count * 32 === leaves.length ? leaves : leaves.slice(0, count * 32),
@@ -102,6 +115,7 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
       endChain: chain,
       chains,
       sealAt: seal,
+      signedClaim,
       stop,
       problem,
     };

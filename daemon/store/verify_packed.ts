@@ -31,6 +31,7 @@ export function checkTask(task: ChunkTask | PackedTask): ChunkResult {
       endChain: task.prevChain.slice(),
       chains: [],
       sealAt: -1,
+      signedClaim: 0,
       stop: { kind: "end" },
       problem: { reason: (e as Error).message, offset: task.start, seq: task.firstSeq },
     };

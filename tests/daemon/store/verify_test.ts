@@ -222,3 +222,33 @@ Deno.test("verifyStore() on a store large enough for workers finds the same firs
     assert((await verifyStore(dir)).ok);
   });
 });
+
+Deno.test("verifyStore() fails when the signed checkpoints are deleted or emptied", async () => {
+  for (const how of ["deleted", "emptied", "cut to the first"] as const) {
+    const r = await tampered(async (dir) => {
+      const path = `${dir}/${CHECKPOINTS_FILE}`;
+      if (how === "deleted") await Deno.remove(path);
+      else if (how === "emptied") await Deno.writeFile(path, new Uint8Array(0));
+      else {
+        const first = (await Deno.readTextFile(path)).split("\n")[0]!;
+        await Deno.writeTextFile(path, first + "\n");
+      }
+    });
+    assert(!r.ok, `checkpoints ${how}: must be caught`);
+    assertMatch(r.problem!.reason, /signed checkpoints are gone: .* checkpoint of 20 events/);
+  }
+});
+
+Deno.test("verifyStore() checks the Merkle node files: a wrong leaf or inner node is named", async () => {
+  for (const level of [0, 1, 2]) {
+    const r = await tampered(async (dir) => {
+      const path = `${dir}/merkle/level-0${level}.bin`;
+      const bytes = await Deno.readFile(path);
+      const at = 32 * 2 + 5; // node 2
+      assert(bytes.length > at, `level ${level} has node 2`);
+      await patchFile(path, at, new Uint8Array([bytes[at]! ^ 0x01]));
+    });
+    assert(!r.ok, `level ${level}: a flipped node must be caught`);
+    assertMatch(r.problem!.reason, new RegExp(`level-0${level}\\.bin: node 2 is wrong`));
+  }
+});
