@@ -2,7 +2,8 @@
  * `vigil detect --data DIR [--from T] [--to T] [--config FILE]`: runs the detectors over the
  * stored log on event time and rebuilds the alert store (`alerts.db`) with the alerts that meet
  * [from, to). History before `from` is learned, not reported. Acknowledgements in the chain are
- * re-applied. Prints one JSON line: events read, alerts found, alerts per rule.
+ * re-applied. Prints one JSON line: events read, alerts found, alerts per rule, and the
+ * detectors that threw (and were taken out: exit 1, as the alerts may be incomplete).
  */
 
 import { parse as parseToml } from "smol-toml";
@@ -79,9 +80,15 @@ export async function detectCommand(argv: string[]): Promise<number> {
     });
     const byRule: Record<string, number> = {};
     for (const a of r.alerts) byRule[a.rule] = (byRule[a.rule] ?? 0) + 1;
-    print(JSON.stringify({ events: r.events, alerts: r.alerts.length, by_rule: byRule }));
+    const failed = r.failures.map((f) => ({ detector: f.detector, seq: f.seq, error: f.error }));
+    print(JSON.stringify({
+      events: r.events,
+      alerts: r.alerts.length,
+      by_rule: byRule,
+      ...(failed.length === 0 ? {} : { failed_detectors: failed }),
+    }));
+    return failed.length === 0 ? 0 : 1;
   } finally {
     alerts.close();
   }
-  return 0;
 }

@@ -1,18 +1,21 @@
 /**
  * Detection inside `vigil serve`: the engine of the `[detect]` table (defaults without one),
- * its alerts in `alerts.db`, its channels, fed from the store — first a replay of what it has
- * not seen (in the background, so the web UI and the sources start at once), then every durable
- * batch. Returns what the web UI reads and acknowledges alerts through.
+ * its alerts in `alerts.db`, its channels, fed from the store through `LiveDetection` — its
+ * state loaded from the data directory's snapshot and caught up from the log after it (or, when
+ * the snapshot is missing or does not fit, rebuilt from the log in the background, so the web
+ * UI and the sources start at once), then every durable batch; a snapshot is written
+ * periodically and at stop. Its state counts in the daemon's health. Returns what the web UI
+ * reads and acknowledges alerts through.
  */
 
 import {
+  acknowledgeAlert,
   alertsPath,
   AlertStore,
-  attachEngine,
   channelsFor,
   defaultDetectConfig,
   detectConfigFromTable,
-  DetectEngine,
+  LiveDetection,
 } from "../detect/mod.ts";
 import { log } from "../log.ts";
 import type { DaemonParts } from "../serve/daemon.ts";
@@ -25,11 +28,12 @@ export function startDetection(parts: DaemonParts): WebAlerts {
   // Channels first: a CA or password file that cannot be read stops the start, leaving no store open.
   const channels = channelsFor(config);
   const alerts = AlertStore.open(alertsPath(parts.config.dataDir));
-  const engine = new DetectEngine(config, {
+  const live = LiveDetection.start(parts.store, {
+    config,
     alerts,
     channels,
-    onAlert: (alert, created) => {
-      if (!created) return;
+    onAlert: (alert, raised) => {
+      if (!raised) return;
       log("warn", "alert", {
         id: alert.id,
         rule: alert.rule,
@@ -39,18 +43,15 @@ export function startDetection(parts: DaemonParts): WebAlerts {
       });
     },
   });
-  const attached = attachEngine(engine, parts.store).catch((error) =>
-    log("error", "detection stopped: it could not read the log", { error: String(error) })
-  );
+  parts.board.watchDetection(() => live.status());
   parts.onStop(async () => {
-    await attached;
-    engine.flush();
-    await engine.drain();
+    // No flush: open windows stay open in the snapshot and close when their time has passed.
+    await live.stop();
     alerts.close();
   });
   return {
-    list: (filter) => engine.list(filter),
-    get: (id) => engine.alerts.get(id),
-    ack: (id, by, note) => engine.ack(id, by, note, parts.store),
+    list: (filter) => alerts.list(filter),
+    get: (id) => alerts.get(id),
+    ack: (id, by, note) => acknowledgeAlert(alerts, parts.store, { id, by, note }),
   };
 }

@@ -19,6 +19,16 @@ import type { Incident } from "./dedup.ts";
 /** File name of the alert store inside the data directory. */
 export const ALERTS_FILE = "alerts.db";
 
+/**
+ * Meta keys. `raised_through`: every alert found while feeding a seq up to this one has been
+ * raised (sent to the channels) — kept across rebuilds, so none is sent twice. `lineage`: the
+ * engine whose snapshot matches these alerts; a rebuild starts a new one, and a rewrite by
+ * `vigil detect` drops it, so the daemon then rebuilds rather than trust a snapshot of other
+ * alerts.
+ */
+export const META_RAISED = "raised_through";
+export const META_LINEAGE = "lineage";
+
 /** Path of the alert store of a data directory. */
 export function alertsPath(dataDir: string): string {
   return join(dataDir, ALERTS_FILE);

@@ -1,16 +1,19 @@
 /**
  * Detection over the stored log: the engine replayed from the first event, so that every role's
  * history is learned, and the alerts whose span meets [from, to) kept. The same engine as the
- * incremental path, fed the same records in the same order, hence the same alerts. Also the
- * attachment of an engine to a live store for the daemon.
+ * incremental path, fed the same records in the same order, hence the same alerts. Rewriting
+ * `alerts.db` keeps its `raised_through` mark (so a daemon rebuilding after it sends nothing
+ * twice) and drops its lineage (so the daemon's snapshot, made beside other alerts, is rebuilt).
+ * Also the attachment of an engine to a live store (`attachEngine`); the daemon itself uses
+ * `LiveDetection`, which resumes from a snapshot.
  */
 
 import type { DurableRecord, Store } from "../store/store.ts";
 import { readLog } from "../store/log_reader.ts";
 import type { Alert } from "./alert.ts";
-import { AlertStore } from "./alert_store.ts";
+import { AlertStore, META_RAISED } from "./alert_store.ts";
 import type { DetectConfig } from "./config.ts";
-import { DetectEngine, type FeedRecord } from "./engine.ts";
+import { DetectEngine, type DetectorFailure, type FeedRecord } from "./engine.ts";
 
 /** Records fed to the engine per call during a replay. */
 const CHUNK = 4096;
@@ -19,6 +22,8 @@ const CHUNK = 4096;
 export interface BatchResult {
   events: number;
   alerts: Alert[];
+  /** Detectors that threw and were taken out. */
+  failures: readonly DetectorFailure[];
 }
 
 /**
@@ -54,13 +59,15 @@ export async function detectRange(
   if (opts.alerts) {
     const out = opts.alerts;
     out.transaction(() => {
+      const raised = out.meta(META_RAISED);
       out.clear();
       for (const a of found) out.put(a);
       out.setMeta("range", JSON.stringify({ from: opts.from ?? null, to: opts.to ?? null }));
+      if (raised !== undefined) out.setMeta(META_RAISED, raised);
     });
-    return { events: engine.events, alerts: out.list() };
+    return { events: engine.events, alerts: out.list(), failures: engine.failures };
   }
-  return { events: engine.events, alerts: found };
+  return { events: engine.events, alerts: found, failures: engine.failures };
 }
 
 /**

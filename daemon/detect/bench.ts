@@ -3,13 +3,16 @@
  * (windows closing, per-role Isolation Forests and DBSCAN retrained and scored), against durable
  * store append of the very same events in the same run — detection keeps up with intake when
  * the ratio is ≥ 1. The events are a seeded fortnight of work by a dozen roles with a daily
- * rhythm, so that windows close and models train as they would in production.
+ * rhythm, so that windows close and models train as they would in production. Then the same
+ * events measure the start of detection (`bench_start.ts`): a snapshot loaded and caught up
+ * against a full replay of the log, time and peak RSS, each start in a process of its own.
  */
 
 import type { AuditEvent, NewEvent } from "../event/model.ts";
 import { Store } from "../store/store.ts";
 import type { BenchResult } from "../bench/store_bench.ts";
 import { AlertStore } from "./alert_store.ts";
+import { benchDetectStart, START_TAIL } from "./bench_start.ts";
 import { defaultDetectConfig } from "./config.ts";
 import { DetectEngine } from "./engine.ts";
 import { seededRandom } from "./prng.ts";
@@ -67,19 +70,22 @@ export function benchEvents(n: number, seed = 1): NewEvent[] {
 /** Events per round: a round is appended, then detected, so both see the same machine load. */
 const ROUND = 20_000;
 
-/** Runs the detection benchmark; one result line. */
-export async function benchDetect(opts: { events: number; dir: string }): Promise<BenchResult[]> {
+/**
+ * Runs the detection benchmark: throughput (one line) and, unless `start` is false, the start
+ * with a snapshot against a full replay (two lines).
+ */
+export async function benchDetect(
+  opts: { events: number; dir: string; start?: boolean },
+): Promise<BenchResult[]> {
   const events = benchEvents(opts.events);
   const batch = 1000;
+  const config = { ...defaultDetectConfig(), sensitive_objects: ["s2.*"] };
   const store = await Store.open(`${opts.dir}/store`, {
     checkpointIntervalMs: 0,
     maxSegmentBytes: 256 * 1024 * 1024,
   });
   const alerts = AlertStore.open(`${opts.dir}/alerts.db`);
-  const engine = new DetectEngine(
-    { ...defaultDetectConfig(), sensitive_objects: ["s2.*"] },
-    { alerts },
-  );
+  const engine = new DetectEngine(config, { alerts });
   let appendMs = 0;
   let detectMs = 0;
   try {
@@ -118,7 +124,7 @@ export async function benchDetect(opts: { events: number; dir: string }): Promis
 
   const rate = Math.round(events.length / detectMs * 1000);
   const ref = Math.round(events.length / appendMs * 1000);
-  return [{
+  const out: BenchResult[] = [{
     bench: "detect.events",
     value: rate,
     unit: "events/s",
@@ -128,4 +134,7 @@ export async function benchDetect(opts: { events: number; dir: string }): Promis
     windows,
     alerts: found,
   }];
+  if (opts.start === false) return out;
+  const tail = benchEvents(Math.min(START_TAIL, Math.ceil(opts.events / 10)), 2);
+  return [...out, ...await benchDetectStart({ dir: opts.dir, config, events, tail })];
 }

@@ -2,6 +2,8 @@
  * Deduplication: drafts of one rule about one role that come within `merge_minutes` of each
  * other are one incident. The merged alert spans all of them, keeps the highest severity and
  * score, the first reason (with the count of drafts) and the union of their evidence seqs.
+ * One incident is kept per rule and role (its evidence capped at `MAX_SEQS`), so the state grows
+ * with the roles, never with the events or the alerts.
  */
 
 import { type AlertDraft, alertKey, MAX_SEQS, severityRank } from "./alert.ts";
@@ -19,6 +21,16 @@ export class Deduplicator {
 
   constructor(mergeMinutes: number) {
     this.#mergeUs = mergeMinutes * 60e6;
+  }
+
+  /** The last incident of each rule and role, by `rule\0role`: what a snapshot keeps. */
+  entries(): [string, Incident][] {
+    return [...this.#open];
+  }
+
+  /** Puts back an incident of `entries()` into a new deduplicator. */
+  restore(group: string, incident: Incident): void {
+    this.#open.set(group, incident);
   }
 
   /** The incident the draft became part of, and whether it is a new one. */

@@ -2,7 +2,8 @@
  * The one interface every detector implements. A detector sees each event with the facts
  * feature extraction derived for it, and each closed feature window with its vector; it answers
  * with alert drafts. Detectors see the role's history as it was *before* the event or window,
- * so "first time" means first time.
+ * so "first time" means first time. A detector with state of its own saves and loads it, so
+ * that the daemon's snapshot carries it across a restart.
  */
 
 import type { AuditEvent } from "../event/model.ts";
@@ -47,6 +48,13 @@ export interface Detector {
    * history before it; `ctx.profile` is the history of the window's most active role.
    */
   entity?(w: EntityWindow, history: EntityProfile, ctx: DetectContext): AlertDraft[];
+  /**
+   * What the detector learned itself (beyond the histories it is handed), as a JSON value for
+   * the snapshot; absent for a detector that keeps nothing. Bounded by roles and addresses.
+   */
+  save?(): unknown;
+  /** Takes back into a new detector what `save` returned; throws on a value it cannot read. */
+  load?(state: unknown): void;
 }
 
 /** A draft about one event, filled from the event's own fields. */

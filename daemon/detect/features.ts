@@ -1,8 +1,10 @@
 /**
  * Feature extraction on event time: keeps each role's history and its open windows (and those of
  * each client address and each application on a database), classifies every event, and closes a
- * window once the newest event time has passed its end by the allowed lateness. Everything depends only on the order of the events fed, never on the wall clock or on
- * how the events were split into batches — the reason batch and incremental detection agree.
+ * window once the newest event time has passed its end by the allowed lateness. Everything
+ * depends only on the order of the events fed, never on the wall clock or on how the events
+ * were split into batches — the reason batch and incremental detection agree — and all of it
+ * can be saved and loaded (`save`, `load`), so a daemon resumes instead of replaying the log.
  */
 
 import type { AuditEvent } from "../event/model.ts";
@@ -12,6 +14,21 @@ import type { EventFacts } from "./detector.ts";
 import { type EntityKind, EntityProfile, EntityWindow } from "./entity_window.ts";
 import { classify, type EventClass } from "./event_facts.ts";
 import { RoleProfile } from "./profile.ts";
+import {
+  decTime,
+  encTime,
+  list,
+  loadEntityProfile,
+  loadEntityWindow,
+  loadProfile,
+  loadWindow,
+  obj,
+  saveEntityProfile,
+  saveEntityWindow,
+  saveProfile,
+  saveWindow,
+  str,
+} from "./state.ts";
 import { FeatureWindow } from "./window.ts";
 
 /** Receives what extraction derives, in order. */
@@ -144,6 +161,84 @@ export class FeatureExtractor {
     this.#closeUntil(Infinity, sink);
   }
 
+  /**
+   * Appends the learned state to `out` as JSON lines: the site's clock, each role with its open
+   * windows, each address and application with theirs. Caches (sensitive objects, the last
+   * window an entity used) are left out: they are rebuilt as events come.
+   */
+  save(out: Record<string, unknown>[]): void {
+    out.push({ t: "site", since: encTime(this.#since), watermark: encTime(this.#watermark) });
+    for (const [role, p] of this.profiles) {
+      const open = [...(this.#open.get(role)?.values() ?? [])].map(saveWindow);
+      out.push({ t: "role", profile: saveProfile(p), open });
+    }
+    const entity = (e: EntityState) => ({
+      history: saveEntityProfile(e.history),
+      open: [...e.open.values()].map(saveEntityWindow),
+    });
+    for (const [addr, e] of this.#addrs) out.push({ t: "addr", addr, ...entity(e) });
+    for (const [app, byDb] of this.#apps) {
+      for (const [db, e] of byDb) out.push({ t: "app", app, db, ...entity(e) });
+    }
+  }
+
+  /**
+   * Takes back one line that `save` wrote into a new extractor; false when the line is not
+   * feature state. Call `loaded()` after the last line.
+   */
+  load(line: Record<string, unknown>): boolean {
+    const entity = (kind: EntityKind, key: string): EntityState => {
+      const e = entityState(kind, key);
+      e.history = loadEntityProfile(obj(line.history, "history"));
+      for (const o of list(line, "open")) {
+        const w = loadEntityWindow(obj(o, "window"));
+        e.open.set(w.start, w);
+      }
+      if (e.open.size > 0) this.#openEntities.add(e);
+      return e;
+    };
+    switch (line.t) {
+      case "site":
+        this.#since = decTime(line.since);
+        this.#watermark = decTime(line.watermark);
+        return true;
+      case "role": {
+        const p = loadProfile(obj(line.profile, "profile"));
+        this.profiles.set(p.role, p);
+        const open = list(line, "open");
+        if (open.length > 0) {
+          const byStart = new Map<number, FeatureWindow>();
+          for (const o of open) {
+            const w = loadWindow(obj(o, "window"));
+            byStart.set(w.start, w);
+          }
+          this.#open.set(p.role, byStart);
+        }
+        return true;
+      }
+      case "addr": {
+        const addr = str(line, "addr");
+        this.#addrs.set(addr, entity("client_addr", addr));
+        return true;
+      }
+      case "app": {
+        const app = str(line, "app");
+        const db = str(line, "db");
+        let byDb = this.#apps.get(app);
+        if (!byDb) this.#apps.set(app, byDb = new Map());
+        byDb.set(db, entity("application", `${app}@${db}`));
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Ends a load: the next window to close is found again from the open ones. */
+  loaded(): void {
+    this.#findNextClose();
+  }
+
   /** Whether an object is sensitive, remembered: objects repeat, patterns are regexps. */
   #sensitive(object: string): boolean {
     let hit = this.#sensitiveSeen.get(object);
@@ -220,6 +315,10 @@ export class FeatureExtractor {
       sink.entity(w, e.history);
       e.history.addWindow(w);
     }
+    this.#findNextClose();
+  }
+
+  #findNextClose(): void {
     this.#nextClose = Infinity;
     for (const byStart of this.#open.values()) {
       for (const w of byStart.values()) if (w.end < this.#nextClose) this.#nextClose = w.end;

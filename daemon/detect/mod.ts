@@ -11,6 +11,11 @@
  * await attachEngine(engine, store); // replays the log, then follows store.onDurable
  * engine.list({ minSeverity: "high", acked: false });
  * await engine.ack(3, "ada", "known maintenance", store);
+ *
+ * // In the daemon: state from the snapshot, caught up from the log, snapshotted as it goes.
+ * const live = LiveDetection.start(store, { config: cfg, alerts: AlertStore.open(path) });
+ * live.status(); // { state: "catching_up", progress: 0.4, … }
+ * await live.stop();
  * ```
  */
 
@@ -28,5 +33,13 @@ export {
   type Severity,
 } from "./config.ts";
 export type { DetectContext, Detector } from "./detector.ts";
-export { DetectEngine, detectorsFor, type EngineOptions, type FeedRecord } from "./engine.ts";
+export {
+  DetectEngine,
+  type DetectorFailure,
+  type EngineOptions,
+  type FeedRecord,
+} from "./engine.ts";
+export { detectorsFor } from "./detectors.ts";
+export { type DetectState, type DetectStatus, LiveDetection, type LiveOptions } from "./live.ts";
+export { SNAPSHOT_FILE, snapshotPath } from "./snapshot.ts";
 export { ACK_COMMAND, ACK_SOURCE } from "./event_facts.ts";

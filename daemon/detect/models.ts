@@ -3,7 +3,8 @@
  * baseline once it has one (`min_baseline` windows over `min_history_days`), before that against
  * the recent windows of its peer group (its `peer_groups` entry, else all roles). Models are
  * retrained every `retrain_every` new baseline windows, seeded from the configured seed, the role
- * and the training count — so a replay of the same events grows the same trees.
+ * and the training count — so a replay of the same events grows the same trees, and a snapshot
+ * need only keep each model's training rows and count: loaded, it grows the same trees again.
  */
 
 import type { AlertDraft, ReasonFeature } from "./alert.ts";
@@ -25,18 +26,28 @@ const MIN_STD = 0.25;
  * is the costly part of detection.
  */
 function due(t: Trained, ctx: DetectContext): number {
-  return Math.max(ctx.cfg.retrain_every, Math.floor(t.rows / 4));
+  return Math.max(ctx.cfg.retrain_every, Math.floor(t.rows.length / 4));
 }
 
+/**
+ * A model as trained: the rows and the fit number fix it (the seed comes from them), so a
+ * snapshot keeps those and the model is grown again, identically, the first time it scores.
+ */
 interface Trained {
-  /** Rows the model was trained on. */
-  rows: number;
+  /** The fit number of its key (1 for the first): with the key and seed, the randomness. */
+  n: number;
+  /** Rows the model was trained on; never changed after training. */
+  rows: readonly number[][];
+  /** Baseline size (windows seen) at training. */
+  at: number;
+  fit: Fitted | null;
+}
+
+interface Fitted {
   forest: IsolationForest;
   dbscan: DbscanModel;
   mean: number[];
   std: number[];
-  /** Baseline size (windows seen) at training. */
-  at: number;
 }
 
 function stats(rows: readonly number[][]): { mean: number[]; std: number[] } {
@@ -64,7 +75,7 @@ function shown(d: number, x: number): number {
  */
 function explain(
   v: readonly number[],
-  t: Trained,
+  t: Fitted,
 ): { features: ReasonFeature[]; words: string } | null {
   const z = v.map((x, d) => ({ d, z: (x - t.mean[d]!) / t.std[d]! }));
   z.sort((a, b) => b.z - a.z || a.d - b.d);
@@ -78,28 +89,30 @@ function explain(
   return { features, words };
 }
 
+/** Grows the models of `t`, seeded by key, fit number and config: same rows, same trees. */
+function fitted(key: string, t: Trained, ctx: DetectContext): Fitted {
+  if (t.fit !== null) return t.fit;
+  const random = seededRandom(hashSeed(`${key}#${t.n}`, ctx.cfg.seed));
+  const recent = t.rows.slice(-ctx.cfg.if_subsample);
+  const s = stats(t.rows);
+  return t.fit = {
+    forest: IsolationForest.fit(t.rows, {
+      trees: ctx.cfg.if_trees,
+      subsample: ctx.cfg.if_subsample,
+      random,
+    }),
+    dbscan: new DbscanModel(recent.map((r) => scale(r, s)), ctx.cfg.dbscan_min_points),
+    ...s,
+  };
+}
+
 /** Both models over windows; one detector so that they share the trained state. */
 export function windowModels(): Detector {
   const trained = new Map<string, Trained>();
-  const fits = new Map<string, number>();
 
-  function train(key: string, rows: number[][], at: number, ctx: DetectContext): Trained {
-    const n = (fits.get(key) ?? 0) + 1;
-    fits.set(key, n);
-    const random = seededRandom(hashSeed(`${key}#${n}`, ctx.cfg.seed));
-    const recent = rows.slice(-ctx.cfg.if_subsample);
-    const s = stats(rows);
-    return {
-      forest: IsolationForest.fit(rows, {
-        trees: ctx.cfg.if_trees,
-        subsample: ctx.cfg.if_subsample,
-        random,
-      }),
-      dbscan: new DbscanModel(recent.map((r) => scale(r, s)), ctx.cfg.dbscan_min_points),
-      ...s,
-      rows: rows.length,
-      at,
-    };
+  function train(key: string, rows: readonly number[][], at: number): Trained {
+    // A copy: a role's baseline keeps rolling after training, the rows must not.
+    return { n: (trained.get(key)?.n ?? 0) + 1, rows: [...rows], at, fit: null };
   }
 
   function modelFor(p: RoleProfile, ts: number, ctx: DetectContext): [string, Trained] | null {
@@ -109,7 +122,7 @@ export function windowModels(): Detector {
       const key = `role:${p.role}`;
       let t = trained.get(key);
       if (!t || p.windows - t.at >= due(t, ctx)) {
-        trained.set(key, t = train(key, p.baseline, p.windows, ctx));
+        trained.set(key, t = train(key, p.baseline, p.windows));
       }
       return [key, t];
     }
@@ -130,7 +143,7 @@ export function windowModels(): Detector {
     const per = Math.ceil(ctx.cfg.baseline_windows / Math.max(1, roles.length));
     for (const r of roles) rows.push(...ctx.profiles.get(r)!.baseline.slice(-per));
     if (rows.length < ctx.cfg.min_baseline) return null;
-    trained.set(key, t = train(key, rows, total, ctx));
+    trained.set(key, t = train(key, rows, total));
     return [key, t];
   }
 
@@ -156,7 +169,8 @@ export function windowModels(): Detector {
       const disabled = ctx.cfg.disabled;
       const m = modelFor(ctx.profile, w.start, ctx);
       if (!m) return [];
-      const [key, t] = m;
+      const key = m[0];
+      const t = fitted(key, m[1], ctx);
       const out: AlertDraft[] = [];
       const why = explain(v, t);
       if (why === null) return out;
@@ -193,6 +207,16 @@ export function windowModels(): Detector {
         }
       }
       return out;
+    },
+    save: () => [...trained].map(([key, t]) => ({ key, n: t.n, at: t.at, rows: t.rows })),
+    load(state) {
+      if (!Array.isArray(state)) throw new SyntaxError("Cannot read the models' state");
+      for (const e of state as { key: string; n: number; at: number; rows: number[][] }[]) {
+        if (typeof e.key !== "string" || !Array.isArray(e.rows) || e.rows.length === 0) {
+          throw new SyntaxError("Cannot read the models' state: a model without rows");
+        }
+        trained.set(e.key, { n: e.n, at: e.at, rows: e.rows, fit: null });
+      }
     },
   };
 }

@@ -59,6 +59,16 @@ export class RoleProfile {
     return this.#newObjectTimes.length;
   }
 
+  /** Event times of the first-time object reads still within the last 7 days, oldest first. */
+  get newObjectTimes(): readonly number[] {
+    return this.#newObjectTimes;
+  }
+
+  /** Puts back what `newObjectTimes` held: a role history read from a snapshot. */
+  restoreNewObjectTimes(times: readonly number[]): void {
+    this.#newObjectTimes = [...times];
+  }
+
   /** Adds a closed window, starting at local time `at`, to the history. */
   addWindow(at: LocalTime, objects: number, vector: number[], keep: number): void {
     this.hourWindows[at.hour]!++;

@@ -103,6 +103,11 @@ export function failedLoginBurst(): Detector {
       d.seqs = q.map((x) => x.seq);
       return [d];
     },
+    save: () => [...recent],
+    load(state) {
+      if (!Array.isArray(state)) throw new SyntaxError("Cannot read failed_login_burst state");
+      for (const [k, q] of state as [string, { ts: number; seq: number }[]][]) recent.set(k, q);
+    },
   };
 }
 

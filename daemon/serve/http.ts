@@ -1,7 +1,8 @@
 /**
  * The daemon's own HTTP endpoints, before any web UI route: `GET /healthz` (no authentication,
- * for systemd, load balancers and container health checks: 200 when the store and every source
- * are healthy, else 503, with per-source state as JSON) and `GET /metrics` (Prometheus text).
+ * for systemd, load balancers and container health checks: 200 when the store, every source and
+ * detection are healthy, else 503, with per-source and detection state as JSON) and
+ * `GET /metrics` (Prometheus text).
  * Neither shows audit data; both show source names and error texts, which the config file and
  * the daemon itself wrote.
  */
@@ -44,6 +45,7 @@ export function healthRoutes(status: StatusProvider, now: () => number = Date.no
             ? null
             : { message: src.lastError.message, stage: src.lastError.stage },
         })),
+        detection: s.detection ?? null,
       },
       s.healthy ? 200 : 503,
     );

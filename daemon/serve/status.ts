@@ -1,7 +1,8 @@
 /**
  * What the running daemon knows about itself, as one read-only snapshot: the store, every
- * configured source and the exporters. `/healthz`, `/metrics` and the Operator page all read
- * the same snapshot, so they never disagree; the supervisor and the store feed it.
+ * configured source, detection and the exporters. `/healthz`, `/metrics` and the Operator page
+ * all read the same snapshot, so they never disagree; the supervisor, the store and detection
+ * feed it.
  */
 
 /** The lifecycle of one supervised source. */
@@ -48,6 +49,28 @@ export interface StoreStatus {
   readonly lastError: { readonly message: string; readonly at: number } | null;
 }
 
+/**
+ * Detection's part, as `daemon/detect/live.ts` reports it: loading, catching up or rebuilding
+ * its state from the log (with progress), running, or failed. Unhealthy when the engine or a
+ * detector stopped; a rebuild is healthy (the daemon collects meanwhile) and says so.
+ */
+export interface DetectionStatus {
+  readonly state: string;
+  readonly healthy: boolean;
+  /** The last seq detection took in. */
+  readonly seq: number;
+  /** Durable events it has not taken in yet. */
+  readonly behind: number;
+  /** Share done of a catch-up or rebuild (0…1), else null. */
+  readonly progress: number | null;
+  /** Why the state is being rebuilt, if it is. */
+  readonly reason: string | null;
+  /** Events read from the log since start. */
+  readonly read: number;
+  readonly snapshot: { readonly seq: number; readonly at: number } | null;
+  readonly errors: readonly string[];
+}
+
 /** The whole snapshot. */
 export interface ServeStatus {
   readonly version: string;
@@ -56,6 +79,8 @@ export interface ServeStatus {
   readonly healthy: boolean;
   readonly store: StoreStatus;
   readonly sources: readonly SourceStatus[];
+  /** Present when the daemon runs detection. */
+  readonly detection?: DetectionStatus;
 }
 
 /** One sample of a source's throughput and lag, for the Operator charts. */

@@ -9,6 +9,7 @@
 import { statfs } from "node:fs/promises";
 import type { DurableRecord } from "../store/store.ts";
 import type {
+  DetectionStatus,
   ServeStatus,
   SourceState,
   SourceStatus,
@@ -63,6 +64,7 @@ export class StatusBoard implements StatusProvider {
   #storeBytes = 0;
   #diskFree: number | null = null;
   #storeError: { message: string; at: number } | null = null;
+  #detection: (() => DetectionStatus) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: BoardOptions) {
@@ -179,6 +181,13 @@ export class StatusBoard implements StatusProvider {
     if (s !== undefined && Number.isFinite(value)) s.gauges[gauge] = value;
   }
 
+  // --- fed by detection --------------------------------------------------------------------
+
+  /** Where detection's state is read from: its health counts in the daemon's. */
+  watchDetection(status: () => DetectionStatus): void {
+    this.#detection = status;
+  }
+
   // --- read side ---------------------------------------------------------------------------
 
   current(): ServeStatus {
@@ -201,10 +210,11 @@ export class StatusBoard implements StatusProvider {
       sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
     const storeOk = this.#storeError === null;
     const cp = this.#opts.checkpoint?.() ?? null;
+    const detection = this.#detection?.();
     return {
       version: this.#opts.version,
       startedAt: this.#startedAt,
-      healthy: storeOk && sources.every((s) => s.healthy),
+      healthy: storeOk && sources.every((s) => s.healthy) && (detection?.healthy ?? true),
       store: {
         dataDir: this.#opts.dataDir,
         size: this.#storeSize,
@@ -217,6 +227,7 @@ export class StatusBoard implements StatusProvider {
         lastError: this.#storeError,
       },
       sources,
+      ...(detection === undefined ? {} : { detection }),
     };
   }
 
