@@ -17,6 +17,7 @@ import {
 } from "./frame.ts";
 import { StoreDamageError } from "./errors.ts";
 import { type LoadedSegment, loadSegment, type SegmentEntry } from "./segment_file.ts";
+import { decodeBlockTable, decompressBlock } from "./segment_compress.ts";
 import { checkChunk } from "./verify_chunk.ts";
 
 /** The log's end as found on open. */
@@ -64,12 +65,12 @@ export function applyPositionFrame(
 async function sealPositions(
   entry: SegmentEntry,
 ): Promise<{ positions: Map<string, string>; commits: boolean }> {
-  const seg = await loadSegment(entry);
+  const { bytes, start } = await sealedTail(entry);
   const positions = new Map<string, string>();
   let last = -1;
   let commits = false;
   let lastFrame = { payload: 0, length: 0 };
-  const stop = scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
+  const stop = scanFrames(bytes, start, bytes.length, (f) => {
     last = f.type;
     lastFrame = f;
     if (f.type === FRAME_COMMIT) commits = true;
@@ -77,16 +78,37 @@ async function sealPositions(
   if (stop.kind !== "end" || last !== FRAME_SEAL) {
     throw new StoreDamageError("sealed segment does not end with its seal record", {
       segment: entry.name,
-      offset: stop.kind === "end" ? seg.bytes.length : stop.offset,
+      offset: stop.kind === "end" ? bytes.length : stop.offset,
     });
   }
   const p = lastFrame.payload + CHAIN_SIZE + 1;
   applyPositionFrame(
     FRAME_SEAL,
-    seg.bytes.subarray(p, lastFrame.payload + lastFrame.length),
+    bytes.subarray(p, lastFrame.payload + lastFrame.length),
     positions,
   );
   return { positions, commits };
+}
+
+/**
+ * The part of a sealed segment that holds its seal record, and where its records start: a
+ * compressed segment's last block alone (blocks start at records, and the seal is the last one),
+ * so that opening the store does not decompress a whole segment; an uncompressed one whole.
+ */
+async function sealedTail(entry: SegmentEntry): Promise<{ bytes: Uint8Array; start: number }> {
+  if (entry.compressed) {
+    try {
+      const file = await Deno.readFile(entry.path);
+      const { blocks } = decodeBlockTable(file);
+      const lastBlock = blocks[blocks.length - 1]!;
+      const bytes = decompressBlock(file, lastBlock, blocks.length - 1);
+      return { bytes, start: lastBlock.rawOffset === 0 ? HEADER_SIZE : 0 };
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw new StoreDamageError(e.message, { segment: entry.name, offset: 0 });
+    }
+  }
+  return { bytes: (await loadSegment(entry)).bytes, start: HEADER_SIZE };
 }
 
 /**
