@@ -113,7 +113,8 @@ async function diskAlone(path: string, n: number): Promise<number> {
 
 /** Appends `n` events through the store, several batches in flight. */
 async function fillStore(data: string, n: number): Promise<{ seconds: number; jsonBytes: number }> {
-  const store = await Store.open(data, { checkpointIntervalMs: 60_000 });
+  // As `serve` and `ingest` open it: sealed segments are compressed in the background.
+  const store = await Store.open(data, { checkpointIntervalMs: 60_000, compressSealed: true });
   let jsonBytes = 0;
   store.onDurable((records) => {
     for (const r of records) jsonBytes += r.json.length;
