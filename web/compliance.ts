@@ -13,7 +13,7 @@ import { verifyStore } from "../daemon/store/verify.ts";
 import { log } from "../daemon/log.ts";
 import type { WebDeps } from "./deps.ts";
 import { UI_SOURCE } from "./audit_trail.ts";
-import { MAX_PAGE, searchEvents } from "./search.ts";
+import { countEvents, edgeEvent, MAX_PAGE, searchEvents } from "./search.ts";
 
 /**
  * System events that report a gap: in collection (the WAL's alarms, a log file gone unread), or
@@ -69,18 +69,30 @@ export function knownSources(deps: WebDeps): string[] {
   return [...names].sort();
 }
 
-/** Per source counts and time span in [from, to) (µs), from the index; null without one. */
-export function coverage(deps: WebDeps, period: { from: number; to: number }): Coverage[] | null {
-  const index = deps.index;
-  if (!index) return null;
-  return knownSources(deps).map((source) => {
+/**
+ * Per source counts and time span in [from, to) (µs): counted by the index where it can vouch
+ * for its rows, the first and last event read from the log; null without an index (counting
+ * would mean reading the whole log).
+ */
+export async function coverage(
+  deps: WebDeps,
+  period: { from: number; to: number },
+  upTo: number = deps.store.size,
+): Promise<Coverage[] | null> {
+  if (!deps.index) return null;
+  const out: Coverage[] = [];
+  for (const source of knownSources(deps)) {
     const f = { source, from: period.from, to: period.to };
-    const events = index.count(f);
-    if (events === 0) return { source, events, first: null, last: null };
-    const first = index.query({ ...f, order: "asc", limit: 1 })[0]?.ts ?? null;
-    const last = index.query({ ...f, order: "desc", limit: 1 })[0]?.ts ?? null;
-    return { source, events, first, last };
-  });
+    const events = await countEvents(deps, f, upTo);
+    if (events === 0) {
+      out.push({ source, events, first: null, last: null });
+      continue;
+    }
+    const first = (await edgeEvent(deps, f, "asc", upTo))?.ts ?? null;
+    const last = (await edgeEvent(deps, f, "desc", upTo))?.ts ?? null;
+    out.push({ source, events, first, last });
+  }
+  return out;
 }
 
 /** Runs whole-store verifications, one at a time, and records each result. */

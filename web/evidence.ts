@@ -94,8 +94,9 @@ export async function buildEvidence(
   const by = opts.by;
   const now = (deps.now ?? Date.now)();
   const dataDir = deps.store.dataDir;
-  const [gaps, alerts, cp, pub] = await Promise.all([
+  const [gaps, sources, alerts, cp, pub] = await Promise.all([
     gapEvents(deps, period, opts.upTo),
+    coverage(deps, period, opts.upTo),
     deps.alerts ? deps.alerts.list({ from: period.from, to: period.to, limit: 10_000 }) : null,
     latestCheckpoint(dataDir),
     readPublicKey(storePaths(dataDir).keys),
@@ -111,7 +112,7 @@ export async function buildEvidence(
       store_events: deps.store.size,
       public_key_pem: publicKeyPem(pub),
     },
-    sources: coverage(deps, period)?.map(sourceRow) ?? null,
+    sources: sources?.map(sourceRow) ?? null,
     gaps: gaps.map(gapRow),
     alerts: alerts?.map(alertRow) ?? null,
     verification: {

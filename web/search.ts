@@ -1,16 +1,20 @@
 /**
  * Event search for the UI and the API: the filters of `vigil query`, newest first, a page at a
  * time. Pages are cut by seq (keyset pagination: "before seq N"), never by OFFSET, so page 1000
- * costs what page 1 costs on ten million events. The index answers what it holds; events newer
- * than it (the index lags the store by a moment) are read from the log's tail and filtered with
- * the same semantics, so a search never misses a durable event.
+ * costs what page 1 costs on ten million events. Every event shown is read from the log by seq
+ * (`daemon/index/search.ts`): the index only nominates seqs, a row that no longer matches its
+ * event is dropped, and what the index does not hold (its lag behind the store, rows removed by
+ * hand) is scanned from the log with the same semantics, so a search never misses a durable
+ * event and the index cannot change one.
  */
 
 import type { AuditEvent } from "../daemon/event/model.ts";
 import { EVENT_KINDS, type EventKind } from "../daemon/event/model.ts";
 import { parseRfc3339Micros } from "../daemon/event/time.ts";
-import { compileFilter, type EventFilter, matchesCompiled } from "../daemon/index/filter.ts";
-import { readLog } from "../daemon/store/log_reader.ts";
+import { compileFilter, type EventFilter } from "../daemon/index/filter.ts";
+import { countMatches, searchLog, type SearchStats } from "../daemon/index/search.ts";
+import { SeqReader } from "../daemon/store/seq_reader.ts";
+import type { Store } from "../daemon/store/store.ts";
 import type { WebDeps } from "./deps.ts";
 
 /** Largest page. */
@@ -41,7 +45,7 @@ export interface SearchPage {
   events: AuditEvent[];
   /** The `before` cursor of the next (older) page, or null on the last page. */
   next: number | null;
-  /** Events newer than the index that were scanned from the log. */
+  /** Events scanned from the log where the index could not answer (newer than it, or damaged). */
   scanned: number;
   /** True when there is no index and the whole log was scanned. */
   noIndex: boolean;
@@ -116,6 +120,20 @@ export function describeFilter(r: SearchRequest): Record<string, string | number
   return out;
 }
 
+/** One reader of the log per store, so its segment maps are shared by every request. */
+const readers = new WeakMap<Store, Promise<SeqReader>>();
+
+/** The log reader of the app's store. */
+export function logReader(deps: WebDeps): Promise<SeqReader> {
+  let r = readers.get(deps.store);
+  if (r === undefined) {
+    r = SeqReader.open(deps.store.dataDir);
+    readers.set(deps.store, r);
+    r.catch(() => readers.delete(deps.store));
+  }
+  return r;
+}
+
 /**
  * One page of events, newest first, older than `before`, among the first `upTo` events (default:
  * all durable ones). Callers pass the store's size from before they recorded the request in the
@@ -127,51 +145,52 @@ export async function searchEvents(
   req: SearchRequest,
   upTo: number = deps.store.size,
 ): Promise<SearchPage> {
-  const want = req.limit + 1;
   const size = Math.min(upTo, deps.store.size);
   const before = Math.min(req.before ?? size, size);
-  const index = deps.index;
-  const lastIndexed = index ? Math.min(index.lastSeq(), size - 1) : -1;
-  const compiled = compileFilter({ ...req.filter, beforeSeq: before });
-  // The tail newer than the index, newest first; empty when the index has caught up.
-  const tail: AuditEvent[] = [];
-  let scanned = 0;
-  if (lastIndexed + 1 < before) {
-    for await (
-      const r of readLog(deps.store.dataDir, { fromSeq: lastIndexed + 1, toSeq: before })
-    ) {
-      scanned++;
-      if (matchesCompiled(r.event, compiled)) tail.push(r.event);
-    }
-    tail.reverse();
-  }
-  let events = tail.slice(0, want);
-  if (index && events.length < want) {
-    const rest = index.query({
-      ...req.filter,
-      beforeSeq: Math.min(before, lastIndexed + 1),
-      order: "desc",
-      limit: want - events.length,
-    });
-    events = events.concat(rest);
+  const stats: SearchStats = { scanned: 0, dropped: 0 };
+  const src = { index: deps.index, reader: await logReader(deps) };
+  const filter = { ...req.filter, beforeSeq: before, order: "desc" as const, limit: req.limit + 1 };
+  let events: AuditEvent[] = [];
+  for await (const batch of searchLog(src, filter, { upTo: size }, stats)) {
+    for (const r of batch) events.push(r.event);
   }
   const more = events.length > req.limit;
   if (more) events = events.slice(0, req.limit);
   return {
     events,
     next: more ? events[events.length - 1]!.seq : null,
-    scanned,
-    noIndex: index === null,
+    scanned: stats.scanned,
+    noIndex: deps.index === null,
   };
 }
 
-/** One event by seq (index first, the log otherwise), or null past the end. */
-export async function eventBySeq(deps: WebDeps, seq: number): Promise<AuditEvent | null> {
-  if (!Number.isSafeInteger(seq) || seq < 0 || seq >= deps.store.size) return null;
-  const hit = deps.index?.query({ afterSeq: seq - 1, beforeSeq: seq + 1, limit: 1 })[0];
-  if (hit) return hit;
-  for await (const r of readLog(deps.store.dataDir, { fromSeq: seq, toSeq: seq + 1 })) {
-    return r.event;
+/** How many events match a filter among the first `upTo`; limit and order do not apply. */
+export async function countEvents(
+  deps: WebDeps,
+  filter: EventFilter,
+  upTo: number = deps.store.size,
+): Promise<number> {
+  const src = { index: deps.index, reader: await logReader(deps) };
+  return await countMatches(src, filter, { upTo: Math.min(upTo, deps.store.size) });
+}
+
+/** The oldest (`asc`) or newest (`desc`) matching event among the first `upTo`, or null. */
+export async function edgeEvent(
+  deps: WebDeps,
+  filter: EventFilter,
+  order: "asc" | "desc",
+  upTo: number = deps.store.size,
+): Promise<AuditEvent | null> {
+  const src = { index: deps.index, reader: await logReader(deps) };
+  const opts = { upTo: Math.min(upTo, deps.store.size) };
+  for await (const batch of searchLog(src, { ...filter, order, limit: 1 }, opts)) {
+    if (batch[0]) return batch[0].event;
   }
   return null;
+}
+
+/** One event by seq, read from the log; null past the end. */
+export async function eventBySeq(deps: WebDeps, seq: number): Promise<AuditEvent | null> {
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq >= deps.store.size) return null;
+  return (await (await logReader(deps)).get(seq))?.event ?? null;
 }

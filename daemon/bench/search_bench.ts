@@ -6,12 +6,15 @@
  * index query, rendering, and the whole body read. Three workloads, each reported as p95 with a
  * reference of the same filter run straight against the SQLite index in the same run: a role +
  * one-day time range, full text on statements (terms from common to rare, each also on its
- * own), and the two together. The RSS of the process — the store, index, web app and this small
- * client — is sampled while it serves.
+ * own), and the two together. Every page's events are read from the log by seq, as the app
+ * always does; the reference is the index alone naming the page's seqs. The index's size on disk
+ * is reported per event against the segment files'. The RSS of the process — the store, index,
+ * web app and this small client — is sampled while it serves.
  */
 
 import { AccessStore } from "../access/mod.ts";
 import type { NewEvent } from "../event/model.ts";
+import { INDEX_FILE } from "../index/event_index.ts";
 import { attachIndex, openIndexForRead } from "../index/feed.ts";
 import type { EventFilter } from "../index/filter.ts";
 import { StatusBoard } from "../serve/status_board.ts";
@@ -68,6 +71,26 @@ function benchEvent(i: number, n: number): NewEvent {
     statement,
     client_addr: `10.1.${i % 7}.${i % 250}`,
   };
+}
+
+/** Total size of the files that exist among `paths`. */
+async function sizeOf(paths: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const p of paths) {
+    try {
+      total += (await Deno.stat(p)).size;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return total;
+}
+
+/** The files of a directory. */
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.isFile) out.push(`${dir}/${e.name}`);
+  return out;
 }
 
 function p95(ms: number[]): number {
@@ -170,6 +193,20 @@ export async function benchSearch(opts: { events: number; dir: string }): Promis
       events,
       rate: Math.round(events / indexS),
     });
+    await feed.drain();
+    const indexBytes = await sizeOf([`${dir}/${INDEX_FILE}`, `${dir}/${INDEX_FILE}-wal`]);
+    const segmentBytes = await sizeOf(await listFiles(`${dir}/segments`));
+    out.push({
+      bench: "search.index_size",
+      value: Math.round(indexBytes / events),
+      unit: "bytes/event",
+      reference: {
+        name: "segment files, bytes/event",
+        value: Math.round(segmentBytes / events),
+      },
+      ratio: Math.round((indexBytes / Math.max(1, segmentBytes)) * 100) / 100,
+      bytes: indexBytes,
+    });
     const index = openIndexForRead(dir);
     if (index === null) throw new Error(`Cannot run the search bench: no index in ${dir}`);
     closers.push(() => index.close());
@@ -206,7 +243,7 @@ export async function benchSearch(opts: { events: number; dir: string }): Promis
           throw new Error(`Search bench: /events?${queryString(f)} answered ${res.status}`);
         }
         const d = performance.now();
-        index.query({ ...f, order: "desc", limit: 51 });
+        index.seqs({ ...f, order: "desc", limit: 51 });
         const directMs = performance.now() - d;
         rssMax = Math.max(rssMax, Deno.memoryUsage().rss);
         if (i < 0) continue;

@@ -1,20 +1,27 @@
 /**
- * `vigil query --data DIR [filters] [--format jsonl|table]`: searches events. The index answers
- * what it holds; events newer than the index (a writer appending right now, or an index that
- * was deleted) are read from the log and filtered with the same semantics, so a query never
- * misses a durable event. Terminal output escapes control characters: statement text is
- * attacker-controlled.
+ * `vigil query --data DIR [filters] [--format jsonl|table] [--order asc|desc] [--limit N]`:
+ * searches events and streams every match, in bounded memory, unless `--limit` cuts it. Every
+ * event printed is read from the log (`daemon/index/search.ts`): the index only nominates seqs,
+ * and where it cannot answer — events newer than it (a writer appending right now), no index at
+ * all, rows changed or removed by hand — the log is scanned with the same semantics, so a query
+ * never misses a durable event and never shows one other than the log holds. JSON lines are the
+ * stored canonical bytes. A table needs every row before it can size its columns, so it stops at
+ * {@link TABLE_DEFAULT_LIMIT} rows unless `--limit` says otherwise, and says so on stderr.
+ * Terminal output escapes control characters: statement text is attacker-controlled.
  */
 
 import { formatRfc3339Micros, parseRfc3339Micros } from "../event/time.ts";
 import { type AuditEvent, EVENT_KINDS, type EventKind } from "../event/model.ts";
-import { compileFilter, type EventFilter, matchesCompiled } from "../index/filter.ts";
+import { compileFilter, type EventFilter } from "../index/filter.ts";
 import { openIndexForRead } from "../index/feed.ts";
-import { print } from "../log.ts";
-import { readLog } from "../store/log_reader.ts";
+import { searchLog } from "../index/search.ts";
+import { log, print } from "../log.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import { intFlag, noRest, parseFlags, required, UsageError } from "./args.ts";
-import { canonicalJson } from "../event/canonical.ts";
 import { renderTable } from "./table.ts";
+
+/** Rows a table shows when `--limit` is not given. */
+export const TABLE_DEFAULT_LIMIT = 1000;
 
 function timeFlag(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -23,6 +30,34 @@ function timeFlag(v: string | undefined, flag: string): number | undefined {
   } catch (e) {
     throw new UsageError(`--${flag}: ${(e as Error).message}`);
   }
+}
+
+/** The filter the flags describe; throws UsageError for a bad one. */
+function filterOf(values: Record<string, string | undefined>): EventFilter {
+  const order = values.order ?? "asc";
+  if (order !== "asc" && order !== "desc") throw new UsageError("--order must be asc or desc");
+  const filter: EventFilter = { order };
+  const limit = intFlag(values.limit, "limit");
+  if (limit !== undefined) filter.limit = limit;
+  for (const k of ["source", "role", "db", "object", "command", "text"] as const) {
+    if (values[k] !== undefined) filter[k] = values[k];
+  }
+  if (values.kind !== undefined) {
+    if (!(EVENT_KINDS as readonly string[]).includes(values.kind)) {
+      throw new UsageError(`--kind must be one of ${EVENT_KINDS.join(", ")}`);
+    }
+    filter.kind = values.kind as EventKind;
+  }
+  const from = timeFlag(values.from, "from");
+  const to = timeFlag(values.to, "to");
+  if (from !== undefined) filter.from = from;
+  if (to !== undefined) filter.to = to;
+  try {
+    compileFilter(filter);
+  } catch (e) {
+    throw new UsageError(`bad filter: ${(e as Error).message}`);
+  }
+  return filter;
 }
 
 /** Runs `vigil query`; returns the exit code. */
@@ -48,56 +83,40 @@ export async function queryCommand(argv: string[]): Promise<number> {
   if (format !== "jsonl" && format !== "table") {
     throw new UsageError(`--format must be jsonl or table, got ${JSON.stringify(format)}`);
   }
-  const order = values.order ?? "asc";
-  if (order !== "asc" && order !== "desc") throw new UsageError("--order must be asc or desc");
-  const filter: EventFilter = { order, limit: intFlag(values.limit, "limit") ?? 1000 };
-  for (const k of ["source", "role", "db", "object", "command", "text"] as const) {
-    if (values[k] !== undefined) filter[k] = values[k];
-  }
-  if (values.kind !== undefined) {
-    if (!(EVENT_KINDS as readonly string[]).includes(values.kind)) {
-      throw new UsageError(`--kind must be one of ${EVENT_KINDS.join(", ")}`);
-    }
-    filter.kind = values.kind as EventKind;
-  }
-  const from = timeFlag(values.from, "from");
-  const to = timeFlag(values.to, "to");
-  if (from !== undefined) filter.from = from;
-  if (to !== undefined) filter.to = to;
+  const filter = filterOf(values);
   try {
     await Deno.stat(`${data}/segments`);
   } catch {
     throw new UsageError(`${data} is not a Vigil data directory (no segments/)`);
   }
+  const cut = format === "table" && filter.limit === undefined;
+  // One row past the cap tells whether the table was cut.
+  if (cut) filter.limit = TABLE_DEFAULT_LIMIT + 1;
 
   const index = openIndexForRead(data);
-  let indexed: AuditEvent[] = [];
-  let lastIndexed = -1;
+  if (!index) {
+    log("warn", `no search index in ${data}; scanning the log (vigil reindex builds one)`);
+  }
   try {
-    if (index) {
-      lastIndexed = index.lastSeq();
-      indexed = index.query({ ...filter, beforeSeq: lastIndexed + 1 });
-    } else {
-      console.error(`vigil query: no search index in ${data}; scanning the log (vigil reindex)`);
+    const reader = await SeqReader.open(data);
+    const results = searchLog({ index, reader }, filter);
+    if (format === "jsonl") {
+      for await (const batch of results) print(batch.map((r) => r.json).join("\n"));
+      return 0;
     }
-  } catch (e) {
-    throw new UsageError(`bad filter: ${(e as Error).message}`);
+    const rows: AuditEvent[] = [];
+    for await (const batch of results) for (const r of batch) rows.push(r.event);
+    if (cut && rows.length > TABLE_DEFAULT_LIMIT) {
+      rows.length = TABLE_DEFAULT_LIMIT;
+      log(
+        "warn",
+        `showing the first ${TABLE_DEFAULT_LIMIT} matches; more match: pass --limit N for more, ` +
+          "or --format jsonl for every one",
+      );
+    }
+    print(renderTable(rows, formatRfc3339Micros));
+    return 0;
   } finally {
     index?.close();
   }
-  const compiled = compileFilter(filter);
-  const tail: AuditEvent[] = [];
-  for await (const r of readLog(data, { fromSeq: lastIndexed + 1 })) {
-    if (matchesCompiled(r.event, compiled)) tail.push(r.event);
-  }
-  const limit = filter.limit!;
-  const events = order === "asc"
-    ? [...indexed, ...tail].slice(0, limit)
-    : [...tail.reverse(), ...indexed].slice(0, limit);
-  if (format === "jsonl") {
-    for (const ev of events) print(canonicalJson(ev));
-  } else {
-    print(renderTable(events, formatRfc3339Micros));
-  }
-  return 0;
 }

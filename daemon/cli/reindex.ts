@@ -1,7 +1,9 @@
 /**
  * `vigil reindex --data DIR`: rebuilds the derived search index from the log. The index holds
- * nothing the log does not, so this loses nothing; it takes the writer lock so that it never
- * races a running daemon's own index feed.
+ * nothing the log does not (not even copies of events: those are always read from the log), so
+ * this loses nothing; it is also how rows changed by hand stop costing searches a read of their
+ * block from the log. It takes the writer lock so that it never races a running daemon's own
+ * index feed.
  */
 
 import { rebuildIndex } from "../index/feed.ts";

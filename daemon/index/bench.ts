@@ -7,7 +7,6 @@
  * Run alone: `deno run --allow-read --allow-write --allow-env daemon/index/bench.ts`.
  */
 
-import { canonicalJson } from "../event/canonical.ts";
 import type { AuditEvent } from "../event/model.ts";
 import { EventIndex, type IndexRecord } from "./event_index.ts";
 
@@ -83,7 +82,7 @@ async function measure(name: string, n: number, batch: number, share: number): P
     for (let seq = 0; seq < n; seq++) {
       // share of events with a statement, spread evenly over the sequence
       const ev = syntheticEvent(seq, Math.floor((seq + 1) * share) > Math.floor(seq * share));
-      records.push({ seq, event: ev, json: canonicalJson(ev) });
+      records.push({ seq, event: ev });
     }
     const index = EventIndex.open(dir + "/index.sqlite");
     const t0 = performance.now();

@@ -1,17 +1,19 @@
 /**
- * The derived search index: a SQLite database beside the log that answers event searches for
- * the CLI and the web UI without reading segments.
+ * The derived search index: a SQLite database beside the log that tells which seqs match a
+ * search, for the CLI and the web UI, without reading segments. It holds no copy of any event:
+ * the events themselves are read from the log by seq (`search.ts` puts the two together).
  *
  * The log is the truth. The index may lag it, lose its tail in a crash (it runs with
  * `synchronous = NORMAL`) or be deleted; the feeder then re-adds from `lastSeq() + 1`, and
  * `add()` ignores events it already holds, so re-feeding an overlap is harmless. One process
- * writes; any number read at the same time through WAL (`readonly: true`).
+ * writes; any number read at the same time through WAL (`readonly: true`). `untrusted()` names
+ * the seqs whose rows were changed or removed behind `add()`'s back (`tally.ts`).
  *
  * @example
  * ```ts
  * const index = EventIndex.open(indexPath(dataDir));
- * index.add([{ seq: ev.seq, event: ev, json: canonicalJson(ev) }]);
- * const hits = index.query({ role: "alice", text: "drop table", order: "desc", limit: 50 });
+ * index.add([{ seq: ev.seq, event: ev }]);
+ * const seqs = index.seqs({ role: "alice", text: "drop table", order: "desc", limit: 50 });
  * index.close();
  * ```
  */
@@ -31,6 +33,8 @@ import {
   textMatch,
 } from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
+import { NameIds } from "./names.ts";
+import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
 /** File name of the index inside the data directory. */
@@ -41,11 +45,10 @@ export function indexPath(dataDir: string): string {
   return join(dataDir, INDEX_FILE);
 }
 
-/** One event to index, with the canonical JSON the store holds for it. */
+/** One event to index. */
 export interface IndexRecord {
   seq: number;
   event: AuditEvent;
-  json: string;
 }
 
 /** How to open the index. */
@@ -79,9 +82,8 @@ export class IndexUnavailableError extends Error {
   }
 }
 
-const EVENT_COLUMNS = `seq, ts, ingest_ts, source, kind, db, schema, object, role, app_user,
-  client_addr, application_name, command_key, class, sqlstate, parse_error, body, json`;
-const EVENT_WIDTH = 18;
+const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
+const EVENT_WIDTH = 9;
 /**
  * Rows per INSERT statement. Each call into node:sqlite costs several µs of binding overhead,
  * which multi-row statements spread over many rows.
@@ -91,36 +93,6 @@ const ROWS_PER_INSERT = 64;
 function multiRowInsert(table: string, columns: string, width: number, rows: number): string {
   const tuple = "(" + "?, ".repeat(width - 1) + "?)";
   return `INSERT INTO ${table} (${columns}) VALUES ` + Array(rows).fill(tuple).join(", ");
-}
-
-/** Binds the events columns of one record, in EVENT_COLUMNS order. */
-function pushEventRow(
-  out: SQLInputValue[],
-  seq: number,
-  ev: AuditEvent,
-  body: string | undefined,
-  json: string,
-): void {
-  out.push(
-    seq,
-    ev.ts,
-    ev.ingest_ts,
-    ev.source,
-    ev.kind,
-    ev.db ?? null,
-    ev.schema ?? null,
-    ev.object ?? null,
-    ev.role ?? null,
-    ev.app_user ?? null,
-    ev.client_addr ?? null,
-    ev.application_name ?? null,
-    ev.command === undefined ? null : foldText(ev.command),
-    ev.class ?? null,
-    ev.sqlstate ?? null,
-    ev.parse_error === undefined ? 0 : 1,
-    body ?? null,
-    json,
-  );
 }
 
 /** The search index of one data directory. */
@@ -133,6 +105,7 @@ export class EventIndex {
   #drive: "auto" | Drive;
   /** Prepared multi-row INSERTs by table and row count. */
   #inserts = new Map<string, StatementSync>();
+  #names: NameIds;
 
   private constructor(
     path: string,
@@ -142,6 +115,7 @@ export class EventIndex {
     const { readonly, rebuilt } = opts;
     this.path = path;
     this.#db = db;
+    this.#names = new NameIds(db);
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
@@ -226,23 +200,41 @@ export class EventIndex {
       const fresh = this.#unindexed(records);
       const eventArgs: SQLInputValue[] = [];
       const textArgs: SQLInputValue[] = [];
-      for (const { seq, event, json } of fresh) {
-        const body = searchableText(event);
-        pushEventRow(eventArgs, seq, event, body, json);
-        if (body !== undefined) textArgs.push(seq, body);
+      for (const r of fresh) {
+        const body = searchableText(r.event);
+        this.#pushRow(eventArgs, r, body);
+        if (body !== undefined) textArgs.push(r.seq, body);
       }
       this.#insertRows("events", EVENT_COLUMNS, EVENT_WIDTH, eventArgs);
       this.#insertRows("events_text", "rowid, body", 2, textArgs);
+      tallyAdded(db, fresh.map((r) => r.seq));
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
       if (db.isTransaction) db.exec("ROLLBACK");
+      this.#names.forget();
       const first = records[0]!.seq, last = records[records.length - 1]!.seq;
       throw new Error(
         `Cannot add events ${first}..${last} to search index ${this.path}: ${(e as Error).message}`,
         { cause: e },
       );
     }
+  }
+
+  /** Binds the events columns of one record, in EVENT_COLUMNS order. */
+  #pushRow(out: SQLInputValue[], r: IndexRecord, body: string | undefined): void {
+    const ev = r.event, names = this.#names;
+    out.push(
+      r.seq,
+      ev.ts,
+      names.id(ev.source),
+      names.id(ev.kind),
+      names.idOrNull(ev.db),
+      names.idOrNull(ev.object),
+      names.idOrNull(ev.role),
+      ev.command === undefined ? null : names.id(foldText(ev.command)),
+      body ?? null,
+    );
   }
 
   /** The records whose seq is not indexed yet, first occurrence of each; checks each record. */
@@ -296,18 +288,42 @@ export class EventIndex {
     return typeof m === "number" ? m : -1;
   }
 
-  /** The matching events, in the filter's order and limit. */
-  query(filter: EventFilter): AuditEvent[] {
-    return Array.from(this.iterate(filter));
+  /**
+   * The seqs the index holds whole: from the lowest seq ever added to `lastSeq()`, or null when
+   * it has never held a row. Seqs outside it are not indexed; inside it, `untrusted()` says
+   * where rows were changed by hand.
+   */
+  claims(): { first: number; last: number } | null {
+    const first = firstSeq(this.#db);
+    const last = this.lastSeq();
+    return first === undefined || last < first ? null : { first, last };
   }
 
-  /** The matching events one at a time, for long results; stop early by breaking out. */
-  *iterate(filter: EventFilter): Generator<AuditEvent, void, undefined> {
+  /**
+   * The parts of [from, to) the index claims (see `claims()`) but cannot vouch for, because
+   * rows there were deleted or edited since `add()` wrote them; ascending, merged, each at most
+   * a tally block wider than the damage. Searches read those seqs from the log instead.
+   */
+  untrusted(from: number, to: number): SeqRange[] {
+    const claims = this.claims();
+    if (claims === null) return [];
+    const lo = Math.max(from, claims.first), hi = Math.min(to, claims.last + 1);
+    return untrustedRanges(this.#db, [lo, hi], claims);
+  }
+
+  /** The seqs of matching events, in the filter's order and limit. */
+  seqs(filter: EventFilter): number[] {
+    return Array.from(this.iterateSeqs(filter));
+  }
+
+  /**
+   * The seqs of matching events one at a time, for long results; stop early by breaking out
+   * (or `return()`), which ends the statement.
+   */
+  *iterateSeqs(filter: EventFilter): Generator<number, void, undefined> {
     const f = compileFilter(filter);
     const { sql, params } = selectSql(f, this.#driveFor(f));
-    for (const row of this.#db.prepare(sql).iterate(...params)) {
-      yield JSON.parse(row.json as string) as AuditEvent;
-    }
+    for (const row of this.#db.prepare(sql).iterate(...params)) yield row.seq as number;
   }
 
   /**
@@ -349,8 +365,9 @@ export class EventIndex {
         cause: e,
       });
     }
-    // Statements prepared against the dropped tables are stale.
+    // Statements prepared against the dropped tables are stale, and so are the ids of names.
     this.#inserts.clear();
+    this.#names.forget();
   }
 
   /** Closes the database; safe to call twice. */

@@ -8,26 +8,25 @@
  */
 
 import { log } from "../log.ts";
-import { readLog } from "../store/log_reader.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import { type DurableRecord, Store } from "../store/store.ts";
-import { EventIndex, indexPath, type IndexRecord, IndexUnavailableError } from "./event_index.ts";
+import { EventIndex, indexPath, IndexUnavailableError } from "./event_index.ts";
 
-const CATCH_UP_BATCH = 10_000;
+/** Events read from the log and added to the index at a time while catching up. */
+const CATCH_UP_BATCH = 8192;
 /** Most events held in memory for the index before it falls back to reading the log. */
 const MAX_QUEUED = 200_000;
 
-/** Fills `index` with the log's events after its last seq, up to `toSeq`. Returns how many. */
+/**
+ * Fills `index` with the log's events after its last seq, up to `toSeq`, one batch in memory at
+ * a time whatever the gap. Returns how many.
+ */
 async function catchUp(index: EventIndex, dataDir: string, toSeq: number): Promise<number> {
+  const reader = await SeqReader.open(dataDir);
   let added = 0;
-  let batch: IndexRecord[] = [];
-  for await (const r of readLog(dataDir, { fromSeq: index.lastSeq() + 1, toSeq })) {
-    batch.push(r);
-    if (batch.length >= CATCH_UP_BATCH) {
-      added += index.add(batch);
-      batch = [];
-    }
+  for await (const batch of reader.scan(index.lastSeq() + 1, toSeq, { chunk: CATCH_UP_BATCH })) {
+    added += index.add(batch);
   }
-  if (batch.length > 0) added += index.add(batch);
   return added;
 }
 
@@ -51,6 +50,13 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
   }
   const added = await catchUp(index, store.dataDir, store.size);
   if (added > 0) log("info", "search index caught up from the log", { events: added });
+  const untrusted = index.untrusted(0, store.size);
+  if (untrusted.length > 0) {
+    // Searches read those seqs from the log, so nothing is lost; only they are slower.
+    log("warn", "search index rows were changed by hand; run vigil reindex", {
+      seq_ranges: untrusted.slice(0, 10),
+    });
+  }
 
   let queue: DurableRecord[][] = [];
   let queued = 0;

@@ -11,6 +11,7 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { CompiledFilter } from "./filter.ts";
+import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
 
 /** A statement and its parameters. */
@@ -63,12 +64,12 @@ function fieldConditions(
 ): void {
   const { where, params } = out;
   for (const [name, value] of f.equal) {
-    // `name` is one of the EQUALITY_FIELDS constants, each a column of `events`.
-    where.push(`events.${name} = ?`);
+    // `name` is one of the EQUALITY_FIELDS constants, each a column of `events` holding ids.
+    where.push(`events.${name} = ${NAME_ID}`);
     params.push(value);
   }
   if (f.command !== undefined) {
-    where.push("events.command_key = ?");
+    where.push(`events.command_key = ${NAME_ID}`);
     params.push(f.command);
   }
   if (f.from !== undefined) {
@@ -120,7 +121,7 @@ function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
   // CROSS JOIN keeps the FTS table outside, so its rowid order serves the ORDER BY (FTS5
   // walks rowids either way) and the walk stops at the limit.
   return {
-    sql: "SELECT events.json AS json FROM events_text CROSS JOIN events" +
+    sql: "SELECT events_text.rowid AS seq FROM events_text CROSS JOIN events" +
       " ON events.seq = events_text.rowid WHERE " + where.join(" AND ") +
       ` ORDER BY events_text.rowid ${dir}` + limit,
     params,
@@ -128,11 +129,9 @@ function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
 }
 
 /**
- * SELECT of the canonical JSON of matching events, in order, limited, driven as `drive` says
- * (default `"rows"`; see {@link Drive}). Walking rows, with conditions, the inner query orders
- * and cuts bare seqs (answered from an index without reading rows) and the outer one fetches
- * the JSON of the survivors by primary key in order; ordering whole rows instead made SQLite
- * sort every matching event's JSON to return 50 of them.
+ * SELECT of the seqs of matching events, in order, limited, driven as `drive` says (default
+ * `"rows"`; see {@link Drive}). Walking rows, the seqs come from an index on the conditions
+ * without reading rows where the conditions allow it.
  */
 export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
   const fts = drive === "text" ? textMatch(f) : undefined;
@@ -141,13 +140,9 @@ export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
   const order = " ORDER BY events.seq " + (f.order === "desc" ? "DESC" : "ASC");
   const limit = f.limit === undefined ? "" : " LIMIT ?";
   if (f.limit !== undefined) params.push(f.limit);
-  if (where === "") {
-    return { sql: "SELECT events.json AS json FROM events" + order + limit, params };
-  }
-  const inner = "SELECT events.seq FROM events WHERE " + where +
-    (limit === "" ? "" : order + limit);
   return {
-    sql: `SELECT events.json AS json FROM events WHERE events.seq IN (${inner})` + order,
+    sql: "SELECT events.seq AS seq FROM events" + (where === "" ? "" : " WHERE " + where) +
+      order + limit,
     params,
   };
 }

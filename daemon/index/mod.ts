@@ -1,6 +1,7 @@
 /**
  * The derived search index of the log: a SQLite file in the data directory, rebuildable from the
- * log at any time, and the event filter it shares with in-memory scans of the log's tail.
+ * log at any time, that nominates the seqs of a search; the search itself, which reads every
+ * event it returns from the log; and the event filter both share with scans of the log.
  */
 
 export {
@@ -21,3 +22,11 @@ export {
   selectEvents,
 } from "./filter.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
+export {
+  countMatches,
+  searchLog,
+  type SearchOptions,
+  type SearchSources,
+  type SearchStats,
+} from "./search.ts";
+export type { SeqRange } from "./tally.ts";

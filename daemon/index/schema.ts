@@ -9,13 +9,20 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** log2 of the seqs a `tally` row counts: 16384 events a block. */
+export const TALLY_SHIFT = 14;
+/** Seqs a `tally` row counts. */
+export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
 
 /**
- * `events` holds the columns the filters and the UI read plus the canonical JSON, so a query
- * returns whole events without touching the log. `command_key` is the command and `body` the
- * searchable text, both folded by `foldText` (see `text.ts` for why folding happens in
- * JavaScript); `body` is NULL for an event with nothing to search.
+ * `events` holds what search needs and nothing else: `seq`, the event time and the filter
+ * columns. No copy of the event: whatever is shown of an event is read from the log by seq
+ * (`store/seq_reader.ts`), so the index can only nominate events, never say what they hold.
+ * The name columns hold ids of `names` (see `names.ts`): `command_key` that of the command folded
+ * by `foldText` (see `text.ts` for why folding happens in JavaScript). `body` is the folded
+ * searchable text, NULL for an event with nothing to search.
  *
  * `events_text` is an external-content FTS5 table over `events.body`, `rowid = seq`. External
  * content stores the folded text once, in `events`, where `instr()` reads it both to decide
@@ -37,28 +44,28 @@ export const SCHEMA_VERSION = 1;
  * keeps events without the field out of the index. `db` has no index: a box watches few
  * databases, so `db = ?` alone selects a large share and is answered as well by walking `seq`
  * or `ts`, while every index costs a B-tree insert per event (the insert benchmark shows it).
+ *
+ * `tally` counts, per block of {@link TALLY_BLOCK} seqs, the rows `add()` wrote, and `meta`
+ * keeps `first_seq`, the lowest seq added since the index was created. Triggers count a row
+ * deleted (`rows` goes down) or edited (`edits` goes up), which the feeder never does, so a
+ * block whose count disagrees with the seqs it should hold, or that was edited, is one the index
+ * cannot vouch for: searches read that block's events from the log instead (`search.ts`). This
+ * catches rows changed or removed by hand; someone who also rewrites the tally can still hide
+ * an event from a search through the index, but never change what is shown of one.
  */
 const CREATE = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE names (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)`,
   `CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     ts INTEGER NOT NULL,
-    ingest_ts INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    db TEXT,
-    schema TEXT,
-    object TEXT,
-    role TEXT,
-    app_user TEXT,
-    client_addr TEXT,
-    application_name TEXT,
-    command_key TEXT,
-    class TEXT,
-    sqlstate TEXT,
-    parse_error INTEGER NOT NULL,
-    body TEXT,
-    json TEXT NOT NULL
+    source INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    db INTEGER,
+    object INTEGER,
+    role INTEGER,
+    command_key INTEGER,
+    body TEXT
   )`,
   `CREATE INDEX events_ts ON events (ts)`,
   `CREATE INDEX events_source_ts ON events (source, ts)`,
@@ -70,6 +77,20 @@ const CREATE = [
     body, content = 'events', content_rowid = 'seq',
     tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
   )`,
+  `CREATE TABLE tally (
+    block INTEGER PRIMARY KEY,
+    rows INTEGER NOT NULL,
+    edits INTEGER NOT NULL DEFAULT 0
+  )`,
+  `CREATE TRIGGER events_deleted AFTER DELETE ON events BEGIN
+    UPDATE tally SET rows = rows - 1 WHERE block = old.seq >> ${TALLY_SHIFT};
+  END`,
+  `CREATE TRIGGER events_edited AFTER UPDATE ON events BEGIN
+    INSERT INTO tally (block, rows, edits) VALUES (old.seq >> ${TALLY_SHIFT}, 0, 1)
+      ON CONFLICT (block) DO UPDATE SET edits = edits + 1;
+    INSERT INTO tally (block, rows, edits) VALUES (new.seq >> ${TALLY_SHIFT}, 0, 1)
+      ON CONFLICT (block) DO UPDATE SET edits = edits + 1;
+  END`,
 ];
 
 /** The stored schema version, or undefined when the database holds no index (yet). */

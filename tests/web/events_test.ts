@@ -1,5 +1,6 @@
 /** Event search, keyset paging, the event page and its proof, through `app.request()`. */
 
+import { DatabaseSync } from "node:sqlite";
 import { unhex } from "../../daemon/store/keys.ts";
 import { leafHash, verifyInclusion } from "../../daemon/store/merkle.ts";
 import { canonicalJson } from "../../daemon/event/canonical.ts";
@@ -154,5 +155,61 @@ Deno.test("searchEvents() reads the log only for events the index does not hold 
     const own = await searchEvents(w.deps, req, upTo);
     assertEquals(own.scanned, 0, "an event after upTo is not scanned for");
     assertEquals(own.events.map((e) => e.seq), caughtUp.events.map((e) => e.seq));
+  });
+});
+
+/** Runs SQL on the world's index file as someone with a shell on the box would. */
+function editIndex(dir: string, edit: (db: DatabaseSync, columns: Set<string>) => void): void {
+  const db = new DatabaseSync(`${dir}/index.sqlite`);
+  try {
+    db.exec("PRAGMA busy_timeout = 5000");
+    const columns = new Set(
+      db.prepare("PRAGMA table_info(events)").all().map((r) => String(r.name)),
+    );
+    edit(db, columns);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("an index row edited or deleted by hand changes nothing the event page, API and search show", async () => {
+  await withWorld({}, async (w) => {
+    await w.feed.drain();
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const api = async (query: string): Promise<Record<string, unknown>[]> => {
+      const res = await c.request(`/api/v1/events?${query}`);
+      assertEquals(res.status, 200);
+      return (await res.json()).events;
+    };
+    const before = await api("role=alice&limit=100");
+    const listed = seqsOf((await c.page("/events?role=alice&limit=100")).html);
+    assert(listed.includes(3) && listed.includes(6));
+    const original = before.find((e) => e.seq === 3)!;
+    assertEquals(original.statement, "SELECT balance FROM public.accounts WHERE id = 3");
+    await w.feed.drain();
+    editIndex(w.dir, (db, columns) => {
+      const forged = { ...original, role: "mallory", statement: "SELECT 'nothing happened'" };
+      const sets = ["role = ?"], values = ["mallory"];
+      if (columns.has("body")) sets.push("body = ?"), values.push("select 'nothing happened'");
+      if (columns.has("json")) sets.push("json = ?"), values.push(JSON.stringify(forged));
+      db.prepare(`UPDATE events SET ${sets.join(", ")} WHERE seq = 3`).run(...values);
+      db.exec("DELETE FROM events WHERE seq = 6");
+    });
+
+    const page = (await c.page("/events/3")).html;
+    assertStringIncludes(page, "WHERE id = 3");
+    assert(!page.includes("nothing happened"), "the event page reads the log");
+    assert(!page.includes("mallory"), "the event page reads the log");
+    const proof = await (await c.request("/events/3/proof.json")).json();
+    assertEquals(proof.event, original);
+
+    assertEquals((await api("role=mallory")).map((e) => e.seq), [121, 120]);
+    assertEquals(await api("text=nothing+happened"), []);
+    assertEquals(await api("role=alice&limit=100"), before, "edited and deleted rows still found");
+    assertEquals(seqsOf((await c.page("/events?role=alice&limit=100")).html), listed);
+    const lines = (await (await c.request("/events/export.jsonl?role=alice")).text()).trim()
+      .split("\n").map((l) => JSON.parse(l));
+    assertEquals(lines, before);
   });
 });

@@ -52,9 +52,10 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
       command: "VIEW_COMPLIANCE",
       context: { from: p.from, to: p.to },
     });
-    const [checkpoint, gaps] = await Promise.all([
+    const [checkpoint, gaps, sources] = await Promise.all([
       latestCheckpoint(deps.store.dataDir),
       gapEvents(deps, p, upTo),
+      coverage(deps, p, upTo),
     ]);
     return c.html(
       <ManagementPage
@@ -65,7 +66,7 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
         checkpoint={checkpoint}
         storeSize={deps.store.size}
         period={{ from: formatRfc3339Micros(p.from), to: formatRfc3339Micros(p.to) }}
-        coverage={coverage(deps, p)}
+        coverage={sources}
         gaps={gaps}
         exports={deps.exports ? deps.exports.status().targets : null}
       />,

@@ -21,6 +21,7 @@ Deno.test({
         [
           "search.fill",
           "search.index_build",
+          "search.index_size",
           "search.role_time.p95",
           "search.text.p95",
           "search.text_role_time.p95",
@@ -36,6 +37,8 @@ Deno.test({
         assertEquals(l.ratio, Math.round((l.value / Math.max(l.reference.value, 0.1)) * 100) / 100);
       }
       assert(by.get("search.rss")!.value >= by.get("search.rss")!.reference!.value);
+      const size = by.get("search.index_size")!;
+      assert(size.unit === "bytes/event" && size.value > 0 && size.reference!.value > 0);
       let searches = 0, benchEvents = 0;
       for await (const r of readLog(dir)) {
         if (r.event.source === "vigil-ui" && r.event.command === "SEARCH") searches++;

@@ -1,6 +1,5 @@
 /** Event fixtures and temp-dir helpers for the index tests. */
 
-import { canonicalJson } from "../../../daemon/event/canonical.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { EventIndex, type IndexRecord } from "../../../daemon/index/event_index.ts";
 
@@ -19,9 +18,9 @@ export function event(seq: number, fields: Partial<AuditEvent> = {}): AuditEvent
   };
 }
 
-/** The index record of an event, with its canonical JSON. */
+/** The index record of an event. */
 export function record(ev: AuditEvent): IndexRecord {
-  return { seq: ev.seq, event: ev, json: canonicalJson(ev) };
+  return { seq: ev.seq, event: ev };
 }
 
 /** Records of many events. */

@@ -56,7 +56,7 @@ function pages(index: EventIndex, f: EventFilter, size: number): number[][] {
   // A page that did not move past its cursor would repeat forever; the walk cannot be longer.
   for (let n = 0; n <= 1000; n++) {
     const bound = f.order === "desc" ? { beforeSeq: cursor } : { afterSeq: cursor };
-    const page = seqs(index.query({ ...f, ...bound, limit: size }));
+    const page = index.seqs({ ...f, ...bound, limit: size });
     if (page.length === 0) return out;
     out.push(page);
     cursor = page[page.length - 1];
@@ -65,7 +65,7 @@ function pages(index: EventIndex, f: EventFilter, size: number): number[][] {
 }
 
 for (const drive of ["rows", "text", "auto"] as const) {
-  Deno.test(`EventIndex.query() driven by ${drive} pages text searches as matchesCompiled() selects`, async () => {
+  Deno.test(`EventIndex.seqs() driven by ${drive} pages text searches as matchesCompiled() selects`, async () => {
     const rand = prng(drive.length * 101);
     const events = Array.from({ length: 600 }, (_, i) => randomEvent(rand, i));
     await withIndex((writer, path) => {
@@ -80,7 +80,7 @@ for (const drive of ["rows", "text", "auto"] as const) {
           if (f.order === "desc") want.reverse();
           const got = pages(index, f, 1 + Math.floor(rand() * 40));
           assert.deepEqual(got.flat(), want, where);
-          assert.deepEqual(seqs(index.query(f)), want, where);
+          assert.deepEqual(index.seqs(f), want, where);
           assert.equal(index.count(f), want.length, where);
         }
       } finally {
@@ -90,7 +90,7 @@ for (const drive of ["rows", "text", "auto"] as const) {
   });
 }
 
-Deno.test("EventIndex.query() driven by text bounds both ends of a seq range", async () => {
+Deno.test("EventIndex.seqs() driven by text bounds both ends of a seq range", async () => {
   const events = Array.from(
     { length: 50 },
     (_, i) => event(i, { statement: i % 3 === 0 ? "SELECT * FROM payments" : "SELECT 1" }),
@@ -101,7 +101,7 @@ Deno.test("EventIndex.query() driven by text bounds both ends of a seq range", a
     try {
       for (const order of ["asc", "desc"] as const) {
         const f: EventFilter = { text: "Payments", afterSeq: 9, beforeSeq: 40, order, limit: 4 };
-        assert.deepEqual(seqs(index.query(f)), seqs(selectEvents(events, f)), order);
+        assert.deepEqual(index.seqs(f), seqs(selectEvents(events, f)), order);
       }
     } finally {
       index.close();

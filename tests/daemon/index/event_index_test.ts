@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { EventIndex, IndexUnavailableError } from "../../../daemon/index/event_index.ts";
+import { TALLY_BLOCK } from "../../../daemon/index/schema.ts";
 import { selectEvents } from "../../../daemon/index/filter.ts";
 import { event, record, records, seqs, T0, withIndex, withTempDir } from "./_events.ts";
 
@@ -25,20 +26,77 @@ Deno.test("EventIndex.open() creates an empty index and reopens it with its even
   });
 });
 
-Deno.test("EventIndex.query() returns whole events as they were indexed", async () => {
-  await withIndex((index) => {
+Deno.test("EventIndex holds no copy of an event: only seq, time, filter columns and text", async () => {
+  await withIndex((index, path) => {
     const evs = [
       event(0, {
+        role: "alice",
         statement: "UPDATE t SET x = $1",
         params: ["a\ud800", null],
         new_row: { x: "1" },
         context: { who: "jo", why: ["audit"] },
+        client_addr: "10.0.0.1",
         redacted: true,
       }),
       event(1, { kind: "system", parse_error: "bad line", raw: "\u0000garbage" }),
     ];
     index.add(records(evs));
-    assert.deepEqual(index.query({}), evs);
+    assert.deepEqual(index.seqs({}), [0, 1]);
+    const raw = new DatabaseSync(path, { readOnly: true });
+    try {
+      const columns = raw.prepare("PRAGMA table_info(events)").all().map((r) => r.name);
+      assert.deepEqual(columns, [
+        "seq",
+        "ts",
+        "source",
+        "kind",
+        "db",
+        "object",
+        "role",
+        "command_key",
+        "body",
+      ]);
+      const stored = JSON.stringify(raw.prepare("SELECT * FROM events").all());
+      for (const absent of ["10.0.0.1", "audit", "params", "new_row", "ingest_ts"]) {
+        assert.ok(!stored.includes(absent), `${absent} is not in the index`);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+Deno.test("EventIndex.untrusted() names the blocks whose rows were deleted or edited by hand", async () => {
+  await withIndex((index, path) => {
+    const B = TALLY_BLOCK;
+    const n = 2 * B + 100;
+    for (let at = 0; at < n; at += 5000) {
+      index.add(records(Array.from({ length: Math.min(5000, n - at) }, (_, i) => event(at + i))));
+    }
+    assert.deepEqual(index.claims(), { first: 0, last: n - 1 });
+    assert.deepEqual(index.untrusted(0, n), []);
+    assert.equal(index.add(records([event(7), event(B + 3)])), 0, "a repeat is not counted");
+    assert.deepEqual(index.untrusted(0, n), []);
+    const raw = new DatabaseSync(path);
+    try {
+      raw.exec(`DELETE FROM events WHERE seq = ${B + 5}`);
+      assert.deepEqual(index.untrusted(0, n), [[B, 2 * B]]);
+      assert.deepEqual(index.untrusted(B + 10, B + 20), [[B + 10, B + 20]], "clipped");
+      assert.deepEqual(index.untrusted(0, B), []);
+      raw.exec(`UPDATE events SET role = 'mallory' WHERE seq = ${2 * B + 1}`);
+      assert.deepEqual(index.untrusted(0, n), [[B, n]], "neighbours merge");
+      raw.exec("UPDATE events SET ts = ts WHERE seq = 3");
+      assert.deepEqual(index.untrusted(0, n), [[0, n]]);
+      raw.exec(`DELETE FROM tally`);
+      assert.deepEqual(index.untrusted(0, n), [[0, n]], "a missing tally vouches for nothing");
+    } finally {
+      raw.close();
+    }
+    index.reset();
+    assert.equal(index.claims(), null);
+    index.add(records([event(40_000), event(40_001)]));
+    assert.deepEqual(index.claims(), { first: 40_000, last: 40_001 });
+    assert.deepEqual(index.untrusted(0, 50_000), []);
   });
 });
 
@@ -51,10 +109,10 @@ Deno.test("EventIndex.add() skips seqs it already holds, so re-feeding is harmle
     assert.equal(index.add(records([evs[2]!, evs[2]!])), 0);
     assert.equal(index.add([]), 0);
     assert.equal(index.count({}), 10);
-    assert.deepEqual(seqs(index.query({ text: "select" })), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(index.seqs({ text: "select" }), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const later = [event(12, { statement: "select 12" }), event(12), event(11)];
     assert.equal(index.add(records(later)), 2, "a repeat inside one batch counts once");
-    assert.deepEqual(seqs(index.query({ text: "select", afterSeq: 9 })), [12]);
+    assert.deepEqual(index.seqs({ text: "select", afterSeq: 9 }), [12]);
   });
 });
 
@@ -70,7 +128,7 @@ Deno.test("EventIndex.add() is all or nothing and names the batch on failure", a
   });
 });
 
-Deno.test("EventIndex.query() applies every filter as selectEvents() does", async () => {
+Deno.test("EventIndex.seqs() applies every filter as selectEvents() does", async () => {
   await withIndex((index) => {
     const evs = [
       event(0, { role: "alice", command: "SELECT", statement: "SELECT * FROM Invoices" }),
@@ -96,25 +154,25 @@ Deno.test("EventIndex.query() applies every filter as selectEvents() does", asyn
       { afterSeq: 1, beforeSeq: 4 },
     ];
     for (const f of filters) {
-      assert.deepEqual(seqs(index.query(f)), seqs(selectEvents(evs, f)), JSON.stringify(f));
+      assert.deepEqual(index.seqs(f), seqs(selectEvents(evs, f)), JSON.stringify(f));
     }
-    assert.deepEqual(seqs(index.query({ role: "alice" })), [0, 2, 4]);
-    assert.deepEqual(seqs(index.query({ command: "SELECT" })), [0, 2]);
-    assert.deepEqual(seqs(index.query({ text: "id" })), [3, 4]);
+    assert.deepEqual(index.seqs({ role: "alice" }), [0, 2, 4]);
+    assert.deepEqual(index.seqs({ command: "SELECT" }), [0, 2]);
+    assert.deepEqual(index.seqs({ text: "id" }), [3, 4]);
   });
 });
 
-Deno.test("EventIndex.query() orders by seq and limits; count() ignores the limit", async () => {
+Deno.test("EventIndex.seqs() orders by seq and limits; count() ignores the limit", async () => {
   await withIndex((index) => {
     index.add(records([5, 1, 3, 2, 4].map((s) => event(s, { role: "r" }))));
-    assert.deepEqual(seqs(index.query({})), [1, 2, 3, 4, 5]);
-    assert.deepEqual(seqs(index.query({ order: "desc" })), [5, 4, 3, 2, 1]);
-    assert.deepEqual(seqs(index.query({ order: "desc", limit: 2 })), [5, 4]);
-    assert.deepEqual(seqs(index.query({ limit: 2, afterSeq: 2 })), [3, 4]);
-    assert.deepEqual(seqs(index.query({ limit: 0 })), []);
+    assert.deepEqual(index.seqs({}), [1, 2, 3, 4, 5]);
+    assert.deepEqual(index.seqs({ order: "desc" }), [5, 4, 3, 2, 1]);
+    assert.deepEqual(index.seqs({ order: "desc", limit: 2 }), [5, 4]);
+    assert.deepEqual(index.seqs({ limit: 2, afterSeq: 2 }), [3, 4]);
+    assert.deepEqual(index.seqs({ limit: 0 }), []);
     assert.equal(index.count({ limit: 2, role: "r" }), 5);
-    const it = index.iterate({ order: "desc" });
-    assert.equal(it.next().value?.seq, 5);
+    const it = index.iterateSeqs({ order: "desc" });
+    assert.equal(it.next().value, 5);
     it.return();
     assert.equal(index.lastSeq(), 5, "the index stays usable after an abandoned iteration");
   });
@@ -155,22 +213,22 @@ const HOSTILE = [
   "x".repeat(5000),
 ];
 
-Deno.test("EventIndex.query() takes FTS5 syntax in text literally and never fails", async () => {
+Deno.test("EventIndex.seqs() takes FTS5 syntax in text literally and never fails", async () => {
   await withIndex((index) => {
     const evs = HOSTILE.map((s, i) => event(i, { statement: `select '${s}' as v` }));
     evs.push(event(evs.length, { statement: "été à İSTANBUL with abc def" }));
     index.add(records(evs));
     for (const text of HOSTILE) {
-      const got = seqs(index.query({ text }));
+      const got = index.seqs({ text });
       assert.deepEqual(got, seqs(selectEvents(evs, { text })), `text ${JSON.stringify(text)}`);
       assert.equal(index.count({ text }), got.length);
     }
-    assert.deepEqual(seqs(index.query({ text: "NEAR(a b)" })), [4]);
-    assert.deepEqual(seqs(index.query({ text: "été" })), [23, 32]);
-    assert.deepEqual(seqs(index.query({ text: "İstanbul" })), [27, 32]);
+    assert.deepEqual(index.seqs({ text: "NEAR(a b)" }), [4]);
+    assert.deepEqual(index.seqs({ text: "été" }), [23, 32]);
+    assert.deepEqual(index.seqs({ text: "İstanbul" }), [27, 32]);
     assert.equal(index.count({}), evs.length, "the events table survived its hostile rows");
     const widest = Array.from({ length: 64 }, (_, i) => `${"x".repeat(40)}"${i}`).join(" ");
-    assert.deepEqual(index.query({ text: widest }), [], "64 long tokens fit in one statement");
+    assert.deepEqual(index.seqs({ text: widest }), [], "64 long tokens fit in one statement");
   });
 });
 
@@ -186,7 +244,7 @@ Deno.test("EventIndex.open() rebuilds an index of another schema version", async
     assert.throws(() => EventIndex.open(path, { readonly: true }), (e: unknown) => {
       assert.ok(e instanceof IndexUnavailableError);
       assert.equal(e.reason, "version");
-      assert.match(e.message, /schema version 0, this build reads 1/);
+      assert.match(e.message, /schema version 0, this build reads 2/);
       return true;
     });
     const b = EventIndex.open(path);
@@ -194,7 +252,7 @@ Deno.test("EventIndex.open() rebuilds an index of another schema version", async
       assert.equal(b.rebuilt, true);
       assert.equal(b.lastSeq(), -1);
       assert.equal(b.add(records([event(0, { statement: "select 1" })])), 1);
-      assert.deepEqual(seqs(b.query({ text: "select" })), [0]);
+      assert.deepEqual(b.seqs({ text: "select" }), [0]);
     } finally {
       b.close();
     }
@@ -225,9 +283,9 @@ Deno.test("EventIndex.reset() drops every event and indexes again afterwards", a
     index.add(records([event(0, { statement: "select a" }), event(1)]));
     index.reset();
     assert.equal(index.lastSeq(), -1);
-    assert.deepEqual(index.query({ text: "select" }), []);
+    assert.deepEqual(index.seqs({ text: "select" }), []);
     index.add(records([event(0, { statement: "select b" })]));
-    assert.deepEqual(seqs(index.query({ text: "select b" })), [0]);
-    assert.deepEqual(seqs(index.query({ text: "select a" })), []);
+    assert.deepEqual(index.seqs({ text: "select b" }), [0]);
+    assert.deepEqual(index.seqs({ text: "select a" }), []);
   });
 });

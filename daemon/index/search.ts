@@ -1,0 +1,203 @@
+/**
+ * Searching the log, with the index as a guide and the log as the truth: what `vigil query`, the
+ * Events page, the events API and downloads return. The index nominates seqs; each event is read
+ * from the log by seq (`store/seq_reader.ts`) and tested against the filter again, so an index
+ * row that says otherwise than its event cannot change what is shown, and is simply dropped.
+ * Where the index cannot answer — seqs newer than it, seqs it never held, blocks whose rows were
+ * deleted or edited by hand (`tally.ts`) — the log is scanned and filtered with the same
+ * semantics (`filter.ts`), so an event missing from the index is still found.
+ *
+ * Results stream in seq order, in batches, in bounded memory: the index is walked by one
+ * statement a range (keyset-paged where a limit cuts it), and the log is read a page or a scan
+ * chunk at a time, whatever the number of matches.
+ *
+ * @example
+ * ```ts
+ * for await (const batch of searchLog({ index, reader }, { role: "alice", order: "desc" })) {
+ *   for (const r of batch) print(r.json);
+ * }
+ * ```
+ */
+
+import type { SeqReader, SeqRecord } from "../store/seq_reader.ts";
+import type { EventIndex } from "./event_index.ts";
+import { type CompiledFilter, compileFilter, type EventFilter, matchesCompiled } from "./filter.ts";
+
+/** Where a search reads: the index (none when there is none yet) and the log. */
+export interface SearchSources {
+  index: EventIndex | null;
+  reader: SeqReader;
+}
+
+/** Tunables and bounds of one search. */
+export interface SearchOptions {
+  /** Only events below this seq: the log's size when the search began. Default: its end now. */
+  upTo?: number;
+  /** Seqs taken from the index, and so events read from the log, per batch. Default 512. */
+  page?: number;
+}
+
+/** What a search did, for the UI's notices and for tests. */
+export interface SearchStats {
+  /** Events read by scanning the log, where the index could not answer. */
+  scanned: number;
+  /** Seqs the index nominated whose event in the log did not match (or is gone). */
+  dropped: number;
+}
+
+const PAGE = 512;
+
+/** A stretch of seqs and how to search it. */
+interface Part {
+  from: number;
+  to: number;
+  via: "index" | "log";
+}
+
+/**
+ * The matching events, in the filter's order, cut to its limit, as batches of log records.
+ * `stats` (when given) is updated as the search goes.
+ */
+export async function* searchLog(
+  src: SearchSources,
+  filter: EventFilter,
+  opts: SearchOptions = {},
+  stats: SearchStats = { scanned: 0, dropped: 0 },
+): AsyncGenerator<SeqRecord[]> {
+  const f = compileFilter(filter);
+  let remaining = f.limit ?? Infinity;
+  if (remaining <= 0) return;
+  const parts = await plan(src, f, opts);
+  if (f.order === "desc") parts.reverse();
+  const conditions = bare(filter);
+  for (const part of parts) {
+    const batches = part.via === "log"
+      ? scanPart(src.reader, f, part, stats)
+      : indexPart(src, f, { ...part, conditions }, {
+        page: opts.page ?? PAGE,
+        remaining,
+        stats,
+      });
+    for await (const batch of batches) {
+      const out = batch.length > remaining ? batch.slice(0, remaining) : batch;
+      remaining -= out.length;
+      if (out.length > 0) yield out;
+      if (remaining <= 0) return;
+    }
+  }
+}
+
+/** How many events match, limit aside: the index counts where it can, the log elsewhere. */
+export async function countMatches(
+  src: SearchSources,
+  filter: EventFilter,
+  opts: SearchOptions = {},
+): Promise<number> {
+  const f = compileFilter({ ...filter, limit: undefined });
+  let n = 0;
+  for (const part of await plan(src, f, opts)) {
+    if (part.via === "index") {
+      n += src.index!.count({ ...bare(filter), afterSeq: part.from - 1, beforeSeq: part.to });
+    } else {
+      for await (const batch of scanPart(src.reader, f, part, { scanned: 0, dropped: 0 })) {
+        n += batch.length;
+      }
+    }
+  }
+  return n;
+}
+
+/** The filter's conditions without paging: parts bring their own bounds. */
+function bare(filter: EventFilter): EventFilter {
+  const { limit: _l, order: _o, afterSeq: _a, beforeSeq: _b, ...rest } = filter;
+  return rest;
+}
+
+/**
+ * Splits the seqs the search covers — the log on disk within the filter's seq bounds — into
+ * ascending parts answered by the index and parts scanned from the log.
+ */
+async function plan(src: SearchSources, f: CompiledFilter, opts: SearchOptions): Promise<Part[]> {
+  const end = opts.upTo ?? await src.reader.end();
+  let lo = Math.max(await src.reader.start(), f.afterSeq === undefined ? 0 : f.afterSeq + 1);
+  const hi = Math.min(end, f.beforeSeq ?? end);
+  if (!(lo < hi)) return [];
+  const claims = src.index?.claims() ?? null;
+  if (claims === null) return [{ from: lo, to: hi, via: "log" }];
+  const parts: Part[] = [];
+  const iLo = Math.max(lo, claims.first), iHi = Math.min(hi, claims.last + 1);
+  if (!(iLo < iHi)) return [{ from: lo, to: hi, via: "log" }];
+  if (lo < iLo) parts.push({ from: lo, to: iLo, via: "log" });
+  lo = iLo;
+  for (const [from, to] of src.index!.untrusted(iLo, iHi)) {
+    if (lo < from) parts.push({ from: lo, to: from, via: "index" });
+    parts.push({ from, to, via: "log" });
+    lo = to;
+  }
+  if (lo < iHi) parts.push({ from: lo, to: iHi, via: "index" });
+  if (iHi < hi) parts.push({ from: iHi, to: hi, via: "log" });
+  return parts;
+}
+
+/** A part read from the log in scan chunks, filtered in memory. */
+async function* scanPart(
+  reader: SeqReader,
+  f: CompiledFilter,
+  part: Part,
+  stats: SearchStats,
+): AsyncGenerator<SeqRecord[]> {
+  for await (const chunk of reader.scan(part.from, part.to, { order: f.order })) {
+    stats.scanned += chunk.length;
+    yield chunk.filter((r) => matchesCompiled(r.event, f));
+  }
+}
+
+/**
+ * A part answered by the index: its seqs a page at a time, each page's events read from the
+ * log and tested again. One statement walks the part; when the filter's limit cut it short and
+ * events were dropped, the next statement goes on after the last seq seen.
+ */
+async function* indexPart(
+  src: SearchSources,
+  f: CompiledFilter,
+  part: Part & { conditions: EventFilter },
+  run: { page: number; remaining: number; stats: SearchStats },
+): AsyncGenerator<SeqRecord[]> {
+  const desc = f.order === "desc";
+  let { from, to } = part;
+  let remaining = run.remaining;
+  while (from < to && remaining > 0) {
+    const limit = Number.isFinite(remaining) ? remaining : undefined;
+    const seqs = src.index!.iterateSeqs({
+      ...part.conditions,
+      afterSeq: from - 1,
+      beforeSeq: to,
+      order: f.order,
+      limit,
+    });
+    let taken = 0;
+    try {
+      for (let full = true; full && remaining > 0;) {
+        const page: number[] = [];
+        for (let r = seqs.next(); !r.done; r = seqs.next()) {
+          if (page.push(r.value) >= run.page) break;
+        }
+        full = page.length >= run.page;
+        if (page.length === 0) break;
+        taken += page.length;
+        if (desc) to = page[page.length - 1]!;
+        else from = page[page.length - 1]! + 1;
+        const recs = await src.reader.read(page);
+        if (desc) recs.reverse();
+        const hits = recs.filter((r) => matchesCompiled(r.event, f));
+        run.stats.dropped += page.length - hits.length;
+        remaining -= hits.length;
+        yield hits;
+      }
+    } finally {
+      seqs.return();
+    }
+    // Only a statement cut by its LIMIT can leave matches behind it.
+    if (limit === undefined || taken < limit) return;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Which seqs the index can vouch for. `add()` counts the rows it writes per block of
+ * {@link TALLY_BLOCK} seqs, in the same transaction, and triggers (`schema.ts`) count every row
+ * deleted or edited afterwards, which only a hand on the file does. A block whose count is not
+ * exactly the seqs it should hold, or that was edited, is untrusted: a search reads those events
+ * from the log instead of believing the index about them. The check costs one small row per
+ * block (610 rows at 10M events), so every search makes it.
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { TALLY_BLOCK } from "./schema.ts";
+
+/** A range of seqs [from, to). */
+export type SeqRange = readonly [from: number, to: number];
+
+/** Counts rows just added, given as their seqs, and lowers `first_seq` to the smallest. */
+export function tallyAdded(db: DatabaseSync, seqs: readonly number[]): void {
+  if (seqs.length === 0) return;
+  const perBlock = new Map<number, number>();
+  let min = Infinity;
+  for (const s of seqs) {
+    const b = Math.floor(s / TALLY_BLOCK);
+    perBlock.set(b, (perBlock.get(b) ?? 0) + 1);
+    if (s < min) min = s;
+  }
+  const upsert = db.prepare(
+    `INSERT INTO tally (block, rows) VALUES (?, ?)
+      ON CONFLICT (block) DO UPDATE SET rows = rows + excluded.rows`,
+  );
+  for (const [b, n] of perBlock) upsert.run(b, n);
+  db.prepare(
+    `INSERT INTO meta (key, value) VALUES ('first_seq', ?)
+      ON CONFLICT (key) DO UPDATE SET value = min(CAST(value AS INTEGER), excluded.value)`,
+  ).run(min);
+}
+
+/** The lowest seq ever added, or undefined for an index that has never held a row. */
+export function firstSeq(db: DatabaseSync): number | undefined {
+  const row = db.prepare(`SELECT CAST(value AS INTEGER) AS v FROM meta WHERE key = 'first_seq'`)
+    .get();
+  return typeof row?.v === "number" ? row.v : undefined;
+}
+
+/**
+ * The parts of [from, to) — a range the index claims to hold whole: at or above `first_seq` and
+ * at or below its last seq `last` — that it cannot vouch for, as ascending, merged ranges.
+ */
+export function untrustedRanges(
+  db: DatabaseSync,
+  range: SeqRange,
+  claims: { first: number; last: number },
+): SeqRange[] {
+  const [from, to] = range;
+  if (!(from < to)) return [];
+  const lo = Math.floor(from / TALLY_BLOCK), hi = Math.floor((to - 1) / TALLY_BLOCK);
+  const counted = new Map<number, { rows: number; edits: number }>();
+  const rows = db.prepare(
+    `SELECT block, rows, edits FROM tally WHERE block BETWEEN ? AND ?`,
+  ).all(lo, hi);
+  for (const r of rows) {
+    counted.set(Number(r.block), { rows: Number(r.rows), edits: Number(r.edits) });
+  }
+  const out: [number, number][] = [];
+  for (let b = lo; b <= hi; b++) {
+    const start = b * TALLY_BLOCK, end = start + TALLY_BLOCK;
+    const expected = Math.max(0, Math.min(end, claims.last + 1) - Math.max(start, claims.first));
+    const c = counted.get(b);
+    if (c !== undefined && c.edits === 0 && c.rows === expected) continue;
+    if (c === undefined && expected === 0) continue;
+    const clipped: [number, number] = [Math.max(start, from), Math.min(end, to)];
+    const prev = out[out.length - 1];
+    if (prev && prev[1] === clipped[0]) prev[1] = clipped[1];
+    else out.push(clipped);
+  }
+  return out;
+}

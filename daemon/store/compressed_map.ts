@@ -1,0 +1,164 @@
+/**
+ * The seq map of a sealed segment stored compressed (`segment_compress.ts`): its block table
+ * already says where each block's raw bytes start and which seq they start at, so reading one
+ * event is reading and decompressing the one block that holds it, never the whole file.
+ * Read-only. Mapping reads the table and counts the last block's events, once: a compressed
+ * segment is sealed and never grows. Every event returned is checked as `event_frames.ts` says.
+ */
+
+import { StoreDamageError } from "./errors.ts";
+import { eventsIn, readAt, readAtSync, type SeqMap, type SeqRecord } from "./event_frames.ts";
+import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, HEADER_SIZE, MIN_PAYLOAD } from "./frame.ts";
+import {
+  type Block,
+  type BlockTable,
+  decodeBlockTable,
+  decompressBlock,
+} from "./segment_compress.ts";
+import type { SegmentEntry } from "./segment_file.ts";
+
+/**
+ * Bytes read from the front of a file for its block table: the table of a 64 MiB segment is a
+ * few KiB. A larger one is read whole, the file with it.
+ */
+const TABLE_PREFIX = 64 * 1024;
+
+/** The map of one compressed segment. */
+export class CompressedMap implements SeqMap {
+  readonly entry: SegmentEntry;
+  #table: BlockTable | null = null;
+  #end: number;
+
+  constructor(entry: SegmentEntry) {
+    this.entry = entry;
+    this.#end = entry.firstSeq;
+  }
+
+  get end(): number {
+    return this.#end;
+  }
+
+  get complete(): boolean {
+    return this.#table !== null;
+  }
+
+  get bytes(): number {
+    return 256 + (this.#table?.blocks.length ?? 0) * 64;
+  }
+
+  async extend(_last: boolean): Promise<void> {
+    if (this.#table !== null) return;
+    using file = await Deno.open(this.entry.path, { read: true });
+    const table = await this.#readTable(file);
+    if (table.blocks[0]!.firstSeq !== this.entry.firstSeq) {
+      throw new StoreDamageError(
+        `block table starts at seq ${table.blocks[0]!.firstSeq}, the name says otherwise`,
+        { segment: this.entry.name, offset: 0 },
+      );
+    }
+    const i = table.blocks.length - 1;
+    const last = table.blocks[i]!;
+    const raw = this.#block(file, last, i);
+    const n = countEvents(raw, last);
+    if (n < 0) {
+      throw new StoreDamageError("block holds a frame of impossible length", {
+        segment: this.entry.name,
+        offset: last.rawOffset,
+      });
+    }
+    this.#end = last.firstSeq + n;
+    this.#table = table;
+  }
+
+  /**
+   * The block table, read from the front of the file. decodeBlockTable checks each block
+   * against the file's length, so it is handed a buffer of that length holding only the front:
+   * untouched zero pages cost no memory. The layout stays `segment_compress.ts`'s business.
+   */
+  async #readTable(file: Deno.FsFile): Promise<BlockTable> {
+    const size = (await file.stat()).size;
+    const sized = new Uint8Array(size);
+    sized.set(await readAt(file, 0, Math.min(size, TABLE_PREFIX)));
+    let problem: unknown;
+    for (const whole of size > TABLE_PREFIX ? [false, true] : [false]) {
+      if (whole) sized.set(await readAt(file, 0, size));
+      try {
+        return decodeBlockTable(sized);
+      } catch (e) {
+        problem = e;
+      }
+    }
+    throw new StoreDamageError((problem as Error).message, {
+      segment: this.entry.name,
+      offset: 0,
+    });
+  }
+
+  read(seqs: readonly number[]): Promise<SeqRecord[]> {
+    try {
+      return Promise.resolve(this.#read(seqs));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #read(seqs: readonly number[]): SeqRecord[] {
+    const blocks = this.#table!.blocks;
+    const wanted = new Set(seqs);
+    const want = (s: number): boolean => wanted.has(s);
+    const out: SeqRecord[] = [];
+    using file = Deno.openSync(this.entry.path, { read: true });
+    let k = 0;
+    while (k < seqs.length) {
+      const i = blockOf(blocks, seqs[k]!);
+      const b = blocks[i]!;
+      const stop = blocks[i + 1]?.firstSeq ?? this.#end;
+      while (k < seqs.length && seqs[k]! < stop) k++;
+      const raw = this.#block(file, b, i);
+      const start = b.rawOffset === 0 ? HEADER_SIZE : 0;
+      for (
+        const r of eventsIn(raw, { start, seq: b.firstSeq, stop, want }, {
+          segment: this.entry.name,
+          base: b.rawOffset,
+        })
+      ) out.push(r);
+    }
+    return out;
+  }
+
+  #block(file: Deno.FsFile, b: Block, index: number): Uint8Array {
+    const packed = readAtSync(file, b.compOffset, b.compLength);
+    try {
+      return decompressBlock(packed, { ...b, compOffset: 0 }, index);
+    } catch (e) {
+      throw new StoreDamageError((e as Error).message, {
+        segment: this.entry.name,
+        offset: b.compOffset,
+      });
+    }
+  }
+}
+
+/** Index of the block holding `seq`: the last whose first seq is at or below it. */
+function blockOf(blocks: readonly Block[], seq: number): number {
+  let lo = 0, hi = blocks.length - 1, found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (blocks[mid]!.firstSeq <= seq) found = mid, lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return found;
+}
+
+/** Event frames in the raw bytes of block `b`; -1 when a frame length is impossible. */
+function countEvents(raw: Uint8Array, b: Block): number {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let n = 0;
+  for (let off = b.rawOffset === 0 ? HEADER_SIZE : 0; off + FRAME_OVERHEAD <= raw.length;) {
+    const len = dv.getUint32(off);
+    if (len < MIN_PAYLOAD || off + FRAME_OVERHEAD + len > raw.length) return -1;
+    if (raw[off + FRAME_OVERHEAD + CHAIN_SIZE] === FRAME_EVENT) n++;
+    off += FRAME_OVERHEAD + len;
+  }
+  return n;
+}
