@@ -7,21 +7,15 @@
  */
 
 import { StoreDamageError } from "./errors.ts";
-import { eventsIn, readAt, readAtSync, type SeqMap, type SeqRecord } from "./event_frames.ts";
+import { eventsIn, readAtSync, type SeqMap, type SeqRecord } from "./event_frames.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, HEADER_SIZE, MIN_PAYLOAD } from "./frame.ts";
 import {
   type Block,
   type BlockTable,
-  decodeBlockTable,
   decompressBlock,
+  readBlockTable,
 } from "./segment_compress.ts";
 import type { SegmentEntry } from "./segment_file.ts";
-
-/**
- * Bytes read from the front of a file for its block table: the table of a 64 MiB segment is a
- * few KiB. A larger one is read whole, the file with it.
- */
-const TABLE_PREFIX = 64 * 1024;
 
 /** The map of one compressed segment. */
 export class CompressedMap implements SeqMap {
@@ -70,28 +64,14 @@ export class CompressedMap implements SeqMap {
     this.#table = table;
   }
 
-  /**
-   * The block table, read from the front of the file. decodeBlockTable checks each block
-   * against the file's length, so it is handed a buffer of that length holding only the front:
-   * untouched zero pages cost no memory. The layout stays `segment_compress.ts`'s business.
-   */
+  /** The block table, read from the front of the file alone. */
   async #readTable(file: Deno.FsFile): Promise<BlockTable> {
-    const size = (await file.stat()).size;
-    const sized = new Uint8Array(size);
-    sized.set(await readAt(file, 0, Math.min(size, TABLE_PREFIX)));
-    let problem: unknown;
-    for (const whole of size > TABLE_PREFIX ? [false, true] : [false]) {
-      if (whole) sized.set(await readAt(file, 0, size));
-      try {
-        return decodeBlockTable(sized);
-      } catch (e) {
-        problem = e;
-      }
+    try {
+      return await readBlockTable(file);
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw new StoreDamageError(e.message, { segment: this.entry.name, offset: 0 });
     }
-    throw new StoreDamageError((problem as Error).message, {
-      segment: this.entry.name,
-      offset: 0,
-    });
   }
 
   read(seqs: readonly number[]): Promise<SeqRecord[]> {

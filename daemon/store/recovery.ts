@@ -17,7 +17,7 @@ import {
 } from "./frame.ts";
 import { StoreDamageError } from "./errors.ts";
 import { type LoadedSegment, loadSegment, type SegmentEntry } from "./segment_file.ts";
-import { decodeBlockTable, decompressBlock } from "./segment_compress.ts";
+import { decompressBlock, readBlockBytes, readBlockTable } from "./segment_compress.ts";
 import { checkChunk } from "./verify_chunk.ts";
 
 /** The log's end as found on open. */
@@ -98,10 +98,11 @@ async function sealPositions(
 async function sealedTail(entry: SegmentEntry): Promise<{ bytes: Uint8Array; start: number }> {
   if (entry.compressed) {
     try {
-      const file = await Deno.readFile(entry.path);
-      const { blocks } = decodeBlockTable(file);
+      using file = await Deno.open(entry.path, { read: true });
+      const { blocks } = await readBlockTable(file);
       const lastBlock = blocks[blocks.length - 1]!;
-      const bytes = decompressBlock(file, lastBlock, blocks.length - 1);
+      const packed = await readBlockBytes(file, lastBlock);
+      const bytes = decompressBlock(packed, { ...lastBlock, compOffset: 0 }, blocks.length - 1);
       return { bytes, start: lastBlock.rawOffset === 0 ? HEADER_SIZE : 0 };
     } catch (e) {
       if (!(e instanceof SyntaxError)) throw e;

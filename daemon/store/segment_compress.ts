@@ -122,8 +122,11 @@ export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): P
   return out;
 }
 
-/** Reads the block table; throws SyntaxError naming what is wrong. */
-export function decodeBlockTable(file: Uint8Array): BlockTable {
+/**
+ * Reads the block table from the front of a compressed file (`file` may hold only its front;
+ * `fileSize` is the whole file's length); throws SyntaxError naming what is wrong.
+ */
+export function decodeBlockTable(file: Uint8Array, fileSize: number = file.length): BlockTable {
   if (file.length < FIXED_BYTES + 4) throw new SyntaxError("compressed segment is cut short");
   const magic = new TextDecoder().decode(file.subarray(0, 8));
   if (magic !== COMPRESSED_MAGIC) {
@@ -133,7 +136,7 @@ export function decodeBlockTable(file: Uint8Array): BlockTable {
   const rawSize = Number(dv.getBigUint64(8));
   const count = dv.getUint32(16);
   const headLen = FIXED_BYTES + count * ENTRY_BYTES + 4;
-  if (count === 0 || headLen > file.length) {
+  if (count === 0 || headLen > file.length || headLen > fileSize) {
     throw new SyntaxError(`compressed segment block table of ${count} blocks does not fit`);
   }
   if (dv.getUint32(headLen - 4) !== crc32c(file, 0, headLen - 4)) {
@@ -152,7 +155,7 @@ export function decodeBlockTable(file: Uint8Array): BlockTable {
       firstSeq: Number(dv.getBigUint64(at + 24)),
       prevChain: file.slice(at + 32, at + 32 + CHAIN_SIZE),
     };
-    if (b.rawOffset !== raw || b.compOffset !== comp || b.compOffset + b.compLength > file.length) {
+    if (b.rawOffset !== raw || b.compOffset !== comp || b.compOffset + b.compLength > fileSize) {
       throw new SyntaxError(`compressed segment block ${i} is out of place`);
     }
     raw += b.rawLength;
@@ -163,6 +166,36 @@ export function decodeBlockTable(file: Uint8Array): BlockTable {
     throw new SyntaxError(`compressed segment blocks hold ${raw} bytes, the table says ${rawSize}`);
   }
   return { rawSize, blocks };
+}
+
+/** Reads the block table of an open compressed file, and only it. */
+export async function readBlockTable(file: Deno.FsFile): Promise<BlockTable> {
+  const size = (await file.stat()).size;
+  const fixed = await readFileAt(file, 0, FIXED_BYTES);
+  if (fixed.length < FIXED_BYTES) throw new SyntaxError("compressed segment is cut short");
+  const count = new DataView(fixed.buffer, fixed.byteOffset).getUint32(16);
+  const headLen = FIXED_BYTES + count * ENTRY_BYTES + 4;
+  if (headLen > size) {
+    throw new SyntaxError(`compressed segment block table of ${count} blocks does not fit`);
+  }
+  return decodeBlockTable(await readFileAt(file, 0, headLen), size);
+}
+
+/** The compressed bytes of block `b` of an open file (what `decompressBlock` takes, at 0). */
+export async function readBlockBytes(file: Deno.FsFile, b: Block): Promise<Uint8Array> {
+  return await readFileAt(file, b.compOffset, b.compLength);
+}
+
+async function readFileAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  await file.seek(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < length) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
 }
 
 /** Decompresses block `b` of `file`; throws SyntaxError when it does not give its length. */
