@@ -13,6 +13,7 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
       "scale.disk_merkle",
       "scale.disk_index",
       "scale.disk_total",
+      "scale.serve_first_start",
       "scale.serve_start",
       "scale.serve_rss_after_start",
       "scale.serve_rss_under_intake",
