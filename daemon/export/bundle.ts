@@ -1,7 +1,10 @@
 /**
  * Writing an air-gapped bundle: a contiguous run of the signed log as Parquet files, one per
- * source and UTC day (`partition.ts`), with a signed manifest (`manifest.ts`), the public key and
- * a README for the auditor. The bundle is built in a temporary directory beside `outDir` and
+ * source and UTC day, under `events/date=<yyyy-mm-dd>/` (`partition.ts`), with a signed manifest
+ * (`manifest.ts`), the public key and a README for the auditor at the top. It streams: the log
+ * is read once, a segment at a time, into per-partition spool files (`collect.ts`), then each
+ * partition's file is written from its spool a batch at a time, so memory is bounded by a
+ * segment and a few Parquet batches whatever the range. The bundle is built in a temporary directory beside `outDir` and
  * renamed into place only when whole and synced, so a crash or an error never leaves half a
  * bundle where a bundle is expected (a crash may leave a `.vigil-export-*` directory beside it,
  * safe to remove). The store is read, never written: this runs beside a serving daemon.
@@ -20,6 +23,7 @@ import { MerkleLevels } from "../store/merkle_levels.ts";
 import { storePaths } from "../store/store_open.ts";
 import { type Collected, collectRange } from "./collect.ts";
 import {
+  BUNDLE_VERSION,
   type BundleFile,
   encodeManifest,
   type Manifest,
@@ -29,10 +33,11 @@ import {
   SIGNATURE_FILE,
   signManifest,
 } from "./manifest.ts";
-import { parquetEventStream, ROW_GROUP_ROWS } from "./parquet.ts";
-import { parquetFileName } from "./partition.ts";
+import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
+import { EncoderWorkers } from "./parquet_pipe.ts";
+import { bundleFilePath } from "./partition.ts";
 import { type ExportPlan, planExport } from "./plan.ts";
-import { PartitionSpool, spooledEvents, type SpooledPartition } from "./spool.ts";
+import { PartitionSpool, type SpooledPartition, spooledTables } from "./spool.ts";
 import { bundleReadme } from "./readme.ts";
 
 /** Event-time bounds of an export, µs since the epoch: `from ≤ ts < to`. */
@@ -90,7 +95,14 @@ export async function writeBundle(
     const spool = new PartitionSpool(`${work}/.spool`);
     const got = await collectRange(dataDir, plan, { levels, spool });
     const files: BundleFile[] = [];
-    for (const part of got.partitions) files.push(await writePartition(work, part, plan));
+    const workers = new EncoderWorkers();
+    try {
+      for (const part of got.partitions) {
+        files.push(await writePartition(work, part, { plan, workers }));
+      }
+    } finally {
+      workers.close();
+    }
     await Deno.remove(`${work}/.spool`, { recursive: true });
     const manifest = buildManifest(plan, got, files, { keyId: key.keyId, handovers, levels, opts });
     const bytes = encodeManifest(manifest);
@@ -123,19 +135,24 @@ export async function writeBundle(
 async function writePartition(
   work: string,
   part: SpooledPartition,
-  plan: ExportPlan,
+  ctx: { plan: ExportPlan; workers: EncoderWorkers },
 ): Promise<BundleFile> {
-  const path = `${part.dir}/${parquetFileName(part.firstSeq, part.lastSeq)}`;
-  await Deno.mkdir(`${work}/${part.dir}`, { recursive: true });
-  const stream = await parquetEventStream(spooledEvents(part.file, ROW_GROUP_ROWS), {
+  const { plan } = ctx;
+  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
+  await Deno.mkdir(`${work}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+  const meta = {
     firstSeq: part.firstSeq,
     lastSeq: part.lastSeq,
     rows: part.rows,
     leaves: { from: plan.firstSeq, to: plan.endSeq },
-    chainBefore: part.chainBefore,
-    chainAfter: part.chainAfter,
+    chainBefore: hex(part.chainBefore),
+    chainAfter: hex(part.chainAfter),
     checkpoint: plan.checkpoint,
-  });
+  };
+  const tables = spooledTables(part.file, { batchRows: BATCH_ROWS, want: meta });
+  // A file that does not fill one row group gains nothing from a Worker (as `parquet.ts`).
+  const worker = part.rows >= ROW_GROUP_ROWS;
+  const stream = await parquetTableStream(tables, meta, { worker, workers: ctx.workers });
   const sha = createHash("sha256");
   let bytes = 0;
   using file = await Deno.open(`${work}/${path}`, { write: true, createNew: true });
@@ -176,7 +193,7 @@ function buildManifest(
   const time = (t: number | undefined) => t === undefined ? null : formatRfc3339Micros(t);
   return {
     format: "vigil-bundle",
-    version: 1,
+    version: BUNDLE_VERSION,
     key_id: ctx.keyId,
     ...(ctx.handovers.length > 0 ? { key_handovers: ctx.handovers } : {}),
     range: {
@@ -211,8 +228,9 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
 async function syncDirs(work: string, files: readonly BundleFile[]): Promise<void> {
   const dirs = new Set<string>();
   for (const f of files) {
-    const [source] = f.path.split("/");
-    dirs.add(f.path.slice(0, f.path.lastIndexOf("/"))).add(source!);
+    for (let i = f.path.indexOf("/"); i > 0; i = f.path.indexOf("/", i + 1)) {
+      dirs.add(f.path.slice(0, i));
+    }
   }
   for (const d of [...dirs].sort().reverse()) await syncDir(`${work}/${d}`);
   await syncDir(work);

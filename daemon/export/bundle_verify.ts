@@ -26,7 +26,7 @@ import {
   SIGNATURE_FILE,
   verifyManifest,
 } from "./manifest.ts";
-import { parsePartitionPath } from "./partition.ts";
+import { parseBundlePath } from "./partition.ts";
 
 /** The outcome of verifying a bundle. */
 export interface BundleReport {
@@ -202,10 +202,11 @@ async function checkProofs(m: Manifest, trust: Trust, problems: string[]): Promi
     problems.push(`${MANIFEST_FILE}: ${(e as Error).message}`);
   }
   m.files.forEach((f, i) => {
-    const p = parsePartitionPath(f.path);
+    // Version 2 paths name no source: the signed manifest and each row say it.
+    const p = parseBundlePath(f.path, m.version);
     if (
-      !p || p.source !== f.source || p.date !== f.date || p.firstSeq !== f.first_seq ||
-      p.lastSeq !== f.last_seq
+      !p || (p.source ?? f.source) !== f.source || p.date !== f.date ||
+      p.firstSeq !== f.first_seq || p.lastSeq !== f.last_seq
     ) {
       problems.push(`${MANIFEST_FILE}: files[${i}].path ${JSON.stringify(f.path)} is malformed`);
     }

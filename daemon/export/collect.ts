@@ -1,8 +1,16 @@
 /**
- * The first pass of an export: reads seqs [a, b) of the log once, spools each event into its
- * partition, and replays the chain and the Merkle tree over them on the way, so that an export
- * checks the store against its signatures before it writes a single file: a bundle that would
- * not verify is never made. Read-only and safe while a writer appends.
+ * The first pass of an export: reads seqs [a, b) of the log once, a segment at a time
+ * (`log_scan.ts`), checks every frame's CRC, seq and chain link and replays the Merkle tree over
+ * the events' leaves, checking each signed checkpoint on the way, and spools each event's
+ * canonical bytes into its partition (`spool.ts`). So an export checks the store against its
+ * signatures before it writes a single file — a bundle that would not verify is never made —
+ * in memory bounded by one segment, whatever the range. Read-only and safe while a writer
+ * appends.
+ *
+ * The checks run in the store's own verifier (`checkChunk`: one native call hashes a whole
+ * segment's frames when the hashing library is loaded) and the Merkle replay takes 1024 leaves
+ * at a time as one subtree where no checkpoint falls inside, as `vigil verify` does: per-event
+ * calls to SHA-256 cost ~1 µs each in overhead alone.
  */
 
 import { formatRfc3339Micros } from "../event/time.ts";
@@ -10,14 +18,14 @@ import { type Checkpoint } from "../store/checkpoint.ts";
 import { StoreDamageError } from "../store/errors.ts";
 import { GENESIS_CHAIN } from "../store/frame.ts";
 import { hex } from "../store/keys.ts";
-import { HASH_SIZE, leafHashInto, MerkleFrontier, type NodeReader } from "../store/merkle.ts";
-import { readLog } from "../store/log_reader.ts";
-import { listSegments, loadSegment } from "../store/segment_file.ts";
-import { storePaths } from "../store/store_open.ts";
-import { sha256Into } from "../store/sha256.ts";
+import { HASH_SIZE, MerkleFrontier, type NodeReader } from "../store/merkle.ts";
+import { nativeHash } from "../store/native_hash.ts";
+import { checkChunk } from "../store/verify_chunk.ts";
 import { compactRangeHashes, rootWithSuffix } from "./compact_range.ts";
+import { EventPeek } from "./event_peek.ts";
+import { BODY_AT, CHAIN_AT, releaseBuffer, scanLog, type SegmentSlice } from "./log_scan.ts";
 import type { ExportPlan } from "./plan.ts";
-import { type PartitionSpool, type SpooledPartition } from "./spool.ts";
+import type { PartitionSpool, SpooledPartition, SpoolEvent } from "./spool.ts";
 
 /** What the first pass found. */
 export interface Collected {
@@ -30,18 +38,9 @@ export interface Collected {
   suffix: Uint8Array[];
 }
 
-const encoder = new TextEncoder();
-let text = new Uint8Array(4096);
-const leafOut = new Uint8Array(HASH_SIZE);
-
-/** The leaf hash of canonical JSON, in a buffer reused per event (appending copies it). */
-function leafOf(json: string): Uint8Array {
-  // Room for the worst case (3 bytes per UTF-16 unit) makes one encodeInto always enough.
-  if (text.length < json.length * 3) text = new Uint8Array(json.length * 3);
-  const n = encoder.encodeInto(json, text).written;
-  leafHashInto(text.subarray(0, n), leafOut, 0);
-  return leafOut;
-}
+const EMPTY = new Uint8Array(0);
+const BLOCK_LEVEL = 10;
+const BLOCK = 2 ** BLOCK_LEVEL;
 
 /**
  * Spools the plan's events and checks them against its checkpoints. Throws StoreDamageError when
@@ -50,44 +49,50 @@ function leafOf(json: string): Uint8Array {
 export async function collectRange(
   dataDir: string,
   plan: ExportPlan,
-  opts: { levels: NodeReader; spool: PartitionSpool; onEvent?: (seq: number) => void },
+  opts: { levels: NodeReader; spool: PartitionSpool },
 ): Promise<Collected> {
   const { firstSeq: a, endSeq: b } = plan;
   const frontier = MerkleFrontier.fromNodes(a, opts.levels);
   const replay = frontier.clone();
-  const link = new Uint8Array(64), linked = new Uint8Array(32);
-  // The chain before seq a is read with seq a - 1, or, when retention deleted the segment that
-  // held it, from the header of the segment that starts at a.
-  let chain: Uint8Array | null = a === 0 ? GENESIS_CHAIN.slice() : await headerChain(dataDir, a);
-  let chainBefore = chain;
-  let next = a;
   const inner = plan.inner.filter((c) => c.size <= b);
-  for await (const r of readLog(dataDir, { fromSeq: Math.max(0, a - 1), toSeq: b })) {
-    if (r.seq < a) {
-      chain = chainBefore = r.chain;
-      continue;
+  let chainBefore: Uint8Array | null = null;
+  let chain: Uint8Array | null = null;
+  const peek = new EventPeek();
+  const ev: SpoolEvent = {
+    seq: 0,
+    ts: 0,
+    source: "",
+    buf: EMPTY,
+    start: 0,
+    end: 0,
+    before: EMPTY,
+    beforeAt: -1,
+    afterAt: 0,
+  };
+  for await (const s of scanLog(dataDir, { fromSeq: a, toSeq: b })) {
+    // The chain before seq a: the frame before it, or, when seq a starts a segment, the
+    // segment's header (what retention leaves when it deleted the segment before).
+    if (chain === null) chain = chainBefore = a === 0 ? GENESIS_CHAIN.slice() : s.prevChain;
+    const stops = inner.filter((c) => c.size > s.firstSeq && c.size <= s.firstSeq + s.count);
+    const r = checkChunk({
+      buf: s.buf,
+      start: s.start,
+      end: s.end,
+      firstSeq: s.firstSeq,
+      prevChain: chain,
+      chainsAt: stops.map((c) => c.size - 1),
+    });
+    if (r.problem || r.stop.kind !== "end" || r.count !== s.count) {
+      const stop = r.stop.kind === "end" ? undefined : r.stop;
+      const why = r.problem?.reason ?? stop?.reason ?? "seqs skip";
+      throw damage(`${s.segment} offset ${r.problem?.offset ?? stop?.offset ?? s.start}: ${why}`);
     }
-    if (r.seq !== next) throw damage(`the log skips from seq ${next} to ${r.seq}`);
-    if (!chain) throw damage(`the chain hash before seq ${a} is not on disk`);
-    const leaf = leafOf(r.json);
-    replay.append(leaf);
-    link.set(chain, 0);
-    link.set(leaf, 32);
-    sha256Into(link, linked, 0);
-    if (!equalBytes(linked, r.chain)) {
-      throw damage(`the chain hash of seq ${r.seq} does not follow from the one before`);
-    }
-    if (opts.spool.add(r.event, r.json, { before: chain, after: r.chain })) {
-      await opts.spool.flush();
-    }
-    chain = r.chain;
-    next++;
-    while (inner[0] && inner[0].size === next) checkSigned(inner.shift()!, replay, chain);
-    opts.onEvent?.(r.seq);
+    appendLeaves(replay, r.leaves, { count: s.count, stops, chains: r.chains });
+    releaseBuffer(r.leaves);
+    await spoolSlice(s, opts.spool, { peek, ev, chain });
+    chain = r.endChain.slice();
   }
-  if (next !== b || !chain || !chainBefore) {
-    throw damage(`the log ends at seq ${next}, before seq ${b}`);
-  }
+  if (!chain || !chainBefore) throw damage(`the log ends before seq ${b}`);
   const suffix = compactRangeHashes(b, plan.checkpoint.size, opts.levels);
   const root = rootWithSuffix(replay, plan.checkpoint.size, suffix);
   if (hex(root) !== plan.checkpoint.root) {
@@ -106,10 +111,95 @@ export async function collectRange(
   };
 }
 
-/** The chain head in the header of the segment that starts at `seq`, if there is one. */
-async function headerChain(dataDir: string, seq: number): Promise<Uint8Array | null> {
-  const entry = (await listSegments(storePaths(dataDir).segments)).find((s) => s.firstSeq === seq);
-  return entry ? (await loadSegment(entry)).header.prevChain.slice() : null;
+/** Hands each event of a checked slice to the spool, with its partition's keys and chains. */
+async function spoolSlice(
+  s: SegmentSlice,
+  spool: PartitionSpool,
+  ctx: { peek: EventPeek; ev: SpoolEvent; chain: Uint8Array },
+): Promise<void> {
+  ctx.ev.buf = s.buf;
+  ctx.ev.before = ctx.chain;
+  // The loop runs in a plain function, awaited out of only when the spool's pool is used up.
+  for (
+    let i = spoolUntilFull(s, 0, spool, ctx);
+    i < s.count;
+    i = spoolUntilFull(s, i, spool, ctx)
+  ) {
+    await spool.flush();
+  }
+  spool.settle();
+  ctx.ev.buf = ctx.ev.before = EMPTY; // the segment can go
+}
+
+/** Spools the slice's events from the `from`th until the pool is full; returns where it stopped. */
+function spoolUntilFull(
+  s: SegmentSlice,
+  from: number,
+  spool: PartitionSpool,
+  ctx: { peek: EventPeek; ev: SpoolEvent },
+): number {
+  const { buf, frames } = s;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const { peek, ev } = ctx;
+  for (let i = from; i < s.count; i++) {
+    if (spool.full) return i;
+    const frame = frames[i]!;
+    const end = frame + CHAIN_AT + dv.getUint32(frame);
+    const start = frame + BODY_AT;
+    const p = peek.read(buf, start, end);
+    ev.seq = s.firstSeq + i;
+    ev.ts = p.ts;
+    ev.source = p.source;
+    ev.start = start;
+    ev.end = end;
+    // The chain before an event is the one after the event before it (or before the slice).
+    ev.beforeAt = i === 0 ? -1 : frames[i - 1]! + CHAIN_AT;
+    ev.afterAt = frame + CHAIN_AT;
+    spool.add(ev);
+  }
+  return s.count;
+}
+
+/**
+ * Appends `count` leaves to the replay, checking each checkpoint in `stops` (in size order) as
+ * its size is reached, against the chain `checkChunk` recorded there. Aligned runs of 1024
+ * leaves with no checkpoint inside go in as one subtree, hashed natively a level at a time.
+ */
+function appendLeaves(
+  replay: MerkleFrontier,
+  leaves: Uint8Array,
+  at: { count: number; stops: Checkpoint[]; chains: { seq: number; chain: Uint8Array }[] },
+): void {
+  const stops = [...at.stops];
+  for (let i = 0; i < at.count;) {
+    const size = replay.size;
+    const limit = stops[0]?.size ?? Infinity;
+    if (nativeHash && size % BLOCK === 0 && i + BLOCK <= at.count && size + BLOCK <= limit) {
+      replay.appendSubtree(BLOCK_LEVEL, blockRoot(leaves, i));
+      i += BLOCK;
+    } else {
+      replay.append(leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
+      i++;
+    }
+    while (stops[0] && stops[0].size === replay.size) {
+      const cp = stops.shift()!;
+      // Two checkpoints may sign one size (a key rotation): both check the same chain.
+      const chain = at.chains.find((c) => c.seq === cp.size - 1);
+      if (!chain) throw damage(`no chain hash read for checkpoint ${describe(cp)}`);
+      checkSigned(cp, replay, chain.chain);
+    }
+  }
+}
+
+const scratch = new Uint8Array(BLOCK * HASH_SIZE);
+
+/** The root of the BLOCK leaves from `leaves[i]`, one native call per level. */
+function blockRoot(leaves: Uint8Array, i: number): Uint8Array {
+  scratch.set(leaves.subarray(i * HASH_SIZE, (i + BLOCK) * HASH_SIZE));
+  for (let pairs = BLOCK / 2; pairs >= 1; pairs /= 2) {
+    nativeHash!.nodePairs(scratch, pairs, scratch);
+  }
+  return scratch.subarray(0, HASH_SIZE);
 }
 
 function checkSigned(cp: Checkpoint, replay: MerkleFrontier, chain: Uint8Array): void {
@@ -124,10 +214,4 @@ function describe(cp: Checkpoint): string {
 
 function damage(why: string): StoreDamageError {
   return new StoreDamageError(`Cannot export: ${why}`, {});
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -19,11 +19,20 @@ export const SIGNATURE_FILE = "manifest.sig";
 export const PUBLIC_KEY_FILE = "public_key.pem";
 export const README_FILE = "README.txt";
 export const BUNDLE_FORMAT = "vigil-bundle";
-export const BUNDLE_VERSION = 1;
+/**
+ * The version bundles are written with. 2: Parquet files under `events/date=<d>/`; 1 (read, never
+ * written): under `source=<name>/date=<d>/` (`partition.ts` says why that changed).
+ */
+export const BUNDLE_VERSION = 2;
+/** Every version `verify-bundle` reads. */
+export type BundleVersion = 1 | 2;
 
 /** One Parquet file of a bundle. */
 export interface BundleFile {
-  /** Relative, `/`-separated: `source=<name>/date=<yyyy-mm-dd>/<first>-<last>.parquet`. */
+  /**
+   * Relative, `/`-separated: `events/date=<yyyy-mm-dd>/<first>-<last>.parquet` (version 1:
+   * `source=<name>/date=<yyyy-mm-dd>/<first>-<last>.parquet`).
+   */
   path: string;
   source: string;
   date: string;
@@ -37,7 +46,7 @@ export interface BundleFile {
 /** The signed description of a bundle. */
 export interface Manifest {
   format: typeof BUNDLE_FORMAT;
-  version: typeof BUNDLE_VERSION;
+  version: BundleVersion;
   /** Id of the Ed25519 key that signed the manifest (the appliance's key when exported). */
   key_id: string;
   /**
@@ -83,7 +92,7 @@ export function parseManifest(bytes: Uint8Array): Manifest {
   }
   const m = obj(v, "the manifest");
   if (m.format !== BUNDLE_FORMAT) throw bad("format", `is not "${BUNDLE_FORMAT}"`);
-  if (m.version !== BUNDLE_VERSION) throw bad("version", `is not ${BUNDLE_VERSION}`);
+  if (m.version !== 1 && m.version !== 2) throw bad("version", "is not 1 or 2");
   str(m.key_id, "key_id");
   const range = obj(m.range, "range");
   for (const k of ["first_seq", "last_seq", "events"]) count(range[k], `range.${k}`);

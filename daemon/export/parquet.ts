@@ -7,26 +7,26 @@
  * (`parquet_meta.ts`).
  *
  * Writing is deterministic: the same events and metadata give the same bytes. Nothing in the
- * file depends on the clock or on how the caller batched its events: rows are re-cut into whole
- * row groups before they reach the writer, and `created_by` names Vigil's and parquet-wasm's
+ * file depends on the clock or on how the caller batched its events: rows are re-cut into
+ * batches of `BATCH_ROWS` (a quarter row group) before they reach the writer, and `created_by` names Vigil's and parquet-wasm's
  * versions rather than a build. Reading gives back events whose canonical JSON equals that of
  * the events written, which is what lets a bundle be checked against the Merkle tree offline.
  *
- * A file that fills a row group is encoded on a Worker while this thread builds the next row
- * group's columns (`parquet_pipe.ts`), a smaller one on this thread: the bytes are the same.
+ * A file that fills a row group is encoded on a Worker while this thread builds the next batch's
+ * columns (`parquet_pipe.ts`), a smaller one on this thread: the bytes are the same.
  */
 
-import { tableFromIPC } from "apache-arrow";
+import { type Table, tableFromIPC } from "apache-arrow";
 import type { RecordBatch as WasmRecordBatch } from "parquet-wasm/esm";
 import { arrowTableEvents, BufferPool, eventsToArrowTable } from "../event/arrow.ts";
 import type { AuditEvent } from "../event/model.ts";
 import { ipcStreamInto } from "./parquet_ipc.ts";
 import type { ParquetFileMeta } from "./parquet_meta.ts";
-import { pipedParquetStream } from "./parquet_pipe.ts";
-import { ROW_GROUP_ROWS, writerProperties } from "./parquet_props.ts";
+import { type EncoderWorkers, pipedParquetStream } from "./parquet_pipe.ts";
+import { BATCH_ROWS, ROW_GROUP_ROWS, writerProperties } from "./parquet_props.ts";
 import { type ParquetWasm, parquetWasm, wasmRecordBatch } from "./parquet_wasm.ts";
 
-export { CREATED_BY, ROW_GROUP_ROWS } from "./parquet_props.ts";
+export { BATCH_ROWS, CREATED_BY, ROW_GROUP_ROWS } from "./parquet_props.ts";
 
 /** Rows per Arrow batch when reading: one row group at a time keeps memory bounded. */
 const READ_BATCH_ROWS = ROW_GROUP_ROWS;
@@ -39,14 +39,14 @@ export interface ParquetWriteOptions {
    * give the same bytes.
    */
   worker?: boolean | "auto";
-  /** Starts the encoder Worker, for tests that need one that fails. */
-  spawnWorker?: () => Worker;
+  /** The encoder Worker, kept from file to file of one export (`EncoderWorkers`). */
+  workers?: EncoderWorkers;
 }
 
 /**
- * A Parquet file of events, as a stream of bytes: `batches` are read lazily, one row group at a
- * time (the first already before this resolves), so memory stays bounded whatever the file's
- * size. Batches may have any size. With `meta`, the events must have exactly its row count and
+ * A Parquet file of events, as a stream of bytes: `batches` are read lazily, a batch at a time
+ * (without `meta`, up to a row group's worth before this resolves, to choose the thread), so
+ * memory stays bounded whatever the file's size. Batches may have any size. With `meta`, the events must have exactly its row count and
  * first and last seq, else the stream errors with a RangeError before the footer is written.
  */
 export async function parquetEventStream(
@@ -54,40 +54,78 @@ export async function parquetEventStream(
   meta?: ParquetFileMeta,
   opts: ParquetWriteOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
-  let groups: AsyncIterable<readonly AuditEvent[]> = rowGroups(batches, meta);
+  let groups: AsyncIterable<readonly AuditEvent[]> = encoderBatches(batches, meta);
   let worker = opts.worker ?? "auto";
   if (worker === "auto") {
     // A file that does not fill one row group gains nothing from a Worker but its start-up.
-    const it = groups[Symbol.asyncIterator]();
-    const first = await it.next();
-    worker = !first.done && first.value.length === ROW_GROUP_ROWS;
-    groups = prepend(first, it);
+    if (meta) worker = meta.rows >= ROW_GROUP_ROWS;
+    else {
+      const it = groups[Symbol.asyncIterator]();
+      const head: (readonly AuditEvent[])[] = [];
+      let rows = 0;
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        head.push(r.value);
+        if ((rows += r.value.length) >= ROW_GROUP_ROWS) break;
+      }
+      worker = rows >= ROW_GROUP_ROWS;
+      groups = prepend(head, it);
+    }
   }
-  if (worker) return pipedParquetStream(groups, meta, opts.spawnWorker);
+  return await parquetTableStream(eventTables(groups), meta, {
+    worker,
+    ...(opts.workers ? { workers: opts.workers } : {}),
+  });
+}
+
+/**
+ * A Parquet file of Arrow tables of events (`eventArrowSchema()`, batches of at most
+ * `BATCH_ROWS` rows: `BATCH_ROWS` each but the last, for the bytes to be the same however they
+ * were built), as a stream of bytes, on a Worker or this thread. Each table is read before the
+ * next is asked for, so the tables may share buffers. The caller checks the rows against `meta`.
+ */
+export async function parquetTableStream(
+  tables: AsyncIterable<Table>,
+  meta: ParquetFileMeta | undefined,
+  opts: { worker: boolean; workers?: EncoderWorkers },
+): Promise<ReadableStream<Uint8Array>> {
+  if (opts.worker) return pipedParquetStream(tables, meta, opts.workers);
   const pq = await parquetWasm();
-  // parquet-wasm ends its output normally when its input errors: remember the input's error
-  // and raise it at the end of the output instead, so a bad file is never taken for a good one.
+  // parquet-wasm ends its output normally when its input errors, or fails with an error of its
+  // own: remember the input's error and raise it instead, at the end of the output or in place
+  // of the encoder's, so a bad file is never taken for a good one and the cause is named.
   let failure: unknown;
   const guarded = async function* (): AsyncGenerator<WasmRecordBatch> {
     try {
-      yield* wasmBatches(pq, groups);
+      yield* wasmBatches(pq, tables);
     } catch (e) {
       failure = e;
       throw e;
     }
   };
   const input = ReadableStream.from(guarded());
-  const output = await pq.transformParquetStream(
-    input,
-    writerProperties(pq, meta),
-  ) as ReadableStream<Uint8Array>;
-  return output.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      flush() {
-        if (failure !== undefined) throw failure;
-      },
-    }),
-  );
+  let output: ReadableStream<Uint8Array>;
+  try {
+    output = await pq.transformParquetStream(input, writerProperties(pq, meta));
+  } catch (e) {
+    throw failure ?? e; // the encoder may read, and fail on, the input before it returns
+  }
+  const reader = output.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw failure ?? e;
+      }
+      if (!r.done) return controller.enqueue(r.value);
+      if (failure !== undefined) throw failure;
+      controller.close();
+    },
+    cancel(reason): Promise<void> {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** Writes `events` as one Parquet file in memory. See `parquetEventStream`. */
@@ -167,8 +205,11 @@ async function openParquet(pq: ParquetWasm, bytes: Uint8Array) {
   }
 }
 
-/** Re-cuts `batches` into whole row groups, checking `meta` on the way. */
-async function* rowGroups(
+/**
+ * Re-cuts `batches` into `BATCH_ROWS` batches (a whole row group is 32 of them), checking
+ * `meta` on the way.
+ */
+async function* encoderBatches(
   batches: AsyncIterable<readonly AuditEvent[]> | Iterable<readonly AuditEvent[]>,
   meta: ParquetFileMeta | undefined,
 ): AsyncGenerator<AuditEvent[]> {
@@ -179,7 +220,7 @@ async function* rowGroups(
       first ??= ev.seq;
       last = ev.seq;
       pending.push(ev);
-      if (pending.length === ROW_GROUP_ROWS) {
+      if (pending.length === BATCH_ROWS) {
         yield pending;
         rows += pending.length;
         pending = [];
@@ -197,32 +238,30 @@ async function* rowGroups(
   if (pending.length > 0 || rows === 0) yield pending;
 }
 
-/** `first`, already taken from `rest`, then the rest. */
-async function* prepend<T>(
-  first: IteratorResult<T>,
-  rest: AsyncIterator<T>,
-): AsyncGenerator<T> {
+/** `head`, already taken from `rest`, then the rest. */
+async function* prepend<T>(head: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
   try {
-    if (first.done) return;
-    yield first.value;
+    yield* head.splice(0);
     for (let r = await rest.next(); !r.done; r = await rest.next()) yield r.value;
   } finally {
     await rest.return?.();
   }
 }
 
-/**
- * Row groups as Wasm record batches, built in reused buffers: the columns' (`BufferPool`) and
- * the IPC stream's (`parquet_ipc.ts`).
- */
+/** Batches of events as tables, built in one set of reused buffers (`BufferPool`). */
+async function* eventTables(groups: AsyncIterable<readonly AuditEvent[]>): AsyncGenerator<Table> {
+  const pool = new BufferPool();
+  for await (const group of groups) yield eventsToArrowTable(group, pool);
+}
+
+/** Tables as Wasm record batches, through one reused IPC buffer (`parquet_ipc.ts`). */
 async function* wasmBatches(
   pq: ParquetWasm,
-  groups: AsyncIterable<readonly AuditEvent[]>,
+  tables: AsyncIterable<Table>,
 ): AsyncGenerator<WasmRecordBatch> {
   let ipc: Uint8Array<ArrayBuffer> | undefined;
-  const pool = new BufferPool();
-  for await (const group of groups) {
-    ipc = await ipcStreamInto(eventsToArrowTable(group, pool), ipc);
+  for await (const table of tables) {
+    ipc = await ipcStreamInto(table, ipc);
     yield wasmRecordBatch(pq, ipc);
   }
 }

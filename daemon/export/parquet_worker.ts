@@ -1,7 +1,7 @@
 /**
- * The Parquet encoder on a Worker: takes row groups as Arrow IPC streams from its host
- * (`parquet_pipe.ts`), one file per Worker, and sends back the file's bytes as parquet-wasm
- * writes them. It reads a row group into Wasm only when the encoder asks for it, and then hands
+ * The Parquet encoder on a Worker: takes batches as Arrow IPC streams from its host
+ * (`parquet_pipe.ts`), one file at a time (a `start` after `done` begins the next), and sends
+ * back each file's bytes as parquet-wasm writes them. It reads a row group into Wasm only when the encoder asks for it, and then hands
  * the IPC buffer back for the host to reuse, so at most the host's few buffers are ever queued
  * here. Any failure is reported as an `error` message; the host then ends the Worker.
  */
@@ -40,6 +40,9 @@ function reply(msg: PipeReply, transfer: Transferable[] = []): void {
 self.onmessage = (e: MessageEvent<PipeRequest>): void => {
   const m = e.data;
   if (m.op === "start") {
+    // A Worker encodes file after file for its host: each `start` begins a new one.
+    queued.length = 0;
+    ended = false;
     encode(m.wasm, m.meta).catch((err) => reply({ op: "error", message: errorText(err) }));
     return;
   }

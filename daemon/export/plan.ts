@@ -12,10 +12,11 @@
  */
 
 import { type Checkpoint, readCheckpoints } from "../store/checkpoint.ts";
-import { readLog } from "../store/log_reader.ts";
 import { MerkleLevels } from "../store/merkle_levels.ts";
 import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
+import { EventPeek } from "./event_peek.ts";
+import { BODY_AT, CHAIN_AT, scanLog } from "./log_scan.ts";
 
 /** Nothing to export: no checkpoint yet, or no signed event in the asked time range. */
 export class NothingToExportError extends Error {
@@ -63,14 +64,12 @@ export async function planExport(
       );
     }
   } else if (opts.from !== undefined || opts.to !== undefined) {
-    const lo = opts.from ?? -Infinity, hi = opts.to ?? Infinity;
-    let first = -1, last = -1;
-    for await (const r of readLog(dataDir, { toSeq: latest.size })) {
-      if (r.event.ts >= lo && r.event.ts < hi) {
-        if (first < 0) first = r.seq;
-        last = r.seq;
-      }
-    }
+    const { first, last } = await seqsInTime(dataDir, {
+      lo: opts.from ?? -Infinity,
+      hi: opts.to ?? Infinity,
+      logStart,
+      end: latest.size,
+    });
     if (first < 0) {
       throw new NothingToExportError(
         `no signed event in ${dataDir} has a time in the range asked for` +
@@ -84,6 +83,31 @@ export async function planExport(
   const previous = checkpoints.findLast((c) => c.size <= firstSeq) ?? null;
   const inner = checkpoints.filter((c) => c.size > firstSeq && c.size < checkpoint.size);
   return { firstSeq, endSeq, checkpoint, previous, inner, unsigned };
+}
+
+/**
+ * The first and last seq in [logStart, end) whose event time is in [lo, hi), or -1s. Every
+ * signed event is looked at — a late event may sit anywhere — but only its time is read from
+ * its bytes, a segment at a time.
+ */
+async function seqsInTime(
+  dataDir: string,
+  r: { lo: number; hi: number; logStart: number; end: number },
+): Promise<{ first: number; last: number }> {
+  let first = -1, last = -1;
+  const peek = new EventPeek();
+  for await (const s of scanLog(dataDir, { fromSeq: r.logStart, toSeq: r.end })) {
+    const dv = new DataView(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
+    for (let i = 0; i < s.count; i++) {
+      const frame = s.frames[i]!;
+      const ts = peek.read(s.buf, frame + BODY_AT, frame + CHAIN_AT + dv.getUint32(frame)).ts;
+      if (ts >= r.lo && ts < r.hi) {
+        if (first < 0) first = s.firstSeq + i;
+        last = s.firstSeq + i;
+      }
+    }
+  }
+  return { first, last };
 }
 
 /** Leaves in the node files: the log's length, without reading the log. */

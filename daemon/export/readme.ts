@@ -36,8 +36,10 @@ Files
                    If the appliance rotated its key since you got your copy, the manifest's
                    key_handovers lead from your key to this one: each names the new public key
                    in a KEY_ROTATE event, proven to be in a checkpoint signed by the old key.
-  source=<name>/date=<yyyy-mm-dd>/<first seq>-<last seq>.parquet
-                   the events, one file per source and UTC day of event time
+  events/date=<yyyy-mm-dd>/<first seq>-<last seq>.parquet
+                   the events, one file per source and UTC day of event time: a Hive-
+                   partitioned table (key date) that DuckDB and pyarrow (and by their Hive
+                   rules Spark and Trino) read as it is; the source is a column, not a folder
 
 Verify with Vigil (needs nothing of the appliance):
   vigil verify-bundle <this directory> --pubkey <your copy of the public key>
@@ -49,10 +51,10 @@ Verify by hand:
          -in manifest.json -sigfile manifest.sig
   2. The files: each SHA-256 equals its entry in manifest.json, and no other file is present
      but these four:
-       sha256sum source=*/date=*/*.parquet
+       sha256sum events/date=*/*.parquet
   3. The rows: together the files hold each seq of the range exactly once. With DuckDB:
        SELECT count(*), count(DISTINCT seq), min(seq), max(seq)
-       FROM read_parquet('source=*/date=*/*.parquet', hive_partitioning = true);
+       FROM read_parquet('events/date=*/*.parquet', hive_partitioning = true);
   4. The tie to the signed log. An event's canonical JSON (fields in schema order, absent ones
      left out, no white space) is a leaf of an RFC 9162 Merkle tree: leaf hash
      SHA-256(0x00 || json). Append the leaves in seq order to manifest.frontier (the subtrees
@@ -66,13 +68,15 @@ Verify by hand:
 
 Query with DuckDB, from this directory:
   SELECT date, source, kind, count(*)
-  FROM read_parquet('source=*/date=*/*.parquet', hive_partitioning = true)
+  FROM read_parquet('events/date=*/*.parquet', hive_partitioning = true)
   GROUP BY ALL ORDER BY ALL;
+or with pyarrow:
+  pyarrow.dataset.dataset("events", format="parquet", partitioning="hive").to_table()
 
 ts and ingest_ts are TIMESTAMP WITH TIME ZONE (UTC, microseconds); old_row, new_row and
 context are JSON text; params is a list of text. Each file's key-value metadata "vigil" (JSON)
 says where its rows sit in the log:
-  SELECT file_name, decode(value)::JSON FROM parquet_kv_metadata('source=*/*/*.parquet')
+  SELECT file_name, decode(value)::JSON FROM parquet_kv_metadata('events/*/*.parquet')
   WHERE decode(key) = 'vigil';
 `;
 }

@@ -3,7 +3,8 @@
  * journaled before it is relied on. A run covers the signed events the target does not have yet:
  * from the end of its last finished run (or the first event on disk) to the latest checkpoint.
  * It is staged as an air-gapped bundle (`writeBundle`, deterministic: the same seqs give the same
- * bytes) in the data directory, then uploaded — Parquet files under their Hive keys, the signed
+ * bytes) in the data directory, then uploaded — Parquet files under their Hive keys
+ * (`date=<yyyy-mm-dd>/<first>-<last>.parquet`, the bundle's `events/` left out), the signed
  * manifest, its signature, the public key and the README under `_vigil/exports/<run>/`, the
  * manifest last, so that a manifest in the bucket means every file it names is there. Hive
  * readers skip directories starting with `_`.
@@ -28,6 +29,7 @@ import {
   README_FILE,
   SIGNATURE_FILE,
 } from "./manifest.ts";
+import { archiveKey } from "./partition.ts";
 import type { LocalFile, Sink } from "./sink.ts";
 
 /** Where a run stands, for progress bars, the UI and metrics. */
@@ -228,7 +230,8 @@ async function ensureStaged(dataDir: string, dir: string, run: RunState): Promis
   if (!(await hashesMatch(dir, run.files))) {
     throw new Error(
       `Cannot resume export run ${run.run}: the store no longer gives the files it planned ` +
-        `(run vigil verify)`,
+        `(run vigil verify; a run planned by a Vigil before bundle version 2 resumes only ` +
+        `from its staged files in ${dir})`,
     );
   }
 }
@@ -259,7 +262,8 @@ async function stagedFiles(dir: string, run: string): Promise<PlannedFile[]> {
   const add = async (path: string, key: string) => {
     out.push({ key, path, ...await hashFile(`${dir}/${path}`) });
   };
-  for (const f of manifest.files) await add(f.path, f.path);
+  // A bundle's `events/date=…/` file goes to `date=…/` at the target: its top is the table.
+  for (const f of manifest.files) await add(f.path, archiveKey(f.path));
   for (const name of [PUBLIC_KEY_FILE, README_FILE, SIGNATURE_FILE, MANIFEST_FILE]) {
     await add(name, `_vigil/exports/${run}/${name}`);
   }

@@ -1,41 +1,75 @@
 /**
  * Sorting a run of the log into partitions on disk. Events arrive in seq order with sources and
  * days interleaved, while each Parquet file holds one partition: rather than keep every
- * partition's events in memory until the run ends, each is appended, as its canonical JSON lines,
- * to a spool file, and read back a batch at a time when its Parquet file is written. Memory stays
- * at a buffer per partition however long the run.
+ * partition's events in memory until the run ends, each event's canonical JSON bytes are copied,
+ * as they are in the segment, into its partition's spool file (one JSON object a line: canonical
+ * JSON has no raw newline), and read back as Arrow tables a batch at a time, straight from the
+ * bytes, when the partition's Parquet file is written. Nothing is decoded on the way in; memory stays at a pool of 8 MiB of buffered lines
+ * however long the run and however many partitions. The spool takes as much disk as the
+ * canonical JSON of the run, beside the bundle being written, until each file is written.
  */
 
-import { hex } from "../store/keys.ts";
-import type { AuditEvent } from "../event/model.ts";
-import { type Partition, partitionDir, partitionOf } from "./partition.ts";
+import type { Table } from "apache-arrow";
+import { JsonBatchBuilder, type JsonLines } from "./arrow_json.ts";
+import { releaseBuffer } from "./log_scan.ts";
+import { type Partition, utcDate } from "./partition.ts";
 
 /** What is known of one partition's events once spooled. */
 export interface SpooledPartition extends Partition {
-  /** Relative directory, `source=…/date=…`. */
-  dir: string;
   rows: number;
   firstSeq: number;
   lastSeq: number;
-  /** Chain hash (hex) before the first event and after the last. */
-  chainBefore: string;
-  chainAfter: string;
+  /** Chain hash before the first event and after the last. */
+  chainBefore: Uint8Array;
+  chainAfter: Uint8Array;
   /** The spool file of canonical JSON lines. */
   file: string;
 }
 
-/** Bytes buffered per partition before they are appended to its file. */
-const FLUSH_BYTES = 1 << 20;
+/**
+ * Lines are buffered in blocks from one pool shared by every partition: `POOL_BLOCKS` of
+ * `BLOCK_BYTES` (8 MiB), all written out when the pool runs dry (blocks of 16 KiB took a write
+ * call each, which cost more than the copying). The blocks are reused, never
+ * grown: buffers grown and dropped per partition left ~200 MiB of garbage outside V8's heap,
+ * which it collects late; and however many partitions a long range has, they share the pool.
+ */
+const BLOCK_BYTES = 64 * 1024;
+const POOL_BLOCKS = 128;
 const US_PER_DAY = 86_400_000_000;
-const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+const NEWLINE = new Uint8Array([0x0a]);
+/** Bytes read from a spool file at a time. */
+const READ_BYTES = 1 << 20;
 
 interface Part {
   info: SpooledPartition;
-  /** Chain hashes kept as bytes and turned into hex once, at the end. */
+  /** Lines not yet in the file, packed into blocks; the last one filled up to `used`. */
+  blocks: Uint8Array[];
+  used: number;
+  /** Where the chain after the partition's latest event is, until `settle()` copies it. */
+  afterIn: Uint8Array | null;
+  afterAt: number;
+}
+
+/**
+ * One event as the spool takes it: its seq, time and source, and where in `buf` (a segment)
+ * its canonical JSON and the chain hashes before and after it are. Reused from event to event.
+ */
+export interface SpoolEvent {
+  seq: number;
+  ts: number;
+  source: string;
+  buf: Uint8Array;
+  start: number;
+  end: number;
+  /**
+   * The chain before the event: at `beforeAt` in `buf`, or `before` itself when `beforeAt` is
+   * -1. Read only for a partition's first event, and copied.
+   */
   before: Uint8Array;
-  after: Uint8Array;
-  buffer: string[];
-  bytes: number;
+  beforeAt: number;
+  /** Offset in `buf` of the chain hash after the event. */
+  afterAt: number;
 }
 
 /** Spool files of one export, in a directory of their own. */
@@ -44,102 +78,199 @@ export class PartitionSpool {
   /** By source, then by UTC day number: no key string is built per event. */
   #parts = new Map<string, Map<number, Part>>();
   #count = 0;
-  #full: Part[] = [];
+  /** The pool, one buffer (freed at once when done), and its blocks not in use. */
+  #pool: Uint8Array | null = null;
+  #free: Uint8Array[] = [];
+  /** Blocks taken from the pool (or made past it, for an event larger than the pool). */
+  #inUse = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
   }
 
   /**
-   * Appends one event (its canonical JSON) to its partition, with the chain hashes before and
-   * after it (kept, not copied). Events must come in seq order. Returns true when a buffer is
-   * full: call `flush()` then. Synchronous, as it runs once per exported event.
+   * Appends one event's canonical JSON to its partition. Events must come in seq order, and
+   * `settle()` must run before `buf` is let go. Synchronous, as it runs once per exported event.
    */
-  add(
-    ev: { seq: number; ts: number; source: string },
-    json: string,
-    chains: { before: Uint8Array; after: Uint8Array },
-  ): boolean {
+  add(ev: SpoolEvent): void {
     const day = Math.floor(ev.ts / US_PER_DAY);
     let bySource = this.#parts.get(ev.source);
     if (!bySource) this.#parts.set(ev.source, bySource = new Map());
     let part = bySource.get(day);
     if (!part) {
-      const p = partitionOf(ev);
       const info: SpooledPartition = {
-        ...p,
-        dir: partitionDir(p),
+        source: ev.source,
+        date: utcDate(ev.ts),
         rows: 0,
         firstSeq: ev.seq,
         lastSeq: ev.seq,
-        chainBefore: "",
-        chainAfter: "",
+        chainBefore: ev.beforeAt < 0
+          ? ev.before.slice()
+          : ev.buf.slice(ev.beforeAt, ev.beforeAt + 32),
+        chainAfter: EMPTY,
         file: `${this.#dir}/${this.#count++}.jsonl`,
       };
-      part = { info, before: chains.before, after: chains.after, buffer: [], bytes: 0 };
+      part = { info, blocks: [], used: BLOCK_BYTES, afterIn: null, afterAt: 0 };
       bySource.set(day, part);
     }
     part.info.rows++;
     part.info.lastSeq = ev.seq;
-    part.after = chains.after;
-    part.buffer.push(json);
-    part.bytes += json.length + 1;
-    if (part.bytes < FLUSH_BYTES) return false;
-    this.#full.push(part);
-    return true;
-  }
-
-  /** Appends the full buffers to their files. */
-  async flush(): Promise<void> {
-    for (const part of this.#full.splice(0)) await this.#flush(part);
-  }
-
-  /** Writes out what is buffered; returns the partitions in path order. */
-  async finish(): Promise<SpooledPartition[]> {
-    const parts = [...this.#parts.values()].flatMap((bySource) => [...bySource.values()]);
-    for (const part of parts) {
-      await this.#flush(part);
-      part.info.chainBefore = hex(part.before);
-      part.info.chainAfter = hex(part.after);
+    part.afterIn = ev.buf;
+    part.afterAt = ev.afterAt;
+    const n = ev.end - ev.start;
+    const block = part.blocks[part.blocks.length - 1];
+    if (block && part.used + n < BLOCK_BYTES) {
+      // The common case, one copy: the line and its newline fit the partition's block.
+      block.set(ev.buf.subarray(ev.start, ev.end), part.used);
+      block[part.used + n] = 0x0a;
+      part.used += n + 1;
+      return;
     }
-    return parts.map((p) => p.info).sort((a, b) => a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0);
+    this.#append(part, ev.buf.subarray(ev.start, ev.end));
+    this.#append(part, NEWLINE);
   }
 
-  async #flush(part: Part): Promise<void> {
-    if (part.buffer.length === 0) return;
-    const text = part.buffer.join("\n") + "\n";
-    await Deno.writeFile(part.info.file, encoder.encode(text), { append: true });
-    part.buffer = [];
-    part.bytes = 0;
+  #append(part: Part, bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length;) {
+      if (part.used === BLOCK_BYTES) {
+        part.blocks.push(this.#take());
+        part.used = 0;
+        this.#inUse++;
+      }
+      const n = Math.min(BLOCK_BYTES - part.used, bytes.length - at);
+      part.blocks.at(-1)!.set(n === bytes.length ? bytes : bytes.subarray(at, at + n), part.used);
+      part.used += n;
+      at += n;
+    }
   }
-}
 
-/** The events of a spool file, `batchRows` at a time, in the order they were added. */
-export async function* spooledEvents(
-  file: string,
-  batchRows: number,
-): AsyncGenerator<AuditEvent[]> {
-  using f = await Deno.open(file, { read: true });
-  const decoder = new TextDecoder();
-  let carry = "";
-  let batch: AuditEvent[] = [];
-  const chunk = new Uint8Array(1 << 20);
-  for (;;) {
-    const n = await f.read(chunk);
-    if (n === null) break;
-    const text = carry + decoder.decode(chunk.subarray(0, n), { stream: true });
-    const lines = text.split("\n");
-    carry = lines.pop()!;
-    for (const line of lines) {
-      batch.push(JSON.parse(line)); // canonical JSON this module wrote from the log
-      if (batch.length === batchRows) {
-        yield batch;
-        batch = [];
+  /** Copies out the chain hashes that still point into a segment, before it is let go. */
+  settle(): void {
+    for (const bySource of this.#parts.values()) {
+      for (const part of bySource.values()) {
+        if (!part.afterIn) continue;
+        part.info.chainAfter = part.afterIn.slice(part.afterAt, part.afterAt + 32);
+        part.afterIn = null;
       }
     }
   }
-  if (carry + decoder.decode() !== "") {
+
+  /** A free block of the pool, or one made past it for an event larger than the pool. */
+  #take(): Uint8Array {
+    if (!this.#pool) {
+      this.#pool = new Uint8Array(POOL_BLOCKS * BLOCK_BYTES);
+      for (let i = POOL_BLOCKS - 1; i >= 0; i--) {
+        this.#free.push(this.#pool.subarray(i * BLOCK_BYTES, (i + 1) * BLOCK_BYTES));
+      }
+    }
+    return this.#free.pop() ?? new Uint8Array(BLOCK_BYTES);
+  }
+
+  /** True when the pool is used up: call `flush()` before the next event. */
+  get full(): boolean {
+    return this.#inUse >= POOL_BLOCKS;
+  }
+
+  /** Appends every buffered line to its file and gives the blocks back to the pool. */
+  async flush(): Promise<void> {
+    for (const bySource of this.#parts.values()) {
+      for (const part of bySource.values()) {
+        if (part.blocks.length === 0) continue;
+        using file = await Deno.open(part.info.file, { append: true, create: true });
+        const last = part.blocks.length - 1;
+        for (const [i, block] of part.blocks.entries()) {
+          const bytes = i === last ? block.subarray(0, part.used) : block;
+          for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
+          if (block.buffer === this.#pool?.buffer) this.#free.push(block);
+        }
+        this.#inUse -= part.blocks.length;
+        part.blocks = [];
+        part.used = BLOCK_BYTES;
+      }
+    }
+  }
+
+  /** Writes out what is buffered; returns the partitions in the order of their files' paths. */
+  async finish(): Promise<SpooledPartition[]> {
+    this.settle();
+    await this.flush();
+    // The pool's memory is not needed while the files are written.
+    this.#free = [];
+    if (this.#pool) releaseBuffer(this.#pool);
+    this.#pool = null;
+    const parts = [...this.#parts.values()].flatMap((bySource) => [...bySource.values()]);
+    return parts.map((p) => p.info).sort((a, b) =>
+      a.date < b.date ? -1 : a.date > b.date ? 1 : a.firstSeq - b.firstSeq
+    );
+  }
+}
+
+/**
+ * The events of a spool file as Arrow tables of `batchRows` rows (the last one shorter), built
+ * from the lines' bytes in place (`arrow_json.ts`). Throws RangeError when the file does not
+ * hold exactly `want`'s rows and seqs.
+ */
+export async function* spooledTables(
+  file: string,
+  opts: { batchRows: number; want: { rows: number; firstSeq: number; lastSeq: number } },
+): AsyncGenerator<Table> {
+  using f = await Deno.open(file, { read: true });
+  const builder = new JsonBatchBuilder(opts.batchRows);
+  const lines: JsonLines = {
+    buf: new Uint8Array(READ_BYTES),
+    starts: new Int32Array(opts.batchRows),
+    ends: new Int32Array(opts.batchRows),
+    count: 0,
+  };
+  // Whole lines are found in the buffer and built a batch at a time; the bytes after the last
+  // line used move to the front. The buffer grows for a batch (or a line) larger than it.
+  let have = 0, scanned = 0;
+  let rows = 0, first = -1, last = -1;
+  const build = (): Table => {
+    const got = builder.build(lines);
+    if (lines.count > 0) {
+      if (rows === 0) first = got.firstSeq;
+      last = got.lastSeq;
+      rows += lines.count;
+    }
+    return got.table;
+  };
+  for (;;) {
+    if (have === lines.buf.length) {
+      const grown = new Uint8Array(lines.buf.length * 2);
+      grown.set(lines.buf);
+      lines.buf = grown;
+    }
+    const n = await f.read(lines.buf.subarray(have));
+    if (n === null) break;
+    have += n;
+    const buf = lines.buf;
+    let at = lines.count === 0 ? scanned : lines.ends[lines.count - 1]! + 1;
+    for (let nl = buf.indexOf(0x0a, at); nl >= 0 && nl < have; nl = buf.indexOf(0x0a, at)) {
+      lines.starts[lines.count] = at;
+      lines.ends[lines.count++] = nl;
+      at = nl + 1;
+      if (lines.count === opts.batchRows) {
+        yield build();
+        lines.count = 0;
+        buf.copyWithin(0, at, have);
+        have -= at;
+        at = 0;
+      }
+    }
+    scanned = at;
+  }
+  if (have > scanned) {
     throw new SyntaxError(`Cannot read spool file ${file}: it ends inside a line`);
   }
-  if (batch.length > 0) yield batch;
+  // The last table is checked before it is handed on, so the file never gets its footer.
+  const end = lines.count > 0 || rows === 0 ? build() : undefined;
+  const want = opts.want;
+  if (rows !== want.rows || first !== want.firstSeq || last !== want.lastSeq) {
+    throw new RangeError(
+      `Cannot write Parquet: got ${rows} events (seq ${first} to ${last}) but the metadata ` +
+        `says ${want.rows} (seq ${want.firstSeq} to ${want.lastSeq})`,
+    );
+  }
+  if (end) yield end;
 }

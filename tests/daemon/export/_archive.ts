@@ -7,7 +7,7 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { verifyBundle } from "../../../daemon/export/bundle_verify.ts";
 import { parseManifest } from "../../../daemon/export/manifest.ts";
-import { utcDate } from "../../../daemon/export/partition.ts";
+import { archiveKey, utcDate } from "../../../daemon/export/partition.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 
@@ -32,7 +32,7 @@ export async function withDuckDb(
  * `events[0].seq`), each once, with the same values on a sample of seqs.
  */
 export async function assertArchiveHolds(archive: string, events: AuditEvent[]): Promise<void> {
-  const table = `read_parquet('${archive}/source=*/date=*/*.parquet', hive_partitioning = true)`;
+  const table = `read_parquet('${archive}/date=*/*.parquet', hive_partitioning = true)`;
   const lo = events[0]!.seq, hi = events[events.length - 1]!.seq;
   await withDuckDb(async (query) => {
     const [counts] = await query(
@@ -90,7 +90,7 @@ export async function assertRunVerifies(archive: string, run: string, out: strin
   const manifest = parseManifest(await Deno.readFile(`${out}/manifest.json`));
   for (const f of manifest.files) {
     await Deno.mkdir(`${out}/${f.path.slice(0, f.path.lastIndexOf("/"))}`, { recursive: true });
-    await Deno.copyFile(`${archive}/${f.path}`, `${out}/${f.path}`);
+    await Deno.copyFile(`${archive}/${archiveKey(f.path)}`, `${out}/${f.path}`);
   }
   const report = await verifyBundle(out);
   assert(report.ok, `run ${run}: ${report.problems.join("; ")}`);

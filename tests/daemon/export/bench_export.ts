@@ -1,10 +1,11 @@
 /**
- * Measures exports by hand (no assertions; CI does not run it): Parquet write rate of
- * `writeEventsParquet` for N events (with RSS; then on one thread, and the part of that spent
- * building Arrow columns) against DuckDB's `COPY … TO … (FORMAT parquet, COMPRESSION zstd)` of
- * the same rows in the same run, with DuckDB's default threads and with one, then a whole
- * bundle of a store of N events: `vigil export` and `vigil verify-bundle` rates. Prints one JSON
- * object a line.
+ * Measures exports by hand (no assertions; CI does not run it): first a store of N events
+ * exported whole and for a time range (`vigil export`'s `writeBundle`) and verified
+ * (`verify-bundle`), each with its peak RSS; then the Parquet write rate of `writeEventsParquet`
+ * for N events in memory (with RSS; then on one thread, and the part of that spent building
+ * Arrow columns) against DuckDB's `COPY … TO … (FORMAT parquet, COMPRESSION zstd)` of the same
+ * rows in the same run, with DuckDB's default threads and with one; last, the export's rate
+ * against the Parquet writer alone. Prints one JSON object a line.
  *
  *   deno task bench export [--events N]    (or: deno run -A tests/daemon/export/bench_export.ts [N])
  */
@@ -81,7 +82,7 @@ async function peakRss<T>(run: () => Promise<T>): Promise<{ result: T; peak: num
   }
 }
 
-async function parquetVersusDuckDb(dir: string): Promise<void> {
+async function parquetVersusDuckDb(dir: string): Promise<number> {
   const events: AuditEvent[] = [];
   for (let i = 0; i < N; i++) events.push(canonicalEvent(benchEvent(i), i, T0 + i * 1_000 + 5));
   await writeEventsParquet(events.slice(0, 10_000)); // load the Wasm and warm up
@@ -151,9 +152,24 @@ async function parquetVersusDuckDb(dir: string): Promise<void> {
   }
   conn.closeSync();
   instance.closeSync();
+  return N / s;
 }
 
-async function bundleRates(dir: string): Promise<void> {
+/** `peakRss` with the RSS before, MiB: what the export itself reached over the store's fill. */
+async function peakRssOf<T>(run: () => Promise<T>): Promise<
+  { result: T; peak: number; before: number }
+> {
+  const before = Math.round(Deno.memoryUsage().rss / MIB);
+  return { ...await peakRss(run), before };
+}
+
+/**
+ * A store of N events through the real store, then, each with its own peak RSS: `vigil export`
+ * of the whole log, of a range (the middle half of event time: every segment is read to find
+ * the range), and `vigil verify-bundle` of the whole-log bundle. Run before the Parquet-alone
+ * part, whose N events in memory would otherwise be the RSS measured.
+ */
+async function bundleRates(dir: string): Promise<{ whole: number; range: number }> {
   const store = await Store.open(`${dir}/data`, { checkpointIntervalMs: 0 });
   const batch = 2000;
   for (let i = 0; i < N; i += batch) {
@@ -163,23 +179,55 @@ async function bundleRates(dir: string): Promise<void> {
   }
   await store.close();
   const t0 = performance.now();
-  const summary = await writeBundle(`${dir}/data`, `${dir}/bundle`);
+  const whole = await peakRssOf(() => writeBundle(`${dir}/data`, `${dir}/bundle`));
   const es = (performance.now() - t0) / 1000;
+  const summary = whole.result;
   line("export_bundle_rows", summary.events / es, "rows/s", {
     seconds: es,
     files: summary.files,
     bytes: summary.bytes,
+    rss_mib_before: whole.before,
+    rss_mib_peak: whole.peak,
   });
+  // The middle half of the events' times: the range is found by reading every event's time.
+  const from = T0 + Math.floor(N / 4) * 1_000, to = T0 + Math.floor((3 * N) / 4) * 1_000;
   const t1 = performance.now();
-  const report = await verifyBundle(`${dir}/bundle`);
-  const vs = (performance.now() - t1) / 1000;
-  line("verify_bundle_rows", summary.events / vs, "rows/s", { seconds: vs, ok: report.ok });
+  const ranged = await peakRssOf(() => writeBundle(`${dir}/data`, `${dir}/range`, { from, to }));
+  const rs = (performance.now() - t1) / 1000;
+  line("export_range_rows", ranged.result.events / rs, "rows/s", {
+    seconds: rs,
+    events: ranged.result.events,
+    rss_mib_before: ranged.before,
+    rss_mib_peak: ranged.peak,
+  });
+  await Deno.remove(`${dir}/range`, { recursive: true });
+  const t2 = performance.now();
+  const verified = await peakRssOf(() => verifyBundle(`${dir}/bundle`));
+  const vs = (performance.now() - t2) / 1000;
+  line("verify_bundle_rows", summary.events / vs, "rows/s", {
+    seconds: vs,
+    ok: verified.result.ok,
+    rss_mib_peak: verified.peak,
+  });
+  await Deno.remove(`${dir}/bundle`, { recursive: true });
+  await Deno.remove(`${dir}/data`, { recursive: true });
+  return { whole: summary.events / es, range: ranged.result.events / rs };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "vigil-bench-export-" });
 try {
-  await parquetVersusDuckDb(dir);
-  await bundleRates(dir);
+  const exported = await bundleRates(dir);
+  const alone = await parquetVersusDuckDb(dir);
+  // The issue's yardstick: an export against the Parquet writer alone on the same events.
+  const reference = { name: "parquet_write_rows", value: Math.round(alone) };
+  line("export_bundle_rows", exported.whole, "rows/s", {
+    reference,
+    ratio: Math.round((exported.whole / alone) * 100) / 100,
+  });
+  line("export_range_rows", exported.range, "rows/s", {
+    reference,
+    ratio: Math.round((exported.range / alone) * 100) / 100,
+  });
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

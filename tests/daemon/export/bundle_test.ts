@@ -4,7 +4,7 @@ import { verifyBundle } from "../../../daemon/export/bundle_verify.ts";
 import { type Manifest, parseManifest } from "../../../daemon/export/manifest.ts";
 import { readParquetEvents, readParquetFooter } from "../../../daemon/export/parquet.ts";
 import { decodeParquetMeta } from "../../../daemon/export/parquet_meta.ts";
-import { partitionDir, partitionOf } from "../../../daemon/export/partition.ts";
+import { bundleFilePath, partitionOf } from "../../../daemon/export/partition.ts";
 import { NothingToExportError } from "../../../daemon/export/plan.ts";
 import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
 import { StoreDamageError } from "../../../daemon/store/errors.ts";
@@ -38,8 +38,16 @@ Deno.test("writeBundle() exports every signed event, one file per source and day
     assertEquals(m.inner_checkpoints.map((c) => c.size), CHECKPOINTS_AT);
     assertEquals([m.checkpoint.size, m.suffix.nodes, m.frontier.nodes], [EVENTS, [], []]);
     const events = await storedEvents(`${dir}/data`);
-    const partitions = new Set(events.map((e) => partitionDir(partitionOf(e))));
-    assertEquals(m.files.map((f) => f.path.replace(/\/[^/]+$/, "")), [...partitions].sort());
+    // One file per source and day, under events/date=<day>/ and named by its seqs.
+    const bySeqs = new Map<string, { first: number; last: number }>();
+    for (const e of events) {
+      const key = JSON.stringify(partitionOf(e));
+      const got = bySeqs.get(key);
+      bySeqs.set(key, { first: got?.first ?? e.seq, last: e.seq });
+    }
+    const paths = [...bySeqs].map(([k, seqs]) => bundleFilePath(JSON.parse(k), seqs));
+    assertEquals(m.files.map((f) => f.path), paths.sort());
+    assertEquals(m.version, 2);
     assertEquals(
       await filesUnder(`${dir}/out`),
       [
@@ -66,9 +74,9 @@ Deno.test("writeBundle() files hold each event of their partition, in seq order,
     for (const f of m.files) {
       const bytes = await Deno.readFile(`${dir}/out/${f.path}`);
       const want = events.filter((e) =>
-        e.source === f.source && f.path.includes(`/date=${f.date}/`)
-      )
-        .filter((e) => partitionDir(partitionOf(e)) === f.path.replace(/\/[^/]+$/, ""));
+        e.source === f.source && partitionOf(e).date === f.date &&
+        f.path.startsWith(`events/date=${f.date}/`)
+      );
       const got = await readParquetEvents(bytes);
       assertEquals(got.map(canonicalJson), want.map(canonicalJson), f.path);
       assertEquals([f.rows, f.first_seq, f.last_seq], [

@@ -8,6 +8,7 @@ import {
   writeEventsParquet,
 } from "../../../daemon/export/parquet.ts";
 import type { ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
+import { EncoderWorkers, spawnParquetWorker } from "../../../daemon/export/parquet_pipe.ts";
 import { assertEquals, assertRejects } from "../../support/assert.ts";
 import { testEvent } from "../../support/store.ts";
 
@@ -78,12 +79,40 @@ Deno.test("parquetEventStream() on a Worker writes small and empty files as the 
   assertEquals(back.map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
 
+Deno.test("EncoderWorkers keeps one Worker for file after file, the bytes unchanged; a failed one goes", async () => {
+  let spawned = 0;
+  const workers = new EncoderWorkers(() => (spawned++, spawnParquetWorker()));
+  try {
+    for (const n of [ROW_GROUP_ROWS + 10, ROW_GROUP_ROWS, 2 * ROW_GROUP_ROWS + 3]) {
+      const evs = events(n).map((e) => ({ ...e, seq: e.seq + n }));
+      const meta = metaFor(evs);
+      const inline = await writeEventsParquet(evs, meta, { worker: false });
+      assertEquals(await writeEventsParquet(evs, meta, { worker: true, workers }), inline, `${n}`);
+    }
+    assertEquals(spawned, 1, "one Worker for three files");
+    const evs = events(ROW_GROUP_ROWS + 10);
+    await assertRejects(() => writeEventsParquet(evs.slice(1), metaFor(evs), { workers }), {
+      instanceOf: RangeError,
+    });
+    assertEquals(
+      await writeEventsParquet(evs, metaFor(evs), { workers }),
+      await writeEventsParquet(evs, metaFor(evs), { worker: false }),
+    );
+    assertEquals(spawned, 2, "the Worker of a failed file is not used again");
+  } finally {
+    workers.close();
+  }
+});
+
 Deno.test("parquetEventStream() fails with the Worker's error when the Worker fails", async () => {
   const evs = events(ROW_GROUP_ROWS + 10);
   for (const failAt of [0, 1, 2]) {
     await assertRejects(
       () =>
-        writeEventsParquet(evs, metaFor(evs), { worker: true, spawnWorker: failingWorker(failAt) }),
+        writeEventsParquet(evs, metaFor(evs), {
+          worker: true,
+          workers: new EncoderWorkers(failingWorker(failAt)),
+        }),
       {
         instanceOf: Error,
         message:

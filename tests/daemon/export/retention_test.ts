@@ -149,7 +149,7 @@ async function assertArchiveHoldsFrom(archive: string, data: string, from: numbe
   await withDuckDb(async (query) => {
     const [c] = await query(
       `SELECT count(*) AS n, count(DISTINCT seq) AS d, max(seq) AS hi FROM ` +
-        `read_parquet('${archive}/source=*/date=*/*.parquet', hive_partitioning = true)`,
+        `read_parquet('${archive}/date=*/*.parquet', hive_partitioning = true)`,
     );
     const end = kept[kept.length - 1]!.seq;
     assertEquals(c, { n: String(end + 1), d: String(end + 1), hi: String(end) });

@@ -259,7 +259,7 @@ Deno.test({
       "Object Lock: exported objects are COMPLIANCE-locked; deleting one is refused",
       async () => {
         const s3 = new S3Client({ ...rgw.s3, bucket: "locked" });
-        const [obj] = (await s3.list("site1/audit/source=")).filter((o) =>
+        const [obj] = (await s3.list("site1/audit/date=")).filter((o) =>
           o.key.endsWith(".parquet")
         );
         assert(obj, "an exported Parquet object");
@@ -297,7 +297,7 @@ Deno.test({
           assertEquals(r.code, 3, r.stderr);
           assertMatch(
             r.stderr,
-            new RegExp(`s3://plain/site1/audit/source=s/date=2026-01-01/\\S+ at ${rgw.endpoint}`),
+            new RegExp(`s3://plain/site1/audit/date=2026-01-01/\\S+ at ${rgw.endpoint}`),
           );
           assertMatch(r.stderr, /403 SignatureDoesNotMatch/);
           assertEquals((await readJournal(data)).filter((x) => x.op === "uploaded"), []);

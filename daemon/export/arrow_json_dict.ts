@@ -1,0 +1,145 @@
+/**
+ * The dictionary-encoded text columns (`kind` and the low-cardinality strings) of
+ * `arrow_json.ts`: ids in order of first appearance, as the object builder's
+ * `dictionaryColumn` gives them, so that the IPC bytes are the same.
+ */
+
+import {
+  type Data,
+  type Dictionary,
+  type Int32,
+  makeData,
+  makeVector,
+  type Utf8,
+} from "apache-arrow";
+import type { FieldSpec } from "../event/model.ts";
+import {
+  badValue,
+  type Batch,
+  Bytes,
+  type Column,
+  Nulls,
+  stringInto,
+  tok,
+} from "./arrow_json_columns.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * Dictionary-encoded text: ids in order of first appearance, as `dictionaryColumn` gives them,
+ * found by the value's bytes in a hash table (open addressing, FNV-1a), so no string is made per
+ * row; a value equal to the row before's is found without hashing.
+ */
+export class DictColumn implements Column {
+  readonly #spec: FieldSpec;
+  readonly #type: Dictionary<Utf8, Int32>;
+  readonly #nulls: Nulls;
+  readonly #indices: Int32Array;
+  readonly #words: Bytes;
+  /** The value being looked up, as bytes (escaped strings decode into it). */
+  readonly #probe: Bytes;
+  #slots = new Int32Array(256).fill(-1);
+
+  constructor(spec: FieldSpec, type: Dictionary<Utf8, Int32>, capacity: number) {
+    this.#spec = spec;
+    this.#type = type;
+    this.#nulls = new Nulls(spec, capacity);
+    this.#indices = new Int32Array(capacity);
+    this.#words = new Bytes(spec.name, 64);
+    this.#probe = new Bytes(spec.name, 1);
+  }
+
+  fill(b: Batch, base: number): void {
+    const probe = this.#probe;
+    let last = -1;
+    for (let r = 0; r < b.n; r++) {
+      const p = b.parsed[r];
+      const s = p ? 0 : b.starts[base + r]!;
+      if (p) {
+        const v = p[this.#spec.name];
+        if (v !== undefined && v !== null && typeof v !== "string") {
+          throw badValue(r, this.#spec, "is not a string");
+        }
+        if (typeof v === "string") probe.add(encoder.encode(v), 0, -1);
+      } else if (s >= 0) {
+        tok.s = s;
+        tok.e = b.ends[base + r]!;
+        stringInto(probe, b, r, tok);
+      }
+      if (probe.count === 0) {
+        this.#nulls.clear(r);
+        this.#indices[r] = 0;
+        continue;
+      }
+      last = this.#indices[r] = last >= 0 && this.#same(last) ? last : this.#id();
+      probe.used = probe.count = 0;
+    }
+  }
+
+  /** Whether the probe holds word `id`. */
+  #same(id: number): boolean {
+    const w = this.#words, probe = this.#probe;
+    const at = w.offsets[id]!, len = w.offsets[id + 1]! - at;
+    if (len !== probe.used) return false;
+    for (let i = 0; i < len; i++) if (w.data[at + i] !== probe.data[i]) return false;
+    return true;
+  }
+
+  /** The id of the probe's value, added when new. */
+  #id(): number {
+    const probe = this.#probe;
+    const h = hash(probe.data, 0, probe.used);
+    const mask = this.#slots.length - 1;
+    for (let slot = h & mask;; slot = (slot + 1) & mask) {
+      const id = this.#slots[slot]!;
+      if (id < 0) break;
+      if (this.#same(id)) return id;
+    }
+    const id = this.#words.count;
+    this.#words.add(probe.data, 0, probe.used);
+    if (this.#words.count * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    else this.#place(id, h);
+    return id;
+  }
+
+  #place(id: number, h: number): void {
+    const mask = this.#slots.length - 1;
+    let slot = h & mask;
+    while (this.#slots[slot]! >= 0) slot = (slot + 1) & mask;
+    this.#slots[slot] = id;
+  }
+
+  #rehash(size: number): void {
+    this.#slots = new Int32Array(size).fill(-1);
+    const w = this.#words;
+    for (let id = 0; id < w.count; id++) {
+      this.#place(id, hash(w.data, w.offsets[id]!, w.offsets[id + 1]!));
+    }
+  }
+
+  int(): number {
+    return NaN;
+  }
+
+  finish(n: number): Data {
+    const words = this.#words.count;
+    const dictionary = makeVector(
+      makeData({
+        type: this.#type.dictionary,
+        length: words,
+        nullCount: 0,
+        nullBitmap: undefined,
+        ...this.#words.take(),
+      }),
+    );
+    this.#slots.fill(-1);
+    const data = this.#indices.slice(0, n);
+    return makeData({ type: this.#type, ...this.#nulls.take(n), data, dictionary });
+  }
+}
+
+function hash(data: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ data[i]!, 0x01000193);
+  return h >>> 0;
+}
