@@ -2,6 +2,11 @@
  * Connects a source to the store: every batch it emits is appended under the source's name,
  * with its position, and the source hears back only once the batch is durable.
  *
+ * It is also the one place where every source's events lose their secrets (`event/redact.ts`)
+ * before they are stored: the built-in rules plus the source's own `redact` patterns, whatever
+ * its type. A source never has to remember to redact, and a new source type cannot forget to.
+ * The count of redacted events is the source's `redacted_events` gauge, for the current run.
+ *
  * A run ends only when every batch it handed over has settled. A source that fails (or
  * returns) while one of its batches is still being stored must not be started again before
  * that batch is durable or refused: the next run reads its position from the store, and a
@@ -9,6 +14,7 @@
  * the batch would be streamed and stored again. Emits after the run ended are refused.
  */
 
+import { compileRedaction, redactEvent, type RedactRule } from "./event/redact.ts";
 import type { Source, SourceContext } from "./source.ts";
 import { SourceError } from "./source.ts";
 import type { AppendBatch, AppendResult } from "./store/store.ts";
@@ -25,6 +31,16 @@ export async function runSource(
   source: Source,
   opts: { name: string; signal: AbortSignal; gauge?: (name: string, value: number) => void },
 ): Promise<void> {
+  let rules: RedactRule[];
+  try {
+    rules = compileRedaction(source.redaction ?? {});
+  } catch (e) {
+    throw new SourceError("store", `Cannot run source ${opts.name}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  let redacted = 0;
+  opts.gauge?.("redacted_events", redacted);
   const inflight = new Set<Promise<unknown>>();
   let ended = false;
   const ctx: SourceContext = {
@@ -33,7 +49,13 @@ export async function runSource(
     position: store.position(opts.name),
     signal: opts.signal,
     emit: async (batch) => {
-      const events = batch.events.map((e) => ({ ...e, source: opts.name }));
+      const before = redacted;
+      const events = batch.events.map((e) => {
+        const ev = { ...e, source: opts.name };
+        if (redactEvent(ev, rules)) redacted++;
+        return ev;
+      });
+      if (redacted !== before) opts.gauge?.("redacted_events", redacted);
       if (ended) {
         throw new SourceError(
           "store",

@@ -7,6 +7,7 @@
  */
 
 import type { NewEvent } from "./event/model.ts";
+import type { RedactOptions } from "./event/redact.ts";
 
 /** A batch of events and the source's position after them. */
 export interface SourceBatch {
@@ -35,6 +36,12 @@ export interface SourceContext {
 /** A collection method, running until its signal aborts or it fails. */
 export interface Source {
   run(ctx: SourceContext): Promise<void>;
+  /**
+   * The redaction its `[[sources]]` table asks for (`redact`, `redact_defaults`; see
+   * `redactionFromTable`). The pipeline redacts every emitted event, not the source: absent,
+   * the built-in rules apply.
+   */
+  readonly redaction?: RedactOptions;
 }
 
 /** Where a source failed, for logs, metrics and the supervisor's backoff. */

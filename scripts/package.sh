@@ -60,6 +60,7 @@ bundle daemon/main.ts "$lib/vigil.js"
 bundle daemon/store/hash_worker.ts "$lib/hash_worker.ts"
 bundle daemon/store/verify_worker.ts "$lib/verify_worker.ts"
 bundle daemon/export/parquet_worker.ts "$lib/parquet_worker.ts"
+bundle daemon/serve/integrity_worker.ts "$lib/integrity_worker.ts"
 # parquet-wasm's .wasm, found where daemon/export/parquet_wasm.ts looks in a bundled build:
 # beside the main module.
 wasm=$(deno eval --quiet \

@@ -1,8 +1,10 @@
 /**
  * The web UI and HTTP API of the appliance, as one Hono app over {@link WebDeps}: security
  * headers on every response, the session on every request, pages per role (Operator, Events,
- * Management, Administration), sign-in, and the application events API. `vigil serve` passes
- * `app.fetch` to `Deno.serve`; tests call `app.request()` or serve it on a loopback port.
+ * Management, Administration), sign-in, and the application events API. `vigil serve` serves
+ * `app.fetch` with read timeouts (`daemon/serve/http_server.ts`); tests call `app.request()` or
+ * serve it on a loopback port. A request that cannot be recorded because the disk is full is
+ * answered 503: nothing is shown or changed without its trace in the chain.
  *
  * @example
  * const app = createWebApp({ store, index, status, access, tls: false });
@@ -26,6 +28,19 @@ import { operatorRoutes } from "./routes/operator.tsx";
 import { STYLE_CSS, STYLE_PATH } from "./static/style.ts";
 
 export type { Alert, AlertStore, ExportsState, ExportTargetState, WebDeps } from "./deps.ts";
+
+/**
+ * True for the errors of a file system or database that cannot take more — the store's append
+ * on a full disk (ENOSPC), SQLite's SQLITE_FULL — which a later request may not meet.
+ */
+function storageFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    const text = e instanceof Error ? e.message : String(e);
+    if (/No space left on device|os error 28|database or disk is full/i.test(text)) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}
 
 /** Largest form body; the API has its own, larger limit. */
 const MAX_FORM_BYTES = 64 * 1024;
@@ -73,11 +88,19 @@ export function createWebApp(deps: WebDeps): Hono {
 
   app.notFound((c) => c.text("Not found", 404));
   app.onError((err, c) => {
-    log("error", "web request failed", {
-      method: c.req.method,
-      path: new URL(c.req.url).pathname,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    const path = new URL(c.req.url).pathname;
+    const error = err instanceof Error ? err.message : String(err);
+    if (storageFull(err)) {
+      // Nothing is shown or changed that cannot be recorded: the request may be tried again.
+      log("error", "web request refused: the store cannot record it", { path, error });
+      const message = "the appliance cannot record this request now (its disk is full); " +
+        "try again later";
+      c.header("Retry-After", "60");
+      return path.startsWith("/api/")
+        ? c.json({ error: message }, 503)
+        : c.text(`Unavailable: ${message}`, 503);
+    }
+    log("error", "web request failed", { method: c.req.method, path, error });
     return c.text("Internal error: the request could not be completed (see the daemon log)", 500);
   });
   return app as unknown as Hono;

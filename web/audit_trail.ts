@@ -3,6 +3,10 @@
  * exports audit data becomes an `app` event of source `vigil-ui` in the chain — durable before
  * the data is shown, so that no one reads the trail without leaving a trace in it. If the event
  * cannot be stored, the action fails.
+ *
+ * Who acted and from where are read from the request while it is open ({@link uiActor}): what
+ * is recorded after the answer (a verification's result, a download the browser abandoned) is
+ * recorded with that, since the request itself may be gone by then.
  */
 
 import type { JsonObject, NewEvent } from "../daemon/event/model.ts";
@@ -26,20 +30,36 @@ export interface UiAction {
   error?: string;
 }
 
-/** Appends one UI event and waits until it is durable. */
-export async function recordUiAction(
-  deps: WebDeps,
-  c: WebContext,
-  action: UiAction,
-): Promise<void> {
+/** Who acts and from which address, as captured while the request is open. */
+export interface UiActor {
+  readonly name: string;
+  /** The client address; `""` for an event about many. */
+  readonly addr: string;
+}
+
+/** The acting user (or token) and client address of a request; read it before answering. */
+export function uiActor(c: WebContext, name?: string): UiActor {
+  return { name: name ?? actorName(c), addr: clientAddr(c) };
+}
+
+/** Appends one UI event for the request's actor and waits until it is durable. */
+export function recordUiAction(deps: WebDeps, c: WebContext, action: UiAction): Promise<void> {
+  return recordAs(deps, uiActor(c, action.actor), action);
+}
+
+/**
+ * Appends one UI event for an actor captured earlier and waits until it is durable: for what
+ * happens after the answer, when the request can no longer be read.
+ */
+export async function recordAs(deps: WebDeps, who: UiActor, action: UiAction): Promise<void> {
   const nowMs = (deps.now ?? Date.now)();
-  const actor = action.actor ?? actorName(c);
+  const actor = action.actor ?? who.name;
   const raw: Record<string, unknown> = {
     ts: nowMs * 1000,
     kind: "app",
     role: actor,
     app_user: actor,
-    client_addr: clientAddr(c),
+    client_addr: who.addr === "" ? undefined : who.addr,
     application_name: "vigil-web",
     command: action.command,
     object: action.object,

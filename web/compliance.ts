@@ -19,7 +19,7 @@ import { countEvents, edgeEvent, MAX_PAGE, searchEvents } from "./search.ts";
  * System events that report a gap: in collection (the WAL's alarms, a log file gone unread), or
  * in what the signatures vouch for (a signing key replaced without its predecessor's signature).
  */
-const GAP_COMMANDS = new Set([
+export const GAP_COMMANDS: ReadonlySet<string> = new Set([
   "WAL_GAP",
   "WAL_HEARTBEAT_MISSING",
   "WAL_DDL_TRIGGER_MISSING",
@@ -28,7 +28,7 @@ const GAP_COMMANDS = new Set([
   "KEY_LOSS_DECLARED",
 ]);
 /** System events that close an earlier gap. */
-const RECOVERY_COMMANDS = new Set(["WAL_HEARTBEAT_RESTORED"]);
+export const RECOVERY_COMMANDS: ReadonlySet<string> = new Set(["WAL_HEARTBEAT_RESTORED"]);
 
 /** Whether a system event reports a gap, a recovery, or neither. */
 export function gapKind(e: AuditEvent): "gap" | "recovery" | null {
@@ -39,17 +39,46 @@ export function gapKind(e: AuditEvent): "gap" | "recovery" | null {
   return null;
 }
 
-/** Gap and recovery events in [from, to) (µs), newest first, at most `MAX_PAGE`. */
+/** Most gap events a list holds; past it the list says how many it left out. */
+export const MAX_GAPS = 10_000;
+
+/** The gaps of a period. */
+export interface GapList {
+  /** Gap and recovery events, newest first: all of them, or the newest `MAX_GAPS`. */
+  events: AuditEvent[];
+  /** How many the period holds: more than `events.length` when the list was cut. */
+  total: number;
+}
+
+/**
+ * Gap and recovery events in [from, to) (µs) among the first `upTo` events. Every `system`
+ * event of the period is looked at, a page at a time, so no gap is left out however many other
+ * system events the period holds; only the gaps themselves are kept, at most `max` (default
+ * {@link MAX_GAPS}), and `total` counts them all.
+ */
 export async function gapEvents(
   deps: WebDeps,
   period: { from?: number | undefined; to?: number | undefined },
   upTo: number = deps.store.size,
-): Promise<AuditEvent[]> {
+  opts: { max?: number } = {},
+): Promise<GapList> {
+  const max = opts.max ?? MAX_GAPS;
   const filter: { kind: "system"; from?: number; to?: number } = { kind: "system" };
   if (period.from !== undefined) filter.from = period.from;
   if (period.to !== undefined) filter.to = period.to;
-  const page = await searchEvents(deps, { filter, before: undefined, limit: MAX_PAGE }, upTo);
-  return page.events.filter((e) => gapKind(e) !== null);
+  const events: AuditEvent[] = [];
+  let total = 0;
+  let before: number | undefined;
+  for (;;) {
+    const page = await searchEvents(deps, { filter, before, limit: MAX_PAGE }, upTo);
+    for (const e of page.events) {
+      if (gapKind(e) === null) continue;
+      total++;
+      if (events.length < max) events.push(e);
+    }
+    if (page.next === null) return { events, total };
+    before = page.next;
+  }
 }
 
 /** What was collected from one source in a period. */

@@ -89,6 +89,8 @@ export interface WebDeps {
   tls: boolean;
   /** Wall clock, ms; tests move it. */
   now?: () => number;
+  /** How long a bundle download waits for a reader that takes nothing; default a minute. */
+  downloadStallMs?: number;
   alerts?: AlertStore;
   exports?: ExportsState;
   /**

@@ -3,7 +3,8 @@
  * the alerts raised and who reviewed them, the verification record and the signed checkpoint
  * that covers it — one JSON document, also rendered as a printable page. Everything in it is
  * read from the store, the index, the access database and the alert store; nothing is
- * summarised by hand.
+ * summarised by hand. Every gap of the period is found; a list too long to hold (gaps, alerts)
+ * is cut with the pack saying so (`gaps_total`, `alerts_cut`), never silently.
  */
 
 import type { VerifyRun } from "../daemon/access/mod.ts";
@@ -31,6 +32,8 @@ export interface EvidencePack {
     command: string | null;
     detail: string | null;
   }[];
+  /** How many gaps the period holds: more than `gaps` lists when the list was cut. */
+  gaps_total: number;
   alerts:
     | null
     | {
@@ -45,12 +48,17 @@ export interface EvidencePack {
       reviewed_at: string | null;
       review_note: string | null;
     }[];
+  /** True when the period raised more alerts than `alerts` lists. */
+  alerts_cut: boolean;
   verification: {
     latest: (Omit<VerifyRun, "startedAt" | "finishedAt"> & { finished_at: string }) | null;
     runs_in_period: number;
   };
   checkpoint: (Checkpoint & { signature_ok: boolean; signed_at: string }) | null;
 }
+
+/** Most alerts a pack lists; past it the pack says it is cut. */
+const MAX_ALERTS = 10_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const us = (t: number | null): string | null => t === null ? null : formatRfc3339Micros(t);
@@ -97,7 +105,10 @@ export async function buildEvidence(
   const [gaps, sources, alerts, cp, pub] = await Promise.all([
     gapEvents(deps, period, opts.upTo),
     coverage(deps, period, opts.upTo),
-    deps.alerts ? deps.alerts.list({ from: period.from, to: period.to, limit: 10_000 }) : null,
+    // One more than listed, to know whether the list is cut.
+    deps.alerts
+      ? deps.alerts.list({ from: period.from, to: period.to, limit: MAX_ALERTS + 1 })
+      : null,
     latestCheckpoint(dataDir),
     readPublicKey(storePaths(dataDir).keys),
   ]);
@@ -113,8 +124,10 @@ export async function buildEvidence(
       public_key_pem: publicKeyPem(pub),
     },
     sources: sources?.map(sourceRow) ?? null,
-    gaps: gaps.map(gapRow),
-    alerts: alerts?.map(alertRow) ?? null,
+    gaps: gaps.events.map(gapRow),
+    gaps_total: gaps.total,
+    alerts: alerts?.slice(0, MAX_ALERTS).map(alertRow) ?? null,
+    alerts_cut: (alerts?.length ?? 0) > MAX_ALERTS,
     verification: {
       latest: latest
         ? {

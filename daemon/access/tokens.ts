@@ -1,8 +1,9 @@
 /**
  * API bearer tokens for applications. An admin creates one with a name and scopes; the token
  * text is shown once and only its SHA-256 is kept. The token's name is also the `source` of
- * the events posted with it, so one application cannot write in another's name. Use is
- * recorded (last-used time); revoked tokens stay listed, for the record.
+ * the events posted with it, so one application cannot write in another's name — nor in Vigil's
+ * (no name starts with `vigil`) or a configured source's (the caller names those at creation).
+ * Use is recorded (last-used time, best effort); revoked tokens stay listed, for the record.
  */
 
 import type { DatabaseSync } from "node:sqlite";
@@ -30,8 +31,11 @@ export interface ApiToken {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-/** Sources of Vigil's own events: no application may post under these names. */
-const RESERVED = new Set(["vigil-ui", "vigil"]);
+/**
+ * Sources of Vigil's own events (`vigil`, `vigil-ui`, `vigil-detect`, and whatever it names
+ * next): no application may post under a name that starts so.
+ */
+const RESERVED = /^vigil/;
 
 type Row = Record<string, unknown>;
 
@@ -63,21 +67,26 @@ export class Tokens {
   }
 
   /**
-   * Creates a token; returns its one-time text. Throws TypeError for a bad or taken name or
-   * unknown scopes.
+   * Throws TypeError, saying why, unless a token of this name and scopes could be created:
+   * the name well-formed, not `vigil…`, not a configured source's (`sources`, compared ignoring
+   * case) and not taken; the scopes known.
    */
-  create(
-    name: string,
-    scopes: readonly string[],
-    createdBy: string,
-  ): { token: string; info: ApiToken } {
-    if (!NAME_RE.test(name) || RESERVED.has(name)) {
+  checkCreate(name: string, scopes: readonly string[], sources: Iterable<string> = []): void {
+    if (!NAME_RE.test(name) || RESERVED.test(name)) {
       throw new TypeError(
         `Cannot create token ${JSON.stringify(name)}: a name is 1–64 lower-case letters, ` +
-          `digits, ".", "_" or "-" (it becomes the events' source), and not ${
-            [...RESERVED].join(" or ")
-          }`,
+          `digits, ".", "_" or "-" (it becomes the events' source), and does not start with ` +
+          `"vigil" (Vigil's own sources)`,
       );
+    }
+    for (const source of sources) {
+      if (source.toLowerCase() === name) {
+        throw new TypeError(
+          `Cannot create token ${name}: a configured source is named ${
+            JSON.stringify(source)
+          }, and the token's events would pass for that source's`,
+        );
+      }
     }
     const bad = scopes.filter((s) => !(TOKEN_SCOPES as readonly string[]).includes(s));
     if (bad.length > 0 || scopes.length === 0) {
@@ -86,6 +95,21 @@ export class Tokens {
           (bad.length ? ` (got ${bad.join(", ")})` : ""),
       );
     }
+    if (this.get(name) !== null) {
+      throw new TypeError(`Cannot create token ${name}: the name is taken`);
+    }
+  }
+
+  /**
+   * Creates a token; returns its one-time text. Throws TypeError as {@link checkCreate} does.
+   */
+  create(
+    name: string,
+    scopes: readonly string[],
+    createdBy: string,
+    opts: { sources?: Iterable<string> } = {},
+  ): { token: string; info: ApiToken } {
+    this.checkCreate(name, scopes, opts.sources);
     const token = TOKEN_PREFIX + randomSecret();
     try {
       this.#db.prepare(
@@ -120,14 +144,33 @@ export class Tokens {
       .all().map(toToken);
   }
 
-  /** The live token of a bearer text, recording its use; null when unknown or revoked. */
+  /**
+   * The live token of a bearer text, recording its use; null when unknown or revoked. The use
+   * is recorded when it can be: a full disk must not turn into a failed request here, since
+   * the store answers for what the request then does (503 when it cannot take events).
+   */
   authenticate(token: string): ApiToken | null {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const hash = secretHash(token);
     const r = this.#db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE hash = ?`).get(hash);
     if (!r || r.revoked_at != null) return null;
-    this.#db.prepare("UPDATE tokens SET last_used_at = ? WHERE hash = ?").run(this.#now(), hash);
+    try {
+      this.#db.prepare("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
+        .run(this.#now(), hash);
+    } catch { /* the last-used time is a convenience, not a record */ }
     return toToken(r);
+  }
+
+  /** Throws TypeError unless there is a live token of that name to revoke. */
+  checkRevoke(name: string): void {
+    const t = this.get(name);
+    if (t === null || t.revokedAt !== null) {
+      throw new TypeError(
+        `Cannot revoke token ${JSON.stringify(name)}: ${
+          t === null ? "no token of that name" : "it is revoked already"
+        }`,
+      );
+    }
   }
 
   /** Revokes a token; throws TypeError when there is no live token of that name. */

@@ -72,6 +72,14 @@ export class Users {
     this.#now = now;
   }
 
+  /** Throws TypeError, saying why, unless {@link add} would accept these. */
+  checkAdd(name: string, role: string, password: string): void {
+    checkUserName(name);
+    checkRole(role);
+    checkPassword(password, name);
+    if (this.get(name) !== null) throw new TypeError(`Cannot add user ${name}: the name is taken`);
+  }
+
   /** Creates a user; throws TypeError for a bad name, role or weak password, or a taken name. */
   async add(name: string, role: string, password: string): Promise<User> {
     checkUserName(name);
@@ -114,6 +122,31 @@ export class Users {
     const r = this.#db.prepare(`SELECT ${COLUMNS}, pw FROM users WHERE name = ?`).get(name);
     if (!r || Number(r.disabled) !== 0) return null;
     return { user: toUser(r), hash: String(r.pw) };
+  }
+
+  /**
+   * Throws TypeError, saying why, unless the change could be made: the user exists, the role is
+   * one of {@link ROLES}, the password strong enough — and the last enabled admin is neither
+   * disabled nor given another role, and no admin disables themself (`by`).
+   */
+  checkChange(
+    name: string,
+    change: { disable?: boolean; role?: string; password?: string; by?: string },
+  ): void {
+    const u = this.#require(name);
+    if (change.role !== undefined) checkRole(change.role);
+    if (change.password !== undefined) checkPassword(change.password, name);
+    if (change.disable === true && change.by === name) {
+      throw new TypeError(`Cannot disable user ${name}: you cannot disable yourself`);
+    }
+    const demoted = change.disable === true ||
+      (change.role !== undefined && change.role !== "admin");
+    if (u.role === "admin" && !u.disabled && demoted && this.enabledAdmins() <= 1) {
+      throw new TypeError(
+        `Cannot ${change.disable === true ? "disable" : "change the role of"} user ${name}: ` +
+          "the last active admin must stay one",
+      );
+    }
   }
 
   /** Disables or enables a user; disabling ends its sessions. */

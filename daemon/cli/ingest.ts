@@ -1,7 +1,10 @@
 /**
  * `vigil ingest --data DIR --source NAME`: appends JSON-lines events from stdin. Each malformed
  * line is reported with its line number on stderr and not stored; every good line is stored
- * (durably, in order) and the exit code is 1 if any line was bad.
+ * (durably, in order) and the exit code is 1 if any line was bad. A report quotes parts of the
+ * bad line, which came from anyone: its control and bidi characters are shown as `\uXXXX`, so
+ * that the line cannot drive the operator's terminal. Secrets are redacted and numbers kept
+ * exact on the way (`validateEvent`, `parseJsonExact`), as for the HTTP API.
  */
 
 import { JsonLinesStream } from "../event/jsonl.ts";
@@ -10,6 +13,7 @@ import { attachIndex } from "../index/feed.ts";
 import { print } from "../log.ts";
 import { type AppendResult, Store } from "../store/store.ts";
 import { noRest, parseFlags, required, UsageError } from "./args.ts";
+import { escapeForTerminal } from "./table.ts";
 
 const BATCH = 4096;
 /** Appends in flight at once: enough to keep the disk busy while the next batch is encoded. */
@@ -30,7 +34,8 @@ export async function ingestCommand(
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(source)) {
     throw new UsageError(`--source must be letters, digits, '.', '_' or '-' (got ${source})`);
   }
-  const store = await Store.open(data);
+  // As `serve` does by default: what ingest seals is stored compressed.
+  const store = await Store.open(data, { compressSealed: true });
   const index = await attachIndex(store);
   let stored = 0;
   let bad = 0;
@@ -46,7 +51,7 @@ export async function ingestCommand(
     for await (const r of input.pipeThrough(new JsonLinesStream({ source }))) {
       if ("error" in r) {
         bad++;
-        console.error(`line ${r.line}: ${r.error}`);
+        console.error(`line ${r.line}: ${escapeForTerminal(r.error)}`);
         continue;
       }
       batch.push(r.event);
@@ -58,6 +63,8 @@ export async function ingestCommand(
     }
     if (batch.length > 0) inflight.push(store.append({ source, events: batch }));
     while (inflight.length > 0) await settle();
+    // The index leaves with everything stored (a stop in between would leave it behind).
+    await index.drain();
   } finally {
     await Promise.allSettled(inflight);
     await index.close();

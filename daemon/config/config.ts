@@ -2,13 +2,18 @@
  * The configuration file (one TOML file; DESIGN.md, "Configuration"). Unknown keys are errors,
  * and every error names the file, the line and the key, so that `vigil validate` points an admin
  * at the exact place. Sources, export targets and the detector check their own tables through
- * the callbacks of {@link ConfigCheckers}: the daemon's core knows no plugin.
+ * the callbacks of {@link ConfigCheckers}: the daemon's core knows no plugin. No source may
+ * read inside the data directory (`data_fence.ts`): the check names the key that would. Nor
+ * may an export target write there, by a relative path, or to a metadata address
+ * (`export_places.ts`).
  */
 
 import { parse, TomlError } from "smol-toml";
 import { parseDuration } from "./duration.ts";
 import { keyLine, type TablePath } from "./locate.ts";
 import { type ListenAddress, parseListen } from "./listen.ts";
+import { fenceSource } from "./source_paths.ts";
+import { checkExportPlace } from "./export_places.ts";
 
 export type { ListenAddress } from "./listen.ts";
 
@@ -51,6 +56,8 @@ export interface VigilConfig {
      * keeps them forever (and so without export targets).
      */
     readonly retainLocalMs: number | null;
+    /** Store sealed segments compressed (`compress_sealed`, default true). */
+    readonly compressSealed: boolean;
   };
   readonly sources: readonly NamedTable[];
   readonly exports: readonly NamedTable[];
@@ -68,7 +75,13 @@ export interface ConfigCheckers {
 const ROOT_KEYS = new Set(["data_dir", "web", "log", "store", "sources", "exports", "detect"]);
 /** What the web UI's overlay file may hold (daemon/config/managed.ts). */
 const OVERLAY_KEYS = new Set(["store", "sources", "exports"]);
-const STORE_KEYS = ["checkpoint_interval", "max_segment_bytes", "max_segment_age", "retain_local"];
+const STORE_KEYS = [
+  "checkpoint_interval",
+  "max_segment_bytes",
+  "max_segment_age",
+  "retain_local",
+  "compress_sealed",
+];
 /** Of `[store]`, the overlay holds local retention alone. */
 const OVERLAY_STORE_KEYS = ["retain_local"];
 /** Why `retain_local` without export targets is refused. */
@@ -93,7 +106,11 @@ export function parseConfig(
   text: string,
   file: string,
   checkers: ConfigCheckers,
-  opts: { overlay?: boolean } = {},
+  opts: {
+    overlay?: boolean;
+    /** The data directories sources must stay out of; default the file's own `data_dir`. */
+    fence?: readonly string[];
+  } = {},
 ): VigilConfig {
   const rootKeys = opts.overlay ? OVERLAY_KEYS : ROOT_KEYS;
   let doc: Table;
@@ -195,6 +212,11 @@ export function parseConfig(
     fail(["store"], "max_segment_bytes", "expected an integer of at least 1048576 (1 MiB)");
   }
 
+  const compressSealed = storeT.compress_sealed ?? true;
+  if (typeof compressSealed !== "boolean") {
+    fail(["store"], "compress_sealed", "expected true or false");
+  }
+
   const named = (kind: "sources" | "exports", run: (t: Table) => void): NamedTable[] => {
     const list = doc[kind] ?? [];
     if (!Array.isArray(list)) return fail([], kind, `expected [[${kind}]] tables`);
@@ -217,12 +239,19 @@ export function parseConfig(
   if (storeT.retain_local !== undefined && !Array.isArray(doc.exports) && !opts.overlay) {
     fail(["store"], "retain_local", RETAIN_NEEDS_EXPORTS);
   }
-  const sources = named("sources", (t) => checkers.source(t));
+  const fence = opts.fence ?? (opts.overlay ? [] : [dataDir as string]);
+  const sources = named("sources", (t) => {
+    // Before the plugin's check, which may read a file the table names (a password file).
+    fenceSource(t, fence);
+    checkers.source(t);
+  });
   const exports = named("exports", (t) => {
     if (checkers.exportTarget === undefined) {
       throw new TypeError(`"type" ${JSON.stringify(t.type)}: export targets are not available`);
     }
     checkers.exportTarget(t);
+    // Absolute, outside the data directory, never a metadata address (export_places.ts).
+    checkExportPlace(t, fence);
   });
   const detectT = doc.detect;
   if (detectT !== undefined) {
@@ -240,6 +269,7 @@ export function parseConfig(
       maxSegmentBytes: maxBytes as number,
       maxSegmentAgeMs: duration("max_segment_age", 3_600_000),
       retainLocalMs: storeT.retain_local === undefined ? null : duration("retain_local", 0),
+      compressSealed: compressSealed as boolean,
     },
     sources,
     exports,

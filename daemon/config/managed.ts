@@ -6,7 +6,8 @@
  * config file's own (a name used in both, or a `retain_local` the config file sets already, is
  * an error naming the overlay's line: the config file's value is the one that counts). A
  * restart is needed before the packaged launcher grants network access to a host that only the
- * overlay names (`vigil permissions` reads it too).
+ * overlay names (`vigil permissions` reads it too). An overlay source that would read inside
+ * the data directory (its `secrets/`, keys, `managed.toml` itself) is refused naming its key.
  */
 
 import {
@@ -21,6 +22,12 @@ import { keyLine } from "./locate.ts";
 
 /** The overlay's file name in the data directory. */
 export const MANAGED_FILE = "managed.toml";
+
+/**
+ * The name prefix of the temp dir, inside the data directory, where a candidate overlay is
+ * staged and checked before it replaces the live one (`managed_write.ts`).
+ */
+export const STAGING_PREFIX = ".managed-";
 
 /** The overlay's path for a data directory. */
 export function managedPath(dataDir: string): string {
@@ -43,7 +50,14 @@ export async function withManaged(
     if (error instanceof Deno.errors.NotFound) return config;
     throw error;
   }
-  const overlay = parseConfig(text, file, checkers, { overlay: true });
+  // Its sources stay out of the data directory that holds it, as the file's own do. A staged
+  // candidate is checked with its staging dir as the data dir: the real one is its parent.
+  const fence = [config.dataDir];
+  const dir = config.dataDir.replace(/\/+$/, "");
+  if (dir.slice(dir.lastIndexOf("/") + 1).startsWith(STAGING_PREFIX)) {
+    fence.push(dir.slice(0, dir.lastIndexOf("/")) || "/");
+  }
+  const overlay = parseConfig(text, file, checkers, { overlay: true, fence });
   const merge = (kind: "sources" | "exports", own: readonly NamedTable[]): NamedTable[] => {
     const names = new Set(own.map((t) => t.name));
     overlay[kind].forEach((t, i) => {

@@ -11,7 +11,7 @@
  */
 
 import { parse, stringify } from "smol-toml";
-import { MANAGED_FILE, managedPath } from "./managed.ts";
+import { MANAGED_FILE, managedPath, STAGING_PREFIX } from "./managed.ts";
 
 /** The overlay as plain tables, as `smol-toml` parses and writes them. */
 export interface ManagedDoc {
@@ -84,7 +84,7 @@ export function writeManaged(
   opts: { check: (stagedDir: string, stagedFile: string) => Promise<void> },
 ): Promise<void> {
   return serialised(async () => {
-    const staged = await Deno.makeTempDir({ dir: dataDir, prefix: ".managed-" });
+    const staged = await Deno.makeTempDir({ dir: dataDir, prefix: STAGING_PREFIX });
     try {
       const file = `${staged}/${MANAGED_FILE}`;
       await writeDurable(file, managedText(doc));

@@ -8,8 +8,10 @@
  * the supervisor logs as a failing source; restarting through the launcher derives anew.
  *
  * The core knows no plugin (DESIGN.md), so this reads source tables by their documented keys
- * (and the `[[exports]]` targets and `[detect]` alert channels likewise):
- * each source type has a rule below, and a type without one is an error rather than a guess.
+ * (`source_paths.ts`, the same rules the config check fences with), and the `[[exports]]`
+ * targets and `[detect]` alert channels likewise: a type without a rule is an error rather than
+ * a guess. No source is ever granted a read inside the data directory (save its own secret file
+ * in `secrets/`): the daemon may read it, a source may not (`data_fence.ts`).
  *
  * @example
  * permissionFlags(derivePermissions(config, { appDir: "/usr/lib/vigil", ... }))
@@ -17,6 +19,7 @@
  */
 
 import type { NamedTable, VigilConfig } from "./config.ts";
+import { fenceSource, hostPort, sourceReach } from "./source_paths.ts";
 
 /** Where the installation keeps what the daemon loads, and systemd's per-run paths. */
 export interface InstallContext {
@@ -67,28 +70,6 @@ interface Access {
   net?: string[];
 }
 
-/** What each source type reaches, from its table's keys (see plugins/<type>/_source_config.ts). */
-const SOURCE_RULES: Readonly<Record<string, (t: Table) => Access>> = {
-  wal: (t) => {
-    const access = dsnAccess(String(t.dsn));
-    // password_file: an absolute path is read as it is; a credential name lies in
-    // $CREDENTIALS_DIRECTORY, which is granted whole below (daemon/config/secret.ts).
-    const secret = t.password_file;
-    if (typeof secret === "string" && secret.startsWith("/")) {
-      access.read = [...access.read ?? [], secret];
-    }
-    return access;
-  },
-  pgaudit: (t) => {
-    const dir = globDir(String(t.path));
-    const read = [dir];
-    // current_logfiles: the key's file, else the one in the log dir's parent, unless false.
-    if (typeof t.current_logfiles === "string") read.push(t.current_logfiles);
-    else if (t.current_logfiles !== false) read.push(`${parentDir(dir)}/current_logfiles`);
-    return { read };
-  },
-};
-
 /** Derives the permissions; throws `TypeError` for what cannot be granted exactly. */
 export function derivePermissions(config: VigilConfig, ctx: InstallContext): DenoPermissions {
   const read = new Set<string>([config.dataDir, config.file, ctx.appDir, ctx.libcrypto]);
@@ -108,14 +89,16 @@ export function derivePermissions(config: VigilConfig, ctx: InstallContext): Den
     for (const p of a.net ?? []) net.add(p);
   };
   for (const source of config.sources) {
-    const rule = Object.hasOwn(SOURCE_RULES, source.type) ? SOURCE_RULES[source.type] : undefined;
-    if (rule === undefined) {
+    const reach = sourceReach(source.type, source.table);
+    if (reach === undefined) {
       throw new TypeError(
         `source "${source.name}": type "${source.type}" has no permission rule in ` +
-          "daemon/config/permissions.ts, so its access cannot be granted exactly",
+          "daemon/config/source_paths.ts, so its access cannot be granted exactly",
       );
     }
-    add(rule(source.table));
+    // The config check refused this already; a grant is never made on trust of that.
+    fenceSource(source.table, [config.dataDir]);
+    add({ read: reach.read.map((r) => r.path), write: reach.write, net: reach.net });
   }
   for (const target of config.exports) add(exportAccess(target, ctx.credentialsDir ?? null));
   if (config.detect !== null) add(alertChannelAccess(config.detect));
@@ -167,41 +150,6 @@ export function permissionFlags(p: DenoPermissions): string[] {
   ];
   for (const u of p.unstable) flags.push(`--unstable-${u}`);
   return flags;
-}
-
-/** `host:port`, with IPv6 addresses in brackets as Deno's `--allow-net` wants them. */
-function hostPort(host: string, port: number): string {
-  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
-/**
- * The address of a `postgres://` DSN, as the WAL plugin's parser reads it: `host`/`port`
- * query parameters override the authority; a host starting with `/` is a socket directory.
- */
-function dsnAccess(dsn: string): Access {
-  const m =
-    /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?(?:\/[^?#]*)?(?:\?([^#]*))?$/
-      .exec(dsn);
-  if (m === null) throw new TypeError("dsn: not a postgres:// connection URL");
-  const params = new Map<string, string>();
-  for (const pair of (m[3] ?? "").split("&")) {
-    if (pair === "") continue;
-    const eq = pair.indexOf("=");
-    const key = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
-    params.set(key, decodeURIComponent(eq < 0 ? "" : pair.slice(eq + 1)));
-  }
-  const rawHost = m[1] ?? "";
-  const host = params.get("host") ??
-    (rawHost.startsWith("[") ? rawHost.slice(1, -1) : decodeURIComponent(rawHost));
-  const port = Number(params.get("port") ?? (m[2] || "5432"));
-  const read: string[] = [];
-  const root = params.get("sslrootcert");
-  if (root !== undefined) read.push(root);
-  if (host.startsWith("/")) {
-    const socket = `${host.replace(/\/+$/, "")}/.s.PGSQL.${port}`;
-    return { read: [...read, socket], write: [socket] };
-  }
-  return { read, net: [hostPort(host, port)] };
 }
 
 /** What an `[[exports]]` target reaches: its directory, or its endpoint and key files. */
@@ -264,16 +212,4 @@ function alertChannelAccess(detect: Table): Access {
     }
   }
   return { net, read };
-}
-
-/** The directory part of a log glob (wildcards are allowed in the file name only). */
-function globDir(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-}
-
-function parentDir(dir: string): string {
-  const trimmed = dir.replace(/\/+$/, "");
-  const slash = trimmed.lastIndexOf("/");
-  return slash <= 0 ? "/" : trimmed.slice(0, slash);
 }

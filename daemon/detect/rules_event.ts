@@ -168,9 +168,11 @@ export const newObjectReads: Detector = {
 };
 
 /**
- * System events that say collection or auditing was cut, or that the signing key was replaced
+ * System events that say collection or auditing was cut, that the signing key was replaced
  * without its predecessor's signature (a declared loss: verify passes but cannot vouch across
- * it). A planned KEY_ROTATE is signed by the old key and is not among them.
+ * it), or that `serve`'s start checks or background verification found the stored log damaged
+ * (STORE_DAMAGED, `daemon/serve/integrity.ts`). A planned KEY_ROTATE is signed by the old key
+ * and is not among them.
  */
 export const TAMPER_COMMANDS: readonly string[] = [
   "WAL_GAP",
@@ -179,6 +181,7 @@ export const TAMPER_COMMANDS: readonly string[] = [
   "WAL_LSN_BACKWARDS",
   "PGAUDIT_FILE_UNREAD",
   "KEY_LOSS_DECLARED",
+  "STORE_DAMAGED",
 ];
 
 function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {

@@ -7,9 +7,11 @@
  * Lines end in LF or CRLF; the last one needs no newline; a UTF-8 byte order mark at the very
  * start is skipped. Memory holds one line at a time, and each line is joined from its chunks
  * once, so multi-megabyte lines cost linear time. A line over `maxLineBytes` is skipped to its
- * end without being kept and reported as an error.
+ * end without being kept and reported as an error. Numbers are read exactly
+ * (`json_exact.ts`): one a double would round, past 2^53 say, is kept as its digits' string.
  */
 
+import { parseJsonExact } from "./json_exact.ts";
 import type { NewEvent } from "./model.ts";
 import {
   EventLimitError,
@@ -181,7 +183,7 @@ class LineDecoder {
     }
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJsonExact(text);
     } catch (e) {
       if (!(e instanceof SyntaxError)) throw e;
       return { line, error: `not valid JSON: ${e.message}`, raw: text };

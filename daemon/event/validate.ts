@@ -7,6 +7,10 @@
  * Rules: unknown fields are errors; `null` means absent; `seq` and `ingest_ts` are the store's to
  * assign and are refused; `source` comes from the caller and may only be repeated, not changed;
  * a missing `ts` is the ingest time. Nested JSON values are checked in place, not copied.
+ *
+ * Secrets are redacted here (`redact.ts`: statement, error, params, raw; `redacted` is set when
+ * anything went), so that every event that comes in from outside a source — the HTTP API,
+ * `vigil ingest`, the web UI's own trail — loses them on the one path it takes to the store.
  */
 
 import {
@@ -17,6 +21,7 @@ import {
   fieldSpec,
   type NewEvent,
 } from "./model.ts";
+import { DEFAULT_RULES, redactEvent, type RedactRule } from "./redact.ts";
 import { parseRfc3339Micros } from "./time.ts";
 
 export { formatRfc3339Micros, parseRfc3339Micros } from "./time.ts";
@@ -34,6 +39,8 @@ export interface ValidateOptions {
   ingestTs: number;
   /** Limit per text field, `params` and JSON field in UTF-8 bytes; default 16 MiB. */
   maxFieldBytes?: number;
+  /** Redaction rules (`compileRedaction`); default the built-in ones. */
+  redaction?: readonly RedactRule[];
 }
 
 /** An input event that does not fit the schema. `field` is unset for the event as a whole. */
@@ -101,7 +108,14 @@ export function validateEvent(input: unknown, opts: ValidateOptions): NewEvent {
       throw new EventValidationError(name, `is required${hint}`);
     }
   }
-  return out as unknown as NewEvent;
+  const event = out as unknown as NewEvent;
+  if (!redactEvent(event, opts.redaction ?? DEFAULT_RULES)) return event;
+  // `redacted` may have been added last: put the keys back in canonical order.
+  const ordered: Record<string, unknown> = {};
+  for (const spec of EVENT_FIELDS) {
+    if (Object.hasOwn(out, spec.name)) ordered[spec.name] = out[spec.name];
+  }
+  return ordered as unknown as NewEvent;
 }
 
 function checkOptions(opts: ValidateOptions): number {

@@ -1,6 +1,8 @@
 /**
  * Keeps the derived search index in step with the store: on attach it catches up from the log
- * (everything after the index's last seq), then indexes durable batches as they land. Indexing
+ * (everything after the index's last seq) in the background — the daemon answers and collects
+ * meanwhile, and searches read what the index does not hold yet from the log — then indexes
+ * durable batches as they land. `lag()` says how far it trails the log. Indexing
  * runs beside the store's write path, never inside it: a slow index lags, it does not slow
  * appends or their acks. When too much is waiting, the queue is dropped and the index catches up
  * from the log instead — the log is the truth. An index ahead of the log (which only damage can
@@ -21,11 +23,18 @@ const MAX_QUEUED = 200_000;
  * Fills `index` with the log's events after its last seq, up to `toSeq`, one batch in memory at
  * a time whatever the gap. Returns how many.
  */
-async function catchUp(index: EventIndex, dataDir: string, toSeq: number): Promise<number> {
+async function catchUp(
+  index: EventIndex,
+  dataDir: string,
+  toSeq: number,
+  stopped: () => boolean = () => false,
+): Promise<number> {
   const reader = await SeqReader.open(dataDir);
   let added = 0;
   for await (const batch of reader.scan(index.lastSeq() + 1, toSeq, { chunk: CATCH_UP_BATCH })) {
     added += index.add(batch);
+    // A stop does not wait for a long catch-up: the next start goes on from the index's end.
+    if (stopped()) break;
   }
   return added;
 }
@@ -34,12 +43,17 @@ async function catchUp(index: EventIndex, dataDir: string, toSeq: number): Promi
 export interface IndexFeed {
   /** Resolves when everything durable so far is indexed. */
   drain(): Promise<void>;
+  /** Durable events the index does not hold yet. */
+  lag(): number;
   /** Indexes what is waiting, then closes the index. */
   close(): Promise<void>;
 }
 
-/** Opens the index of an open store, catches it up and feeds it every durable batch. */
-export async function attachIndex(store: Store): Promise<IndexFeed> {
+/**
+ * Opens the index of an open store and feeds it every durable batch, after catching it up from
+ * the log in the background (`drain()` waits for that too).
+ */
+export function attachIndex(store: Store): Promise<IndexFeed> {
   const index = EventIndex.open(indexPath(store.dataDir));
   if (index.lastSeq() >= store.size) {
     log("warn", "search index is ahead of the log; rebuilding it", {
@@ -48,8 +62,6 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
     });
     index.reset();
   }
-  const added = await catchUp(index, store.dataDir, store.size);
-  if (added > 0) log("info", "search index caught up from the log", { events: added });
   const untrusted = index.untrusted(0, store.size);
   if (untrusted.length > 0) {
     // Searches read those seqs from the log, so nothing is lost; only they are slower.
@@ -60,7 +72,8 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
 
   let queue: DurableRecord[][] = [];
   let queued = 0;
-  let overflowed = false;
+  // The first run of the loop catches up from the log: what the index missed while stopped.
+  let overflowed = true;
   let running: Promise<void> | null = null;
   const work = async (): Promise<void> => {
     // Yield first, so that the store's commit that queued this batch finishes undisturbed.
@@ -70,7 +83,13 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
         overflowed = false;
         queue = [];
         queued = 0;
-        await catchUp(index, store.dataDir, store.size);
+        try {
+          const added = await catchUp(index, store.dataDir, store.size, () => stopping);
+          if (added > 0) log("info", "search index caught up from the log", { events: added });
+        } catch (e) {
+          // Searches read what the index lacks from the log; the next batch tries again.
+          log("warn", "search index could not catch up from the log", { error: String(e) });
+        }
         continue;
       }
       const batch = queue.shift()!;
@@ -94,6 +113,7 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
     });
   };
   let open = true;
+  let stopping = false;
   store.onDurable((records) => {
     if (!open) return;
     if (queued + records.length > MAX_QUEUED) overflowed = true;
@@ -106,14 +126,17 @@ export async function attachIndex(store: Store): Promise<IndexFeed> {
   const drain = async (): Promise<void> => {
     while (running) await running;
   };
-  return {
+  kick();
+  return Promise.resolve({
     drain,
+    lag: () => Math.max(0, store.size - 1 - index.lastSeq()),
     close: async () => {
+      stopping = true;
       await drain();
       open = false;
       index.close();
     },
-  };
+  });
 }
 
 /** The index for searching beside a writer, or null when there is none yet. */

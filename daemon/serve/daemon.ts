@@ -2,9 +2,10 @@
  * `vigil serve`: one store, its search index, the supervised sources and the HTTP server, with
  * their lifecycle — start, reload (SIGHUP: the sources of the re-read config; the data dir and
  * listen address need a restart) and stop (SIGTERM: sources stop and their last batches land,
- * then the final checkpoint is signed and the data directory released). The daemon's own
- * starts, stops and reloads are `system` events in the chain, so a gap in collection that an
- * admin caused shows as such.
+ * then the final checkpoint is signed and the data directory released); the HTTP server reads
+ * headers and bodies under timeouts (`http_server.ts`). The daemon's own starts, stops and
+ * reloads are `system` events in the chain, so a gap in collection that an admin caused shows
+ * as such.
  */
 
 import type { Hono } from "hono";
@@ -15,6 +16,8 @@ import { log, setLogLevel } from "../log.ts";
 import { Store } from "../store/store.ts";
 import type { VigilConfig } from "../config/config.ts";
 import { healthRoutes } from "./http.ts";
+import { type HttpServer, serveHttp } from "./http_server.ts";
+import { StoreIntegrity } from "./integrity.ts";
 import { StatusBoard } from "./status_board.ts";
 import { type BackoffOptions, type SupervisedSource, Supervisor } from "./supervisor.ts";
 
@@ -42,7 +45,11 @@ export interface DaemonParts {
   /** The configuration as last (re)loaded: what a part that follows reloads reads. */
   currentConfig(): VigilConfig;
   readonly tls: boolean;
-  /** Registers a clean-up that runs at stop, after the HTTP server and before the store. */
+  /**
+   * Registers a clean-up that runs at stop: after the HTTP server and the DAEMON_STOP event
+   * (so a part that follows durable records still has what it needs when that one comes), and
+   * before the store closes.
+   */
   onStop(fn: () => void | Promise<void>): void;
   /** Re-reads the configuration as SIGHUP does (e.g. after the UI changed managed.toml). */
   reload(): Promise<boolean>;
@@ -54,7 +61,7 @@ export class Daemon {
   readonly #index: IndexFeed;
   readonly #board: StatusBoard;
   readonly #supervisor: Supervisor;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: HttpServer;
   readonly #wiring: DaemonWiring;
   readonly #closers: (() => void | Promise<void>)[];
   #config: VigilConfig;
@@ -66,7 +73,7 @@ export class Daemon {
       index: IndexFeed;
       board: StatusBoard;
       supervisor: Supervisor;
-      server: Deno.HttpServer<Deno.NetAddr>;
+      server: HttpServer;
       closers: (() => void | Promise<void>)[];
     },
     config: VigilConfig,
@@ -98,16 +105,23 @@ export class Daemon {
       checkpointIntervalMs: config.store.checkpointIntervalMs,
       maxSegmentBytes: config.store.maxSegmentBytes,
       maxSegmentAgeMs: config.store.maxSegmentAgeMs,
+      compressSealed: config.store.compressSealed,
       onCommit: (c) => b.committed(c.seconds, opened?.size ?? 0),
       onWriteError: (e) => b.storeFailed(e),
     });
     store.onDurable((records) => b.durable(records));
     let index: IndexFeed | undefined;
-    let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+    let server: HttpServer | undefined;
     const closers: (() => void | Promise<void>)[] = [];
     let running: Daemon | undefined;
     try {
+      // Before anything is appended or served: a damaged store is never served as healthy.
+      const integrity = await StoreIntegrity.check(store, { source: DAEMON_SOURCE });
+      b.watchIntegrity(() => integrity.status());
+      closers.push(() => integrity.stop());
       index = await attachIndex(store);
+      const feed = index;
+      b.watchIndex(() => feed.lag());
       b.committed(0, store.size);
       const app = new HonoApp();
       app.route("/", healthRoutes(b));
@@ -121,7 +135,7 @@ export class Daemon {
           await wiring.web({ store, board: b, config, currentConfig, tls, onStop, reload }),
         );
       }
-      server = await serveHttp(app, config);
+      server = await serveWeb(app, config);
       b.start();
       const supervisor = new Supervisor(store, b, wiring.backoff);
       const daemon = running = new Daemon(
@@ -134,6 +148,7 @@ export class Daemon {
         sources: config.sources.map((s) => s.name),
         listen: `${server.addr.hostname}:${server.addr.port}`,
       });
+      await integrity.start();
       await supervisor.apply(wiring.sources(config));
       log("info", "vigil serving", {
         listen: `${server.addr.hostname}:${server.addr.port}`,
@@ -203,11 +218,13 @@ export class Daemon {
       log("info", "vigil stopping", { reason });
       await this.#supervisor.stopAll();
       await this.#server.shutdown();
-      await runClosers(this.#closers);
-      this.#board.stop();
+      // The last event before the parts close: what follows durable records (detection, the
+      // index, whatever the web UI registered) is still open to take it in.
       await this.#event("DAEMON_STOP", { reason }).catch((e) =>
         log("error", "could not store the stop event", { error: String(e) })
       );
+      await runClosers(this.#closers);
+      this.#board.stop();
       await this.#index.close().catch((e) =>
         log("warn", "search index close failed", { error: String(e) })
       );
@@ -234,27 +251,24 @@ export class Daemon {
   }
 }
 
-async function serveHttp(app: Hono, config: VigilConfig): Promise<Deno.HttpServer<Deno.NetAddr>> {
+/** The HTTP server of the config's `[web]`, with read timeouts (`http_server.ts`). */
+async function serveWeb(app: Hono, config: VigilConfig): Promise<HttpServer> {
   const { hostname, port } = config.web.listen;
-  const ready = Promise.withResolvers<void>();
-  const base = {
+  const tls = config.web.tlsCert !== null && config.web.tlsKey !== null
+    ? {
+      cert: await Deno.readTextFile(config.web.tlsCert),
+      key: await Deno.readTextFile(config.web.tlsKey),
+    }
+    : undefined;
+  return await serveHttp((req, info) => app.fetch(req, info), {
     hostname,
     port,
-    onListen: () => ready.resolve(),
+    ...(tls === undefined ? {} : { tls }),
     onError: (error: unknown) => {
       log("error", "HTTP handler failed", { error: String(error) });
       return new Response("internal error", { status: 500 });
     },
-  };
-  const server = config.web.tlsCert !== null && config.web.tlsKey !== null
-    ? Deno.serve({
-      ...base,
-      cert: await Deno.readTextFile(config.web.tlsCert),
-      key: await Deno.readTextFile(config.web.tlsKey),
-    }, app.fetch)
-    : Deno.serve(base, app.fetch);
-  await ready.promise;
-  return server;
+  });
 }
 
 async function runClosers(closers: readonly (() => void | Promise<void>)[]): Promise<void> {

@@ -4,7 +4,7 @@
  * escaped as the format requires all the same.
  */
 
-import type { ServeStatus } from "./status.ts";
+import type { IntegrityStatus, ServeStatus } from "./status.ts";
 
 /** The content type Prometheus expects for this format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -17,17 +17,54 @@ function gaugeName(name: string): string {
   return name.replace(/[^A-Za-z0-9_]/g, "_");
 }
 
+type Family = (name: string, type: "counter" | "gauge", help: string) => void;
+
+/** The store's start checks and background verifications. */
+function integrityMetrics(i: IntegrityStatus, family: Family, out: string[]): void {
+  family(
+    "vigil_store_intact",
+    "gauge",
+    "0 once the start checks or a verification found the store damaged (until restart).",
+  );
+  out.push(`vigil_store_intact ${i.healthy ? 1 : 0}`);
+  family("vigil_store_verify_runs_total", "counter", "Full verifications finished, by result.");
+  out.push(`vigil_store_verify_runs_total{result="intact"} ${i.runs.intact}`);
+  out.push(`vigil_store_verify_runs_total{result="damaged"} ${i.runs.damaged}`);
+  family("vigil_store_verify_running", "gauge", "1 while a full verification runs.");
+  out.push(`vigil_store_verify_running ${i.verifying === null ? 0 : 1}`);
+  const v = i.lastVerification;
+  if (v === null) return;
+  family(
+    "vigil_store_verify_last_ok",
+    "gauge",
+    "1 when the last full verification found no damage.",
+  );
+  out.push(`vigil_store_verify_last_ok ${v.ok ? 1 : 0}`);
+  family(
+    "vigil_store_verify_last_timestamp_seconds",
+    "gauge",
+    "Unix time the last full verification finished.",
+  );
+  out.push(`vigil_store_verify_last_timestamp_seconds ${(v.finishedAt / 1000).toFixed(3)}`);
+  family("vigil_store_verify_last_duration_seconds", "gauge", "How long it took.");
+  out.push(
+    `vigil_store_verify_last_duration_seconds ${((v.finishedAt - v.startedAt) / 1000).toFixed(3)}`,
+  );
+  family("vigil_store_verify_last_events", "gauge", "Events it verified.");
+  out.push(`vigil_store_verify_last_events ${v.events}`);
+}
+
 /** Renders the snapshot; `nowMs` is the wall time for ages. */
 export function renderMetrics(status: ServeStatus, nowMs: number): string {
   const out: string[] = [];
-  const family = (name: string, type: "counter" | "gauge", help: string): void => {
+  const family: Family = (name, type, help) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
   const src = (s: { name: string }): string => `source="${label(s.name)}"`;
 
   family("vigil_build_info", "gauge", "Vigil's version.");
   out.push(`vigil_build_info{version="${label(status.version)}"} 1`);
-  family("vigil_up", "gauge", "1 when the store and every source are healthy.");
+  family("vigil_up", "gauge", "1 when the store (intact), every source and detection are healthy.");
   out.push(`vigil_up ${status.healthy ? 1 : 0}`);
   family("vigil_uptime_seconds", "gauge", "Seconds since the daemon started.");
   out.push(`vigil_uptime_seconds ${((nowMs - status.startedAt) / 1000).toFixed(3)}`);
@@ -53,6 +90,15 @@ export function renderMetrics(status: ServeStatus, nowMs: number): string {
   if (st.lastCheckpoint !== null) {
     family("vigil_store_checkpoint_size", "gauge", "Tree size of the latest signed checkpoint.");
     out.push(`vigil_store_checkpoint_size ${st.lastCheckpoint.size}`);
+  }
+  if (st.integrity !== undefined) integrityMetrics(st.integrity, family, out);
+  if (st.indexLag !== undefined) {
+    family(
+      "vigil_index_lag_events",
+      "gauge",
+      "Durable events the search index does not hold yet (searches read them from the log).",
+    );
+    out.push(`vigil_index_lag_events ${st.indexLag}`);
   }
 
   const sources = status.sources;

@@ -1,6 +1,6 @@
 /**
- * What the running daemon knows about itself, as one read-only snapshot: the store, every
- * configured source, detection and the exporters. `/healthz`, `/metrics` and the Operator page
+ * What the running daemon knows about itself, as one read-only snapshot: the store (and whether
+ * it is intact), every configured source, detection and the exporters. `/healthz`, `/metrics` and the Operator page
  * all read the same snapshot, so they never disagree; the supervisor, the store and detection
  * feed it.
  */
@@ -47,6 +47,55 @@ export interface StoreStatus {
   readonly lastCheckpoint: { readonly size: number; readonly time: string } | null;
   /** The last store failure (e.g. disk full) and when; cleared by a later good commit. */
   readonly lastError: { readonly message: string; readonly at: number } | null;
+  /** Present when the daemon checks the store: its start checks and background verification. */
+  readonly integrity?: IntegrityStatus;
+  /**
+   * Durable events the search index does not hold yet (searches read them from the log); present
+   * when the daemon keeps an index.
+   */
+  readonly indexLag?: number;
+}
+
+/** One full verification of the store (`verifyStore`) run by the daemon. */
+export interface VerificationResult {
+  readonly ok: boolean;
+  /** `start` (the run at start) or `daily`. */
+  readonly trigger: string;
+  /** Wall times (ms). */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly events: number;
+  readonly checkpoints: number;
+  /** The first problem, with its place, in words; null when intact. */
+  readonly problem: string | null;
+}
+
+/**
+ * Whether the store on disk is what was written, as `daemon/serve/integrity.ts` reports it:
+ * the cheap checks at start, then full verifications in the background. Unhealthy from the
+ * first damage found until the daemon restarts: damage does not mend itself.
+ */
+export interface IntegrityStatus {
+  /** `checked` (start checks passed, no full verification yet), `verifying`, `intact`, `damaged`. */
+  readonly state: "checked" | "verifying" | "intact" | "damaged";
+  readonly healthy: boolean;
+  /** The first damage found since start, in words (where and what); null while none. */
+  readonly problem: string | null;
+  readonly startCheck: {
+    readonly ok: boolean;
+    /** Wall time (ms) and how long it took (s). */
+    readonly at: number;
+    readonly seconds: number;
+    readonly segments: number;
+    readonly problem: string | null;
+  };
+  readonly lastVerification: VerificationResult | null;
+  /** The run in progress, if any. */
+  readonly verifying: { readonly since: number; readonly trigger: string } | null;
+  /** Wall time (ms) of the next scheduled run, null while one runs or after stop. */
+  readonly nextAt: number | null;
+  /** Finished verifications since start, by outcome. */
+  readonly runs: { readonly intact: number; readonly damaged: number };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The daemon's live state, kept by the parts that know it: the store reports its commits and
- * write failures, the supervisor each source's lifecycle, the sources their gauges, and durable
- * records their counts. `current()` is a consistent snapshot for `/healthz`, `/metrics` and the
+ * write failures, the supervisor each source's lifecycle, the sources their gauges, durable
+ * records their counts, and the store's checks whether it is intact. `current()` is a consistent snapshot for `/healthz`, `/metrics` and the
  * Operator page; `series()` keeps throughput and lag samples for the charts (10 s for the last
  * hour, 5 min for the last day), in memory: they are a view, not evidence.
  */
@@ -10,6 +10,7 @@ import { statfs } from "node:fs/promises";
 import type { DurableRecord } from "../store/store.ts";
 import type {
   DetectionStatus,
+  IntegrityStatus,
   ServeStatus,
   SourceState,
   SourceStatus,
@@ -65,6 +66,8 @@ export class StatusBoard implements StatusProvider {
   #diskFree: number | null = null;
   #storeError: { message: string; at: number } | null = null;
   #detection: (() => DetectionStatus) | null = null;
+  #integrity: (() => IntegrityStatus) | null = null;
+  #indexLag: (() => number) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: BoardOptions) {
@@ -188,6 +191,20 @@ export class StatusBoard implements StatusProvider {
     this.#detection = status;
   }
 
+  // --- fed by the store's checks -----------------------------------------------------------
+
+  /** Where the store's start checks and background verification are read from (`integrity.ts`). */
+  watchIntegrity(status: () => IntegrityStatus): void {
+    this.#integrity = status;
+  }
+
+  // --- fed by the search index ------------------------------------------------------------
+
+  /** Where the index's lag behind the log is read from (`index/feed.ts`). */
+  watchIndex(lag: () => number): void {
+    this.#indexLag = lag;
+  }
+
   // --- read side ---------------------------------------------------------------------------
 
   current(): ServeStatus {
@@ -208,7 +225,8 @@ export class StatusBoard implements StatusProvider {
     const sorted = [...this.#latencies].sort((a, b) => a - b);
     const q = (p: number): number =>
       sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-    const storeOk = this.#storeError === null;
+    const integrity = this.#integrity?.();
+    const storeOk = this.#storeError === null && (integrity?.healthy ?? true);
     const cp = this.#opts.checkpoint?.() ?? null;
     const detection = this.#detection?.();
     return {
@@ -225,6 +243,8 @@ export class StatusBoard implements StatusProvider {
           ? null
           : { size: cp.size, time: new Date(Math.floor(cp.ts / 1000)).toISOString() },
         lastError: this.#storeError,
+        ...(integrity === undefined ? {} : { integrity }),
+        ...(this.#indexLag === null ? {} : { indexLag: this.#indexLag() }),
       },
       sources,
       ...(detection === undefined ? {} : { detection }),

@@ -14,6 +14,7 @@
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";
+import { compileRedaction, redactEvent } from "../../daemon/event/redact.ts";
 import { intFlag, noRest, parseFlags } from "../../daemon/cli/args.ts";
 import { print } from "../../daemon/log.ts";
 import { runSource } from "../../daemon/pipeline.ts";
@@ -21,7 +22,6 @@ import { Store } from "../../daemon/store/store.ts";
 import { writeBenchLog } from "./_bench_log.ts";
 import { createLogDecoder } from "./_decoder.ts";
 import { logEvent } from "./_events.ts";
-import { compileRedaction, redactEvent } from "./_redact.ts";
 import { decodePosition } from "./_tail_position.ts";
 import { pgauditSource } from "./mod.ts";
 

@@ -5,6 +5,7 @@
  * guessing from names or times. Paths in it are relative to the data directory unless absolute.
  */
 
+import { normalize } from "node:path";
 import type { LogFormat } from "./_decoder.ts";
 import { joinPath } from "./_glob.ts";
 
@@ -31,9 +32,13 @@ export async function currentLogFile(
   return undefined;
 }
 
-/** Where `current_logfiles` is for a log directory inside a data directory (`<data>/log`). */
+/**
+ * Where `current_logfiles` is for a log directory inside a data directory (`<data>/log`): in
+ * its parent, as the path says once `..` and `.` are resolved (`/srv/pg/log/..` is `/srv/pg`,
+ * whose parent is `/srv`, not `/srv/pg/log`).
+ */
 export function defaultCurrentLogfiles(logDir: string): string {
-  const trimmed = logDir.replace(/\/+$/, "");
+  const trimmed = normalize(logDir).replace(/\/+$/, "");
   const slash = trimmed.lastIndexOf("/");
   const parent = slash === -1
     ? (trimmed === "." || trimmed === "" ? ".." : ".")

@@ -2,13 +2,16 @@
  * "Test connection" for a pgAudit source: the log files its `path` matches, whether this
  * process can read them, and whether the newest one's first record decodes in the configured
  * format (for `stderr`, with the configured `log_line_prefix`) — the mistakes that otherwise
- * show only as a source that never emits. It reads at most the first 64 KiB of one file.
+ * show only as a source that never emits. It reads at most the first 64 KiB of one file, and
+ * only what the source itself could: files its glob matches, never inside a Vigil data
+ * directory (`fenceLogPaths`), so that "Test connection" cannot be pointed at the signing key
+ * or the secrets the web UI keeps.
  */
 
 import { createLogDecoder } from "./_decoder.ts";
 import { compileGlob, listGlob } from "./_glob.ts";
 import type { LogRecord } from "./_record.ts";
-import { pgauditConfigFromTable } from "./_source_config.ts";
+import { fenceLogPaths, pgauditConfigFromTable } from "./_source_config.ts";
 
 /** What a probe found: whether the source can run, and one line per finding. */
 export interface ProbeResult {
@@ -25,6 +28,7 @@ export async function probePgaudit(
   let settings;
   try {
     settings = pgauditConfigFromTable(table);
+    fenceLogPaths(settings, typeof table.name === "string" ? `source "${table.name}"` : "source");
   } catch (error) {
     return { ok: false, lines: [`configuration: ${message(error)}`] };
   }

@@ -1,7 +1,8 @@
 /**
  * The running pgAudit source: tails the log files (`_tailer.ts`), turns each record into its
- * event (`_events.ts`), removes secrets (`_redact.ts`), and stores the events in batches, each
- * with the position after its last record (`_tail_position.ts`). The position is taken from the
+ * event (`_events.ts`), and stores the events in batches, each with the position after its last
+ * record (`_tail_position.ts`); the pipeline removes their secrets before the store sees them
+ * (`daemon/event/redact.ts`, with this source's `redact` rules). The position is taken from the
  * store at start, so a restart — after a crash at any moment — reads on from the end of the
  * last record whose batch was durable: nothing lost, nothing stored twice.
  */
@@ -15,8 +16,7 @@ import { lineAfter } from "./_decoder.ts";
 import { logEvent } from "./_events.ts";
 import { compileGlob } from "./_glob.ts";
 import type { LogRecord } from "./_record.ts";
-import { compileRedaction, redactEvent, type RedactRule } from "./_redact.ts";
-import type { PgauditSettings } from "./_source_config.ts";
+import { fenceLogPaths, type PgauditSettings } from "./_source_config.ts";
 import type { RecordSink, TailFile } from "./_tail_file.ts";
 import { Tailer } from "./_tailer.ts";
 import {
@@ -42,8 +42,6 @@ export interface PgauditStats {
   events: number;
   /** Events with `parse_error` (bad records, invalid UTF-8, cut statements). */
   parse_errors: number;
-  /** Events whose secrets were redacted. */
-  redacted: number;
   /** Files that went before they were read to their end. */
   files_lost: number;
   /** Bytes written to known files and not yet read. */
@@ -52,7 +50,7 @@ export interface PgauditStats {
 
 /** Zeroed counters. */
 export function newStats(): PgauditStats {
-  return { records: 0, events: 0, parse_errors: 0, redacted: 0, files_lost: 0, lag_bytes: 0 };
+  return { records: 0, events: 0, parse_errors: 0, files_lost: 0, lag_bytes: 0 };
 }
 
 /** Runs the source until `ctx.signal` aborts; throws `SourceError` when it cannot go on. */
@@ -67,8 +65,12 @@ export async function runPgauditSource(
   } catch (e) {
     throw new SourceError("decode", `Cannot start pgAudit source ${ctx.name}: ${e}`, { cause: e });
   }
+  try {
+    fenceLogPaths(s, `pgAudit source "${ctx.name}"`);
+  } catch (e) {
+    throw new SourceError("connect", `Cannot start pgAudit source ${ctx.name}: ${e}`, { cause: e });
+  }
   const glob = compileGlob(s.path);
-  const rules = compileRedaction({ defaults: s.redactDefaults, patterns: s.redact });
   const batcher = new Batcher(ctx, s.batchMaxEvents);
   const currentLogfiles = s.currentLogfiles === false
     ? undefined
@@ -102,13 +104,12 @@ export async function runPgauditSource(
   const position = (): string => encodePosition(state);
   const sink: RecordSink = async (tf, records) => {
     for (const rec of records) {
-      const ev = eventOf(rec, tf, s, ctx.name, rules);
+      const ev = eventOf(rec, tf, s, ctx.name);
       tf.entry.offset = rec.offset;
       tf.entry.line = lineAfter(rec);
       stats.records++;
       if (ev !== undefined) {
         stats.events++;
-        if (ev.redacted === true) stats.redacted++;
         if (ev.parse_error !== undefined) {
           stats.parse_errors++;
           // Every one is stored; the log names the first few and then every thousandth.
@@ -147,19 +148,17 @@ export async function runPgauditSource(
   }
 }
 
-/** The event of one record, with its place and secrets removed; undefined for none. */
+/** The event of one record, with its place; undefined for none. */
 function eventOf(
   rec: LogRecord,
   tf: TailFile,
   s: PgauditSettings,
   source: string,
-  rules: readonly RedactRule[],
 ): NewEvent | undefined {
   const le = logEvent(rec, { source, timezone: s.timezone, file: tf.path });
   if (le === undefined) return undefined;
   const ev = le.event;
   ev.source_pos = `${tf.entry.hash}:${rec.offset}`;
-  redactEvent(ev, rules);
   if ((ev.statement?.length ?? 0) + (ev.raw?.length ?? 0) > CHECK_CHARS) capSize(ev, rec, tf);
   return ev;
 }
@@ -200,7 +199,6 @@ function reportGauges(ctx: SourceContext, stats: PgauditStats, files: number): v
   if (ctx.gauge === undefined) return;
   ctx.gauge("lag_bytes", stats.lag_bytes);
   ctx.gauge("parse_errors", stats.parse_errors);
-  ctx.gauge("redacted_events", stats.redacted);
   ctx.gauge("files_lost", stats.files_lost);
   ctx.gauge("files_open", files);
 }

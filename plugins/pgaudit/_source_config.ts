@@ -4,10 +4,12 @@
  * key, so that `vigil validate` can point at its line; unknown keys are errors.
  */
 
+import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
+import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
+import { defaultCurrentLogfiles } from "./_current_logfiles.ts";
 import { LOG_FORMATS, type LogFormat } from "./_decoder.ts";
 import { checkEventOptions } from "./_events.ts";
 import { compileGlob } from "./_glob.ts";
-import { compileRedaction } from "./_redact.ts";
 import { compileLogLinePrefix } from "./_stderr_prefix.ts";
 
 /** A pgAudit source's settings, with file keys as in the configuration. */
@@ -67,8 +69,8 @@ const KEYS = new Set([
   "rotation_grace_ms",
   "batch_max_events",
   "max_record_bytes",
-  "redact",
-  "redact_defaults",
+  // Valid on every source, with one meaning; the pipeline applies them (daemon/event/redact.ts).
+  ...REDACT_KEYS,
 ]);
 
 const LIMITS: Readonly<Record<string, readonly [number, number, number]>> = {
@@ -146,17 +148,7 @@ export function checkPgauditConfig(
       throw bad(key, `expected an integer from ${min} to ${max}, got ${show(v)}`);
     } else numbers[key] = v;
   }
-  const redact = c.redact ?? [];
-  if (!Array.isArray(redact) || !redact.every((r) => typeof r === "string")) {
-    throw bad("redact", "expected an array of regular expressions (strings)");
-  }
-  const defaults = c.redact_defaults ?? true;
-  if (typeof defaults !== "boolean") throw bad("redact_defaults", "expected true or false");
-  try {
-    compileRedaction({ defaults, patterns: redact });
-  } catch (e) {
-    throw bad("redact", (e as Error).message);
-  }
+  const redaction = redactionFromTable(c as unknown as Record<string, unknown>, where);
   return {
     path: c.path,
     format: c.format,
@@ -168,11 +160,26 @@ export function checkPgauditConfig(
     rotationGraceMs: numbers.rotation_grace_ms!,
     batchMaxEvents: numbers.batch_max_events!,
     maxRecordBytes: numbers.max_record_bytes!,
-    redact: [...redact],
-    redactDefaults: defaults,
+    redact: [...redaction.patterns],
+    redactDefaults: redaction.defaults,
   };
 }
 
 function show(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
+}
+
+/**
+ * Refuses settings that would read inside a Vigil data directory (its signing key, secrets,
+ * `managed.toml`, the log): the log directory and `current_logfiles`. The config check fences
+ * the configured data directory already; this runs where no configuration is known — each
+ * start of the source and each probe — and finds a data directory by its marks
+ * (`daemon/config/data_fence.ts`), through symbolic links. Throws `TypeError` naming the key.
+ */
+export function fenceLogPaths(s: PgauditSettings, where = "pgAudit source"): void {
+  const dir = compileGlob(s.path).dir;
+  checkOutsideDataDir(dir, { key: "path", where });
+  if (s.currentLogfiles === false) return;
+  const key = s.currentLogfiles === undefined ? "path" : "current_logfiles";
+  checkOutsideDataDir(s.currentLogfiles ?? defaultCurrentLogfiles(dir), { key, where });
 }

@@ -3,9 +3,10 @@
  * logins and failed logins, failed statements, audit settings turned down — from PostgreSQL's
  * server log with pgAudit, in any of its three formats (csvlog, jsonlog, stderr). It follows the
  * `path` glob through rotation (rename, `log_truncate_on_rotation`, copytruncate), knows files
- * by a fingerprint of their first bytes, removes secrets before anything is stored, and stores
- * each batch with the fingerprint and byte offset it reached, so that a restart resumes exactly
- * there. Lines it cannot read are stored as raw events with `parse_error`, never dropped.
+ * by a fingerprint of their first bytes, and stores each batch with the fingerprint and byte
+ * offset it reached, so that a restart resumes exactly there; the pipeline removes secrets
+ * before anything is stored (with the `redact` rules this source's table adds). Lines it
+ * cannot read are stored as raw events with `parse_error`, never dropped.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@ import { newStats, type PgauditStats, runPgauditSource } from "./_source.ts";
 import {
   checkPgauditConfig,
   pgauditConfigFromTable,
+  type PgauditSettings,
   type PgauditSourceConfig,
 } from "./_source_config.ts";
 
@@ -34,9 +36,17 @@ export interface PgauditSource extends Source {
 
 /** A pgAudit source; the config is checked here (`TypeError` naming the key). */
 export function pgauditSource(config: PgauditSourceConfig): PgauditSource {
-  const settings = checkPgauditConfig(config);
+  return sourceOf(checkPgauditConfig(config));
+}
+
+/** The source of checked settings; the pipeline applies its `redaction`. */
+function sourceOf(settings: PgauditSettings): PgauditSource {
   const stats = newStats();
-  return { stats, run: (ctx) => runPgauditSource(settings, ctx, stats) };
+  return {
+    stats,
+    redaction: { defaults: settings.redactDefaults, patterns: settings.redact },
+    run: (ctx) => runPgauditSource(settings, ctx, stats),
+  };
 }
 
 /** The registry entry: `type = "pgaudit"` in a `[[sources]]` table of the configuration. */
@@ -51,9 +61,7 @@ export const PGAUDIT_PLUGIN: {
     pgauditConfigFromTable(table);
   },
   create(table: Readonly<Record<string, unknown>>): PgauditSource {
-    const settings = pgauditConfigFromTable(table);
-    const stats = newStats();
-    return { stats, run: (ctx) => runPgauditSource(settings, ctx, stats) };
+    return sourceOf(pgauditConfigFromTable(table));
   },
   probe: probePgaudit,
 });

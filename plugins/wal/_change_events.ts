@@ -1,7 +1,7 @@
 /**
  * Builds the events of the WAL source from decoded pgoutput messages: the fields every event of
  * a transaction shares (commit time, xid, `source_pos`), row changes with their row images,
- * truncated tables, and the raw stand-in for a message that could not be read. The
+ * truncated tables, and the raw stand-ins for a message or a change that could not be read. The
  * transaction assembler (`_changes.ts`) decides which events to build and when to release them.
  */
 
@@ -128,6 +128,24 @@ export function unreadableEvent(
   }
   ev.raw = byteaHex(payload.data);
   ev.parse_error = parseError;
+  return ev;
+}
+
+/**
+ * The stand-in for a change of `rel` that could not be read (text that is not UTF-8, in a
+ * database of another encoding): still the `row_change` of its table and command, so that a
+ * search by either finds it, with its bytes in `raw` and the reason in `parse_error`.
+ */
+export function unreadableChangeEvent(
+  o: EventOrigin,
+  txn: TxnInfo,
+  rel: RelationMessage,
+  command: string,
+  unread: { payload: WalPayload; parseError: string },
+): NewEvent {
+  const ev = tableEvent(o, txn, rel, command);
+  ev.raw = byteaHex(unread.payload.data);
+  ev.parse_error = unread.parseError;
   return ev;
 }
 

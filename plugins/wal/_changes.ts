@@ -38,6 +38,7 @@ import {
   takesContext,
   txnEvent,
   type TxnInfo,
+  unreadableChangeEvent,
   unreadableEvent,
 } from "./_change_events.ts";
 import { byteaHex } from "./_hex.ts";
@@ -270,7 +271,19 @@ export class ChangeAssembler {
   #unreadable(payload: DecodedPayload, why: string): void {
     const txn = this.#txn;
     if (txn !== null) {
-      if (!txn.stored) this.#add(txn, unreadableEvent(this.#origin, txn, payload, why), 0);
+      if (txn.stored) return;
+      // A change whose row could not be read (not UTF-8) still names its table and command.
+      const change = changeOf(payload.data);
+      const rel = change === undefined ? undefined : this.#relations.get(change.relation);
+      const ev = change === undefined
+        ? unreadableEvent(this.#origin, txn, payload, why)
+        : rel === undefined
+        ? unreadableEvent(this.#origin, txn, payload, why, change.command)
+        : unreadableChangeEvent(this.#origin, txn, rel, change.command, {
+          payload,
+          parseError: why,
+        });
+      this.#add(txn, ev, 0);
       return;
     }
     if (this.#storedLoose(payload.lsn)) return;
@@ -332,6 +345,22 @@ export class ChangeAssembler {
       `Cannot assemble pgoutput stream at LSN ${formatLsn(payload.lsn)}: ${why}`,
     );
   }
+}
+
+const CHANGE_TAGS: Readonly<Record<number, string>> = {
+  0x49: "INSERT", // 'I'
+  0x55: "UPDATE", // 'U'
+  0x44: "DELETE", // 'D'
+};
+
+/**
+ * The command and relation of an Insert, Update or Delete message whose rest could not be
+ * decoded: its first byte and the relation OID after it, all they need to be.
+ */
+function changeOf(data: Uint8Array): { command: string; relation: number } | undefined {
+  const command = CHANGE_TAGS[data[0] ?? 0];
+  if (command === undefined || data.length < 5) return undefined;
+  return { command, relation: new DataView(data.buffer, data.byteOffset + 1, 4).getUint32(0) };
 }
 
 function readError(payload: DecodedPayload, why: string): string {

@@ -83,12 +83,29 @@ export interface StartOptions {
   holdKeepalives?: boolean;
 }
 
-/** Opens a `replication=database` connection from a DSN or options. */
+/**
+ * Opens a `replication=database` connection from a DSN or options.
+ *
+ * A SQL_ASCII database checks no bytes, so a row may hold any; converted to the pinned UTF8,
+ * such a row makes the walsender fail ("invalid byte sequence") at the same LSN on every
+ * attempt, and the slot is stuck for good. Its rows are taken as stored (client_encoding
+ * SQL_ASCII) instead: the decoder reads what is UTF-8 and keeps the rest raw, as a change of
+ * its table with a parse error.
+ */
 export async function connectReplication(
   target: string | ConnectOptions,
 ): Promise<ReplicationClient> {
   const opts = typeof target === "string" ? parseDsn(target) : target;
-  return new ReplicationClient(await connect({ ...opts, replication: "database" }));
+  const conn = await connect({ ...opts, replication: "database" });
+  if (conn.parameters.get("server_encoding") === "SQL_ASCII") {
+    try {
+      await conn.query("SET client_encoding = 'SQL_ASCII'", "connect");
+    } catch (error) {
+      conn.abort();
+      throw error;
+    }
+  }
+  return new ReplicationClient(conn);
 }
 
 /** Replication commands on one walsender connection, then (once) the stream. */

@@ -5,7 +5,9 @@
  * value is refused before anything connects, with a `TypeError` that names the key.
  */
 
+import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
 import { readSecret } from "../../daemon/config/secret.ts";
+import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
 import { checkSlotName } from "./_replication_command.ts";
 import { parseDsn, redactDsn } from "./_wire.ts";
 
@@ -73,8 +75,12 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
   trigger_check_heartbeats: "triggerCheckHeartbeats",
 };
 
-/** Keys every `[[sources]]` table has, which the daemon reads and a plugin passes over. */
-const COMMON_KEYS = new Set(["name", "type", "password_file"]);
+/**
+ * Keys read outside the WAL settings: a table's name and type, the password file, and the
+ * redaction keys every source type takes (checked by `redactionFromTable`, applied by the
+ * pipeline).
+ */
+const COMMON_KEYS = new Set(["name", "type", "password_file", ...REDACT_KEYS]);
 
 const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
   batchMaxEvents: [1, 1_000_000],
@@ -106,17 +112,28 @@ export function walConfigFromTable(table: Readonly<Record<string, unknown>>): Wa
     if (COMMON_KEYS.has(key)) continue;
     const setting = Object.hasOwn(FILE_KEYS, key) ? FILE_KEYS[key] : undefined;
     if (setting === undefined) {
-      const known = [...Object.keys(FILE_KEYS), "password_file"].join(", ");
+      const known = [...Object.keys(FILE_KEYS), "password_file", ...REDACT_KEYS].join(", ");
       throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${known}`);
     }
     config[setting] = value;
   }
   const settings = checkWalConfig(config as unknown as WalSourceConfig, { where, fileKeys: true });
+  redactionFromTable(table, where);
+  // Nothing in a Vigil data directory is a CA file; the fence finds one by its marks.
+  const root = parseDsn(settings.dsn).sslrootcert;
+  if (root !== undefined) checkOutsideDataDir(root, { key: "dsn", where });
   if (table.password_file === undefined) return settings;
   // The password comes from a file or a systemd credential, not from the config file itself.
   if (typeof table.password_file !== "string" || table.password_file === "") {
     throw new TypeError(`Bad "password_file" in ${where}: expected a non-empty string`);
   }
+  // Read before anything else may look at it: a password file in the data directory is one
+  // the web UI wrote into its secrets/, never the signing key or another of Vigil's files.
+  const credentials = Deno.env.get("CREDENTIALS_DIRECTORY");
+  const secretPath = table.password_file.startsWith("/") || credentials === undefined
+    ? table.password_file
+    : `${credentials}/${table.password_file}`;
+  checkOutsideDataDir(secretPath, { key: "password_file", where, secret: true });
   let password: string;
   try {
     password = readSecret(table.password_file);

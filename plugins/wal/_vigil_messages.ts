@@ -6,7 +6,8 @@
  *
  * - `vigil.context` — JSON object of application who/why for the transaction
  *   (`vigil.set_context(json)`); becomes a `message` event and the `context` of the
- *   transaction's changes. Its `app_user` field, or else `user`, also sets `app_user`.
+ *   transaction's changes. Its `app_user` field, or else `user`, also sets `app_user`. A
+ *   number a double cannot hold (jsonb keeps `numeric` exactly) is kept as its digits' string.
  * - `vigil.ddl` — JSON object from the event triggers, with the field names of
  *   `pg_event_trigger_ddl_commands()` plus the role and the statement:
  *   `{"command_tag": "CREATE TABLE", "object_type": "table", "schema_name": "public",
@@ -18,6 +19,7 @@
  */
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
+import { parseJsonExact } from "../../daemon/event/json_exact.ts";
 import { byteaHex } from "./_hex.ts";
 
 /** Prefix of every message Vigil reads; others belong to someone else and are passed over. */
@@ -133,7 +135,7 @@ function readDdl(text: string): ReadMessage {
 function parseObject(text: string): JsonObject | string {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonExact(text);
   } catch (error) {
     return `content is not JSON: ${error instanceof Error ? error.message : error}`;
   }

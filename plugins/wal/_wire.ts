@@ -6,13 +6,16 @@
  * {@link PgConnection.send}, {@link PgConnection.reader}) for the CopyBoth stream.
  *
  * Session settings that shape text output (DateStyle, TimeZone, IntervalStyle,
- * extra_float_digits, bytea_output, client_encoding) are pinned in the startup message, so
- * what the server prints — including what pgoutput sends for each column — does not depend
- * on per-role or per-database defaults on the server.
+ * extra_float_digits, bytea_output, client_encoding, lc_monetary for `money`,
+ * quote_all_identifiers and — on replication connections — search_path for `regclass` and the
+ * other `reg*` types) are pinned in the startup message, so what the server prints — including
+ * what pgoutput sends for each column — does not depend on per-role or per-database defaults on
+ * the server. Startup parameters outrank `ALTER ROLE/DATABASE … SET`.
  */
 import { type ConnectionConfig, parseDsn } from "./_wire_dsn.ts";
 import { queryMessage, startupMessage, terminateMessage } from "./_wire_encode.ts";
 import {
+  NoServerError,
   parseNotice,
   PgError,
   type PgNotice,
@@ -54,6 +57,20 @@ const PINNED_SETTINGS: Readonly<Record<string, string>> = {
   IntervalStyle: "postgres",
   extra_float_digits: "3",
   bytea_output: "hex",
+  // money: `$1,234.50` in C, `1.234,50 €` under de_DE.
+  lc_monetary: "C",
+  // regclass and friends: `"public"."t"` instead of `public.t`.
+  quote_all_identifiers: "off",
+};
+
+/**
+ * What only a replication session pins: the schema search path, by which `regclass`,
+ * `regproc`, `regtype` … print a name qualified or not (`orders` or `sales.orders`). Only
+ * pg_catalog is searched, so every other name comes qualified, the same whatever the server's
+ * default. Plain SQL sessions keep theirs: a caller's unqualified names must still resolve.
+ */
+const REPLICATION_SETTINGS: Readonly<Record<string, string>> = {
+  search_path: "pg_catalog",
 };
 
 /** Opens a connection from a DSN or from parsed options, and logs in. */
@@ -64,6 +81,8 @@ export async function connect(target: string | ConnectOptions): Promise<PgConnec
   const abort = new AbortController();
   let conn: Deno.Conn | undefined;
   let timedOut = false;
+  // Until the server has said something of PostgreSQL's protocol, a failure is NoServerError.
+  let greeted = false;
   const timer = setTimeout(() => {
     timedOut = true;
     abort.abort();
@@ -93,7 +112,10 @@ export async function connect(target: string | ConnectOptions): Promise<PgConnec
       user: opts.user,
       password: opts.password,
       server,
+      verifiedServer: !unix && (opts.sslmode === "verify-full" || opts.sslmode === "verify-ca"),
+      transport: unix ? "unix socket" : `sslmode=${opts.sslmode}`,
       onNotice: opts.onNotice,
+      onGreeting: () => void (greeted = true),
     });
     await pg.awaitReady();
     return pg;
@@ -101,15 +123,19 @@ export async function connect(target: string | ConnectOptions): Promise<PgConnec
     try {
       conn?.close();
     } catch { /* already closed */ }
+    const Failure = greeted ? ReplicationError : NoServerError;
     if (timedOut) {
-      throw new ReplicationError(
+      throw new Failure(
         "connect",
         `Cannot connect to ${server}: no login within ${opts.connectTimeoutMs} ms`,
         { server, cause: error },
       );
     }
-    if (error instanceof ReplicationError) throw error;
-    throw new ReplicationError("connect", `Cannot connect to ${server}: ${String(error)}`, {
+    if (error instanceof ReplicationError) {
+      if (greeted || error instanceof NoServerError) throw error;
+      throw new NoServerError(error.stage, error.message, { server, cause: error });
+    }
+    throw new Failure("connect", `Cannot connect to ${server}: ${String(error)}`, {
       server,
       cause: error,
     });
@@ -125,6 +151,7 @@ function startupParams(opts: ConnectOptions): Record<string, string> {
     ...(opts.replication ? { replication: opts.replication } : {}),
     ...(opts.applicationName === undefined ? {} : { application_name: opts.applicationName }),
     ...PINNED_SETTINGS,
+    ...(opts.replication ? REPLICATION_SETTINGS : {}),
     ...opts.params,
   };
 }

@@ -1,8 +1,12 @@
 /**
  * The authentication exchange after the startup message: SCRAM-SHA-256 (the server must prove
- * it knows the password, else the login fails), and — only because the server asks for them —
- * md5 (still common on old installs) and cleartext (send it only over TLS). Trust needs nothing.
- * Kerberos, GSSAPI and SSPI are refused with a message that says so.
+ * it knows the password, else the login fails) wherever the server asks for it; md5 (still
+ * common on old installs) and clear text only over TLS to a server whose certificate was
+ * verified (`sslmode=verify-full` or `verify-ca`). Both hand the password, or what stands for
+ * it, to whoever answers: a DSN re-pointed at someone's own listener would give them the stored
+ * password in clear text, and an md5 answer to a salt they relayed logs them in as Vigil. So
+ * they are refused before anything is sent, with an error that says how to fix the server.
+ * Trust needs nothing. Kerberos, GSSAPI and SSPI are refused with a message that says so.
  */
 import { createHash } from "node:crypto";
 import { SCRAM_SHA_256, ScramClient } from "./_scram.ts";
@@ -23,7 +27,16 @@ export interface Credentials {
   password: string | undefined;
   /** `host:port`, for messages. */
   server: string;
+  /**
+   * The connection is TLS and the server's certificate was checked (`verify-full`,
+   * `verify-ca`): the only kind md5 and clear-text passwords are sent over.
+   */
+  verifiedServer: boolean;
+  /** What the connection is, for the message: `sslmode=disable`, `unix socket`, … */
+  transport: string;
   onNotice?: ((notice: PgNotice) => void) | undefined;
+  /** Told once the server has sent a well-formed message of PostgreSQL's login protocol. */
+  onGreeting?: (() => void) | undefined;
 }
 
 const AUTH_OK = 0;
@@ -51,10 +64,27 @@ export async function authenticate(channel: AuthChannel, creds: Credentials): Pr
   };
   const password = (method: string): string =>
     creds.password ?? fail(`the server asks for a password (${method}) and none was given`);
+  /** md5 and clear text: refused, before the password is touched, unless the server is verified. */
+  const exposed = (method: string): string => {
+    if (!creds.verifiedServer) {
+      return fail(
+        `the server asks for the password ${method}, which Vigil sends only over TLS to a ` +
+          `server whose certificate it verified (sslmode=verify-full or verify-ca; this ` +
+          `connection: ${creds.transport}): use scram-sha-256 in the server's pg_hba.conf, or ` +
+          "TLS with sslmode=verify-full",
+      );
+    }
+    return password(method);
+  };
   const decoder = new TextDecoder();
   let scram: ScramClient | undefined;
+  let greeted = false;
   for (;;) {
     const { type, payload } = await channel.receive();
+    if (!greeted && isGreeting(type, payload)) {
+      greeted = true;
+      creds.onGreeting?.();
+    }
     if (type === 0x45) { // 'E'
       throw new PgError("auth", what, parseNotice(payload), { server: creds.server });
     }
@@ -76,10 +106,10 @@ export async function authenticate(channel: AuthChannel, creds: Credentials): Pr
           }
           return;
         case AUTH_CLEARTEXT:
-          await channel.send(passwordMessage(password("cleartext")));
+          await channel.send(passwordMessage(exposed("in clear text")));
           break;
         case AUTH_MD5:
-          await channel.send(passwordMessage(md5Password(creds.user, password("md5"), body)));
+          await channel.send(passwordMessage(md5Password(creds.user, exposed("as md5"), body)));
           break;
         case AUTH_SASL: {
           const mechanisms = decoder.decode(body).split("\0").filter((m) => m !== "");
@@ -105,6 +135,43 @@ export async function authenticate(channel: AuthChannel, creds: Credentials): Pr
       if (error instanceof ReplicationError) throw error;
       return fail((error as Error).message, error);
     }
+  }
+}
+
+/** Authentication codes a server may send, and the body length each has (-1: any). */
+const AUTH_LENGTHS: ReadonlyMap<number, number> = new Map([
+  [AUTH_OK, 4],
+  [2, 4],
+  [AUTH_CLEARTEXT, 4],
+  [AUTH_MD5, 8],
+  [6, 4],
+  [7, 4],
+  [8, -1],
+  [9, 4],
+  [AUTH_SASL, -1],
+  [AUTH_SASL_CONTINUE, -1],
+  [AUTH_SASL_FINAL, -1],
+]);
+
+/**
+ * True for a message only a PostgreSQL server sends at login: an Authentication request of a
+ * known code and length, or an ErrorResponse / NoticeResponse with a severity, a SQLSTATE and
+ * a message. Anything else — an SSH banner, an HTTP answer — is not a server having answered.
+ */
+export function isGreeting(type: number, payload: Uint8Array): boolean {
+  if (type === 0x52) { // 'R'
+    if (payload.length < 4) return false;
+    const code = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getInt32(0);
+    const length = AUTH_LENGTHS.get(code);
+    return length !== undefined && (length === -1 || payload.length === length);
+  }
+  if (type !== 0x45 && type !== 0x4e) return false; // 'E', 'N'
+  try {
+    const { fields } = parseNotice(payload);
+    return (fields.S !== undefined || fields.V !== undefined) && fields.M !== undefined &&
+      /^[0-9A-Z]{5}$/.test(fields.C ?? "") && payload[payload.length - 1] === 0;
+  } catch {
+    return false;
   }
 }
 

@@ -33,6 +33,16 @@ export class ReplicationError extends Error {
   }
 }
 
+/**
+ * A connection that failed before a PostgreSQL server said anything of its protocol: refused,
+ * unreachable, timed out, closed, TLS refused or failed, or bytes that are no PostgreSQL
+ * message. The message keeps the details for the log; "Test connection" shows none of them, so
+ * that it cannot tell one port from another (`_probe.ts`).
+ */
+export class NoServerError extends ReplicationError {
+  override name = "NoServerError";
+}
+
 /** The fields of an ErrorResponse or NoticeResponse, by their protocol names. */
 export interface PgNotice {
   /** Non-localised severity (`ERROR`, `FATAL`, `PANIC`, `WARNING`, `NOTICE`, …). */

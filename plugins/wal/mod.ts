@@ -22,6 +22,7 @@
  * ```
  */
 
+import { redactionFromTable } from "../../daemon/event/redact.ts";
 import type { Source } from "../../daemon/source.ts";
 import { probeWal } from "./_probe.ts";
 import { runWalSource } from "./_source.ts";
@@ -52,7 +53,8 @@ export const WAL_PLUGIN: {
   },
   create(table: Readonly<Record<string, unknown>>): Source {
     const settings = walConfigFromTable(table);
-    return { run: (ctx) => runWalSource(settings, ctx) };
+    // The pipeline redacts what the source emits (the DDL statements) with these rules.
+    return { redaction: redactionFromTable(table), run: (ctx) => runWalSource(settings, ctx) };
   },
   probe: (table: Readonly<Record<string, unknown>>) => probeWal(table),
 });

@@ -2,6 +2,7 @@ import type { AuditEvent, NewEvent } from "../../daemon/event/model.ts";
 import { runSource, type SourceStore } from "../../daemon/pipeline.ts";
 import { type Source, type SourceContext, SourceError } from "../../daemon/source.ts";
 import { Store } from "../../daemon/store/store.ts";
+import { readLog } from "../../daemon/store/log_reader.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
 import { withTempDir } from "../support/store.ts";
 import { sourceContract, type SourceFixture } from "../support/source_contract.ts";
@@ -117,5 +118,42 @@ Deno.test("runSource() refuses a batch emitted after its run ended", async () =>
     } finally {
       await real.close();
     }
+  });
+});
+
+Deno.test("runSource() redacts every emitted event, with the built-in rules and the source's own", async () => {
+  await withTempDir(async (dir) => {
+    const real = await Store.open(dir, NO_TIMER);
+    const gauges = new Map<string, number>();
+    try {
+      const source: Source = {
+        redaction: { patterns: ["api_key=(?<secret>\\w+)"] },
+        async run(ctx) {
+          await ctx.emit({
+            events: [
+              { ...appEvent("a"), statement: "ALTER ROLE a PASSWORD 'hunter2'" },
+              { ...appEvent("b"), params: ["host=h password=hunter3"], raw: "x api_key=k3y" },
+              { ...appEvent("c"), statement: "SELECT 1" },
+            ],
+            position: "3",
+          });
+        },
+      };
+      await runSource(real, source, {
+        name: "s",
+        signal: new AbortController().signal,
+        gauge: (name, value) => gauges.set(name, value),
+      });
+    } finally {
+      await real.close();
+    }
+    const events: AuditEvent[] = [];
+    for await (const r of readLog(dir)) events.push(r.event);
+    assertEquals(events.map((e) => [e.statement, e.params, e.raw, e.redacted]), [
+      ["ALTER ROLE a PASSWORD <REDACTED>", undefined, undefined, true],
+      [undefined, ["host=h password=<REDACTED>"], "x api_key=<REDACTED>", true],
+      ["SELECT 1", undefined, undefined, undefined],
+    ]);
+    assertEquals(gauges.get("redacted_events"), 2);
   });
 });

@@ -124,7 +124,7 @@ Deno.test("the .deb installs a vigil that serves with derived permissions", asyn
       try {
         await waitForLine(r, /"msg":"vigil serving"/);
         const h = await healthz(port);
-        assertEquals(h.status, 200);
+        assertEquals(h.status, 200, JSON.stringify(h.body));
         assertEquals(h.body.status, "ok");
         // The launcher exec'd Deno with the derived flags: look at what actually runs.
         const argv = (await Deno.readTextFile(`/proc/${r.child.pid}/cmdline`)).split("\0");

@@ -1,7 +1,8 @@
 /**
  * The server configuration of the test harness in `postgres.ts`: what a throwaway cluster needs
  * to feed every Vigil source (pgAudit, logical WAL, all three log formats in a known dir), and
- * the pg_hba.conf that lets tests in with trust or, when asked, with scram passwords.
+ * the pg_hba.conf that lets tests in with trust or, when asked, with scram, md5 or clear-text
+ * passwords.
  */
 
 /** File name pattern of the server logs; csvlog and jsonlog swap `.log` for `.csv`/`.json`. */
@@ -67,9 +68,15 @@ export function serverConf(opts: ServerConfOptions): string {
   return `# Written by tests/support/postgres.ts\n${lines.join("\n")}\n`;
 }
 
-/** pg_hba.conf: trust over the socket; trust or scram-sha-256 over loopback TCP. */
-export function hbaConf(passwordAuth: boolean): string {
-  const method = passwordAuth ? "scram-sha-256" : "trust";
+/** How loopback TCP logins authenticate: pg_hba.conf's method. */
+export type AuthMethod = "trust" | "scram-sha-256" | "md5" | "password";
+
+/**
+ * pg_hba.conf: trust over the socket; over loopback TCP trust, or scram-sha-256 when
+ * `auth` is true, or the method named.
+ */
+export function hbaConf(auth: boolean | AuthMethod): string {
+  const method = auth === true ? "scram-sha-256" : auth === false ? "trust" : auth;
   return [
     "# Written by tests/support/postgres.ts",
     "local all all trust",

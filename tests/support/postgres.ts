@@ -20,11 +20,12 @@
  * ```
  */
 import { dirname, join } from "node:path";
-import { hbaConf, HOST, LOG_LINE_PREFIX, serverConf } from "./_postgres_conf.ts";
+import { type AuthMethod, hbaConf, HOST, LOG_LINE_PREFIX, serverConf } from "./_postgres_conf.ts";
 import { type Output, run, type ServerUser, serverUser } from "./_postgres_process.ts";
 import { type RunningServer, startServer, stopServer } from "./_postgres_server.ts";
 
 export { LOG_FILENAME, LOG_LINE_PREFIX } from "./_postgres_conf.ts";
+export type { AuthMethod } from "./_postgres_conf.ts";
 export { isProcessAlive } from "./_postgres_process.ts";
 
 const PORT_ATTEMPTS = 5;
@@ -37,6 +38,12 @@ export interface StartPostgresOptions {
   pgauditLogRelation?: boolean;
   /** Require scram-sha-256 passwords on TCP connections (also replication) instead of trust. */
   passwordAuth?: boolean;
+  /**
+   * pg_hba.conf's method for TCP connections (also replication), overriding `passwordAuth`.
+   * With `md5`, passwords are stored as md5 (the superuser's too), so the server really asks
+   * for md5 rather than falling back to SCRAM; `password` asks for them in clear text.
+   */
+  authMethod?: AuthMethod;
   /** Name of the bootstrap superuser; default `"postgres"`. */
   superuser?: string;
   /** Password of the superuser; default `"vigil-test-password"`. */
@@ -174,7 +181,8 @@ class Cluster implements PgCluster {
     ], { cwd: this.rootDir, user: this.#user });
     await Deno.remove(pwfile);
     if (initdb.code !== 0) throw new Error(`Cannot initdb ${this.dataDir}: ${describe(initdb)}`);
-    await Deno.writeTextFile(join(this.dataDir, "pg_hba.conf"), hbaConf(!!this.#opts.passwordAuth));
+    const auth = this.#opts.authMethod ?? !!this.#opts.passwordAuth;
+    await Deno.writeTextFile(join(this.dataDir, "pg_hba.conf"), hbaConf(auth));
     const include = "include 'vigil_test.conf'\n";
     await Deno.writeTextFile(join(this.dataDir, "postgresql.conf"), include, { append: true });
     // A port can be taken between probing it and the server binding it; then try another.
@@ -182,7 +190,8 @@ class Cluster implements PgCluster {
       this.#port = freePort();
       await this.#writeOwned(join(this.dataDir, "vigil_test.conf"), this.#conf());
       try {
-        return await this.#start();
+        await this.#start();
+        break;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (attempt < PORT_ATTEMPTS && /could not bind|address already in use/i.test(message)) {
@@ -190,6 +199,13 @@ class Cluster implements PgCluster {
         }
         throw new Error(`Cannot start PostgreSQL in ${this.dataDir}: ${message}`, { cause: error });
       }
+    }
+    if (auth === "md5") {
+      // initdb stored a SCRAM secret, for which the server would run SCRAM instead of md5.
+      await this.sql(
+        `SET password_encryption = 'md5'; ALTER ROLE "${this.superuser}" PASSWORD ` +
+          `'${this.password.replaceAll("'", "''")}'`,
+      );
     }
   }
 
@@ -314,7 +330,9 @@ class Cluster implements PgCluster {
       logDir: this.logDir,
       pgauditLog: this.#opts.pgauditLog ?? "all",
       pgauditLogRelation: this.#opts.pgauditLogRelation ?? false,
-      settings: this.#opts.settings,
+      settings: this.#opts.authMethod === "md5"
+        ? { password_encryption: "md5", ...this.#opts.settings }
+        : this.#opts.settings,
     });
   }
 

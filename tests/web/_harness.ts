@@ -96,11 +96,16 @@ export interface WorldOptions {
   /** The web app's wall clock, ms. */
   now?: () => number;
   throttle?: { userFailures?: number; addrFailures?: number };
+  /** Where the world's temp dir is made (e.g. a small tmpfs); default the system's. */
+  parent?: string;
 }
 
 /** Builds the world; on failure, whatever was opened is closed again. */
 export async function openWorld(opts: WorldOptions = {}): Promise<World> {
-  const dir = await Deno.makeTempDir({ prefix: "vigil-web-" });
+  const dir = await Deno.makeTempDir({
+    prefix: "vigil-web-",
+    ...(opts.parent === undefined ? {} : { dir: opts.parent }),
+  });
   const undo: (() => Promise<void> | void)[] = [async () => {
     await makeWritable(dir);
     await Deno.remove(dir, { recursive: true });

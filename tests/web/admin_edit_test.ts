@@ -182,7 +182,7 @@ Deno.test("Admin adds a WAL source: the password goes to a 0600 file and is neve
     const probe = await c.post("/admin/sources/crm/test", { _csrf: csrf });
     const probeHtml = await probe.text();
     assert(probeHtml.includes("Connection test failed."), probeHtml);
-    assert(probeHtml.includes("Cannot connect to 127.0.0.1:1"), probeHtml);
+    assert(probeHtml.includes("cannot connect to 127.0.0.1:1"), probeHtml);
 
     const page = (await c.page("/admin")).html;
     for (const text of [page, probeHtml, JSON.stringify(await uiEvents(w.dir))]) {
@@ -326,12 +326,52 @@ Deno.test("Only admins edit sources, and only with the CSRF token; probe output 
       _csrf: csrf,
       type: "pgaudit",
       name: "hostile",
-      path: `${data}/${hostile}`,
+      path: `${data}/../${hostile}`, // beside the data dir: no source may read inside it
       format: "csvlog",
     });
     assertEquals(add.status, 303);
     const html = await (await c.post("/admin/sources/hostile/test", { _csrf: csrf })).text();
     assert(!html.includes("<img src=x"), "markup rendered");
     assert(html.includes("&lt;img src=x onerror=alert(1)&gt;*.csv"), html);
+  });
+});
+
+Deno.test("the pgAudit form keeps log_line_prefix as typed, trailing space and all", async () => {
+  await withConfig(async (w, { data, reloads }) => {
+    const { c, csrf } = await admin(w);
+    const res = await c.post("/admin/sources", {
+      _csrf: csrf,
+      type: "pgaudit",
+      name: "stderr-log",
+      path: "/var/log/postgresql/postgresql-15-main.log",
+      format: "stderr",
+      log_line_prefix: "%m [%p] ",
+    });
+    assertEquals(res.status, 303);
+    // PostgreSQL's default prefix: without its last space no stderr line would match it.
+    const overlay = await readOverlay(data);
+    assert(overlay.includes(`log_line_prefix = "%m [%p] "`), overlay);
+    const table = reloads.at(-1)!.sources.find((s) => s.name === "stderr-log")!.table;
+    assertEquals(table.log_line_prefix, "%m [%p] ");
+  });
+});
+
+Deno.test("a source cannot be added under an API token's name", async () => {
+  await withConfig(async (w, { data }) => {
+    w.access.tokens.create("shop", ["ingest"], "admin1");
+    const { c, csrf } = await admin(w);
+    const res = await c.post("/admin/sources", {
+      _csrf: csrf,
+      type: "pgaudit",
+      name: "shop",
+      path: "/var/log/postgresql/*.csv",
+      format: "csvlog",
+    });
+    assertEquals(res.status, 400);
+    assert((await res.text()).includes("is the name of the API token shop"));
+    assertEquals(await readOverlay(data), "(none)");
+    const trail = (await uiEvents(w.dir)).filter((e) => e.command === "SOURCE_ADD");
+    assertEquals(trail.length, 1);
+    assert(/API token/.test(trail[0]!.error ?? ""), "recorded as refused");
   });
 });

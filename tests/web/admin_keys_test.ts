@@ -61,10 +61,16 @@ Deno.test("Administration: an admin rotates the signing key by the form; the old
     assertEquals((await c.request("/keys/history/0000000000000000.pub.pem")).status, 404);
     assertEquals((await c.request("/keys/history/..%2Fsigning.key")).status, 404);
 
-    // Recorded twice: the user's action, and the handover in the chain.
+    // Recorded twice: the user's action, and the handover in the chain; the unconfirmed try
+    // before it as refused.
     const ui = (await uiEvents(w.dir)).filter((e) => e.command === "KEY_ROTATE");
-    assertEquals(ui.length, 1);
-    assertEquals([ui[0]!.role, ui[0]!.object], ["admin1", `signing key ${oldId}`]);
+    assertEquals(ui.length, 2);
+    assertMatch(ui[0]!.error ?? "", /^refused: the current key id was not typed/);
+    assertEquals([ui[1]!.role, ui[1]!.object, ui[1]!.error], [
+      "admin1",
+      `signing key ${oldId}`,
+      undefined,
+    ]);
     let handover;
     for await (const r of readLog(w.dir)) {
       if (r.event.source === "vigil" && r.event.command === "KEY_ROTATE") handover = r.event;

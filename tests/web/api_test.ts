@@ -129,3 +129,17 @@ Deno.test("GET /api/v1/events searches with the query filters and pages by seq",
     assertEquals((await viaSession.json()).events.map((e: { seq: number }) => e.seq), [120]);
   });
 });
+
+Deno.test("POST /api/v1/events keeps numbers a double would change as their digits", async () => {
+  await withWorld({}, async (w) => {
+    const token = await createToken(w, "ledger", ["ingest"]);
+    const before = w.store.size;
+    const body = '[{"kind":"app","command":"TRANSFER","context":{"amount":12345678901234567890,' +
+      '"small":42}}]';
+    assertEquals((await post(w, token, body)).status, 201);
+    const [stored] = (await Array.fromAsync(readLog(w.store.dataDir, { fromSeq: before })))
+      .filter((r) => r.event.command === "TRANSFER");
+    assertStringIncludes(stored!.json, '"amount":"12345678901234567890"');
+    assertStringIncludes(stored!.json, '"small":42');
+  });
+});

@@ -1,12 +1,20 @@
 /**
  * Bundle downloads from the Management page: a tar that the system `tar` lists and extracts and
  * whose contents `vigil verify-bundle` accepts, the download in the UI's own trail, the temp dir
- * gone afterwards, and refusals by role, CSRF token and period.
+ * gone afterwards — also when the reader stalls — at most two staged at once, and refusals by
+ * role, CSRF token and period.
  */
 
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertEventually,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+} from "../support/assert.ts";
 import { runVigil } from "../support/cli.ts";
-import { DOWNLOAD_PREFIX } from "../../web/bundle_download.ts";
+import { DOWNLOAD_PREFIX, MAX_DOWNLOADS } from "../../web/bundle_download.ts";
 import { Client } from "./_client.ts";
 import { uiEvents, withWorld } from "./_harness.ts";
 
@@ -157,5 +165,59 @@ Deno.test("a bundle download removes a download temp dir a crash left a day ago"
     await res.arrayBuffer();
     assertEquals(await leftovers(w.dir), [`${DOWNLOAD_PREFIX}live`], "a running one is kept");
     await Deno.remove(fresh);
+  });
+});
+
+Deno.test("a bundle download whose reader stalls is cut off: its staged copy is removed and recorded", async () => {
+  await withWorld({}, async (w) => {
+    w.deps.downloadStallMs = 200;
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const res = await c.post("/management/bundle", {
+      _csrf: await c.csrf("/management"),
+      ...PERIOD,
+    });
+    assertEquals(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    assertEquals((await leftovers(w.dir)).length, 1, "staged while it is read");
+    // The reader takes nothing more: the download does not wait for it.
+    await assertEventually(async () => (await leftovers(w.dir)).length === 0, {
+      message: "the staged copy removed",
+    });
+    const trail = await assertEventually(async () => {
+      const t = (await uiEvents(w.dir)).filter((e) => e.object === "bundle");
+      return t.length === 2 ? t : undefined;
+    }, { message: "the cut-off download recorded" });
+    assertMatch(trail[1]!.error ?? "", /did not finish: the browser read nothing for/);
+    await assertRejects(() => reader.read());
+  });
+});
+
+Deno.test("at most two bundles are staged at once; a third download is refused with 503 and recorded", async () => {
+  await withWorld({}, async (w) => {
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const csrf = await c.csrf("/management");
+    const open: ReadableStreamDefaultReader<Uint8Array>[] = [];
+    for (let i = 0; i < MAX_DOWNLOADS; i++) {
+      const res = await c.post("/management/bundle", { _csrf: csrf, ...PERIOD });
+      assertEquals(res.status, 200);
+      const reader = res.body!.getReader();
+      await reader.read();
+      open.push(reader);
+    }
+    const third = await c.post("/management/bundle", { _csrf: csrf, ...PERIOD });
+    assertEquals(third.status, 503);
+    assertStringIncludes(await third.text(), "at most 2 at a time");
+    assertEquals((await leftovers(w.dir)).length, MAX_DOWNLOADS);
+    const refused = (await uiEvents(w.dir)).filter((e) => e.object === "bundle").at(-1)!;
+    assertMatch(refused.error ?? "", /^refused: /);
+
+    for (const r of open) await r.cancel();
+    await assertEventually(async () => (await leftovers(w.dir)).length === 0);
+    const again = await c.post("/management/bundle", { _csrf: csrf, ...PERIOD });
+    assertEquals(again.status, 200, "a slot is free once a download ended");
+    await again.arrayBuffer();
   });
 });

@@ -2,7 +2,8 @@
  * Administration (admin only): users, API tokens, the signing key and the configuration. Each
  * change is recorded in the chain (USER_ADD, USER_DISABLE, USER_ENABLE, USER_ROLE, USER_PASSWORD_RESET,
  * TOKEN_CREATE, TOKEN_REVOKE, SOURCE_* / EXPORT_TARGET_* / RETENTION_SET from ./admin_config.ts,
- * KEY_ROTATE from ./admin_keys.ts) before it is made. The public key downloads are open to every
+ * KEY_ROTATE from ./admin_keys.ts) before it is made; a refused change is recorded as refused,
+ * with why in the event's `error`, and never as done. The public key downloads are open to every
  * signed-in role: auditors need them to check exports.
  */
 
@@ -19,6 +20,7 @@ import { adminConfigRoutes, type ConfigExtra } from "./admin_config.ts";
 import { adminKeyRoutes } from "./admin_keys.ts";
 import { keyHistory } from "../../daemon/store/key_handover.ts";
 import { configPlace, readConfigState } from "./admin_config_state.ts";
+import { configuredSourceNames } from "../token_events.ts";
 
 /** Messages after a change, by code: a link cannot make the page say arbitrary things. */
 const DONE: Record<string, string> = {
@@ -76,21 +78,51 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
       status,
     );
 
-  /** Runs a change; a TypeError from the access store is the user's mistake, shown as 400. */
+  /**
+   * Runs an admin change. `check` throws a TypeError saying why the change would be refused: a
+   * refusal is recorded as refused, with why, and shown as 400. An accepted change is recorded
+   * before it is made; one that fails all the same is recorded again, with its error.
+   * `apply` may answer itself (a new token is shown once); otherwise the page says `done`.
+   */
   const change = async (
     c: WebContext,
-    record: { command: string; object: string; context?: Record<string, string> },
-    fn: () => void | Promise<void>,
+    record: { command: string; object: string; context?: Record<string, string | string[]> },
+    steps: {
+      check: () => void | Promise<void>;
+      apply: () => void | Response | Promise<void | Response>;
+    },
     done: string,
   ): Promise<Response> => {
     try {
-      await recordUiAction(deps, c, record);
-      await fn();
+      await steps.check();
     } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      await recordUiAction(deps, c, { ...record, error: `refused: ${e.message}` });
+      return page(c, 400, { error: e.message });
+    }
+    await recordUiAction(deps, c, record);
+    let answer: void | Response;
+    try {
+      answer = await steps.apply();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      await recordUiAction(deps, c, { ...record, error: `not done: ${why}` });
       if (e instanceof TypeError) return page(c, 400, { error: e.message });
       throw e;
     }
-    return c.redirect(`/admin?done=${done}`, 303);
+    return answer ?? c.redirect(`/admin?done=${done}`, 303);
+  };
+
+  /** Every configured source name: running, in the config file, and in managed.toml. */
+  const sourceNames = async (): Promise<Set<string>> => {
+    const names = configuredSourceNames(deps);
+    if (place !== null) {
+      const state = await readConfigState(place);
+      for (const t of [...state.fileSources, ...state.managed.sources]) {
+        names.add(String((t as { name?: unknown }).name ?? ""));
+      }
+    }
+    return names;
   };
 
   const field = async (c: WebContext, name: string): Promise<string> => {
@@ -114,25 +146,22 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
     const name = (await field(c, "name")).trim();
     const role = await field(c, "role");
     const password = await field(c, "password");
-    return change(c, { command: "USER_ADD", object: `user ${name.slice(0, 64)}` }, async () => {
-      await deps.access.users.add(name, role, password);
+    return change(c, { command: "USER_ADD", object: `user ${name.slice(0, 64)}` }, {
+      check: () => deps.access.users.checkAdd(name, role, password),
+      apply: async () => void await deps.access.users.add(name, role, password),
     }, "user-added");
   });
 
   app.post("/admin/users/:name/:action{disable|enable}", (c) => {
     const name = c.req.param("name");
     const disable = c.req.param("action") === "disable";
-    if (disable && name === c.get("user")!.name) {
-      return page(c, 400, { error: "You cannot disable yourself." });
-    }
-    const target = deps.access.users.get(name);
-    if (disable && target?.role === "admin" && deps.access.users.enabledAdmins() <= 1) {
-      return page(c, 400, { error: "The last active admin cannot be disabled." });
-    }
     return change(
       c,
-      { command: disable ? "USER_DISABLE" : "USER_ENABLE", object: `user ${name}` },
-      () => deps.access.users.setDisabled(name, disable),
+      { command: disable ? "USER_DISABLE" : "USER_ENABLE", object: `user ${name.slice(0, 64)}` },
+      {
+        check: () => deps.access.users.checkChange(name, { disable, by: c.get("user")!.name }),
+        apply: () => deps.access.users.setDisabled(name, disable),
+      },
       disable ? "user-disabled" : "user-enabled",
     );
   });
@@ -140,17 +169,17 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
   app.post("/admin/users/:name/role", async (c) => {
     const name = c.req.param("name");
     const role = await field(c, "role");
-    const target = deps.access.users.get(name);
-    if (
-      target?.role === "admin" && role !== "admin" && !target.disabled &&
-      deps.access.users.enabledAdmins() <= 1
-    ) {
-      return page(c, 400, { error: "The last active admin cannot be given another role." });
-    }
     return change(
       c,
-      { command: "USER_ROLE", object: `user ${name}`, context: { role } },
-      () => deps.access.users.setRole(name, role),
+      {
+        command: "USER_ROLE",
+        object: `user ${name.slice(0, 64)}`,
+        context: { role: role.slice(0, 64) },
+      },
+      {
+        check: () => deps.access.users.checkChange(name, { role }),
+        apply: () => deps.access.users.setRole(name, role),
+      },
       "role-changed",
     );
   });
@@ -158,9 +187,12 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
   app.post("/admin/users/:name/password", async (c) => {
     const name = c.req.param("name");
     const password = await field(c, "password");
-    return change(c, { command: "USER_PASSWORD_RESET", object: `user ${name}` }, async () => {
-      await deps.access.users.setPassword(name, password);
-      deps.access.throttle.clearUser(name);
+    return change(c, { command: "USER_PASSWORD_RESET", object: `user ${name.slice(0, 64)}` }, {
+      check: () => deps.access.users.checkChange(name, { password }),
+      apply: async () => {
+        await deps.access.users.setPassword(name, password);
+        deps.access.throttle.clearUser(name);
+      },
     }, "password-reset");
   });
 
@@ -170,29 +202,29 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
     const raw = body.scope;
     const scopes = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
       .filter((s): s is string => typeof s === "string");
-    try {
-      await recordUiAction(deps, c, {
-        command: "TOKEN_CREATE",
-        object: `token ${name.slice(0, 64)}`,
-        context: { scopes },
-      });
-      const { token, info } = deps.access.tokens.create(name, scopes, c.get("user")!.name);
-      // Shown in this response only; a redirect would have to carry it in a URL.
-      return page(c, 200, { newToken: { name: info.name, token } });
-    } catch (e) {
-      if (e instanceof TypeError) return page(c, 400, { error: e.message });
-      throw e;
-    }
+    const sources = await sourceNames();
+    return change(c, {
+      command: "TOKEN_CREATE",
+      object: `token ${name.slice(0, 64)}`,
+      context: { scopes: scopes.slice(0, 8).map((s) => s.slice(0, 32)) },
+    }, {
+      check: () => deps.access.tokens.checkCreate(name, scopes, sources),
+      apply: () => {
+        const { token, info } = deps.access.tokens.create(name, scopes, c.get("user")!.name, {
+          sources,
+        });
+        // Shown in this response only; a redirect would have to carry it in a URL.
+        return page(c, 200, { newToken: { name: info.name, token } });
+      },
+    }, "token-created");
   });
 
   app.post("/admin/tokens/:name/revoke", (c) => {
     const name = c.req.param("name");
-    return change(
-      c,
-      { command: "TOKEN_REVOKE", object: `token ${name}` },
-      () => deps.access.tokens.revoke(name, c.get("user")!.name),
-      "token-revoked",
-    );
+    return change(c, { command: "TOKEN_REVOKE", object: `token ${name.slice(0, 64)}` }, {
+      check: () => deps.access.tokens.checkRevoke(name),
+      apply: () => deps.access.tokens.revoke(name, c.get("user")!.name),
+    }, "token-revoked");
   });
 
   return app;

@@ -188,6 +188,14 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
           if (doc[kind].some((t) => t.name === name)) {
             throw new TypeError(`name: "${name}" is in use already`);
           }
+          // A source and a token of one name would write events no one could tell apart.
+          const token = kind === "sources" ? deps.access.tokens.get(name.toLowerCase()) : null;
+          if (token !== null) {
+            throw new TypeError(
+              `name: "${name}" is the name of the API token ${token.name}, whose events would ` +
+                "pass for this source's; choose another name",
+            );
+          }
           const { table, secrets } = fromForm(fields);
           const written = await withSecrets(table, secrets);
           return { doc: { ...doc, [kind]: [...doc[kind], table] }, written };

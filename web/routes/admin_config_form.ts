@@ -7,8 +7,14 @@
 
 import { parseDsn } from "../../plugins/wal/_wire.ts";
 
-/** A form's text fields, trimmed; absent ones are `""`. */
+/** A form's text fields, trimmed (save {@link UNTRIMMED}); absent ones are `""`. */
 export type FormFields = Readonly<Record<string, string>>;
+
+/**
+ * Fields whose edge spaces mean something: PostgreSQL's default `log_line_prefix` is
+ * `'%m [%p] '`, and without its last space no stderr line would match it.
+ */
+export const UNTRIMMED: ReadonlySet<string> = new Set(["log_line_prefix"]);
 
 /** A table built from a form, and the secrets to store beside it by file suffix. */
 export interface FormTable {
@@ -27,7 +33,9 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set(["password", "access_k
 /** Reads a urlencoded/multipart body's string fields. */
 export function formFields(body: Record<string, unknown>): FormFields {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) if (typeof v === "string") out[k] = v.trim();
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === "string") out[k] = UNTRIMMED.has(k) ? v : v.trim();
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
  * /admin CSRF check). The rotation runs in the daemon's own open store — it holds the data
  * directory's lock — and is recorded twice: the UI's KEY_ROTATE action by the user, before it
  * is made, and the store's KEY_ROTATE system event that hands the old key over to the new one.
+ * A refused or failed rotation is recorded with why, in the UI event's `error`.
  */
 
 import { Hono } from "hono";
@@ -47,18 +48,30 @@ export function adminKeyRoutes(deps: WebDeps, page: KeyPage): Hono<WebEnv> {
     const confirm = typeof body.confirm === "string" ? body.confirm.trim() : "";
     const reason = typeof body.reason === "string" ? body.reason.trim().slice(0, 200) : "";
     const old = deps.store.keyId;
+    const record = {
+      command: "KEY_ROTATE",
+      object: `signing key ${old}`,
+      ...(reason ? { context: { reason } } : {}),
+    };
     if (confirm !== old) {
+      await recordUiAction(deps, c, {
+        ...record,
+        error: "refused: the current key id was not typed to confirm the rotation",
+      });
       return page(c, 400, {
         error: `Not rotated: type the current key id ${old} to confirm the rotation.`,
       });
     }
     const user = c.get("user")!.name;
-    await recordUiAction(deps, c, {
-      command: "KEY_ROTATE",
-      object: `signing key ${old}`,
-      ...(reason ? { context: { reason } } : {}),
-    });
-    await deps.store.rotateKey({ by: user, ...(reason ? { reason } : {}) });
+    await recordUiAction(deps, c, record);
+    try {
+      await deps.store.rotateKey({ by: user, ...(reason ? { reason } : {}) });
+    } catch (e) {
+      // Recorded above as about to happen: the trail must also say that it did not.
+      const why = e instanceof Error ? e.message : String(e);
+      await recordUiAction(deps, c, { ...record, error: `not done: ${why}` });
+      throw e;
+    }
     return c.redirect("/admin?done=key-rotated", 303);
   });
 

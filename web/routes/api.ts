@@ -4,14 +4,18 @@
  * `POST /api/v1/events` (token with scope `ingest`) takes a JSON array of events — or JSON
  * lines — in the canonical field names, checks each against the schema, and answers 201 only
  * once `store.append` has resolved, i.e. the batch is fsynced. All or nothing: one bad event
- * refuses the batch with 400 naming its index and field. The token's name is the source.
- * Bodies over 1 MiB or batches over 1000 events get 413.
+ * refuses the batch with 400 naming its index and field. The token's name is the source and
+ * its identity is in each event's context; it posts `app` events only, never Vigil's own
+ * commands (`../token_events.ts`), and a token named like a configured source is refused.
+ * Bodies over 1 MiB or batches over 1000 events get 413; a store that cannot take the batch
+ * (a full disk) 503.
  *
  * `GET /api/v1/events` (token with scope `read`, or a signed-in auditor or admin) searches with
  * the filters of `vigil query`, newest first; `next_before` pages on.
  */
 
 import { Hono } from "hono";
+import { parseJsonExact } from "../../daemon/event/json_exact.ts";
 import type { NewEvent } from "../../daemon/event/model.ts";
 import {
   EventLimitError,
@@ -23,6 +27,12 @@ import { requireApiAccess } from "../auth/bearer.ts";
 import type { WebDeps } from "../deps.ts";
 import type { WebEnv } from "../env.ts";
 import { describeFilter, parseSearch, searchEvents, SearchParamError } from "../search.ts";
+import {
+  checkTokenEvent,
+  configuredSourceNames,
+  sourceClash,
+  stampToken,
+} from "../token_events.ts";
 import { log } from "../../daemon/log.ts";
 
 /** Largest request body, bytes. */
@@ -61,7 +71,8 @@ function parseItems(text: string, contentType: string): unknown[] {
   if (!lines) {
     let v: unknown;
     try {
-      v = JSON.parse(text);
+      // Numbers a double would change are kept as their digits, as `vigil ingest` does.
+      v = parseJsonExact(text);
     } catch (e) {
       throw new SyntaxError(`the body is not JSON: ${(e as Error).message}`);
     }
@@ -71,7 +82,7 @@ function parseItems(text: string, contentType: string): unknown[] {
   text.split("\n").forEach((line, i) => {
     if (line.trim() === "") return;
     try {
-      out.push(JSON.parse(line));
+      out.push(parseJsonExact(line));
     } catch (e) {
       throw new SyntaxError(`line ${i + 1} is not JSON: ${(e as Error).message}`);
     }
@@ -85,7 +96,16 @@ export function apiRoutes(deps: WebDeps): Hono<WebEnv> {
   const now = deps.now ?? Date.now;
 
   app.post("/events", requireApiAccess(deps.access, "ingest"), async (c) => {
-    const source = c.get("token")!.name;
+    const token = c.get("token")!;
+    const source = token.name;
+    // A token made before sources were checked against token names, or a source added since.
+    const clash = sourceClash(source, configuredSourceNames(deps));
+    if (clash !== null) {
+      return c.json({
+        error: `the token ${source} is named like the configured source ${clash}, so its ` +
+          "events could pass for that source's: revoke it and create one with another name",
+      }, 403);
+    }
     let items: unknown[];
     try {
       items = parseItems(
@@ -112,7 +132,9 @@ export function apiRoutes(deps: WebDeps): Hono<WebEnv> {
     const events: NewEvent[] = [];
     for (let i = 0; i < items.length; i++) {
       try {
-        events.push(validateEvent(items[i], { source, ingestTs }));
+        const ev = validateEvent(items[i], { source, ingestTs });
+        checkTokenEvent(ev);
+        events.push(stampToken(ev, token));
       } catch (e) {
         if (e instanceof EventValidationError || e instanceof EventLimitError) {
           return c.json(

@@ -1,6 +1,8 @@
 /**
- * Sign in and sign out. Each attempt is an event in the chain (LOGIN or LOGIN_FAILED, with the
- * name tried and the client address); a locked account or address gets a message saying until
+ * Sign in and sign out. Each sign-in is an event in the chain (LOGIN), and so is each refused
+ * one (LOGIN_FAILED, with the name tried and the client address) — past a few per address and
+ * minute counted and written aggregated (`../sign_in_trail.ts`), so that strangers cannot make
+ * the appliance write without bound; a locked account or address gets a message saying until
  * when. A new session id is issued on every sign-in, so a planted cookie cannot be promoted.
  */
 
@@ -14,6 +16,7 @@ import type { WebDeps } from "../deps.ts";
 import { clientAddr, type WebContext, type WebEnv } from "../env.ts";
 import { wallTime } from "../views/format.ts";
 import { LoginPage } from "../views/login.tsx";
+import { SignInTrail } from "../sign_in_trail.ts";
 
 /** Only a local path may be a redirect target: never `//host` or a scheme. */
 function safeNext(next: unknown): string | null {
@@ -37,6 +40,7 @@ function form(c: WebContext, deps: WebDeps, status: 200 | 401 | 429, opts: {
 export function loginRoutes(deps: WebDeps): Hono<WebEnv> {
   const app = new Hono<WebEnv>();
   const now = deps.now ?? Date.now;
+  const refusals = new SignInTrail(deps);
 
   app.get("/login", (c) => {
     const user = c.get("user");
@@ -53,10 +57,10 @@ export function loginRoutes(deps: WebDeps): Hono<WebEnv> {
     const result = await deps.access.login(name, password.slice(0, 1024), clientAddr(c));
     if (!result.ok) {
       const locked = result.reason === "locked";
-      await recordUiAction(deps, c, {
-        command: "LOGIN_FAILED",
-        actor: name,
-        object: name,
+      await refusals.refused({
+        name,
+        addr: clientAddr(c),
+        locked,
         error: locked
           ? `locked out (${result.lockout.scope}) until ${wallTime(result.lockout.until)}`
           : "wrong user name or password",

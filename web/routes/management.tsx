@@ -1,13 +1,14 @@
 /**
  * Management (auditor, admin): compliance status, verification on demand, coverage and gaps,
  * exports, bundle downloads and the evidence pack. Viewing coverage, building a pack and
- * downloading a bundle read audit data and are recorded (VIEW_COMPLIANCE, EXPORT); each
- * verification run is recorded with its result (VERIFY).
+ * downloading a bundle read audit data and are recorded (VIEW_COMPLIANCE, EXPORT); a
+ * verification is recorded when asked for (VERIFY_START, durable before the answer) and with its
+ * result once it has run (VERIFY), by the user who asked, whether or not the browser still waits.
  */
 
 import { Hono } from "hono";
 import { formatRfc3339Micros } from "../../daemon/event/time.ts";
-import { recordUiAction } from "../audit_trail.ts";
+import { recordAs, recordUiAction, uiActor } from "../audit_trail.ts";
 import { csrfCheck } from "../auth/csrf.ts";
 import { downloadBundle } from "../bundle_download.ts";
 import { requireRole } from "../auth/session.ts";
@@ -69,17 +70,25 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
         coverage={sources}
         gaps={gaps}
         exports={deps.exports ? deps.exports.status().targets : null}
+        integrity={deps.status.current().store.integrity}
       />,
     );
   });
 
-  app.post("/verify", csrfCheck({ tls: deps.tls }), (c) => {
-    const by = c.get("user")!.name;
-    // The run outlives the request: a large store takes a while, and the page polls for it.
-    verifier.start(by, (run) =>
-      recordUiAction(deps, c, {
+  app.post("/verify", csrfCheck({ tls: deps.tls }), async (c) => {
+    // Captured now: the run outlives the request (a large store takes a while, and the page
+    // polls for it), and its result is recorded once the request is long closed.
+    const who = uiActor(c);
+    const running = verifier.running;
+    await recordUiAction(deps, c, {
+      command: "VERIFY_START",
+      object: "store",
+      ...(running === null ? {} : { context: { joined_run_of: running.by } }),
+    });
+    verifier.start(who.name, (run) =>
+      recordAs(deps, who, {
         command: "VERIFY",
-        actor: by,
+        object: "store",
         context: { ok: run.ok, events: run.events, checkpoints: run.checkpoints },
         ...(run.problem === null ? {} : { error: run.problem }),
       })).catch(() => {/* recorded by the verifier */});

@@ -60,6 +60,15 @@ export const EvidencePage = (
       />
     )}
     <h2>Gaps reported</h2>
+    {pack.gaps_total > pack.gaps.length
+      ? (
+        <p class="bad" id="gaps-cut">
+          {count(pack.gaps_total)} gaps reported in the period; the newest {count(pack.gaps.length)}
+          {" "}
+          are listed. Make a pack of a shorter period for the others.
+        </p>
+      )
+      : null}
     {pack.gaps.length === 0 ? <p class="ok">None.</p> : (
       <table>
         <thead>
@@ -93,6 +102,14 @@ export const EvidencePage = (
       </table>
     )}
     <h2>Alerts and their review</h2>
+    {pack.alerts_cut
+      ? (
+        <p class="bad" id="alerts-cut">
+          More alerts were raised in the period than the {count(pack.alerts?.length ?? 0)}{" "}
+          listed. Make a pack of a shorter period for the others.
+        </p>
+      )
+      : null}
     {pack.alerts === null
       ? <p class="muted">Alerting is not configured.</p>
       : pack.alerts.length === 0

@@ -1,17 +1,19 @@
 /**
- * The Management page: compliance at a glance — the last verification and a button to run one,
- * the latest signed checkpoint, coverage per source and reported gaps in a period, the export
- * targets, and the evidence pack form.
+ * The Management page: compliance at a glance — the daemon's own checks of the store (at start
+ * and daily in the background, a damaged store as an alarm), the last verification from the UI
+ * and a button to run one, the latest signed checkpoint, coverage per source and reported gaps
+ * in a period, the export targets, and the evidence pack form.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { User, VerifyRun } from "../../daemon/access/mod.ts";
-import type { AuditEvent } from "../../daemon/event/model.ts";
+import type { IntegrityStatus } from "../../daemon/serve/status.ts";
 import type { Checkpoint } from "../../daemon/store/checkpoint.ts";
-import type { Coverage } from "../compliance.ts";
+import type { Coverage, GapList } from "../compliance.ts";
 import type { ExportTargetState } from "../deps.ts";
 import { count, eventTime, wallTime } from "./format.ts";
 import { CoverageTable } from "./coverage_table.tsx";
+import { BackgroundVerification } from "./integrity.tsx";
 import { Csrf, Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -35,6 +37,18 @@ export const VerifyResult = ({ run }: { run: VerifyRun | null }): JSX.Element =>
     )
     : <p id="verify-result" class="warn">Never verified from the UI.</p>;
 
+/** Says so when the gap list holds fewer gaps than the period: never a silent cut. */
+export const GapsCut = ({ gaps }: { gaps: GapList }): JSX.Element | null =>
+  gaps.total > gaps.events.length
+    ? (
+      <p class="bad" id="gaps-cut">
+        {count(gaps.total)} gaps reported in this period; the newest {count(gaps.events.length)}
+        {" "}
+        are listed. Narrow the period to see the others.
+      </p>
+    )
+    : null;
+
 /** The page. */
 export const ManagementPage = (p: {
   user: User;
@@ -45,8 +59,10 @@ export const ManagementPage = (p: {
   storeSize: number;
   period: { from: string; to: string };
   coverage: Coverage[] | null;
-  gaps: AuditEvent[];
+  gaps: GapList;
   exports: readonly ExportTargetState[] | null;
+  /** The daemon's own checks of the store, when it runs them. */
+  integrity?: IntegrityStatus | undefined;
 }): JSX.Element => (
   <Layout
     title="Management"
@@ -56,6 +72,7 @@ export const ManagementPage = (p: {
     refreshSeconds={p.running ? 3 : 0}
   >
     <h2>Integrity</h2>
+    <BackgroundVerification integrity={p.integrity} />
     <VerifyResult run={p.lastRun} />
     {p.running
       ? (
@@ -122,7 +139,8 @@ export const ManagementPage = (p: {
         />
       )}
     <h2>Reported gaps</h2>
-    {p.gaps.length === 0
+    <GapsCut gaps={p.gaps} />
+    {p.gaps.events.length === 0
       ? <p class="ok" id="gaps">No gaps reported in this period.</p>
       : (
         <table id="gaps">
@@ -136,7 +154,7 @@ export const ManagementPage = (p: {
             </tr>
           </thead>
           <tbody>
-            {p.gaps.map((e) => (
+            {p.gaps.events.map((e) => (
               <tr>
                 <td class="num">
                   <a href={`/events/${e.seq}`}>{e.seq}</a>

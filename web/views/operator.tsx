@@ -1,6 +1,7 @@
 /**
  * The Operator page: is collection working? Per source state, throughput, lag, freshness and
- * errors; charts over the last hour or day; the store's size and disk headroom; open alerts.
+ * errors; charts over the last hour or day; the store's size, disk headroom and integrity (its
+ * start checks and background verification, a damaged store as an alarm); open alerts.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
@@ -10,6 +11,7 @@ import type { Alert } from "../deps.ts";
 import { AlertTable } from "./alerts.tsx";
 import { SourceChart } from "./chart.tsx";
 import { age, bytes, count, rate, wallTime } from "./format.ts";
+import { DamageNotice, IntegrityCard } from "./integrity.tsx";
 import { Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -63,6 +65,13 @@ export const OperatorPage = (
             {" "}
             ms, p99 {(st.commitSeconds.p99 * 1000).toFixed(1)} ms
           </small>
+          {st.indexLag === undefined ? null : (
+            <small class="index-lag">
+              {st.indexLag === 0
+                ? "search index up to date"
+                : `search index ${count(st.indexLag)} events behind (read from the log meanwhile)`}
+            </small>
+          )}
         </div>
         <div class="card">
           <div>Disk headroom</div>
@@ -74,7 +83,9 @@ export const OperatorPage = (
           <div class="big">{st.lastCheckpoint ? count(st.lastCheckpoint.size) : "none"}</div>
           <small>{st.lastCheckpoint ? st.lastCheckpoint.time : "not signed yet"}</small>
         </div>
+        {st.integrity ? <IntegrityCard integrity={st.integrity} /> : null}
       </div>
+      <DamageNotice integrity={st.integrity} />
       {st.lastError
         ? (
           <p class="notice bad" role="alert">

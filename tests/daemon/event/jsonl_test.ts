@@ -216,3 +216,20 @@ Deno.test("JsonLinesStream throws a TypeError for bad options", () => {
   assertThrows(() => new JsonLinesStream({ source: "" }), TypeError);
   assertThrows(() => new JsonLinesStream({ source: "a", maxLineBytes: -1 }), TypeError);
 });
+
+Deno.test("JsonLinesStream keeps numbers a double would round as the strings of their digits", async () => {
+  const out = await decode([
+    '{"kind":"app","context":{"id":12345678901234567890,"n":7,"x":0.5},' +
+    '"old_row":{"big":-18446744073709551616}}\n',
+  ]);
+  assertEquals(out, [{
+    line: 1,
+    event: {
+      ts: NOW,
+      source: "app",
+      kind: "app",
+      old_row: { big: "-18446744073709551616" },
+      context: { id: "12345678901234567890", n: 7, x: 0.5 },
+    },
+  }]);
+});

@@ -235,3 +235,31 @@ Deno.test("validateEvent() output encodes canonically with every field set", () 
   assertEquals(formatRfc3339Micros(json.ts), input.ts);
   assertEquals(json.ts, parseRfc3339Micros(input.ts));
 });
+
+Deno.test("validateEvent() redacts secrets in statement, params, error and raw (API, ingest, UI)", () => {
+  const ev = validateEvent({
+    kind: "app",
+    statement: "ALTER ROLE ada PASSWORD 'hunter2'",
+    params: ["host=db password=hunter3", null],
+    error: "cannot connect to postgres://ada:hunter4@db/x",
+    raw: "CREATE USER MAPPING FOR ada SERVER s OPTIONS (password 'hunter5')",
+    redacted: false,
+  }, OPTS);
+  assertEquals(ev.statement, "ALTER ROLE ada PASSWORD <REDACTED>");
+  assertEquals(ev.params, ["host=db password=<REDACTED>", null]);
+  assertEquals(ev.error, "cannot connect to postgres://ada:<REDACTED>@db/x");
+  assertEquals(ev.raw, "CREATE USER MAPPING FOR ada SERVER s OPTIONS (password <REDACTED>)");
+  assertEquals(ev.redacted, true, "an input's redacted: false does not survive a redaction");
+  const keys = Object.keys(ev);
+  assertEquals(keys, EVENT_FIELD_NAMES.filter((n) => keys.includes(n)), "canonical order");
+  for (const secret of ["hunter2", "hunter3", "hunter4", "hunter5"]) {
+    assert(!canonicalJson(ev as AuditEvent).includes(secret), secret);
+  }
+  // Nothing to redact: no flag is added, and an empty rule list turns redaction off.
+  assertEquals(validateEvent({ kind: "app", statement: "SELECT 1" }, OPTS).redacted, undefined);
+  const off = validateEvent({ kind: "app", statement: "ALTER ROLE a PASSWORD 'x'" }, {
+    ...OPTS,
+    redaction: [],
+  });
+  assertEquals(off.statement, "ALTER ROLE a PASSWORD 'x'");
+});

@@ -1,4 +1,6 @@
+import { healthRoutes } from "../../../daemon/serve/http.ts";
 import { renderMetrics } from "../../../daemon/serve/metrics.ts";
+import type { IntegrityStatus } from "../../../daemon/serve/status.ts";
 import { StatusBoard } from "../../../daemon/serve/status_board.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 
@@ -41,6 +43,72 @@ Deno.test("the status board counts per source and renders valid Prometheus text"
   assertMatch(text, /^vigil_source_last_event_age_seconds\{source="billing"\} 15\.000$/m);
   // The label value is escaped: one line per sample, quotes and backslashes escaped.
   assert(text.includes('vigil_source_up{source="ops \\"eu\\"\\\\west\\nline"} 0'), text);
+  for (const line of text.trimEnd().split("\n")) {
+    assertMatch(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^\n]*\})? [-\d.e]+)$/);
+  }
+});
+
+Deno.test("the store's checks count in the board's health, /healthz and /metrics", async () => {
+  const now = 1_767_225_600_000;
+  const board = new StatusBoard({
+    version: "0.1.0",
+    dataDir: ".",
+    now: () => now,
+    storeBytes: () => Promise.resolve(4096),
+  });
+  const verification = {
+    ok: true,
+    trigger: "start",
+    startedAt: now - 2500,
+    finishedAt: now - 500,
+    events: 10_401,
+    checkpoints: 3,
+    problem: null,
+  };
+  let integrity: IntegrityStatus = {
+    state: "intact",
+    healthy: true,
+    problem: null,
+    startCheck: { ok: true, at: now - 3000, seconds: 0.012, segments: 5, problem: null },
+    lastVerification: verification,
+    verifying: null,
+    nextAt: now + 86_400_000,
+    runs: { intact: 1, damaged: 0 },
+  };
+  board.watchIntegrity(() => integrity);
+  const app = healthRoutes(board, () => now);
+  assertEquals(board.current().healthy, true);
+  assertEquals((await app.request("/healthz")).status, 200);
+  let text = renderMetrics(board.current(), now);
+  assertMatch(text, /^vigil_store_intact 1$/m);
+  assertMatch(text, /^vigil_store_verify_runs_total\{result="intact"\} 1$/m);
+  assertMatch(text, /^vigil_store_verify_last_ok 1$/m);
+  assertMatch(text, /^vigil_store_verify_last_duration_seconds 2\.000$/m);
+  assertMatch(text, /^vigil_store_verify_last_timestamp_seconds 1767225599\.500$/m);
+
+  const problem = "seg-00000000000000002600.vsegz offset 0: compressed segment block 0: corrupt";
+  integrity = {
+    ...integrity,
+    state: "damaged",
+    healthy: false,
+    problem: `${problem} (found by the daily verification)`,
+    lastVerification: { ...verification, trigger: "daily", ok: false, problem },
+    runs: { intact: 1, damaged: 1 },
+  };
+  assertEquals(board.current().healthy, false);
+  const r = await app.request("/healthz");
+  assertEquals(r.status, 503);
+  const body = await r.json();
+  assertEquals([body.status, body.store.healthy], ["degraded", false]);
+  assertEquals(body.store.integrity.state, "damaged");
+  assertEquals(body.store.integrity.problem, `${problem} (found by the daily verification)`);
+  assertEquals(body.store.integrity.last_verification.finished, "2025-12-31T23:59:59.500Z");
+  assertEquals(body.store.integrity.next_verification, "2026-01-02T00:00:00.000Z");
+  text = renderMetrics(board.current(), now);
+  assertMatch(text, /^vigil_store_intact 0$/m);
+  assertMatch(text, /^vigil_up 0$/m);
+  assertMatch(text, /^vigil_store_verify_runs_total\{result="damaged"\} 1$/m);
+  assertMatch(text, /^vigil_store_verify_last_ok 0$/m);
   for (const line of text.trimEnd().split("\n")) {
     assertMatch(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^\n]*\})? [-\d.e]+)$/);
   }

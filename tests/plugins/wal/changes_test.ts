@@ -232,3 +232,30 @@ Deno.test("ChangeAssembler bounds memory in a million-row transaction", () => {
   assertEquals(lastPos, "0/F000000#0000999999");
   assert(most <= 5000, `at most one batch pending, saw ${most}`);
 });
+
+Deno.test("ChangeAssembler keeps a change it cannot read as a row_change of its table, raw", () => {
+  const bytes = pgo.insert(7, ["1", "X", null]);
+  bytes[bytes.lastIndexOf(0x58)] = 0xff; // the value "X" becomes a byte that is no UTF-8
+  const out = events(run(
+    newAsm(),
+    txn(0x1000, 5, [pgo.message(true, "0/1000", "vigil.context", CTX), bytes]),
+  ));
+  const [, change] = out;
+  assertEquals(
+    [change?.kind, change?.schema, change?.object, change?.object_type, change?.command],
+    ["row_change", "public", "public.t", "TABLE", "INSERT"],
+  );
+  assertEquals([change?.source_pos, change?.xid], ["0/1000#0000000001", 5]);
+  assertEquals(change?.context, JSON.parse(CTX), "its transaction's context, as any change");
+  assertEquals(
+    change?.raw,
+    `\\x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`,
+  );
+  assert(change?.parse_error?.includes("not UTF-8"), change?.parse_error);
+  assertEquals(change?.new_row, undefined);
+  // A change of a relation never described still says its command; other messages, nothing.
+  const unknown = pgo.insert(8, ["1", "X", null]);
+  unknown[unknown.lastIndexOf(0x58)] = 0xff;
+  const [lost] = events(run(newAsm(), txn(0x2000, 6, [unknown])));
+  assertEquals([lost?.kind, lost?.command, lost?.object], ["row_change", "INSERT", undefined]);
+});

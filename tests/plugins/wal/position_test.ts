@@ -104,3 +104,12 @@ Deno.test("readVigilMessage() maps DDL records and keeps bad ones raw", () => {
   const noUser = readVigilMessage("vigil.context", enc('{"user":7}'));
   assertEquals([noUser.fields.app_user, noUser.context], [undefined, { user: 7 }]);
 });
+
+Deno.test("readVigilMessage() keeps a context number past 2^53 exact, as its digits", () => {
+  const { fields, context } = readVigilMessage(
+    "vigil.context",
+    new TextEncoder().encode('{"user": "ada", "order": 12345678901234567890, "share": 0.25}'),
+  );
+  assertEquals(context, { user: "ada", order: "12345678901234567890", share: 0.25 });
+  assertEquals(fields.context, context);
+});

@@ -93,41 +93,103 @@ Deno.test("probeWal() reports version, wal_level, rights, slot, publication, TLS
   });
 });
 
-Deno.test("probeWal() fails on a closed port and on a server that never answers", async () => {
+/** A listener on 127.0.0.1 that treats each connection with `serve`; its port and a stop. */
+function listener(serve: (conn: Deno.Conn) => Promise<void>): {
+  port: number;
+  stop(): Promise<void>;
+} {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of l) {
+      conns.push(conn);
+      served.push(serve(conn).catch(() => {}));
+    }
+  })();
+  return {
+    port: (l.addr as Deno.NetAddr).port,
+    stop: async () => {
+      l.close();
+      await accepting.catch(() => {});
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed by its server */ }
+      }
+      await Promise.all(served);
+    },
+  };
+}
+
+const te = new TextEncoder();
+
+Deno.test("probeWal() tells one port from another by nothing: same line, same moment", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const closedPort = (closed.addr as Deno.NetAddr).port;
   closed.close();
-  const table = (port: number) => ({
-    name: "x",
-    type: "wal",
-    dsn: `postgres://vigil@127.0.0.1:${port}/db`,
-    slot: "s",
-    publication: "p",
-  });
-  const refused = await probeWal(table(closedPort));
-  assertEquals(refused.ok, false);
-  assert(
-    refused.lines.at(-1)!.startsWith("failed: Cannot connect to 127.0.0.1:"),
-    refused.lines.at(-1),
-  );
-
-  // Accepts the connection and then says nothing.
-  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of silent) held.push(conn);
-  })();
+  const kinds = {
+    silent: listener(async (c) => {
+      const buf = new Uint8Array(1024);
+      while ((await c.read(buf)) !== null) { /* says nothing, ever */ }
+    }),
+    ssh: listener(async (c) => void await c.write(te.encode("SSH-2.0-OpenSSH_9.2p1\r\n"))),
+    http: listener(async (c) => {
+      await c.read(new Uint8Array(1024));
+      await c.write(te.encode("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
+      c.close();
+    }),
+    hangup: listener((c) => Promise.resolve(c.close())),
+  };
+  const windowMs = 1000;
   try {
-    const r = await probeWal(table((silent.addr as Deno.NetAddr).port), { timeoutMs: 300 });
-    assertEquals(r.ok, false);
-    assert(r.lines.at(-1)!.startsWith("failed: "), r.lines.at(-1));
+    const ports = {
+      closed: closedPort,
+      ...Object.fromEntries(
+        Object.entries(kinds).map(([k, v]) => [k, v.port]),
+      ),
+    };
+    const results = await Promise.all(
+      Object.entries(ports).map(async ([kind, port]) => {
+        const t0 = performance.now();
+        const r = await probeWal({
+          name: "x",
+          type: "wal",
+          dsn: `postgres://vigil@127.0.0.1:${port}/db`,
+          slot: "s",
+          publication: "p",
+        }, { connectMs: windowMs });
+        const ms = performance.now() - t0;
+        return {
+          kind,
+          ms,
+          ok: r.ok,
+          lines: r.lines.map((l) => l.replaceAll(String(port), "PORT")),
+        };
+      }),
+    );
+    const [first] = results;
+    for (const r of results) {
+      assertEquals([r.kind, r.ok, r.lines], [r.kind, false, first!.lines]);
+      assert(r.ms >= windowMs - 5, `${r.kind} answered after ${r.ms} ms, before the window ended`);
+    }
+    assertEquals(
+      first!.lines.at(-1),
+      "failed: cannot connect to 127.0.0.1:PORT: no PostgreSQL server answered",
+    );
+    const times = results.map((r) => r.ms);
+    assert(Math.max(...times) - Math.min(...times) < 500, `answer times ${times.join(", ")}`);
   } finally {
-    silent.close();
-    await accepting.catch(() => {});
-    for (const c of held) c.close();
+    for (const k of Object.values(kinds)) await k.stop();
   }
 
-  const bad = await probeWal({ ...table(5432), slot: "Bad-Slot!" });
+  const bad = await probeWal({
+    name: "x",
+    type: "wal",
+    dsn: "postgres://vigil@127.0.0.1:5432/db",
+    slot: "Bad-Slot!",
+    publication: "p",
+  });
   assertEquals(bad.ok, false);
   assert(bad.lines[0]!.startsWith("configuration: "), bad.lines[0]);
 });

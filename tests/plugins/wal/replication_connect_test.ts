@@ -1,7 +1,8 @@
 /**
  * Logging in to a real PostgreSQL 15 on replication connections: SCRAM-SHA-256 with the right
- * and a wrong password, md5 and cleartext when pg_hba.conf asks for them, trust over the Unix
- * socket, and TLS (refused when the server has none; CA and host name checked when it has).
+ * and a wrong password, md5 and cleartext when pg_hba.conf asks for them (only over TLS with a
+ * verified server), trust over the Unix socket, and TLS (refused when the server has none; CA
+ * and host name checked when it has).
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
@@ -72,7 +73,7 @@ Deno.test("connect() logs in to PostgreSQL 15 by SCRAM, md5, cleartext, trust an
     assertStringIncludes(error.message, "asks for a password (SCRAM-SHA-256) and none was given");
   });
 
-  await t.step("md5 and cleartext logins work when pg_hba.conf asks for them", async () => {
+  await t.step("md5 and cleartext logins are refused without TLS", async () => {
     await pg.sql(
       "SET password_encryption = 'md5'; " +
         "CREATE ROLE md5_user LOGIN REPLICATION PASSWORD 'md5 pw'; " +
@@ -82,18 +83,14 @@ Deno.test("connect() logs in to PostgreSQL 15 by SCRAM, md5, cleartext, trust an
       "host all md5_user 127.0.0.1/32 md5",
       "host all clear_user 127.0.0.1/32 password",
     ]);
-    const who = "SELECT current_user";
-    assertEquals(await sqlVia(options(pg, { user: "md5_user", password: "md5 pw" }), who), [[
-      "md5_user",
-    ]]);
-    assertEquals(await sqlVia(options(pg, { user: "clear_user", password: "clear pw" }), who), [[
-      "clear_user",
-    ]]);
-    const error = await assertRejects(
-      () => connect(options(pg, { user: "md5_user", password: "nope" })),
-      PgError,
-    );
-    assertEquals(error.code, "28P01");
+    for (const [user, password] of [["md5_user", "md5 pw"], ["clear_user", "clear pw"]] as const) {
+      const error = await assertRejects(
+        () => connect(options(pg, { user, password })),
+        ReplicationError,
+      );
+      assertEquals(error.stage, "auth");
+      assertStringIncludes(error.message, "only over TLS to a server whose certificate");
+    }
   });
 
   await t.step("trust over the Unix socket needs no password", async () => {
@@ -143,6 +140,24 @@ Deno.test("connect() logs in to PostgreSQL 15 by SCRAM, md5, cleartext, trust an
       ReplicationError,
     );
     assertStringIncludes(error.message, "handshake failed");
+  });
+
+  await t.step("md5 and cleartext logins work over TLS to a verified server", async () => {
+    const who = "SELECT current_user";
+    const tls = { sslmode: "verify-full", sslrootcert: caFile } as const;
+    assertEquals(
+      await sqlVia(options(pg, { user: "md5_user", password: "md5 pw", ...tls }), who),
+      [["md5_user"]],
+    );
+    assertEquals(
+      await sqlVia(options(pg, { user: "clear_user", password: "clear pw", ...tls }), who),
+      [["clear_user"]],
+    );
+    const error = await assertRejects(
+      () => connect(options(pg, { user: "md5_user", password: "nope", ...tls })),
+      PgError,
+    );
+    assertEquals(error.code, "28P01");
   });
 
   await t.step("sslmode=disable still works where TLS is optional", async () => {

@@ -10,7 +10,7 @@ import {
   REDACTED,
   redactEvent,
   redactText,
-} from "../../../plugins/pgaudit/_redact.ts";
+} from "../../../daemon/event/redact.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 
 const rules = compileRedaction();

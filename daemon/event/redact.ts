@@ -1,8 +1,11 @@
 /**
- * Removes secrets from events before they are stored: once in the append-only log, a password
- * cannot be taken out again without breaking the chain. pgAudit itself hides the password of
- * `CREATE/ALTER ROLE … PASSWORD` in its AUDIT line, but not in the statement of an ERROR, a
- * parameter, a connection string, a user mapping, or a line that could not be parsed.
+ * Removes secrets from events before they are stored, for every source in one place: the
+ * pipeline (`daemon/pipeline.ts`) runs it on every batch a source emits (the WAL's DDL text,
+ * the pgAudit log), and `validateEvent` on every event that comes in through the API,
+ * `vigil ingest` or the web UI. Once in the append-only log, a password cannot be taken out
+ * again without breaking the chain. pgAudit itself hides the password of `CREATE/ALTER ROLE …
+ * PASSWORD` in its AUDIT line, but not in the statement of an ERROR, a parameter, a connection
+ * string, a user mapping, a line that could not be parsed — nor does the WAL's DDL trigger.
  *
  * Default rules (each replaces the secret by `<REDACTED>`):
  * - `PASSWORD <literal>`, with `ENCRYPTED`, any case, comments between, and any SQL string
@@ -15,12 +18,13 @@
  *
  * They scan, not backtrack: every default rule is linear in the text, whatever an attacker
  * writes. A literal that never closes is redacted to the end of the text. Extra rules are
- * regular expressions from the configuration (flags `gi`): the named group `secret` is replaced
- * when there is one, else the whole match.
+ * regular expressions from a source's configuration (`redact`, flags `gi`, valid on every
+ * `[[sources]]` table): the named group `secret` is replaced when there is one, else the whole
+ * match. Redaction is idempotent: text already redacted comes out the same.
  */
 
 import { Buffer } from "node:buffer";
-import type { NewEvent } from "../../daemon/event/model.ts";
+import type { NewEvent } from "./model.ts";
 
 /** What replaces a secret. */
 export const REDACTED = "<REDACTED>";
@@ -44,6 +48,40 @@ export function compileRedaction(opts: RedactOptions = {}): RedactRule[] {
   const rules = opts.defaults === false ? [] : [...DEFAULT_RULES];
   (opts.patterns ?? []).forEach((source, i) => rules.push(patternRule(source, i)));
   return rules;
+}
+
+/** The keys of a `[[sources]]` table that configure its redaction, whatever its type. */
+export const REDACT_KEYS: readonly string[] = Object.freeze(["redact", "redact_defaults"]);
+
+/**
+ * The redaction a `[[sources]]` table asks for, with one meaning for every source type:
+ * `redact` (extra regular expressions) and `redact_defaults` (false turns the built-in rules
+ * off). Throws `TypeError` naming the key, for `vigil validate` to point at its line.
+ *
+ * @example
+ * redactionFromTable({ redact: ["token=(?<secret>\\S+)"] }, 'WAL source "billing"');
+ * // { defaults: true, patterns: ["token=(?<secret>\\S+)"] }
+ */
+export function redactionFromTable(
+  table: Readonly<Record<string, unknown>>,
+  where = "source",
+): Required<RedactOptions> {
+  const patterns: unknown = table.redact ?? [];
+  if (!Array.isArray(patterns) || !patterns.every((p) => typeof p === "string")) {
+    throw new TypeError(
+      `Bad "redact" in ${where}: expected an array of regular expressions (strings)`,
+    );
+  }
+  const defaults: unknown = table.redact_defaults ?? true;
+  if (typeof defaults !== "boolean") {
+    throw new TypeError(`Bad "redact_defaults" in ${where}: expected true or false`);
+  }
+  try {
+    compileRedaction({ defaults, patterns });
+  } catch (e) {
+    throw new TypeError(`Bad "redact" in ${where}: ${(e as Error).message}`);
+  }
+  return { defaults, patterns: [...patterns] };
 }
 
 /** Applies `rules` to `text`. */

@@ -1,0 +1,68 @@
+import { attachIndex } from "../../../daemon/index/feed.ts";
+import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
+import { renderMetrics } from "../../../daemon/serve/metrics.ts";
+import { StatusBoard } from "../../../daemon/serve/status_board.ts";
+import { Store } from "../../../daemon/store/store.ts";
+import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { testEvent, withTempDir } from "../../support/store.ts";
+
+const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
+
+async function storeOf(dir: string, n: number): Promise<void> {
+  const store = await Store.open(dir, NO_TIMER);
+  for (let i = 0; i < n; i += 1000) {
+    await store.append({
+      source: "s",
+      events: Array.from({ length: Math.min(1000, n - i) }, (_, k) => testEvent(i + k)),
+    });
+  }
+  await store.close();
+}
+
+Deno.test("attachIndex() catches up in the background and reports its lag to the board and /metrics", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 30_000);
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      const board = new StatusBoard({ version: "t", dataDir: dir });
+      // The attach answers at once: the log is caught up behind it.
+      const feed = await attachIndex(store);
+      board.watchIndex(() => feed.lag());
+      const first = board.current().store.indexLag!;
+      assert(first > 0 && first <= 30_000, `lag ${first} at attach`);
+      await feed.drain();
+      assertEquals(feed.lag(), 0);
+      assertMatch(renderMetrics(board.current(), Date.now()), /^vigil_index_lag_events 0$/m);
+      // New batches follow.
+      await store.append({ source: "s", events: [testEvent(30_000)] });
+      await feed.drain();
+      assertEquals(feed.lag(), 0);
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    assertEquals(index.lastSeq(), 30_000);
+    index.close();
+  });
+});
+
+Deno.test("a stop during the index's catch-up does not wait for it; the next attach goes on", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 60_000);
+    let store = await Store.open(dir, NO_TIMER);
+    let feed = await attachIndex(store);
+    await feed.close();
+    await store.close();
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    const after = index.lastSeq();
+    index.close();
+    assert(after < 59_999, `the stop cut the catch-up short (index at ${after})`);
+    store = await Store.open(dir, NO_TIMER);
+    feed = await attachIndex(store);
+    await feed.drain();
+    assertEquals(feed.lag(), 0);
+    await feed.close();
+    await store.close();
+  });
+});
