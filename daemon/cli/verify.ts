@@ -7,6 +7,7 @@ import { parseCheckpoint } from "../store/checkpoint.ts";
 import { parsePublicKey } from "../store/keys.ts";
 import { verifyStore } from "../store/verify.ts";
 import { describeKeys } from "../store/key_chain.ts";
+import { openIndexForRead } from "../index/feed.ts";
 import { print } from "../log.ts";
 import { noRest, parseFlags, required, UsageError } from "./args.ts";
 import { formatRfc3339Micros as formatMicros } from "../event/time.ts";
@@ -51,8 +52,9 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     ...(publicKey ? { publicKey } : {}),
     ...(trusted ? { trusted } : {}),
   });
+  const index = report.ok ? indexProblem(data, report.events) : null;
   if (values.json) {
-    print(JSON.stringify(report, (k, v) => k === "publicRaw" ? undefined : v));
+    print(JSON.stringify({ ...report, index }, (k, v) => k === "publicRaw" ? undefined : v));
   } else if (report.ok) {
     const cp = report.latestCheckpoint;
     const signers = report.keys.length > 1
@@ -72,8 +74,34 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         (report.unsigned ? `; ${report.unsigned} newer events chained, not yet signed` : "") +
         (report.tailBytes ? `; ${report.tailBytes} bytes of a record still being written` : ""),
     );
+    if (index !== null) print(`INDEX: ${index}`);
   } else {
     print(`TAMPERED: ${report.problem!.text}`);
   }
-  return report.ok ? 0 : 1;
+  return report.ok && index === null ? 0 : 1;
+}
+
+/**
+ * What is wrong with the derived search index, or null: rows changed or removed by hand, or rows
+ * past the log's end. It cannot change what anyone sees (searches read events from the log and
+ * read the seqs it cannot vouch for from the log), but it is a sign that someone edited files on
+ * the box, and `vigil serve` rebuilds it at its next start.
+ */
+function indexProblem(dataDir: string, events: number): string | null {
+  const index = openIndexForRead(dataDir);
+  if (index === null) return null;
+  try {
+    if (index.lastSeq() >= events) {
+      return `the search index holds seq ${index.lastSeq()}, past the log's end (${events} ` +
+        "events); the log is intact. Run vigil reindex, or restart vigil serve, which rebuilds it";
+    }
+    const ranges = index.untrusted(0, events);
+    if (ranges.length === 0) return null;
+    const first = ranges.slice(0, 5).map((r) => `${r[0]}–${r[1] - 1}`).join(", ");
+    return `search index rows for seqs ${first}${ranges.length > 5 ? ", …" : ""} were changed ` +
+      "or removed by hand; the log is intact and searches read those seqs from it. Run vigil " +
+      "reindex, or restart vigil serve, which rebuilds it";
+  } finally {
+    index.close();
+  }
 }

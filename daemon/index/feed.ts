@@ -64,10 +64,12 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
   }
   const untrusted = index.untrusted(0, store.size);
   if (untrusted.length > 0) {
-    // Searches read those seqs from the log, so nothing is lost; only they are slower.
-    log("warn", "search index rows were changed by hand; run vigil reindex", {
+    // Searches read those seqs from the log meanwhile, so nothing is hidden or changed; the
+    // catch-up below rebuilds the whole index from the log in the background.
+    log("warn", "search index rows were changed by hand; rebuilding the index from the log", {
       seq_ranges: untrusted.slice(0, 10),
     });
+    index.reset();
   }
 
   let queue: DurableRecord[][] = [];

@@ -1,9 +1,11 @@
+import { DatabaseSync } from "node:sqlite";
 import { attachIndex } from "../../../daemon/index/feed.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { renderMetrics } from "../../../daemon/serve/metrics.ts";
 import { StatusBoard } from "../../../daemon/serve/status_board.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
+import { runVigil } from "../../support/cli.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
 const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
@@ -64,5 +66,39 @@ Deno.test("a stop during the index's catch-up does not wait for it; the next att
     assertEquals(feed.lag(), 0);
     await feed.close();
     await store.close();
+  });
+});
+
+Deno.test("an index with rows edited by hand is rebuilt from the log when attached, and vigil verify names it", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 3_000);
+    let store = await Store.open(dir, NO_TIMER);
+    let feed = await attachIndex(store);
+    await feed.drain();
+    await feed.close();
+    await store.close();
+    const db = new DatabaseSync(indexPath(dir));
+    db.exec("DELETE FROM events WHERE seq IN (17, 2500)");
+    db.close();
+
+    const r = await runVigil(["verify", "--data", dir]);
+    assertEquals(r.code, 1, r.stdout + r.stderr);
+    assertMatch(r.stdout, /^OK: 3000 events/m);
+    assertMatch(
+      r.stdout,
+      /^INDEX: search index rows for seqs 0–2999 were changed or removed by hand; the log is intact/m,
+    );
+
+    store = await Store.open(dir, NO_TIMER);
+    feed = await attachIndex(store);
+    await feed.drain();
+    await feed.close();
+    await store.close();
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    assertEquals([index.lastSeq(), index.untrusted(0, 3_000)], [2_999, []]);
+    index.close();
+    const again = await runVigil(["verify", "--data", dir]);
+    assertEquals(again.code, 0, again.stdout);
+    assert(!again.stdout.includes("INDEX:"));
   });
 });
