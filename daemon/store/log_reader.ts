@@ -49,40 +49,43 @@ export async function* readLog(
     if (next && next.firstSeq <= from) continue;
     if (segments[i]!.firstSeq >= to) return;
     const seg = await loadSegment(segments[i]!);
-    let out: LogRecord[] = [];
+    // Where the wanted events are (payload offset, length, seq), not the events: decoding them
+    // one at a time as they are taken keeps a segment's worth of objects out of memory.
+    const found: number[] = [];
     // Events of a group count once its commit frame is read: a group still being written, or
     // cut short by a crash, is not part of the log (`frame.ts`).
-    let group: LogRecord[] = [];
+    let committedLength = 0;
     let committed = false;
     let seq = seg.header.firstSeq;
     let groupSeq = seq;
     const stop = scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
       if (f.type === FRAME_COMMIT || f.type === FRAME_SEAL) {
         committed = true;
-        out = out.concat(group);
-        group = [];
+        committedLength = found.length;
         groupSeq = seq;
         return;
       }
       if (f.type !== FRAME_EVENT) return;
       const s = seq++;
       if (s < from || s >= to) return;
-      const body = seg.bytes.subarray(f.payload + CHAIN_SIZE + 1, f.payload + f.length);
-      const json = decoder.decode(body);
-      group.push({
-        seq: s,
-        event: decodeEvent(body),
-        json,
-        chain: seg.bytes.slice(f.payload, f.payload + CHAIN_SIZE),
-      });
+      found.push(f.payload, f.length, s);
     });
     if (stop.kind === "bad" && next) {
       throw new StoreDamageError(stop.reason, { segment: seg.entry.name, offset: stop.offset });
     }
     // Without any commit frame the segment predates them: every record stands alone.
-    if (!committed) out = out.concat(group);
-    else seq = groupSeq;
-    yield* out;
+    const end = committed ? committedLength : found.length;
+    if (committed) seq = groupSeq;
+    for (let k = 0; k < end; k += 3) {
+      const payload = found[k]!;
+      const body = seg.bytes.subarray(payload + CHAIN_SIZE + 1, payload + found[k + 1]!);
+      yield {
+        seq: found[k + 2]!,
+        event: decodeEvent(body),
+        json: decoder.decode(body),
+        chain: seg.bytes.slice(payload, payload + CHAIN_SIZE),
+      };
+    }
     if (seq >= to) return;
   }
 }
