@@ -10,6 +10,9 @@ import { crc32c } from "./crc32c.ts";
 import { StoreDamageError } from "./errors.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, MIN_PAYLOAD, peekSeq } from "./frame.ts";
 import type { SegmentEntry } from "./segment_file.ts";
+import { readAt, readAtSync } from "./file_read.ts";
+
+export { readAt, readAtSync };
 
 /** One event read back from the log by seq. */
 export interface SeqRecord {
@@ -35,41 +38,6 @@ export interface SeqMap {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Reads up to `length` bytes at `offset`; shorter only at the end of the file. */
-export async function readAt(
-  file: Deno.FsFile,
-  offset: number,
-  length: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const buf = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return got === length ? buf : buf.subarray(0, got);
-}
-
-/**
- * `readAt` without awaiting: for the small reads of single events (a block of the sparse map, a
- * compressed block), where a round trip through the event loop per read cost more than the read
- * and let other work in between, which showed as the slowest searches. Pages are read straight
- * from the page cache, as SQLite reads its own.
- */
-export function readAtSync(file: Deno.FsFile, offset: number, length: number): Uint8Array {
-  const buf = new Uint8Array(length);
-  file.seekSync(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = file.readSync(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return got === length ? buf : buf.subarray(0, got);
-}
 
 /** Where a buffer of frames came from, for naming the place of damage. */
 export interface FramesAt {

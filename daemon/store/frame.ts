@@ -217,12 +217,26 @@ export function commitBody(nextSeq: number, signed = 0): Uint8Array {
   );
 }
 
-/** The `signed` size a commit frame's body states, 0 when none (or not a commit body). */
-export function commitSigned(buf: Uint8Array, bodyStart: number, bodyEnd: number): number {
+/**
+ * What a commit frame's body says: the next seq and the signed size (0 when it states none);
+ * null when it is not a commit body.
+ */
+export function commitFields(
+  buf: Uint8Array,
+  bodyStart: number,
+  bodyEnd: number,
+): { nextSeq: number; signed: number } | null {
   try {
     const v = JSON.parse(new TextDecoder().decode(buf.subarray(bodyStart, bodyEnd)));
-    return typeof v?.signed === "number" && Number.isSafeInteger(v.signed) ? v.signed : 0;
+    if (typeof v?.next_seq !== "number") return null;
+    const signed = typeof v.signed === "number" && Number.isSafeInteger(v.signed) ? v.signed : 0;
+    return { nextSeq: v.next_seq, signed };
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/** The `signed` size a commit frame's body states, 0 when none (or not a commit body). */
+export function commitSigned(buf: Uint8Array, bodyStart: number, bodyEnd: number): number {
+  return commitFields(buf, bodyStart, bodyEnd)?.signed ?? 0;
 }

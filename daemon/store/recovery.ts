@@ -7,6 +7,7 @@
 
 import {
   CHAIN_SIZE,
+  commitFields,
   FRAME_COMMIT,
   FRAME_EVENT,
   FRAME_POSITION,
@@ -227,7 +228,7 @@ function committedGroups(
       return;
     }
     if (f.type === FRAME_COMMIT) {
-      const claimed = commitNextSeq(body);
+      const claimed = commitFields(body, 0, body.length)?.nextSeq ?? NaN;
       if (claimed !== seq) {
         throw new StoreDamageError(
           `commit record says the next seq is ${claimed}, but the records before it end at ${seq}`,
@@ -250,14 +251,4 @@ function committedGroups(
     records = 0;
   }
   return { committed, uncommittedRecords: records };
-}
-
-/** The `next_seq` of a commit frame's body, or NaN when it is not one. */
-function commitNextSeq(body: Uint8Array): number {
-  try {
-    const v = JSON.parse(decoder.decode(body));
-    return typeof v?.next_seq === "number" ? v.next_seq : NaN;
-  } catch {
-    return NaN;
-  }
 }

@@ -23,6 +23,7 @@
 import zlib from "node:zlib";
 import { crc32c } from "./crc32c.ts";
 import { log } from "../log.ts";
+import { readAt } from "./file_read.ts";
 import { CHAIN_SIZE, FRAME_EVENT, HEADER_SIZE, scanFrames } from "./frame.ts";
 import { syncDir } from "./segment_writer.ts";
 
@@ -171,31 +172,19 @@ export function decodeBlockTable(file: Uint8Array, fileSize: number = file.lengt
 /** Reads the block table of an open compressed file, and only it. */
 export async function readBlockTable(file: Deno.FsFile): Promise<BlockTable> {
   const size = (await file.stat()).size;
-  const fixed = await readFileAt(file, 0, FIXED_BYTES);
+  const fixed = await readAt(file, 0, FIXED_BYTES);
   if (fixed.length < FIXED_BYTES) throw new SyntaxError("compressed segment is cut short");
   const count = new DataView(fixed.buffer, fixed.byteOffset).getUint32(16);
   const headLen = FIXED_BYTES + count * ENTRY_BYTES + 4;
   if (headLen > size) {
     throw new SyntaxError(`compressed segment block table of ${count} blocks does not fit`);
   }
-  return decodeBlockTable(await readFileAt(file, 0, headLen), size);
+  return decodeBlockTable(await readAt(file, 0, headLen), size);
 }
 
 /** The compressed bytes of block `b` of an open file (what `decompressBlock` takes, at 0). */
 export async function readBlockBytes(file: Deno.FsFile, b: Block): Promise<Uint8Array> {
-  return await readFileAt(file, b.compOffset, b.compLength);
-}
-
-async function readFileAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return got === length ? buf : buf.subarray(0, got);
+  return await readAt(file, b.compOffset, b.compLength);
 }
 
 /** Decompresses block `b` of `file`; throws SyntaxError when it does not give its length. */

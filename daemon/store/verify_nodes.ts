@@ -7,6 +7,7 @@
  * Nodes past the verified log are left alone: a writer may have appended them since.
  */
 
+import { readAt } from "./file_read.ts";
 import { HASH_SIZE } from "./merkle.ts";
 import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
@@ -40,15 +41,8 @@ async function openLevel(dir: string, level: number): Promise<Deno.FsFile | null
 }
 
 async function readNodes(file: Deno.FsFile, index: number, count: number): Promise<Uint8Array> {
-  const buf = new Uint8Array(count * HASH_SIZE);
-  await file.seek(index * HASH_SIZE, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < buf.length) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return buf.subarray(0, got - (got % HASH_SIZE));
+  const got = await readAt(file, index * HASH_SIZE, count * HASH_SIZE);
+  return got.subarray(0, got.length - (got.length % HASH_SIZE));
 }
 
 /**
