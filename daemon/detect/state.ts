@@ -120,6 +120,22 @@ export function loadProfile(o: Obj): RoleProfile {
 }
 
 /** One open window of a role. */
+
+/** A window's counters, in the order a snapshot stores them. */
+const WINDOW_COUNTS = [
+  "statements",
+  "reads",
+  "writes",
+  "ddl",
+  "roleChanges",
+  "failedLogins",
+  "errors",
+  "firstTimeObjects",
+  "sensitive",
+  "newAddrs",
+  "newAppsOrDbs",
+] as const;
+
 export function saveWindow(w: FeatureWindow): Obj {
   return {
     role: w.role,
@@ -127,19 +143,7 @@ export function saveWindow(w: FeatureWindow): Obj {
     end: w.end,
     firstTs: encTime(w.firstTs),
     lastTs: encTime(w.lastTs),
-    n: [
-      w.statements,
-      w.reads,
-      w.writes,
-      w.ddl,
-      w.roleChanges,
-      w.failedLogins,
-      w.errors,
-      w.firstTimeObjects,
-      w.sensitive,
-      w.newAddrs,
-      w.newAppsOrDbs,
-    ],
+    n: WINDOW_COUNTS.map((k) => w[k]),
     objects: [...w.objects],
     readObjects: [...w.readObjects],
     classes: [...w.classes],
@@ -156,20 +160,10 @@ export function loadWindow(o: Obj): FeatureWindow {
   w.firstTs = decTime(o.firstTs);
   w.lastTs = decTime(o.lastTs);
   const n = list(o, "n") as number[];
-  if (n.length !== 11) throw new SyntaxError("Cannot read detection state: a window's counts");
-  [
-    w.statements,
-    w.reads,
-    w.writes,
-    w.ddl,
-    w.roleChanges,
-    w.failedLogins,
-    w.errors,
-    w.firstTimeObjects,
-    w.sensitive,
-    w.newAddrs,
-    w.newAppsOrDbs,
-  ] = n as [number, number, number, number, number, number, number, number, number, number, number];
+  if (n.length !== WINDOW_COUNTS.length) {
+    throw new SyntaxError("Cannot read detection state: a window's counts");
+  }
+  WINDOW_COUNTS.forEach((k, i) => (w[k] = n[i]!));
   fill(w.objects, list(o, "objects"));
   fill(w.readObjects, list(o, "readObjects"));
   fillMap(w.classes, list(o, "classes"));
