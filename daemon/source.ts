@@ -56,3 +56,22 @@ export class SourceError extends Error {
     this.stage = stage;
   }
 }
+
+/** One kind of source, as a `[[sources]]` table of the configuration names it by `type`. */
+export interface SourcePlugin {
+  /** The `type` key's value, e.g. `"wal"`. */
+  readonly type: string;
+  /**
+   * Checks a `[[sources]]` table (with its `name` and `type`) without connecting anywhere.
+   * Throws `TypeError` naming the bad key, so that `vigil validate` can point at its line.
+   */
+  validate(table: Readonly<Record<string, unknown>>): void;
+  /** Builds the source from a table; throws as `validate` does. */
+  create(table: Readonly<Record<string, unknown>>): Source;
+  /**
+   * "Test connection": checks, read-only and with a timeout, that a source built from this
+   * table could run (server reachable, rights, files readable), one finding per line. Never
+   * throws for what it finds; lines hold no secret.
+   */
+  probe?(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
+}

@@ -1,7 +1,7 @@
 /**
  * `deno task bench:wal`: WAL source intake into the durable store against pg_recvlogical
- * (`plugins/wal/_bench.ts`), then commit→durable latency at a fixed rate and the pgbench TPS
- * with and without the source attached (`plugins/wal/_latency_bench.ts`). Against `--dsn` (a
+ * (`plugins/wal/bench.ts`), then commit→durable latency at a fixed rate and the pgbench TPS
+ * with and without the source attached (`plugins/wal/latency_bench.ts`). Against `--dsn` (a
  * server with `wal_level=logical`), or else a throwaway PostgreSQL 15 of the test harness.
  * Prints one JSON line per result.
  *
@@ -10,8 +10,8 @@
  */
 
 import { print, setLogLevel } from "../daemon/log.ts";
-import { benchWalStore } from "../plugins/wal/_bench.ts";
-import { benchWalLatency } from "../plugins/wal/_latency_bench.ts";
+import { benchWalStore } from "../plugins/wal/bench.ts";
+import { benchWalLatency } from "../plugins/wal/latency_bench.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
 function flag(name: string): string | undefined {

@@ -16,7 +16,7 @@ const ON_REQUEST = ["search", "scale"];
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === "export") return await benchExport(argv.slice(1));
   if (argv[0] === "pgaudit") {
-    return await (await import("../../plugins/pgaudit/_bench.ts")).pgauditBenchCommand(
+    return await (await import("../../plugins/pgaudit/bench.ts")).pgauditBenchCommand(
       argv.slice(1),
     );
   }

@@ -1,7 +1,7 @@
 /**
  * The PostgreSQL side of WAL collection, as SQL text: what `vigil pg-install` runs in a
  * database so that the audit records the WAL cannot show by itself travel in it, as logical
- * decoding messages that the WAL source reads (`plugins/wal/_vigil_messages.ts` defines their
+ * decoding messages that the WAL source reads (`plugins/wal/vigil_messages.ts` defines their
  * format; the SQL below emits exactly that).
  *
  * - Two event triggers, `ddl_command_end` and `sql_drop`, emit one transactional `vigil.ddl`

@@ -16,18 +16,18 @@
  */
 
 import type { Source } from "../../daemon/source.ts";
-import { probePgaudit } from "./_probe.ts";
-import { newStats, type PgauditStats, runPgauditSource } from "./_source.ts";
+import { probePgaudit } from "./probe.ts";
+import { newStats, type PgauditStats, runPgauditSource } from "./source.ts";
 import {
   checkPgauditConfig,
   pgauditConfigFromTable,
   type PgauditSettings,
   type PgauditSourceConfig,
-} from "./_source_config.ts";
+} from "./source_config.ts";
 
-export { checkPgauditConfig, pgauditConfigFromTable } from "./_source_config.ts";
-export type { PgauditSettings, PgauditSourceConfig } from "./_source_config.ts";
-export type { PgauditStats } from "./_source.ts";
+export { checkPgauditConfig, pgauditConfigFromTable } from "./source_config.ts";
+export type { PgauditSettings, PgauditSourceConfig } from "./source_config.ts";
+export type { PgauditStats } from "./source.ts";
 
 /** A pgAudit source and its counters (gauges for metrics; they add up across its runs). */
 export interface PgauditSource extends Source {

@@ -7,9 +7,9 @@
  * position says which re-sent transactions (or parts of one) to skip.
  *
  * Gaps are alarms: at start a dropped, invalidated or foreign-advanced slot, another cluster or
- * a WAL behind the store becomes a stored `WAL_GAP` event (`_gaps.ts`); while running, a
+ * a WAL behind the store becomes a stored `WAL_GAP` event (`gaps.ts`); while running, a
  * heartbeat written into the WAL that does not come back, or a removed `vigil pg-install` event
- * trigger, becomes `WAL_HEARTBEAT_MISSING` / `WAL_DDL_TRIGGER_MISSING` (`_watchdog.ts`).
+ * trigger, becomes `WAL_HEARTBEAT_MISSING` / `WAL_DDL_TRIGGER_MISSING` (`watchdog.ts`).
  *
  * @example
  * ```ts
@@ -24,12 +24,12 @@
 
 import { redactionFromTable } from "../../daemon/event/redact.ts";
 import type { Source } from "../../daemon/source.ts";
-import { probeWal } from "./_probe.ts";
-import { runWalSource } from "./_source.ts";
-import { checkWalConfig, walConfigFromTable, type WalSourceConfig } from "./_source_config.ts";
+import { probeWal } from "./probe.ts";
+import { runWalSource } from "./source.ts";
+import { checkWalConfig, walConfigFromTable, type WalSourceConfig } from "./source_config.ts";
 
-export { checkWalConfig, WAL_DEFAULTS, walConfigFromTable } from "./_source_config.ts";
-export type { WalSettings, WalSourceConfig } from "./_source_config.ts";
+export { checkWalConfig, WAL_DEFAULTS, walConfigFromTable } from "./source_config.ts";
+export type { WalSettings, WalSourceConfig } from "./source_config.ts";
 
 /**
  * A WAL source. The config is checked here (`TypeError` naming the key); nothing connects

@@ -3,8 +3,8 @@
  * workload, decoded and mapped by the pgAudit source's own parser, then fed to the engine.
  */
 
-import { CsvLogDecoder, csvLogRecord, type CsvRecord } from "../../../plugins/pgaudit/_csvlog.ts";
-import { logEvent } from "../../../plugins/pgaudit/_events.ts";
+import { CsvLogDecoder, csvLogRecord, type CsvRecord } from "../../../plugins/pgaudit/csvlog.ts";
+import { logEvent } from "../../../plugins/pgaudit/events.ts";
 import { defaultDetectConfig } from "../../../daemon/detect/config.ts";
 import { DetectEngine } from "../../../daemon/detect/engine.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";

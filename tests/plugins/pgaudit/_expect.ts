@@ -4,15 +4,15 @@
  * say the log must show — for recorded fixtures and for a live server alike.
  */
 
-import { CsvLogDecoder, csvLogRecord, type CsvRecord } from "../../../plugins/pgaudit/_csvlog.ts";
-import { type LogEvent, logEvent } from "../../../plugins/pgaudit/_events.ts";
+import { CsvLogDecoder, csvLogRecord, type CsvRecord } from "../../../plugins/pgaudit/csvlog.ts";
+import { type LogEvent, logEvent } from "../../../plugins/pgaudit/events.ts";
 import {
   JsonLogDecoder,
   jsonLogRecord,
   type JsonRecord,
-} from "../../../plugins/pgaudit/_jsonlog.ts";
-import type { LogRecord, RecordSpan } from "../../../plugins/pgaudit/_record.ts";
-import { StderrLogDecoder } from "../../../plugins/pgaudit/_stderr.ts";
+} from "../../../plugins/pgaudit/jsonlog.ts";
+import type { LogRecord, RecordSpan } from "../../../plugins/pgaudit/record.ts";
+import { StderrLogDecoder } from "../../../plugins/pgaudit/stderr.ts";
 import { assert, assertEquals, equal } from "../../support/assert.ts";
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { APP, type Session } from "./_workload.ts";

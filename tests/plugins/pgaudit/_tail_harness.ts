@@ -4,16 +4,16 @@
  * that keeps what came out: each record's statement (or problem) and the file it came from.
  */
 
-import { lineAfter } from "../../../plugins/pgaudit/_decoder.ts";
-import { logEvent } from "../../../plugins/pgaudit/_events.ts";
-import { compileGlob } from "../../../plugins/pgaudit/_glob.ts";
-import type { RecordSink } from "../../../plugins/pgaudit/_tail_file.ts";
+import { lineAfter } from "../../../plugins/pgaudit/decoder.ts";
+import { logEvent } from "../../../plugins/pgaudit/events.ts";
+import { compileGlob } from "../../../plugins/pgaudit/glob.ts";
+import type { RecordSink } from "../../../plugins/pgaudit/tail_file.ts";
 import {
   decodePosition,
   encodePosition,
   type FileEntry,
-} from "../../../plugins/pgaudit/_tail_position.ts";
-import { Tailer } from "../../../plugins/pgaudit/_tailer.ts";
+} from "../../../plugins/pgaudit/tail_position.ts";
+import { Tailer } from "../../../plugins/pgaudit/tailer.ts";
 import { auditMessage, csvRow } from "./_build.ts";
 
 /** One record as the sink saw it. */

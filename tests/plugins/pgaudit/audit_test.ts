@@ -1,4 +1,4 @@
-import { parseAuditMessage, parseParams, schemaOf } from "../../../plugins/pgaudit/_audit.ts";
+import { parseAuditMessage, parseParams, schemaOf } from "../../../plugins/pgaudit/audit.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { auditMessage } from "./_build.ts";
 

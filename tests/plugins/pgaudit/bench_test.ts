@@ -4,11 +4,11 @@
  * speed is not the test's business.
  */
 
-import { benchPgaudit } from "../../../plugins/pgaudit/_bench.ts";
-import { benchRow } from "../../../plugins/pgaudit/_bench_log.ts";
-import { createLogDecoder } from "../../../plugins/pgaudit/_decoder.ts";
-import { logEvent } from "../../../plugins/pgaudit/_events.ts";
-import type { LogRecord } from "../../../plugins/pgaudit/_record.ts";
+import { benchPgaudit } from "../../../plugins/pgaudit/bench.ts";
+import { benchRow } from "../../../plugins/pgaudit/bench_log.ts";
+import { createLogDecoder } from "../../../plugins/pgaudit/decoder.ts";
+import { logEvent } from "../../../plugins/pgaudit/events.ts";
+import type { LogRecord } from "../../../plugins/pgaudit/record.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 

@@ -3,7 +3,7 @@ import {
   csvLogRecord,
   CsvLogStream,
   type CsvRecord,
-} from "../../../plugins/pgaudit/_csvlog.ts";
+} from "../../../plugins/pgaudit/csvlog.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "../../support/assert.ts";
 import { auditMessage, bytes, csvRow } from "./_build.ts";
 import { assertTiles } from "./_expect.ts";

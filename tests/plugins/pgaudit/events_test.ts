@@ -1,7 +1,7 @@
-import { CsvLogDecoder, csvLogRecord } from "../../../plugins/pgaudit/_csvlog.ts";
-import { checkEventOptions, type LogEvent, logEvent } from "../../../plugins/pgaudit/_events.ts";
-import type { LogRecord } from "../../../plugins/pgaudit/_record.ts";
-import { StderrLogDecoder } from "../../../plugins/pgaudit/_stderr.ts";
+import { CsvLogDecoder, csvLogRecord } from "../../../plugins/pgaudit/csvlog.ts";
+import { checkEventOptions, type LogEvent, logEvent } from "../../../plugins/pgaudit/events.ts";
+import type { LogRecord } from "../../../plugins/pgaudit/record.ts";
+import { StderrLogDecoder } from "../../../plugins/pgaudit/stderr.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "../../support/assert.ts";
 import { auditMessage, BUILD_PREFIX, type Built, bytes, csvRow, stderrEntry } from "./_build.ts";
 

@@ -1,6 +1,6 @@
 /** The `path` glob of a pgAudit source. */
 
-import { compileGlob, listGlob } from "../../../plugins/pgaudit/_glob.ts";
+import { compileGlob, listGlob } from "../../../plugins/pgaudit/glob.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 

@@ -3,7 +3,7 @@ import {
   jsonLogRecord,
   JsonLogStream,
   type JsonRecord,
-} from "../../../plugins/pgaudit/_jsonlog.ts";
+} from "../../../plugins/pgaudit/jsonlog.ts";
 import { assertEquals, assertMatch } from "../../support/assert.ts";
 import { auditMessage, bytes, jsonLine } from "./_build.ts";
 import { assertTiles } from "./_expect.ts";

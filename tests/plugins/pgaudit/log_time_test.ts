@@ -1,4 +1,4 @@
-import { checkTimezone, parseLogTime } from "../../../plugins/pgaudit/_log_time.ts";
+import { checkTimezone, parseLogTime } from "../../../plugins/pgaudit/log_time.ts";
 import { formatRfc3339Micros } from "../../../daemon/event/time.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 

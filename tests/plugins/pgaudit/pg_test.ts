@@ -4,11 +4,11 @@
  * read gives — and check that every format gives the same statements back byte for byte.
  */
 
-import { csvLogRecord, CsvLogStream } from "../../../plugins/pgaudit/_csvlog.ts";
-import { type LogEvent, logEvent } from "../../../plugins/pgaudit/_events.ts";
-import { jsonLogRecord, JsonLogStream } from "../../../plugins/pgaudit/_jsonlog.ts";
-import type { LogRecord } from "../../../plugins/pgaudit/_record.ts";
-import { StderrLogStream } from "../../../plugins/pgaudit/_stderr.ts";
+import { csvLogRecord, CsvLogStream } from "../../../plugins/pgaudit/csvlog.ts";
+import { type LogEvent, logEvent } from "../../../plugins/pgaudit/events.ts";
+import { jsonLogRecord, JsonLogStream } from "../../../plugins/pgaudit/jsonlog.ts";
+import type { LogRecord } from "../../../plugins/pgaudit/record.ts";
+import { StderrLogStream } from "../../../plugins/pgaudit/stderr.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import {
   assertSameEvents,

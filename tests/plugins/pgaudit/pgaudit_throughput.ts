@@ -14,11 +14,11 @@
  * `deno run --allow-all tests/plugins/pgaudit/pgaudit_throughput.ts [csvlog|jsonlog|stderr]…`.
  */
 
-import { CsvLogStream, type CsvRecord } from "../../../plugins/pgaudit/_csvlog.ts";
-import { logEvent } from "../../../plugins/pgaudit/_events.ts";
-import { JsonLogStream, type JsonRecord } from "../../../plugins/pgaudit/_jsonlog.ts";
-import type { LogRecord } from "../../../plugins/pgaudit/_record.ts";
-import { StderrLogStream } from "../../../plugins/pgaudit/_stderr.ts";
+import { CsvLogStream, type CsvRecord } from "../../../plugins/pgaudit/csvlog.ts";
+import { logEvent } from "../../../plugins/pgaudit/events.ts";
+import { JsonLogStream, type JsonRecord } from "../../../plugins/pgaudit/jsonlog.ts";
+import type { LogRecord } from "../../../plugins/pgaudit/record.ts";
+import { StderrLogStream } from "../../../plugins/pgaudit/stderr.ts";
 import { decodeChunks, decoder, type Format, FORMATS, named, PREFIX } from "./_expect.ts";
 
 const TARGET_BYTES = 100 * 1024 * 1024;

@@ -1,4 +1,4 @@
-import { probePgaudit } from "../../../plugins/pgaudit/_probe.ts";
+import { probePgaudit } from "../../../plugins/pgaudit/probe.ts";
 import { sourcePlugin } from "../../../plugins/mod.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";

@@ -6,7 +6,7 @@
  * The generator is seeded (`VIGIL_PROPERTY_SEED`); a failure names the seed.
  */
 
-import { logEvent } from "../../../plugins/pgaudit/_events.ts";
+import { logEvent } from "../../../plugins/pgaudit/events.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import {
   type AnyRecord,

@@ -1,4 +1,4 @@
-import { decodeSpan, isUtf8 } from "../../../plugins/pgaudit/_record.ts";
+import { decodeSpan, isUtf8 } from "../../../plugins/pgaudit/record.ts";
 import { assertEquals } from "../../support/assert.ts";
 
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

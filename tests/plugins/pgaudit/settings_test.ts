@@ -1,4 +1,4 @@
-import { settingFromMessage, settingFromStatement } from "../../../plugins/pgaudit/_settings.ts";
+import { settingFromMessage, settingFromStatement } from "../../../plugins/pgaudit/settings.ts";
 import { assertEquals } from "../../support/assert.ts";
 
 Deno.test("settingFromStatement() finds changes to the settings that decide auditing", () => {

@@ -1,6 +1,6 @@
-import { type LogRecord } from "../../../plugins/pgaudit/_record.ts";
-import { StderrLogDecoder, StderrLogStream } from "../../../plugins/pgaudit/_stderr.ts";
-import { compileLogLinePrefix } from "../../../plugins/pgaudit/_stderr_prefix.ts";
+import { type LogRecord } from "../../../plugins/pgaudit/record.ts";
+import { StderrLogDecoder, StderrLogStream } from "../../../plugins/pgaudit/stderr.ts";
+import { compileLogLinePrefix } from "../../../plugins/pgaudit/stderr_prefix.ts";
 import { assertEquals, assertMatch } from "../../support/assert.ts";
 import { auditMessage, BUILD_PREFIX, bytes, stderrEntry } from "./_build.ts";
 import { assertTiles } from "./_expect.ts";

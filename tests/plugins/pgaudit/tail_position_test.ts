@@ -6,7 +6,7 @@ import {
   encodePosition,
   type FileEntry,
   MAX_FILES,
-} from "../../../plugins/pgaudit/_tail_position.ts";
+} from "../../../plugins/pgaudit/tail_position.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 
 function entry(i: number): FileEntry {

@@ -5,9 +5,9 @@
  * shows the decoder agrees with the real server on the same layouts.
  */
 
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
-import type { DecodedPayload, TupleData } from "../../../plugins/wal/_pgoutput.ts";
-import { decodePayload, UNCHANGED_TOAST } from "../../../plugins/wal/_pgoutput.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
+import type { DecodedPayload, TupleData } from "../../../plugins/wal/pgoutput.ts";
+import { decodePayload, UNCHANGED_TOAST } from "../../../plugins/wal/pgoutput.ts";
 
 const PG_EPOCH_US = 946_684_800_000_000n;
 const encoder = new TextEncoder();

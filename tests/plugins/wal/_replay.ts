@@ -7,11 +7,11 @@
  */
 
 import type { JsonObject, JsonValue, NewEvent } from "../../../daemon/event/model.ts";
-import { ChangeAssembler, type ChangeBatch } from "../../../plugins/wal/_changes.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
-import { decodePayload } from "../../../plugins/wal/_pgoutput.ts";
-import { parseSourcePos } from "../../../plugins/wal/_position.ts";
-import { isUnchangedToast } from "../../../plugins/wal/_rows.ts";
+import { ChangeAssembler, type ChangeBatch } from "../../../plugins/wal/changes.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
+import { decodePayload } from "../../../plugins/wal/pgoutput.ts";
+import { parseSourcePos } from "../../../plugins/wal/position.ts";
+import { isUnchangedToast } from "../../../plugins/wal/rows.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { type ChangeRow, hexBytes, type Snapshot } from "./_workload.ts";
 

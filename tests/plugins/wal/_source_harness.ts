@@ -6,7 +6,7 @@
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import type { Source, SourceBatch, SourceContext } from "../../../daemon/source.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
 import type { PgCluster } from "../../support/postgres.ts";
 
 /** A store in memory: `emit` keeps the batch and its position, or rejects while `failing`. */

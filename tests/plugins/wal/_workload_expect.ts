@@ -7,8 +7,8 @@
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { validateEvent } from "../../../daemon/event/validate.ts";
-import { formatLsn } from "../../../plugins/wal/_lsn.ts";
-import { parseSourcePos } from "../../../plugins/wal/_position.ts";
+import { formatLsn } from "../../../plugins/wal/lsn.ts";
+import { parseSourcePos } from "../../../plugins/wal/position.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { checkAgainstSnapshots } from "./_replay.ts";
 import type { Assembled } from "./_replay.ts";

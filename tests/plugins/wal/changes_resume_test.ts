@@ -6,9 +6,9 @@
  * limit, which decides how transactions are split across batches.
  */
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { ChangeAssembler } from "../../../plugins/wal/_changes.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
-import { type DecodedPayload, decodePayload } from "../../../plugins/wal/_pgoutput.ts";
+import { ChangeAssembler } from "../../../plugins/wal/changes.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
+import { type DecodedPayload, decodePayload } from "../../../plugins/wal/pgoutput.ts";
 import { assertEquals } from "../../support/assert.ts";
 import { hexBytes, parseChangeRow } from "./_workload.ts";
 

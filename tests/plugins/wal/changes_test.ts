@@ -1,6 +1,6 @@
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { ChangeAssembler, type ChangeBatch } from "../../../plugins/wal/_changes.ts";
-import { type DecodedPayload, UNCHANGED_TOAST } from "../../../plugins/wal/_pgoutput.ts";
+import { ChangeAssembler, type ChangeBatch } from "../../../plugins/wal/changes.ts";
+import { type DecodedPayload, UNCHANGED_TOAST } from "../../../plugins/wal/pgoutput.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 import * as pgo from "./_pgoutput_encode.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { readLog } from "../../../daemon/store/log_reader.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
-import { parseSourcePos } from "../../../plugins/wal/_position.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
+import { parseSourcePos } from "../../../plugins/wal/position.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { backgroundLoad } from "../../support/background_load.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";

@@ -8,8 +8,8 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { connect } from "../../../plugins/wal/_wire.ts";
-import { connectReplication } from "../../../plugins/wal/_replication.ts";
+import { connect } from "../../../daemon/pgwire/connection.ts";
+import { connectReplication } from "../../../plugins/wal/replication.ts";
 import { walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";

@@ -7,10 +7,10 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { findGap, positionAfterGap, type StartFacts } from "../../../plugins/wal/_gaps.ts";
-import { formatLsn, parseLsn } from "../../../plugins/wal/_lsn.ts";
-import { parseWalPosition } from "../../../plugins/wal/_position.ts";
-import type { SlotInfo } from "../../../plugins/wal/_replication.ts";
+import { findGap, positionAfterGap, type StartFacts } from "../../../plugins/wal/gaps.ts";
+import { formatLsn, parseLsn } from "../../../plugins/wal/lsn.ts";
+import { parseWalPosition } from "../../../plugins/wal/position.ts";
+import type { SlotInfo } from "../../../plugins/wal/replication.ts";
 import { walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";

@@ -4,12 +4,12 @@
  * and every event must match the server's own text output of the tables at each step, its
  * commit times and xids. Protocol version 2 (without streaming) must give the same messages.
  */
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
 import {
   type DecodedPayload,
   decodePayload,
   PgOutputDecoderStream,
-} from "../../../plugins/wal/_pgoutput.ts";
+} from "../../../plugins/wal/pgoutput.ts";
 import { assertEquals } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import { assemble } from "./_replay.ts";

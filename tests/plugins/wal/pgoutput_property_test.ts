@@ -4,8 +4,8 @@
  * with `SyntaxError` (or `RangeError`), and each call returns — every loop in the decoder is
  * bounded by the bytes left. The generator is seeded; a failure prints the seed and the input.
  */
-import { ChangeAssembler } from "../../../plugins/wal/_changes.ts";
-import { decodePayload, decodePgOutput } from "../../../plugins/wal/_pgoutput.ts";
+import { ChangeAssembler } from "../../../plugins/wal/changes.ts";
+import { decodePayload, decodePgOutput } from "../../../plugins/wal/pgoutput.ts";
 import { AssertionError } from "../../support/assert.ts";
 import { hexBytes, parseChangeRow } from "./_workload.ts";
 import { prng as rng } from "../../support/random.ts";

@@ -1,4 +1,4 @@
-import { formatLsn, parseLsn } from "../../../plugins/wal/_lsn.ts";
+import { formatLsn, parseLsn } from "../../../plugins/wal/lsn.ts";
 import {
   type DecodedPayload,
   decodePayload,
@@ -6,7 +6,7 @@ import {
   PgOutputDecoderStream,
   type TupleData,
   UNCHANGED_TOAST,
-} from "../../../plugins/wal/_pgoutput.ts";
+} from "../../../plugins/wal/pgoutput.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 import * as pgo from "./_pgoutput_encode.ts";
 

@@ -9,8 +9,8 @@
  * Run from the repository root: `deno run --allow-all tests/plugins/wal/pgoutput_throughput.ts`.
  */
 
-import { ChangeAssembler } from "../../../plugins/wal/_changes.ts";
-import { decodePayload, decodePgOutput } from "../../../plugins/wal/_pgoutput.ts";
+import { ChangeAssembler } from "../../../plugins/wal/changes.ts";
+import { decodePayload, decodePgOutput } from "../../../plugins/wal/pgoutput.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import { createSlot, hexBytes, PUBLICATION, SLOT } from "./_workload.ts";
 

@@ -1,13 +1,13 @@
-import { qualifiedName, quoteIdent } from "../../../plugins/wal/_ident.ts";
+import { qualifiedName, quoteIdent } from "../../../plugins/wal/ident.ts";
 import {
   formatSourcePos,
   formatWalPosition,
   parseSourcePos,
   parseWalPosition,
   type WalPosition,
-} from "../../../plugins/wal/_position.ts";
-import { isUnchangedToast } from "../../../plugins/wal/_rows.ts";
-import { readVigilMessage } from "../../../plugins/wal/_vigil_messages.ts";
+} from "../../../plugins/wal/position.ts";
+import { isUnchangedToast } from "../../../plugins/wal/rows.ts";
+import { readVigilMessage } from "../../../plugins/wal/vigil_messages.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 
 Deno.test("formatSourcePos() pads the index so that one transaction's events sort as text", () => {

@@ -4,7 +4,7 @@
  * publication, TLS, a closed port and a server that never answers.
  */
 
-import { probeWal } from "../../../plugins/wal/_probe.ts";
+import { probeWal } from "../../../plugins/wal/probe.ts";
 import { sourcePlugin } from "../../../plugins/mod.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { enableTls } from "../../support/pg_tls.ts";

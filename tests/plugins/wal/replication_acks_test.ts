@@ -4,7 +4,7 @@
  * message taken, and stop counting the moment another message is taken.
  */
 import { assertEquals, assertThrows } from "../../support/assert.ts";
-import { AckTracker } from "../../../plugins/wal/_replication_acks.ts";
+import { AckTracker } from "../../../plugins/wal/replication_acks.ts";
 
 Deno.test("AckTracker reports only acked positions, never received ones", () => {
   const acks = new AckTracker("s", 100n, 100n);

@@ -11,7 +11,7 @@ import {
   quoteLiteral,
   slotInfoQuery,
   startReplicationCommand,
-} from "../../../plugins/wal/_replication_command.ts";
+} from "../../../plugins/wal/replication_command.ts";
 
 Deno.test("startReplicationCommand() quotes the slot, the LSN and each publication", () => {
   assertEquals(

@@ -12,10 +12,10 @@ import {
   connectReplication,
   type ReplicationClient,
   type ReplicationStream,
-} from "../../../plugins/wal/_replication.ts";
-import { PgError, ReplicationError } from "../../../plugins/wal/_wire_errors.ts";
-import { DEFAULT_CHUNK_SIZE } from "../../../plugins/wal/_wire_reader.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
+} from "../../../plugins/wal/replication.ts";
+import { PgError, ReplicationError } from "../../../daemon/pgwire/errors.ts";
+import { DEFAULT_CHUNK_SIZE } from "../../../daemon/pgwire/reader.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
 
 const TIMEOUT_MS = 2_000;
 

@@ -5,9 +5,9 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
-import { connectReplication } from "../../../plugins/wal/_replication.ts";
-import { PgError } from "../../../plugins/wal/_wire_errors.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
+import { connectReplication } from "../../../plugins/wal/replication.ts";
+import { PgError } from "../../../daemon/pgwire/errors.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
 
 Deno.test("ReplicationClient manages permanent pgoutput slots on PostgreSQL 15", async (t) => {
   await using pg = await startPostgres({ passwordAuth: true });

@@ -16,8 +16,8 @@ import {
   connectReplication,
   type ReplicationStream,
   type XLogData,
-} from "../../../plugins/wal/_replication.ts";
-import { parseLsn } from "../../../plugins/wal/_lsn.ts";
+} from "../../../plugins/wal/replication.ts";
+import { parseLsn } from "../../../plugins/wal/lsn.ts";
 
 const SLOT = "vigil_stream";
 // A publication name that needs quoting both as an identifier and inside a literal.

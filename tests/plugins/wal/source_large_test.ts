@@ -7,7 +7,7 @@
 
 import type { SourceContext } from "../../../daemon/source.ts";
 import { Store } from "../../../daemon/store/store.ts";
-import { parseWalPosition } from "../../../plugins/wal/_position.ts";
+import { parseWalPosition } from "../../../plugins/wal/position.ts";
 import { WAL_DEFAULTS, walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";

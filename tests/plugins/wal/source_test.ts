@@ -10,7 +10,7 @@ import { runSource } from "../../../daemon/pipeline.ts";
 import { SourceError } from "../../../daemon/source.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
-import { parseSourcePos, parseWalPosition } from "../../../plugins/wal/_position.ts";
+import { parseSourcePos, parseWalPosition } from "../../../plugins/wal/position.ts";
 import { walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
