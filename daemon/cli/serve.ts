@@ -66,27 +66,39 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     }
     throw error;
   }
-  const daemon = await Daemon.start(config, {
-    version,
-    sources: configuredSources,
-    reloadConfig: loadVigilConfig,
-    web: webApp,
-  });
-  await notifySystemd(daemon.finished, {
-    status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
-    dataDir: config.dataDir,
-  });
-  const stop = (signal: string) => () => void daemon.stop(`${signal} received`);
+  // The signal listeners go in before the daemon starts: it says "vigil serving" from inside
+  // `Daemon.start`, and a SIGHUP or SIGTERM that arrives between then and a later listener would
+  // take the default action and kill the process without its final checkpoint.
+  let daemon: Daemon | undefined;
+  let stopAsked: string | undefined;
+  let reloadAsked = false;
+  const stop = (signal: string) => (): void => {
+    if (daemon !== undefined) void daemon.stop(`${signal} received`);
+    else stopAsked ??= `${signal} received`;
+  };
   const onTerm = stop("SIGTERM");
   const onInt = stop("SIGINT");
   const onHup = (): void => {
     log("info", "SIGHUP received: reloading the configuration");
-    void daemon.reload();
+    if (daemon !== undefined) void daemon.reload();
+    else reloadAsked = true;
   };
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGHUP", onHup);
   try {
+    daemon = await Daemon.start(config, {
+      version,
+      sources: configuredSources,
+      reloadConfig: loadVigilConfig,
+      web: webApp,
+    });
+    if (stopAsked !== undefined) void daemon.stop(stopAsked);
+    else if (reloadAsked) void daemon.reload();
+    await notifySystemd(daemon.finished, {
+      status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
+      dataDir: config.dataDir,
+    });
     await daemon.finished;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
