@@ -9,7 +9,7 @@ import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
 import { readSecret } from "../../daemon/config/secret.ts";
 import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
 import { checkSlotName } from "./replication_command.ts";
-import { parseDsn, redactDsn } from "../../daemon/pgwire/connection.ts";
+import { parseDsn, redactDsn } from "../../daemon/pgwire/mod.ts";
 
 /** What a WAL source needs; see DESIGN.md, "Configuration". */
 export interface WalSourceConfig {

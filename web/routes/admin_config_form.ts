@@ -5,7 +5,7 @@
  * edit, the keys the form does not show (tuning someone wrote by hand) are kept.
  */
 
-import { parseDsn } from "../../daemon/pgwire/connection.ts";
+import { parseDsn } from "../../daemon/pgwire/mod.ts";
 
 /** A form's text fields, trimmed (save {@link UNTRIMMED}); absent ones are `""`. */
 export type FormFields = Readonly<Record<string, string>>;
