@@ -27,6 +27,7 @@ import type { AlertChannel } from "./channel.ts";
 import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
 import { DetectEngine, type FeedRecord } from "./engine.ts";
+import type { GapCommands } from "./gap_commands.ts";
 import {
   configFingerprint,
   eventDigest,
@@ -83,6 +84,8 @@ export interface LiveOptions {
   snapshotIntervalMs?: number;
   /** The detectors to run; default the config's. */
   detectors?: Detector[];
+  /** The gap commands of the core and the source plugins (`gap_commands.ts`). */
+  gapCommands?: GapCommands;
   now?: () => number;
 }
 
