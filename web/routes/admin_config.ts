@@ -289,10 +289,7 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
     if (table === undefined) {
       return render(c, 404, { probe: { name, ok: false, lines: ["no such source"] } });
     }
-    const plugin = sourcePlugin(String(table.type));
-    const result = plugin.probe === undefined
-      ? { ok: false, lines: [`sources of type ${plugin.type} have no connection test`] }
-      : await plugin.probe(table);
+    const result = await sourcePlugin(String(table.type)).probe(table);
     await recordUiAction(deps, c, {
       command: "SOURCE_TEST",
       object: `source ${name}`,
