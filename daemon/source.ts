@@ -136,6 +136,11 @@ export interface SourcePlugin {
    * throws for what it finds; lines hold no secret.
    */
   probe(table: Readonly<Record<string, unknown>>): Promise<ProbeResult>;
+  /**
+   * `vigil bench <type> …`: its benchmark, loaded only when asked for (a dynamic import, so
+   * that no bench code sits on the source's path); resolves with the exit code. Absent: none.
+   */
+  readonly bench?: (argv: string[]) => Promise<number>;
 }
 
 /** The plugin of a source `type` among `plugins`. Throws `ConfigKeyError` for `type`. */

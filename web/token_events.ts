@@ -13,7 +13,7 @@ import type { ApiToken } from "../daemon/access/mod.ts";
 import { ACK_COMMAND } from "../daemon/detect/event_facts.ts";
 import type { JsonObject, NewEvent } from "../daemon/event/model.ts";
 import { EventValidationError } from "../daemon/event/validate.ts";
-import { GAP_COMMANDS } from "../plugins/mod.ts";
+import { GAP_COMMANDS, SOURCE_PLUGINS } from "../plugins/mod.ts";
 import type { WebDeps } from "./deps.ts";
 
 /** The one kind a token posts. */
@@ -35,8 +35,16 @@ const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
   "RETENTION_DELETE",
 ]);
 
-/** Families of commands that Vigil, its daemon, its store or a source plugin names. */
-const RESERVED_PREFIXES = /^(VIGIL|WAL|PGAUDIT|DAEMON|STORE)_/;
+/**
+ * Families of commands that Vigil, its daemon, its store or a source plugin names: a plugin's
+ * own commands start with its type in upper case (`WAL_GAP`, `PGAUDIT_FILE_UNREAD`).
+ */
+const RESERVED_PREFIXES = new RegExp(
+  `^(${
+    ["VIGIL", "DAEMON", "STORE", ...SOURCE_PLUGINS.map((p) => p.type.toUpperCase())]
+      .join("|")
+  })_`,
+);
 
 /** Context keys Vigil gives meaning to (detection reads `audit_reduced` on any event). */
 function reservedContextKey(key: string): boolean {

@@ -75,4 +75,5 @@ export const PGAUDIT_PLUGIN: SourcePlugin & {
     { name: "files_open", help: "Log files being followed." },
   ],
   probe: probePgaudit,
+  bench: async (argv: string[]) => (await import("./bench.ts")).pgauditBenchCommand(argv),
 });

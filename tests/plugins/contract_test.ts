@@ -173,6 +173,10 @@ function registerContract(plugin: SourcePlugin, h: ContractHarness): void {
       kind: "system",
       command,
     });
+    for (const c of [...plugin.gapCommands, ...plugin.recoveryCommands]) {
+      // Its own family, which an ingest token may not post (web/token_events.ts).
+      assert(c.startsWith(`${plugin.type.toUpperCase()}_`), `${c}: not ${plugin.type}'s family`);
+    }
     for (const c of plugin.gapCommands) {
       const engine = new DetectEngine(defaultDetectConfig(), { gapCommands: GAP_COMMANDS });
       engine.feed([{ seq: 0, event: event(c) }]);
