@@ -4,6 +4,11 @@
  * emits batches of events with the position after them, and advances its own upstream
  * acknowledgement (a replication slot's flush LSN, nothing for a log file) only once `emit`
  * has resolved, i.e. once the batch is fsynced. That is what makes collection exactly-once.
+ *
+ * Beside it, {@link SourcePlugin}: one per `type`, all the core asks of a kind of source (its
+ * config fields, what it reaches, its gap commands, gauges, probe), so that the core never
+ * branches on a type name. The registry of plugins is `plugins/mod.ts`, handed to the core by
+ * whoever wires it together; `daemon/` never imports a plugin.
  */
 
 import type { NewEvent } from "./event/model.ts";
