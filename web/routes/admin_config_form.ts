@@ -40,6 +40,15 @@ export const SECRET_FIELDS: ReadonlySet<string> = new Set([
   "secret_key",
 ]);
 
+/** Keys that name a secret's file the UI wrote (`secrets/…`): removed with their entry. */
+export const SECRET_FILE_KEYS: readonly string[] = [
+  ...new Set(
+    SOURCE_PLUGINS.flatMap((p) => p.fields.filter((f) => f.form?.secret).map((f) => f.key)),
+  ),
+  "access_key_file",
+  "secret_key_file",
+];
+
 /** The plugin of a source type the forms offer, or undefined. */
 export function formPlugin(type: string): SourcePlugin | undefined {
   return SOURCE_PLUGINS.find((p) => p.type === type);
