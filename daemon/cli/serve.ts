@@ -25,6 +25,7 @@ export function configuredSources(config: VigilConfig): SupervisedSource[] {
     type: s.type,
     fingerprint: JSON.stringify(s.table),
     create: () => sourcePlugin(s.type).create(s.table),
+    gauges: sourcePlugin(s.type).gauges,
   }));
 }
 
