@@ -4,9 +4,9 @@
  * at the exact place, the key from the check's `ConfigKeyError` (`fields.ts`), never guessed
  * from a message. A `[[sources]]` table is checked against its plugin's field list, then by
  * the plugin; export targets and the detector check their own tables through the callbacks of
- * {@link ConfigCheckers}: the daemon's core knows no plugin, it is handed the registry. No source may
- * read inside the data directory (`data_fence.ts`): the check names the key that would. Nor
- * may an export target write there, by a relative path, or to a metadata address
+ * {@link ConfigCheckers}: the daemon's core knows no plugin, it is handed the registry. No
+ * source may read inside the data directory (`data_fence.ts`): the check names the key that
+ * would. Nor may an export target write there, by a relative path, or to a metadata address
  * (`export_places.ts`).
  */
 
