@@ -25,6 +25,7 @@ export function configuredSources(config: VigilConfig): SupervisedSource[] {
     type: s.type,
     fingerprint: JSON.stringify(s.table),
     create: () => sourcePlugin(s.type).create(s.table),
+    gauges: sourcePlugin(s.type).gauges,
   }));
 }
 
@@ -66,40 +67,44 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     }
     throw error;
   }
-  // The signal listeners go in before the daemon starts: it says "vigil serving" from inside
-  // `Daemon.start`, and a SIGHUP or SIGTERM that arrives between then and a later listener would
-  // take the default action and kill the process without its final checkpoint.
-  let daemon: Daemon | undefined;
-  let stopAsked: string | undefined;
+  // Listening before the start: the "vigil serving" line may be read (and a reload or stop
+  // sent) before this function resumes, and an unhandled SIGHUP would end the process.
+  let daemon: Daemon | null = null;
+  let stopping: string | null = null;
   let reloadAsked = false;
   const stop = (signal: string) => (): void => {
-    if (daemon !== undefined) void daemon.stop(`${signal} received`);
-    else stopAsked ??= `${signal} received`;
+    stopping = `${signal} received`;
+    void daemon?.stop(stopping);
   };
   const onTerm = stop("SIGTERM");
   const onInt = stop("SIGINT");
   const onHup = (): void => {
+    if (daemon === null) {
+      // The file may have changed after it was read: reload once the daemon is up.
+      log("info", "SIGHUP received while starting: reloading once started");
+      reloadAsked = true;
+      return;
+    }
     log("info", "SIGHUP received: reloading the configuration");
-    if (daemon !== undefined) void daemon.reload();
-    else reloadAsked = true;
+    void daemon.reload();
   };
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGHUP", onHup);
   try {
-    daemon = await Daemon.start(config, {
+    const started = daemon = await Daemon.start(config, {
       version,
       sources: configuredSources,
       reloadConfig: loadVigilConfig,
       web: webApp,
     });
-    if (stopAsked !== undefined) void daemon.stop(stopAsked);
-    else if (reloadAsked) void daemon.reload();
-    await notifySystemd(daemon.finished, {
-      status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
+    if (stopping !== null) void started.stop(stopping);
+    else if (reloadAsked) void started.reload();
+    await notifySystemd(started.finished, {
+      status: `serving on ${started.address.hostname}:${started.address.port}`,
       dataDir: config.dataDir,
     });
-    await daemon.finished;
+    await started.finished;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);

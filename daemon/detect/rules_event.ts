@@ -9,6 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import type { AlertDraft } from "./alert.ts";
 import { commandOf } from "./event_facts.ts";
+import type { GapCommands } from "./gap_commands.ts";
 import { type DetectContext, type Detector, eventDraft, type EventFacts } from "./detector.ts";
 
 function old(ctx: DetectContext, ts: number): boolean {
@@ -167,26 +168,13 @@ export const newObjectReads: Detector = {
   },
 };
 
-/**
- * System events that say collection or auditing was cut, that the signing key was replaced
- * without its predecessor's signature (a declared loss: verify passes but cannot vouch across
- * it), or that `serve`'s start checks or background verification found the stored log damaged
- * (STORE_DAMAGED, `daemon/serve/integrity.ts`). A planned KEY_ROTATE is signed by the old key
- * and is not among them.
- */
-export const TAMPER_COMMANDS: readonly string[] = [
-  "WAL_GAP",
-  "WAL_HEARTBEAT_MISSING",
-  "WAL_DDL_TRIGGER_MISSING",
-  "WAL_LSN_BACKWARDS",
-  "PGAUDIT_FILE_UNREAD",
-  "KEY_LOSS_DECLARED",
-  "STORE_DAMAGED",
-];
-
-function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {
+function tamperWhy(
+  ev: AuditEvent,
+  f: EventFacts,
+  gaps: ReadonlySet<string>,
+): string | undefined {
   const cmd = commandOf(ev);
-  if (ev.kind === "system" && TAMPER_COMMANDS.includes(cmd)) {
+  if (ev.kind === "system" && gaps.has(cmd)) {
     return `${cmd}${ev.error === undefined ? "" : `: ${ev.error}`}`;
   }
   if (ev.context?.audit_reduced === true) {
@@ -202,18 +190,24 @@ function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {
   return undefined;
 }
 
-/** Signs that the audit trail is being cut: gaps, missing heartbeats or triggers, lowered logging. */
-export const auditTampering: Detector = {
-  name: "audit_tampering",
-  event(ev, seq, f) {
-    const why = tamperWhy(ev, f);
-    if (why === undefined) return [];
-    return [eventDraft(ev, seq, {
-      rule: this.name,
-      severity: "critical",
-      score: 1,
-      reason: `${why} (source ${ev.source}, at ${formatRfc3339Micros(ev.ts)})`,
-      features: [],
-    })];
-  },
-};
+/**
+ * Signs that the audit trail is being cut: a gap event (`gaps.gap`: the core's and every source
+ * plugin's, `gap_commands.ts`: collection or auditing cut, a key loss declared, the stored log
+ * damaged), lowered logging, a dropped event trigger.
+ */
+export function auditTampering(gaps: GapCommands): Detector {
+  return {
+    name: "audit_tampering",
+    event(ev, seq, f) {
+      const why = tamperWhy(ev, f, gaps.gap);
+      if (why === undefined) return [];
+      return [eventDraft(ev, seq, {
+        rule: this.name,
+        severity: "critical",
+        score: 1,
+        reason: `${why} (source ${ev.source}, at ${formatRfc3339Micros(ev.ts)})`,
+        features: [],
+      })];
+    },
+  };
+}

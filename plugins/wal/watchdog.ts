@@ -28,7 +28,7 @@ import { alarmEvent, type WalAlarm } from "./gaps.ts";
 import { formatLsn } from "./lsn.ts";
 import { quoteLiteral } from "./replication_command.ts";
 import { HEARTBEAT_PREFIX } from "./vigil_messages.ts";
-import { connect, parseDsn, type QueryResult } from "../../daemon/pgwire/connection.ts";
+import { connect, parseDsn, type QueryResult } from "../../daemon/pgwire/mod.ts";
 
 /** The SQL a watchdog needs: one session, one statement at a time. */
 interface SqlSession {

@@ -13,7 +13,7 @@
 
 import { runSource } from "../../daemon/pipeline.ts";
 import { Store } from "../../daemon/store/store.ts";
-import { connect } from "../../daemon/pgwire/connection.ts";
+import { connect } from "../../daemon/pgwire/mod.ts";
 import { walSource } from "../../plugins/wal/mod.ts";
 
 /** The argv (after the deno binary) that runs this program with its narrow permissions. */

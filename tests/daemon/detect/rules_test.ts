@@ -2,6 +2,7 @@ import { defaultDetectConfig, type DetectConfig } from "../../../daemon/detect/c
 import { DetectEngine } from "../../../daemon/detect/engine.ts";
 import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
+import { GAP_COMMANDS } from "../../../plugins/mod.ts";
 
 const H = 3_600_000_000;
 const T0 = Date.UTC(2026, 0, 5) * 1000;
@@ -29,7 +30,9 @@ function history(role: string, extra: Partial<NewEvent> = {}): NewEvent[] {
 }
 
 function run(events: NewEvent[], cfg: Partial<DetectConfig> = {}) {
-  const engine = new DetectEngine({ ...defaultDetectConfig(), ...cfg });
+  const engine = new DetectEngine({ ...defaultDetectConfig(), ...cfg }, {
+    gapCommands: GAP_COMMANDS,
+  });
   const sorted = events.map((e, i) => ({ e, i })).sort((a, b) => a.e.ts - b.e.ts || a.i - b.i);
   engine.feed(
     sorted.map(({ e }, seq) => ({ seq, event: { ...e, seq, ingest_ts: 0 } as AuditEvent })),

@@ -8,7 +8,7 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { connect } from "../../../daemon/pgwire/connection.ts";
+import { connect } from "../../../daemon/pgwire/mod.ts";
 import { connectReplication } from "../../../plugins/wal/replication.ts";
 import { walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
