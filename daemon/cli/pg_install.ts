@@ -34,6 +34,9 @@ export async function pgInstallCommand(argv: string[]): Promise<number> {
       `as ${report.role}:`,
   );
   for (const object of report.objects) print(`  ${object}`);
+  for (const t of report.tables) {
+    print(`  ${t.action === "created" ? "put" : "re-enabled"} the statement trigger on ${t.tbl}`);
+  }
   print(
     "Applications attach who/why to a transaction with one call inside it: " +
       `SELECT vigil.set_context('{"user": "ada", "reason": "refund"}');`,

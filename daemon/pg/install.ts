@@ -35,8 +35,17 @@ export interface InstallReport {
   /** The version found before, if any. */
   previousVersion: number | undefined;
   version: number;
-  /** What was created or replaced. */
+  /** What the install holds. */
   objects: readonly string[];
+  /** Tables whose statement trigger this run created or set ENABLE ALWAYS again. */
+  tables: TableAction[];
+}
+
+/** A table whose statement trigger an install created (or replaced) or re-enabled. */
+export interface TableAction {
+  /** The table, as `regclass` prints it (schema-qualified, quoted where needed). */
+  tbl: string;
+  action: "created" | "enabled";
 }
 
 /** A refusal before anything was changed: the database is not fit for the install. */
@@ -85,15 +94,20 @@ export async function installPgSide(
     if (facts === undefined) throw new Error("the inspection query returned no row");
     const previousVersion = checkFit(facts, server);
     step = "install";
+    let tables: TableAction[] = [];
     await sql.begin(async (tx) => {
-      for (const statement of installStatements()) await tx.unsafe(statement);
+      for (const statement of installStatements()) {
+        tables = (await tx.unsafe(statement)) as unknown as TableAction[];
+      }
     });
     step = "verify the event triggers";
     const triggers = await sql<{ evtname: string }[]>`
       SELECT evtname FROM pg_catalog.pg_event_trigger
-       WHERE evtname IN ${sql(DDL_TRIGGERS as string[])} AND evtenabled <> 'D'`;
+       WHERE evtname IN ${sql(DDL_TRIGGERS as string[])} AND evtenabled = 'A'`;
     if (triggers.length !== DDL_TRIGGERS.length) {
-      throw new Error(`only ${triggers.map((t) => t.evtname).join(", ") || "no"} triggers exist`);
+      throw new Error(
+        `only ${triggers.map((t) => t.evtname).join(", ") || "no"} triggers are ENABLE ALWAYS`,
+      );
     }
     return {
       server,
@@ -107,6 +121,7 @@ export async function installPgSide(
       previousVersion,
       version: INSTALL_VERSION,
       objects: INSTALLED_OBJECTS,
+      tables: tables.map((t) => ({ tbl: t.tbl, action: t.action })),
     };
   } catch (error) {
     if (error instanceof InstallRefusedError) throw error;
