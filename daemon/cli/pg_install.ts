@@ -34,6 +34,10 @@ export async function pgInstallCommand(argv: string[]): Promise<number> {
       `as ${report.role}:`,
   );
   for (const object of report.objects) print(`  ${object}`);
+  if (report.changes.length === 0 && report.tables.length === 0) {
+    print("  (nothing to change: every object was as it should be)");
+  }
+  for (const change of report.changes) print(`  ran: ${change.split("\n")[0]}`);
   for (const t of report.tables) {
     print(`  ${t.action === "created" ? "put" : "re-enabled"} the statement trigger on ${t.tbl}`);
   }

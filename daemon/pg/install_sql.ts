@@ -24,17 +24,20 @@
  * a session with `session_replication_role = replica`, which would let any superuser session
  * write and change the schema unrecorded.
  *
- * Everything lives in the schema `vigil`; every statement can run again and changes only what
- * is not as it should be (a function whose body differs, a trigger missing, wrong or in another
- * state), so a re-run on an intact install executes no DDL at all — pgAudit logs none, and the
- * detectors, which take DDL on the `vigil` schema and on event triggers for tampering, see a
- * repair only when there was something to repair. The schema's comment is the version marker.
+ * Everything lives in the schema `vigil`. The installer reads what is there ({@link STATE_SQL})
+ * and sends only what is missing or not as it should be ({@link installPlan}: a function whose
+ * body differs, a trigger missing, wrong or in another state), each as a top-level statement of
+ * a fixed text, so a re-run on an intact install executes no DDL at all — pgAudit logs none —
+ * and detection, which takes DDL on the `vigil` schema and on event triggers for tampering,
+ * knows the installer's own statements by their exact text ({@link installerStatements}). The
+ * schema's comment is the version marker.
  *
  * This module is plain text and constants, with no imports but the function texts, so that the
  * WAL source can check for the same names without loading the installer's database client.
  */
 
 import {
+  FINGERPRINT_SQL,
   FUNCTION_CONFIG,
   STATEMENT_TRIGGER,
   VIGIL_FUNCTIONS,
@@ -97,86 +100,121 @@ const MARKER_COMMENT =
   `${SCHEMA_MARKER} (version ${INSTALL_VERSION}); installed by vigil pg-install. ` +
   `Applications call vigil.set_context(jsonb) once per transaction.`;
 
-/**
- * The install, as separate statements (the installer's client sends one at a time), all to run
- * in one transaction. The last one returns a row per table whose statement trigger it created
- * or re-enabled.
- */
-export function installStatements(): string[] {
-  return [
-    `DO $vigil$ BEGIN
-      -- Not CREATE SCHEMA IF NOT EXISTS: pgAudit logs that even when it does nothing.
-      IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${VIGIL_SCHEMA}') THEN
-        CREATE SCHEMA ${VIGIL_SCHEMA};
-      END IF;
-      IF obj_description('${VIGIL_SCHEMA}'::regnamespace, 'pg_namespace')
-         IS DISTINCT FROM '${MARKER_COMMENT}' THEN
-        COMMENT ON SCHEMA ${VIGIL_SCHEMA} IS '${MARKER_COMMENT}';
-      END IF;
-      -- Applications must reach set_context; nothing else in the schema is theirs to call.
-      IF NOT has_schema_privilege('public', '${VIGIL_SCHEMA}', 'USAGE') THEN
-        GRANT USAGE ON SCHEMA ${VIGIL_SCHEMA} TO PUBLIC;
-      END IF;
-    END $vigil$`,
-    ...VIGIL_FUNCTIONS.map(ensureFunction),
-    `DO $vigil$ BEGIN
-      IF obj_description('vigil.set_context(jsonb)'::regprocedure, 'pg_proc') IS NULL THEN
-        COMMENT ON FUNCTION ${VIGIL_SCHEMA}.set_context(jsonb) IS 'Attaches application ` +
-    `who/why (a JSON object; "user" or "app_user" names the person) to the current transaction ` +
-    `in Vigil''s audit trail. Call once per transaction, inside BEGIN ... COMMIT.';
-      END IF;
-    END $vigil$`,
-    ...EVENT_TRIGGERS.map(ensureEventTrigger),
-    `SELECT tbl, action FROM ${VIGIL_SCHEMA}.attach_statement_triggers()`,
-  ];
+/** What is in the database now, as the installer reads it ({@link STATE_SQL}). */
+export interface InstalledState {
+  schema: boolean;
+  comment: string | null;
+  usage: boolean;
+  /** `regprocedure` text → fingerprint ({@link FINGERPRINT_SQL}) of each function in the schema. */
+  functions: Record<string, string>;
+  set_context_comment: boolean;
+  event_triggers: {
+    name: string;
+    event: string;
+    fn: string;
+    tags: string[] | null;
+    enabled: string;
+  }[];
 }
 
-/** Replaces a function only when it is missing or its body or settings differ. */
-function ensureFunction(fn: VigilFunction): string {
+/** One row, one JSON column: the {@link InstalledState} of the database. */
+export const STATE_SQL = `SELECT json_build_object(
+  'schema', EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${VIGIL_SCHEMA}'),
+  'comment', (SELECT pg_catalog.obj_description(oid, 'pg_namespace')
+                FROM pg_catalog.pg_namespace WHERE nspname = '${VIGIL_SCHEMA}'),
+  'usage', EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
+                    WHERE nspname = '${VIGIL_SCHEMA}'
+                      AND pg_catalog.has_schema_privilege('public', oid, 'USAGE')),
+  'functions', (SELECT coalesce(json_object_agg(p.oid::pg_catalog.regprocedure::text,
+                  ${FINGERPRINT_SQL}), '{}')
+                  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n
+                    ON n.oid = p.pronamespace WHERE n.nspname = '${VIGIL_SCHEMA}'),
+  'set_context_comment', EXISTS (SELECT 1 FROM pg_catalog.pg_description d
+                   WHERE d.objoid = pg_catalog.to_regprocedure('vigil.set_context(jsonb)')
+                     AND d.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass),
+  'event_triggers', (SELECT coalesce(json_agg(json_build_object('name', evtname,
+                  'event', evtevent, 'fn', evtfoid::pg_catalog.regprocedure::text,
+                  'tags', evttags, 'enabled', evtenabled) ORDER BY evtname), '[]')
+                  FROM pg_catalog.pg_event_trigger))`;
+
+/** `CREATE OR REPLACE FUNCTION` for one function, exactly as the installer sends it. */
+export function createFunctionSql(fn: VigilFunction): string {
   const name = fn.signature.slice(0, fn.signature.indexOf("("));
   const [key, value] = FUNCTION_CONFIG.split("=") as [string, string];
-  return `DO $vigil_do$ BEGIN
-    IF NOT EXISTS (
-      SELECT 1 FROM pg_catalog.pg_proc
-       WHERE oid = pg_catalog.to_regprocedure('${fn.signature}')
-         AND prosrc = $vigil_body$${fn.body}$vigil_body$
-         AND proconfig = ARRAY['${FUNCTION_CONFIG}'] AND NOT prosecdef
-    ) THEN
-      CREATE OR REPLACE FUNCTION ${name}${fn.header}
-        SET ${key} = ${value}
-        AS $vigil$${fn.body}$vigil$;
-    END IF;
-  END $vigil_do$`;
+  return `CREATE OR REPLACE FUNCTION ${name}${fn.header}\n  SET ${key} = ${value}\n` +
+    `  AS $vigil$${fn.body}$vigil$`;
 }
 
-/**
- * Creates an event trigger only when it is missing or not what the install made (another event,
- * function or tags), and sets it ENABLE ALWAYS only when it is in another state.
- */
-function ensureEventTrigger(t: VigilEventTrigger): string {
-  const tags = t.tags === undefined ? "NULL" : `ARRAY[${t.tags.map((x) => `'${x}'`).join(", ")}]`;
+/** `CREATE EVENT TRIGGER` for one event trigger, exactly as the installer sends it. */
+export function createEventTriggerSql(t: VigilEventTrigger): string {
   const when = t.tags === undefined
     ? ""
     : ` WHEN TAG IN (${t.tags.map((x) => `'${x}'`).join(", ")})`;
-  return `DO $vigil$
-    BEGIN
-      IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_event_trigger
-        WHERE evtname = '${t.name}' AND evtevent = '${t.event}'
-          AND evtfoid = '${t.fn}'::pg_catalog.regprocedure
-          AND evttags IS NOT DISTINCT FROM ${tags}::text[]
-      ) THEN
-        -- Only a trigger that is there but wrong is dropped: pgAudit logs even a DROP … IF EXISTS
-        -- that finds nothing, and that would read as tampering on a first install.
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${t.name}') THEN
-          DROP EVENT TRIGGER ${t.name};
-        END IF;
-        CREATE EVENT TRIGGER ${t.name} ON ${t.event}${when} EXECUTE FUNCTION ${t.fn};
-      END IF;
-      IF (SELECT evtenabled FROM pg_catalog.pg_event_trigger WHERE evtname = '${t.name}') <> 'A'
-      THEN
-        ALTER EVENT TRIGGER ${t.name} ENABLE ALWAYS;
-      END IF;
-    END
-    $vigil$`;
+  return `CREATE EVENT TRIGGER ${t.name} ON ${t.event}${when} EXECUTE FUNCTION ${t.fn}`;
+}
+
+/** `ALTER EVENT TRIGGER … ENABLE ALWAYS`, exactly as the installer sends it. */
+export function enableAlwaysSql(name: string): string {
+  return `ALTER EVENT TRIGGER ${name} ENABLE ALWAYS`;
+}
+
+export const CREATE_SCHEMA_SQL = `CREATE SCHEMA ${VIGIL_SCHEMA}`;
+export const COMMENT_SCHEMA_SQL = `COMMENT ON SCHEMA ${VIGIL_SCHEMA} IS '${MARKER_COMMENT}'`;
+// Applications must reach set_context; nothing else in the schema is theirs to call.
+export const GRANT_USAGE_SQL = `GRANT USAGE ON SCHEMA ${VIGIL_SCHEMA} TO PUBLIC`;
+export const COMMENT_SET_CONTEXT_SQL = `COMMENT ON FUNCTION ${VIGIL_SCHEMA}.set_context(jsonb) ` +
+  `IS 'Attaches application who/why (a JSON object; "user" or "app_user" names the person) to ` +
+  `the current transaction in Vigil''s audit trail. Call once per transaction, inside ` +
+  `BEGIN ... COMMIT.'`;
+/** Puts the statement trigger on every table that lacks it; a row per table changed. */
+export const ATTACH_ALL_SQL = `SELECT tbl, action FROM ${VIGIL_SCHEMA}.attach_statement_triggers()`;
+
+/**
+ * The statements an install sends to go from `state` to a whole install of this version, in
+ * order, all to run in one transaction: only what is missing or not as it should be, so an
+ * intact install gets none but {@link ATTACH_ALL_SQL} (a query that changes nothing when every
+ * table has its trigger). A function is compared by fingerprint (`fingerprints`: signature →
+ * the fingerprint it must have); an event trigger that exists but is wrong is dropped first —
+ * only then, since pgAudit logs even a DROP … IF EXISTS that finds nothing.
+ */
+export function installPlan(
+  state: InstalledState,
+  fingerprints: Readonly<Record<string, string>>,
+): string[] {
+  const plan: string[] = [];
+  if (!state.schema) plan.push(CREATE_SCHEMA_SQL);
+  if (state.comment !== MARKER_COMMENT) plan.push(COMMENT_SCHEMA_SQL);
+  if (!state.usage) plan.push(GRANT_USAGE_SQL);
+  for (const fn of VIGIL_FUNCTIONS) {
+    if (state.functions[fn.signature] !== fingerprints[fn.signature]) {
+      plan.push(createFunctionSql(fn));
+    }
+  }
+  if (!state.set_context_comment) plan.push(COMMENT_SET_CONTEXT_SQL);
+  for (const t of EVENT_TRIGGERS) {
+    const found = state.event_triggers.find((e) => e.name === t.name);
+    const right = found !== undefined && found.event === t.event && found.fn === t.fn &&
+      JSON.stringify(found.tags) === JSON.stringify(t.tags ?? null);
+    if (found !== undefined && !right) plan.push(`DROP EVENT TRIGGER ${t.name}`);
+    if (!right) plan.push(createEventTriggerSql(t));
+    if (!right || found.enabled !== "A") plan.push(enableAlwaysSql(t.name));
+  }
+  plan.push(ATTACH_ALL_SQL);
+  return plan;
+}
+
+/**
+ * Every statement text the installer of this version can send that changes Vigil's own objects:
+ * detection does not take one of these, sent alone and unchanged, for tampering (it makes the
+ * objects exactly what pg-install makes them).
+ */
+export function installerStatements(): ReadonlySet<string> {
+  return new Set([
+    CREATE_SCHEMA_SQL,
+    COMMENT_SCHEMA_SQL,
+    GRANT_USAGE_SQL,
+    COMMENT_SET_CONTEXT_SQL,
+    ...VIGIL_FUNCTIONS.map(createFunctionSql),
+    ...EVENT_TRIGGERS.flatMap((t) => [createEventTriggerSql(t), enableAlwaysSql(t.name)]),
+  ]);
 }
