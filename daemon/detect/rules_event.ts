@@ -246,3 +246,26 @@ export const auditTampering: Detector = {
     })];
   },
 };
+
+/**
+ * A configuration read back that removes something from the audit (`AUDIT_REDUCED`, from the
+ * WAL source's read-back): critical when write, DDL or role auditing goes or triggers can be
+ * skipped (`context.critical`), high otherwise. Changes that only reshape the output are
+ * `PG_CONFIG_CHANGED` and no alert.
+ */
+export const auditReduced: Detector = {
+  name: "audit_reduced",
+  event(ev, seq) {
+    if (ev.kind !== "system" || commandOf(ev) !== "AUDIT_REDUCED") return [];
+    const critical = ev.context?.critical === true;
+    return [eventDraft(ev, seq, {
+      rule: this.name,
+      severity: critical ? "critical" : "high",
+      score: 1,
+      reason: `${ev.error ?? "auditing reduced"} (source ${ev.source}, at ${
+        formatRfc3339Micros(ev.ts)
+      })`,
+      features: [],
+    })];
+  },
+};

@@ -296,3 +296,27 @@ Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installe
     assertEquals(alerts.length, fires ? 1 : 0, ev.statement);
   }
 });
+
+Deno.test("audit_reduced alerts on AUDIT_REDUCED, critical only when context.critical says so", () => {
+  const reduced = (critical: boolean): NewEvent => ({
+    ts: at(1, 2),
+    source: "wal",
+    kind: "system",
+    command: "AUDIT_REDUCED",
+    error: `Auditing was reduced (critical ${critical})`,
+    context: { critical, changes: [] },
+  });
+  const changed: NewEvent = {
+    ts: at(1, 3),
+    source: "wal",
+    kind: "system",
+    command: "PG_CONFIG_CHANGED",
+    context: { changes: [] },
+  };
+  for (const critical of [true, false]) {
+    const alerts = run([reduced(critical), changed]).filter((a) => a.rule === "audit_reduced");
+    assertEquals(alerts.map((a) => [a.seqs[0], a.severity]), [[0, critical ? "critical" : "high"]]);
+    assert(alerts[0]!.reason.startsWith(`Auditing was reduced (critical ${critical})`));
+  }
+  assertEquals(run([changed]).length, 0, "a change that removes nothing is no alert");
+});
