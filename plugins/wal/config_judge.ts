@@ -18,7 +18,10 @@
  * reduction for that role. Pure functions, no I/O.
  */
 
+import { pgauditClasses } from "../../daemon/pg/pgaudit_scope.ts";
 import type { ConfigReading, ScopedSettings } from "./config_read.ts";
+
+export { pgauditClasses };
 
 /** One change between two readings. */
 export interface ConfigChange {
@@ -46,23 +49,8 @@ const SHAPE_ONLY = new Set([
   "log_min_messages",
 ]);
 
-const ALL_CLASSES = ["read", "write", "function", "role", "ddl", "misc", "misc_set"];
 const CRITICAL_CLASSES = new Set(["write", "ddl", "role"]);
 const DESTINATIONS = ["stderr", "csvlog", "jsonlog", "syslog", "eventlog"];
-
-/** The classes a `pgaudit.log` value turns on (`all`, `-class` and `none` understood). */
-export function pgauditClasses(value: string | null | undefined): Set<string> {
-  const on = new Set<string>();
-  if (value === null || value === undefined) return on;
-  for (const raw of value.toLowerCase().split(",")) {
-    const item = raw.trim();
-    const minus = item.startsWith("-");
-    const name = minus ? item.slice(1).trim() : item;
-    const names = name === "all" ? ALL_CLASSES : name === "none" || name === "" ? [] : [name];
-    for (const n of names) minus ? on.delete(n) : on.add(n);
-  }
-  return on;
-}
 
 /** The changes from `before` to `after`, in a fixed order; empty when nothing changed. */
 export function judgeChanges(before: ConfigReading, after: ConfigReading): ConfigChange[] {
