@@ -290,6 +290,57 @@ Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installe
       false,
     ],
     [stmt("CREATE TABLE", "public.vigilant", "CREATE TABLE vigilant (id int)"), false],
+    // pgAudit names no object for CREATE FUNCTION: the statement tells.
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger AS $$ BEGIN END $$",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        `CREATE FUNCTION "vigil"."x"() RETURNS int AS 'SELECT 1' LANGUAGE sql`,
+      ),
+      true,
+    ],
+    [stmt("ALTER SCHEMA", "", "ALTER SCHEMA vigil RENAME TO old"), true],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE FUNCTION public.vigilance() RETURNS int AS 'SELECT 1' LANGUAGE sql",
+      ),
+      false,
+    ],
+    // What pgAudit logs of the trigger pg-install's event trigger puts on a new table.
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        'CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON public."Odd Name" FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()',
+      ),
+      false,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        "CREATE TRIGGER vigil_stmt AFTER INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "vigil_stmt on public.t",
+        "SELECT tbl, action FROM vigil.attach_statement_triggers()",
+      ),
+      false,
+    ],
   ];
   for (const [ev, fires] of cases) {
     const alerts = run([ev]).filter((a) => a.rule === "audit_tampering");
