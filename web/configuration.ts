@@ -29,11 +29,15 @@ export interface ScopeRow {
   own: boolean;
 }
 
-/** The newest `PG_CONFIG` of each source among the first `upTo` events, up to time `to`. */
+/**
+ * The newest `PG_CONFIG` of each source among the first `upTo` events, up to time `to`; null
+ * without a search index (a page must not scan the whole log).
+ */
 export async function latestConfigurations(
   deps: WebDeps,
   opts: { upTo?: number; to?: number } = {},
-): Promise<ConfigView[]> {
+): Promise<ConfigView[] | null> {
+  if (!deps.index) return null;
   const filter = {
     kind: "system" as const,
     command: "PG_CONFIG",

@@ -161,7 +161,7 @@ export async function buildEvidence(
         signed_at: formatRfc3339Micros(cp.checkpoint.ts),
       }
       : null,
-    configuration: configs.map((v) => ({
+    configuration: (configs ?? []).map((v) => ({
       source: v.source,
       db: v.db,
       seq: v.seq,

@@ -42,7 +42,7 @@ export const AdminPage = (p: {
   error?: string | undefined;
   newToken?: { name: string; token: string } | undefined;
   /** The latest configuration reading of each WAL source, for the pgAudit scope in force. */
-  configuration?: ConfigView[] | undefined;
+  configuration?: ConfigView[] | null | undefined;
 }): JSX.Element => (
   <Layout title="Administration" user={p.user} csrf={p.csrf} active="/admin">
     {p.message ? <p class="notice" role="status">{p.message}</p> : null}
@@ -239,6 +239,8 @@ export const AdminPage = (p: {
           <ConfigValue value={p.config} />
         </div>
       )}
-    {p.configuration === undefined ? null : <PgauditScopes configs={p.configuration} />}
+    {p.configuration === undefined || p.configuration === null
+      ? null
+      : <PgauditScopes configs={p.configuration} />}
   </Layout>
 );

@@ -145,7 +145,7 @@ export function ConfigurationSection(
     <div id={id}>
       <h2>Configuration in force</h2>
       {configs === null
-        ? <p class="warn">Not available.</p>
+        ? <p class="warn">No search index: the configuration is shown once it is built.</p>
         : configs.length === 0
         ? <p class="warn">No WAL source has read back a database's configuration yet.</p>
         : configs.map((view) => <Reading view={view} readAt={view.readAt ?? eventTime(view.ts)} />)}

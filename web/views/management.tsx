@@ -62,7 +62,7 @@ export const ManagementPage = (p: {
   storeSize: number;
   period: { from: string; to: string };
   coverage: Coverage[] | null;
-  /** The latest configuration reading of each WAL source; absent: not shown. */
+  /** The latest configuration reading of each WAL source (null: no index); absent: not shown. */
   configuration?: ConfigView[] | null;
   gaps: GapList;
   exports: readonly ExportTargetState[] | null;
