@@ -9,6 +9,7 @@ import type { Detector } from "./detector.ts";
 import { type GapCommands, gapCommands } from "./gap_commands.ts";
 import { windowModels } from "./models.ts";
 import {
+  auditReduced,
   auditTampering,
   ddlByNonDdlRole,
   failedLoginBurst,
@@ -27,6 +28,7 @@ import { bulkRead, offHours } from "./rules_window.ts";
 export function detectorsFor(cfg: DetectConfig, gaps: GapCommands = gapCommands([])): Detector[] {
   const all = [
     auditTampering(gaps),
+    auditReduced,
     privilegeEscalation,
     ddlByNonDdlRole,
     failedLoginBurst(),

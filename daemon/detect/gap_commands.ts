@@ -10,13 +10,15 @@
 /**
  * The core's gaps: a signing key replaced without its predecessor's signature (a declared loss:
  * verify passes but cannot vouch across it), and a stored log that `serve`'s start checks or
- * background verification found damaged (`daemon/serve/integrity.ts`). A planned KEY_ROTATE is
- * signed by the old key and is not among them.
+ * background verification found damaged (`daemon/serve/integrity.ts`), and auditing reduced in
+ * the database, as a source reads its configuration back. A planned KEY_ROTATE is signed by the
+ * old key and is not among them.
  */
 export const CORE_GAP_COMMANDS: readonly string[] = Object.freeze([
   // Spelled out rather than imported: the store and serve sit above detection on the path.
   "KEY_LOSS_DECLARED",
   "STORE_DAMAGED",
+  "AUDIT_REDUCED",
 ]);
 
 /** Gaps and recoveries, each a set of commands. */

@@ -44,6 +44,12 @@ export interface WalSourceConfig {
   storeHeartbeats?: boolean;
   /** Look for removed `vigil pg-install` event triggers every this many heartbeats; default 6. */
   triggerCheckHeartbeats?: number;
+  /**
+   * How often the source reads back the audit configuration in force (`config_read.ts`):
+   * pgAudit scope, connection logging, log destination, Vigil's triggers, the publication;
+   * default 300 000 ms (and once at start). 0 turns the reading off.
+   */
+  configCheckIntervalMs?: number;
 }
 
 /** A checked config with every default filled in. */
@@ -60,6 +66,7 @@ export const WAL_DEFAULTS: Readonly<Omit<WalSettings, "dsn" | "slot" | "publicat
     heartbeatTimeoutMs: 30_000,
     storeHeartbeats: false,
     triggerCheckHeartbeats: 6,
+    configCheckIntervalMs: 300_000,
   });
 
 /** Config-file key → setting, for the keys of a `[[sources]]` table of type "wal". */
@@ -75,6 +82,7 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
   heartbeat_timeout_ms: "heartbeatTimeoutMs",
   store_heartbeats: "storeHeartbeats",
   trigger_check_heartbeats: "triggerCheckHeartbeats",
+  config_check_interval_ms: "configCheckIntervalMs",
 };
 
 /** Why the Administration form refuses a DSN with a password in it: it would be stored as is. */
@@ -137,6 +145,12 @@ export const WAL_FIELDS: readonly ConfigField[] = Object.freeze(
     ...integer("heartbeat_timeout_ms", 1, 86_400_000, "a heartbeat late by this is an alarm"),
     { key: "store_heartbeats", kind: "boolean", doc: "store heartbeats as message events" },
     ...integer("trigger_check_heartbeats", 1, 1_000_000, "look for removed event triggers"),
+    ...integer(
+      "config_check_interval_ms",
+      0,
+      86_400_000,
+      "read back the audit configuration every …; 0: only at start; default 300000",
+    ),
     ...REDACT_FIELDS,
   ] satisfies ConfigField[],
 );
