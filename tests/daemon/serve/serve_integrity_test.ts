@@ -9,6 +9,7 @@
  */
 
 import type { AuditEvent } from "../../../daemon/event/model.ts";
+import { snapshotPath } from "../../../daemon/detect/snapshot.ts";
 import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
@@ -27,7 +28,7 @@ interface Health {
       last_verification: { ok: boolean; problem: string | null } | null;
     } | null;
   };
-  detection: { state: string } | null;
+  detection: { state: string; errors: string[] } | null;
 }
 
 /** A running `vigil serve` on `data`, with its log and `/healthz`. */
@@ -148,12 +149,15 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
     const damaged = async (
       name: string,
       damage: (segments: string[]) => Promise<void>,
-      expected: { check: string; problem: RegExp },
-    ): Promise<void> => {
+      expected: { check: string; problem: RegExp; noSnapshot?: boolean },
+    ): Promise<Health> => {
       const data = `${dir}/${name}`;
       await copyDir(fixture, data);
       await damage(await sealedSegments(data));
+      // Detection then rebuilds its state from seq 0, through the damage.
+      if (expected.noSnapshot) await Deno.remove(snapshotPath(data));
       const served = await Served.start(dir, data);
+      let last: Health;
       try {
         const h = await served.until(
           (code, h) => code === 503 && h.store.integrity?.state === "damaged",
@@ -168,7 +172,9 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
           throw new Error(`${e.message}\n${served.log}`);
         });
         // Collection goes on: the daemon still serves and stays unhealthy.
-        assertEquals((await served.health())[0], 503);
+        const [code, now] = await served.health();
+        assertEquals(code, 503);
+        last = now;
         await served.stop();
       } finally {
         await served.kill();
@@ -180,6 +186,7 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
       const [alert] = await tamperAlerts(data);
       assertEquals(alert!.severity, "critical");
       assertMatch(alert!.reason, /^STORE_DAMAGED: /);
+      return last;
     };
 
     await t.step("an intact store stays healthy and its verification is recorded", async () => {
@@ -207,6 +214,22 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
         check: "verification",
         problem: /seg-0+2600\.vsegz.*compressed segment block 0/,
       });
+    });
+
+    await t.step("a flipped byte, detection rebuilding from scratch reads past it", async () => {
+      const h = await damaged("flipped-fresh", (s) => flipByte(s[1]!), {
+        check: "verification",
+        problem: /seg-0+2600\.vsegz.*compressed segment block 0/,
+        noSnapshot: true,
+      });
+      // Detection goes on after the damaged segment, and says which seqs it could not read.
+      assertEquals(h.detection?.state, "running");
+      assert(
+        h.detection!.errors.some((e) =>
+          /^seqs 2600–5199 of the log could not be read: seg-0+2600\.vsegz/.test(e)
+        ),
+        JSON.stringify(h.detection),
+      );
     });
 
     await t.step("a sealed segment cut short: the start checks", async () => {
