@@ -15,12 +15,14 @@
  */
 
 import type { JsonObject, NewEvent } from "../event/model.ts";
+import type { Checkpoint } from "../store/checkpoint.ts";
 import { log } from "../log.ts";
 import type { LogPlace } from "../store/errors.ts";
 import { readRetainedStart } from "../store/retained.ts";
 import type { Store } from "../store/store.ts";
 import type { VerifyReport } from "../store/verify.ts";
 import { checkSeals } from "../store/verify_seals.ts";
+import { lastCopiedCheckpoint } from "./checkpoint_copy.ts";
 import type { IntegrityStatus, VerificationResult } from "./status.ts";
 
 /** The system event of a full verification that found the store intact. */
@@ -32,8 +34,15 @@ export const VERIFY_INTERVAL_MS = 24 * 3600_000;
 /** Runs of one verification when retention moved the log's start while it ran. */
 const MAX_ATTEMPTS = 3;
 
-/** Runs one full verification of `dataDir`; rejects once `signal` aborts. */
-export type RunVerification = (dataDir: string, signal: AbortSignal) => Promise<VerifyReport>;
+/**
+ * Runs one full verification of `dataDir`, holding the log to `trusted` checkpoints kept off the
+ * data directory as well; rejects once `signal` aborts.
+ */
+export type RunVerification = (
+  dataDir: string,
+  signal: AbortSignal,
+  trusted?: Checkpoint[],
+) => Promise<VerifyReport>;
 
 /** Options of {@link StoreIntegrity.check}. */
 export interface IntegrityOptions {
@@ -44,6 +53,11 @@ export interface IntegrityOptions {
   now?: () => number;
   /** Default: `verifyStore` on a Worker ({@link verifyOnWorker}). */
   verify?: RunVerification;
+  /**
+   * `[store] checkpoint_copy`: its last checkpoint must not be past the log's end (start check)
+   * and must hold in every full verification (`checkpoint_copy.ts`).
+   */
+  checkpointCopy?: string | null;
 }
 
 /** The start checks and the background verification of one daemon's store. */
@@ -86,6 +100,14 @@ export class StoreIntegrity {
       });
       ({ ok, segments } = r);
       problem = r.problem?.text ?? null;
+      if (ok && opts.checkpointCopy) {
+        problem = keptProblem(
+          store,
+          opts.checkpointCopy,
+          await lastCopiedCheckpoint(opts.checkpointCopy),
+        );
+        ok = problem === null;
+      }
     } catch (e) {
       ok = false;
       problem = `the start checks could not run: ${(e as Error)?.message ?? e}`;
@@ -166,7 +188,9 @@ export class StoreIntegrity {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const startBefore = await retainedFrom(dataDir);
       try {
-        report = await run(dataDir, this.#abort.signal);
+        const copy = this.#opts.checkpointCopy;
+        const kept = copy ? await lastCopiedCheckpoint(copy) : null;
+        report = await run(dataDir, this.#abort.signal, kept === null ? undefined : [kept]);
         failure = null;
       } catch (e) {
         if (this.#stopped) return;
@@ -225,6 +249,25 @@ export class StoreIntegrity {
   }
 }
 
+/**
+ * What a checkpoint kept in the copy says is wrong with a store just opened, or null: a log that
+ * ends before it (its newest segments removed with the checkpoints after them), or a checkpoint
+ * of the same size with another root. The signature is checked by the full verification.
+ */
+function keptProblem(store: Store, copy: string, kept: Checkpoint | null): string | null {
+  if (kept === null) return null;
+  if (kept.size > store.size) {
+    return `the log holds ${store.size} events, but the checkpoint copy ${copy} holds a signed ` +
+      `checkpoint of ${kept.size}: the newest events were removed, with the checkpoints after them`;
+  }
+  const last = store.lastCheckpoint;
+  if (last !== null && last.size === kept.size && last.root !== kept.root) {
+    return `the latest checkpoint (size ${last.size}) has root ${last.root}, the checkpoint copy ` +
+      `${copy} has ${kept.root} for the same size`;
+  }
+  return null;
+}
+
 /** The place of a problem as event context: only what is known. */
 function placeOf(place: LogPlace | undefined): JsonObject {
   const out: JsonObject = {};
@@ -244,7 +287,11 @@ async function retainedFrom(dataDir: string): Promise<number> {
 }
 
 /** Runs `verifyStore` on a Worker of its own (`integrity_worker.ts`); aborting terminates it. */
-export function verifyOnWorker(dataDir: string, signal: AbortSignal): Promise<VerifyReport> {
+export function verifyOnWorker(
+  dataDir: string,
+  signal: AbortSignal,
+  trusted?: Checkpoint[],
+): Promise<VerifyReport> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error("stopped"));
     const w = new Worker(new URL("./integrity_worker.ts", import.meta.url).href, {
@@ -269,6 +316,6 @@ export function verifyOnWorker(dataDir: string, signal: AbortSignal): Promise<Ve
       end();
       reject(new Error(`verification worker failed: ${e.message}`));
     };
-    w.postMessage({ dataDir });
+    w.postMessage({ dataDir, trusted });
   });
 }
