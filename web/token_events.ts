@@ -38,7 +38,7 @@ const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
 ]);
 
 /** Families of commands that Vigil, its daemon, its store or a source plugin names. */
-const RESERVED_PREFIXES = /^(VIGIL|WAL|PGAUDIT|DAEMON|STORE)_/;
+const RESERVED_PREFIXES = /^(VIGIL|WAL|PGAUDIT|DAEMON|STORE|INDEX)_/;
 
 /** Context keys Vigil gives meaning to (detection reads `audit_reduced` on any event). */
 function reservedContextKey(key: string): boolean {

@@ -65,6 +65,8 @@ export interface VigilConfig {
      * appended to (`serve/checkpoint_copy.ts`); null when not set.
      */
     readonly checkpointCopy: string | null;
+    /** `index_recheck`: between re-checks of the search index against the log; 0 is off. */
+    readonly indexRecheckMs: number;
   };
   readonly sources: readonly NamedTable[];
   readonly exports: readonly NamedTable[];
@@ -89,6 +91,7 @@ const STORE_KEYS = [
   "retain_local",
   "compress_sealed",
   "checkpoint_copy",
+  "index_recheck",
 ];
 /** Of `[store]`, the overlay holds local retention alone. */
 const OVERLAY_STORE_KEYS = ["retain_local"];
@@ -302,6 +305,7 @@ export function parseConfig(
       retainLocalMs: storeT.retain_local === undefined ? null : duration("retain_local", 0),
       compressSealed: compressSealed as boolean,
       checkpointCopy: (copy as string | undefined) ?? null,
+      indexRecheckMs: duration("index_recheck", 6 * 3600_000),
     },
     sources,
     exports,

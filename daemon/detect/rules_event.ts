@@ -182,6 +182,8 @@ export const TAMPER_COMMANDS: readonly string[] = [
   "PGAUDIT_FILE_UNREAD",
   "KEY_LOSS_DECLARED",
   "STORE_DAMAGED",
+  // Search index rows changed by hand: not the record, but a hand on the box's files.
+  "INDEX_DAMAGED",
 ];
 
 function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {

@@ -18,6 +18,7 @@ import type { VigilConfig } from "../config/config.ts";
 import { healthRoutes } from "./http.ts";
 import { type HttpServer, serveHttp } from "./http_server.ts";
 import { StoreIntegrity } from "./integrity.ts";
+import { IndexRecheck } from "./index_recheck.ts";
 import { appendCheckpointCopy } from "./checkpoint_copy.ts";
 import { StatusBoard } from "./status_board.ts";
 import { type BackoffOptions, type SupervisedSource, Supervisor } from "./supervisor.ts";
@@ -155,6 +156,11 @@ export class Daemon {
         listen: `${server.addr.hostname}:${server.addr.port}`,
       });
       await integrity.start();
+      const recheck = await IndexRecheck.start(store, index, {
+        source: DAEMON_SOURCE,
+        intervalMs: config.store.indexRecheckMs,
+      });
+      closers.push(() => recheck.stop());
       await supervisor.apply(wiring.sources(config));
       log("info", "vigil serving", {
         listen: `${server.addr.hostname}:${server.addr.port}`,
