@@ -324,7 +324,10 @@ export class LiveDetection {
           if (this.#unchecked) {
             // Nothing to catch up, but the snapshot's last event is still to be compared.
             const at = { fromSeq: e.lastSeq, toSeq: e.lastSeq + 1 };
-            for await (const r of readLog(dataDir, at)) this.#check(r);
+            const unreadable = (k: SkippedRange): never => {
+              throw new SnapshotMismatch(`the snapshot's seq is in damaged log: ${k.reason}`);
+            };
+            for await (const r of readLogPastDamage(dataDir, at, unreadable)) this.#check(r);
             this.#unchecked = false;
             continue;
           }
