@@ -21,14 +21,16 @@ const encoder = new TextEncoder();
 
 /** Appends `cp` to the copy at `path` (created 0644 when missing) and syncs it. */
 export async function appendCheckpointCopy(path: string, cp: Checkpoint): Promise<void> {
-  const f = await Deno.open(path, { append: true, create: true, mode: 0o644 });
+  let f: Deno.FsFile | undefined;
   try {
-    await f.write(encoder.encode(JSON.stringify(cp) + "\n"));
+    f = await Deno.open(path, { append: true, create: true, mode: 0o644 });
+    const line = encoder.encode(JSON.stringify(cp) + "\n");
+    for (let at = 0; at < line.length;) at += await f.write(line.subarray(at));
     await f.syncData();
   } catch (e) {
     throw new Error(`cannot append to the checkpoint copy ${path}: ${(e as Error).message}`);
   } finally {
-    f.close();
+    f?.close();
   }
 }
 

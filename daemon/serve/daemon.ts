@@ -99,6 +99,7 @@ export class Daemon {
     // The board reads the store and the store reports to the board: `opened` ties the knot.
     let opened: Store | undefined;
     const copy = config.store.checkpointCopy;
+    let checks: StoreIntegrity | undefined;
     const b = new StatusBoard({
       version: wiring.version,
       dataDir,
@@ -111,7 +112,16 @@ export class Daemon {
       compressSealed: config.store.compressSealed,
       onCommit: (c) => b.committed(c.seconds, opened?.size ?? 0),
       onWriteError: (e) => b.storeFailed(e),
-      ...(copy === null ? {} : { onCheckpoint: (cp) => appendCheckpointCopy(copy, cp) }),
+      ...(copy === null ? {} : {
+        onCheckpoint: (cp) =>
+          appendCheckpointCopy(copy, cp).then(
+            () => checks?.copied(cp.size),
+            (e) => {
+              checks?.copied(cp.size, e);
+              throw e;
+            },
+          ),
+      }),
     });
     store.onDurable((records) => b.durable(records));
     let index: IndexFeed | undefined;
@@ -120,7 +130,7 @@ export class Daemon {
     let running: Daemon | undefined;
     try {
       // Before anything is appended or served: a damaged store is never served as healthy.
-      const integrity = await StoreIntegrity.check(store, {
+      const integrity = checks = await StoreIntegrity.check(store, {
         source: DAEMON_SOURCE,
         checkpointCopy: copy,
       });

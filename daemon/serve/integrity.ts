@@ -74,6 +74,7 @@ export class StoreIntegrity {
   #abort = new AbortController();
   #stopped = false;
   readonly #runs = { intact: 0, damaged: 0 };
+  #copy: { lastSize: number | null; error: string | null } = { lastSize: null, error: null };
 
   private constructor(store: Store, opts: IntegrityOptions, check: IntegrityStatus["startCheck"]) {
     this.#store = store;
@@ -150,10 +151,18 @@ export class StoreIntegrity {
     return done;
   }
 
+  /** Notes a checkpoint appended to `[store] checkpoint_copy`, or why it was not. */
+  copied(size: number, error?: unknown): void {
+    if (error === undefined) this.#copy = { lastSize: size, error: null };
+    else this.#copy = { ...this.#copy, error: (error as Error)?.message ?? String(error) };
+  }
+
   /** For `/healthz`, `/metrics` and the pages. */
   status(): IntegrityStatus {
     const running = this.#running;
+    const copy = this.#opts.checkpointCopy;
     return {
+      ...(copy ? { checkpointCopy: { path: copy, ...this.#copy } } : {}),
       state: this.#problem !== null
         ? "damaged"
         : running
@@ -161,7 +170,8 @@ export class StoreIntegrity {
         : this.#last?.ok
         ? "intact"
         : "checked",
-      healthy: this.#problem === null,
+      // A copy that is not kept weakens what an auditor relies on: unhealthy until one succeeds.
+      healthy: this.#problem === null && this.#copy.error === null,
       problem: this.#problem,
       startCheck: this.#startCheck,
       lastVerification: this.#last,

@@ -16,6 +16,7 @@ export interface Health {
       problem: string | null;
       start_check: { ok: boolean };
       last_verification: { ok: boolean; problem: string | null } | null;
+      checkpoint_copy?: { path: string; last_size: number | null; error: string | null };
     } | null;
   };
   detection: { state: string; errors: string[] } | null;

@@ -113,3 +113,27 @@ Deno.test("checkpoint_copy must be an absolute file path outside the data direct
     }
   });
 });
+
+Deno.test("a checkpoint copy that cannot be written makes serve unhealthy and says why", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    // Its directory does not exist: every append fails.
+    const copy = `${dir}/absent/checkpoints.jsonl`;
+    const s = await Served.start(dir, data, [
+      `checkpoint_copy = "${copy}"`,
+      'checkpoint_interval = "1s"',
+    ]);
+    try {
+      const h = await s.until(
+        (code, h) => code === 503 && h.store.integrity?.checkpoint_copy?.error != null,
+        "healthz names the failed copy",
+      );
+      const c = h.store.integrity!.checkpoint_copy!;
+      assertEquals([c.path, c.last_size, h.store.healthy], [copy, null, false]);
+      assertMatch(c.error!, /cannot append to the checkpoint copy .*absent\/checkpoints\.jsonl/);
+      await s.stop();
+    } finally {
+      await s.kill();
+    }
+  });
+});
