@@ -21,7 +21,7 @@ import type { SeqRange } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
 /** Seqs compared at a time. */
-export const RECHECK_CHUNK = 4096;
+export const RECHECK_CHUNK = 1024;
 /** Differing ranges kept in a report; more are counted. */
 const MAX_RANGES = 100;
 

@@ -4,7 +4,7 @@
  * (`index/recheck.ts`), so that rows changed by someone who also rewrote the tally, or who
  * dropped its triggers, are found within one interval rather than at the next restart.
  *
- * Promises: reads at most `ratePerSecond` events a second (default 50,000) and one chunk of
+ * Promises: reads at most `ratePerSecond` events a second (default 20,000) and one chunk of
  * events at a time, so its I/O and memory stay bounded whatever the log's size; index damage —
  * found here, or by the start's tally check — is a `system` event `INDEX_DAMAGED` in the chain
  * (`error` naming the seq ranges; `context.check` `start` or `periodic`), the index is then
@@ -27,7 +27,7 @@ export const INDEX_REBUILT = "INDEX_REBUILT";
 /** Default time between the end of one re-check and the start of the next. */
 export const INDEX_RECHECK_INTERVAL_MS = 6 * 3600_000;
 /** Default pace of a re-check, events a second. */
-const DEFAULT_RATE = 50_000;
+const DEFAULT_RATE = 20_000;
 /** Ranges named in an event's error and context. */
 const NAMED_RANGES = 10;
 
