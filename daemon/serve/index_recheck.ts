@@ -59,6 +59,8 @@ export class IndexRecheck {
   #last: IndexRecheckStatus["last"] = null;
   #nextAt: number | null = null;
   #wake: (() => void) | null = null;
+  /** A rebuild is under way: the feed's own close ends it, a stop does not wait for it. */
+  #rebuilding = false;
 
   private constructor(store: Store, feed: IndexFeed, opts: IndexRecheckOptions) {
     this.#store = store;
@@ -105,7 +107,9 @@ export class IndexRecheck {
     clearTimeout(this.#timer);
     this.#nextAt = null;
     this.#wake?.();
-    await this.#running;
+    // A comparison ends after the chunk in hand; a rebuild may take long, and the index's close
+    // (after this) ends its catch-up, to go on at the next start.
+    if (!this.#rebuilding) await this.#running;
   }
 
   #schedule(): void {
@@ -157,11 +161,14 @@ export class IndexRecheck {
       differing: report.differing,
       ...rangesContext(report.ranges),
     }, { error: describe(report.ranges, report.differing) });
+    this.#rebuilding = true;
     try {
       await this.#feed.rebuild();
     } catch (e) {
       log("error", "the search index could not be rebuilt", { error: String(e) });
       return report;
+    } finally {
+      this.#rebuilding = false;
     }
     await this.#rebuilt("periodic");
     return report;
