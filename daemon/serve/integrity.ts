@@ -4,13 +4,16 @@
  * whole and continuing the one before, the log reaching every signed checkpoint — a cost that
  * follows the number of segment files, not of events); then a full verification (`verifyStore`,
  * what `vigil verify` does) in the background at start and every day after, on a Worker of its
- * own so that collection is not held up.
+ * own so that collection is not held up. With `[store] checkpoint_copy`, both also hold the log
+ * to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept outside the data
+ * directory shows the newest segments removed together with the checkpoints after them.
  *
  * Promises: every verification's result is a system event in the chain — `STORE_VERIFIED`, or
  * `STORE_DAMAGED` with the first problem as its error — and so is a failed start check; the
  * detector `audit_tampering` reacts to `STORE_DAMAGED`. The first damage found makes the daemon
  * unhealthy (`/healthz` 503) until it restarts, whatever later runs find: damage does not mend
- * itself, and a store put right is checked again at the restart. Collection goes on meanwhile;
+ * itself, and a store put right is checked again at the restart. A checkpoint that could not be
+ * appended to the copy also makes it unhealthy, until one is. Collection goes on meanwhile;
  * nothing is dropped because the store is damaged.
  */
 
