@@ -40,7 +40,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   },
   verify: {
     run: verifyCommand,
-    help: "verify --data DIR [--pubkey F] [--checkpoint F] [--json]   verify the store",
+    help: "verify --data DIR [--pubkey F] [--checkpoint F|BUNDLE] [--json]   verify the store",
   },
   query: {
     run: queryCommand,

@@ -5,8 +5,8 @@
  * may not carry the commands Vigil and its sources give meaning to (`WAL_GAP`, `DAEMON_STOP`,
  * `KEY_ROTATE`, …) nor the context keys Vigil reads (`audit_reduced`, anything `vigil…`). A
  * token may not be named like a configured source, or `vigil…` (`daemon/access/tokens.ts`), and
- * its identity — id, name and the first characters of its secret — is stamped into each event's
- * `context.vigil_token`, in the chain with the event.
+ * its identity is part of each event, in the chain with it: the name in the event's `token`
+ * field, and id, name and the first characters of its secret in `context.vigil_token`.
  */
 
 import type { ApiToken } from "../daemon/access/mod.ts";
@@ -44,7 +44,7 @@ const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
  */
 const RESERVED_PREFIXES = new RegExp(
   `^(${
-    ["VIGIL", "DAEMON", "STORE", ...SOURCE_PLUGINS.map((p) => p.type.toUpperCase())]
+    ["VIGIL", "DAEMON", "STORE", "INDEX", ...SOURCE_PLUGINS.map((p) => p.type.toUpperCase())]
       .join("|")
   })_`,
 );
@@ -88,10 +88,13 @@ export function checkTokenEvent(ev: NewEvent): void {
   }
 }
 
-/** The event with the token's identity in its context. */
+/**
+ * The event with the token's identity: its name in the event's own `token` field (searched and
+ * exported like any field), and id, name and secret prefix in its context.
+ */
 export function stampToken(ev: NewEvent, token: ApiToken): NewEvent {
   const id: JsonObject = { id: token.id, name: token.name, prefix: token.prefix };
-  return { ...ev, context: { ...ev.context, [TOKEN_CONTEXT_KEY]: id } };
+  return { ...ev, context: { ...ev.context, [TOKEN_CONTEXT_KEY]: id }, token: token.name };
 }
 
 /**

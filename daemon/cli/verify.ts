@@ -1,9 +1,16 @@
 /**
  * `vigil verify --data DIR [--pubkey FILE] [--checkpoint FILE] [--json]`: checks the whole store.
  * Exit 0 intact, 1 damaged (the first bad place is named), 2 usage error.
+ *
+ * `--checkpoint` takes what was kept off the box: checkpoint lines (a copy of
+ * `checkpoints.jsonl`, or the `[store] checkpoint_copy` file), or a bundle (its directory or its
+ * `manifest.json`), whose checkpoints are then held against the log. Without one, removing the
+ * newest segments together with the checkpoints signed after them leaves nothing on the box
+ * that says they existed.
  */
 
-import { parseCheckpoint } from "../store/checkpoint.ts";
+import { type Checkpoint, parseCheckpoint } from "../store/checkpoint.ts";
+import { type Manifest, MANIFEST_FILE } from "../export/manifest.ts";
 import { parsePublicKey } from "../store/keys.ts";
 import { verifyStore } from "../store/verify.ts";
 import { describeKeys } from "../store/key_chain.ts";
@@ -38,16 +45,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const publicKey = values.pubkey
     ? parsePublicKey(await readOrUsage(values.pubkey, "public key"))
     : undefined;
-  const trusted = values.checkpoint
-    ? (await readOrUsage(values.checkpoint, "checkpoint file")).split("\n").filter((l) => l.trim())
-      .map((l, i) => {
-        try {
-          return parseCheckpoint(l);
-        } catch (e) {
-          throw new UsageError(`${values.checkpoint} line ${i + 1}: ${(e as Error).message}`);
-        }
-      })
-    : undefined;
+  const trusted = values.checkpoint ? await keptCheckpoints(values.checkpoint) : undefined;
   const report = await verifyStore(data, {
     ...(publicKey ? { publicKey } : {}),
     ...(trusted ? { trusted } : {}),
@@ -79,6 +77,38 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     print(`TAMPERED: ${report.problem!.text}`);
   }
   return report.ok && index === null ? 0 : 1;
+}
+
+/**
+ * The checkpoints of what `path` names: a bundle directory or its manifest (the checkpoints it
+ * was tied to), else a file of checkpoint lines. Throws `UsageError` naming the file and line.
+ */
+async function keptCheckpoints(path: string): Promise<Checkpoint[]> {
+  let file = path;
+  try {
+    if ((await Deno.stat(path)).isDirectory) file = `${path}/${MANIFEST_FILE}`;
+  } catch { /* readOrUsage names it */ }
+  const text = await readOrUsage(file, "checkpoint file");
+  let whole: unknown = undefined;
+  try {
+    whole = JSON.parse(text);
+  } catch { /* several lines: checkpoint lines */ }
+  if (whole !== null && typeof whole === "object" && "checkpoint" in whole) {
+    const m = whole as Partial<Manifest>;
+    const all = [m.previous_checkpoint, ...(m.inner_checkpoints ?? []), m.checkpoint];
+    try {
+      return all.filter((c) => c != null).map((c) => parseCheckpoint(JSON.stringify(c)));
+    } catch (e) {
+      throw new UsageError(`${file}: a checkpoint of the bundle manifest: ${(e as Error).message}`);
+    }
+  }
+  return text.split("\n").filter((l) => l.trim()).map((l, i) => {
+    try {
+      return parseCheckpoint(l);
+    } catch (e) {
+      throw new UsageError(`${file} line ${i + 1}: ${(e as Error).message}`);
+    }
+  });
 }
 
 /**

@@ -18,6 +18,8 @@ import { fenceSource } from "./source_paths.ts";
 import { checkFields, ConfigKeyError } from "./fields.ts";
 import { findSourcePlugin, type SourcePlugin } from "../source.ts";
 import { checkExportPlace } from "./export_places.ts";
+import { checkOutsideDataDir } from "./data_fence.ts";
+import { isAbsolute } from "node:path";
 
 export type { ListenAddress } from "./listen.ts";
 
@@ -62,6 +64,13 @@ export interface VigilConfig {
     readonly retainLocalMs: number | null;
     /** Store sealed segments compressed (`compress_sealed`, default true). */
     readonly compressSealed: boolean;
+    /**
+     * `checkpoint_copy`: a file outside the data directory that every signed checkpoint is also
+     * appended to (`serve/checkpoint_copy.ts`); null when not set.
+     */
+    readonly checkpointCopy: string | null;
+    /** `index_recheck`: between re-checks of the search index against the log; 0 is off. */
+    readonly indexRecheckMs: number;
   };
   readonly sources: readonly NamedTable[];
   readonly exports: readonly NamedTable[];
@@ -89,6 +98,8 @@ const STORE_KEYS = [
   "max_segment_age",
   "retain_local",
   "compress_sealed",
+  "checkpoint_copy",
+  "index_recheck",
 ];
 /** Of `[store]`, the overlay holds local retention alone. */
 const OVERLAY_STORE_KEYS = ["retain_local"];
@@ -226,6 +237,29 @@ export function parseConfig(
     fail(["store"], "compress_sealed", "expected true or false");
   }
 
+  const copy = storeT.checkpoint_copy;
+  if (copy !== undefined) {
+    if (typeof copy !== "string" || !isAbsolute(copy) || copy.endsWith("/")) {
+      fail(["store"], "checkpoint_copy", "expected the absolute path of a file");
+    }
+    try {
+      // Kept inside the data directory, the copy goes wherever its checkpoints go.
+      checkOutsideDataDir(copy as string, {
+        key: "checkpoint_copy",
+        where: "[store]",
+        dataDirs: [dataDir as string],
+      });
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      fail(
+        ["store"],
+        "checkpoint_copy",
+        `${copy} lies inside the data directory: the copy must be kept where removing the ` +
+          "newest segments and checkpoints.jsonl does not take it along",
+      );
+    }
+  }
+
   const named = (kind: "sources" | "exports", run: (t: Table) => void): NamedTable[] => {
     const list = doc[kind] ?? [];
     if (!Array.isArray(list)) return fail([], kind, `expected [[${kind}]] tables`);
@@ -284,6 +318,8 @@ export function parseConfig(
       maxSegmentAgeMs: duration("max_segment_age", 3_600_000),
       retainLocalMs: storeT.retain_local === undefined ? null : duration("retain_local", 0),
       compressSealed: compressSealed as boolean,
+      checkpointCopy: (copy as string | undefined) ?? null,
+      indexRecheckMs: duration("index_recheck", 6 * 3600_000),
     },
     sources,
     exports,

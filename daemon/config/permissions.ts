@@ -84,6 +84,10 @@ export function derivePermissions(config: VigilConfig, ctx: InstallContext): Den
     read.add(ctx.nativeLib);
     ffi.add(ctx.nativeLib);
   }
+  if (config.store.checkpointCopy !== null) {
+    read.add(config.store.checkpointCopy);
+    write.add(config.store.checkpointCopy);
+  }
   if (config.web.tlsCert !== null) read.add(config.web.tlsCert);
   if (config.web.tlsKey !== null) read.add(config.web.tlsKey);
   const add = (a: Access): void => {

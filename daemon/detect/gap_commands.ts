@@ -19,6 +19,8 @@ export const CORE_GAP_COMMANDS: readonly string[] = Object.freeze([
   "KEY_LOSS_DECLARED",
   "STORE_DAMAGED",
   "AUDIT_REDUCED",
+  // Search index rows changed by hand: not the record, but a hand on the box's files.
+  "INDEX_DAMAGED",
 ]);
 
 /** Gaps and recoveries, each a set of commands. */

@@ -20,6 +20,7 @@
 
 import { log } from "../log.ts";
 import { readLog } from "../store/log_reader.ts";
+import { readLogPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import type { Alert } from "./alert.ts";
 import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
@@ -38,6 +39,8 @@ import {
 
 /** Records fed per call while reading the log; the event loop gets a turn between calls. */
 const CHUNK = 4096;
+/** Skips of damaged log kept for status; later ones are counted only. */
+const MAX_SKIPS_KEPT = 20;
 
 /** Where detection is. */
 export type DetectState =
@@ -65,7 +68,10 @@ export interface DetectStatus {
   read: number;
   /** The last snapshot written or loaded: its seq and wall time (ms). */
   snapshot: { seq: number; at: number } | null;
-  /** What went wrong: the engine's failure, detectors taken out, a snapshot not written. */
+  /**
+   * What went wrong: the engine's failure, detectors taken out, a snapshot not written, and
+   * damaged parts of the log that detection read past (`store/read_past_damage.ts`).
+   */
   errors: string[];
 }
 
@@ -99,6 +105,9 @@ export class LiveDetection {
   #stopping = false;
   #error: string | null = null;
   #read = 0;
+  /** Damaged parts of the log read past (the first few), and how many there were. */
+  readonly #skips: SkippedRange[] = [];
+  #skipCount = 0;
   /** Seq the current catch-up started after, for progress. */
   #from = -1;
   /** The event at the engine's last seq (the last one fed, else the loaded snapshot's digest). */
@@ -157,6 +166,12 @@ export class LiveDetection {
       errors.push(`detector ${f.detector} failed at seq ${f.seq} and was stopped: ${f.error}`);
     }
     if (this.#snaps.error !== null) errors.push(this.#snaps.error);
+    for (const k of this.#skips) {
+      errors.push(`seqs ${k.fromSeq}–${k.toSeq - 1} of the log could not be read: ${k.reason}`);
+    }
+    if (this.#skipCount > this.#skips.length) {
+      errors.push(`${this.#skipCount - this.#skips.length} more damaged parts of the log skipped`);
+    }
     return {
       state: this.#state,
       healthy: this.#error === null && (e?.failures.length ?? 0) === 0,
@@ -272,6 +287,8 @@ export class LiveDetection {
       if (raised !== undefined) alerts.setMeta(META_RAISED, raised);
     });
     this.#engine = this.#newEngine();
+    this.#skips.length = 0;
+    this.#skipCount = 0;
     this.#lastJson = null;
     this.#lastDigest = "";
     this.#unchecked = false;
@@ -307,7 +324,10 @@ export class LiveDetection {
           if (this.#unchecked) {
             // Nothing to catch up, but the snapshot's last event is still to be compared.
             const at = { fromSeq: e.lastSeq, toSeq: e.lastSeq + 1 };
-            for await (const r of readLog(dataDir, at)) this.#check(r);
+            const unreadable = (k: SkippedRange): never => {
+              throw new SnapshotMismatch(`the snapshot's seq is in damaged log: ${k.reason}`);
+            };
+            for await (const r of readLogPastDamage(dataDir, at, unreadable)) this.#check(r);
             this.#unchecked = false;
             continue;
           }
@@ -321,9 +341,20 @@ export class LiveDetection {
         // snapshot names, or the state belongs to another log.
         const before = e.lastSeq;
         let chunk: LogRecordLike[] = [];
-        const fromSeq = e.lastSeq + (this.#unchecked ? 0 : 1);
+        const checking = this.#unchecked;
+        const fromSeq = e.lastSeq + (checking ? 0 : 1);
         this.#unchecked = false;
-        for await (const r of readLog(dataDir, { fromSeq, toSeq: target })) {
+        // Damage is read past, not stopped at: what follows it — the STORE_DAMAGED event that
+        // names it above all — must still reach the detectors.
+        let skipped = false;
+        const onSkip = (k: SkippedRange): void => {
+          skipped = true;
+          if (checking && k.fromSeq <= before) {
+            throw new SnapshotMismatch(`the snapshot's seq ${before} is in damaged log`);
+          }
+          this.#skipped(k);
+        };
+        for await (const r of readLogPastDamage(dataDir, { fromSeq, toSeq: target }, onSkip)) {
           if (r.seq === before) {
             this.#check(r);
             continue;
@@ -339,7 +370,7 @@ export class LiveDetection {
         }
         this.#feed(chunk, true);
         if (this.#error !== null) return;
-        if (e.lastSeq === before && this.#store.size === target) {
+        if (e.lastSeq === before && !skipped && this.#store.size === target) {
           throw new Error(`the log holds no events after seq ${before} below ${target}`);
         }
       }
@@ -350,6 +381,17 @@ export class LiveDetection {
       }
       this.#fail(`detection could not read the log: ${(error as Error)?.message ?? error}`);
     }
+  }
+
+  /** Notes a damaged part of the log that detection read past. */
+  #skipped(k: SkippedRange): void {
+    this.#skipCount++;
+    if (this.#skips.length < MAX_SKIPS_KEPT) this.#skips.push(k);
+    log("error", "detection read past a damaged part of the log", {
+      from_seq: k.fromSeq,
+      to_seq: k.toSeq,
+      reason: k.reason,
+    });
   }
 
   /** Compares the event at a loaded snapshot's seq with the one it names. */

@@ -74,6 +74,11 @@ export interface AuditEvent {
   raw?: string;
   /** Why the input could not be parsed; the event then carries `raw`. */
   parse_error?: string;
+  /**
+   * The name of the API token that posted the event, set by Vigil when it takes the post
+   * (`POST /api/v1/events`); never taken from the input.
+   */
+  token?: string;
 }
 
 /** An event as a source hands it to the store: the store assigns `seq` and `ingest_ts`. */
@@ -133,6 +138,9 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   f("redacted", "bool"),
   f("raw", "string"),
   f("parse_error", "string"),
+  // Fields added after the first release go last: an event without them encodes to the bytes it
+  // always had, so stored chains, proofs and bundles stay valid.
+  f("token", "string", { low: true }),
 ];
 
 /** Field names in canonical order. */

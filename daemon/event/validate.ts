@@ -85,6 +85,9 @@ export function validateEvent(input: unknown, opts: ValidateOptions): NewEvent {
     if (STORE_ASSIGNED.has(name) && input[name] != null) {
       throw new EventValidationError(name, "is assigned by the store; remove it from the input");
     }
+    if (name === "token" && input[name] != null) {
+      throw new EventValidationError(name, "is set by Vigil from the posting API token");
+    }
   }
   const out: Record<string, unknown> = {};
   for (const spec of EVENT_FIELDS) {

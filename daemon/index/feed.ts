@@ -13,6 +13,7 @@ import { log } from "../log.ts";
 import { SeqReader } from "../store/seq_reader.ts";
 import { type DurableRecord, Store } from "../store/store.ts";
 import { EventIndex, indexPath, IndexUnavailableError } from "./event_index.ts";
+import type { SeqRange } from "./tally.ts";
 
 /** Events read from the log and added to the index at a time while catching up. */
 const CATCH_UP_BATCH = 8192;
@@ -47,6 +48,16 @@ export interface IndexFeed {
   lag(): number;
   /** Indexes what is waiting, then closes the index. */
   close(): Promise<void>;
+  /**
+   * The seq ranges whose rows the start found changed by hand (the index was then rebuilt), or
+   * an empty list.
+   */
+  readonly foundAtStart: readonly SeqRange[];
+  /**
+   * Drops the index and fills it again from the log (searches read from the log meanwhile);
+   * resolves once it has caught up with what was durable when called.
+   */
+  rebuild(): Promise<void>;
 }
 
 /**
@@ -130,6 +141,15 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
   };
   kick();
   return Promise.resolve({
+    foundAtStart: untrusted,
+    rebuild: async () => {
+      // Not in the middle of a catch-up, which would go on from where it was.
+      await drain();
+      index.reset();
+      overflowed = true;
+      kick();
+      await drain();
+    },
     drain,
     lag: () => Math.max(0, store.size - 1 - index.lastSeq()),
     close: async () => {

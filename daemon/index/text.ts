@@ -2,8 +2,10 @@
  * Text search semantics shared by the SQLite index and the in-memory matcher, so that both
  * answer a `text` filter identically.
  *
- * An event's searchable text is its `statement` and `error`, and `raw` when the event could not
- * be parsed (it then has nothing else to search), joined by newlines. A query is split on white
+ * An event's searchable text is its `statement` and `error`, `raw` when the event could not be
+ * parsed (it then has nothing else to search), and the name of the API `token` that posted it,
+ * joined by newlines. (Events stored before `token` existed have none, so an index built by
+ * earlier code holds the same text for them: no re-index is needed.) A query is split on white
  * space into tokens; an event matches when every token is a substring of its searchable text
  * after both are folded by {@link foldText}. Case folding happens here, in JavaScript, on both
  * sides: the index stores folded text and SQLite compares bytes, so no SQLite collation or
@@ -30,6 +32,7 @@ export function searchableText(ev: AuditEvent): string | undefined {
   if (ev.statement !== undefined) parts.push(ev.statement);
   if (ev.error !== undefined) parts.push(ev.error);
   if (ev.raw !== undefined && ev.parse_error !== undefined) parts.push(ev.raw);
+  if (ev.token !== undefined) parts.push(ev.token);
   return parts.length === 0 ? undefined : foldText(parts.join("\n"));
 }
 

@@ -18,6 +18,8 @@ import type { VigilConfig } from "../config/config.ts";
 import { healthRoutes } from "./http.ts";
 import { type HttpServer, serveHttp } from "./http_server.ts";
 import { StoreIntegrity } from "./integrity.ts";
+import { IndexRecheck } from "./index_recheck.ts";
+import { appendCheckpointCopy } from "./checkpoint_copy.ts";
 import { StatusBoard } from "./status_board.ts";
 import { type BackoffOptions, type SupervisedSource, Supervisor } from "./supervisor.ts";
 
@@ -96,6 +98,8 @@ export class Daemon {
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
     // The board reads the store and the store reports to the board: `opened` ties the knot.
     let opened: Store | undefined;
+    const copy = config.store.checkpointCopy;
+    let checks: StoreIntegrity | undefined;
     const b = new StatusBoard({
       version: wiring.version,
       dataDir,
@@ -108,6 +112,16 @@ export class Daemon {
       compressSealed: config.store.compressSealed,
       onCommit: (c) => b.committed(c.seconds, opened?.size ?? 0),
       onWriteError: (e) => b.storeFailed(e),
+      ...(copy === null ? {} : {
+        onCheckpoint: (cp) =>
+          appendCheckpointCopy(copy, cp).then(
+            () => checks?.copied(cp.size),
+            (e) => {
+              checks?.copied(cp.size, e);
+              throw e;
+            },
+          ),
+      }),
     });
     store.onDurable((records) => b.durable(records));
     let index: IndexFeed | undefined;
@@ -116,7 +130,10 @@ export class Daemon {
     let running: Daemon | undefined;
     try {
       // Before anything is appended or served: a damaged store is never served as healthy.
-      const integrity = await StoreIntegrity.check(store, { source: DAEMON_SOURCE });
+      const integrity = checks = await StoreIntegrity.check(store, {
+        source: DAEMON_SOURCE,
+        checkpointCopy: copy,
+      });
       b.watchIntegrity(() => integrity.status());
       closers.push(() => integrity.stop());
       index = await attachIndex(store);
@@ -149,6 +166,11 @@ export class Daemon {
         listen: `${server.addr.hostname}:${server.addr.port}`,
       });
       await integrity.start();
+      const recheck = await IndexRecheck.start(store, index, {
+        source: DAEMON_SOURCE,
+        intervalMs: config.store.indexRecheckMs,
+      });
+      closers.push(() => recheck.stop());
       await supervisor.apply(wiring.sources(config));
       log("info", "vigil serving", {
         listen: `${server.addr.hostname}:${server.addr.port}`,

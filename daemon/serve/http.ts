@@ -89,5 +89,12 @@ function integrityJson(i: IntegrityStatus): Record<string, unknown> {
     },
     verifying_since: iso(i.verifying?.since ?? null),
     next_verification: iso(i.nextAt),
+    ...(i.checkpointCopy === undefined ? {} : {
+      checkpoint_copy: {
+        path: i.checkpointCopy.path,
+        last_size: i.checkpointCopy.lastSize,
+        error: i.checkpointCopy.error,
+      },
+    }),
   };
 }

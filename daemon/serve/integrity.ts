@@ -4,23 +4,28 @@
  * whole and continuing the one before, the log reaching every signed checkpoint — a cost that
  * follows the number of segment files, not of events); then a full verification (`verifyStore`,
  * what `vigil verify` does) in the background at start and every day after, on a Worker of its
- * own so that collection is not held up.
+ * own so that collection is not held up. With `[store] checkpoint_copy`, both also hold the log
+ * to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept outside the data
+ * directory shows the newest segments removed together with the checkpoints after them.
  *
  * Promises: every verification's result is a system event in the chain — `STORE_VERIFIED`, or
  * `STORE_DAMAGED` with the first problem as its error — and so is a failed start check; the
  * detector `audit_tampering` reacts to `STORE_DAMAGED`. The first damage found makes the daemon
  * unhealthy (`/healthz` 503) until it restarts, whatever later runs find: damage does not mend
- * itself, and a store put right is checked again at the restart. Collection goes on meanwhile;
+ * itself, and a store put right is checked again at the restart. A checkpoint that could not be
+ * appended to the copy also makes it unhealthy, until one is. Collection goes on meanwhile;
  * nothing is dropped because the store is damaged.
  */
 
 import type { JsonObject, NewEvent } from "../event/model.ts";
+import type { Checkpoint } from "../store/checkpoint.ts";
 import { log } from "../log.ts";
 import type { LogPlace } from "../store/errors.ts";
 import { readRetainedStart } from "../store/retained.ts";
 import type { Store } from "../store/store.ts";
 import type { VerifyReport } from "../store/verify.ts";
 import { checkSeals } from "../store/verify_seals.ts";
+import { lastCopiedCheckpoint } from "./checkpoint_copy.ts";
 import type { IntegrityStatus, VerificationResult } from "./status.ts";
 
 /** The system event of a full verification that found the store intact. */
@@ -32,8 +37,15 @@ export const VERIFY_INTERVAL_MS = 24 * 3600_000;
 /** Runs of one verification when retention moved the log's start while it ran. */
 const MAX_ATTEMPTS = 3;
 
-/** Runs one full verification of `dataDir`; rejects once `signal` aborts. */
-export type RunVerification = (dataDir: string, signal: AbortSignal) => Promise<VerifyReport>;
+/**
+ * Runs one full verification of `dataDir`, holding the log to `trusted` checkpoints kept off the
+ * data directory as well; rejects once `signal` aborts.
+ */
+export type RunVerification = (
+  dataDir: string,
+  signal: AbortSignal,
+  trusted?: Checkpoint[],
+) => Promise<VerifyReport>;
 
 /** Options of {@link StoreIntegrity.check}. */
 export interface IntegrityOptions {
@@ -44,6 +56,11 @@ export interface IntegrityOptions {
   now?: () => number;
   /** Default: `verifyStore` on a Worker ({@link verifyOnWorker}). */
   verify?: RunVerification;
+  /**
+   * `[store] checkpoint_copy`: its last checkpoint must not be past the log's end (start check)
+   * and must hold in every full verification (`checkpoint_copy.ts`).
+   */
+  checkpointCopy?: string | null;
 }
 
 /** The start checks and the background verification of one daemon's store. */
@@ -60,6 +77,7 @@ export class StoreIntegrity {
   #abort = new AbortController();
   #stopped = false;
   readonly #runs = { intact: 0, damaged: 0 };
+  #copy: { lastSize: number | null; error: string | null } = { lastSize: null, error: null };
 
   private constructor(store: Store, opts: IntegrityOptions, check: IntegrityStatus["startCheck"]) {
     this.#store = store;
@@ -86,6 +104,14 @@ export class StoreIntegrity {
       });
       ({ ok, segments } = r);
       problem = r.problem?.text ?? null;
+      if (ok && opts.checkpointCopy) {
+        problem = keptProblem(
+          store,
+          opts.checkpointCopy,
+          await lastCopiedCheckpoint(opts.checkpointCopy),
+        );
+        ok = problem === null;
+      }
     } catch (e) {
       ok = false;
       problem = `the start checks could not run: ${(e as Error)?.message ?? e}`;
@@ -128,10 +154,18 @@ export class StoreIntegrity {
     return done;
   }
 
+  /** Notes a checkpoint appended to `[store] checkpoint_copy`, or why it was not. */
+  copied(size: number, error?: unknown): void {
+    if (error === undefined) this.#copy = { lastSize: size, error: null };
+    else this.#copy = { ...this.#copy, error: (error as Error)?.message ?? String(error) };
+  }
+
   /** For `/healthz`, `/metrics` and the pages. */
   status(): IntegrityStatus {
     const running = this.#running;
+    const copy = this.#opts.checkpointCopy;
     return {
+      ...(copy ? { checkpointCopy: { path: copy, ...this.#copy } } : {}),
       state: this.#problem !== null
         ? "damaged"
         : running
@@ -139,7 +173,8 @@ export class StoreIntegrity {
         : this.#last?.ok
         ? "intact"
         : "checked",
-      healthy: this.#problem === null,
+      // A copy that is not kept weakens what an auditor relies on: unhealthy until one succeeds.
+      healthy: this.#problem === null && this.#copy.error === null,
       problem: this.#problem,
       startCheck: this.#startCheck,
       lastVerification: this.#last,
@@ -166,7 +201,9 @@ export class StoreIntegrity {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const startBefore = await retainedFrom(dataDir);
       try {
-        report = await run(dataDir, this.#abort.signal);
+        const copy = this.#opts.checkpointCopy;
+        const kept = copy ? await lastCopiedCheckpoint(copy) : null;
+        report = await run(dataDir, this.#abort.signal, kept === null ? undefined : [kept]);
         failure = null;
       } catch (e) {
         if (this.#stopped) return;
@@ -225,6 +262,25 @@ export class StoreIntegrity {
   }
 }
 
+/**
+ * What a checkpoint kept in the copy says is wrong with a store just opened, or null: a log that
+ * ends before it (its newest segments removed with the checkpoints after them), or a checkpoint
+ * of the same size with another root. The signature is checked by the full verification.
+ */
+function keptProblem(store: Store, copy: string, kept: Checkpoint | null): string | null {
+  if (kept === null) return null;
+  if (kept.size > store.size) {
+    return `the log holds ${store.size} events, but the checkpoint copy ${copy} holds a signed ` +
+      `checkpoint of ${kept.size}: the newest events were removed, with the checkpoints after them`;
+  }
+  const last = store.lastCheckpoint;
+  if (last !== null && last.size === kept.size && last.root !== kept.root) {
+    return `the latest checkpoint (size ${last.size}) has root ${last.root}, the checkpoint copy ` +
+      `${copy} has ${kept.root} for the same size`;
+  }
+  return null;
+}
+
 /** The place of a problem as event context: only what is known. */
 function placeOf(place: LogPlace | undefined): JsonObject {
   const out: JsonObject = {};
@@ -244,7 +300,11 @@ async function retainedFrom(dataDir: string): Promise<number> {
 }
 
 /** Runs `verifyStore` on a Worker of its own (`integrity_worker.ts`); aborting terminates it. */
-export function verifyOnWorker(dataDir: string, signal: AbortSignal): Promise<VerifyReport> {
+export function verifyOnWorker(
+  dataDir: string,
+  signal: AbortSignal,
+  trusted?: Checkpoint[],
+): Promise<VerifyReport> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error("stopped"));
     const w = new Worker(new URL("./integrity_worker.ts", import.meta.url).href, {
@@ -269,6 +329,6 @@ export function verifyOnWorker(dataDir: string, signal: AbortSignal): Promise<Ve
       end();
       reject(new Error(`verification worker failed: ${e.message}`));
     };
-    w.postMessage({ dataDir });
+    w.postMessage({ dataDir, trusted });
   });
 }

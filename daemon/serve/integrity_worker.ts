@@ -3,19 +3,21 @@
  * so that its own work — reading segments, building the Merkle tree, checking the node files —
  * never holds up the event loop that collects, stores and serves. `verifyStore` still checks
  * records on its two Workers of its own; this one only keeps the rest off the main thread.
- * One message in (the data directory), one out (the report, or why it could not run).
+ * One message in (the data directory, and checkpoints kept outside it), one out (the report, or why it could not run).
  */
 
+import type { Checkpoint } from "../store/checkpoint.ts";
 import { type VerifyReport, verifyStore } from "../store/verify.ts";
 
 declare const self: {
-  onmessage: ((e: MessageEvent<{ dataDir: string }>) => void) | null;
+  onmessage: ((e: MessageEvent<{ dataDir: string; trusted?: Checkpoint[] }>) => void) | null;
   postMessage(msg: { report?: VerifyReport; error?: string }): void;
 };
 
 self.onmessage = async (e): Promise<void> => {
   try {
-    self.postMessage({ report: await verifyStore(e.data.dataDir) });
+    const trusted = e.data.trusted;
+    self.postMessage({ report: await verifyStore(e.data.dataDir, trusted ? { trusted } : {}) });
   } catch (err) {
     self.postMessage({ error: String((err as Error)?.message ?? err) });
   }

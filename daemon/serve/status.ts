@@ -92,6 +92,15 @@ export interface IntegrityStatus {
     readonly problem: string | null;
   };
   readonly lastVerification: VerificationResult | null;
+  /**
+   * `[store] checkpoint_copy`, when set: the size of the last checkpoint copied there, and why
+   * the last copy failed (unhealthy until one succeeds), or null.
+   */
+  readonly checkpointCopy?: {
+    readonly path: string;
+    readonly lastSize: number | null;
+    readonly error: string | null;
+  };
   /** The run in progress, if any. */
   readonly verifying: { readonly since: number; readonly trigger: string } | null;
   /** Wall time (ms) of the next scheduled run, null while one runs or after stop. */

@@ -347,6 +347,9 @@ export class Store {
 
   async #publish(cp: Checkpoint): Promise<void> {
     await this.#o.appendCheckpoint(cp);
+    await this.#o.opts.onCheckpoint?.(cp).catch((e) =>
+      log("error", "a signed checkpoint was not copied", { size: cp.size, error: String(e) })
+    );
     this.#lastCheckpointSize = cp.size;
     this.#writer.signedSize = cp.size;
     // The log records that this checkpoint exists (the next group would, but there may be none):

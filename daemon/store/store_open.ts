@@ -58,6 +58,12 @@ export interface StoreOptions {
   /** Called when a group could not be written (disk full, I/O error): for health and alerts. */
   onWriteError?: (error: unknown) => void;
   /**
+   * Called with each checkpoint once it is in `checkpoints.jsonl`, before the next is signed:
+   * for a copy kept outside the data directory (`serve/checkpoint_copy.ts`). A rejection is
+   * logged; the checkpoint stands.
+   */
+  onCheckpoint?: (cp: Checkpoint) => Promise<void>;
+  /**
    * Store sealed segments compressed (`segment_compress.ts`), each in the background as it is
    * sealed. Segments sealed before (a data format 1 directory) stay as they are until
    * `vigil compact` asks; readers take both.

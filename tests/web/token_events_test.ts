@@ -77,11 +77,23 @@ Deno.test("each event a token posts carries the token's identity in the chain", 
     const stored = [];
     for await (const r of readLog(w.dir, { fromSeq: first_seq })) stored.push(r.event);
     const id = { id: info.id, name: "shop", prefix: info.prefix };
-    assertEquals(stored.map((e) => [e.source, e.kind, e.context]), [
-      ["shop", "app", { rows: 12, vigil_token: id }],
-      ["shop", "app", { vigil_token: id }],
+    assertEquals(stored.map((e) => [e.source, e.kind, e.token, e.context]), [
+      ["shop", "app", "shop", { rows: 12, vigil_token: id }],
+      ["shop", "app", "shop", { vigil_token: id }],
     ]);
     assert(token!.startsWith(info.prefix), "the prefix is the token's first characters");
+    // The token field is Vigil's to set: a post that names one is refused whole.
+    const forged = await post(w, token!, [{ kind: "app", command: "X", token: "billing" }]);
+    assertEquals(forged.status, 400);
+    assertEquals((await forged.json()).field, "token");
+    // Searchable: a text search for the token's name finds its events (and nothing else).
+    const auditor = new Client(w.app);
+    await auditor.login("auditor1");
+    const found = await (await auditor.request("/api/v1/events?text=SHOP")).json();
+    assertEquals(
+      found.events.map((e: { seq: number; token: string }) => [e.seq, e.token]),
+      [[first_seq + 1, "shop"], [first_seq, "shop"]],
+    );
   });
 });
 

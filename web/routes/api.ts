@@ -5,7 +5,8 @@
  * lines — in the canonical field names, checks each against the schema, and answers 201 only
  * once `store.append` has resolved, i.e. the batch is fsynced. All or nothing: one bad event
  * refuses the batch with 400 naming its index and field. The token's name is the source and
- * its identity is in each event's context; it posts `app` events only, never Vigil's own
+ * the event's `token` field (which a posted event may not set), and its identity is in each
+ * event's context; it posts `app` events only, never Vigil's own
  * commands (`../token_events.ts`), and a token named like a configured source is refused.
  * Bodies over 1 MiB or batches over 1000 events get 413; a store that cannot take the batch
  * (a full disk) 503.

@@ -71,6 +71,16 @@ Deno.test("derivePermissions() grants the TLS certificate and key files of [web]
   assertEquals(p.write, ["/var/lib/vigil"]);
 });
 
+Deno.test("derivePermissions() grants the [store] checkpoint copy, read and write, alone", () => {
+  const p = derivePermissions(
+    config('[store]\ncheckpoint_copy = "/srv/worm/vigil-checkpoints.jsonl"\n'),
+    INSTALL,
+  );
+  assertEquals(p.write, ["/var/lib/vigil", "/srv/worm/vigil-checkpoints.jsonl"]);
+  assert(p.read.includes("/srv/worm/vigil-checkpoints.jsonl"));
+  assert(!p.read.includes("/srv/worm") && !p.write.includes("/srv/worm"), "not its directory");
+});
+
 function wal(name: string, dsn: string): string {
   return `[[sources]]\nname = "${name}"\ntype = "wal"\ndsn = "${dsn}"\nslot = "s_${name}"\n` +
     `publication = "p_${name}"\n`;

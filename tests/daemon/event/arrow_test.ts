@@ -61,6 +61,7 @@ function awkwardEvents(): AuditEvent[] {
       audit_type: "SESSION",
       sqlstate: "42501",
       error: "permission denied for table orders",
+      token: "ci-deployer",
     }),
   ];
 }

@@ -95,3 +95,19 @@ Deno.test("canonicalEvent() lists every schema field, in EVENT_FIELDS order", ()
   const keys = Object.keys(canonicalEvent({}, 0, 0));
   assertEquals(keys, [...EVENT_FIELD_NAMES]);
 });
+
+Deno.test("an event without token encodes to the bytes it had before the field existed", () => {
+  // Canonical bytes of an event with every field that came before `token`, as stored by
+  // releases without it: they must decode and re-encode unchanged, and the hash stays the same.
+  const old = '{"seq":7,"ts":1,"ingest_ts":2,"source":"api","source_pos":"p","kind":"app",' +
+    '"db":"d","schema":"s","object":"o","object_type":"TABLE","role":"r","app_user":"u",' +
+    '"client_addr":"::1","application_name":"a","session_id":"x","pid":1,"xid":2,' +
+    '"class":"READ","command":"SELECT","audit_type":"SESSION","statement_id":3,' +
+    '"substatement_id":4,"statement":"SELECT 1","params":["1",null],"old_row":{"a":"1"},' +
+    '"new_row":{"a":"2"},"context":{"vigil_token":{"id":1}},"sqlstate":"00000","error":"e",' +
+    '"redacted":true,"raw":"r","parse_error":"p"}';
+  assertEquals(new TextDecoder().decode(encodeEvent(decodeEvent(enc.encode(old)))), old);
+  // The new field goes last, after every old one.
+  const stamped = canonicalJson({ ...decodeEvent(enc.encode(old)), token: "ci" });
+  assertEquals(stamped, old.slice(0, -1) + ',"token":"ci"}');
+});

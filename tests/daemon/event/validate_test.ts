@@ -49,6 +49,8 @@ Deno.test("validateEvent() rejects seq and ingest_ts as store-assigned", () => {
   invalid({ kind: "app", seq: 3 }, "seq", "assigned by the store");
   invalid({ kind: "app", ingest_ts: 3 }, "ingest_ts", "assigned by the store");
   assertEquals(validateEvent({ kind: "app", seq: null, ingest_ts: null }, OPTS).ts, INGEST);
+  // The posting token is Vigil's to set, from the request's credentials, never the input's.
+  invalid({ kind: "app", token: "someone-else" }, "token", "set by Vigil");
 });
 
 Deno.test("validateEvent() takes source from the options and refuses a different one", () => {
@@ -230,7 +232,8 @@ Deno.test("validateEvent() output encodes canonically with every field set", () 
   };
   const ev = validateEvent(input, OPTS);
   const stored: AuditEvent = { seq: 0, ingest_ts: INGEST, ...ev } as AuditEvent;
-  const json = JSON.parse(canonicalJson(stored));
+  // `token` is not taken from input: Vigil stamps it (`web/token_events.ts`).
+  const json = JSON.parse(canonicalJson({ ...stored, token: "billing" }));
   assertEquals(Object.keys(json), [...EVENT_FIELD_NAMES]);
   assertEquals(formatRfc3339Micros(json.ts), input.ts);
   assertEquals(json.ts, parseRfc3339Micros(input.ts));

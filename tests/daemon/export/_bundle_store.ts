@@ -24,6 +24,7 @@ export function bundleEvent(i: number): NewEvent {
     source: i % 3 === 0 ? "billing-log" : "billing",
     ts: T0 + Math.round(i * HOUR * 0.6) - (i % 7 === 3 ? 5 * HOUR : 0) + i,
     ...(i % 4 === 0 ? { params: ["a", null], context: { who: `u${i}` } } : {}),
+    ...(i % 5 === 1 ? { token: `tok${i % 3}` } : {}),
   });
 }
 

@@ -57,6 +57,7 @@ function awkward(): AuditEvent[] {
       audit_type: "SESSION",
       sqlstate: "42501",
       error: "permission denied for table orders",
+      token: 'tok "q" \\ ü',
     }),
     ev(7, { params: ['a"b', "\\", "🦀"], role: "ädä", db: "shop" }),
     ev(8, { context: { "": [], "a\u0000": "\u001f", "\\": "\\u0041" }, redacted: false }),

@@ -61,11 +61,11 @@ Deno.test("DuckDB sees the same values as the store, field by field, on a sample
   await withTempDir(async (dir) => {
     const table = await exported(dir);
     const events = await storedEvents(`${dir}/data`);
-    const sample = [0, 1, 3, 4, 17, 59, 60, 101, EVENTS - 1];
+    const sample = [0, 1, 3, 4, 16, 17, 59, 60, 101, EVENTS - 1];
     await withDuckDb(async (query) => {
       const rows = await query(
         `SELECT seq, epoch_us(ts) AS ts, epoch_us(ingest_ts) AS ingest_ts, source, kind, db, ` +
-          `role, object, command, statement, params, context, date::VARCHAR AS date ` +
+          `role, object, command, statement, params, context, token, date::VARCHAR AS date ` +
           `FROM ${table} WHERE seq IN (${sample}) ORDER BY seq`,
       );
       assertEquals(rows.length, sample.length);
@@ -84,6 +84,7 @@ Deno.test("DuckDB sees the same values as the store, field by field, on a sample
           statement: ev.statement ?? null,
           params: ev.params ?? null,
           context: ev.context ? JSON.stringify(ev.context) : null,
+          token: ev.token ?? null,
           date: utcDate(ev.ts),
         }, `seq ${ev.seq}`);
       });

@@ -51,6 +51,7 @@ function randomEvent(rand: Rand, seq: number): AuditEvent {
     set("raw", randomText(rand, 20));
     if (rand() < 0.5) set("parse_error", "cannot parse");
   }
+  if (rand() < 0.2) set("token", randomText(rand, 8));
   return ev;
 }
 

@@ -28,6 +28,7 @@ Deno.test("searchableText() holds statement and error, and raw only for unparsed
     "select 1\nboom",
   );
   assert.equal(searchableText(event(0, { raw: "Garbled", parse_error: "bad csv" })), "garbled");
+  assert.equal(searchableText(event(0, { kind: "app", token: "CI-Deployer" })), "ci-deployer");
 });
 
 Deno.test("textMatches() needs every token, and a text for any token", () => {

@@ -9,105 +9,14 @@
  */
 
 import type { AuditEvent } from "../../../daemon/event/model.ts";
+import { snapshotPath } from "../../../daemon/detect/snapshot.ts";
 import { readCheckpoints } from "../../../daemon/store/checkpoint.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
-import { runVigil, spawnVigil } from "../../support/cli.ts";
+import { runVigil } from "../../support/cli.ts";
 import { copyDir, withTempDir } from "../../support/store.ts";
 import { cutShort, deleteSegment, fillStore, flipByte, sealedSegments } from "./_damaged_store.ts";
-
-interface Health {
-  status: string;
-  store: {
-    healthy: boolean;
-    integrity?: {
-      state: string;
-      problem: string | null;
-      start_check: { ok: boolean };
-      last_verification: { ok: boolean; problem: string | null } | null;
-    } | null;
-  };
-  detection: { state: string } | null;
-}
-
-/** A running `vigil serve` on `data`, with its log and `/healthz`. */
-class Served {
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-  #log = "";
-  #exited = false;
-  readonly #status: Promise<Deno.CommandStatus>;
-  base = "";
-
-  private constructor(file: string) {
-    const child = this.#child = spawnVigil(["serve", "--config", file]);
-    void child.stdin.close();
-    void child.stdout.cancel();
-    this.#status = child.status.finally(() => (this.#exited = true));
-    this.#reading = (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        this.#log += chunk;
-      }
-    })();
-  }
-
-  static async start(dir: string, data: string): Promise<Served> {
-    const file = `${dir}/vigil.toml`;
-    await Deno.writeTextFile(
-      file,
-      [`data_dir = "${data}"`, "[web]", 'listen = "127.0.0.1:0"', ""].join("\n"),
-    );
-    const s = new Served(file);
-    try {
-      await assertEventually(() => {
-        assert(!s.#exited, `serve exited:\n${s.#log}`);
-        const line = s.#log.split("\n").find((l) => l.includes('"vigil serving"'));
-        if (line !== undefined) s.base = `http://${JSON.parse(line).listen}`;
-        return line !== undefined;
-      }, { timeoutMs: 60_000, message: "serve starts" });
-    } catch (e) {
-      await s.kill();
-      throw e;
-    }
-    return s;
-  }
-
-  get log(): string {
-    return this.#log;
-  }
-
-  async health(): Promise<[number, Health]> {
-    assert(!this.#exited, `serve exited:\n${this.#log}`);
-    const r = await fetch(`${this.base}/healthz`);
-    return [r.status, await r.json() as Health];
-  }
-
-  /** Waits until `check` holds of `/healthz`; fails with the last answer. */
-  async until(check: (code: number, h: Health) => boolean, message: string): Promise<Health> {
-    let last: [number, Health] | null = null;
-    await assertEventually(async () => {
-      last = await this.health();
-      return check(...last);
-    }, { timeoutMs: 90_000, intervalMs: 200, message }).catch((e) => {
-      throw new Error(`${message}: ${JSON.stringify(last)}\n${this.#log}`, { cause: e });
-    });
-    return last![1];
-  }
-
-  /** SIGTERM; the daemon must stop cleanly. */
-  async stop(): Promise<void> {
-    this.#child.kill("SIGTERM");
-    const status = await this.#status;
-    await this.#reading;
-    assertEquals(status.code, 0, this.#log);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.#exited) this.#child.kill("SIGKILL");
-    await this.#status;
-    await this.#reading;
-  }
-}
+import { type Health, Served } from "./_served.ts";
 
 /** The daemon's system events from seq `from` on (read past any damage before it). */
 async function vigilEvents(data: string, from: number): Promise<AuditEvent[]> {
@@ -148,12 +57,15 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
     const damaged = async (
       name: string,
       damage: (segments: string[]) => Promise<void>,
-      expected: { check: string; problem: RegExp },
-    ): Promise<void> => {
+      expected: { check: string; problem: RegExp; noSnapshot?: boolean },
+    ): Promise<Health> => {
       const data = `${dir}/${name}`;
       await copyDir(fixture, data);
       await damage(await sealedSegments(data));
+      // Detection then rebuilds its state from seq 0, through the damage.
+      if (expected.noSnapshot) await Deno.remove(snapshotPath(data));
       const served = await Served.start(dir, data);
+      let last: Health;
       try {
         const h = await served.until(
           (code, h) => code === 503 && h.store.integrity?.state === "damaged",
@@ -168,7 +80,9 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
           throw new Error(`${e.message}\n${served.log}`);
         });
         // Collection goes on: the daemon still serves and stays unhealthy.
-        assertEquals((await served.health())[0], 503);
+        const [code, now] = await served.health();
+        assertEquals(code, 503);
+        last = now;
         await served.stop();
       } finally {
         await served.kill();
@@ -180,6 +94,7 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
       const [alert] = await tamperAlerts(data);
       assertEquals(alert!.severity, "critical");
       assertMatch(alert!.reason, /^STORE_DAMAGED: /);
+      return last;
     };
 
     await t.step("an intact store stays healthy and its verification is recorded", async () => {
@@ -207,6 +122,22 @@ Deno.test("vigil serve never runs healthy on a damaged store", async (t) => {
         check: "verification",
         problem: /seg-0+2600\.vsegz.*compressed segment block 0/,
       });
+    });
+
+    await t.step("a flipped byte, detection rebuilding from scratch reads past it", async () => {
+      const h = await damaged("flipped-fresh", (s) => flipByte(s[1]!), {
+        check: "verification",
+        problem: /seg-0+2600\.vsegz.*compressed segment block 0/,
+        noSnapshot: true,
+      });
+      // Detection goes on after the damaged segment, and says which seqs it could not read.
+      assertEquals(h.detection?.state, "running");
+      assert(
+        h.detection!.errors.some((e) =>
+          /^seqs 2600–5199 of the log could not be read: seg-0+2600\.vsegz/.test(e)
+        ),
+        JSON.stringify(h.detection),
+      );
     });
 
     await t.step("a sealed segment cut short: the start checks", async () => {
