@@ -1,0 +1,341 @@
+/**
+ * One client session through the proxy: the start (TLS, StartupMessage), the login relayed
+ * between client and server and its outcome recorded, then both directions forwarded as they
+ * are read while the tracker turns what passes into events, and the end recorded with who
+ * ended it. Authentication is the client's own, end to end: the proxy holds no password.
+ * It does refuse to relay a clear-text or md5 password over an upstream link whose
+ * certificate it did not verify, and it removes the channel-binding SCRAM variant from the
+ * server's offer, since the client's TLS ends at the proxy and binding to it would fail.
+ *
+ * Enforce mode: a server chunk that completes statements is released up to the first
+ * completion, then the rest only once those statements' events are stored; if the store
+ * refuses, the client gets a FATAL error instead and the session is closed — never a result
+ * without its event. Bad bytes from the client end this session only, recorded as a
+ * `PROXY_PROTOCOL_ERROR`.
+ */
+
+import type tls from "node:tls";
+import type { NewEvent } from "../../daemon/event/model.ts";
+import {
+  authenticationSasl,
+  errorResponse,
+  frameMessage,
+} from "../../daemon/pgwire/backend_encode.ts";
+import { parseNotice } from "../../daemon/pgwire/errors.ts";
+import { type Frame, FrameScanner } from "../../daemon/pgwire/frames.ts";
+import type { ProxySettings } from "./config.ts";
+import { SocketChannel } from "./channel.ts";
+import { SessionEvents } from "./events.ts";
+import type { Recorder } from "./recorder.ts";
+import { readStart, type StartState } from "./startup.ts";
+import { SessionTracker } from "./tracker.ts";
+import { connectUpstream, type Upstream } from "./upstream.ts";
+
+/** Why a session ended, as its DISCONNECT event says. */
+export type DisconnectReason = "client" | "server" | "restart" | "error";
+
+/** What a session needs of the running source. */
+export interface SessionEnv {
+  sourceName: string;
+  settings: ProxySettings;
+  recorder: Recorder;
+  secure: tls.SecureContext | null;
+  caCerts: string[];
+  /** Registers the server's cancel key of this session (undefined to remove it). */
+  onBackendKey(session: Session, key: { pid: number; secret: number } | undefined): void;
+  /** A CancelRequest arrived on this connection. */
+  onCancel(client: SocketChannel, key: { pid: number; secret: number }, from: string): void;
+}
+
+/** Requests the server has yet to answer before the proxy stops reading the client. */
+const MAX_PENDING = 10_000;
+/** Time a client has for its startup packet (PostgreSQL's authentication_timeout). */
+const STARTUP_TIMEOUT_MS = 60_000;
+const AUTH_CLEARTEXT = 3;
+const AUTH_MD5 = 5;
+const AUTH_SASL = 10;
+
+/** A client session. */
+export class Session {
+  readonly events: SessionEvents;
+  readonly #env: SessionEnv;
+  #client: SocketChannel;
+  #upstream: Upstream | undefined;
+  #reason: DisconnectReason | undefined;
+  #error: { message: string; sqlstate?: string } | undefined;
+  #tracker: SessionTracker;
+  #drained: (() => void) | undefined;
+  #started = false;
+  #refusal: string | undefined;
+
+  constructor(client: SocketChannel, sessionId: string, env: SessionEnv) {
+    this.#client = client;
+    this.#env = env;
+    const socket = client.socket;
+    this.events = new SessionEvents(env.sourceName, {
+      sessionId,
+      clientAddr: socket.remoteAddress ?? "",
+      clientPort: socket.remotePort ?? 0,
+      tls: false,
+    });
+    this.#tracker = new SessionTracker(this.events, {
+      recordBytes: env.settings.recordBytes,
+      keptBytes: Math.max(4 * 1024 * 1024, 4 * env.settings.recordBytes),
+    });
+  }
+
+  /** Ends the session (both connections) for `reason`; the first reason given is kept. */
+  close(reason: DisconnectReason, error?: { message: string; sqlstate?: string }): void {
+    this.#reason ??= reason;
+    if (error !== undefined) this.#error ??= error;
+    this.#client.close();
+    this.#upstream?.channel.close();
+    this.#drained?.();
+  }
+
+  /** Runs the session to its end; never rejects. */
+  async run(): Promise<void> {
+    try {
+      await this.#run();
+    } catch (error) {
+      this.close("error", { message: (error as Error).message });
+    } finally {
+      this.#env.onBackendKey(this, undefined);
+      this.#client.close();
+      this.#upstream?.channel.close();
+    }
+    if (this.#started) {
+      const context = { reason: this.#reason ?? "error" };
+      const fields: Partial<NewEvent> = { context };
+      if (this.#error !== undefined) {
+        fields.error = this.#error.message;
+        if (this.#error.sqlstate !== undefined) fields.sqlstate = this.#error.sqlstate;
+      }
+      await this.#record([this.events.make("session", "DISCONNECT", fields)]).catch(() => {});
+    }
+  }
+
+  async #run(): Promise<void> {
+    const state: StartState = { tls: false };
+    const timer = setTimeout(() => this.close("error"), STARTUP_TIMEOUT_MS);
+    let start;
+    try {
+      start = await readStart(this.#client, this.#env.secure, state);
+    } catch (error) {
+      if (error instanceof SyntaxError) return await this.#protocolError(error, "startup");
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#client = start.client;
+    if (start.kind === "closed") return;
+    if (start.kind === "cancel") {
+      const i = this.events.info;
+      this.#env.onCancel(start.client, start, `${i.clientAddr}:${i.clientPort}`);
+      return;
+    }
+    const info = this.events.info;
+    info.tls = state.tls;
+    info.role = start.params.get("user")!;
+    info.db = start.params.get("database") ?? info.role;
+    const app = start.params.get("application_name");
+    if (app !== undefined) info.applicationName = app;
+    this.#started = true;
+    await this.#record([this.events.make("session", "CONNECT", {
+      context: { client_port: info.clientPort, tls: info.tls },
+    })]);
+    const settings = this.#env.settings;
+    if (this.#env.secure !== null && !settings.listen.loopback && !info.tls) {
+      return await this.#refuse(
+        "28000",
+        "This proxy accepts connections over TLS only (sslmode=require or stronger)",
+      );
+    }
+    try {
+      this.#upstream = await connectUpstream(settings, this.#env.caCerts);
+    } catch (error) {
+      return await this.#refuse("08006", (error as Error).message, "server");
+    }
+    await this.#upstream.channel.write(start.raw);
+    const failed = (error: unknown): void => this.close("error", { message: String(error) });
+    const loops = [this.#clientLoop().catch(failed), this.#serverLoop().catch(failed)];
+    await Promise.race(loops);
+    this.close("error");
+    await Promise.all(loops);
+  }
+
+  /** Answers the client with a FATAL error, records it, and ends the session. */
+  async #refuse(code: string, message: string, reason: DisconnectReason = "error"): Promise<void> {
+    await this.#client.write(errorResponse({ severity: "FATAL", code, message })).catch(() => {});
+    this.close(reason, { message, sqlstate: code });
+  }
+
+  async #protocolError(error: Error, phase: string): Promise<void> {
+    const i = this.events.info;
+    const ev = this.events.make("system", "PROXY_PROTOCOL_ERROR", {
+      error: `${error.message} (client ${i.clientAddr}:${i.clientPort})`,
+      context: { client_port: i.clientPort, phase },
+    });
+    await this.#record([ev]).catch(() => {});
+    this.close("error", { message: error.message });
+  }
+
+  #record(events: NewEvent[]): Promise<void> {
+    return this.#env.recorder.record(events);
+  }
+
+  async #clientLoop(): Promise<void> {
+    const tracker = this.#tracker;
+    const upstream = this.#upstream!.channel;
+    const scanner = new FrameScanner({
+      capture: (t, l) => tracker.clientCapture(t, l),
+      check: (t, l) => tracker.clientCheck(t, l),
+    });
+    for (;;) {
+      const chunk = await this.#client.read();
+      if (chunk === null) return this.close("client");
+      try {
+        scanner.scan(chunk, (f) => tracker.fromClient(f));
+      } catch (error) {
+        if (error instanceof SyntaxError) return await this.#protocolError(error, "session");
+        throw error;
+      }
+      await upstream.write(chunk);
+      while (tracker.pending > MAX_PENDING && this.#reason === undefined) {
+        await new Promise<void>((resolve) => (this.#drained = resolve));
+      }
+    }
+  }
+
+  async #serverLoop(): Promise<void> {
+    const tracker = this.#tracker;
+    const upstream = this.#upstream!;
+    let auth = true;
+    let authOk = false;
+    let authEnd = -1;
+    const authFrames: Frame[] = [];
+    const scanner = new FrameScanner({
+      capture: (t, l) => auth ? l : tracker.serverCapture(t, l),
+      check: (_t, l) => {
+        if (auth && l > 65536) throw new SyntaxError(`A login message of ${l} bytes`);
+      },
+    });
+    for (;;) {
+      const chunk = await upstream.channel.read();
+      if (chunk === null) return this.close("server", this.#serverError());
+      tracker.beginChunk();
+      authEnd = auth ? chunk.length : 0;
+      try {
+        scanner.scan(chunk, (f) => {
+          if (!auth) return tracker.fromServer(f);
+          authFrames.push(f);
+          if (f.type === 0x5a) {
+            auth = false;
+            authEnd = f.end;
+          }
+        });
+      } catch (error) {
+        const message = `The server sent what is not PostgreSQL's protocol: ${
+          (error as Error).message
+        }`;
+        return this.close("error", { message });
+      }
+      if (authFrames.length > 0) {
+        const out: Uint8Array[] = [];
+        const events: NewEvent[] = [];
+        for (const f of authFrames.splice(0)) {
+          const bytes = this.#authFrame(f, upstream, events, authOk);
+          if (bytes === null) {
+            await this.#record(events).catch(() => {});
+            return await this.#refuse("28000", this.#refusal ?? "login refused");
+          }
+          if (f.type === 0x52 && f.body.length >= 4 && readInt32(f.body) === 0) authOk = true;
+          out.push(bytes);
+        }
+        if (events.length > 0) await this.#record(events);
+        for (const bytes of out) await this.#client.write(bytes);
+      }
+      if (authEnd < chunk.length) await this.#release(chunk, authEnd);
+      if (tracker.pending <= MAX_PENDING) this.#drained?.();
+    }
+  }
+
+  /** Writes `chunk` from `offset` to the client, holding completions until stored in enforce. */
+  async #release(chunk: Uint8Array, offset: number): Promise<void> {
+    const events = this.#tracker.take();
+    if (events.length === 0) return await this.#client.write(chunk.subarray(offset));
+    if (this.#env.settings.mode === "observe") {
+      await this.#client.write(chunk.subarray(offset));
+      await this.#record(events);
+      return;
+    }
+    const hold = Math.max(offset, this.#tracker.holdFrom);
+    if (hold > offset) await this.#client.write(chunk.subarray(offset, hold));
+    try {
+      await this.#record(events);
+    } catch (error) {
+      const message = "Vigil could not store the audit record of this statement (enforce mode), " +
+        "so its result is withheld and the session closed";
+      await this.#client.write(errorResponse({
+        severity: "FATAL",
+        code: "58000",
+        message,
+        detail: String((error as Error).message ?? error),
+      })).catch(() => {});
+      return this.close("error", { message, sqlstate: "58000" });
+    }
+    await this.#client.write(chunk.subarray(hold));
+  }
+
+  /**
+   * One server message during login: the bytes to forward, or null when the proxy refuses the
+   * login (and has answered the client).
+   */
+  #authFrame(f: Frame, upstream: Upstream, events: NewEvent[], authOk: boolean): Uint8Array | null {
+    const raw = frameMessage(f.type, f.body);
+    if (f.type === 0x52 && f.body.length >= 4) {
+      const code = readInt32(f.body);
+      if (code === 0) {
+        events.push(this.events.make("auth", "AUTH_OK"));
+      } else if ((code === AUTH_CLEARTEXT || code === AUTH_MD5) && !upstream.verified) {
+        const method = code === AUTH_MD5 ? "md5" : "clear text";
+        const message = `The server asks for the password as ${method}, which the Vigil proxy ` +
+          `relays only over TLS to a server whose certificate it verified (upstream ` +
+          `${upstream.transport}): use scram-sha-256 in the server's pg_hba.conf, or ` +
+          "sslmode=verify-full in the proxy's upstream";
+        events.push(this.events.make("auth", "AUTH_FAILED", {
+          sqlstate: "28000",
+          error: message,
+          context: { method: code === AUTH_MD5 ? "md5" : "password" },
+        }));
+        this.#refusal = message;
+        return null;
+      } else if (code === AUTH_SASL) {
+        const names = new TextDecoder().decode(f.body.subarray(4)).split("\0").filter((m) => m);
+        return authenticationSasl(names.filter((m) => !m.endsWith("-PLUS")));
+      }
+    } else if (f.type === 0x45) {
+      const n = parseNotice(f.body);
+      if (!authOk) {
+        events.push(
+          this.events.make("auth", "AUTH_FAILED", { sqlstate: n.code, error: n.message }),
+        );
+      } else {
+        this.#error = { message: n.message, sqlstate: n.code };
+      }
+    } else if (f.type === 0x4b && f.body.length >= 8) {
+      const view = new DataView(f.body.buffer, f.body.byteOffset);
+      this.#env.onBackendKey(this, { pid: view.getInt32(0), secret: view.getInt32(4) });
+    }
+    return raw;
+  }
+
+  #serverError(): { message: string; sqlstate?: string } | undefined {
+    const n = this.#tracker.lastServerError;
+    return n === undefined ? this.#error : { message: n.message, sqlstate: n.code };
+  }
+}
+
+function readInt32(body: Uint8Array): number {
+  return new DataView(body.buffer, body.byteOffset, body.byteLength).getInt32(0);
+}
