@@ -51,6 +51,10 @@ export interface SessionEnv {
 const MAX_PENDING = 10_000;
 /** Time a client has for its startup packet (PostgreSQL's authentication_timeout). */
 const STARTUP_TIMEOUT_MS = 60_000;
+/** Enforce mode: server bytes held for a transaction state at most, then released without. */
+const HOLD_BYTES = 1024 * 1024;
+/** Events waiting for a transaction state at most, then stored without. */
+const MAX_WAITING = 1000;
 const AUTH_CLEARTEXT = 3;
 const AUTH_MD5 = 5;
 const AUTH_SASL = 10;
@@ -67,6 +71,9 @@ export class Session {
   #drained: (() => void) | undefined;
   #started = false;
   #refusal: string | undefined;
+  /** Enforce mode: server bytes withheld until their events are stored. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
 
   constructor(client: SocketChannel, sessionId: string, env: SessionEnv) {
     this.#client = client;
@@ -105,6 +112,8 @@ export class Session {
       this.#upstream?.channel.close();
     }
     if (this.#started) {
+      const last = this.#tracker.take(true);
+      if (last.length > 0) await this.#record(last).catch(() => {});
       const context = { reason: this.#reason ?? "error" };
       const fields: Partial<NewEvent> = { context };
       if (this.#error !== undefined) {
@@ -260,31 +269,62 @@ export class Session {
     }
   }
 
-  /** Writes `chunk` from `offset` to the client, holding completions until stored in enforce. */
+  /**
+   * Writes `chunk` from `offset` to the client. Observe: at once, and the events whose
+   * transaction state is known go to the backlog. Enforce: up to the first completion that
+   * made an event, and the rest only once its events are stored; while the server still owes
+   * the ReadyForQuery that tells their transaction state, what follows is held too (at most
+   * {@link HOLD_BYTES}), so that it is in the event.
+   */
   async #release(chunk: Uint8Array, offset: number): Promise<void> {
-    const events = this.#tracker.take();
-    if (events.length === 0) return await this.#client.write(chunk.subarray(offset));
-    if (this.#env.settings.mode === "observe") {
-      await this.#client.write(chunk.subarray(offset));
-      await this.#record(events);
+    const tracker = this.#tracker;
+    const part = chunk.subarray(offset);
+    const enforce = this.#env.settings.mode === "enforce";
+    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING ||
+      (enforce && this.#heldBytes + part.length > HOLD_BYTES);
+    const events = tracker.take(force);
+    if (!enforce) {
+      await this.#client.write(part);
+      if (events.length > 0) await this.#record(events);
       return;
     }
-    const hold = Math.max(offset, this.#tracker.holdFrom);
-    if (hold > offset) await this.#client.write(chunk.subarray(offset, hold));
-    try {
-      await this.#record(events);
-    } catch (error) {
-      const message = "Vigil could not store the audit record of this statement (enforce mode), " +
-        "so its result is withheld and the session closed";
-      await this.#client.write(errorResponse({
-        severity: "FATAL",
-        code: "58000",
-        message,
-        detail: String((error as Error).message ?? error),
-      })).catch(() => {});
-      return this.close("error", { message, sqlstate: "58000" });
+    if (this.#held.length > 0) {
+      this.#hold(part);
+    } else if (tracker.holdFrom >= 0) {
+      const at = Math.max(offset, tracker.holdFrom);
+      if (at > offset) await this.#client.write(chunk.subarray(offset, at));
+      this.#hold(chunk.subarray(at));
+    } else {
+      await this.#client.write(part);
     }
-    await this.#client.write(chunk.subarray(hold));
+    if (events.length > 0) {
+      try {
+        await this.#record(events);
+      } catch (error) {
+        const message = "Vigil could not store the audit record of this statement (enforce " +
+          "mode), so its result is withheld and the session closed";
+        this.#held = [];
+        await this.#client.write(errorResponse({
+          severity: "FATAL",
+          code: "58000",
+          message,
+          detail: String((error as Error).message ?? error),
+        })).catch(() => {});
+        return this.close("error", { message, sqlstate: "58000" });
+      }
+    }
+    if (tracker.waiting === 0 && this.#held.length > 0) {
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const bytes of held) await this.#client.write(bytes);
+    }
+  }
+
+  #hold(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.length;
   }
 
   /**

@@ -67,6 +67,8 @@ export class SessionTracker {
   #out: NewEvent[] = [];
   #unsettled: NewEvent[] = [];
   #holdFrom = -1;
+  /** Queued Sync, Query and FunctionCall requests: each owes a ReadyForQuery. */
+  #owed = 0;
   /** The client sent Terminate. */
   terminated = false;
   /** A server error that answered nothing the client asked (e.g. an administrator's kill). */
@@ -205,8 +207,29 @@ export class SessionTracker {
     return this.#holdFrom;
   }
 
-  /** The events made since the last call. */
-  take(): NewEvent[] {
+  /**
+   * Whether the server will send a ReadyForQuery without waiting for the client: a Sync,
+   * Query or FunctionCall is queued. Until then, an event waiting for the transaction state
+   * after it would wait on the client, which may itself be waiting for the result.
+   */
+  get owesReady(): boolean {
+    return this.#owed > 0;
+  }
+
+  /** Events made and not yet taken. */
+  get waiting(): number {
+    return this.#out.length;
+  }
+
+  /**
+   * The events made since the last call, once the ReadyForQuery after them has told the
+   * transaction state; with `force`, also those still waiting for it (they go without).
+   */
+  take(force: boolean): NewEvent[] {
+    if (this.#unsettled.length > 0 && !force) {
+      const settled = this.#out.length - this.#unsettled.length;
+      return settled === 0 ? [] : this.#out.splice(0, settled);
+    }
     const out = this.#out;
     this.#out = [];
     this.#unsettled = [];
@@ -224,16 +247,16 @@ export class SessionTracker {
         if (!head || (head.kind !== "query" && head.kind !== "execute")) break;
         const tag = new TextDecoder().decode(f.body.subarray(0, Math.max(0, f.body.length - 1)));
         this.#complete(head, f, { tag });
-        if (head.kind === "execute") this.#queue.shift();
+        if (head.kind === "execute") this.#shift();
         break;
       }
       case 0x73: // s PortalSuspended
         if (head?.kind !== "execute") break;
         this.#complete(head, f, { suspended: true });
-        this.#queue.shift();
+        this.#shift();
         break;
       case 0x49: // I EmptyQueryResponse
-        if (head?.kind === "execute") this.#queue.shift();
+        if (head?.kind === "execute") this.#shift();
         else if (head?.kind === "query") head.part++;
         break;
       case 0x45: { // E ErrorResponse
@@ -244,7 +267,7 @@ export class SessionTracker {
         }
         this.#complete(head, f, { error: notice });
         if (head.kind !== "query" && head.kind !== "function" && head.kind !== "sync") {
-          while (this.#queue.length > 0 && this.#queue[0]!.kind !== "sync") this.#queue.shift();
+          while (this.#queue.length > 0 && this.#queue[0]!.kind !== "sync") this.#shift();
         }
         break;
       }
@@ -257,7 +280,7 @@ export class SessionTracker {
         this.#unsettled = [];
         this.#copy = undefined;
         while (this.#queue.length > 0) {
-          const op = this.#queue.shift()!;
+          const op = this.#shift()!;
           if (op.kind === "sync" || op.kind === "query" || op.kind === "function") break;
         }
         if (status === "I") this.#portals.clear();
@@ -267,10 +290,10 @@ export class SessionTracker {
       case 0x32: // 2 BindComplete
       case 0x33: // 3 CloseComplete
       case 0x6e: // n NoData
-        if (head && head.kind !== "query" && head.kind !== "execute") this.#queue.shift();
+        if (head && head.kind !== "query" && head.kind !== "execute") this.#shift();
         break;
       case 0x54: // T RowDescription
-        if (head?.kind === "describe") this.#queue.shift();
+        if (head?.kind === "describe") this.#shift();
         break;
       case 0x74: // t ParameterDescription
         if (head?.kind === "describe") this.#noteParamTypes(head, f.body);
@@ -306,6 +329,15 @@ export class SessionTracker {
       if (v !== undefined) (op as unknown as Record<string, unknown>)[k] = v;
     }
     this.#queue.push(op);
+    if (kind === "sync" || kind === "query" || kind === "function") this.#owed++;
+  }
+
+  #shift(): Op | undefined {
+    const op = this.#queue.shift();
+    if (op !== undefined && (op.kind === "sync" || op.kind === "query" || op.kind === "function")) {
+      this.#owed--;
+    }
+    return op;
   }
 
   #cap(text: string): string {
