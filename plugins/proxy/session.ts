@@ -271,10 +271,12 @@ export class Session {
 
   /**
    * Writes `chunk` from `offset` to the client. Observe: at once, and the events whose
-   * transaction state is known go to the backlog. Enforce: up to the first completion that
-   * made an event, and the rest only once its events are stored; while the server still owes
-   * the ReadyForQuery that tells their transaction state, what follows is held too (at most
-   * {@link HOLD_BYTES}), so that it is in the event.
+   * transaction state is known go to the backlog. Enforce: up to where a statement's result
+   * begins, and the rest only once its event is stored; while the server still owes the
+   * ReadyForQuery that tells the transaction state, what follows is held too. At most
+   * {@link HOLD_BYTES} are held: past that, waiting events are stored without the state and
+   * a long result's rows flow on — but a completion never reaches the client before its event
+   * is stored.
    */
   async #release(chunk: Uint8Array, offset: number): Promise<void> {
     const tracker = this.#tracker;
@@ -313,7 +315,7 @@ export class Session {
         return this.close("error", { message, sqlstate: "58000" });
       }
     }
-    if (tracker.waiting === 0 && this.#held.length > 0) {
+    if (tracker.waiting === 0 && (!tracker.resultOpen || force) && this.#held.length > 0) {
       const held = this.#held;
       this.#held = [];
       this.#heldBytes = 0;

@@ -197,6 +197,23 @@ export class SessionTracker {
     }
   }
 
+  /**
+   * A statement's result has begun (rows, a row description, COPY out data) and its
+   * completion has not come yet.
+   */
+  get resultOpen(): boolean {
+    return this.#resultOpen;
+  }
+
+  #resultOpen = false;
+
+  /** The result of the statement at the head of the queue goes on in `f`. */
+  #resultGoesOn(head: Op | undefined, f: Frame): void {
+    if (head?.kind !== "query" && head?.kind !== "execute") return;
+    this.#resultOpen = true;
+    if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);
+  }
+
   /** Starts a chunk from the server: {@link holdFrom} counts from its start. */
   beginChunk(): void {
     this.#holdFrom = -1;
@@ -242,6 +259,7 @@ export class SessionTracker {
     switch (f.type) {
       case 0x44: // D DataRow
         if (head) head.rows++;
+        this.#resultGoesOn(head, f);
         break;
       case 0x43: { // C CommandComplete
         if (!head || (head.kind !== "query" && head.kind !== "execute")) break;
@@ -276,6 +294,7 @@ export class SessionTracker {
         break;
       case 0x5a: { // Z ReadyForQuery
         const status = String.fromCharCode(f.body[0] ?? 0x49);
+        this.#resultOpen = false;
         for (const ev of this.#unsettled) (ev.context as JsonObject).tx_status = status;
         this.#unsettled = [];
         this.#copy = undefined;
@@ -294,17 +313,22 @@ export class SessionTracker {
         break;
       case 0x54: // T RowDescription
         if (head?.kind === "describe") this.#shift();
+        else this.#resultGoesOn(head, f);
         break;
       case 0x74: // t ParameterDescription
         if (head?.kind === "describe") this.#noteParamTypes(head, f.body);
         break;
-      case 0x47: // G CopyInResponse
-      case 0x48: // H CopyOutResponse
+      case 0x47: // G CopyInResponse: the client must see it to send, so it is never held
       case 0x57: // W CopyBothResponse
         this.#copy = head;
         break;
+      case 0x48: // H CopyOutResponse
+        this.#copy = head;
+        this.#resultGoesOn(head, f);
+        break;
       case 0x64: // d CopyData
         if (this.#copy) this.#copy.bytesOut += f.length;
+        this.#resultGoesOn(head, f);
         break;
       case 0x4e: // N NoticeResponse
         if (head && (head.notices ??= []).length < NOTICES_KEPT) {
@@ -407,6 +431,7 @@ export class SessionTracker {
       ? "FUNCTION CALL"
       : firstKeyword(op.text) ?? op.kind.toUpperCase();
     const ev = this.#events.make("session", command, fields);
+    this.#resultOpen = false;
     this.#out.push(ev);
     this.#unsettled.push(ev);
     if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);

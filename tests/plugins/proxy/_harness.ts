@@ -13,8 +13,12 @@ import type { PgCluster } from "../../support/postgres.ts";
 export class MemoryStore {
   readonly events: NewEvent[] = [];
   failing = false;
-  /** Batches refused. */
-  refused = 0;
+  /** Events of the batches refused. */
+  readonly refusedEvents: NewEvent[] = [];
+
+  get refused(): number {
+    return this.refusedEvents.length;
+  }
 
   context(name: string, signal: AbortSignal): SourceContext {
     return {
@@ -24,7 +28,7 @@ export class MemoryStore {
       emit: async (batch: SourceBatch) => {
         await new Promise((resolve) => setTimeout(resolve, 1)); // an fsync takes a while
         if (this.failing) {
-          this.refused++;
+          this.refusedEvents.push(...batch.events);
           throw new Error("disk full (test)");
         }
         this.events.push(...batch.events);
