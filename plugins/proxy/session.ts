@@ -71,6 +71,8 @@ export class Session {
   #drained: (() => void) | undefined;
   #started = false;
   #refusal: string | undefined;
+  /** Until the first ReadyForQuery. */
+  #loggingIn = true;
   /** Enforce mode: server bytes withheld until their events are stored. */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
@@ -197,23 +199,48 @@ export class Session {
     const tracker = this.#tracker;
     const upstream = this.#upstream!.channel;
     const scanner = new FrameScanner({
-      capture: (t, l) => tracker.clientCapture(t, l),
+      // During login only the start of a SASL answer is read (its GS2 header), never kept.
+      capture: (t, l) =>
+        t === 0x70 ? (this.#loggingIn ? Math.min(l, 64) : 0) : tracker.clientCapture(t, l),
       check: (t, l) => tracker.clientCheck(t, l),
     });
     for (;;) {
       const chunk = await this.#client.read();
       if (chunk === null) return this.close("client");
+      let binding = false;
       try {
-        scanner.scan(chunk, (f) => tracker.fromClient(f));
+        scanner.scan(chunk, (f) => {
+          if (f.type === 0x70) binding ||= this.#loggingIn && wantsBinding(f.body);
+          else tracker.fromClient(f);
+        });
       } catch (error) {
         if (error instanceof SyntaxError) return await this.#protocolError(error, "session");
         throw error;
+      }
+      if (binding && this.#upstream!.transport !== "sslmode=disable") {
+        return await this.#refuseBinding();
       }
       await upstream.write(chunk);
       while (tracker.pending > MAX_PENDING && this.#reason === undefined) {
         await new Promise<void>((resolve) => (this.#drained = resolve));
       }
     }
+  }
+
+  /**
+   * The client speaks TLS to the proxy and supports SCRAM channel binding, which the proxy
+   * withdrew from the offer; a TLS server would take that as a downgrade and refuse with a
+   * puzzling message, so the proxy says what to do instead.
+   */
+  async #refuseBinding(): Promise<void> {
+    const message = "SCRAM channel binding cannot cross the Vigil proxy (the client's TLS " +
+      "ends at the proxy, the server's is another): connect with channel_binding=disable";
+    await this.#record([this.events.make("auth", "AUTH_FAILED", {
+      sqlstate: "28000",
+      error: message,
+      context: { method: "scram-sha-256" },
+    })]).catch(() => {});
+    return await this.#refuse("28000", message);
   }
 
   async #serverLoop(): Promise<void> {
@@ -240,6 +267,7 @@ export class Session {
           authFrames.push(f);
           if (f.type === 0x5a) {
             auth = false;
+            this.#loggingIn = false;
             authEnd = f.end;
           }
         });
@@ -376,6 +404,16 @@ export class Session {
     const n = this.#tracker.lastServerError;
     return n === undefined ? this.#error : { message: n.message, sqlstate: n.code };
   }
+}
+
+/**
+ * Whether a SASLInitialResponse for SCRAM-SHA-256 carries the GS2 flag `y`: "I support
+ * channel binding, but you did not offer it".
+ */
+function wantsBinding(body: Uint8Array): boolean {
+  const nul = body.indexOf(0);
+  const mechanism = new TextDecoder().decode(body.subarray(0, Math.max(0, nul)));
+  return mechanism === "SCRAM-SHA-256" && body[nul + 5] === 0x79; // 'y'; after the int32 length
 }
 
 function readInt32(body: Uint8Array): number {
