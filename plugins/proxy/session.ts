@@ -206,7 +206,11 @@ export class Session {
     });
     for (;;) {
       const chunk = await this.#client.read();
-      if (chunk === null) return this.close("client");
+      if (chunk === null) {
+        if (scanner.idle || tracker.terminated) return this.close("client");
+        const cut = new SyntaxError("The client's connection ended inside a message");
+        return await this.#protocolError(cut, "session");
+      }
       let binding = false;
       try {
         scanner.scan(chunk, (f) => {
