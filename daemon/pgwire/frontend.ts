@@ -98,6 +98,15 @@ class BodyReader {
     return v;
   }
 
+  /** Up to `n` bytes: all of them, or what was captured of a body cut short. */
+  upTo(n: number): Uint8Array | undefined {
+    const v = this.bytes(n);
+    if (v !== undefined || this.pos >= this.#body.length) return v;
+    const part = this.#body.subarray(this.pos);
+    this.pos = this.#body.length;
+    return part;
+  }
+
   /** A count of items of at least `size` bytes each, checked against a complete body. */
   count(size: number): number | undefined {
     const n = this.int16();
@@ -147,7 +156,10 @@ export interface BindMessage {
   statement: string;
   /** 0 text, 1 binary, per parameter (expanded from the one-or-all format list). */
   formats: number[];
-  /** Values as sent; null for NULL. Values beyond the captured bytes are missing. */
+  /**
+   * Values as sent; null for NULL. When the body was cut, the last value kept may be only
+   * its first bytes, and the values after it are missing.
+   */
   values: (Uint8Array | null)[];
   /** Number of parameters the message declares. */
   count: number;
@@ -176,9 +188,10 @@ export function parseBind(body: Uint8Array, complete: boolean): BindMessage {
       continue;
     }
     if (len < -1) throw new SyntaxError(`Bad parameter length ${len} in a Bind message`);
-    const v = r.bytes(len);
+    const v = r.upTo(len);
     if (v === undefined) break;
     values.push(v);
+    if (v.length < len) break;
   }
   const formats = Array.from(
     { length: count },

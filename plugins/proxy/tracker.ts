@@ -448,20 +448,16 @@ export class SessionTracker {
     if (portal === undefined || portal.count === 0) return undefined;
     const types = portal.statement?.types ?? [];
     const out: (string | null)[] = [];
-    for (let i = 0; i < portal.count; i++) {
-      if (i >= portal.values.length) {
-        out.push(null);
-        continue;
-      }
-      const oid = types[i] ?? 0;
-      const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, oid);
-      out.push(
-        text !== null && text.length > this.#recordBytes ? text.slice(0, this.#recordBytes) : text,
-      );
+    for (let i = 0; i < portal.values.length; i++) {
+      const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, types[i] ?? 0);
+      const long = text !== null && text.length > this.#recordBytes;
+      out.push(long ? text.slice(0, this.#recordBytes) : text);
+      if (long) context.params_truncated = true;
     }
-    if (portal.cut || portal.values.length < portal.count) {
+    if (portal.cut || portal.values.length < portal.count || context.params_truncated) {
+      // The Bind message was longer than what is recorded: the last value may be cut too.
       context.params_truncated = true;
-      context.params_kept = portal.values.length;
+      context.params_count = portal.count;
     }
     return out;
   }
