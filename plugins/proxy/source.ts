@@ -100,6 +100,7 @@ export async function runProxySource(
   };
 
   const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.setNoDelay(true);
     if (sessions.size >= settings.maxSessions) {
       socket.end(errorResponse({
         severity: "FATAL",
