@@ -1,12 +1,14 @@
 /**
- * One byte stream as the proxy uses both of its ends: `read()` the next chunk (a fresh buffer
- * the caller may keep), `write()` all of a buffer, `close()`. A client socket (node's `net`,
- * because only it can turn an accepted connection into TLS after the SSLRequest) and an
- * upstream `Deno.Conn` look the same behind it. Reads are pulled: a client socket is paused
- * while what it sent waits unread, so a fast client cannot fill the proxy's memory.
+ * One byte stream as the proxy uses both of its ends: `read()` the next chunk (a buffer the
+ * caller may keep), `write()` all of a buffer, `close()`. A plain connection is a `Deno.Conn`
+ * ({@link ConnChannel}: Deno's own sockets, the fast path); a client that asked for TLS is
+ * node's `tls.TLSSocket` as the server side over that same connection ({@link SocketChannel};
+ * Deno itself starts TLS on an accepted connection only as a client). Reads are pulled, so a
+ * fast client waits in its kernel buffers, not in the proxy's memory.
  */
 
 import type { Socket } from "node:net";
+import { Duplex } from "node:stream";
 
 /** A byte stream. */
 export interface Channel {
@@ -18,33 +20,126 @@ export interface Channel {
   close(): void;
 }
 
-/** Bytes a client socket may have delivered and not yet read before it is paused. */
+/** A client's end: bytes read too early can be put back (the startup packet's reader). */
+export interface ClientChannel extends Channel {
+  /** Puts bytes back in front of what is still to be read. */
+  unread(bytes: Uint8Array): void;
+  /** Bytes received and not yet read (as far as this side knows). */
+  readonly buffered: number;
+}
+
+/** Read size of a connection. */
+const READ_SIZE = 64 * 1024;
+
+/** A `Deno.Conn` as a {@link ClientChannel}. */
+export class ConnChannel implements ClientChannel {
+  readonly conn: Deno.Conn;
+  /** Read into, then copied out at its filled length: cheaper than a fresh 64 KiB a read. */
+  readonly #scratch = new Uint8Array(READ_SIZE);
+  #pending: Uint8Array[] = [];
+  #closed = false;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  get buffered(): number {
+    return this.#pending.reduce((n, b) => n + b.length, 0);
+  }
+
+  unread(bytes: Uint8Array): void {
+    if (bytes.length > 0) this.#pending.unshift(bytes);
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    const early = this.#pending.shift();
+    if (early !== undefined) return early;
+    if (this.#closed) return null;
+    let n: number | null;
+    try {
+      n = await this.conn.read(this.#scratch);
+    } catch (error) {
+      if (this.#closed) return null;
+      throw error;
+    }
+    return n === null ? null : this.#scratch.slice(0, n);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) done += await this.conn.write(bytes.subarray(done));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** A node stream over a `Deno.Conn`, for `tls.TLSSocket` to run the server side of TLS on. */
+export function connDuplex(conn: Deno.Conn): Duplex {
+  return new Duplex({
+    read() {
+      const buf = new Uint8Array(READ_SIZE);
+      conn.read(buf).then(
+        (n) => this.push(n === null ? null : buf.subarray(0, n)),
+        () => this.push(null),
+      );
+    },
+    write(chunk: Uint8Array, _encoding, done) {
+      (async () => {
+        let sent = 0;
+        while (sent < chunk.length) sent += await conn.write(chunk.subarray(sent));
+      })().then(() => done(), (error) => done(error));
+    },
+    final(done) {
+      try {
+        conn.closeWrite();
+      } catch { /* already closed */ }
+      done();
+    },
+    destroy(_error, done) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      done(null);
+    },
+  });
+}
+
+/** Bytes a socket may have delivered and not yet read before it is paused. */
 const HIGH_WATER = 256 * 1024;
 
-/** A node socket as a {@link Channel}. */
-export class SocketChannel implements Channel {
+/** A node socket (here: a TLS one) as a {@link ClientChannel}. */
+export class SocketChannel implements ClientChannel {
   readonly socket: Socket;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #ended = false;
   #wake: (() => void) | undefined;
-  #onData = (data: Uint8Array): void => {
-    this.#queue.push(data);
-    this.#queued += data.length;
-    if (this.#queued > HIGH_WATER) this.socket.pause();
-    this.#notify();
-  };
-  #onEnd = (): void => {
-    this.#ended = true;
-    this.#notify();
-  };
 
   constructor(socket: Socket) {
     this.socket = socket;
-    socket.on("data", this.#onData);
-    socket.on("end", this.#onEnd);
-    socket.on("close", this.#onEnd);
-    socket.on("error", this.#onEnd);
+    socket.on("data", (data: Uint8Array) => {
+      this.#queue.push(data);
+      this.#queued += data.length;
+      if (this.#queued > HIGH_WATER) socket.pause();
+      this.#notify();
+    });
+    const end = (): void => {
+      this.#ended = true;
+      this.#notify();
+    };
+    socket.on("end", end);
+    socket.on("close", end);
+    socket.on("error", end);
+  }
+
+  get buffered(): number {
+    return this.#queued;
   }
 
   async read(): Promise<Uint8Array | null> {
@@ -60,16 +155,10 @@ export class SocketChannel implements Channel {
     }
   }
 
-  /** Puts bytes back in front of what is still to be read. */
   unread(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.#queue.unshift(bytes);
     this.#queued += bytes.length;
-  }
-
-  /** Bytes received and not yet read. */
-  get buffered(): number {
-    return this.#queued;
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -93,18 +182,6 @@ export class SocketChannel implements Channel {
     });
   }
 
-  /** Stops reading from the socket (before it is handed to TLS); returns what was unread. */
-  detach(): Uint8Array[] {
-    this.socket.off("data", this.#onData);
-    this.socket.off("end", this.#onEnd);
-    this.socket.off("close", this.#onEnd);
-    this.socket.off("error", this.#onEnd);
-    const rest = this.#queue;
-    this.#queue = [];
-    this.#queued = 0;
-    return rest;
-  }
-
   close(): void {
     this.#ended = true;
     this.socket.destroy();
@@ -115,45 +192,5 @@ export class SocketChannel implements Channel {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
-  }
-}
-
-/** Read size of the upstream connection. */
-const READ_SIZE = 64 * 1024;
-
-/** A `Deno.Conn` as a {@link Channel}. */
-export class ConnChannel implements Channel {
-  readonly #conn: Deno.Conn;
-  /** Read into, then copied out at its filled length: cheaper than a fresh 64 KiB a read. */
-  readonly #scratch = new Uint8Array(READ_SIZE);
-  #closed = false;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  async read(): Promise<Uint8Array | null> {
-    if (this.#closed) return null;
-    let n: number | null;
-    try {
-      n = await this.#conn.read(this.#scratch);
-    } catch (error) {
-      if (this.#closed) return null;
-      throw error;
-    }
-    return n === null ? null : this.#scratch.slice(0, n);
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    let done = 0;
-    while (done < bytes.length) done += await this.#conn.write(bytes.subarray(done));
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch { /* already closed */ }
   }
 }

@@ -24,7 +24,7 @@ import {
 import { parseNotice } from "../../daemon/pgwire/errors.ts";
 import { type Frame, FrameScanner } from "../../daemon/pgwire/frames.ts";
 import type { ProxySettings } from "./config.ts";
-import { SocketChannel } from "./channel.ts";
+import { type ClientChannel, ConnChannel } from "./channel.ts";
 import { SessionEvents } from "./events.ts";
 import type { Recorder } from "./recorder.ts";
 import { readStart, type StartState } from "./startup.ts";
@@ -44,7 +44,7 @@ export interface SessionEnv {
   /** Registers the server's cancel key of this session (undefined to remove it). */
   onBackendKey(session: Session, key: { pid: number; secret: number } | undefined): void;
   /** A CancelRequest arrived on this connection. */
-  onCancel(client: SocketChannel, key: { pid: number; secret: number }, from: string): void;
+  onCancel(client: ClientChannel, key: { pid: number; secret: number }, from: string): void;
 }
 
 /** Requests the server has yet to answer before the proxy stops reading the client. */
@@ -63,7 +63,8 @@ const AUTH_SASL = 10;
 export class Session {
   readonly events: SessionEvents;
   readonly #env: SessionEnv;
-  #client: SocketChannel;
+  #first: ConnChannel;
+  #client: ClientChannel;
   #upstream: Upstream | undefined;
   #reason: DisconnectReason | undefined;
   #error: { message: string; sqlstate?: string } | undefined;
@@ -77,14 +78,15 @@ export class Session {
   #held: Uint8Array[] = [];
   #heldBytes = 0;
 
-  constructor(client: SocketChannel, sessionId: string, env: SessionEnv) {
-    this.#client = client;
+  constructor(conn: Deno.TcpConn, sessionId: string, env: SessionEnv) {
+    this.#first = new ConnChannel(conn);
+    this.#client = this.#first;
     this.#env = env;
-    const socket = client.socket;
+    const remote = conn.remoteAddr;
     this.events = new SessionEvents(env.sourceName, {
       sessionId,
-      clientAddr: socket.remoteAddress ?? "",
-      clientPort: socket.remotePort ?? 0,
+      clientAddr: remote.hostname,
+      clientPort: remote.port,
       tls: false,
     });
     this.#tracker = new SessionTracker(this.events, {
@@ -98,6 +100,7 @@ export class Session {
     this.#reason ??= reason;
     if (error !== undefined) this.#error ??= error;
     this.#client.close();
+    this.#first.close();
     this.#upstream?.channel.close();
     this.#drained?.();
   }
@@ -131,7 +134,7 @@ export class Session {
     const timer = setTimeout(() => this.close("error"), STARTUP_TIMEOUT_MS);
     let start;
     try {
-      start = await readStart(this.#client, this.#env.secure, state);
+      start = await readStart(this.#first, this.#env.secure, state);
     } catch (error) {
       if (error instanceof SyntaxError) return await this.#protocolError(error, "startup");
       throw error;

@@ -6,13 +6,12 @@
  * it never ends the listener or another session.
  */
 
-import net from "node:net";
 import tls from "node:tls";
 import { log } from "../../daemon/log.ts";
 import { errorResponse } from "../../daemon/pgwire/backend_encode.ts";
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import type { ProxySettings } from "./config.ts";
-import { SocketChannel } from "./channel.ts";
+import type { ClientChannel } from "./channel.ts";
 import { SessionEvents } from "./events.ts";
 import { BacklogRecorder, durableRecorder, type Recorder } from "./recorder.ts";
 import { Session } from "./session.ts";
@@ -74,7 +73,7 @@ export async function runProxySource(
       for (const [k, s] of keys) if (s === session) keys.delete(k);
       if (key !== undefined) keys.set(`${key.pid}.${key.secret}`, session);
     },
-    onCancel(client: SocketChannel, key: { pid: number; secret: number }, from: string): void {
+    onCancel(client: ClientChannel, key: { pid: number; secret: number }, from: string): void {
       client.close();
       const target = keys.get(`${key.pid}.${key.secret}`);
       const events = target?.events ??
@@ -99,17 +98,18 @@ export async function runProxySource(
     },
   };
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    socket.setNoDelay(true);
+  const accept = (conn: Deno.TcpConn): void => {
+    conn.setNoDelay(true);
     if (sessions.size >= settings.maxSessions) {
-      socket.end(errorResponse({
+      const refusal = errorResponse({
         severity: "FATAL",
         code: "53300",
         message: `The Vigil proxy has ${settings.maxSessions} sessions already (max_sessions)`,
-      }));
+      });
+      conn.write(refusal).catch(() => {}).finally(() => conn.close());
       return;
     }
-    const session = new Session(new SocketChannel(socket), `${runId}-${++counter}`, env);
+    const session = new Session(conn, `${runId}-${++counter}`, env);
     sessions.add(session);
     gauge();
     const done = session.run().finally(() => {
@@ -118,15 +118,10 @@ export async function runProxySource(
       gauge();
     });
     running.add(done);
-  });
+  };
+  let listener: Deno.TcpListener;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(settings.listen.port, settings.listen.hostname, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    listener = Deno.listen({ hostname: settings.listen.hostname, port: settings.listen.port });
   } catch (error) {
     await backlog?.drain();
     throw new SourceError(
@@ -136,25 +131,32 @@ export async function runProxySource(
       { cause: error },
     );
   }
-  const address = server.address();
-  if (address !== null && typeof address === "object") {
-    stats.address = { hostname: address.address, port: address.port };
-  }
-  server.on(
-    "error",
-    (error) => log("warn", "proxy listener error", { source: ctx.name, error: String(error) }),
-  );
+  stats.address = { hostname: listener.addr.hostname, port: listener.addr.port };
   ctx.gauge?.("connected", 1);
   gauge();
-  await new Promise<void>((resolve) => {
-    if (ctx.signal.aborted) return resolve();
-    ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-  // close() stops accepting; its callback would wait for the open connections, closed here.
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const stop = (): void => {
+    try {
+      listener.close();
+    } catch { /* already closed */ }
+  };
+  ctx.signal.addEventListener("abort", stop, { once: true });
+  if (ctx.signal.aborted) stop();
+  for (;;) {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (ctx.signal.aborted) break;
+      // Out of file descriptors and the like: the listener itself is fine; try again shortly.
+      log("warn", "proxy: cannot accept a connection", { source: ctx.name, error: String(error) });
+      if (error instanceof Deno.errors.BadResource) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    accept(conn);
+  }
   for (const session of sessions) session.close("restart");
   await Promise.all(running);
-  await closed;
   await backlog?.drain();
   ctx.gauge?.("connected", 0);
   stats.address = undefined;

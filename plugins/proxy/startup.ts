@@ -13,16 +13,16 @@ import {
   SSL_REQUEST_CODE,
 } from "../../daemon/pgwire/backend_encode.ts";
 import { parseStartup, PROTOCOL_3 } from "../../daemon/pgwire/frontend.ts";
-import { SocketChannel } from "./channel.ts";
+import { type ClientChannel, ConnChannel, connDuplex, SocketChannel } from "./channel.ts";
 
 /** PostgreSQL's own limit on a startup packet. */
 const MAX_STARTUP = 10_000;
 
 /** How the start went. */
 export type Start =
-  | { kind: "startup"; client: SocketChannel; raw: Uint8Array; params: Map<string, string> }
-  | { kind: "cancel"; client: SocketChannel; pid: number; secret: number }
-  | { kind: "closed"; client: SocketChannel };
+  | { kind: "startup"; client: ClientChannel; raw: Uint8Array; params: Map<string, string> }
+  | { kind: "cancel"; client: ClientChannel; pid: number; secret: number }
+  | { kind: "closed"; client: ClientChannel };
 
 /** Whether the client is now talking TLS. */
 export interface StartState {
@@ -34,11 +34,11 @@ export interface StartState {
  * else, `Error` for a failed TLS handshake.
  */
 export async function readStart(
-  first: SocketChannel,
+  first: ConnChannel,
   secure: tls.SecureContext | null,
   state: StartState,
 ): Promise<Start> {
-  let client = first;
+  let client: ClientChannel = first;
   for (;;) {
     const packet = await readPacket(client);
     if (packet === null) return { kind: "closed", client };
@@ -52,9 +52,8 @@ export async function readStart(
       if (client.buffered > 0) {
         throw new SyntaxError("The client sent data after its SSLRequest before TLS began");
       }
-      client.detach();
       await client.write(new Uint8Array([0x53]));
-      client = await startTls(client, secure);
+      client = await startTls(first, secure);
       state.tls = true;
       continue;
     }
@@ -76,7 +75,7 @@ export async function readStart(
 }
 
 /** One length-prefixed packet (length included), or null at a clean end of stream. */
-async function readPacket(client: SocketChannel): Promise<Uint8Array | null> {
+async function readPacket(client: ClientChannel): Promise<Uint8Array | null> {
   let have = new Uint8Array(0);
   for (;;) {
     if (have.length >= 4) {
@@ -102,8 +101,10 @@ async function readPacket(client: SocketChannel): Promise<Uint8Array | null> {
 }
 
 /** Begins TLS as the server on the client's socket; resolves once the handshake is done. */
-function startTls(plain: SocketChannel, secure: tls.SecureContext): Promise<SocketChannel> {
-  const socket = new tls.TLSSocket(plain.socket, { isServer: true, secureContext: secure });
+function startTls(plain: ConnChannel, secure: tls.SecureContext): Promise<SocketChannel> {
+  // deno-lint-ignore no-explicit-any -- TLSSocket takes any duplex stream; its types say Socket.
+  const duplex = connDuplex(plain.conn) as any;
+  const socket = new tls.TLSSocket(duplex, { isServer: true, secureContext: secure });
   // Read from the start, so that nothing the client sends is missed while the handshake runs.
   const channel = new SocketChannel(socket);
   return new Promise((resolve, reject) => {
