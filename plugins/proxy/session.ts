@@ -131,15 +131,27 @@ export class Session {
 
   async #run(): Promise<void> {
     const state: StartState = { tls: false };
-    const timer = setTimeout(() => this.close("error"), STARTUP_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#client.close();
+      this.#first.close();
+    }, STARTUP_TIMEOUT_MS);
     let start;
     try {
       start = await readStart(this.#first, this.#env.secure, state);
     } catch (error) {
       if (error instanceof SyntaxError) return await this.#protocolError(error, "startup");
-      throw error;
+      if (!timedOut) throw error;
     } finally {
       clearTimeout(timer);
+    }
+    if (timedOut || start === undefined) {
+      const seconds = STARTUP_TIMEOUT_MS / 1000;
+      return await this.#protocolError(
+        new SyntaxError(`No startup packet within ${seconds} s of connecting`),
+        "startup",
+      );
     }
     this.#client = start.client;
     if (start.kind === "closed") return;
