@@ -131,7 +131,13 @@ export class SessionTracker {
           cut: b.cut,
         };
         this.#portals.set(b.portal, portal, f.body.length + 64);
-        this.#push("bind", { portal, portalName: b.portal, statementName: b.statement });
+        this.#push("bind", {
+          portal,
+          portalName: b.portal,
+          statementName: b.statement,
+          text: portal.statement?.text,
+          cutBytes: portal.statement?.cutBytes,
+        });
         break;
       }
       case 0x45: { // E
