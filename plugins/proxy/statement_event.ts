@@ -108,9 +108,13 @@ function paramsOf(
   const out: (string | null)[] = [];
   for (let i = 0; i < portal.values.length; i++) {
     const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, types[i] ?? 0);
-    const long = text !== null && text.length > recordBytes;
-    out.push(long ? text.slice(0, recordBytes) : text);
-    if (long) context.params_truncated = true;
+    if (text === null) {
+      out.push(null);
+      continue;
+    }
+    const kept = capText(text, recordBytes);
+    out.push(kept.text);
+    if (kept.cut) context.params_truncated = true;
   }
   if (portal.cut || portal.values.length < portal.count || context.params_truncated) {
     // The Bind message was longer than what is recorded: the last value may be cut too.
@@ -118,6 +122,19 @@ function paramsOf(
     context.params_count = portal.count;
   }
   return out;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), and whether it was. */
+export function capText(text: string, maxBytes: number): { text: string; cut: boolean } {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no encoding to know.
+  if (text.length * 3 <= maxBytes) return { text, cut: false };
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return { text, cut: false };
+  const head = decoder.decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD+$/, "");
+  return { text: head, cut: true };
 }
 
 /** The tag without its counts: `INSERT 0 1` → `INSERT`, `CREATE TABLE` stays. */

@@ -27,7 +27,7 @@ import {
 import type { SessionEvents } from "./events.ts";
 import { nowMicros } from "./events.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
-import { type Op, type OpKind, statementEvent } from "./statement_event.ts";
+import { capText, type Op, type OpKind, statementEvent } from "./statement_event.ts";
 
 /** Message types a client may send after the startup packet. */
 const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
@@ -107,15 +107,17 @@ export class SessionTracker {
     const complete = f.body.length === f.length;
     switch (f.type) {
       case 0x51: { // Q
-        const text = queryText(f.body, complete);
-        this.#push("query", { text: this.#cap(text), cutBytes: this.#cutBytes(f, text) });
+        const { text, cut } = capText(queryText(f.body, complete), this.#recordBytes);
+        // The body is the text and its NUL: the text's length is exact.
+        this.#push("query", { text, cutBytes: cut || !complete ? f.length - 1 : undefined });
         break;
       }
       case 0x50: { // P
         const p = parseParse(f.body, complete);
-        const text = this.#cap(p.query);
+        const { text, cut } = capText(p.query, this.#recordBytes);
         const st: KeptStatement = { text, types: p.paramTypes };
-        if (p.cut || text.length < p.query.length) st.cutBytes = f.length;
+        // Cut short, the parameter count is unknown: the message less its name is an upper bound.
+        if (p.cut || cut) st.cutBytes = f.length - new TextEncoder().encode(p.name).length - 4;
         this.#statements.set(p.name, st, text.length * 2 + 64);
         this.#push("parse", { text, cutBytes: st.cutBytes, statementName: p.name });
         break;
@@ -348,15 +350,6 @@ export class SessionTracker {
       this.#owed--;
     }
     return op;
-  }
-
-  #cap(text: string): string {
-    return text.length > this.#recordBytes ? text.slice(0, this.#recordBytes) : text;
-  }
-
-  /** The full text's byte length if less than all of it is in `text`, else undefined. */
-  #cutBytes(f: Frame, text: string): number | undefined {
-    return f.body.length < f.length || text.length < f.length - 1 ? f.length - 1 : undefined;
   }
 
   /** ParameterDescription: the types the server chose for the described statement. */

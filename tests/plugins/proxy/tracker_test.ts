@@ -96,3 +96,15 @@ Deno.test("KeptMap forgets the oldest entries past its budget, never the newest"
   m.set("huge", "H", 500);
   assertEquals([m.get("b"), m.get("c"), m.get("huge")], [undefined, undefined, "H"]);
 });
+
+Deno.test("SessionTracker keeps record_bytes of UTF-8, cut between characters", () => {
+  const { t, client, server } = tracker();
+  client(query("SELECT 'héllo wörld'"), query(`SELECT '${"é".repeat(600)}'`));
+  server(complete("SELECT 1"), ready("I"), complete("SELECT 1"), ready("I"));
+  const [short, long] = t.take(false);
+  assertEquals(short?.statement, "SELECT 'héllo wörld'");
+  assertEquals(short?.context?.statement_truncated, undefined);
+  assertEquals(enc.encode(long!.statement!).length, 1000); // "SELECT '" is 8 bytes, é is 2
+  assertEquals(long?.statement, `SELECT '${"é".repeat(496)}`);
+  assertEquals(long?.context?.statement_bytes, 8 + 1200 + 1);
+});
