@@ -11,12 +11,17 @@
 import { type GapCommands, gapCommands } from "../daemon/detect/gap_commands.ts";
 import { findSourcePlugin, type SourcePlugin } from "../daemon/source.ts";
 import { PGAUDIT_PLUGIN } from "./pgaudit/mod.ts";
+import { PROXY_PLUGIN } from "./proxy/mod.ts";
 import { WAL_PLUGIN } from "./wal/mod.ts";
 
 export type { SourcePlugin };
 
 /** Every source plugin, in the order the docs list them. */
-export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([WAL_PLUGIN, PGAUDIT_PLUGIN]);
+export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([
+  WAL_PLUGIN,
+  PGAUDIT_PLUGIN,
+  PROXY_PLUGIN,
+]);
 
 /**
  * The gap and recovery commands of the core and every plugin: the one list detection, the

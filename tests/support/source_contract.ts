@@ -20,6 +20,11 @@ import { withTempDir } from "./store.ts";
 export interface SourceFixture {
   /** A new source instance, as the supervisor would create on each (re)start. */
   create(): Source;
+  /**
+   * Upstream produces only while the source runs (a proxy: clients reach the server only
+   * through it). The contract then produces once the source runs, never while it is stopped.
+   */
+  live?: boolean;
   /** Makes upstream produce `n` records, identified `from` .. `from + n - 1`. */
   produce(n: number, from: number): Promise<void>;
   /** The produced record's identity, or null for events the source adds itself (heartbeats). */
@@ -69,6 +74,7 @@ async function runUntil(
   dir: string,
   want: number,
   gauges?: Set<string>,
+  during?: () => Promise<void>,
 ): Promise<void> {
   const ac = new AbortController();
   const running = runSource(store, fx.create(), {
@@ -79,6 +85,7 @@ async function runUntil(
   let failed: unknown = null;
   running.catch((e) => (failed = e));
   try {
+    await during?.();
     await assertEventually(async () => {
       if (failed) throw failed;
       return (await identities(dir, fx)).length >= want;
@@ -109,8 +116,9 @@ export function sourceContract(
         const store = await Store.open(dir, { checkpointIntervalMs: 0 });
         const reported = new Set<string>();
         try {
-          await fx.produce(20, 0);
-          await runUntil(store, fx, dir, 20, reported);
+          const produce = () => fx.produce(20, 0);
+          if (!fx.live) await produce();
+          await runUntil(store, fx, dir, 20, reported, fx.live ? produce : undefined);
         } finally {
           await store.close();
         }
@@ -132,13 +140,15 @@ export function sourceContract(
     try {
       await withTempDir(async (dir) => {
         let store = await Store.open(dir, { checkpointIntervalMs: 0 });
-        await fx.produce(15, 0);
-        await runUntil(store, fx, dir, 15);
+        const first = () => fx.produce(15, 0);
+        if (!fx.live) await first();
+        await runUntil(store, fx, dir, 15, undefined, fx.live ? first : undefined);
         await store.close();
-        await fx.produce(25, 15); // while the source is stopped
+        const second = () => fx.produce(25, 15);
+        if (!fx.live) await second(); // while the source is stopped
         store = await Store.open(dir, { checkpointIntervalMs: 0 });
         try {
-          await runUntil(store, fx, dir, 40);
+          await runUntil(store, fx, dir, 40, undefined, fx.live ? second : undefined);
         } finally {
           await store.close();
         }
