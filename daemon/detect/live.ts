@@ -19,7 +19,6 @@
  */
 
 import { log } from "../log.ts";
-import { readLog } from "../store/log_reader.ts";
 import { readLogPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import type { Alert } from "./alert.ts";
