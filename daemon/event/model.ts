@@ -74,6 +74,8 @@ export interface AuditEvent {
   raw?: string;
   /** Why the input could not be parsed; the event then carries `raw`. */
   parse_error?: string;
+  /** Rows the statement read or wrote, as pgAudit's `log_rows` reports them. */
+  rows?: number;
 }
 
 /** An event as a source hands it to the store: the store assigns `seq` and `ingest_ts`. */
@@ -133,6 +135,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   f("redacted", "bool"),
   f("raw", "string"),
   f("parse_error", "string"),
+  // Fields added later go at the end: absent ones are not encoded, so old bytes stay the same.
+  f("rows", "int"),
 ];
 
 /** Field names in canonical order. */
