@@ -4,7 +4,8 @@
  * state loaded from the data directory's snapshot and caught up from the log after it (or, when
  * the snapshot is missing or does not fit, rebuilt from the log in the background, so the web
  * UI and the sources start at once), then every durable batch; a snapshot is written
- * periodically and at stop. Its state counts in the daemon's health. Returns what the web UI
+ * periodically and at stop; a raised `coverage` alert is also written into the chain as a
+ * `system` event. Its state counts in the daemon's health. Returns what the web UI
  * reads and acknowledges alerts through.
  */
 
@@ -17,6 +18,7 @@ import {
   detectConfigFromTable,
   LiveDetection,
 } from "../detect/mod.ts";
+import { COVERAGE_RULE, COVERAGE_SOURCE, coverageEvent } from "../detect/rules_coverage.ts";
 import { log } from "../log.ts";
 import type { DaemonParts } from "../serve/daemon.ts";
 import type { AlertStore as WebAlerts } from "../../web/deps.ts";
@@ -41,6 +43,16 @@ export function startDetection(parts: DaemonParts): WebAlerts {
         role: alert.role,
         reason: alert.reason,
       });
+      // A coverage alarm is also a gap in the record: it goes into the chain, once (raised).
+      if (alert.rule === COVERAGE_RULE) {
+        const ev = coverageEvent(alert, Date.now() * 1000);
+        parts.store.append({ source: COVERAGE_SOURCE, events: [ev] }).catch((error) =>
+          log("error", "cannot record a coverage alarm in the chain", {
+            alert: alert.id,
+            error: String(error),
+          })
+        );
+      }
     },
   });
   parts.board.watchDetection(() => live.status());

@@ -16,6 +16,7 @@ import {
   privilegeEscalation,
 } from "./rules_event.ts";
 import { appSurge, sharedClientAddr } from "./rules_entity.ts";
+import { coverageDetector } from "./rules_coverage.ts";
 import { bulkRead, offHours } from "./rules_window.ts";
 
 /** The detectors of a config, rules first: the order their drafts reach deduplication. */
@@ -27,6 +28,7 @@ export function detectorsFor(cfg: DetectConfig): Detector[] {
     failedLoginBurst(),
     newClientAddr,
     newObjectReads,
+    coverageDetector(cfg),
     offHours,
     bulkRead,
     sharedClientAddr,
