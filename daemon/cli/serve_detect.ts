@@ -18,7 +18,7 @@ import {
   detectConfigFromTable,
   LiveDetection,
 } from "../detect/mod.ts";
-import { COVERAGE_RULE, COVERAGE_SOURCE, coverageEvent } from "../detect/rules_coverage.ts";
+import { COVERAGE_SOURCE, coverageEvent, isCoverageAlert } from "../detect/rules_coverage.ts";
 import { log } from "../log.ts";
 import type { DaemonParts } from "../serve/daemon.ts";
 import type { AlertStore as WebAlerts } from "../../web/deps.ts";
@@ -44,7 +44,7 @@ export function startDetection(parts: DaemonParts): WebAlerts {
         reason: alert.reason,
       });
       // A coverage alarm is also a gap in the record: it goes into the chain, once (raised).
-      if (alert.rule === COVERAGE_RULE) {
+      if (isCoverageAlert(alert)) {
         const ev = coverageEvent(alert, Date.now() * 1000);
         parts.store.append({ source: COVERAGE_SOURCE, events: [ev] }).catch((error) =>
           log("error", "cannot record a coverage alarm in the chain", {

@@ -20,7 +20,8 @@
  * When it judges. The channels lag differently, so nothing is judged until the other channel's
  * event time has passed the evidence by `waitUs` (or, when that channel is quiet, this
  * channel's by `quietUs`). A database is judged only once both channels have shown events of
- * it. Findings: `gap` (a statement message no WRITE line joined: pgAudit off in the session,
+ * it, and only for evidence from then on (a WAL source starts at its slot; the log it tails
+ * may hold statements from before). Findings: `gap` (a statement message no WRITE line joined: pgAudit off in the session,
  * or the table outside `pgaudit.log`), `ddl_wal_only` / `ddl_log_only` (a DDL statement in one
  * channel only, matched by its text), `quiet` (one channel shows nothing for `quietUs` while
  * the other shows writes).
@@ -145,6 +146,8 @@ export class CoverageJoin {
   /** Database → WAL sources and log sources that showed events of it. */
   readonly #walDbs = new Map<string, string>();
   readonly #logDbs = new Map<string, Set<string>>();
+  /** When both channels of a database were first heard: evidence before it is not judged. */
+  readonly #since = new Map<string, number>();
   /** Latest event time per source. */
   readonly #clock = new Map<string, number>();
   /** Latest WAL row change or statement time per database, and log write time. */
@@ -188,6 +191,7 @@ export class CoverageJoin {
         s.add(ev.source);
         this.#heard(db, "log");
       }
+      if (!this.#since.has(db) && this.#paired(db)) this.#since.set(db, ev.ts);
       if (ev.kind === "row_change") this.#row(seq, ev, db);
       else if (isStatement(ev)) this.#statement(seq, ev, db, sink);
       else if (ev.kind === "ddl") this.#walDdl(seq, ev, db);
@@ -377,13 +381,19 @@ export class CoverageJoin {
     return this.#walDbs.has(db) && this.#logDbs.has(db);
   }
 
+  /** Whether evidence of `db` at `ts` is judged: both channels were there by then. */
+  #judged(db: string, ts: number): boolean {
+    const since = this.#since.get(db);
+    return since !== undefined && ts >= since;
+  }
+
   #judge(sink: JoinSink): void {
     for (const s of this.#stmts.values()) {
       const log = this.#logClock(s.db);
       const wal = this.#walClock(s.db);
       if (!(log > s.commit + this.#wait || wal > s.commit + this.#quiet)) break;
       forget(this.#stmts, this.#stmtsOf, s);
-      if (!this.#paired(s.db)) continue;
+      if (!this.#judged(s.db, s.commit)) continue;
       const f: CoverageFinding = {
         kind: "gap",
         db: s.db,
@@ -413,7 +423,7 @@ export class CoverageJoin {
       const mine = wal ? this.#walClock(d.db) : this.#logClock(d.db);
       if (!(other > d.ts + this.#wait || mine > d.ts + this.#quiet)) continue;
       this.#ddl.delete(key);
-      if (d.matched || !this.#paired(d.db)) continue;
+      if (d.matched || !this.#judged(d.db, d.ts)) continue;
       const f: CoverageFinding = {
         kind: wal ? "ddl_wal_only" : "ddl_log_only",
         db: d.db,
@@ -453,6 +463,7 @@ export class CoverageJoin {
     return {
       v: SAVE_VERSION,
       walDbs: [...this.#walDbs],
+      since: [...this.#since],
       logDbs: [...this.#logDbs].map(([db, s]) => [db, [...s]]),
       clock: [...this.#clock],
       walWrite: [...this.#walWrite],
@@ -477,6 +488,7 @@ export class CoverageJoin {
     }
     try {
       for (const [k, v] of o.walDbs) this.#walDbs.set(k, v);
+      for (const [k, v] of o.since) this.#since.set(k, v);
       for (const [k, v] of o.logDbs) this.#logDbs.set(k, new Set(v));
       for (const [k, v] of o.clock) this.#clock.set(k, v ?? -Infinity);
       for (const [k, v] of o.walWrite) this.#walWrite.set(k, v ?? -Infinity);

