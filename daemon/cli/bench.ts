@@ -15,6 +15,9 @@ const ON_REQUEST = ["search", "scale"];
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === "export") return await benchExport(argv.slice(1));
+  if (argv[0] === "triggers") {
+    return await (await import("../pg/bench.ts")).benchTriggersCommand(argv.slice(1));
+  }
   if (argv[0] === "pgaudit") {
     return await (await import("../../plugins/pgaudit/bench.ts")).pgauditBenchCommand(
       argv.slice(1),

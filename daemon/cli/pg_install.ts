@@ -34,6 +34,13 @@ export async function pgInstallCommand(argv: string[]): Promise<number> {
       `as ${report.role}:`,
   );
   for (const object of report.objects) print(`  ${object}`);
+  if (report.changes.length === 0 && report.tables.length === 0) {
+    print("  (nothing to change: every object was as it should be)");
+  }
+  for (const change of report.changes) print(`  ran: ${change.split("\n")[0]}`);
+  for (const t of report.tables) {
+    print(`  ${t.action === "created" ? "put" : "re-enabled"} the statement trigger on ${t.tbl}`);
+  }
   print(
     "Applications attach who/why to a transaction with one call inside it: " +
       `SELECT vigil.set_context('{"user": "ada", "reason": "refund"}');`,

@@ -9,6 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import type { AlertDraft } from "./alert.ts";
 import { commandOf } from "./event_facts.ts";
+import { installerStatements } from "../pg/install_sql.ts";
 import { type DetectContext, type Detector, eventDraft, type EventFacts } from "./detector.ts";
 
 function old(ctx: DetectContext, ts: number): boolean {
@@ -193,11 +194,39 @@ function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {
     return `audit setting ${String(ev.context.setting ?? ev.object ?? "?")} lowered to ` +
       `${JSON.stringify(ev.context.value ?? null)}`;
   }
-  // Dropping or disabling an event trigger blinds DDL auditing; creating one does not (and
-  // `vigil pg-install` creates its own).
-  if (f.ddl && /^(DROP|ALTER) EVENT TRIGGER/.test(cmd)) return `${cmd} ${ev.object ?? ""}`.trim();
-  if (f.ddl && /^DROP/.test(cmd) && (ev.schema === "vigil" || /^vigil\./.test(ev.object ?? ""))) {
-    return `${cmd} ${ev.object} in the audit schema`;
+  if (f.ddl) return vigilDdlWhy(ev, cmd);
+  return undefined;
+}
+
+const INSTALLER = installerStatements();
+/** Turning a trigger off or down to origin/replica-only; ENABLE ALWAYS is not among them. */
+const TRIGGER_WEAKENED =
+  /\b(DISABLE\s+TRIGGER|ENABLE\s+(REPLICA\s+)?TRIGGER)\s+("?vigil_stmt"?|ALL|USER)\b/i;
+const ENABLE_ALWAYS_ONLY = /^\s*ALTER\s+EVENT\s+TRIGGER\s+"?\w+"?\s+ENABLE\s+ALWAYS\s*;?\s*$/i;
+
+/**
+ * DDL that blinds Vigil's PostgreSQL side: on an event trigger (but setting one ENABLE ALWAYS,
+ * alone), on anything in the `vigil` schema or the schema itself (replacing a function
+ * included), or dropping or weakening a table's `vigil_stmt` trigger. The installer's own
+ * statements, sent alone with their exact text, make the objects exactly what pg-install makes
+ * them and are not tampering.
+ */
+function vigilDdlWhy(ev: AuditEvent, cmd: string): string | undefined {
+  const statement = ev.statement?.trim() ?? "";
+  if (INSTALLER.has(statement)) return undefined;
+  const object = ev.object ?? "";
+  if (/^(DROP|ALTER) EVENT TRIGGER/.test(cmd)) {
+    if (cmd.startsWith("ALTER") && ENABLE_ALWAYS_ONLY.test(statement)) return undefined;
+    return `${cmd} ${object}`.trim();
+  }
+  const inSchema = ev.schema === "vigil" || /^"?vigil"?\./.test(object) ||
+    (/SCHEMA$/.test(cmd) && /^"?vigil"?$/.test(object));
+  if (inSchema) return `${cmd} ${object} in the audit schema`;
+  if (/^DROP TRIGGER/.test(cmd) && /^"?vigil_stmt"? on /i.test(object)) {
+    return `${cmd} ${object}: the statement trigger of the audit`;
+  }
+  if (/^ALTER TABLE/.test(cmd) && TRIGGER_WEAKENED.test(statement)) {
+    return `${cmd} ${object} turns the statement trigger of the audit off or down`;
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { defaultDetectConfig, type DetectConfig } from "../../../daemon/detect/config.ts";
 import { DetectEngine } from "../../../daemon/detect/engine.ts";
 import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
+import { installerStatements } from "../../../daemon/pg/install_sql.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 
 const H = 3_600_000_000;
@@ -226,4 +227,93 @@ Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a de
   assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3, 5, 7, 9, 10]);
   assert(alerts.every((a) => a.severity === "critical"));
   assert(alerts[2]!.reason.includes('pgaudit.log lowered to "none"'), alerts[2]!.reason);
+});
+
+Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installer's own statements", () => {
+  const stmt = (command: string, object: string, statement: string): NewEvent => ({
+    ...ddl(at(1, 2), command, object),
+    statement,
+  });
+  const installer = [...installerStatements()];
+  const replaced = installer.find((s) => s.includes("FUNCTION vigil.emit_ddl_commands()"))!;
+  const cases: [NewEvent, boolean][] = [
+    // The bypasses of issue 15.
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_ddl_command_end",
+        "ALTER EVENT TRIGGER vigil_ddl_command_end ENABLE REPLICA",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "vigil.emit_ddl_commands",
+        "CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "ALTER FUNCTION",
+        "vigil.emit_statement",
+        "ALTER FUNCTION vigil.emit_statement() OWNER TO mallory",
+      ),
+      true,
+    ],
+    [stmt("DROP SCHEMA", "vigil", "DROP SCHEMA vigil CASCADE"), true],
+    [
+      stmt("DROP TRIGGER", "vigil_stmt on public.accounts", "DROP TRIGGER vigil_stmt ON accounts"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "ALTER TABLE accounts DISABLE TRIGGER vigil_stmt"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "ALTER TABLE accounts ENABLE TRIGGER vigil_stmt"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "alter table accounts enable replica trigger all"),
+      true,
+    ],
+    // The installer's exact text, alone, is not; smuggled next to something else it is.
+    [stmt("CREATE FUNCTION", "vigil.emit_ddl_commands", replaced), false],
+    [stmt("CREATE FUNCTION", "vigil.emit_ddl_commands", `${replaced}; SELECT 1`), true],
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_sql_drop",
+        "ALTER EVENT TRIGGER vigil_sql_drop ENABLE ALWAYS",
+      ),
+      false,
+    ],
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_sql_drop",
+        "ALTER EVENT TRIGGER vigil_sql_drop ENABLE ALWAYS; ALTER EVENT TRIGGER vigil_sql_drop DISABLE",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "ALTER TABLE",
+        "public.accounts",
+        "ALTER TABLE public.accounts ENABLE ALWAYS TRIGGER vigil_stmt",
+      ),
+      false,
+    ],
+    [
+      stmt("CREATE TRIGGER", "vigil_stmt on public.accounts", "CREATE TABLE accounts (id int)"),
+      false,
+    ],
+    [stmt("CREATE TABLE", "public.vigilant", "CREATE TABLE vigilant (id int)"), false],
+  ];
+  for (const [ev, fires] of cases) {
+    const alerts = run([ev]).filter((a) => a.rule === "audit_tampering");
+    assertEquals(alerts.length, fires ? 1 : 0, ev.statement);
+  }
 });
