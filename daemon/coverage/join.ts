@@ -122,12 +122,12 @@ interface OpenRows {
   byTable: Map<string, number[]>;
 }
 
-/** pgAudit's command for each operation a statement trigger reports. */
-const LOG_COMMAND: Readonly<Record<string, string>> = {
-  INSERT: "INSERT",
-  UPDATE: "UPDATE",
-  DELETE: "DELETE",
-  TRUNCATE: "TRUNCATE TABLE",
+/** pgAudit's commands for each operation a statement trigger reports (COPY FROM inserts). */
+const LOG_COMMANDS: Readonly<Record<string, readonly string[]>> = {
+  INSERT: ["INSERT", "COPY"],
+  UPDATE: ["UPDATE"],
+  DELETE: ["DELETE"],
+  TRUNCATE: ["TRUNCATE TABLE"],
 };
 
 /** DDL on objects outside any one database, which event triggers never see. */
@@ -165,6 +165,8 @@ export class CoverageJoin {
   readonly #linesOf = new Map<string, Map<number, Line>>();
   /** Tables the WAL showed changes of; a log write on another table does not count. */
   readonly #tables = new Set<string>();
+  /** The last line each session's TRUNCATE joined: `TRUNCATE a, b` logs one line, two messages. */
+  readonly #truncated = new Map<string, { start: number; line: number }>();
   /** Let go unjudged because a pending list was full. */
   dropped = 0;
   /** Row changes of transactions without statement messages: not joinable. */
@@ -196,7 +198,9 @@ export class CoverageJoin {
       else if (isStatement(ev)) this.#statement(seq, ev, db, sink);
       else if (ev.kind === "ddl") this.#walDdl(seq, ev, db);
       else if (ev.audit_type !== undefined && ev.class === "WRITE") this.#line(seq, ev, db, sink);
-      else if (ev.audit_type !== undefined && ev.class === "DDL") this.#logDdl(seq, ev, db);
+      else if (ev.audit_type !== undefined && (ev.class === "DDL" || ev.class === "FUNCTION")) {
+        this.#logDdl(seq, ev, db);
+      }
     }
     this.#judge(sink);
   }
@@ -279,9 +283,14 @@ export class CoverageJoin {
     for (const line of this.#linesOf.get(s.session)?.values() ?? []) {
       if (fits(s, line)) {
         forget(this.#lines, this.#linesOf, line);
-        sink.link?.({ kind: "audit", from: seq, to: line.seq });
+        this.#joined(s, line.seq, sink);
         return;
       }
+    }
+    const t = this.#truncated.get(s.session);
+    if (s.op === "TRUNCATE" && t !== undefined && t.start === s.start) {
+      sink.link?.({ kind: "audit", from: seq, to: t.line });
+      return;
     }
     remember(this.#stmts, this.#stmtsOf, s);
     this.#bound(this.#stmts, this.#stmtsOf);
@@ -304,12 +313,30 @@ export class CoverageJoin {
     for (const s of this.#stmtsOf.get(line.session)?.values() ?? []) {
       if (fits(s, line)) {
         forget(this.#stmts, this.#stmtsOf, s);
-        sink.link?.({ kind: "audit", from: s.seq, to: seq });
+        this.#joined(s, seq, sink);
+        if (s.op !== "TRUNCATE") return;
+        // The other tables of the same TRUNCATE, already waiting.
+        for (const o of this.#stmtsOf.get(line.session)?.values() ?? []) {
+          if (o.op === "TRUNCATE" && o.start === s.start) {
+            forget(this.#stmts, this.#stmtsOf, o);
+            sink.link?.({ kind: "audit", from: o.seq, to: seq });
+          }
+        }
         return;
       }
     }
     remember(this.#lines, this.#linesOf, line);
     this.#bound(this.#lines, this.#linesOf);
+  }
+
+  #joined(s: Stmt, line: number, sink: JoinSink): void {
+    sink.link?.({ kind: "audit", from: s.seq, to: line });
+    if (s.op !== "TRUNCATE") return;
+    this.#truncated.delete(s.session); // re-inserted last: the map stays in age order
+    this.#truncated.set(s.session, { start: s.start, line });
+    if (this.#truncated.size > this.#max) {
+      this.#truncated.delete(this.#truncated.keys().next().value!);
+    }
   }
 
   #walDdl(seq: number, ev: AuditEvent, db: string): void {
@@ -320,10 +347,20 @@ export class CoverageJoin {
   #logDdl(seq: number, ev: AuditEvent, db: string): void {
     if (ev.statement === undefined) return;
     if (ev.command !== undefined && GLOBAL_DDL.test(ev.command.toUpperCase())) return;
-    this.#ddlSeen(`log|${db}|${ev.statement}`, `wal|${db}|${ev.statement}`, seq, ev, db);
+    // DDL run inside a function or an event trigger: the WAL names the top-level statement, so
+    // such a line can only confirm, never be judged on its own.
+    const nested = ev.class !== "DDL" || (ev.substatement_id ?? 1) > 1;
+    this.#ddlSeen(`log|${db}|${ev.statement}`, `wal|${db}|${ev.statement}`, seq, ev, db, nested);
   }
 
-  #ddlSeen(key: string, other: string, seq: number, ev: AuditEvent, db: string): void {
+  #ddlSeen(
+    key: string,
+    other: string,
+    seq: number,
+    ev: AuditEvent,
+    db: string,
+    confirmOnly = false,
+  ): void {
     const there = this.#ddl.get(other);
     if (there !== undefined) {
       there.matched = true;
@@ -342,7 +379,7 @@ export class CoverageJoin {
       command: ev.command,
       role: ev.role,
       table: ev.object,
-      matched: false,
+      matched: confirmOnly,
     });
     this.#boundDdl();
   }
@@ -469,6 +506,7 @@ export class CoverageJoin {
       walWrite: [...this.#walWrite],
       logWrite: [...this.#logWrite],
       quietSaid: [...this.#quietSaid],
+      truncated: [...this.#truncated],
       tables: [...this.#tables],
       stmts: [...this.#stmts.values()],
       lines: [...this.#lines.values()],
@@ -494,6 +532,7 @@ export class CoverageJoin {
       for (const [k, v] of o.walWrite) this.#walWrite.set(k, v ?? -Infinity);
       for (const [k, v] of o.logWrite) this.#logWrite.set(k, v ?? -Infinity);
       for (const k of o.quietSaid) this.#quietSaid.add(k);
+      for (const [k, v] of o.truncated) this.#truncated.set(k, v);
       for (const s of o.stmts) remember(this.#stmts, this.#stmtsOf, s);
       for (const l of o.lines) remember(this.#lines, this.#linesOf, l);
       for (const t of o.tables) this.#tables.add(t);
@@ -541,7 +580,7 @@ function forget<T extends { seq: number; session: string }>(
 /** Whether pgAudit line `l` logged statement `s`; see the module documentation. */
 function fits(s: Stmt, l: Line): boolean {
   return s.db === l.db && s.session === l.session && s.session !== "" &&
-    LOG_COMMAND[s.op] === l.command &&
+    (LOG_COMMANDS[s.op]?.includes(l.command) ?? false) &&
     l.ts >= s.start - LOG_RESOLUTION && l.ts <= s.commit + LOG_RESOLUTION &&
     (l.table === undefined || l.table === s.table) &&
     (l.xid === undefined || s.xid === undefined || l.xid === s.xid);

@@ -33,6 +33,7 @@ import {
   textMatch,
 } from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
+import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
@@ -106,6 +107,7 @@ export class EventIndex {
   /** Prepared multi-row INSERTs by table and row count. */
   #inserts = new Map<string, StatementSync>();
   #names: NameIds;
+  #links: AttributionLinks;
 
   private constructor(
     path: string,
@@ -116,6 +118,7 @@ export class EventIndex {
     this.path = path;
     this.#db = db;
     this.#names = new NameIds(db);
+    this.#links = new AttributionLinks(db);
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
@@ -208,11 +211,13 @@ export class EventIndex {
       this.#insertRows("events", EVENT_COLUMNS, EVENT_WIDTH, eventArgs);
       this.#insertRows("events_text", "rowid, body", 2, textArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
+      this.#links.add(fresh);
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
       if (db.isTransaction) db.exec("ROLLBACK");
       this.#names.forget();
+      this.#links.forget();
       const first = records[0]!.seq, last = records[records.length - 1]!.seq;
       throw new Error(
         `Cannot add events ${first}..${last} to search index ${this.path}: ${(e as Error).message}`,
@@ -368,6 +373,12 @@ export class EventIndex {
     // Statements prepared against the dropped tables are stale, and so are the ids of names.
     this.#inserts.clear();
     this.#names.forget();
+    this.#links.forget();
+  }
+
+  /** The statement, pgAudit line and row changes linked to `seq` (see `links.ts`). */
+  attribution(seq: number, rowLimit = 100): Attribution {
+    return attributionOf(this.#db, seq, rowLimit);
   }
 
   /** Closes the database; safe to call twice. */

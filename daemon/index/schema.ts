@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;
@@ -77,6 +77,10 @@ const CREATE = [
     body, content = 'events', content_rowid = 'seq',
     tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
   )`,
+  // Attribution (`links.ts`): row change → statement message, statement message → pgAudit line.
+  `CREATE TABLE attribution (seq INTEGER PRIMARY KEY, stmt INTEGER NOT NULL)`,
+  `CREATE INDEX attribution_stmt ON attribution (stmt)`,
+  `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
   `CREATE TABLE tally (
     block INTEGER PRIMARY KEY,
     rows INTEGER NOT NULL,

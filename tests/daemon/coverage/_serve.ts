@@ -1,7 +1,7 @@
 /**
  * A real `vigil serve` watching one throwaway PostgreSQL through both channels: a WAL source
- * and a pgAudit source (csvlog) on the same database, with the statement triggers that
- * `pg-install` puts on watched tables. For the coverage and attribution tests.
+ * and a pgAudit source (csvlog) on the same database, with what `pg-install` puts there (the
+ * statement triggers that attribute each write). For the coverage and attribution tests.
  */
 
 import { installPgSide } from "../../../daemon/pg/install.ts";
@@ -10,57 +10,9 @@ import { assert, assertEventually } from "../../support/assert.ts";
 import { runVigil, spawnVigil } from "../../support/cli.ts";
 import type { PgCluster } from "../../support/postgres.ts";
 
-/**
- * The statement trigger of `pg-install` (its `vigil.stmt` contract), for the tables given:
- * one transactional message per statement with the session's identity.
- */
-export const STMT_TRIGGER_SQL = `
-CREATE OR REPLACE FUNCTION vigil.emit_statement() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  vx text;
-  started timestamptz;
-BEGIN
-  SELECT l.virtualtransaction INTO vx FROM pg_locks l
-   WHERE l.locktype = 'virtualxid' AND l.pid = pg_backend_pid()
-     AND l.virtualxid = l.virtualtransaction;
-  SELECT a.backend_start INTO started FROM pg_stat_get_activity(pg_backend_pid()) a;
-  PERFORM pg_logical_emit_message(true, 'vigil.stmt', json_build_object(
-    'v', 1, 'pid', pg_backend_pid(), 'vxid', vx, 'xid', xid(pg_current_xact_id())::text,
-    'session_id', to_hex(trunc(extract(epoch FROM started))::bigint) || '.' ||
-      to_hex(pg_backend_pid()),
-    'role', session_user, 'current_user', current_user,
-    'client_addr', host(inet_client_addr()), 'client_port', inet_client_port(),
-    'application_name', current_setting('application_name'),
-    'statement', current_query(), 'schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME,
-    'op', TG_OP,
-    'stmt_ts', to_char(statement_timestamp() AT TIME ZONE 'UTC',
-      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text);
-  RETURN NULL;
-END $$;
-`;
-
-/** Puts the statement trigger on `table`, ENABLE ALWAYS. */
-export function stmtTriggerOn(table: string): string {
-  return `CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} ` +
-    `FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement();\n` +
-    `ALTER TABLE ${table} ENABLE ALWAYS TRIGGER vigil_stmt;\n`;
-}
-
-/** Installs the PostgreSQL side and the statement triggers on `tables`. */
-export async function installBoth(pg: PgCluster, tables: string[]): Promise<void> {
+/** Installs the PostgreSQL side: event triggers and a statement trigger on every table. */
+export async function installBoth(pg: PgCluster): Promise<void> {
   await installPgSide(pg.dsn());
-  const has = await pg.sql(
-    "SELECT count(*) FROM pg_proc WHERE proname = 'emit_statement' AND " +
-      "pronamespace = 'vigil'::regnamespace",
-  );
-  if (has === "0") await pg.sql(STMT_TRIGGER_SQL);
-  for (const t of tables) {
-    const on = await pg.sql(
-      `SELECT count(*) FROM pg_trigger WHERE tgname = 'vigil_stmt' AND tgrelid = '${t}'::regclass`,
-    );
-    if (on === "0") await pg.sql(stmtTriggerOn(t));
-  }
 }
 
 /** The config of a serve with both channels of `pg`'s postgres database. */

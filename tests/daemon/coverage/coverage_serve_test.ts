@@ -37,7 +37,7 @@ Deno.test("a superuser session that turns pgAudit off and updates a table raises
   await withPostgres(async (pg) => {
     await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, owner text)");
     await pg.sql("INSERT INTO accounts SELECT g, 'o' || g FROM generate_series(1, 10) g");
-    await installBoth(pg, ["accounts"]);
+    await installBoth(pg);
     await withTempDir(async (dir) => {
       const data = `${dir}/data`;
       const file = `${dir}/vigil.toml`;

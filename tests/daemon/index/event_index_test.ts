@@ -244,7 +244,7 @@ Deno.test("EventIndex.open() rebuilds an index of another schema version", async
     assert.throws(() => EventIndex.open(path, { readonly: true }), (e: unknown) => {
       assert.ok(e instanceof IndexUnavailableError);
       assert.equal(e.reason, "version");
-      assert.match(e.message, /schema version 0, this build reads 2/);
+      assert.match(e.message, /schema version 0, this build reads 3/);
       return true;
     });
     const b = EventIndex.open(path);
@@ -287,5 +287,60 @@ Deno.test("EventIndex.reset() drops every event and indexes again afterwards", a
     index.add(records([event(0, { statement: "select b" })]));
     assert.deepEqual(index.seqs({ text: "select b" }), [0]);
     assert.deepEqual(index.seqs({ text: "select a" }), []);
+  });
+});
+
+Deno.test("EventIndex links row changes to their statement and the statement to its pgAudit line, across re-opens", async () => {
+  await withTempDir((dir) => {
+    const path = dir + "/index.sqlite";
+    const T = 1_800_000_000_000_000;
+    const line = {
+      ts: T,
+      source: "log",
+      kind: "session" as const,
+      db: "shop",
+      audit_type: "SESSION",
+      class: "WRITE",
+      command: "UPDATE",
+      session_id: "a.1",
+      params: ["7"],
+    };
+    const row = { ts: T + 500, source: "wal", kind: "row_change" as const, db: "shop", xid: 9 };
+    const stmt = {
+      ts: T + 500,
+      source: "wal",
+      kind: "message" as const,
+      command: "STATEMENT",
+      db: "shop",
+      xid: 9,
+      object: "public.t",
+      session_id: "a.1",
+      context: { op: "UPDATE", stmt_ts: "2027-01-15T08:00:00.000000Z" },
+    };
+    const a = EventIndex.open(path);
+    // The line and the first row in one batch, the rest in another: the join's pending state
+    // is kept in the index between them.
+    a.add(records([event(0, line), event(1, { ...row, object: "public.t" })]));
+    a.close();
+    const b = EventIndex.open(path);
+    try {
+      b.add(records([event(2, { ...row, object: "public.t" }), event(3, stmt)]));
+      assert.deepEqual(b.attribution(1), { statement: 3, line: 0 });
+      assert.deepEqual(b.attribution(3), { line: 0, rows: [1, 2] });
+      assert.deepEqual(b.attribution(0), {});
+      b.reset();
+      b.add(records([0, 1, 2, 3].map((i) =>
+        event(
+          i,
+          [line, { ...row, object: "public.t" }, {
+            ...row,
+            object: "public.t",
+          }, stmt][i]!,
+        )
+      )));
+      assert.deepEqual(b.attribution(3), { line: 0, rows: [1, 2] });
+    } finally {
+      b.close();
+    }
   });
 });

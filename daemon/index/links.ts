@@ -1,0 +1,84 @@
+/**
+ * Attribution links in the search index: which statement message of the WAL made each row
+ * change, and which pgAudit line logged each statement — the join of `daemon/coverage/join.ts`
+ * run over the events as they are indexed. Derived like the rest of the index: written in the
+ * same transaction as the rows of the events that gave them, with the join's pending state (in
+ * `meta`), so a crash or a re-feed never links twice and `vigil reindex` rebuilds the same links.
+ *
+ * The link makes attribution possible with only the WAL source (role, client, application,
+ * session and statement come from the statement message) and richer with pgAudit joined (the
+ * statement's parameters and row count are on its line).
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { CoverageJoin, type CoverageLink } from "../coverage/join.ts";
+import type { AuditEvent } from "../event/model.ts";
+
+/** Key of the join's pending state in `meta`. */
+const STATE_KEY = "attribution_join";
+/**
+ * How long the index's join waits for the other channel: longer than detection's, since a link
+ * found late is still worth having and nothing is alarmed here.
+ */
+const WAIT_US = 15 * 60e6;
+
+/** The links of one index database; use inside `EventIndex.add()`'s transaction. */
+export class AttributionLinks {
+  readonly #db: DatabaseSync;
+  #join: CoverageJoin | null = null;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Feeds newly indexed events to the join and stores the links and the join's state. */
+  add(records: readonly { seq: number; event: AuditEvent }[]): void {
+    const join = this.#join ??= this.#load();
+    const links: CoverageLink[] = [];
+    const sink = { link: (l: CoverageLink) => links.push(l) };
+    for (const r of records) join.add(r.seq, r.event, sink);
+    const rows = this.#db.prepare("INSERT OR IGNORE INTO attribution (seq, stmt) VALUES (?, ?)");
+    const lines = this.#db.prepare("INSERT OR IGNORE INTO logged (stmt, line) VALUES (?, ?)");
+    for (const l of links) (l.kind === "row" ? rows : lines).run(l.from, l.to);
+    this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
+      .run(STATE_KEY, JSON.stringify(join.save()));
+  }
+
+  /** Forgets the join held in memory: after a reset, or a rolled-back `add()`. */
+  forget(): void {
+    this.#join = null;
+  }
+
+  #load(): CoverageJoin {
+    const join = new CoverageJoin({ waitUs: WAIT_US, quietUs: WAIT_US });
+    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(STATE_KEY);
+    if (row !== undefined) join.load(JSON.parse(String(row.value)));
+    return join;
+  }
+}
+
+/** What the index knows of an event's attribution; seqs of other events, read from the log. */
+export interface Attribution {
+  /** For a row change: the statement message that made it. */
+  statement?: number;
+  /** For a statement message (or a row change, through its statement): its pgAudit line. */
+  line?: number;
+  /** For a statement message: its row changes, at most the limit asked for. */
+  rows?: number[];
+}
+
+/** The attribution of `seq` in the index database `db`. */
+export function attributionOf(db: DatabaseSync, seq: number, rowLimit: number): Attribution {
+  const out: Attribution = {};
+  const stmtRow = db.prepare("SELECT stmt FROM attribution WHERE seq = ?").get(seq);
+  const stmt = stmtRow === undefined ? seq : Number(stmtRow.stmt);
+  if (stmtRow !== undefined) out.statement = stmt;
+  const line = db.prepare("SELECT line FROM logged WHERE stmt = ?").get(stmt);
+  if (line !== undefined) out.line = Number(line.line);
+  if (stmtRow === undefined) {
+    const rows = db.prepare("SELECT seq FROM attribution WHERE stmt = ? ORDER BY seq LIMIT ?")
+      .all(seq, rowLimit).map((r) => Number(r.seq));
+    if (rows.length > 0) out.rows = rows;
+  }
+  return out;
+}
