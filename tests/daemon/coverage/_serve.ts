@@ -95,3 +95,23 @@ export async function query(data: string, args: string[]): Promise<AuditEvent[]>
   if (q.code !== 0) throw new Error(`vigil query failed: ${q.stderr}`);
   return q.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditEvent);
 }
+
+/** Coverage alarms in the chain, as `vigil query` finds them. */
+export async function alarms(data: string, command: string): Promise<AuditEvent[]> {
+  return await query(data, ["--source", "vigil-coverage", "--command", command]);
+}
+
+/**
+ * Runs logged statements (each moves the log channel's time on) until `check` finds what it
+ * waits for: the cross-check judges only once the other channel has moved past the evidence.
+ */
+export async function nudgeUntil<T>(
+  pg: PgCluster,
+  check: () => Promise<T | undefined>,
+  message: string,
+): Promise<T> {
+  return await assertEventually(async () => {
+    await pg.sql("SELECT 1 FROM pg_class LIMIT 1");
+    return await check();
+  }, { timeoutMs: 90_000, intervalMs: 300, message }) as T;
+}

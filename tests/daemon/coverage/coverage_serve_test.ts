@@ -6,32 +6,19 @@
  * an alarm; and a log that goes quiet while the WAL shows writes is one.
  */
 
-import type { AuditEvent } from "../../../daemon/event/model.ts";
-import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../support/assert.ts";
 import { runVigil } from "../../support/cli.ts";
 import { withPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
-import { bothChannels, installBoth, query, serve, walStreaming } from "./_serve.ts";
-
-/** Coverage alarms in the chain, as `vigil query` finds them. */
-async function alarms(data: string, command: string): Promise<AuditEvent[]> {
-  return await query(data, ["--source", "vigil-coverage", "--command", command]);
-}
-
-/**
- * Runs logged statements (each moves the log channel's time on) until `check` finds what it
- * waits for: the cross-check judges only once the other channel has moved past the evidence.
- */
-async function nudgeUntil<T>(
-  pg: { sql(q: string): Promise<string> },
-  check: () => Promise<T | undefined>,
-  message: string,
-): Promise<T> {
-  return await assertEventually(async () => {
-    await pg.sql("SELECT count(*) FROM accounts");
-    return await check();
-  }, { timeoutMs: 90_000, intervalMs: 300, message }) as T;
-}
+import {
+  alarms,
+  bothChannels,
+  installBoth,
+  nudgeUntil,
+  query,
+  serve,
+  walStreaming,
+} from "./_serve.ts";
 
 Deno.test("a superuser session that turns pgAudit off and updates a table raises a coverage alarm naming xid, table and role", async () => {
   await withPostgres(async (pg) => {
