@@ -4,7 +4,7 @@
  * state loaded from the data directory's snapshot and caught up from the log after it (or, when
  * the snapshot is missing or does not fit, rebuilt from the log in the background, so the web
  * UI and the sources start at once), then every durable batch; a snapshot is written
- * periodically and at stop; a raised `coverage` alert is also written into the chain as a
+ * periodically and at stop; each coverage finding is also written into the chain as a
  * `system` event. Its state counts in the daemon's health. Returns what the web UI
  * reads and acknowledges alerts through.
  */
@@ -34,7 +34,18 @@ export function startDetection(parts: DaemonParts): WebAlerts {
     config,
     alerts,
     channels,
-    onAlert: (alert, raised) => {
+    onAlert: (alert, raised, { draft, fresh }) => {
+      // Each coverage finding is also a gap in the record: it goes into the chain, once (a
+      // replay of the log finds it again, not fresh), even when its alert merges with others.
+      if (fresh && isCoverageAlert(alert)) {
+        const ev = coverageEvent(draft, alert.id, Date.now() * 1000);
+        parts.store.append({ source: COVERAGE_SOURCE, events: [ev] }).catch((error) =>
+          log("error", "cannot record a coverage alarm in the chain", {
+            alert: alert.id,
+            error: String(error),
+          })
+        );
+      }
       if (!raised) return;
       log("warn", "alert", {
         id: alert.id,
@@ -43,16 +54,6 @@ export function startDetection(parts: DaemonParts): WebAlerts {
         role: alert.role,
         reason: alert.reason,
       });
-      // A coverage alarm is also a gap in the record: it goes into the chain, once (raised).
-      if (isCoverageAlert(alert)) {
-        const ev = coverageEvent(alert, Date.now() * 1000);
-        parts.store.append({ source: COVERAGE_SOURCE, events: [ev] }).catch((error) =>
-          log("error", "cannot record a coverage alarm in the chain", {
-            alert: alert.id,
-            error: String(error),
-          })
-        );
-      }
     },
   });
   parts.board.watchDetection(() => live.status());

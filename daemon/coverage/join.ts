@@ -105,9 +105,18 @@ interface Line {
   xid: number | undefined;
 }
 
+/**
+ * DDL of one statement in one channel: the WAL's `ddl` events of one statement text, or the
+ * pgAudit DDL lines of one statement (session and statement id: a statement's nested DDL, run
+ * by a function or an event trigger, is logged with its own text under the same statement id).
+ */
 interface Ddl {
   db: string;
   text: string;
+  /** The texts of a log group's lines, each of which may match the WAL's. */
+  texts: string[];
+  /** Whether a log group holds DDL of its own (not only function calls): judged if unmatched. */
+  judge: boolean;
   ts: number;
   seqs: number[];
   command: string | undefined;
@@ -159,6 +168,8 @@ export class CoverageJoin {
   readonly #stmts = new Map<number, Stmt>();
   readonly #lines = new Map<number, Line>();
   readonly #ddl = new Map<string, Ddl>();
+  /** `db|statement text` → the key of the log group holding a line of that text. */
+  readonly #ddlText = new Map<string, string>();
   readonly #open = new Map<string, OpenRows>();
   /** The pending statements and lines of each session, for the join's lookups. */
   readonly #stmtsOf = new Map<string, Map<number, Stmt>>();
@@ -339,49 +350,68 @@ export class CoverageJoin {
     }
   }
 
+  /** A WAL `ddl` event: its statement is the top-level one (`current_query()`). */
   #walDdl(seq: number, ev: AuditEvent, db: string): void {
     if (ev.statement === undefined) return;
-    this.#ddlSeen(`wal|${db}|${ev.statement}`, `log|${db}|${ev.statement}`, seq, ev, db);
+    const logKey = this.#ddlText.get(`${db}|${ev.statement}`);
+    const log = logKey === undefined ? undefined : this.#ddl.get(logKey);
+    if (log !== undefined) {
+      log.matched = true;
+      return;
+    }
+    this.#ddlEntry(`wal|${db}|${ev.statement}`, seq, ev, db).judge = true;
   }
 
+  /** A pgAudit DDL or FUNCTION line; joins the group of its statement. */
   #logDdl(seq: number, ev: AuditEvent, db: string): void {
     if (ev.statement === undefined) return;
     if (ev.command !== undefined && GLOBAL_DDL.test(ev.command.toUpperCase())) return;
-    // DDL run inside a function or an event trigger: the WAL names the top-level statement, so
-    // such a line can only confirm, never be judged on its own.
-    const nested = ev.class !== "DDL" || (ev.substatement_id ?? 1) > 1;
-    this.#ddlSeen(`log|${db}|${ev.statement}`, `wal|${db}|${ev.statement}`, seq, ev, db, nested);
+    const key = `log|${db}|${ev.session_id ?? ""}|${ev.statement_id ?? seq}`;
+    const group = this.#ddlEntry(key, seq, ev, db);
+    if (ev.class === "DDL") group.judge = true;
+    if (!group.texts.includes(ev.statement) && group.texts.length < 100) {
+      group.texts.push(ev.statement);
+      this.#ddlText.set(`${db}|${ev.statement}`, key);
+    }
+    const wal = this.#ddl.get(`wal|${db}|${ev.statement}`);
+    if (wal !== undefined) {
+      wal.matched = true;
+      group.matched = true;
+    }
   }
 
-  #ddlSeen(
-    key: string,
-    other: string,
-    seq: number,
-    ev: AuditEvent,
-    db: string,
-    confirmOnly = false,
-  ): void {
-    const there = this.#ddl.get(other);
-    if (there !== undefined) {
-      there.matched = true;
-      return;
+  /** The pending DDL entry `key`, made when new; adds `seq` to its evidence. */
+  #ddlEntry(key: string, seq: number, ev: AuditEvent, db: string): Ddl {
+    let d = this.#ddl.get(key);
+    if (d === undefined) {
+      d = {
+        db,
+        text: ev.statement!,
+        texts: [],
+        judge: false,
+        ts: ev.ts,
+        seqs: [],
+        command: undefined,
+        role: ev.role,
+        table: undefined,
+        matched: false,
+      };
+      this.#ddl.set(key, d);
+      this.#boundDdl();
     }
-    const here = this.#ddl.get(key);
-    if (here !== undefined) {
-      if (here.seqs.length < 100) here.seqs.push(seq);
-      return;
+    if (d.seqs.length < 100) d.seqs.push(seq);
+    // The statement's own command comes last: nested DDL ends (and is logged) before it.
+    if (ev.command !== undefined) d.command = ev.command;
+    if (ev.object !== undefined) d.table = ev.object;
+    if (key.startsWith("log|")) d.text = ev.statement!;
+    return d;
+  }
+
+  #dropDdl(key: string, d: Ddl): void {
+    this.#ddl.delete(key);
+    for (const t of d.texts) {
+      if (this.#ddlText.get(`${d.db}|${t}`) === key) this.#ddlText.delete(`${d.db}|${t}`);
     }
-    this.#ddl.set(key, {
-      db,
-      text: ev.statement!,
-      ts: ev.ts,
-      seqs: [seq],
-      command: ev.command,
-      role: ev.role,
-      table: ev.object,
-      matched: confirmOnly,
-    });
-    this.#boundDdl();
   }
 
   /** Lets the oldest pending entries go, unjudged, past `maxPending`. */
@@ -397,7 +427,8 @@ export class CoverageJoin {
 
   #boundDdl(): void {
     while (this.#ddl.size > this.#max) {
-      this.#ddl.delete(this.#ddl.keys().next().value!);
+      const [key, d] = this.#ddl.entries().next().value!;
+      this.#dropDdl(key, d);
       this.dropped++;
     }
   }
@@ -459,8 +490,8 @@ export class CoverageJoin {
       const other = wal ? this.#logClock(d.db) : this.#walClock(d.db);
       const mine = wal ? this.#walClock(d.db) : this.#logClock(d.db);
       if (!(other > d.ts + this.#wait || mine > d.ts + this.#quiet)) continue;
-      this.#ddl.delete(key);
-      if (d.matched || !this.#judged(d.db, d.ts)) continue;
+      this.#dropDdl(key, d);
+      if (d.matched || !d.judge || !this.#judged(d.db, d.ts)) continue;
       const f: CoverageFinding = {
         kind: wal ? "ddl_wal_only" : "ddl_log_only",
         db: d.db,
@@ -536,7 +567,10 @@ export class CoverageJoin {
       for (const s of o.stmts) remember(this.#stmts, this.#stmtsOf, s);
       for (const l of o.lines) remember(this.#lines, this.#linesOf, l);
       for (const t of o.tables) this.#tables.add(t);
-      for (const [k, d] of o.ddl) this.#ddl.set(k, d);
+      for (const [k, d] of o.ddl) {
+        this.#ddl.set(k, d);
+        for (const t of d.texts) this.#ddlText.set(`${d.db}|${t}`, k);
+      }
       for (const [src, xid, tables] of o.open) {
         this.#open.set(src, { xid, byTable: new Map(tables) });
       }

@@ -26,7 +26,7 @@ import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import type { AlertChannel } from "./channel.ts";
 import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
-import { DetectEngine, type FeedRecord } from "./engine.ts";
+import { DetectEngine, type EngineOptions, type FeedRecord } from "./engine.ts";
 import {
   configFingerprint,
   eventDigest,
@@ -76,7 +76,7 @@ export interface LiveOptions {
   alerts: AlertStore;
   channels?: AlertChannel[];
   /** Every stored alert; `raised` once, when it goes to the channels. */
-  onAlert?: (alert: Alert, raised: boolean) => void;
+  onAlert?: NonNullable<EngineOptions["onAlert"]>;
   /** Records between periodic snapshots (default 200,000). */
   snapshotEvery?: number;
   /** Longest wait for a snapshot while records come (default 5 min). */

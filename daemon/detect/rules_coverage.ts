@@ -3,8 +3,8 @@
  * `daemon/coverage/join.ts` over every event and turns each finding into an alert: row changes
  * whose statement pgAudit never logged, DDL in one channel only, a channel gone quiet. Its join
  * state is part of the detection snapshot, so a restart picks up the pending evidence; the
- * daemon writes a raised alert of this rule into the chain as a `system` event
- * ({@link coverageEvent}).
+ * daemon writes each finding into the chain as a `system` event ({@link coverageEvent}), while
+ * findings of one kind and role within `merge_minutes` are one alert.
  */
 
 import { type CoverageFinding, CoverageJoin } from "../coverage/join.ts";
@@ -100,22 +100,22 @@ export function coverageDraft(f: CoverageFinding): AlertDraft {
   return d;
 }
 
-/** The chain event that records a raised coverage alert. */
-export function coverageEvent(alert: Alert, now: number): NewEvent {
-  const finding = alert.features.find((x) => x.name.startsWith(FINDING_FEATURE));
+/** The chain event that records one coverage finding (a draft of alert `alertId`). */
+export function coverageEvent(d: AlertDraft, alertId: number, now: number): NewEvent {
+  const finding = d.features.find((x) => x.name.startsWith(FINDING_FEATURE));
   const kind = (finding?.name.slice(FINDING_FEATURE.length) ?? "gap") as CoverageFinding["kind"];
-  const xid = alert.features.find((x) => x.name === "xid")?.value;
+  const xid = d.features.find((x) => x.name === "xid")?.value;
   const ev: NewEvent = {
     ts: now,
     source: COVERAGE_SOURCE,
     kind: "system",
     command: COMMANDS[kind] ?? "COVERAGE_GAP",
-    error: alert.reason,
-    context: { alert: alert.id, finding: kind, evidence: alert.seqs.slice(0, 20) },
+    error: d.reason,
+    context: { alert: alertId, finding: kind, evidence: d.seqs.slice(0, 20) },
   };
-  if (alert.db !== undefined) ev.db = alert.db;
-  if (alert.role !== "") ev.role = alert.role;
-  if (alert.client_addr !== undefined) ev.client_addr = alert.client_addr;
+  if (d.db !== undefined) ev.db = d.db;
+  if (d.role !== "") ev.role = d.role;
+  if (d.client_addr !== undefined) ev.client_addr = d.client_addr;
   if (xid !== undefined) ev.xid = xid;
   return ev;
 }

@@ -102,8 +102,9 @@ export async function alarms(data: string, command: string): Promise<AuditEvent[
 }
 
 /**
- * Runs logged statements (each moves the log channel's time on) until `check` finds what it
- * waits for: the cross-check judges only once the other channel has moved past the evidence.
+ * Runs a logged statement that also writes a message into the WAL (moving both channels' time
+ * on) until `check` finds what it waits for: the cross-check judges only once the other
+ * channel has moved past the evidence.
  */
 export async function nudgeUntil<T>(
   pg: PgCluster,
@@ -111,7 +112,7 @@ export async function nudgeUntil<T>(
   message: string,
 ): Promise<T> {
   return await assertEventually(async () => {
-    await pg.sql("SELECT 1 FROM pg_class LIMIT 1");
+    await pg.sql("SELECT pg_logical_emit_message(true, 'vigil.nudge', '')");
     return await check();
   }, { timeoutMs: 90_000, intervalMs: 300, message }) as T;
 }
