@@ -21,7 +21,6 @@
 import { log } from "../log.ts";
 import { readLog } from "../store/log_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
-import type { Alert } from "./alert.ts";
 import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import type { AlertChannel } from "./channel.ts";
 import type { DetectConfig } from "./config.ts";
