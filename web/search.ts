@@ -30,6 +30,12 @@ export const FILTER_PARAMS = [
   "db",
   "object",
   "command",
+  "app_user",
+  "client_addr",
+  "application_name",
+  "session_id",
+  "xid",
+  "sqlstate",
   "from",
   "to",
   "text",
@@ -86,10 +92,26 @@ export function parseSearch(
   defaults: { limit: number },
 ): SearchRequest {
   const filter: EventFilter = {};
-  for (const k of ["source", "role", "db", "object", "command", "text"] as const) {
+  for (
+    const k of [
+      "source",
+      "role",
+      "db",
+      "object",
+      "command",
+      "text",
+      "app_user",
+      "client_addr",
+      "application_name",
+      "session_id",
+      "sqlstate",
+    ] as const
+  ) {
     const v = get(k)?.trim();
     if (v) filter[k] = v;
   }
+  const xid = get("xid")?.trim();
+  if (xid) filter.xid = nonNegative("xid", xid);
   const kind = get("kind")?.trim();
   if (kind) {
     if (!(EVENT_KINDS as readonly string[]).includes(kind)) {

@@ -118,7 +118,7 @@ export class EventIndex {
     this.path = path;
     this.#db = db;
     this.#names = new NameIds(db);
-    this.#links = new AttributionLinks(db);
+    this.#links = new AttributionLinks(db, this.#names);
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;

@@ -13,6 +13,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { CoverageJoin, type CoverageLink } from "../coverage/join.ts";
 import type { AuditEvent } from "../event/model.ts";
+import { ATTRIBUTED_FIELDS, attributedValue } from "./filter.ts";
+import type { NameIds } from "./names.ts";
 
 /** Key of the join's pending state in `meta`. */
 const STATE_KEY = "attribution_join";
@@ -25,21 +27,45 @@ const WAIT_US = 15 * 60e6;
 /** The links of one index database; use inside `EventIndex.add()`'s transaction. */
 export class AttributionLinks {
   readonly #db: DatabaseSync;
+  readonly #names: NameIds;
   #join: CoverageJoin | null = null;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, names: NameIds) {
     this.#db = db;
+    this.#names = names;
   }
 
-  /** Feeds newly indexed events to the join and stores the links and the join's state. */
+  /**
+   * Feeds newly indexed events to the join and stores the links, the attributed filter fields
+   * of each event (its own, and a row change's statement's) and the join's state.
+   */
   add(records: readonly { seq: number; event: AuditEvent }[]): void {
     const join = this.#join ??= this.#load();
+    const fields = this.#db.prepare(
+      "INSERT OR IGNORE INTO fields (name, value, seq) VALUES (?, ?, ?)",
+    );
+    const addFields = (ev: AuditEvent, seq: number): void => {
+      for (const name of ATTRIBUTED_FIELDS) {
+        const v = attributedValue(ev, name);
+        if (v !== undefined) fields.run(this.#names.id(name), this.#names.id(v), seq);
+      }
+    };
     const links: CoverageLink[] = [];
     const sink = { link: (l: CoverageLink) => links.push(l) };
-    for (const r of records) join.add(r.seq, r.event, sink);
     const rows = this.#db.prepare("INSERT OR IGNORE INTO attribution (seq, stmt) VALUES (?, ?)");
     const lines = this.#db.prepare("INSERT OR IGNORE INTO logged (stmt, line) VALUES (?, ?)");
-    for (const l of links) (l.kind === "row" ? rows : lines).run(l.from, l.to);
+    for (const r of records) {
+      addFields(r.event, r.seq);
+      join.add(r.seq, r.event, sink);
+      // A row link is made as its statement message is fed: that is `r`.
+      for (const l of links) {
+        if (l.kind === "row") {
+          rows.run(l.from, l.to);
+          addFields(r.event, l.from);
+        } else lines.run(l.from, l.to);
+      }
+      links.length = 0;
+    }
     this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
       .run(STATE_KEY, JSON.stringify(join.save()));
   }

@@ -81,6 +81,12 @@ const CREATE = [
   `CREATE TABLE attribution (seq INTEGER PRIMARY KEY, stmt INTEGER NOT NULL)`,
   `CREATE INDEX attribution_stmt ON attribution (stmt)`,
   `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
+  // The attributed filter fields (filter.ts) of each event, and of each row change those of
+  // its statement: name and value are ids of `names`.
+  `CREATE TABLE fields (
+    name INTEGER NOT NULL, value INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (name, value, seq)
+  ) WITHOUT ROWID`,
   `CREATE TABLE tally (
     block INTEGER PRIMARY KEY,
     rows INTEGER NOT NULL,

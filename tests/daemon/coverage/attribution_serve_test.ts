@@ -113,6 +113,18 @@ Deno.test("every pgbench row change (simple and extended protocol) is attributed
       assertEquals(re.code, 0, re.stderr);
       const after = attributions(data, rows.map((r) => r.seq));
       assertEquals([...after], [...before]);
+
+      // Search: row changes carry no session or client of their own; their attribution does.
+      const all = (await query(data, ["--kind", "row_change", "--client_addr", "127.0.0.1"]))
+        .filter((e) => rows.some((r) => r.seq === e.seq));
+      assertEquals(all.length, rows.length);
+      const one = bySeq.get(before.get(rows[0]!.seq)!.statement!)!;
+      const mine = rows.filter((r) =>
+        bySeq.get(before.get(r.seq)!.statement!)!.session_id === one.session_id
+      ).map((r) => r.seq);
+      const found = await query(data, ["--kind", "row_change", "--session_id", one.session_id!]);
+      assertEquals(found.map((e) => e.seq), mine);
+      assert(mine.length > 0 && mine.length < rows.length, `${mine.length} of ${rows.length}`);
     });
   });
 });
