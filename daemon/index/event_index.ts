@@ -20,7 +20,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
 import {
@@ -35,6 +35,7 @@ import {
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
+import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
@@ -85,16 +86,14 @@ export class IndexUnavailableError extends Error {
 
 const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
 const EVENT_WIDTH = 9;
-/**
- * Rows per INSERT statement. Each call into node:sqlite costs several µs of binding overhead,
- * which multi-row statements spread over many rows.
- */
-const ROWS_PER_INSERT = 64;
-
-function multiRowInsert(table: string, columns: string, width: number, rows: number): string {
-  const tuple = "(" + "?, ".repeat(width - 1) + "?)";
-  return `INSERT INTO ${table} (${columns}) VALUES ` + Array(rows).fill(tuple).join(", ");
-}
+const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
+const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
+const FIELDS: RowShape = {
+  table: "fields",
+  columns: "name, value, seq",
+  width: 3,
+  or: "OR IGNORE",
+};
 
 /** The search index of one data directory. */
 export class EventIndex {
@@ -104,8 +103,7 @@ export class EventIndex {
   readonly rebuilt: boolean;
   #db: DatabaseSync;
   #drive: "auto" | Drive;
-  /** Prepared multi-row INSERTs by table and row count. */
-  #inserts = new Map<string, StatementSync>();
+  #inserts: RowInserts;
   #names: NameIds;
   #links: AttributionLinks;
 
@@ -118,6 +116,7 @@ export class EventIndex {
     this.path = path;
     this.#db = db;
     this.#names = new NameIds(db);
+    this.#inserts = new RowInserts(db);
     this.#links = new AttributionLinks(db, this.#names);
     this.#drive = opts.drive;
     this.readonly = readonly;
@@ -208,10 +207,10 @@ export class EventIndex {
         this.#pushRow(eventArgs, r, body);
         if (body !== undefined) textArgs.push(r.seq, body);
       }
-      this.#insertRows("events", EVENT_COLUMNS, EVENT_WIDTH, eventArgs);
-      this.#insertRows("events_text", "rowid, body", 2, textArgs);
+      this.#inserts.insert(EVENTS, eventArgs);
+      this.#inserts.insert(EVENTS_TEXT, textArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
-      this.#links.add(fresh);
+      this.#inserts.insert(FIELDS, this.#links.add(fresh));
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
@@ -268,22 +267,6 @@ export class EventIndex {
       out.push(r);
     }
     return out;
-  }
-
-  /** Inserts rows given as one flat argument list, `width` values a row. */
-  #insertRows(table: string, columns: string, width: number, args: SQLInputValue[]): void {
-    const step = ROWS_PER_INSERT * width;
-    for (let i = 0; i < args.length; i += step) {
-      const chunk = i === 0 && args.length <= step ? args : args.slice(i, i + step);
-      const rows = chunk.length / width;
-      const key = table + ":" + rows;
-      let stmt = this.#inserts.get(key);
-      if (stmt === undefined) {
-        stmt = this.#db.prepare(multiRowInsert(table, columns, width, rows));
-        this.#inserts.set(key, stmt);
-      }
-      stmt.run(...chunk);
-    }
   }
 
   /** The largest indexed `seq`, or -1 when the index is empty. */
@@ -376,6 +359,32 @@ export class EventIndex {
     this.#links.forget();
   }
 
+  /**
+   * The last seq the attribution join has taken in (`links.ts`); the feeder feeds the events
+   * after it up to `lastSeq()` through {@link feedLinks} before adding more.
+   */
+  linksFrom(): number {
+    return this.#links.fedThrough();
+  }
+
+  /** Feeds already indexed events to the attribution join again (after a crash). */
+  feedLinks(records: readonly IndexRecord[]): void {
+    this.#writable("feed links of");
+    const db = this.#db;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      this.#inserts.insert(FIELDS, this.#links.add(records));
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      this.#names.forget();
+      this.#links.forget();
+      throw new Error(`Cannot feed links of search index ${this.path}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
   /** The statement, pgAudit line and row changes linked to `seq` (see `links.ts`). */
   attribution(seq: number, rowLimit = 100): Attribution {
     return attributionOf(this.#db, seq, rowLimit);
@@ -385,7 +394,10 @@ export class EventIndex {
   close(): void {
     if (!this.#db.isOpen) return;
     // Keeps the planner's statistics current at little cost; readers cannot write them.
-    if (!this.readonly) this.#db.exec("PRAGMA optimize");
+    if (!this.readonly) {
+      this.#links.save();
+      this.#db.exec("PRAGMA optimize");
+    }
     this.#db.close();
   }
 }

@@ -16,38 +16,56 @@ import type { AuditEvent } from "../event/model.ts";
 import { ATTRIBUTED_FIELDS, attributedValue } from "./filter.ts";
 import type { NameIds } from "./names.ts";
 
-/** Key of the join's pending state in `meta`. */
+/** Keys in `meta`: the join's pending state, and the last seq fed into that state. */
 const STATE_KEY = "attribution_join";
+const STATE_SEQ_KEY = "attribution_seq";
 /**
- * How long the index's join waits for the other channel: longer than detection's, since a link
- * found late is still worth having and nothing is alarmed here.
+ * How long the index's join waits for the other channel: longer than detection's default, since
+ * a link found late is still worth having and nothing is alarmed here.
  */
-const WAIT_US = 15 * 60e6;
+const WAIT_US = 5 * 60e6;
+/** Pending entries of each kind: a statement whose line comes later than this many is unlinked. */
+const MAX_PENDING = 20_000;
+/**
+ * Events fed between two saves of the join's state. Saving it with every batch cost more than
+ * indexing the batch; after a crash, the feeder feeds the join again from the saved seq
+ * (`EventIndex.linksFrom()`), and links and fields written twice are ignored.
+ */
+const SAVE_EVERY = 50_000;
 
 /** The links of one index database; use inside `EventIndex.add()`'s transaction. */
 export class AttributionLinks {
   readonly #db: DatabaseSync;
   readonly #names: NameIds;
   #join: CoverageJoin | null = null;
+  /** The last seq fed into the join in memory, and into the saved state. */
+  #fed = -1;
+  #saved = -1;
 
   constructor(db: DatabaseSync, names: NameIds) {
     this.#db = db;
     this.#names = names;
   }
 
+  /** The last seq the join has taken in: the feeder feeds it again from the next one. */
+  fedThrough(): number {
+    this.#join ??= this.#load();
+    return this.#fed;
+  }
+
   /**
-   * Feeds newly indexed events to the join and stores the links, the attributed filter fields
-   * of each event (its own, and a row change's statement's) and the join's state.
+   * Feeds events to the join (those it has not taken in yet) and stores the links, the
+   * attributed filter fields of each event (its own, and a row change's statement's) and, every
+   * {@link SAVE_EVERY} events, the join's state. Returns the `fields` rows to insert as flat
+   * (name, value, seq) triples; the caller inserts them with `INSERT OR IGNORE`.
    */
-  add(records: readonly { seq: number; event: AuditEvent }[]): void {
+  add(records: readonly { seq: number; event: AuditEvent }[]): number[] {
     const join = this.#join ??= this.#load();
-    const fields = this.#db.prepare(
-      "INSERT OR IGNORE INTO fields (name, value, seq) VALUES (?, ?, ?)",
-    );
+    const fields: number[] = [];
     const addFields = (ev: AuditEvent, seq: number): void => {
       for (const name of ATTRIBUTED_FIELDS) {
         const v = attributedValue(ev, name);
-        if (v !== undefined) fields.run(this.#names.id(name), this.#names.id(v), seq);
+        if (v !== undefined) fields.push(this.#names.id(name), this.#names.id(v), seq);
       }
     };
     const links: CoverageLink[] = [];
@@ -56,7 +74,10 @@ export class AttributionLinks {
     const lines = this.#db.prepare("INSERT OR IGNORE INTO logged (stmt, line) VALUES (?, ?)");
     for (const r of records) {
       addFields(r.event, r.seq);
+      if (r.seq <= this.#fed) continue;
+      this.#fed = r.seq;
       join.add(r.seq, r.event, sink);
+      if (links.length === 0) continue;
       // A row link is made as its statement message is fed: that is `r`.
       for (const l of links) {
         if (l.kind === "row") {
@@ -66,8 +87,17 @@ export class AttributionLinks {
       }
       links.length = 0;
     }
-    this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
-      .run(STATE_KEY, JSON.stringify(join.save()));
+    if (this.#fed - this.#saved >= SAVE_EVERY) this.save();
+    return fields;
+  }
+
+  /** Saves the join's state (inside a transaction of the caller, or alone). */
+  save(): void {
+    if (this.#join === null || this.#fed === this.#saved) return;
+    const put = this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    put.run(STATE_KEY, JSON.stringify(this.#join.save()));
+    put.run(STATE_SEQ_KEY, String(this.#fed));
+    this.#saved = this.#fed;
   }
 
   /** Forgets the join held in memory: after a reset, or a rolled-back `add()`. */
@@ -76,9 +106,14 @@ export class AttributionLinks {
   }
 
   #load(): CoverageJoin {
-    const join = new CoverageJoin({ waitUs: WAIT_US, quietUs: WAIT_US });
-    const row = this.#db.prepare("SELECT value FROM meta WHERE key = ?").get(STATE_KEY);
-    if (row !== undefined) join.load(JSON.parse(String(row.value)));
+    const join = new CoverageJoin({ waitUs: WAIT_US, quietUs: WAIT_US, maxPending: MAX_PENDING });
+    const get = this.#db.prepare("SELECT value FROM meta WHERE key = ?");
+    const state = get.get(STATE_KEY);
+    const seq = get.get(STATE_SEQ_KEY);
+    if (state !== undefined && seq !== undefined) {
+      join.load(JSON.parse(String(state.value)));
+      this.#fed = this.#saved = Number(seq.value);
+    } else this.#fed = this.#saved = -1;
     return join;
   }
 }
