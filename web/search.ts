@@ -36,6 +36,7 @@ export const FILTER_PARAMS = [
   "session_id",
   "xid",
   "sqlstate",
+  "min_rows",
   "from",
   "to",
   "text",
@@ -112,6 +113,8 @@ export function parseSearch(
   }
   const xid = get("xid")?.trim();
   if (xid) filter.xid = nonNegative("xid", xid);
+  const minRows = get("min_rows")?.trim();
+  if (minRows) filter.minRows = nonNegative("min_rows", minRows);
   const kind = get("kind")?.trim();
   if (kind) {
     if (!(EVENT_KINDS as readonly string[]).includes(kind)) {

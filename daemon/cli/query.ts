@@ -57,6 +57,8 @@ function filterOf(values: Record<string, string | undefined>): EventFilter {
   for (const k of TEXT_FLAGS) if (values[k] !== undefined) filter[k] = values[k];
   const xid = intFlag(values.xid, "xid");
   if (xid !== undefined) filter.xid = xid;
+  const minRows = intFlag(values["min-rows"], "min-rows");
+  if (minRows !== undefined) filter.minRows = minRows;
   if (values.kind !== undefined) {
     if (!(EVENT_KINDS as readonly string[]).includes(values.kind)) {
       throw new UsageError(`--kind must be one of ${EVENT_KINDS.join(", ")}`);
@@ -91,6 +93,7 @@ export async function queryCommand(argv: string[]): Promise<number> {
     session_id: { type: "string" },
     xid: { type: "string" },
     sqlstate: { type: "string" },
+    "min-rows": { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
     text: { type: "string" },

@@ -88,6 +88,7 @@ const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, bod
 const EVENT_WIDTH = 9;
 const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
 const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
+const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
 const FIELDS: RowShape = {
   table: "fields",
   columns: "name, value, seq",
@@ -202,13 +203,16 @@ export class EventIndex {
       const fresh = this.#unindexed(records);
       const eventArgs: SQLInputValue[] = [];
       const textArgs: SQLInputValue[] = [];
+      const rowArgs: SQLInputValue[] = [];
       for (const r of fresh) {
         const body = searchableText(r.event);
         this.#pushRow(eventArgs, r, body);
         if (body !== undefined) textArgs.push(r.seq, body);
+        if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
       }
       this.#inserts.insert(EVENTS, eventArgs);
       this.#inserts.insert(EVENTS_TEXT, textArgs);
+      this.#inserts.insert(ROW_COUNTS, rowArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
       this.#inserts.insert(FIELDS, this.#links.add(fresh));
       db.exec("COMMIT");

@@ -16,6 +16,7 @@
  *   equality (`xid` as its decimal text) on the event's own field or, for a row change, on that
  *   of the statement message that made it (its attribution, `links.ts`). An event newer than
  *   the index has no attribution yet: it matches by its own fields only.
+ * - `minRows`: only events whose `rows` (pgAudit's row count) is at least this.
  * - `from` (inclusive) and `to` (exclusive) bound the event time `ts`, in µs since the epoch.
  * - `afterSeq` / `beforeSeq`: only events with `seq` strictly greater / smaller (paging).
  * - `text`: every white-space-separated token occurs, case-insensitively, in the searchable text
@@ -41,6 +42,8 @@ export interface EventFilter {
   session_id?: string | undefined;
   xid?: number | undefined;
   sqlstate?: string | undefined;
+  /** Only events with `rows` (pgAudit `log_rows`) of at least this. */
+  minRows?: number | undefined;
   /** Event time lower bound, µs since the epoch, inclusive. */
   from?: number | undefined;
   /** Event time upper bound, µs since the epoch, exclusive. */
@@ -84,6 +87,7 @@ export interface CompiledFilter {
   readonly attributed: readonly (readonly [AttributedField, string])[];
   /** Folded command, when filtering on it. */
   readonly command: string | undefined;
+  readonly minRows: number | undefined;
   readonly from: number | undefined;
   readonly to: number | undefined;
   readonly afterSeq: number | undefined;
@@ -158,6 +162,7 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
   return {
     equal,
     attributed,
+    minRows: checkInteger("minRows", filter.minRows, 0),
     command: command === undefined ? undefined : foldText(command),
     from: checkInteger("from", filter.from, min),
     to: checkInteger("to", filter.to, min),
@@ -191,6 +196,7 @@ export function matchesCompiled(ev: AuditEvent, f: CompiledFilter, made?: AuditE
   if (f.command !== undefined) {
     if (ev.command === undefined || foldText(ev.command) !== f.command) return false;
   }
+  if (f.minRows !== undefined && !(ev.rows !== undefined && ev.rows >= f.minRows)) return false;
   if (f.from !== undefined && !(ev.ts >= f.from)) return false;
   if (f.to !== undefined && !(ev.ts < f.to)) return false;
   if (f.afterSeq !== undefined && !(ev.seq > f.afterSeq)) return false;

@@ -40,7 +40,8 @@ export function textMatch(f: CompiledFilter): string | undefined {
 
 /** Whether a filter has conditions besides text and `seq` bounds. */
 export function hasFieldConditions(f: CompiledFilter): boolean {
-  return f.equal.length > 0 || f.attributed.length > 0 || f.command !== undefined ||
+  return f.equal.length > 0 || f.attributed.length > 0 || f.minRows !== undefined ||
+    f.command !== undefined ||
     f.from !== undefined ||
     f.to !== undefined;
 }
@@ -75,6 +76,10 @@ function fieldConditions(
       `events.seq IN (SELECT seq FROM fields WHERE name = ${NAME_ID} AND value = ${NAME_ID})`,
     );
     params.push(name, value);
+  }
+  if (f.minRows !== undefined) {
+    where.push("events.seq IN (SELECT seq FROM row_counts WHERE rows >= ?)");
+    params.push(f.minRows);
   }
   if (f.command !== undefined) {
     where.push(`events.command_key = ${NAME_ID}`);

@@ -87,6 +87,9 @@ const CREATE = [
     name INTEGER NOT NULL, value INTEGER NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (name, value, seq)
   ) WITHOUT ROWID`,
+  // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
+  `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,
+  `CREATE INDEX row_counts_rows ON row_counts (rows)`,
   `CREATE TABLE tally (
     block INTEGER PRIMARY KEY,
     rows INTEGER NOT NULL,

@@ -37,6 +37,7 @@ const SearchForm = ({ values }: { values: Record<string, string> }): JSX.Element
       "session_id",
       "xid",
       "sqlstate",
+      "min_rows",
     ] as const).map((k) => (
       <label>
         {k}

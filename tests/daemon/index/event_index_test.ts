@@ -402,3 +402,17 @@ Deno.test("the feeder feeds the attribution join again from its last saved state
     }
   });
 });
+
+Deno.test("EventIndex finds events by pgAudit's row count (minRows) as the log scan does", async () => {
+  await withIndex((index) => {
+    const evs = [0, 1, 2, 3, 4].map((i) =>
+      event(i, i === 4 ? {} : { class: "READ", command: "SELECT", rows: [5, 100, 250, 99][i]! })
+    );
+    index.add(records(evs));
+    for (const minRows of [0, 99, 100, 251]) {
+      const want = selectEvents(evs, { minRows }).map((e) => e.seq);
+      assert.deepEqual(index.seqs({ minRows }), want, `minRows ${minRows}`);
+    }
+    assert.deepEqual(index.seqs({ minRows: 100 }), [1, 2]);
+  });
+});
