@@ -25,6 +25,7 @@
  *   with `store_heartbeats`; otherwise the assembler just moves the position past them.
  */
 
+import { STATEMENT_COMMAND } from "../../daemon/coverage/join.ts";
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
 import { parseJsonExact } from "../../daemon/event/json_exact.ts";
 import { byteaHex } from "./hex.ts";
@@ -36,8 +37,8 @@ export const CONTEXT_PREFIX = "vigil.context";
 export const DDL_PREFIX = "vigil.ddl";
 /** One statement's attribution: `{"v":1,"pid":…,"vxid":"3/4","xid":"123","session_id":…}`. */
 export const STMT_PREFIX = "vigil.stmt";
-/** The `command` of a statement message's event. */
-export const STMT_COMMAND = "STATEMENT";
+/** The `command` of a statement message's event: what the coverage join looks for. */
+export const STMT_COMMAND = STATEMENT_COMMAND;
 /** The WAL source's own non-transactional liveness message; see `watchdog.ts`. */
 export const HEARTBEAT_PREFIX = "vigil.heartbeat";
 
