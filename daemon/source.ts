@@ -24,6 +24,14 @@ export interface SourceContext {
   readonly position: string | undefined;
   /** Stores a batch; resolves once it is durable. Rejects if it could not be stored. */
   emit(batch: SourceBatch): Promise<void>;
+  /**
+   * Derived state the source saved last with {@link SourceContext.saveState} (e.g. the last
+   * reading of the server's configuration, to compare the next one with after a restart), or
+   * undefined. Kept by the store beside the position; not an event.
+   */
+  readonly state?: string | undefined;
+  /** Saves derived state durably (a few KiB at most, rarely: it is written whole each time). */
+  saveState?(state: string): Promise<void>;
   /** Aborted when the source must stop (shutdown, reload). */
   readonly signal: AbortSignal;
   /**

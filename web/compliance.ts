@@ -26,6 +26,8 @@ export const GAP_COMMANDS: ReadonlySet<string> = new Set([
   "WAL_LSN_BACKWARDS",
   "PGAUDIT_FILE_UNREAD",
   "KEY_LOSS_DECLARED",
+  // The configuration read back removes something from the audit (plugins/wal/config_watch.ts).
+  "AUDIT_REDUCED",
 ]);
 /** System events that close an earlier gap. */
 export const RECOVERY_COMMANDS: ReadonlySet<string> = new Set(["WAL_HEARTBEAT_RESTORED"]);

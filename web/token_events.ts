@@ -35,6 +35,9 @@ const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
   "KEY_ROTATE",
   "KEY_LOSS_DECLARED",
   "RETENTION_DELETE",
+  // A WAL source's configuration reading: the configuration view shows the latest.
+  "PG_CONFIG",
+  "PG_CONFIG_CHANGED",
 ]);
 
 /** Families of commands that Vigil, its daemon, its store or a source plugin names. */

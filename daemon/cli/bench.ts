@@ -1,7 +1,8 @@
 /**
  * `vigil bench [store|detect|search|scale] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
- * the same run on the same machine.
+ * the same run on the same machine. `vigil bench triggers --dsn DSN` (`pg/bench.ts`) measures what
+ * pg-install's statement triggers cost a database, and `vigil bench pgaudit` the pgAudit source.
  */
 
 import { benchStore } from "../bench/store_bench.ts";

@@ -8,6 +8,7 @@ import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
 import { windowModels } from "./models.ts";
 import {
+  auditReduced,
   auditTampering,
   ddlByNonDdlRole,
   failedLoginBurst,
@@ -23,6 +24,7 @@ import { bulkRead, offHours } from "./rules_window.ts";
 export function detectorsFor(cfg: DetectConfig): Detector[] {
   const all = [
     auditTampering,
+    auditReduced,
     privilegeEscalation,
     ddlByNonDdlRole,
     failedLoginBurst(),

@@ -202,6 +202,12 @@ const INSTALLER = installerStatements();
 /** Turning a trigger off or down to origin/replica-only; ENABLE ALWAYS is not among them. */
 const TRIGGER_WEAKENED =
   /\b(DISABLE\s+TRIGGER|ENABLE\s+(REPLICA\s+)?TRIGGER)\s+("?vigil_stmt"?|ALL|USER)\b/i;
+/** `vigil.x`, `"vigil".x` or `SCHEMA vigil` in a statement. */
+const NAMES_VIGIL =
+  /(?:^|[^\w$"])"?vigil"?\s*\.\s*["\w]|\bSCHEMA\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"?vigil"?(?:[\s;]|$)/i;
+/** The statement trigger pg-install's event trigger creates on a new table (pgAudit logs it). */
+const ATTACH_TRIGGER =
+  /^CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON (?:"(?:[^"]|"")*"|[\w$]+)(?:\.(?:"(?:[^"]|"")*"|[\w$]+))? FOR EACH STATEMENT EXECUTE FUNCTION vigil\.emit_statement\(\)$/;
 const ENABLE_ALWAYS_ONLY = /^\s*ALTER\s+EVENT\s+TRIGGER\s+"?\w+"?\s+ENABLE\s+ALWAYS\s*;?\s*$/i;
 
 /**
@@ -222,6 +228,10 @@ function vigilDdlWhy(ev: AuditEvent, cmd: string): string | undefined {
   const inSchema = ev.schema === "vigil" || /^"?vigil"?\./.test(object) ||
     (/SCHEMA$/.test(cmd) && /^"?vigil"?$/.test(object));
   if (inSchema) return `${cmd} ${object} in the audit schema`;
+  // pgAudit names no object for some DDL (CREATE FUNCTION): the statement text tells.
+  if (NAMES_VIGIL.test(statement) && !ATTACH_TRIGGER.test(statement)) {
+    return `${cmd} on the audit schema: ${statement.slice(0, 120)}`;
+  }
   if (/^DROP TRIGGER/.test(cmd) && /^"?vigil_stmt"? on /i.test(object)) {
     return `${cmd} ${object}: the statement trigger of the audit`;
   }
@@ -242,6 +252,29 @@ export const auditTampering: Detector = {
       severity: "critical",
       score: 1,
       reason: `${why} (source ${ev.source}, at ${formatRfc3339Micros(ev.ts)})`,
+      features: [],
+    })];
+  },
+};
+
+/**
+ * A configuration read back that removes something from the audit (`AUDIT_REDUCED`, from the
+ * WAL source's read-back): critical when write, DDL or role auditing goes or triggers can be
+ * skipped (`context.critical`), high otherwise. Changes that only reshape the output are
+ * `PG_CONFIG_CHANGED` and no alert.
+ */
+export const auditReduced: Detector = {
+  name: "audit_reduced",
+  event(ev, seq) {
+    if (ev.kind !== "system" || commandOf(ev) !== "AUDIT_REDUCED") return [];
+    const critical = ev.context?.critical === true;
+    return [eventDraft(ev, seq, {
+      rule: this.name,
+      severity: critical ? "critical" : "high",
+      score: 1,
+      reason: `${ev.error ?? "auditing reduced"} (source ${ev.source}, at ${
+        formatRfc3339Micros(ev.ts)
+      })`,
       features: [],
     })];
   },

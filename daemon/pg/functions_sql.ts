@@ -13,8 +13,11 @@
  * `xid` (32-bit transaction id, as text), `session_id` (csvlog's `<hex start epoch>.<hex pid>`),
  * `role` (session user), `current_user`, `client_addr` (text or null), `client_port` (int or
  * null), `application_name`, `statement` (`current_query()`), `schema`, `table`, `op`
- * (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`) and `stmt_ts` (`statement_timestamp()`, RFC 3339
- * with microseconds, UTC). Plain text and constants, no imports.
+ * (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`), `stmt_ts` (`statement_timestamp()`, RFC 3339
+ * with microseconds, UTC), and what the session had in force: `pgaudit_log` (null without
+ * pgAudit; `none` in a session that turned pgAudit off, which pgAudit itself never logs) and
+ * `replication_role` (`replica` in a session that skips ordinary triggers). Plain text and
+ * constants, no imports.
  */
 
 /** The `SET` clause every function carries, as PostgreSQL stores it in `pg_proc.proconfig`. */
@@ -119,7 +122,9 @@ BEGIN
     'table', TG_TABLE_NAME,
     'op', TG_OP,
     'stmt_ts', to_char(statement_timestamp() AT TIME ZONE 'UTC',
-      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text);
+      'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'pgaudit_log', current_setting('pgaudit.log', true),
+    'replication_role', current_setting('session_replication_role'))::text);
   RETURN NULL;
 END
 `,

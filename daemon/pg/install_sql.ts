@@ -214,6 +214,7 @@ export function installerStatements(): ReadonlySet<string> {
     COMMENT_SCHEMA_SQL,
     GRANT_USAGE_SQL,
     COMMENT_SET_CONTEXT_SQL,
+    ATTACH_ALL_SQL,
     ...VIGIL_FUNCTIONS.map(createFunctionSql),
     ...EVENT_TRIGGERS.flatMap((t) => [createEventTriggerSql(t), enableAlwaysSql(t.name)]),
   ]);

@@ -42,6 +42,12 @@ export interface WalSourceConfig {
   storeHeartbeats?: boolean;
   /** Look for removed `vigil pg-install` event triggers every this many heartbeats; default 6. */
   triggerCheckHeartbeats?: number;
+  /**
+   * How often the source reads back the audit configuration in force (`config_read.ts`):
+   * pgAudit scope, connection logging, log destination, Vigil's triggers, the publication;
+   * default 300 000 ms (and once at start). 0 turns the reading off.
+   */
+  configCheckIntervalMs?: number;
 }
 
 /** A checked config with every default filled in. */
@@ -58,6 +64,7 @@ export const WAL_DEFAULTS: Readonly<Omit<WalSettings, "dsn" | "slot" | "publicat
     heartbeatTimeoutMs: 30_000,
     storeHeartbeats: false,
     triggerCheckHeartbeats: 6,
+    configCheckIntervalMs: 300_000,
   });
 
 /** Config-file key → setting, for the keys of a `[[sources]]` table of type "wal". */
@@ -73,6 +80,7 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
   heartbeat_timeout_ms: "heartbeatTimeoutMs",
   store_heartbeats: "storeHeartbeats",
   trigger_check_heartbeats: "triggerCheckHeartbeats",
+  config_check_interval_ms: "configCheckIntervalMs",
 };
 
 /**
@@ -90,6 +98,7 @@ const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
   heartbeatIntervalMs: [0, 3_600_000],
   heartbeatTimeoutMs: [1, 86_400_000],
   triggerCheckHeartbeats: [1, 1_000_000],
+  configCheckIntervalMs: [0, 86_400_000],
 };
 
 /**

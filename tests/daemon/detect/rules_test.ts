@@ -311,9 +311,84 @@ Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installe
       false,
     ],
     [stmt("CREATE TABLE", "public.vigilant", "CREATE TABLE vigilant (id int)"), false],
+    // pgAudit names no object for CREATE FUNCTION: the statement tells.
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger AS $$ BEGIN END $$",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        `CREATE FUNCTION "vigil"."x"() RETURNS int AS 'SELECT 1' LANGUAGE sql`,
+      ),
+      true,
+    ],
+    [stmt("ALTER SCHEMA", "", "ALTER SCHEMA vigil RENAME TO old"), true],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE FUNCTION public.vigilance() RETURNS int AS 'SELECT 1' LANGUAGE sql",
+      ),
+      false,
+    ],
+    // What pgAudit logs of the trigger pg-install's event trigger puts on a new table.
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        'CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON public."Odd Name" FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()',
+      ),
+      false,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        "CREATE TRIGGER vigil_stmt AFTER INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "vigil_stmt on public.t",
+        "SELECT tbl, action FROM vigil.attach_statement_triggers()",
+      ),
+      false,
+    ],
   ];
   for (const [ev, fires] of cases) {
     const alerts = run([ev]).filter((a) => a.rule === "audit_tampering");
     assertEquals(alerts.length, fires ? 1 : 0, ev.statement);
   }
+});
+
+Deno.test("audit_reduced alerts on AUDIT_REDUCED, critical only when context.critical says so", () => {
+  const reduced = (critical: boolean): NewEvent => ({
+    ts: at(1, 2),
+    source: "wal",
+    kind: "system",
+    command: "AUDIT_REDUCED",
+    error: `Auditing was reduced (critical ${critical})`,
+    context: { critical, changes: [] },
+  });
+  const changed: NewEvent = {
+    ts: at(1, 3),
+    source: "wal",
+    kind: "system",
+    command: "PG_CONFIG_CHANGED",
+    context: { changes: [] },
+  };
+  for (const critical of [true, false]) {
+    const alerts = run([reduced(critical), changed]).filter((a) => a.rule === "audit_reduced");
+    assertEquals(alerts.map((a) => [a.seqs[0], a.severity]), [[0, critical ? "critical" : "high"]]);
+    assert(alerts[0]!.reason.startsWith(`Auditing was reduced (critical ${critical})`));
+  }
+  assertEquals(run([changed]).length, 0, "a change that removes nothing is no alert");
 });

@@ -27,6 +27,8 @@ interface StmtMessage {
   table: string;
   op: string;
   stmt_ts: string;
+  pgaudit_log: string | null;
+  replication_role: string;
 }
 
 /** Every transaction's xid and vigil.stmt messages, read (and consumed) from the slot. */
@@ -113,6 +115,14 @@ Deno.test("vigil.emit_statement() emits one message per statement that matches p
     "INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 5) g;",
   );
   assertEquals(msgs.at(-1)!.statement.trim(), "TRUNCATE accounts;");
+  // What the session had in force: the replica role of the last session shows.
+  assertEquals(msgs.map((m) => `${m.pgaudit_log} ${m.replication_role}`), [
+    "all origin",
+    "all origin",
+    "all origin",
+    "all replica",
+    "all replica",
+  ]);
   assertEquals(txns[0]!.rows, 5, "five rows, one message");
 });
 

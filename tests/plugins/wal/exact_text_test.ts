@@ -24,7 +24,7 @@ async function collect(
 ): Promise<NewEvent[]> {
   const slot = `vigil_exact_${db}`;
   const mem = new MemoryStore();
-  const source = walSource({ dsn: pg.dsn(db), slot, publication: slot });
+  const source = walSource({ dsn: pg.dsn(db), slot, publication: slot, configCheckIntervalMs: 0 });
   const run = startRun(source, (signal) => mem.context("exact", signal));
   try {
     await assertEventually(async () => {
