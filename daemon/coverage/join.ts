@@ -62,6 +62,8 @@ export interface CoverageFinding {
   statement?: string;
   /** For `quiet`: the channel that went quiet. */
   channel?: "wal" | "log";
+  /** For `gap`: `pgaudit.log` in the writing session, as its statement message says. */
+  pgauditLog?: string;
 }
 
 /** Receives what the join finds. */
@@ -92,6 +94,7 @@ interface Stmt {
   role: string | undefined;
   addr: string | undefined;
   statement: string | undefined;
+  pgauditLog: string | undefined;
   rows: number[];
 }
 
@@ -275,6 +278,7 @@ export class CoverageJoin {
       role: ev.role,
       addr: ev.client_addr,
       statement: ev.statement,
+      pgauditLog: typeof c.pgaudit_log === "string" ? c.pgaudit_log : undefined,
       rows: [],
     };
     this.#walWrite.set(db, Math.max(this.#walWrite.get(db) ?? -Infinity, ev.ts));
@@ -474,6 +478,7 @@ export class CoverageJoin {
       if (s.addr !== undefined) f.client_addr = s.addr;
       if (s.xid !== undefined) f.xid = s.xid;
       if (s.statement !== undefined) f.statement = s.statement;
+      if (s.pgauditLog !== undefined) f.pgauditLog = s.pgauditLog;
       sink.finding?.(f);
     }
     for (const l of this.#lines.values()) {

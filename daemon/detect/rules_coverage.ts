@@ -63,11 +63,14 @@ export function coverageDraft(f: CoverageFinding): AlertDraft {
   const stmt = f.statement === undefined ? "" : `: ${clip(f.statement)}`;
   let reason: string;
   switch (f.kind) {
-    case "gap":
+    case "gap": {
+      const why = f.pgauditLog === undefined
+        ? "pgAudit was off in the session or the table is outside pgaudit.log"
+        : `pgaudit.log was '${f.pgauditLog}' in the session`;
       reason = `${f.command} of ${f.table} in transaction ${f.xid ?? "?"} by ${who}${from} on ` +
-        `database ${f.db} has no pgAudit line: pgAudit was off in the session or the table is ` +
-        `outside pgaudit.log${stmt}`;
+        `database ${f.db} has no pgAudit line: ${why}${stmt}`;
       break;
+    }
     case "ddl_wal_only":
       reason = `${f.command ?? "DDL"} by ${who} on database ${f.db} is in the WAL but not in ` +
         `the pgAudit log${stmt}`;

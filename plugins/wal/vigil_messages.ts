@@ -17,7 +17,8 @@
  *   wrote a watched table: who ran it and what (see {@link STMT_PREFIX}). Becomes a `message`
  *   event with command `STATEMENT`, the session's `role`, `client_addr`, `application_name`,
  *   `session_id`, `pid`, the `statement`, and the table as `schema`/`object`; what has no event
- *   field (`vxid`, `op`, `current_user`, `client_port`, `stmt_ts`) goes in `context`. The
+ *   field (`vxid`, `op`, `current_user`, `client_port`, `stmt_ts`, and the session's `pgaudit_log` and
+ *   `replication_role`) goes in `context`. The
  *   trigger fires after the statement, so the message follows its row changes in the
  *   transaction; the search index links the two (`daemon/coverage/`).
  * - any other `vigil.*` — a `message` event whose `command` is the prefix and whose `raw` is
@@ -165,6 +166,8 @@ const STMT_CONTEXT = [
   ["current_user", "string"],
   ["client_port", "int"],
   ["stmt_ts", "string"],
+  ["pgaudit_log", "string"],
+  ["replication_role", "string"],
 ] as const;
 
 function readStmt(text: string): ReadMessage {

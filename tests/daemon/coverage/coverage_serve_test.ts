@@ -63,6 +63,7 @@ Deno.test("a superuser session that turns pgAudit off and updates a table raises
         ]);
         assert(gap.error!.includes("public.accounts"), gap.error);
         assert(gap.error!.includes(`transaction ${hidden}`), gap.error);
+        assert(gap.error!.includes("pgaudit.log was 'none' in the session"), gap.error);
         assert(!logged.includes(hidden));
         // The statement message that carried the attribution is in the chain too.
         const stmts = await query(data, ["--command", "STATEMENT"]);

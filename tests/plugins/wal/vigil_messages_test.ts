@@ -20,6 +20,8 @@ const STMT = {
   table: "pgbench_accounts",
   op: "UPDATE",
   stmt_ts: "2026-12-06T10:00:00.123456Z",
+  pgaudit_log: "all",
+  replication_role: "origin",
 };
 
 Deno.test("readVigilMessage() makes a STATEMENT message event of a vigil.stmt record", () => {
@@ -43,6 +45,8 @@ Deno.test("readVigilMessage() makes a STATEMENT message event of a vigil.stmt re
       current_user: "billing_owner",
       client_port: 50000,
       stmt_ts: "2026-12-06T10:00:00.123456Z",
+      pgaudit_log: "all",
+      replication_role: "origin",
     },
   });
 });
