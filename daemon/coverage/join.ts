@@ -33,6 +33,11 @@
 
 import type { AuditEvent } from "../event/model.ts";
 import { parseRfc3339Micros } from "../event/time.ts";
+import { Channels } from "./channels.ts";
+import { DdlJoin } from "./ddl_join.ts";
+import type { CoverageFinding } from "./finding.ts";
+
+export type { CoverageFinding } from "./finding.ts";
 
 /** The `command` of the WAL source's statement messages (`plugins/wal/vigil_messages.ts`). */
 export const STATEMENT_COMMAND = "STATEMENT";
@@ -44,26 +49,6 @@ export interface CoverageLink {
   kind: "row" | "audit";
   from: number;
   to: number;
-}
-
-/** What one channel showed and the other did not. */
-export interface CoverageFinding {
-  kind: "gap" | "ddl_wal_only" | "ddl_log_only" | "quiet";
-  db: string;
-  /** Event time of the evidence, µs. */
-  ts: number;
-  /** The evidence: the statement message and its row changes, the DDL events, … */
-  seqs: number[];
-  role?: string;
-  client_addr?: string;
-  xid?: number;
-  table?: string;
-  command?: string;
-  statement?: string;
-  /** For `quiet`: the channel that went quiet. */
-  channel?: "wal" | "log";
-  /** For `gap`: `pgaudit.log` in the writing session, as its statement message says. */
-  pgauditLog?: string;
 }
 
 /** Receives what the join finds. */
@@ -108,26 +93,6 @@ interface Line {
   xid: number | undefined;
 }
 
-/**
- * DDL of one statement in one channel: the WAL's `ddl` events of one statement text, or the
- * pgAudit DDL lines of one statement (session and statement id: a statement's nested DDL, run
- * by a function or an event trigger, is logged with its own text under the same statement id).
- */
-interface Ddl {
-  db: string;
-  text: string;
-  /** The texts of a log group's lines, each of which may match the WAL's. */
-  texts: string[];
-  /** Whether a log group holds DDL of its own (not only function calls): judged if unmatched. */
-  judge: boolean;
-  ts: number;
-  seqs: number[];
-  command: string | undefined;
-  role: string | undefined;
-  table: string | undefined;
-  matched: boolean;
-}
-
 /** The row changes of a WAL source's open transaction not yet claimed by a statement. */
 interface OpenRows {
   xid: number;
@@ -142,37 +107,21 @@ const LOG_COMMANDS: Readonly<Record<string, readonly string[]>> = {
   TRUNCATE: ["TRUNCATE TABLE"],
 };
 
-/** DDL on objects outside any one database, which event triggers never see. */
-const GLOBAL_DDL = /\b(DATABASE|TABLESPACE|ROLE|USER|GROUP|EVENT TRIGGER|SYSTEM)\b/;
-
 /** csvlog and jsonlog print milliseconds: a line may read up to 1 ms before its statement. */
 const LOG_RESOLUTION = 1000;
 
-const SAVE_VERSION = 1;
+const SAVE_VERSION = 2;
 
 /** The join of the channels; see the module documentation. */
 export class CoverageJoin {
   readonly #wait: number;
   readonly #quiet: number;
   readonly #max: number;
-  /** Database → WAL sources and log sources that showed events of it. */
-  readonly #walDbs = new Map<string, string>();
-  readonly #logDbs = new Map<string, Set<string>>();
-  /** When both channels of a database were first heard: evidence before it is not judged. */
-  readonly #since = new Map<string, number>();
-  /** Latest event time per source. */
-  readonly #clock = new Map<string, number>();
-  /** Latest WAL row change or statement time per database, and log write time. */
-  readonly #walWrite = new Map<string, number>();
-  readonly #logWrite = new Map<string, number>();
-  /** Quiet channels already reported, per database: `wal` or `log`. */
-  readonly #quietSaid = new Set<string>();
+  readonly #ch = new Channels();
   /** Pending, in seq order (Map keeps insertion order). */
   readonly #stmts = new Map<number, Stmt>();
   readonly #lines = new Map<number, Line>();
-  readonly #ddl = new Map<string, Ddl>();
-  /** `db|statement text` → the key of the log group holding a line of that text. */
-  readonly #ddlText = new Map<string, string>();
+  readonly #ddl: DdlJoin;
   readonly #open = new Map<string, OpenRows>();
   /** The pending statements and lines of each session, for the join's lookups. */
   readonly #stmtsOf = new Map<string, Map<number, Stmt>>();
@@ -181,8 +130,8 @@ export class CoverageJoin {
   readonly #tables = new Set<string>();
   /** The last line each session's TRUNCATE joined: `TRUNCATE a, b` logs one line, two messages. */
   readonly #truncated = new Map<string, { start: number; line: number }>();
-  /** Let go unjudged because a pending list was full. */
-  dropped = 0;
+  /** Let go unjudged because a pending list was full (DDL's own count aside). */
+  #dropped = 0;
   /** Row changes of transactions without statement messages: not joinable. */
   unattributed = 0;
 
@@ -190,30 +139,25 @@ export class CoverageJoin {
     this.#wait = opts.waitUs;
     this.#quiet = opts.quietUs;
     this.#max = opts.maxPending ?? 50_000;
+    this.#ddl = new DdlJoin(this.#max);
   }
 
   /** Feeds the next stored event. */
   add(seq: number, ev: AuditEvent, sink: JoinSink): void {
-    const now = Math.max(this.#clock.get(ev.source) ?? -Infinity, ev.ts);
-    this.#clock.set(ev.source, now);
+    this.#ch.tick(ev.source, ev.ts);
     const db = ev.db;
     if (db !== undefined) {
       if (ev.kind === "row_change" || ev.kind === "ddl" || isStatement(ev)) {
-        this.#walDbs.set(db, ev.source);
-        this.#heard(db, "wal");
+        this.#ch.heard(db, ev.source, "wal", ev.ts);
       } else if (ev.audit_type !== undefined || ev.kind === "auth") {
-        let s = this.#logDbs.get(db);
-        if (s === undefined) this.#logDbs.set(db, s = new Set());
-        s.add(ev.source);
-        this.#heard(db, "log");
+        this.#ch.heard(db, ev.source, "log", ev.ts);
       }
-      if (!this.#since.has(db) && this.#paired(db)) this.#since.set(db, ev.ts);
       if (ev.kind === "row_change") this.#row(seq, ev, db);
       else if (isStatement(ev)) this.#statement(seq, ev, db, sink);
-      else if (ev.kind === "ddl") this.#walDdl(seq, ev, db);
+      else if (ev.kind === "ddl") this.#ddl.wal(seq, ev, db);
       else if (ev.audit_type !== undefined && ev.class === "WRITE") this.#line(seq, ev, db, sink);
       else if (ev.audit_type !== undefined && (ev.class === "DDL" || ev.class === "FUNCTION")) {
-        this.#logDdl(seq, ev, db);
+        this.#ddl.log(seq, ev, db);
       }
     }
     this.#judge(sink);
@@ -221,8 +165,13 @@ export class CoverageJoin {
 
   /** Judges everything pending as if both channels had moved on: for tests and `vigil detect`. */
   flush(sink: JoinSink): void {
-    for (const k of this.#clock.keys()) this.#clock.set(k, Infinity);
+    this.#ch.end();
     this.#judge(sink);
+  }
+
+  /** Entries let go unjudged because a pending list was full. */
+  get dropped(): number {
+    return this.#dropped + this.#ddl.dropped;
   }
 
   /** Entries pending, for status and tests. */
@@ -230,13 +179,9 @@ export class CoverageJoin {
     return this.#stmts.size + this.#lines.size + this.#ddl.size;
   }
 
-  #heard(db: string, channel: "wal" | "log"): void {
-    this.#quietSaid.delete(`${channel}|${db}`);
-  }
-
   #row(seq: number, ev: AuditEvent, db: string): void {
     if (ev.xid === undefined || ev.object === undefined) return;
-    this.#walWrite.set(db, Math.max(this.#walWrite.get(db) ?? -Infinity, ev.ts));
+    this.#ch.wrote(db, "wal", ev.ts);
     let open = this.#open.get(ev.source);
     if (open === undefined || open.xid !== ev.xid) {
       if (open !== undefined) this.#close(open);
@@ -247,7 +192,7 @@ export class CoverageJoin {
     let rows = open.byTable.get(ev.object);
     if (rows === undefined) open.byTable.set(ev.object, rows = []);
     if (rows.length < this.#max) rows.push(seq);
-    else this.dropped++;
+    else this.#dropped++;
   }
 
   #close(open: OpenRows): void {
@@ -281,7 +226,7 @@ export class CoverageJoin {
       pgauditLog: typeof c.pgaudit_log === "string" ? c.pgaudit_log : undefined,
       rows: [],
     };
-    this.#walWrite.set(db, Math.max(this.#walWrite.get(db) ?? -Infinity, ev.ts));
+    this.#ch.wrote(db, "wal", ev.ts);
     const open = this.#open.get(ev.source);
     if (open !== undefined && open.xid === ev.xid) {
       const rows = open.byTable.get(table);
@@ -313,7 +258,7 @@ export class CoverageJoin {
 
   #line(seq: number, ev: AuditEvent, db: string, sink: JoinSink): void {
     if (ev.object === undefined || this.#tables.has(ev.object)) {
-      this.#logWrite.set(db, Math.max(this.#logWrite.get(db) ?? -Infinity, ev.ts));
+      this.#ch.wrote(db, "log", ev.ts);
     }
     const line: Line = {
       seq,
@@ -354,70 +299,6 @@ export class CoverageJoin {
     }
   }
 
-  /** A WAL `ddl` event: its statement is the top-level one (`current_query()`). */
-  #walDdl(seq: number, ev: AuditEvent, db: string): void {
-    if (ev.statement === undefined) return;
-    const logKey = this.#ddlText.get(`${db}|${ev.statement}`);
-    const log = logKey === undefined ? undefined : this.#ddl.get(logKey);
-    if (log !== undefined) {
-      log.matched = true;
-      return;
-    }
-    this.#ddlEntry(`wal|${db}|${ev.statement}`, seq, ev, db).judge = true;
-  }
-
-  /** A pgAudit DDL or FUNCTION line; joins the group of its statement. */
-  #logDdl(seq: number, ev: AuditEvent, db: string): void {
-    if (ev.statement === undefined) return;
-    if (ev.command !== undefined && GLOBAL_DDL.test(ev.command.toUpperCase())) return;
-    const key = `log|${db}|${ev.session_id ?? ""}|${ev.statement_id ?? seq}`;
-    const group = this.#ddlEntry(key, seq, ev, db);
-    if (ev.class === "DDL") group.judge = true;
-    if (!group.texts.includes(ev.statement) && group.texts.length < 100) {
-      group.texts.push(ev.statement);
-      this.#ddlText.set(`${db}|${ev.statement}`, key);
-    }
-    const wal = this.#ddl.get(`wal|${db}|${ev.statement}`);
-    if (wal !== undefined) {
-      wal.matched = true;
-      group.matched = true;
-    }
-  }
-
-  /** The pending DDL entry `key`, made when new; adds `seq` to its evidence. */
-  #ddlEntry(key: string, seq: number, ev: AuditEvent, db: string): Ddl {
-    let d = this.#ddl.get(key);
-    if (d === undefined) {
-      d = {
-        db,
-        text: ev.statement!,
-        texts: [],
-        judge: false,
-        ts: ev.ts,
-        seqs: [],
-        command: undefined,
-        role: ev.role,
-        table: undefined,
-        matched: false,
-      };
-      this.#ddl.set(key, d);
-      this.#boundDdl();
-    }
-    if (d.seqs.length < 100) d.seqs.push(seq);
-    // The statement's own command comes last: nested DDL ends (and is logged) before it.
-    if (ev.command !== undefined) d.command = ev.command;
-    if (ev.object !== undefined) d.table = ev.object;
-    if (key.startsWith("log|")) d.text = ev.statement!;
-    return d;
-  }
-
-  #dropDdl(key: string, d: Ddl): void {
-    this.#ddl.delete(key);
-    for (const t of d.texts) {
-      if (this.#ddlText.get(`${d.db}|${t}`) === key) this.#ddlText.delete(`${d.db}|${t}`);
-    }
-  }
-
   /** Lets the oldest pending entries go, unjudged, past `maxPending`. */
   #bound<T extends { seq: number; session: string }>(
     all: Map<number, T>,
@@ -425,47 +306,17 @@ export class CoverageJoin {
   ): void {
     while (all.size > this.#max) {
       forget(all, of, all.values().next().value!);
-      this.dropped++;
+      this.#dropped++;
     }
-  }
-
-  #boundDdl(): void {
-    while (this.#ddl.size > this.#max) {
-      const [key, d] = this.#ddl.entries().next().value!;
-      this.#dropDdl(key, d);
-      this.dropped++;
-    }
-  }
-
-  /** The latest time of the log sources that watch `db`; -Infinity before any. */
-  #logClock(db: string): number {
-    let t = -Infinity;
-    for (const s of this.#logDbs.get(db) ?? []) t = Math.max(t, this.#clock.get(s) ?? -Infinity);
-    return t;
-  }
-
-  #walClock(db: string): number {
-    const s = this.#walDbs.get(db);
-    return s === undefined ? -Infinity : this.#clock.get(s) ?? -Infinity;
-  }
-
-  #paired(db: string): boolean {
-    return this.#walDbs.has(db) && this.#logDbs.has(db);
-  }
-
-  /** Whether evidence of `db` at `ts` is judged: both channels were there by then. */
-  #judged(db: string, ts: number): boolean {
-    const since = this.#since.get(db);
-    return since !== undefined && ts >= since;
   }
 
   #judge(sink: JoinSink): void {
     for (const s of this.#stmts.values()) {
-      const log = this.#logClock(s.db);
-      const wal = this.#walClock(s.db);
+      const log = this.#ch.logClock(s.db);
+      const wal = this.#ch.walClock(s.db);
       if (!(log > s.commit + this.#wait || wal > s.commit + this.#quiet)) break;
       forget(this.#stmts, this.#stmtsOf, s);
-      if (!this.#judged(s.db, s.commit)) continue;
+      if (!this.#ch.judged(s.db, s.commit)) continue;
       const f: CoverageFinding = {
         kind: "gap",
         db: s.db,
@@ -483,72 +334,36 @@ export class CoverageJoin {
     }
     for (const l of this.#lines.values()) {
       if (
-        !(this.#walClock(l.db) > l.ts + this.#wait || this.#logClock(l.db) > l.ts + this.#quiet)
+        !(this.#ch.walClock(l.db) > l.ts + this.#wait ||
+          this.#ch.logClock(l.db) > l.ts + this.#quiet)
       ) {
         break;
       }
       // A write no statement message claimed: a table without the trigger; not a finding.
       forget(this.#lines, this.#linesOf, l);
     }
-    for (const [key, d] of this.#ddl) {
-      const wal = key.startsWith("wal|");
-      const other = wal ? this.#logClock(d.db) : this.#walClock(d.db);
-      const mine = wal ? this.#walClock(d.db) : this.#logClock(d.db);
-      if (!(other > d.ts + this.#wait || mine > d.ts + this.#quiet)) continue;
-      this.#dropDdl(key, d);
-      if (d.matched || !d.judge || !this.#judged(d.db, d.ts)) continue;
-      const f: CoverageFinding = {
-        kind: wal ? "ddl_wal_only" : "ddl_log_only",
-        db: d.db,
-        ts: d.ts,
-        seqs: d.seqs,
-        statement: d.text,
-      };
-      if (d.command !== undefined) f.command = d.command;
-      if (d.role !== undefined) f.role = d.role;
-      if (d.table !== undefined) f.table = d.table;
-      sink.finding?.(f);
-    }
-    this.#judgeQuiet(sink);
-  }
-
-  /** One channel silent for `quietUs` while the other wrote: once until it speaks again. */
-  #judgeQuiet(sink: JoinSink): void {
-    for (const db of this.#walDbs.keys()) {
-      if (!this.#paired(db)) continue;
-      const wal = this.#walClock(db);
-      const log = this.#logClock(db);
-      const walWrite = this.#walWrite.get(db) ?? -Infinity;
-      const logWrite = this.#logWrite.get(db) ?? -Infinity;
-      if (walWrite > log + this.#quiet && !this.#quietSaid.has(`log|${db}`)) {
-        this.#quietSaid.add(`log|${db}`);
-        sink.finding?.({ kind: "quiet", db, ts: walWrite, seqs: [], channel: "log" });
-      }
-      if (logWrite > wal + this.#quiet && !this.#quietSaid.has(`wal|${db}`)) {
-        this.#quietSaid.add(`wal|${db}`);
-        sink.finding?.({ kind: "quiet", db, ts: logWrite, seqs: [], channel: "wal" });
-      }
-    }
+    this.#ddl.judge({
+      walClock: (db) => this.#ch.walClock(db),
+      logClock: (db) => this.#ch.logClock(db),
+      judged: (db, ts) => this.#ch.judged(db, ts),
+      waitUs: this.#wait,
+      quietUs: this.#quiet,
+    }, (f) => sink.finding?.(f));
+    this.#ch.judgeQuiet(this.#quiet, (f) => sink.finding?.(f));
   }
 
   /** The state as a JSON value: bounded by `maxPending` entries of each kind. */
   save(): unknown {
     return {
       v: SAVE_VERSION,
-      walDbs: [...this.#walDbs],
-      since: [...this.#since],
-      logDbs: [...this.#logDbs].map(([db, s]) => [db, [...s]]),
-      clock: [...this.#clock],
-      walWrite: [...this.#walWrite],
-      logWrite: [...this.#logWrite],
-      quietSaid: [...this.#quietSaid],
+      channels: this.#ch.save(),
       truncated: [...this.#truncated],
       tables: [...this.#tables],
       stmts: [...this.#stmts.values()],
       lines: [...this.#lines.values()],
-      ddl: [...this.#ddl],
+      ddl: this.#ddl.save(),
       open: [...this.#open].map(([src, o]) => [src, o.xid, [...o.byTable]]),
-      dropped: this.dropped,
+      dropped: this.#dropped,
       unattributed: this.unattributed,
     };
   }
@@ -561,25 +376,16 @@ export class CoverageJoin {
       throw new SyntaxError("Cannot read coverage state: not version " + SAVE_VERSION);
     }
     try {
-      for (const [k, v] of o.walDbs) this.#walDbs.set(k, v);
-      for (const [k, v] of o.since) this.#since.set(k, v);
-      for (const [k, v] of o.logDbs) this.#logDbs.set(k, new Set(v));
-      for (const [k, v] of o.clock) this.#clock.set(k, v ?? -Infinity);
-      for (const [k, v] of o.walWrite) this.#walWrite.set(k, v ?? -Infinity);
-      for (const [k, v] of o.logWrite) this.#logWrite.set(k, v ?? -Infinity);
-      for (const k of o.quietSaid) this.#quietSaid.add(k);
+      this.#ch.load(o.channels);
       for (const [k, v] of o.truncated) this.#truncated.set(k, v);
       for (const s of o.stmts) remember(this.#stmts, this.#stmtsOf, s);
       for (const l of o.lines) remember(this.#lines, this.#linesOf, l);
       for (const t of o.tables) this.#tables.add(t);
-      for (const [k, d] of o.ddl) {
-        this.#ddl.set(k, d);
-        for (const t of d.texts) this.#ddlText.set(`${d.db}|${t}`, k);
-      }
+      this.#ddl.load(o.ddl);
       for (const [src, xid, tables] of o.open) {
         this.#open.set(src, { xid, byTable: new Map(tables) });
       }
-      this.dropped = o.dropped;
+      this.#dropped = o.dropped;
       this.unattributed = o.unattributed;
     } catch (e) {
       throw new SyntaxError(`Cannot read coverage state: ${(e as Error).message}`);

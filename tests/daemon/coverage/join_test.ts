@@ -5,7 +5,7 @@ import {
 } from "../../../daemon/coverage/join.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { formatRfc3339Micros } from "../../../daemon/event/time.ts";
-import { assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals } from "../../support/assert.ts";
 
 const T = Date.UTC(2026, 11, 6, 10) * 1000;
 const S = 1_000_000;
@@ -160,25 +160,33 @@ Deno.test("CoverageJoin finds DDL in one channel only and a quiet channel", () =
   );
 });
 
-Deno.test("CoverageJoin saved and loaded goes on as the one that was not", () => {
+Deno.test("CoverageJoin saved and loaded at any point goes on as the one that was not", () => {
   const events = [
-    log.other(T),
-    wal.row(T + 200, 8, "public.t"),
-    wal.stmt(T + 200, 8, "public.t", "s2", T + 100),
+    log.write(T + 100, "s1"),
+    wal.row(T + 200, 7, "public.t"),
+    wal.row(T + 200, 7, "public.t"),
+    wal.stmt(T + 200, 7, "public.t", "s1", T),
+    wal.row(T + 300, 8, "public.t"),
+    wal.stmt(T + 300, 8, "public.t", "s2", T + 250),
     wal.ddl(T + S, "create table a ()"),
+    log.ddl(T + S, "create table b ()"),
     log.other(T + 6 * S),
+    wal.row(T + 700 * S, 9, "public.t"),
   ];
   const whole = run(events);
-  const first = run(events.slice(0, 3));
-  const copy = new CoverageJoin(OPTS);
-  copy.load(JSON.parse(JSON.stringify(first.join.save())));
-  const rest = { links: [] as CoverageLink[], findings: [] as CoverageFinding[] };
-  events.slice(3).forEach((e, i) =>
-    copy.add(i + 3, { seq: i + 3, ingest_ts: 0, ...e } as AuditEvent, {
-      link: (l) => rest.links.push(l),
-      finding: (f) => rest.findings.push(f),
-    })
-  );
-  assertEquals([...first.findings, ...rest.findings], whole.findings);
-  assertEquals([...first.links, ...rest.links], whole.links);
+  assert(whole.links.length === 4 && whole.findings.length === 4, JSON.stringify(whole));
+  for (let at = 1; at < events.length; at++) {
+    const first = run(events.slice(0, at));
+    const copy = new CoverageJoin(OPTS);
+    copy.load(JSON.parse(JSON.stringify(first.join.save())));
+    const rest = { links: [] as CoverageLink[], findings: [] as CoverageFinding[] };
+    events.slice(at).forEach((e, i) =>
+      copy.add(i + at, { seq: i + at, ingest_ts: 0, ...e } as AuditEvent, {
+        link: (l) => rest.links.push(l),
+        finding: (f) => rest.findings.push(f),
+      })
+    );
+    assertEquals([...first.findings, ...rest.findings], whole.findings, `split at ${at}`);
+    assertEquals([...first.links, ...rest.links], whole.links, `split at ${at}`);
+  }
 });
