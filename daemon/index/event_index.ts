@@ -214,7 +214,8 @@ export class EventIndex {
       this.#inserts.insert(EVENTS_TEXT, textArgs);
       this.#inserts.insert(ROW_COUNTS, rowArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
-      this.#inserts.insert(FIELDS, this.#links.add(fresh));
+      // Every record: after a crash the join takes in again what it had not saved.
+      this.#inserts.insert(FIELDS, this.#links.add(records));
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
@@ -364,29 +365,11 @@ export class EventIndex {
   }
 
   /**
-   * The last seq the attribution join has taken in (`links.ts`); the feeder feeds the events
-   * after it up to `lastSeq()` through {@link feedLinks} before adding more.
+   * The last seq the attribution join has taken in (`links.ts`); the feeder adds the events
+   * after it up to `lastSeq()` again (`add()` gives the join those, and skips their rows).
    */
   linksFrom(): number {
     return this.#links.fedThrough();
-  }
-
-  /** Feeds already indexed events to the attribution join again (after a crash). */
-  feedLinks(records: readonly IndexRecord[]): void {
-    this.#writable("feed links of");
-    const db = this.#db;
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      this.#inserts.insert(FIELDS, this.#links.add(records));
-      db.exec("COMMIT");
-    } catch (e) {
-      if (db.isTransaction) db.exec("ROLLBACK");
-      this.#names.forget();
-      this.#links.forget();
-      throw new Error(`Cannot feed links of search index ${this.path}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
   }
 
   /** The statement, pgAudit line and row changes linked to `seq` (see `links.ts`). */

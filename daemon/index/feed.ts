@@ -37,7 +37,7 @@ async function catchUp(
     for await (
       const batch of reader.scan(links + 1, index.lastSeq() + 1, { chunk: CATCH_UP_BATCH })
     ) {
-      index.feedLinks(batch);
+      index.add(batch);
       if (stopped()) return 0;
     }
   }

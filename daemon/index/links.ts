@@ -73,9 +73,9 @@ export class AttributionLinks {
     const rows = this.#db.prepare("INSERT OR IGNORE INTO attribution (seq, stmt) VALUES (?, ?)");
     const lines = this.#db.prepare("INSERT OR IGNORE INTO logged (stmt, line) VALUES (?, ?)");
     for (const r of records) {
-      addFields(r.event, r.seq);
       if (r.seq <= this.#fed) continue;
       this.#fed = r.seq;
+      addFields(r.event, r.seq);
       join.add(r.seq, r.event, sink);
       if (links.length === 0) continue;
       // A row link is made as its statement message is fed: that is `r`.
