@@ -30,6 +30,13 @@ export const FILTER_PARAMS = [
   "db",
   "object",
   "command",
+  "app_user",
+  "client_addr",
+  "application_name",
+  "session_id",
+  "xid",
+  "sqlstate",
+  "min_rows",
   "from",
   "to",
   "text",
@@ -86,10 +93,28 @@ export function parseSearch(
   defaults: { limit: number },
 ): SearchRequest {
   const filter: EventFilter = {};
-  for (const k of ["source", "role", "db", "object", "command", "text"] as const) {
+  for (
+    const k of [
+      "source",
+      "role",
+      "db",
+      "object",
+      "command",
+      "text",
+      "app_user",
+      "client_addr",
+      "application_name",
+      "session_id",
+      "sqlstate",
+    ] as const
+  ) {
     const v = get(k)?.trim();
     if (v) filter[k] = v;
   }
+  const xid = get("xid")?.trim();
+  if (xid) filter.xid = nonNegative("xid", xid);
+  const minRows = get("min_rows")?.trim();
+  if (minRows) filter.minRows = nonNegative("min_rows", minRows);
   const kind = get("kind")?.trim();
   if (kind) {
     if (!(EVENT_KINDS as readonly string[]).includes(kind)) {

@@ -32,6 +32,21 @@ function timeFlag(v: string | undefined, flag: string): number | undefined {
   }
 }
 
+/** The text filters of the flags of the same names. */
+const TEXT_FLAGS = [
+  "source",
+  "role",
+  "db",
+  "object",
+  "command",
+  "text",
+  "app_user",
+  "client_addr",
+  "application_name",
+  "session_id",
+  "sqlstate",
+] as const;
+
 /** The filter the flags describe; throws UsageError for a bad one. */
 function filterOf(values: Record<string, string | undefined>): EventFilter {
   const order = values.order ?? "asc";
@@ -39,9 +54,11 @@ function filterOf(values: Record<string, string | undefined>): EventFilter {
   const filter: EventFilter = { order };
   const limit = intFlag(values.limit, "limit");
   if (limit !== undefined) filter.limit = limit;
-  for (const k of ["source", "role", "db", "object", "command", "text"] as const) {
-    if (values[k] !== undefined) filter[k] = values[k];
-  }
+  for (const k of TEXT_FLAGS) if (values[k] !== undefined) filter[k] = values[k];
+  const xid = intFlag(values.xid, "xid");
+  if (xid !== undefined) filter.xid = xid;
+  const minRows = intFlag(values["min-rows"], "min-rows");
+  if (minRows !== undefined) filter.minRows = minRows;
   if (values.kind !== undefined) {
     if (!(EVENT_KINDS as readonly string[]).includes(values.kind)) {
       throw new UsageError(`--kind must be one of ${EVENT_KINDS.join(", ")}`);
@@ -70,6 +87,13 @@ export async function queryCommand(argv: string[]): Promise<number> {
     db: { type: "string" },
     object: { type: "string" },
     command: { type: "string" },
+    app_user: { type: "string" },
+    client_addr: { type: "string" },
+    application_name: { type: "string" },
+    session_id: { type: "string" },
+    xid: { type: "string" },
+    sqlstate: { type: "string" },
+    "min-rows": { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
     text: { type: "string" },

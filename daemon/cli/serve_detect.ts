@@ -4,7 +4,8 @@
  * state loaded from the data directory's snapshot and caught up from the log after it (or, when
  * the snapshot is missing or does not fit, rebuilt from the log in the background, so the web
  * UI and the sources start at once), then every durable batch; a snapshot is written
- * periodically and at stop. Its state counts in the daemon's health. Returns what the web UI
+ * periodically and at stop; each coverage finding is also written into the chain as a
+ * `system` event. Its state counts in the daemon's health. Returns what the web UI
  * reads and acknowledges alerts through.
  */
 
@@ -17,6 +18,7 @@ import {
   detectConfigFromTable,
   LiveDetection,
 } from "../detect/mod.ts";
+import { COVERAGE_SOURCE, coverageEvent, isCoverageAlert } from "../detect/rules_coverage.ts";
 import { log } from "../log.ts";
 import { GAP_COMMANDS } from "../../plugins/mod.ts";
 import type { DaemonParts } from "../serve/daemon.ts";
@@ -34,7 +36,18 @@ export function startDetection(parts: DaemonParts): WebAlerts {
     gapCommands: GAP_COMMANDS,
     alerts,
     channels,
-    onAlert: (alert, raised) => {
+    onAlert: (alert, raised, { draft, fresh }) => {
+      // Each coverage finding is also a gap in the record: it goes into the chain, once (a
+      // replay of the log finds it again, not fresh), even when its alert merges with others.
+      if (fresh && isCoverageAlert(alert)) {
+        const ev = coverageEvent(draft, alert.id, Date.now() * 1000);
+        parts.store.append({ source: COVERAGE_SOURCE, events: [ev] }).catch((error) =>
+          log("error", "cannot record a coverage alarm in the chain", {
+            alert: alert.id,
+            error: String(error),
+          })
+        );
+      }
       if (!raised) return;
       log("warn", "alert", {
         id: alert.id,

@@ -65,6 +65,12 @@ export interface DetectConfig {
   off_hours_min_share: number;
   bulk_read_objects: number;
   bulk_read_factor: number;
+  /** Rows read in one window (pgAudit `log_rows`) that make a bulk read, with the factor. */
+  bulk_read_rows: number;
+  /** How long the `coverage` rule waits for the other channel before judging. */
+  coverage_wait_seconds: number;
+  /** A channel silent this long while the other shows writes is quiet (`coverage`). */
+  coverage_quiet_minutes: number;
   /** First-time objects read by a role within 7 days that make an exfiltration alert. */
   new_objects_per_week: number;
   /** Roles on one client address in one window that make a shared-address alert. */
@@ -113,6 +119,9 @@ export function defaultDetectConfig(): DetectConfig {
     off_hours_min_share: 0.01,
     bulk_read_objects: 20,
     bulk_read_factor: 3,
+    bulk_read_rows: 100000,
+    coverage_wait_seconds: 60,
+    coverage_quiet_minutes: 10,
     new_objects_per_week: 8,
     shared_addr_roles: 3,
     app_surge_statements: 200,
@@ -144,6 +153,9 @@ const SCALARS: Record<string, Kind> = {
   off_hours_min_share: "share",
   bulk_read_objects: "int",
   bulk_read_factor: "number",
+  bulk_read_rows: "int",
+  coverage_wait_seconds: "number",
+  coverage_quiet_minutes: "number",
   new_objects_per_week: "int",
   shared_addr_roles: "int",
   app_surge_statements: "int",

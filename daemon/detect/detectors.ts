@@ -18,6 +18,7 @@ import {
   privilegeEscalation,
 } from "./rules_event.ts";
 import { appSurge, sharedClientAddr } from "./rules_entity.ts";
+import { coverageDetector } from "./rules_coverage.ts";
 import { bulkRead, offHours } from "./rules_window.ts";
 
 /**
@@ -34,6 +35,7 @@ export function detectorsFor(cfg: DetectConfig, gaps: GapCommands = gapCommands(
     failedLoginBurst(),
     newClientAddr,
     newObjectReads,
+    coverageDetector(cfg),
     offHours,
     bulkRead,
     sharedClientAddr,

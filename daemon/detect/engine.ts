@@ -52,9 +52,10 @@ export interface EngineOptions {
   channels?: AlertChannel[];
   /**
    * Called with every new or updated alert, after it is stored; `raised` is true once per
-   * alert, when it goes to the channels.
+   * alert, when it goes to the channels. `draft` is what was found; `fresh` is true when it was
+   * found for the first time, not again by a replay of the log.
    */
-  onAlert?: (alert: Alert, raised: boolean) => void;
+  onAlert?: (alert: Alert, raised: boolean, found: { draft: AlertDraft; fresh: boolean }) => void;
   /** Alerts found while feeding seqs up to this one were raised before: store, do not send. */
   quietThrough?: number;
   /** The detectors to run; default `detectorsFor(config, gapCommands)`. */
@@ -344,8 +345,9 @@ export class DetectEngine implements FeatureSink {
         alert.ack = ack;
       }
       // Window closes and flushes find alerts while a later record is fed: that record's seq.
-      const raised = created && this.#lastSeq > this.#quietThrough;
-      this.#onAlert?.(alert, raised);
+      const fresh = this.#lastSeq > this.#quietThrough;
+      const raised = created && fresh;
+      this.#onAlert?.(alert, raised, { draft: d, fresh });
       if (raised) {
         this.#raisedAt = this.#lastSeq;
         this.#send(alert);

@@ -298,6 +298,7 @@ export class FeatureExtractor {
       const v = w.vector(p, at);
       sink.window(w, v, p);
       p.addWindow(at, w.readObjects.size, v, this.#cfg.baseline_windows);
+      if (w.readRows > p.maxReadRowsPerWindow) p.maxReadRowsPerWindow = w.readRows;
     }
     const dueEntities: [EntityWindow, EntityState][] = [];
     for (const e of this.#openEntities) {

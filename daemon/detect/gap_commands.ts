@@ -21,6 +21,21 @@ export const CORE_GAP_COMMANDS: readonly string[] = Object.freeze([
   "AUDIT_REDUCED",
   // Search index rows changed by hand: not the record, but a hand on the box's files.
   "INDEX_DAMAGED",
+  // The two channels of one database disagree (`rules_coverage.ts`).
+  "COVERAGE_GAP",
+  "COVERAGE_DDL",
+  "COVERAGE_QUIET",
+]);
+
+/**
+ * Gaps whose alert comes from a rule of their own, which judges the severity (`audit_reduced`,
+ * the coverage rules): `audit_tampering` leaves them to it rather than alert twice.
+ */
+export const OWN_RULE_GAPS: ReadonlySet<string> = new Set([
+  "AUDIT_REDUCED",
+  "COVERAGE_GAP",
+  "COVERAGE_DDL",
+  "COVERAGE_QUIET",
 ]);
 
 /** Gaps and recoveries, each a set of commands. */

@@ -21,7 +21,6 @@
 import { log } from "../log.ts";
 import { readLogPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
-import type { Alert } from "./alert.ts";
 import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import type { AlertChannel } from "./channel.ts";
 import type { DetectConfig } from "./config.ts";
@@ -81,7 +80,7 @@ export interface LiveOptions extends Pick<EngineOptions, "gapCommands"> {
   alerts: AlertStore;
   channels?: AlertChannel[];
   /** Every stored alert; `raised` once, when it goes to the channels. */
-  onAlert?: (alert: Alert, raised: boolean) => void;
+  onAlert?: NonNullable<EngineOptions["onAlert"]>;
   /** Records between periodic snapshots (default 200,000). */
   snapshotEvery?: number;
   /** Longest wait for a snapshot while records come (default 5 min). */

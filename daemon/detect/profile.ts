@@ -26,6 +26,8 @@ export class RoleProfile {
   readonly weekdayWindows: number[] = new Array(7).fill(0);
   windows = 0;
   maxObjectsPerWindow = 0;
+  /** The most rows read in one window (pgAudit's `log_rows`). */
+  maxReadRowsPerWindow = 0;
   /** Event times of first-time object reads, for the rolling weekly count. */
   #newObjectTimes: number[] = [];
   /** Rolling baseline of window feature vectors, oldest first. */

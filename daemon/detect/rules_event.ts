@@ -9,7 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import type { AlertDraft } from "./alert.ts";
 import { commandOf } from "./event_facts.ts";
-import type { GapCommands } from "./gap_commands.ts";
+import { type GapCommands, OWN_RULE_GAPS } from "./gap_commands.ts";
 import { installerStatements } from "../pg/install_sql.ts";
 import { type DetectContext, type Detector, eventDraft, type EventFacts } from "./detector.ts";
 
@@ -175,8 +175,7 @@ function tamperWhy(
   gaps: ReadonlySet<string>,
 ): string | undefined {
   const cmd = commandOf(ev);
-  // `audit_reduced` judges its own severity: critical only when write, DDL or role auditing goes.
-  if (ev.kind === "system" && gaps.has(cmd) && cmd !== "AUDIT_REDUCED") {
+  if (ev.kind === "system" && gaps.has(cmd) && !OWN_RULE_GAPS.has(cmd)) {
     return `${cmd}${ev.error === undefined ? "" : `: ${ev.error}`}`;
   }
   if (ev.context?.audit_reduced === true) {

@@ -35,22 +35,35 @@ export const offHours: Detector = {
   },
 };
 
-/** One window reading many objects, far more than the role's largest window so far. */
+/**
+ * One window reading many objects, or many rows (pgAudit's `log_rows`), far more than the
+ * role's largest window so far.
+ */
 export const bulkRead: Detector = {
   name: "bulk_read",
   window(w, _v, ctx) {
     const n = w.readObjects.size;
     const max = ctx.profile.maxObjectsPerWindow;
-    if (n < ctx.cfg.bulk_read_objects || n < ctx.cfg.bulk_read_factor * Math.max(1, max)) return [];
+    const rows = w.readRows;
+    const maxRows = ctx.profile.maxReadRowsPerWindow;
+    const f = ctx.cfg.bulk_read_factor;
+    const byObjects = n >= ctx.cfg.bulk_read_objects && n >= f * Math.max(1, max);
+    const byRows = rows >= ctx.cfg.bulk_read_rows && rows >= f * Math.max(1, maxRows);
+    if (!byObjects && !byRows) return [];
+    const what = byObjects
+      ? `${n} distinct objects in one window (its previous maximum ${max}, ` +
+        `threshold ${ctx.cfg.bulk_read_objects} and ${f}×)`
+      : `${rows} rows in one window (its previous maximum ${maxRows}, ` +
+        `threshold ${ctx.cfg.bulk_read_rows} and ${f}×)`;
     return [windowDraft(w, {
       rule: this.name,
       severity: w.sensitive > 0 ? "critical" : "high",
-      score: n,
-      reason: `${w.role} read ${n} distinct objects in one window (its previous maximum ${max}, ` +
-        `threshold ${ctx.cfg.bulk_read_objects} and ${ctx.cfg.bulk_read_factor}×); ` +
+      score: byObjects ? n : rows,
+      reason: `${w.role} read ${what}; ` +
         `${w.sensitive} sensitive accesses, ${w.firstTimeObjects} first-time objects`,
       features: [
         { name: "distinct_objects", value: n, usual: max },
+        { name: "rows_read", value: rows, usual: maxRows },
         { name: "sensitive_accesses", value: w.sensitive },
         { name: "first_time_objects", value: w.firstTimeObjects },
       ],

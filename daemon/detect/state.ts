@@ -90,6 +90,7 @@ export function saveProfile(p: RoleProfile): Obj {
     weekdayWindows: p.weekdayWindows,
     windows: p.windows,
     maxObjectsPerWindow: p.maxObjectsPerWindow,
+    maxReadRowsPerWindow: p.maxReadRowsPerWindow,
     newObjectTimes: p.newObjectTimes,
     baseline: p.baseline,
   };
@@ -114,6 +115,10 @@ export function loadProfile(o: Obj): RoleProfile {
   days.forEach((n, i) => (p.weekdayWindows[i] = n as number));
   p.windows = num(o, "windows");
   p.maxObjectsPerWindow = num(o, "maxObjectsPerWindow");
+  // Absent from snapshots written before row counts were kept.
+  p.maxReadRowsPerWindow = o.maxReadRowsPerWindow === undefined
+    ? 0
+    : num(o, "maxReadRowsPerWindow");
   p.restoreNewObjectTimes(list(o, "newObjectTimes") as number[]);
   for (const v of list(o, "baseline")) p.baseline.push(v as number[]);
   return p;
@@ -146,6 +151,7 @@ export function saveWindow(w: FeatureWindow): Obj {
     n: WINDOW_COUNTS.map((k) => w[k]),
     objects: [...w.objects],
     readObjects: [...w.readObjects],
+    readRows: w.readRows,
     classes: [...w.classes],
     commands: [...w.commands],
     addrs: [...w.addrs],
@@ -166,6 +172,7 @@ export function loadWindow(o: Obj): FeatureWindow {
   WINDOW_COUNTS.forEach((k, i) => (w[k] = n[i]!));
   fill(w.objects, list(o, "objects"));
   fill(w.readObjects, list(o, "readObjects"));
+  if (o.readRows !== undefined) w.readRows = num(o, "readRows");
   fillMap(w.classes, list(o, "classes"));
   fillMap(w.commands, list(o, "commands"));
   fillMap(w.addrs, list(o, "addrs"));

@@ -72,6 +72,8 @@ export class FeatureWindow {
   newAppsOrDbs = 0;
   readonly objects = new Set<string>();
   readonly readObjects = new Set<string>();
+  /** Rows read, as pgAudit's `log_rows` counted them; 0 without it. */
+  readRows = 0;
   /** Statements by pgAudit class and by command. */
   readonly classes = new Map<string, number>();
   readonly commands = new Map<string, number>();
@@ -105,6 +107,7 @@ export class FeatureWindow {
       this.objects.add(ev.object);
       if (c.read) this.readObjects.add(ev.object);
     }
+    if (c.read && ev.rows !== undefined) this.readRows += ev.rows;
     bump(this.classes, ev.class);
     bump(this.commands, ev.command);
     bump(this.addrs, ev.client_addr);

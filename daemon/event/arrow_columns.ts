@@ -62,6 +62,7 @@ const READERS: { readonly [K in keyof Required<AuditEvent>]: Reader } = {
   redacted: (e) => e.redacted,
   raw: (e) => e.raw,
   parse_error: (e) => e.parse_error,
+  rows: (e) => e.rows,
   token: (e) => e.token,
 };
 

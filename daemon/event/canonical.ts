@@ -57,6 +57,7 @@ export function canonicalEvent(
     redacted: n(e.redacted),
     raw: n(e.raw),
     parse_error: n(e.parse_error),
+    rows: n(e.rows),
     token: n(e.token),
   } as AuditEvent;
 }

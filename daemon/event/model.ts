@@ -74,6 +74,8 @@ export interface AuditEvent {
   raw?: string;
   /** Why the input could not be parsed; the event then carries `raw`. */
   parse_error?: string;
+  /** Rows the statement read or wrote, as pgAudit's `log_rows` reports them. */
+  rows?: number;
   /**
    * The name of the API token that posted the event, set by Vigil when it takes the post
    * (`POST /api/v1/events`); never taken from the input.
@@ -138,8 +140,8 @@ export const EVENT_FIELDS: readonly FieldSpec[] = [
   f("redacted", "bool"),
   f("raw", "string"),
   f("parse_error", "string"),
-  // Fields added after the first release go last: an event without them encodes to the bytes it
-  // always had, so stored chains, proofs and bundles stay valid.
+  // Fields added later go at the end: absent ones are not encoded, so old bytes stay the same.
+  f("rows", "int"),
   f("token", "string", { low: true }),
 ];
 

@@ -20,7 +20,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
 import {
@@ -33,7 +33,9 @@ import {
   textMatch,
 } from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
+import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
+import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
@@ -84,16 +86,15 @@ export class IndexUnavailableError extends Error {
 
 const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
 const EVENT_WIDTH = 9;
-/**
- * Rows per INSERT statement. Each call into node:sqlite costs several µs of binding overhead,
- * which multi-row statements spread over many rows.
- */
-const ROWS_PER_INSERT = 64;
-
-function multiRowInsert(table: string, columns: string, width: number, rows: number): string {
-  const tuple = "(" + "?, ".repeat(width - 1) + "?)";
-  return `INSERT INTO ${table} (${columns}) VALUES ` + Array(rows).fill(tuple).join(", ");
-}
+const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
+const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
+const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
+const FIELDS: RowShape = {
+  table: "fields",
+  columns: "name, value, seq",
+  width: 3,
+  or: "OR IGNORE",
+};
 
 /** The search index of one data directory. */
 export class EventIndex {
@@ -103,9 +104,9 @@ export class EventIndex {
   readonly rebuilt: boolean;
   #db: DatabaseSync;
   #drive: "auto" | Drive;
-  /** Prepared multi-row INSERTs by table and row count. */
-  #inserts = new Map<string, StatementSync>();
+  #inserts: RowInserts;
   #names: NameIds;
+  #links: AttributionLinks;
 
   private constructor(
     path: string,
@@ -116,6 +117,8 @@ export class EventIndex {
     this.path = path;
     this.#db = db;
     this.#names = new NameIds(db);
+    this.#inserts = new RowInserts(db);
+    this.#links = new AttributionLinks(db, this.#names);
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
@@ -200,19 +203,25 @@ export class EventIndex {
       const fresh = this.#unindexed(records);
       const eventArgs: SQLInputValue[] = [];
       const textArgs: SQLInputValue[] = [];
+      const rowArgs: SQLInputValue[] = [];
       for (const r of fresh) {
         const body = searchableText(r.event);
         this.#pushRow(eventArgs, r, body);
         if (body !== undefined) textArgs.push(r.seq, body);
+        if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
       }
-      this.#insertRows("events", EVENT_COLUMNS, EVENT_WIDTH, eventArgs);
-      this.#insertRows("events_text", "rowid, body", 2, textArgs);
+      this.#inserts.insert(EVENTS, eventArgs);
+      this.#inserts.insert(EVENTS_TEXT, textArgs);
+      this.#inserts.insert(ROW_COUNTS, rowArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
+      // Every record: after a crash the join takes in again what it had not saved.
+      this.#inserts.insert(FIELDS, this.#links.add(records));
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
       if (db.isTransaction) db.exec("ROLLBACK");
       this.#names.forget();
+      this.#links.forget();
       const first = records[0]!.seq, last = records[records.length - 1]!.seq;
       throw new Error(
         `Cannot add events ${first}..${last} to search index ${this.path}: ${(e as Error).message}`,
@@ -263,22 +272,6 @@ export class EventIndex {
       out.push(r);
     }
     return out;
-  }
-
-  /** Inserts rows given as one flat argument list, `width` values a row. */
-  #insertRows(table: string, columns: string, width: number, args: SQLInputValue[]): void {
-    const step = ROWS_PER_INSERT * width;
-    for (let i = 0; i < args.length; i += step) {
-      const chunk = i === 0 && args.length <= step ? args : args.slice(i, i + step);
-      const rows = chunk.length / width;
-      const key = table + ":" + rows;
-      let stmt = this.#inserts.get(key);
-      if (stmt === undefined) {
-        stmt = this.#db.prepare(multiRowInsert(table, columns, width, rows));
-        this.#inserts.set(key, stmt);
-      }
-      stmt.run(...chunk);
-    }
   }
 
   /** The largest indexed `seq`, or -1 when the index is empty. */
@@ -368,13 +361,30 @@ export class EventIndex {
     // Statements prepared against the dropped tables are stale, and so are the ids of names.
     this.#inserts.clear();
     this.#names.forget();
+    this.#links.forget();
+  }
+
+  /**
+   * The last seq the attribution join has taken in (`links.ts`); the feeder adds the events
+   * after it up to `lastSeq()` again (`add()` gives the join those, and skips their rows).
+   */
+  linksFrom(): number {
+    return this.#links.fedThrough();
+  }
+
+  /** The statement, pgAudit line and row changes linked to `seq` (see `links.ts`). */
+  attribution(seq: number, rowLimit = 100): Attribution {
+    return attributionOf(this.#db, seq, rowLimit);
   }
 
   /** Closes the database; safe to call twice. */
   close(): void {
     if (!this.#db.isOpen) return;
     // Keeps the planner's statistics current at little cost; readers cannot write them.
-    if (!this.readonly) this.#db.exec("PRAGMA optimize");
+    if (!this.readonly) {
+      this.#links.save();
+      this.#db.exec("PRAGMA optimize");
+    }
     this.#db.close();
   }
 }

@@ -31,6 +31,17 @@ async function catchUp(
   stopped: () => boolean = () => false,
 ): Promise<number> {
   const reader = await SeqReader.open(dataDir);
+  // The attribution join's state is saved now and then, not with every batch: after a crash it
+  // takes in again what it had not saved, before the index goes on.
+  const links = index.linksFrom();
+  if (links < index.lastSeq()) {
+    for await (
+      const batch of reader.scan(links + 1, index.lastSeq() + 1, { chunk: CATCH_UP_BATCH })
+    ) {
+      index.add(batch);
+      if (stopped()) return 0;
+    }
+  }
   let added = 0;
   for await (const batch of reader.scan(index.lastSeq() + 1, toSeq, { chunk: CATCH_UP_BATCH })) {
     added += index.add(batch);

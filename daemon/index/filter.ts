@@ -12,6 +12,11 @@
  *   the field never matches a filter that names it.
  * - `command`: equality after {@link foldText} on both sides, so `select` finds pgAudit's
  *   `SELECT`.
+ * - `app_user`, `client_addr`, `application_name`, `session_id`, `xid`, `sqlstate`: exact
+ *   equality (`xid` as its decimal text) on the event's own field or, for a row change, on that
+ *   of the statement message that made it (its attribution, `links.ts`). An event newer than
+ *   the index has no attribution yet: it matches by its own fields only.
+ * - `minRows`: only events whose `rows` (pgAudit's row count) is at least this.
  * - `from` (inclusive) and `to` (exclusive) bound the event time `ts`, in µs since the epoch.
  * - `afterSeq` / `beforeSeq`: only events with `seq` strictly greater / smaller (paging).
  * - `text`: every white-space-separated token occurs, case-insensitively, in the searchable text
@@ -31,6 +36,14 @@ export interface EventFilter {
   object?: string | undefined;
   /** Compared case-insensitively. */
   command?: string | undefined;
+  app_user?: string | undefined;
+  client_addr?: string | undefined;
+  application_name?: string | undefined;
+  session_id?: string | undefined;
+  xid?: number | undefined;
+  sqlstate?: string | undefined;
+  /** Only events with `rows` (pgAudit `log_rows`) of at least this. */
+  minRows?: number | undefined;
   /** Event time lower bound, µs since the epoch, inclusive. */
   from?: number | undefined;
   /** Event time upper bound, µs since the epoch, exclusive. */
@@ -56,11 +69,25 @@ export const MAX_TEXT_TOKENS = 64;
 /** The string fields compared by exact equality, in the order the SQL builder emits them. */
 export const EQUALITY_FIELDS = ["source", "kind", "role", "db", "object"] as const;
 
+/** The fields matched on an event or on the statement that made it, in SQL builder order. */
+export const ATTRIBUTED_FIELDS = [
+  "app_user",
+  "client_addr",
+  "application_name",
+  "session_id",
+  "xid",
+  "sqlstate",
+] as const;
+export type AttributedField = typeof ATTRIBUTED_FIELDS[number];
+
 /** A filter after validation, with tokens and folded values worked out once. */
 export interface CompiledFilter {
   readonly equal: readonly (readonly [typeof EQUALITY_FIELDS[number], string])[];
+  /** Attributed conditions, the value as text (`xid` too). */
+  readonly attributed: readonly (readonly [AttributedField, string])[];
   /** Folded command, when filtering on it. */
   readonly command: string | undefined;
+  readonly minRows: number | undefined;
   readonly from: number | undefined;
   readonly to: number | undefined;
   readonly afterSeq: number | undefined;
@@ -112,6 +139,13 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
       `Cannot use filter kind="${filter.kind}": not one of ${EVENT_KINDS.join(", ")}`,
     );
   }
+  const attributed: [AttributedField, string][] = [];
+  for (const name of ATTRIBUTED_FIELDS) {
+    const v = name === "xid"
+      ? checkInteger(name, filter.xid, 0)?.toString()
+      : checkString(name, filter[name]);
+    if (v !== undefined) attributed.push([name, wellFormed(v)]);
+  }
   const order = filter.order ?? "asc";
   if (order !== "asc" && order !== "desc") {
     throw new TypeError(`Cannot use filter order="${String(order)}": expected asc or desc`);
@@ -127,6 +161,8 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
   const min = Number.MIN_SAFE_INTEGER;
   return {
     equal,
+    attributed,
+    minRows: checkInteger("minRows", filter.minRows, 0),
     command: command === undefined ? undefined : foldText(command),
     from: checkInteger("from", filter.from, min),
     to: checkInteger("to", filter.to, min),
@@ -138,15 +174,29 @@ export function compileFilter(filter: EventFilter): CompiledFilter {
   };
 }
 
-/** Whether one event passes a compiled filter (every condition but `limit` and `order`). */
-export function matchesCompiled(ev: AuditEvent, f: CompiledFilter): boolean {
+/** The text of an attributed field of an event, as the index stores it. */
+export function attributedValue(ev: AuditEvent, name: AttributedField): string | undefined {
+  const v = ev[name];
+  return v === undefined ? undefined : wellFormed(String(v));
+}
+
+/**
+ * Whether one event passes a compiled filter (every condition but `limit` and `order`);
+ * `made` is the statement message that made it, when known (attributed conditions).
+ */
+export function matchesCompiled(ev: AuditEvent, f: CompiledFilter, made?: AuditEvent): boolean {
   for (const [name, value] of f.equal) {
     const v = ev[name];
     if (v === undefined || wellFormed(v) !== value) return false;
   }
+  for (const [name, value] of f.attributed) {
+    if (attributedValue(ev, name) === value) continue;
+    if (made === undefined || attributedValue(made, name) !== value) return false;
+  }
   if (f.command !== undefined) {
     if (ev.command === undefined || foldText(ev.command) !== f.command) return false;
   }
+  if (f.minRows !== undefined && !(ev.rows !== undefined && ev.rows >= f.minRows)) return false;
   if (f.from !== undefined && !(ev.ts >= f.from)) return false;
   if (f.to !== undefined && !(ev.ts < f.to)) return false;
   if (f.afterSeq !== undefined && !(ev.seq > f.afterSeq)) return false;

@@ -40,7 +40,9 @@ export function textMatch(f: CompiledFilter): string | undefined {
 
 /** Whether a filter has conditions besides text and `seq` bounds. */
 export function hasFieldConditions(f: CompiledFilter): boolean {
-  return f.equal.length > 0 || f.command !== undefined || f.from !== undefined ||
+  return f.equal.length > 0 || f.attributed.length > 0 || f.minRows !== undefined ||
+    f.command !== undefined ||
+    f.from !== undefined ||
     f.to !== undefined;
 }
 
@@ -67,6 +69,17 @@ function fieldConditions(
     // `name` is one of the EQUALITY_FIELDS constants, each a column of `events` holding ids.
     where.push(`events.${name} = ${NAME_ID}`);
     params.push(value);
+  }
+  for (const [name, value] of f.attributed) {
+    // The event's own value or its statement's: both are rows of `fields` (see links.ts).
+    where.push(
+      `events.seq IN (SELECT seq FROM fields WHERE name = ${NAME_ID} AND value = ${NAME_ID})`,
+    );
+    params.push(name, value);
+  }
+  if (f.minRows !== undefined) {
+    where.push("events.seq IN (SELECT seq FROM row_counts WHERE rows >= ?)");
+    params.push(f.minRows);
   }
   if (f.command !== undefined) {
     where.push(`events.command_key = ${NAME_ID}`);

@@ -21,6 +21,7 @@ export {
   MAX_TEXT_TOKENS,
   selectEvents,
 } from "./filter.ts";
+export type { Attribution } from "./links.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
 export {
   countMatches,

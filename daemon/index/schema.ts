@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;
@@ -77,6 +77,19 @@ const CREATE = [
     body, content = 'events', content_rowid = 'seq',
     tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
   )`,
+  // Attribution (`links.ts`): row change → statement message, statement message → pgAudit line.
+  `CREATE TABLE attribution (seq INTEGER PRIMARY KEY, stmt INTEGER NOT NULL)`,
+  `CREATE INDEX attribution_stmt ON attribution (stmt)`,
+  `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
+  // The attributed filter fields (filter.ts) of each event, and of each row change those of
+  // its statement: name and value are ids of `names`.
+  `CREATE TABLE fields (
+    name INTEGER NOT NULL, value INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (name, value, seq)
+  ) WITHOUT ROWID`,
+  // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
+  `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,
+  `CREATE INDEX row_counts_rows ON row_counts (rows)`,
   `CREATE TABLE tally (
     block INTEGER PRIMARY KEY,
     rows INTEGER NOT NULL,

@@ -19,6 +19,7 @@
  * ```
  */
 
+import type { AuditEvent } from "../event/model.ts";
 import type { SeqReader, SeqRecord } from "../store/seq_reader.ts";
 import type { EventIndex } from "./event_index.ts";
 import { type CompiledFilter, compileFilter, type EventFilter, matchesCompiled } from "./filter.ts";
@@ -107,6 +108,34 @@ export async function countMatches(
   return n;
 }
 
+/**
+ * For a filter with attributed conditions, the statement message (read from the log) of each
+ * row change the index links to one: what the index nominated is tested against the log's
+ * events, the link included, never against the index's copy of their fields.
+ */
+async function statementsOf(
+  src: SearchSources,
+  f: CompiledFilter,
+  recs: readonly SeqRecord[],
+): Promise<Map<number, AuditEvent>> {
+  const out = new Map<number, AuditEvent>();
+  if (f.attributed.length === 0 || src.index === null) return out;
+  const wanted = new Map<number, number>();
+  for (const r of recs) {
+    if (r.event.kind !== "row_change") continue;
+    const stmt = src.index.attribution(r.seq, 0).statement;
+    if (stmt !== undefined) wanted.set(r.seq, stmt);
+  }
+  if (wanted.size === 0) return out;
+  const stmts = new Map((await src.reader.read([...new Set(wanted.values())].sort((a, b) => a - b)))
+    .map((s) => [s.seq, s.event]));
+  for (const [seq, stmt] of wanted) {
+    const ev = stmts.get(stmt);
+    if (ev !== undefined) out.set(seq, ev);
+  }
+  return out;
+}
+
 /** The filter's conditions without paging: parts bring their own bounds. */
 function bare(filter: EventFilter): EventFilter {
   const { limit: _l, order: _o, afterSeq: _a, beforeSeq: _b, ...rest } = filter;
@@ -189,7 +218,8 @@ async function* indexPart(
         else from = page[page.length - 1]! + 1;
         const recs = await src.reader.read(page);
         if (desc) recs.reverse();
-        const hits = recs.filter((r) => matchesCompiled(r.event, f));
+        const made = await statementsOf(src, f, recs);
+        const hits = recs.filter((r) => matchesCompiled(r.event, f, made.get(r.seq)));
         run.stats.dropped += page.length - hits.length;
         remaining -= hits.length;
         yield hits;

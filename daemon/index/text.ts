@@ -2,10 +2,10 @@
  * Text search semantics shared by the SQLite index and the in-memory matcher, so that both
  * answer a `text` filter identically.
  *
- * An event's searchable text is its `statement` and `error`, `raw` when the event could not be
- * parsed (it then has nothing else to search), and the name of the API `token` that posted it,
- * joined by newlines. (Events stored before `token` existed have none, so an index built by
- * earlier code holds the same text for them: no re-index is needed.) A query is split on white
+ * An event's searchable text is its `statement`, `error`, the values of its `params` and of its
+ * row images (`old_row`, `new_row`: each column's text, not the column names), `raw` when the
+ * event could not be parsed (it then has nothing else to search), and the name of the API
+ * `token` that posted it, joined by newlines. A query is split on white
  * space into tokens; an event matches when every token is a substring of its searchable text
  * after both are folded by {@link foldText}. Case folding happens here, in JavaScript, on both
  * sides: the index stores folded text and SQLite compares bytes, so no SQLite collation or
@@ -13,7 +13,7 @@
  * two disagree.
  */
 
-import type { AuditEvent } from "../event/model.ts";
+import type { AuditEvent, JsonObject } from "../event/model.ts";
 
 /**
  * Folds text for case-insensitive comparison: lone UTF-16 surrogates become U+FFFD (what SQLite
@@ -31,9 +31,21 @@ export function searchableText(ev: AuditEvent): string | undefined {
   const parts: string[] = [];
   if (ev.statement !== undefined) parts.push(ev.statement);
   if (ev.error !== undefined) parts.push(ev.error);
+  if (ev.params !== undefined) { for (const p of ev.params) if (p !== null) parts.push(p); }
+  rowValues(ev.old_row, parts);
+  rowValues(ev.new_row, parts);
   if (ev.raw !== undefined && ev.parse_error !== undefined) parts.push(ev.raw);
   if (ev.token !== undefined) parts.push(ev.token);
   return parts.length === 0 ? undefined : foldText(parts.join("\n"));
+}
+
+/** The values of a row image as text: PostgreSQL's own text output per column. */
+function rowValues(row: JsonObject | undefined, out: string[]): void {
+  if (row === undefined) return;
+  for (const v of Object.values(row)) {
+    if (v === null) continue;
+    out.push(typeof v === "string" ? v : JSON.stringify(v));
+  }
 }
 
 /** The folded, de-duplicated white-space-separated tokens of a query text; [] for blank text. */

@@ -137,6 +137,7 @@ function auditEvent(rec: LogRecord, ts: number, a: AuditEntry, opts: EventOption
   }
   if (a.statement !== undefined) ev.statement = a.statement;
   if (a.params !== undefined) ev.params = a.params;
+  if (a.rows !== undefined) ev.rows = a.rows;
   if (change !== undefined) ev.context = settingContext(change);
   return ev;
 }

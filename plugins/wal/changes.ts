@@ -54,10 +54,12 @@ import type {
 import { parseWalPosition, START_POSITION, type WalPosition } from "./position.ts";
 import { type ChangeBatch, ReleasedEvents } from "./released.ts";
 import {
+  appUserOf,
   CONTEXT_PREFIX,
   HEARTBEAT_PREFIX,
   isVigilPrefix,
   readVigilMessage,
+  STMT_COMMAND,
 } from "./vigil_messages.ts";
 
 export type { ChangeBatch } from "./released.ts";
@@ -265,6 +267,11 @@ export class ChangeAssembler {
         if (held.context === undefined && takesContext(held)) attachContext(held, context);
       }
     } else if (txn.context !== null && takesContext(ev)) attachContext(ev, txn.context);
+    else if (txn.context !== null && ev.command === STMT_COMMAND) {
+      // A statement keeps its own context (vxid, op…); the application user still applies.
+      const user = appUserOf(txn.context);
+      if (user !== undefined) ev.app_user = user;
+    }
     this.#add(txn, ev, msg.content.length);
   }
 

@@ -13,19 +13,33 @@
  *   `{"command_tag": "CREATE TABLE", "object_type": "table", "schema_name": "public",
  *   "object_identity": "public.t", "role": "alice", "statement": "CREATE TABLE t (…)"}`.
  *   Every field is optional; becomes a `ddl` event.
+ * - `vigil.stmt` — JSON object from `pg-install`'s statement triggers, one per statement that
+ *   wrote a watched table: who ran it and what (see {@link STMT_PREFIX}). Becomes a `message`
+ *   event with command `STATEMENT`, the session's `role`, `client_addr`, `application_name`,
+ *   `session_id`, `pid`, the `statement`, and the table as `schema`/`object`; what has no event
+ *   field (`vxid`, `op`, `current_user`, `client_port`, `stmt_ts`, and the session's `pgaudit_log` and
+ *   `replication_role`) goes in `context`. The
+ *   trigger fires after the statement, so the message follows its row changes in the
+ *   transaction; the search index links the two (`daemon/coverage/`).
  * - any other `vigil.*` — a `message` event whose `command` is the prefix and whose `raw` is
  *   the content. The source's own heartbeats (`vigil.heartbeat`, non-transactional) are one only
  *   with `store_heartbeats`; otherwise the assembler just moves the position past them.
  */
 
+import { STATEMENT_COMMAND } from "../../daemon/coverage/join.ts";
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
 import { parseJsonExact } from "../../daemon/event/json_exact.ts";
 import { byteaHex } from "./hex.ts";
+import { qualifiedName } from "./ident.ts";
 
 /** Prefix of every message Vigil reads; others belong to someone else and are passed over. */
 export const VIGIL_PREFIX = "vigil.";
 export const CONTEXT_PREFIX = "vigil.context";
 export const DDL_PREFIX = "vigil.ddl";
+/** One statement's attribution: `{"v":1,"pid":…,"vxid":"3/4","xid":"123","session_id":…}`. */
+export const STMT_PREFIX = "vigil.stmt";
+/** The `command` of a statement message's event: what the coverage join looks for. */
+export const STMT_COMMAND = STATEMENT_COMMAND;
 /** The WAL source's own non-transactional liveness message; see `watchdog.ts`. */
 export const HEARTBEAT_PREFIX = "vigil.heartbeat";
 
@@ -38,6 +52,10 @@ export type MessageFields = Pick<
   | "object"
   | "object_type"
   | "role"
+  | "client_addr"
+  | "application_name"
+  | "session_id"
+  | "pid"
   | "statement"
   | "app_user"
   | "context"
@@ -90,6 +108,7 @@ export function readVigilMessage(prefix: string, content: Uint8Array): ReadMessa
   }
   if (prefix === CONTEXT_PREFIX) return readContext(text);
   if (prefix === DDL_PREFIX) return readDdl(text);
+  if (prefix === STMT_PREFIX) return readStmt(text);
   return { fields: { kind, command: prefix, raw: text }, context: null };
 }
 
@@ -128,6 +147,72 @@ function readDdl(text: string): ReadMessage {
     // pg_event_trigger_ddl_commands() says "table"; pgAudit and row changes say "TABLE".
     fields[to] = to === "object_type" ? value.toUpperCase() : value;
   }
+  return { fields, context: null };
+}
+
+/** Fields of a `vigil.stmt` record that become event fields: JSON key, event field, type. */
+const STMT_FIELDS = [
+  ["role", "role", "string"],
+  ["client_addr", "client_addr", "string"],
+  ["application_name", "application_name", "string"],
+  ["session_id", "session_id", "string"],
+  ["pid", "pid", "int"],
+  ["statement", "statement", "string"],
+] as const;
+/** Fields kept in `context`: they have no event field. */
+const STMT_CONTEXT = [
+  ["vxid", "string"],
+  ["op", "string"],
+  ["current_user", "string"],
+  ["client_port", "int"],
+  ["stmt_ts", "string"],
+  ["pgaudit_log", "string"],
+  ["replication_role", "string"],
+] as const;
+
+function readStmt(text: string): ReadMessage {
+  const command = STMT_COMMAND;
+  const bad = (why: string): ReadMessage => ({
+    fields: { kind: "message", command, raw: text, parse_error: why },
+    context: null,
+  });
+  const record = parseObject(text);
+  if (typeof record === "string") return bad(record);
+  const typed = (key: string, type: "string" | "int"): string | number | null | undefined => {
+    const v = record[key];
+    if (v === undefined || v === null) return v;
+    if (type === "string" ? typeof v === "string" : Number.isSafeInteger(v)) {
+      return v as string | number;
+    }
+    throw new SyntaxError(
+      `field ${JSON.stringify(key)} of the ${STMT_PREFIX} message is not ${
+        type === "string" ? "a string" : "an integer"
+      }`,
+    );
+  };
+  const fields: MessageFields = { kind: "message", command };
+  const context: JsonObject = {};
+  try {
+    for (const [from, to, type] of STMT_FIELDS) {
+      const v = typed(from, type);
+      if (v !== undefined && v !== null) (fields as Record<string, unknown>)[to] = v;
+    }
+    for (const [key, type] of STMT_CONTEXT) {
+      const v = typed(key, type);
+      if (v !== undefined && v !== null) context[key] = v;
+    }
+    const schema = typed("schema", "string");
+    const table = typed("table", "string");
+    if (typeof schema === "string" && typeof table === "string") {
+      fields.schema = schema;
+      fields.object = qualifiedName(schema, table);
+      fields.object_type = "TABLE";
+    }
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return bad(e.message);
+  }
+  fields.context = context;
   return { fields, context: null };
 }
 

@@ -22,6 +22,7 @@ import {
   SearchParamError,
   type SearchRequest,
 } from "../search.ts";
+import { attributionView } from "../attribution.ts";
 import { EventPage } from "../views/event.tsx";
 import { EventsPage } from "../views/events.tsx";
 
@@ -94,15 +95,16 @@ export function eventRoutes(deps: WebDeps): Hono<WebEnv> {
     const event = seq === null ? null : await eventBySeq(deps, seq);
     if (!event) return c.text("No such event", 404);
     await recordUiAction(deps, c, { command: "VIEW_EVENT", object: `event ${event.seq}` });
-    const [segment, proof] = await Promise.all([
+    const [segment, proof, attribution] = await Promise.all([
       segmentOf(deps.store.dataDir, event.seq),
       proveEvent(deps.store.dataDir, event),
+      attributionView(deps, event),
     ]);
     return c.html(
       <EventPage
         user={c.get("user")!}
         csrf={c.get("session")!.csrf}
-        {...{ event, segment, proof }}
+        {...{ event, segment, proof, attribution }}
       />,
     );
   });

@@ -5,6 +5,7 @@ import type { User } from "../../daemon/access/mod.ts";
 import { type AuditEvent, EVENT_FIELDS } from "../../daemon/event/model.ts";
 import type { ProofResult } from "../proof.ts";
 import { eventTime } from "./format.ts";
+import { Attribution, type AttributionView } from "./attribution.tsx";
 import { Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
@@ -17,12 +18,14 @@ function shown(e: AuditEvent, name: keyof AuditEvent): string | undefined {
 }
 
 /** The event page. */
-export const EventPage = ({ user, csrf, event, segment, proof }: {
+export const EventPage = ({ user, csrf, event, segment, proof, attribution = null }: {
   user: User;
   csrf: string;
   event: AuditEvent;
   segment: string | null;
   proof: ProofResult;
+  /** The statement and row changes the index links to the event; null without an index. */
+  attribution?: AttributionView | null;
 }): JSX.Element => (
   <Layout title={`Event ${event.seq}`} user={user} csrf={csrf} active="/events">
     <h2>Fields</h2>
@@ -36,6 +39,7 @@ export const EventPage = ({ user, csrf, event, segment, proof }: {
         </>
       ))}
     </dl>
+    <Attribution event={event} view={attribution} />
     <h2>Place in the chain</h2>
     <dl class="fields">
       <dt>seq (Merkle leaf index)</dt>

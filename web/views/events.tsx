@@ -25,7 +25,20 @@ function kindOption(kind: string, chosen: string | undefined): JSX.Element {
 /** The form, prefilled with the request's values. */
 const SearchForm = ({ values }: { values: Record<string, string> }): JSX.Element => (
   <form class="filters" method="get" action="/events" role="search">
-    {(["source", "role", "db", "object", "command"] as const).map((k) => (
+    {([
+      "source",
+      "role",
+      "db",
+      "object",
+      "command",
+      "app_user",
+      "client_addr",
+      "application_name",
+      "session_id",
+      "xid",
+      "sqlstate",
+      "min_rows",
+    ] as const).map((k) => (
       <label>
         {k}
         <input name={k} value={values[k] ?? ""} />

@@ -164,6 +164,27 @@ Deno.test("bulk_read and first reads of sensitive objects", () => {
   assert(exf.length >= 1 && exf[0]!.reason.includes("hr.pay"), JSON.stringify(exf));
 });
 
+Deno.test("bulk_read fires for a window reading many rows from the role's usual tables", () => {
+  // The usual history reads 10 rows a statement; one window reads 500 000 from the same two
+  // tables: not more objects than usual, only far more rows.
+  const usual = history("bob", { rows: 10 });
+  const dump = [0, 1].map((i) =>
+    base(at(10, 10) + i * 60e6, {
+      class: "READ",
+      command: "SELECT",
+      object: `public.t${i}`,
+      rows: 250_000,
+    })
+  );
+  const alerts = run([...usual, ...dump], { disabled: ["model"] });
+  const bulk = alerts.filter((a) => a.rule === "bulk_read");
+  assertEquals(bulk.length, 1, JSON.stringify(bulk));
+  assertEquals(bulk[0]!.score, 500_000);
+  assert(bulk[0]!.reason.includes("500000 rows"), bulk[0]!.reason);
+  const quiet = run(usual, { disabled: ["model"] }).filter((a) => a.rule === "bulk_read");
+  assertEquals(quiet, []);
+});
+
 /** A pgAudit DDL statement by the superuser. */
 function ddl(ts: number, command: string, object: string): NewEvent {
   return {

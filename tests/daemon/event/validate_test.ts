@@ -229,6 +229,7 @@ Deno.test("validateEvent() output encodes canonically with every field set", () 
     redacted: true,
     raw: "raw",
     parse_error: "none",
+    rows: 12,
   };
   const ev = validateEvent(input, OPTS);
   const stored: AuditEvent = { seq: 0, ingest_ts: INGEST, ...ev } as AuditEvent;

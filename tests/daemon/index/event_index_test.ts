@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { EventIndex, IndexUnavailableError } from "../../../daemon/index/event_index.ts";
+import type { NewEvent } from "../../../daemon/event/model.ts";
+import { EventIndex, indexPath, IndexUnavailableError } from "../../../daemon/index/event_index.ts";
+import { attachIndex } from "../../../daemon/index/feed.ts";
+import { Store } from "../../../daemon/store/store.ts";
 import { TALLY_BLOCK } from "../../../daemon/index/schema.ts";
 import { selectEvents } from "../../../daemon/index/filter.ts";
 import { event, record, records, seqs, T0, withIndex, withTempDir } from "./_events.ts";
@@ -244,7 +247,7 @@ Deno.test("EventIndex.open() rebuilds an index of another schema version", async
     assert.throws(() => EventIndex.open(path, { readonly: true }), (e: unknown) => {
       assert.ok(e instanceof IndexUnavailableError);
       assert.equal(e.reason, "version");
-      assert.match(e.message, /schema version 0, this build reads 2/);
+      assert.match(e.message, /schema version 0, this build reads 3/);
       return true;
     });
     const b = EventIndex.open(path);
@@ -287,5 +290,129 @@ Deno.test("EventIndex.reset() drops every event and indexes again afterwards", a
     index.add(records([event(0, { statement: "select b" })]));
     assert.deepEqual(index.seqs({ text: "select b" }), [0]);
     assert.deepEqual(index.seqs({ text: "select a" }), []);
+  });
+});
+
+Deno.test("EventIndex links row changes to their statement and the statement to its pgAudit line, across re-opens", async () => {
+  await withTempDir((dir) => {
+    const path = dir + "/index.sqlite";
+    const T = 1_800_000_000_000_000;
+    const line = {
+      ts: T,
+      source: "log",
+      kind: "session" as const,
+      db: "shop",
+      audit_type: "SESSION",
+      class: "WRITE",
+      command: "UPDATE",
+      session_id: "a.1",
+      params: ["7"],
+    };
+    const row = { ts: T + 500, source: "wal", kind: "row_change" as const, db: "shop", xid: 9 };
+    const stmt = {
+      ts: T + 500,
+      source: "wal",
+      kind: "message" as const,
+      command: "STATEMENT",
+      db: "shop",
+      xid: 9,
+      object: "public.t",
+      session_id: "a.1",
+      context: { op: "UPDATE", stmt_ts: "2027-01-15T08:00:00.000000Z" },
+    };
+    const a = EventIndex.open(path);
+    // The line and the first row in one batch, the rest in another: the join's pending state
+    // is kept in the index between them.
+    a.add(records([event(0, line), event(1, { ...row, object: "public.t" })]));
+    a.close();
+    const b = EventIndex.open(path);
+    try {
+      b.add(records([event(2, { ...row, object: "public.t" }), event(3, stmt)]));
+      assert.deepEqual(b.attribution(1), { statement: 3, line: 0 });
+      assert.deepEqual(b.attribution(3), { line: 0, rows: [1, 2] });
+      assert.deepEqual(b.attribution(0), {});
+      b.reset();
+      b.add(records([0, 1, 2, 3].map((i) =>
+        event(
+          i,
+          [line, { ...row, object: "public.t" }, {
+            ...row,
+            object: "public.t",
+          }, stmt][i]!,
+        )
+      )));
+      assert.deepEqual(b.attribution(3), { line: 0, rows: [1, 2] });
+    } finally {
+      b.close();
+    }
+  });
+});
+
+Deno.test("the feeder feeds the attribution join again from its last saved state after a crash", async () => {
+  await withTempDir(async (dir) => {
+    const T = 1_800_000_000_000_000;
+    const line: NewEvent = {
+      ts: T,
+      source: "log",
+      kind: "session",
+      db: "shop",
+      audit_type: "SESSION",
+      class: "WRITE",
+      command: "UPDATE",
+      session_id: "a.1",
+    };
+    const row: NewEvent = {
+      ts: T + 500,
+      source: "wal",
+      kind: "row_change",
+      db: "shop",
+      xid: 9,
+      object: "public.t",
+    };
+    const stmt: NewEvent = {
+      ...row,
+      kind: "message",
+      command: "STATEMENT",
+      session_id: "a.1",
+      client_addr: "10.0.0.9",
+      context: { op: "UPDATE", stmt_ts: "2027-01-15T08:00:00.000000Z" },
+    };
+    const store = await Store.open(dir, { checkpointIntervalMs: 0, hashWorker: false });
+    try {
+      await store.append({ source: "t", events: [line, row] });
+      await (await attachIndex(store)).close();
+      // A crash loses the join's state, which is saved now and then, not with every batch.
+      const raw = new DatabaseSync(indexPath(dir));
+      raw.exec("DELETE FROM meta WHERE key LIKE 'attribution%'");
+      raw.close();
+      await store.append({ source: "t", events: [row, stmt] });
+      const feed = await attachIndex(store);
+      await feed.drain();
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    try {
+      assert.deepEqual(index.attribution(1), { statement: 3, line: 0 });
+      assert.deepEqual(index.attribution(3), { line: 0, rows: [1, 2] });
+      assert.deepEqual(index.seqs({ client_addr: "10.0.0.9", kind: "row_change" }), [1, 2]);
+    } finally {
+      index.close();
+    }
+  });
+});
+
+Deno.test("EventIndex finds events by pgAudit's row count (minRows) as the log scan does", async () => {
+  await withIndex((index) => {
+    const evs = [0, 1, 2, 3, 4].map((i) =>
+      event(i, i === 4 ? {} : { class: "READ", command: "SELECT", rows: [5, 100, 250, 99][i]! })
+    );
+    index.add(records(evs));
+    for (const minRows of [0, 99, 100, 251]) {
+      const want = selectEvents(evs, { minRows }).map((e) => e.seq);
+      assert.deepEqual(index.seqs({ minRows }), want, `minRows ${minRows}`);
+    }
+    assert.deepEqual(index.seqs({ minRows: 100 }), [1, 2]);
   });
 });

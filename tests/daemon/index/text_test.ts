@@ -56,3 +56,15 @@ Deno.test("ftsQuery() quotes every trigram so FTS5 syntax in user text is litera
   assert.equal(ftsQuery(["near(", "x*y"]), '"nea" AND "ear" AND "ar(" AND "x*y"');
   assert.equal(ftsQuery(["-abc", "abc"]), '"-ab" AND "abc"');
 });
+
+Deno.test("searchableText() holds parameter values and row values, not column names", () => {
+  const text = searchableText(event(0, {
+    params: ["Ada Lovelace", null],
+    old_row: { owner: "Old Name", id: "7" },
+    new_row: { owner: "New Name", id: "7", note: null },
+  }))!;
+  for (const want of ["ada lovelace", "old name", "new name", "7"]) {
+    assert.ok(text.includes(want), `${want} in ${JSON.stringify(text)}`);
+  }
+  assert.ok(!text.includes("owner") && !text.includes("null"), text);
+});

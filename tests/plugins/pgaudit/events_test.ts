@@ -54,6 +54,12 @@ Deno.test("logEvent() makes a session event of a pgAudit line, with every field"
   assertEquals([e.lineNum, e.clientPort, e.vxid], [7, 50000, "3/14"]);
 });
 
+Deno.test("logEvent() keeps pgAudit's row count (log_rows) as rows", () => {
+  const e = csv({ message: "AUDIT: SESSION,1,1,WRITE,UPDATE,,,update t set a = 1,<none>,42" })!;
+  assertEquals([e.event.command, e.event.rows], ["UPDATE", 42]);
+  assertEquals(csv({ message: auditMessage("select 1") })!.event.rows, undefined);
+});
+
 Deno.test("logEvent() makes an object event with schema and object", () => {
   const e = csv({
     message: 'AUDIT: OBJECT,3,1,WRITE,UPDATE,TABLE,"public.""T,1""",update x,<none>',
