@@ -34,7 +34,7 @@ import {
 } from "./filter_sql.ts";
 import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
 import { NameIds } from "./names.ts";
-import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
+import { firstSeq, type SeqRange, tallyAdded, tallyDropped, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
 /** File name of the index inside the data directory. */
@@ -89,6 +89,8 @@ const EVENT_WIDTH = 9;
  * which multi-row statements spread over many rows.
  */
 const ROWS_PER_INSERT = 64;
+/** Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time. */
+const DROP_LIMIT = 16_384;
 
 function multiRowInsert(table: string, columns: string, width: number, rows: number): string {
   const tuple = "(" + "?, ".repeat(width - 1) + "?)";
@@ -281,11 +283,57 @@ export class EventIndex {
     }
   }
 
-  /** The largest indexed `seq`, or -1 when the index is empty. */
+  /**
+   * The seq the index is complete up to: its largest indexed `seq`, or, when retention dropped
+   * every row it held (`dropBefore`), the seq before the log's retained start; -1 when empty.
+   */
   lastSeq(): number {
     const row = this.#db.prepare("SELECT max(seq) AS m FROM events").get();
     const m = row?.m;
-    return typeof m === "number" ? m : -1;
+    const max = typeof m === "number" ? m : -1;
+    return Math.max(max, (firstSeq(this.#db) ?? 0) - 1);
+  }
+
+  /**
+   * Drops the rows of seqs below `to`, which retention deleted from the log, at most `limit`
+   * seqs' worth in one transaction (a writer blocks while it runs); the search text goes with
+   * them and the tally forgets their blocks, so what is left is still vouched for. Returns
+   * whether rows below `to` remain (call again, yielding between). The index then claims seqs
+   * from `to` only: searches read anything below it from the log, which holds none of it.
+   */
+  dropBefore(to: number, opts: { limit?: number } = {}): boolean {
+    this.#writable("drop rows from");
+    const limit = opts.limit ?? DROP_LIMIT;
+    if (!Number.isSafeInteger(to) || !Number.isSafeInteger(limit) || limit <= 0) {
+      throw new RangeError(`Cannot drop rows of search index ${this.path}: bad bound ${to}`);
+    }
+    const db = this.#db;
+    const lowest = db.prepare("SELECT min(seq) AS m FROM events").get()?.m;
+    const from = typeof lowest === "number" ? lowest : to;
+    if (from >= to && (firstSeq(db) ?? 0) >= to) return false;
+    const hi = Math.min(to, from + limit);
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      if (from < hi) {
+        // External content: the text index must be told each row's text before the row goes.
+        db.prepare(
+          `INSERT INTO events_text (events_text, rowid, body)
+            SELECT 'delete', seq, body FROM events WHERE seq >= ? AND seq < ? AND body IS NOT NULL`,
+        ).run(from, hi);
+        db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
+      }
+      if (hi === to) tallyDropped(db, to);
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw new Error(
+        `Cannot drop events ${from}..${hi - 1} from search index ${this.path}: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
+    return hi < to;
   }
 
   /**

@@ -46,7 +46,8 @@ export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
  * or `ts`, while every index costs a B-tree insert per event (the insert benchmark shows it).
  *
  * `tally` counts, per block of {@link TALLY_BLOCK} seqs, the rows `add()` wrote, and `meta`
- * keeps `first_seq`, the lowest seq added since the index was created. Triggers count a row
+ * keeps `first_seq`, the lowest seq added since the index was created — or, once retention
+ * deleted the log's head, the log's new start (`dropBefore()` deletes the rows below it). Triggers count a row
  * deleted (`rows` goes down) or edited (`edits` goes up), which the feeder never does, so a
  * block whose count disagrees with the seqs it should hold, or that was edited, is one the index
  * cannot vouch for: searches read that block's events from the log instead (`search.ts`). This
