@@ -15,7 +15,7 @@ import { hex, keyIdOf, readPublicKey, unhex } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
 import { nativeHash } from "./native_hash.ts";
 import { readRetainedStart } from "./retained.ts";
-import { listSegments, type SegmentEntry } from "./segment_file.ts";
+import { listSegments, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
 import { checkSegment, type SegmentJob } from "./verify_segment.ts";
 import { checkUpperLevels, LeafFileCheck, levelFileName } from "./verify_nodes.ts";
 import { inlineRunner, workerRunner } from "./verify_pool.ts";
@@ -195,10 +195,13 @@ export async function verifyStore(
     let claimPlace: LogPlace = {};
     try {
       // Segment i+1 is read and checked on the workers while segment i's leaves go into the
-      // Merkle tree here; results are still taken strictly in order.
-      const job = (entry: SegmentEntry): Promise<SegmentJob> =>
+      // Merkle tree here; results are still taken strictly in order. Three segments are in
+      // hand at most (the one taken, two read ahead), each in a buffer of its own that the
+      // segment three on reuses, so memory follows the segment size, not the segment count.
+      const buffers = [0, 1, 2].map(() => new SegmentBuffer({ shared: parallel }));
+      const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
-          shared: parallel,
+          buffer: buffers[i % buffers.length]!,
           parts: parallel ? WORKERS * 2 : 1,
           runner,
           chainsAt,
@@ -209,7 +212,7 @@ export async function verifyStore(
         const isLast = si === segments.length - 1;
         const current = await jobs[si]!;
         if (si + 2 < segments.length) {
-          const p = job(segments[si + 2]!);
+          const p = job(segments[si + 2]!, si + 2);
           p.catch(() => {});
           jobs.push(p);
         }
