@@ -15,7 +15,8 @@ declare const self: {
 
 self.onmessage = async (e): Promise<void> => {
   try {
-    self.postMessage({ report: await verifyStore(e.data.dataDir) });
+    // A thread of its own: collecting after each segment keeps its memory flat (`collect.ts`).
+    self.postMessage({ report: await verifyStore(e.data.dataDir, { collect: true }) });
   } catch (err) {
     self.postMessage({ error: String((err as Error)?.message ?? err) });
   }

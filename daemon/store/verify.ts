@@ -5,6 +5,7 @@
  * kept — and that no signed event has gone missing. It names the first problem it finds.
  */
 
+import { collectGarbage } from "./collect.ts";
 import { checkDataFormat } from "./format.ts";
 import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { type KeyLoss, type KeySpan, resolveKeyChain } from "./key_chain.ts";
@@ -30,6 +31,17 @@ export interface VerifyOptions {
   publicKey?: Uint8Array;
   /** Checkpoints kept apart from the box: the log must still extend each of them. */
   trusted?: Checkpoint[];
+  /**
+   * Workers checking records beside the calling thread; default 2 on a store past a few MiB.
+   * 0 checks everything on the calling thread: slower, with the least memory (a background run).
+   */
+  workers?: number;
+  /**
+   * A full garbage collection after each segment (`collect.ts`), so that memory does not follow
+   * the number of segments: for a thread of its own (the daemon's verification Worker, the CLI),
+   * never the daemon's main thread, which it would pause. Default false.
+   */
+  collect?: boolean;
 }
 
 /** The outcome of a verification. */
@@ -188,8 +200,9 @@ export async function verifyStore(
       totalBytes += s.compressed ? size * 5 : size;
     }
     // Workers pay off beyond a few MiB; below that their start-up is most of the time.
-    const parallel = totalBytes > PARALLEL_BYTES;
-    const runner = parallel ? workerRunner(WORKERS) : inlineRunner();
+    const workers = opts.workers ?? WORKERS;
+    const parallel = workers > 0 && totalBytes > PARALLEL_BYTES;
+    const runner = parallel ? workerRunner(workers) : inlineRunner();
     const leafFile = new LeafFileCheck(paths.merkle);
     let signedClaim = 0;
     let claimPlace: LogPlace = {};
@@ -202,19 +215,27 @@ export async function verifyStore(
       const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
           buffer: buffers[i % buffers.length]!,
-          parts: parallel ? WORKERS * 2 : 1,
+          parts: parallel ? workers * 2 : 1,
           runner,
           chainsAt,
         });
-      const jobs: Promise<SegmentJob>[] = segments.slice(0, 2).map(job);
-      for (const p of jobs) p.catch(() => {});
+      // Segments read ahead, by index; one taken is dropped, so that its leaves (32 bytes an
+      // event) do not stay in memory to the end.
+      const jobs = new Map<number, Promise<SegmentJob>>(
+        segments.slice(0, 2).map((s, i) => [
+          i,
+          job(s, i),
+        ]),
+      );
+      for (const p of jobs.values()) p.catch(() => {});
       for (const [si, entry] of segments.entries()) {
         const isLast = si === segments.length - 1;
-        const current = await jobs[si]!;
+        const current = await jobs.get(si)!;
+        jobs.delete(si);
         if (si + 2 < segments.length) {
           const p = job(segments[si + 2]!, si + 2);
           p.catch(() => {});
-          jobs.push(p);
+          jobs.set(si + 2, p);
         }
         if ("error" in current) {
           throw new Problem(current.error, { segment: entry.name, offset: 0 });
@@ -302,6 +323,7 @@ export async function verifyStore(
             offset: runs.at(-1)?.end ?? 0,
           });
         }
+        if (opts.collect) collectGarbage();
       }
     } finally {
       runner.close();
