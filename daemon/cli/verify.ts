@@ -49,6 +49,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       })
     : undefined;
   const report = await verifyStore(data, {
+    // The CLI's own thread: collecting after each segment keeps its memory flat.
+    collect: true,
     ...(publicKey ? { publicKey } : {}),
     ...(trusted ? { trusted } : {}),
   });
