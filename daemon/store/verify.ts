@@ -85,6 +85,11 @@ function blockRoot(leaves: Uint8Array, i: number): Uint8Array {
 /** Stores smaller than this are verified on the calling thread alone. */
 const PARALLEL_BYTES = 8 * 1024 * 1024;
 const WORKERS = 2;
+/**
+ * Runs a segment is checked in on the calling thread: a compressed one's blocks are
+ * decompressed a run at a time, so about 1/16 of a segment's raw bytes is in memory at once.
+ */
+const INLINE_PARTS = 16;
 
 class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
@@ -215,7 +220,7 @@ export async function verifyStore(
       const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
           buffer: buffers[i % buffers.length]!,
-          parts: parallel ? workers * 2 : 1,
+          parts: parallel ? workers * 2 : INLINE_PARTS,
           runner,
           chainsAt,
         });
