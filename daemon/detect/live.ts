@@ -10,7 +10,9 @@
  * left to the log (which holds them) rather than held in memory, and the switch to following
  * `onDurable` happens in the same turn as the check that the engine is current; an alert raised
  * before (per `alerts.db`'s `raised_through`) is not sent again; a detector that threw, or an
- * engine that stopped, shows as unhealthy.
+ * engine that stopped, shows as unhealthy. The log is read through the seq reader, a chunk at a
+ * time (a compressed segment a block at a time), so a rebuild's memory is the engine's state and
+ * one chunk, whatever the log's size.
  *
  * @example
  * const live = LiveDetection.start(store, { config, alerts: AlertStore.open(alertsPath(dir)) });
@@ -19,7 +21,7 @@
  */
 
 import { log } from "../log.ts";
-import { readLog } from "../store/log_reader.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import type { Alert } from "./alert.ts";
 import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
@@ -299,15 +301,16 @@ export class LiveDetection {
 
   async #readLog(): Promise<void> {
     const e = this.#engine!;
-    const dataDir = this.#store.dataDir;
     try {
+      const reader = await SeqReader.open(this.#store.dataDir);
       while (!this.#stopping && this.#error === null) {
         const target = this.#store.size;
         if (e.lastSeq + 1 >= target) {
           if (this.#unchecked) {
             // Nothing to catch up, but the snapshot's last event is still to be compared.
-            const at = { fromSeq: e.lastSeq, toSeq: e.lastSeq + 1 };
-            for await (const r of readLog(dataDir, at)) this.#check(r);
+            for await (const chunk of reader.scan(e.lastSeq, e.lastSeq + 1)) {
+              for (const r of chunk) this.#check(r);
+            }
             this.#unchecked = false;
             continue;
           }
@@ -323,12 +326,11 @@ export class LiveDetection {
         let chunk: LogRecordLike[] = [];
         const fromSeq = e.lastSeq + (this.#unchecked ? 0 : 1);
         this.#unchecked = false;
-        for await (const r of readLog(dataDir, { fromSeq, toSeq: target })) {
-          if (r.seq === before) {
-            this.#check(r);
-            continue;
+        for await (const records of reader.scan(fromSeq, target, { chunk: CHUNK })) {
+          for (const r of records) {
+            if (r.seq === before) this.#check(r);
+            else chunk.push(r);
           }
-          chunk.push(r);
           if (chunk.length >= CHUNK) {
             this.#feed(chunk, true);
             chunk = [];
