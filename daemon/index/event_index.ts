@@ -32,7 +32,14 @@ import {
   type SqlQuery,
   textMatch,
 } from "./filter_sql.ts";
-import { isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
+import {
+  createSecondaryIndexes,
+  dropSecondaryIndexes,
+  isEmpty,
+  recreate,
+  SCHEMA_VERSION,
+  storedVersion,
+} from "./schema.ts";
 import { NameIds } from "./names.ts";
 import { firstSeq, type SeqRange, tallyAdded, tallyDropped, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
@@ -170,6 +177,9 @@ export class EventIndex {
           rebuilt = !isEmpty(db);
           recreate(db);
         }
+        // A bulk fill cut short (see `bulkFill`) left them out: searches are right without
+        // them, but slow.
+        createSecondaryIndexes(db);
         db.exec("COMMIT");
       } catch (e) {
         db.exec("ROLLBACK");
@@ -397,6 +407,32 @@ export class EventIndex {
   count(filter: EventFilter): number {
     const { sql, params } = countSql(compileFilter(filter));
     return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+  }
+
+  /**
+   * Runs `fill` (which adds many events) without the secondary indexes, then builds each of them
+   * once: several times faster than keeping them up to date row by row. Searches meanwhile give
+   * the same answers, more slowly. For `vigil reindex`, not for a daemon's live feed.
+   */
+  async bulkFill<T>(fill: () => Promise<T>): Promise<T> {
+    this.#writable("fill");
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      dropSecondaryIndexes(this.#db);
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw e;
+    }
+    this.#inserts.clear();
+    try {
+      return await fill();
+    } finally {
+      this.#db.exec("BEGIN IMMEDIATE");
+      createSecondaryIndexes(this.#db);
+      this.#db.exec("COMMIT");
+      this.#inserts.clear();
+    }
   }
 
   /** Drops every indexed event, for a full re-index from the log. */

@@ -204,7 +204,7 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      return await catchUp(index, dataDir, store.size);
+      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
     } finally {
       index.close();
     }

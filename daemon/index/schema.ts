@@ -17,6 +17,34 @@ export const TALLY_SHIFT = 14;
 export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
 
 /**
+ * The B-tree indexes that make searches fast, not right: a search without them walks `events`
+ * and gives the same answer. `vigil reindex` drops them while it fills the index and builds each
+ * once at the end (sorting once is cheaper than millions of inserts in key order each); a writer
+ * creates any that are missing when it opens the index, so a rebuild cut short only costs speed
+ * until then.
+ */
+const SECONDARY_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS events_ts ON events (ts)`,
+  `CREATE INDEX IF NOT EXISTS events_source_ts ON events (source, ts)`,
+  `CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts)`,
+  `CREATE INDEX IF NOT EXISTS events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_command_ts ON events (command_key, ts)
+    WHERE command_key IS NOT NULL`,
+];
+const SECONDARY_NAMES = SECONDARY_INDEXES.map((sql) => /EXISTS (\w+)/.exec(sql)![1]!);
+
+/** Creates the secondary indexes that are missing. */
+export function createSecondaryIndexes(db: DatabaseSync): void {
+  for (const sql of SECONDARY_INDEXES) db.exec(sql);
+}
+
+/** Drops the secondary indexes, for a bulk fill (see {@link SECONDARY_INDEXES}). */
+export function dropSecondaryIndexes(db: DatabaseSync): void {
+  for (const name of SECONDARY_NAMES) db.exec(`DROP INDEX IF EXISTS ${name}`);
+}
+
+/**
  * `events` holds what search needs and nothing else: `seq`, the event time and the filter
  * columns. No copy of the event: whatever is shown of an event is read from the log by seq
  * (`store/seq_reader.ts`), so the index can only nominate events, never say what they hold.
@@ -68,12 +96,7 @@ const CREATE = [
     command_key INTEGER,
     body TEXT
   )`,
-  `CREATE INDEX events_ts ON events (ts)`,
-  `CREATE INDEX events_source_ts ON events (source, ts)`,
-  `CREATE INDEX events_kind_ts ON events (kind, ts)`,
-  `CREATE INDEX events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
-  `CREATE INDEX events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
-  `CREATE INDEX events_command_ts ON events (command_key, ts) WHERE command_key IS NOT NULL`,
+  ...SECONDARY_INDEXES,
   `CREATE VIRTUAL TABLE events_text USING fts5(
     body, content = 'events', content_rowid = 'seq',
     tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
