@@ -41,7 +41,8 @@ import {
   storedVersion,
 } from "./schema.ts";
 import { NameIds } from "./names.ts";
-import { firstSeq, type SeqRange, tallyAdded, tallyDropped, untrustedRanges } from "./tally.ts";
+import { dropRowsBefore } from "./drop.ts";
+import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
 
 /** File name of the index inside the data directory. */
@@ -313,37 +314,14 @@ export class EventIndex {
    */
   dropBefore(to: number, opts: { limit?: number } = {}): boolean {
     this.#writable("drop rows from");
-    const limit = opts.limit ?? DROP_LIMIT;
-    if (!Number.isSafeInteger(to) || !Number.isSafeInteger(limit) || limit <= 0) {
-      throw new RangeError(`Cannot drop rows of search index ${this.path}: bad bound ${to}`);
-    }
-    const db = this.#db;
-    const lowest = db.prepare("SELECT min(seq) AS m FROM events").get()?.m;
-    const from = typeof lowest === "number" ? lowest : to;
-    if (from >= to && (firstSeq(db) ?? 0) >= to) return false;
-    const hi = Math.min(to, from + limit);
-    db.exec("BEGIN IMMEDIATE");
     try {
-      if (from < hi) {
-        // External content: the text index must be told each row's text before the row goes.
-        db.prepare(
-          `INSERT INTO events_text (events_text, rowid, body)
-            SELECT 'delete', seq, body FROM events WHERE seq >= ? AND seq < ? AND body IS NOT NULL`,
-        ).run(from, hi);
-        db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
-      }
-      if (hi === to) tallyDropped(db, to);
-      db.exec("COMMIT");
+      return dropRowsBefore(this.#db, to, opts.limit ?? DROP_LIMIT);
     } catch (e) {
-      if (db.isTransaction) db.exec("ROLLBACK");
       throw new Error(
-        `Cannot drop events ${from}..${hi - 1} from search index ${this.path}: ${
-          (e as Error).message
-        }`,
+        `Cannot drop events below ${to} from search index ${this.path}: ${(e as Error).message}`,
         { cause: e },
       );
     }
-    return hi < to;
   }
 
   /**
