@@ -207,7 +207,9 @@ export async function verifyStore(
     // Workers pay off beyond a few MiB; below that their start-up is most of the time.
     const workers = opts.workers ?? WORKERS;
     const parallel = workers > 0 && totalBytes > PARALLEL_BYTES;
-    const runner = parallel ? workerRunner(workers) : inlineRunner();
+    const runner = parallel
+      ? workerRunner(workers)
+      : inlineRunner({ collect: opts.collect ?? false });
     const leafFile = new LeafFileCheck(paths.merkle);
     let signedClaim = 0;
     let claimPlace: LogPlace = {};

@@ -23,6 +23,6 @@ self.onmessage = (e): void => {
   } catch (err) {
     self.postMessage({ id, error: String((err as Error)?.stack ?? err) });
   }
-  // The run's decompressed blocks are garbage now: free them before the next run (`collect.ts`).
-  collectGarbage();
+  // The run's decompressed blocks are garbage now, young: free them before the next run.
+  collectGarbage({ young: true });
 };
