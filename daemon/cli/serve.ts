@@ -66,28 +66,36 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     }
     throw error;
   }
-  const daemon = await Daemon.start(config, {
-    version,
-    sources: configuredSources,
-    reloadConfig: loadVigilConfig,
-    web: webApp,
-  });
-  await notifySystemd(daemon.finished, {
-    status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
-    dataDir: config.dataDir,
-  });
-  const stop = (signal: string) => () => void daemon.stop(`${signal} received`);
+  // Signals are taken from before the start: a SIGHUP or SIGTERM that comes once "vigil serving"
+  // is logged but before the daemon is returned must not kill it by the default action.
+  let daemon: Daemon | undefined;
+  let stopWanted: string | null = null;
+  const stop = (signal: string) => (): void => {
+    if (daemon) void daemon.stop(`${signal} received`);
+    else stopWanted ??= signal;
+  };
   const onTerm = stop("SIGTERM");
   const onInt = stop("SIGINT");
   const onHup = (): void => {
     log("info", "SIGHUP received: reloading the configuration");
-    void daemon.reload();
+    void daemon?.reload();
   };
   Deno.addSignalListener("SIGTERM", onTerm);
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGHUP", onHup);
   try {
-    await daemon.finished;
+    const running = daemon = await Daemon.start(config, {
+      version,
+      sources: configuredSources,
+      reloadConfig: loadVigilConfig,
+      web: webApp,
+    });
+    if (stopWanted !== null) void running.stop(`${stopWanted} received`);
+    await notifySystemd(running.finished, {
+      status: `serving on ${running.address.hostname}:${running.address.port}`,
+      dataDir: config.dataDir,
+    });
+    await running.finished;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);
