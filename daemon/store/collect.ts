@@ -1,10 +1,12 @@
 /**
- * A full garbage collection on request, for threads that read through many large buffers and
- * hold little: the verification Workers, each after a run of records. Their collector sees a
- * heap of a few MiB beside tens of MiB of decompressed buffers a segment, frees those late, and
- * their memory grew with the number of segments checked (measured: 262 MiB at 200k events,
- * 412 MiB at 2M; flat at ~300 MiB with a collection after each run). A collection of a heap
- * that small takes about a millisecond.
+ * Garbage collection on request, for threads that read through many large buffers and hold
+ * little: verification, after each run of records (the young generation, where the decompressed
+ * blocks die) and after each segment (the whole heap). Left to itself the collector sees a heap
+ * of a few MiB beside tens of MiB of decompressed buffers a segment and frees them late, so a
+ * verification's memory grew with the number of segments it checked (measured in a process of
+ * its own: 279 / 432 / 501 MiB at 200k / 1M / 2M events; about 210 MiB at 2M with these
+ * collections, at about twice the time on one core). It asks V8 to expose `gc` (the flag Node's
+ * `--expose-gc` sets) and takes it from a fresh context.
  *
  * Promises: `collectGarbage()` never throws; where V8 does not let it collect, it does nothing.
  * Not for the daemon's main thread: a full collection there pauses collection of events.
