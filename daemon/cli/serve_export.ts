@@ -2,7 +2,8 @@
  * Export and retention inside `vigil serve`: every `[[exports]]` target runs on its interval
  * (and at start), and when `[store] retain_local` is set, a retention pass after each run
  * deletes the oldest sealed segments that every target holds and that are older than that —
- * with a `RETENTION_DELETE` event in the chain, the Merkle frontier kept for `vigil verify`.
+ * with a `RETENTION_DELETE` event in the chain, the Merkle frontier kept for `vigil verify`, and
+ * the search index's rows of the deleted events dropped.
  * Retention follows reloads (the web UI sets it in `managed.toml`); the targets themselves are
  * those the daemon started with.
  * Returns the exporters' state for the web UI.
@@ -20,7 +21,7 @@ const RETENTION_EVERY_MS = 3_600_000;
 
 /** Starts the exporters (if any target is configured); stops with the daemon. */
 export async function startExports(parts: DaemonParts): Promise<ExportsState | undefined> {
-  const { config, store } = parts;
+  const { config, store, index } = parts;
   if (config.exports.length === 0) return undefined;
   const targets = config.exports.map((e) => exportTargetFromTable({ ...e.table }));
   const names = targets.map((t) => t.name);
@@ -35,6 +36,8 @@ export async function startExports(parts: DaemonParts): Promise<ExportsState | u
           localRetentionMs: retainMs,
           store,
         });
+        // The index rows of deleted events go too: the index holds only what the log does.
+        if (r.toSeq > r.fromSeq) await index.dropBefore(r.toSeq);
         if (r.deleted.length > 0) {
           log("info", "retention deleted exported segments", {
             segments: r.deleted.length,

@@ -47,6 +47,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     : undefined;
   const trusted = values.checkpoint ? await keptCheckpoints(values.checkpoint) : undefined;
   const report = await verifyStore(data, {
+    // The CLI's own thread: collecting after each segment keeps its memory flat.
+    collect: true,
     ...(publicKey ? { publicKey } : {}),
     ...(trusted ? { trusted } : {}),
   });

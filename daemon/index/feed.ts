@@ -6,7 +6,10 @@
  * runs beside the store's write path, never inside it: a slow index lags, it does not slow
  * appends or their acks. When too much is waiting, the queue is dropped and the index catches up
  * from the log instead — the log is the truth. An index ahead of the log (which only damage can
- * cause) is dropped and rebuilt.
+ * cause) is dropped and rebuilt. Rows of seqs retention deleted from the log are dropped too:
+ * when retention says so (`dropBefore`) and, for a deletion made while the daemon was stopped,
+ * below the log's start at attach — in small transactions between batches, so a large deletion
+ * never stalls the daemon.
  */
 
 import { log } from "../log.ts";
@@ -31,12 +34,16 @@ async function catchUp(
   stopped: () => boolean = () => false,
 ): Promise<number> {
   const reader = await SeqReader.open(dataDir);
+  const start = await reader.start();
+  await dropDeleted(index, start, stopped);
   // The attribution join's state is saved now and then, not with every batch: after a crash it
-  // takes in again what it had not saved, before the index goes on.
+  // takes in again what it had not saved (of what the log still holds), before the index goes on.
   const links = index.linksFrom();
   if (links < index.lastSeq()) {
     for await (
-      const batch of reader.scan(links + 1, index.lastSeq() + 1, { chunk: CATCH_UP_BATCH })
+      const batch of reader.scan(Math.max(links + 1, start), index.lastSeq() + 1, {
+        chunk: CATCH_UP_BATCH,
+      })
     ) {
       index.add(batch);
       if (stopped()) return 0;
@@ -51,12 +58,30 @@ async function catchUp(
   return added;
 }
 
+/** Drops the rows below `to` a transaction at a time, yielding between; false when stopped. */
+async function dropDeleted(
+  index: EventIndex,
+  to: number,
+  stopped: () => boolean = () => false,
+): Promise<boolean> {
+  while (index.dropBefore(to)) {
+    if (stopped()) return false;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return true;
+}
+
 /** A running index feed. */
 export interface IndexFeed {
   /** Resolves when everything durable so far is indexed. */
   drain(): Promise<void>;
   /** Durable events the index does not hold yet. */
   lag(): number;
+  /**
+   * Drops the rows of seqs below `to`, which retention has deleted (or is about to delete)
+   * from the log; resolves once they are gone.
+   */
+  dropBefore(to: number): Promise<void>;
   /** Indexes what is waiting, then closes the index. */
   close(): Promise<void>;
   /**
@@ -99,10 +124,28 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
   // The first run of the loop catches up from the log: what the index missed while stopped.
   let overflowed = true;
   let running: Promise<void> | null = null;
+  // Retention's latest start; the work loop drops the rows below it between batches.
+  let dropTo = 0;
+  let droppedTo = 0;
   const work = async (): Promise<void> => {
     // Yield first, so that the store's commit that queued this batch finishes undisturbed.
     await new Promise((r) => setTimeout(r, 0));
-    while (queue.length > 0 || overflowed) {
+    while (queue.length > 0 || overflowed || droppedTo < dropTo) {
+      if (droppedTo < dropTo) {
+        const to = dropTo;
+        try {
+          // A stop cuts this short: the next attach drops what is left below the log's start.
+          await dropDeleted(index, to, () => stopping);
+        } catch (e) {
+          // The rows stay until the next start drops them; searches never show deleted events.
+          log("warn", "search index could not drop the rows of deleted events", {
+            to_seq: to,
+            error: String(e),
+          });
+        }
+        droppedTo = Math.max(droppedTo, to);
+        continue;
+      }
       if (overflowed) {
         overflowed = false;
         queue = [];
@@ -133,7 +176,7 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
     running ??= work().finally(() => {
       running = null;
       // A batch queued while the loop was ending would otherwise wait for the next one.
-      if (queue.length > 0 || overflowed) kick();
+      if (queue.length > 0 || overflowed || droppedTo < dropTo) kick();
     });
   };
   let open = true;
@@ -163,6 +206,12 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
     },
     drain,
     lag: () => Math.max(0, store.size - 1 - index.lastSeq()),
+    dropBefore: async (to: number) => {
+      if (!open || to <= dropTo) return;
+      dropTo = to;
+      kick();
+      await drain();
+    },
     close: async () => {
       stopping = true;
       await drain();
@@ -189,7 +238,7 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      return await catchUp(index, dataDir, store.size);
+      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
     } finally {
       index.close();
     }

@@ -17,6 +17,34 @@ export const TALLY_SHIFT = 14;
 export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
 
 /**
+ * The B-tree indexes that make searches fast, not right: a search without them walks `events`
+ * and gives the same answer. `vigil reindex` drops them while it fills the index and builds each
+ * once at the end (sorting once is cheaper than millions of inserts in key order each); a writer
+ * creates any that are missing when it opens the index, so a rebuild cut short only costs speed
+ * until then.
+ */
+const SECONDARY_INDEXES = [
+  `CREATE INDEX IF NOT EXISTS events_ts ON events (ts)`,
+  `CREATE INDEX IF NOT EXISTS events_source_ts ON events (source, ts)`,
+  `CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts)`,
+  `CREATE INDEX IF NOT EXISTS events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_command_ts ON events (command_key, ts)
+    WHERE command_key IS NOT NULL`,
+];
+const SECONDARY_NAMES = SECONDARY_INDEXES.map((sql) => /EXISTS (\w+)/.exec(sql)![1]!);
+
+/** Creates the secondary indexes that are missing. */
+export function createSecondaryIndexes(db: DatabaseSync): void {
+  for (const sql of SECONDARY_INDEXES) db.exec(sql);
+}
+
+/** Drops the secondary indexes, for a bulk fill (see {@link SECONDARY_INDEXES}). */
+export function dropSecondaryIndexes(db: DatabaseSync): void {
+  for (const name of SECONDARY_NAMES) db.exec(`DROP INDEX IF EXISTS ${name}`);
+}
+
+/**
  * `events` holds what search needs and nothing else: `seq`, the event time and the filter
  * columns. No copy of the event: whatever is shown of an event is read from the log by seq
  * (`store/seq_reader.ts`), so the index can only nominate events, never say what they hold.
@@ -46,7 +74,8 @@ export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
  * or `ts`, while every index costs a B-tree insert per event (the insert benchmark shows it).
  *
  * `tally` counts, per block of {@link TALLY_BLOCK} seqs, the rows `add()` wrote, and `meta`
- * keeps `first_seq`, the lowest seq added since the index was created. Triggers count a row
+ * keeps `first_seq`, the lowest seq added since the index was created — or, once retention
+ * deleted the log's head, the log's new start (`dropBefore()` deletes the rows below it). Triggers count a row
  * deleted (`rows` goes down) or edited (`edits` goes up), which the feeder never does, so a
  * block whose count disagrees with the seqs it should hold, or that was edited, is one the index
  * cannot vouch for: searches read that block's events from the log instead (`search.ts`). This
@@ -67,12 +96,7 @@ const CREATE = [
     command_key INTEGER,
     body TEXT
   )`,
-  `CREATE INDEX events_ts ON events (ts)`,
-  `CREATE INDEX events_source_ts ON events (source, ts)`,
-  `CREATE INDEX events_kind_ts ON events (kind, ts)`,
-  `CREATE INDEX events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
-  `CREATE INDEX events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
-  `CREATE INDEX events_command_ts ON events (command_key, ts) WHERE command_key IS NOT NULL`,
+  ...SECONDARY_INDEXES,
   `CREATE VIRTUAL TABLE events_text USING fts5(
     body, content = 'events', content_rowid = 'seq',
     tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
@@ -87,6 +111,8 @@ const CREATE = [
     name INTEGER NOT NULL, value INTEGER NOT NULL, seq INTEGER NOT NULL,
     PRIMARY KEY (name, value, seq)
   ) WITHOUT ROWID`,
+  // Retention drops an event's fields by seq (`drop.ts`).
+  `CREATE INDEX fields_seq ON fields (seq)`,
   // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
   `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,
   `CREATE INDEX row_counts_rows ON row_counts (rows)`,

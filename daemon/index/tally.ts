@@ -34,6 +34,19 @@ export function tallyAdded(db: DatabaseSync, seqs: readonly number[]): void {
   ).run(min);
 }
 
+/**
+ * Records that the rows below `to` were dropped (retention deleted their events from the log):
+ * `first_seq` moves up to `to` and the blocks wholly below it are forgotten; the block `to`
+ * falls in keeps its count, which the delete trigger lowered row by row.
+ */
+export function tallyDropped(db: DatabaseSync, to: number): void {
+  db.prepare(`DELETE FROM tally WHERE block < ?`).run(Math.floor(to / TALLY_BLOCK));
+  db.prepare(
+    `INSERT INTO meta (key, value) VALUES ('first_seq', ?)
+      ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)`,
+  ).run(to);
+}
+
 /** The lowest seq ever added, or undefined for an index that has never held a row. */
 export function firstSeq(db: DatabaseSync): number | undefined {
   const row = db.prepare(`SELECT CAST(value AS INTEGER) AS v FROM meta WHERE key = 'first_seq'`)

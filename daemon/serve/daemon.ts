@@ -41,6 +41,8 @@ export interface DaemonWiring {
 /** The running parts, for the web UI. */
 export interface DaemonParts {
   readonly store: Store;
+  /** The search index's feed (retention tells it which rows to drop). */
+  readonly index: IndexFeed;
   readonly board: StatusBoard;
   /** The configuration the daemon started with. */
   readonly config: VigilConfig;
@@ -149,7 +151,16 @@ export class Daemon {
         const currentConfig = (): VigilConfig => running?.config ?? config;
         app.route(
           "/",
-          await wiring.web({ store, board: b, config, currentConfig, tls, onStop, reload }),
+          await wiring.web({
+            store,
+            index: feed,
+            board: b,
+            config,
+            currentConfig,
+            tls,
+            onStop,
+            reload,
+          }),
         );
       }
       server = await serveWeb(app, config);

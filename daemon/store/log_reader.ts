@@ -16,7 +16,7 @@ import {
   HEADER_SIZE,
   scanFrames,
 } from "./frame.ts";
-import { listSegments, loadSegment } from "./segment_file.ts";
+import { listSegments, loadSegment, SegmentBuffer } from "./segment_file.ts";
 import { storePaths } from "./store_open.ts";
 
 /** One event as read from the log. */
@@ -33,7 +33,8 @@ const decoder = new TextDecoder();
 
 /**
  * Yields events with seq ≥ `fromSeq` (default 0) up to `toSeq` (exclusive, default: the end).
- * Reads one segment at a time; damage that the writer could not have left throws
+ * Reads one segment at a time, each into the same memory (every record yielded is a copy);
+ * damage that the writer could not have left throws
  * StoreDamageError with its place (run `vigil verify` for the whole picture).
  */
 export async function* readLog(
@@ -44,11 +45,12 @@ export async function* readLog(
   const to = opts.toSeq ?? Infinity;
   await checkDataFormat(dataDir);
   const segments = await listSegments(storePaths(dataDir).segments);
+  const buffer = new SegmentBuffer();
   for (let i = 0; i < segments.length; i++) {
     const next = segments[i + 1];
     if (next && next.firstSeq <= from) continue;
     if (segments[i]!.firstSeq >= to) return;
-    const seg = await loadSegment(segments[i]!);
+    const seg = await loadSegment(segments[i]!, { buffer });
     // Where the wanted events are (payload offset, length, seq), not the events: decoding them
     // one at a time as they are taken keeps a segment's worth of objects out of memory.
     const found: number[] = [];

@@ -4,6 +4,9 @@
  * compressed (`seg-….vsegz`, `segment_compress.ts`); it reads back as exactly the bytes it was
  * sealed with, so no reader needs to know. While both forms of one segment exist (a compression
  * cut short by a crash, or one a reader sees mid-way), the uncompressed one is the one listed.
+ * A reader of many segments passes a {@link SegmentBuffer} to read each into the same memory:
+ * a fresh buffer a segment is garbage the collector frees late (it sees a small heap beside
+ * large buffers), so memory would grow with the number of segments read.
  */
 
 import { decodeHeader, HEADER_SIZE, parseSegmentName, type SegmentHeader } from "./frame.ts";
@@ -39,6 +42,30 @@ export async function listSegments(dir: string): Promise<SegmentEntry[]> {
   return [...bySeq.values()].sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
+/**
+ * Memory reused from one segment read to the next, grown to the largest. Whatever was read into
+ * it before is overwritten by the next read: take it only when nothing still uses the last one.
+ */
+export class SegmentBuffer {
+  readonly shared: boolean;
+  #buf: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+
+  constructor(opts: { shared?: boolean } = {}) {
+    this.shared = opts.shared ?? false;
+  }
+
+  /** `size` bytes of the buffer (their content is whatever was there). */
+  take(size: number): Uint8Array<ArrayBufferLike> {
+    if (this.#buf.length < size) {
+      // Some headroom, so that an active segment read again as it grows is not re-allocated.
+      const n = Math.max(size, Math.ceil(this.#buf.length * 1.25));
+      const mem: ArrayBufferLike = this.shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n);
+      this.#buf = new Uint8Array(mem);
+    }
+    return this.#buf.subarray(0, size);
+  }
+}
+
 /** A segment read into memory. */
 export interface LoadedSegment {
   entry: SegmentEntry;
@@ -52,9 +79,15 @@ export interface LoadedSegment {
  */
 export async function loadSegment(
   entry: SegmentEntry,
-  opts: { shared?: boolean } = {},
+  opts: { shared?: boolean; buffer?: SegmentBuffer } = {},
 ): Promise<LoadedSegment> {
-  const bytes = await readSegmentBytes(entry, opts.shared ?? false);
+  const shared = opts.buffer?.shared ?? opts.shared ?? false;
+  const alloc = opts.buffer
+    ? (n: number) => opts.buffer!.take(n)
+    : shared
+    ? (n: number) => new Uint8Array(new SharedArrayBuffer(n))
+    : undefined;
+  const bytes = await readSegmentBytes(entry, alloc);
   let header: SegmentHeader;
   try {
     header = decodeHeader(bytes.subarray(0, HEADER_SIZE));
@@ -73,13 +106,15 @@ export async function loadSegment(
  * The bytes of a segment as sealed. An uncompressed one found gone was compressed since it was
  * listed: its twin is read instead.
  */
-async function readSegmentBytes(entry: SegmentEntry, shared: boolean): Promise<Uint8Array> {
-  const alloc = shared ? (n: number) => new Uint8Array(new SharedArrayBuffer(n)) : undefined;
+async function readSegmentBytes(
+  entry: SegmentEntry,
+  alloc: ((n: number) => Uint8Array) | undefined,
+): Promise<Uint8Array> {
   let path = entry.path;
   let compressed = entry.compressed === true;
   if (!compressed) {
     try {
-      return shared ? await readShared(path) : await Deno.readFile(path);
+      return alloc ? await readWhole(path, alloc) : await Deno.readFile(path);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       path = compressedPath(path);
@@ -97,11 +132,19 @@ async function readSegmentBytes(entry: SegmentEntry, shared: boolean): Promise<U
 }
 
 /** Reads a whole file into a SharedArrayBuffer-backed array (what was there when opened). */
-export async function readShared(path: string): Promise<Uint8Array> {
+export function readShared(path: string): Promise<Uint8Array> {
+  return readWhole(path, (n) => new Uint8Array(new SharedArrayBuffer(n)));
+}
+
+/** Reads a whole file (what was there when opened) into memory `alloc` gives. */
+export async function readWhole(
+  path: string,
+  alloc: (size: number) => Uint8Array,
+): Promise<Uint8Array> {
   const file = await Deno.open(path, { read: true });
   try {
     const size = (await file.stat()).size;
-    const out = new Uint8Array(new SharedArrayBuffer(size));
+    const out = alloc(size);
     let off = 0;
     while (off < size) {
       const n = await file.read(out.subarray(off));

@@ -5,6 +5,7 @@
  * kept — and that no signed event has gone missing. It names the first problem it finds.
  */
 
+import { collectGarbage } from "./collect.ts";
 import { checkDataFormat } from "./format.ts";
 import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { type KeyLoss, type KeySpan, resolveKeyChain } from "./key_chain.ts";
@@ -15,7 +16,7 @@ import { hex, keyIdOf, readPublicKey, unhex } from "./keys.ts";
 import { MerkleFrontier } from "./merkle.ts";
 import { nativeHash } from "./native_hash.ts";
 import { readRetainedStart } from "./retained.ts";
-import { listSegments, type SegmentEntry } from "./segment_file.ts";
+import { listSegments, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
 import { checkSegment, type SegmentJob } from "./verify_segment.ts";
 import { checkUpperLevels, LeafFileCheck, levelFileName } from "./verify_nodes.ts";
 import { inlineRunner, workerRunner } from "./verify_pool.ts";
@@ -30,6 +31,17 @@ export interface VerifyOptions {
   publicKey?: Uint8Array;
   /** Checkpoints kept apart from the box: the log must still extend each of them. */
   trusted?: Checkpoint[];
+  /**
+   * Workers checking records beside the calling thread; default 2 on a store past a few MiB.
+   * 0 checks everything on the calling thread: slower, with the least memory (a background run).
+   */
+  workers?: number;
+  /**
+   * A full garbage collection after each segment (`collect.ts`), so that memory does not follow
+   * the number of segments: for a thread of its own (the daemon's verification Worker, the CLI),
+   * never the daemon's main thread, which it would pause. Default false.
+   */
+  collect?: boolean;
 }
 
 /** The outcome of a verification. */
@@ -73,6 +85,11 @@ function blockRoot(leaves: Uint8Array, i: number): Uint8Array {
 /** Stores smaller than this are verified on the calling thread alone. */
 const PARALLEL_BYTES = 8 * 1024 * 1024;
 const WORKERS = 2;
+/**
+ * Runs a segment is checked in on the calling thread: a compressed one's blocks are
+ * decompressed a run at a time, so about 1/16 of a segment's raw bytes is in memory at once.
+ */
+const INLINE_PARTS = 16;
 
 class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
@@ -188,30 +205,44 @@ export async function verifyStore(
       totalBytes += s.compressed ? size * 5 : size;
     }
     // Workers pay off beyond a few MiB; below that their start-up is most of the time.
-    const parallel = totalBytes > PARALLEL_BYTES;
-    const runner = parallel ? workerRunner(WORKERS) : inlineRunner();
+    const workers = opts.workers ?? WORKERS;
+    const parallel = workers > 0 && totalBytes > PARALLEL_BYTES;
+    const runner = parallel
+      ? workerRunner(workers)
+      : inlineRunner({ collect: opts.collect ?? false });
     const leafFile = new LeafFileCheck(paths.merkle);
     let signedClaim = 0;
     let claimPlace: LogPlace = {};
     try {
       // Segment i+1 is read and checked on the workers while segment i's leaves go into the
-      // Merkle tree here; results are still taken strictly in order.
-      const job = (entry: SegmentEntry): Promise<SegmentJob> =>
+      // Merkle tree here; results are still taken strictly in order. Three segments are in
+      // hand at most (the one taken, two read ahead), each in a buffer of its own that the
+      // segment three on reuses, so memory follows the segment size, not the segment count.
+      const buffers = [0, 1, 2].map(() => new SegmentBuffer({ shared: parallel }));
+      const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
-          shared: parallel,
-          parts: parallel ? WORKERS * 2 : 1,
+          buffer: buffers[i % buffers.length]!,
+          parts: parallel ? workers * 2 : INLINE_PARTS,
           runner,
           chainsAt,
         });
-      const jobs: Promise<SegmentJob>[] = segments.slice(0, 2).map(job);
-      for (const p of jobs) p.catch(() => {});
+      // Segments read ahead, by index; one taken is dropped, so that its leaves (32 bytes an
+      // event) do not stay in memory to the end.
+      const jobs = new Map<number, Promise<SegmentJob>>(
+        segments.slice(0, 2).map((s, i) => [
+          i,
+          job(s, i),
+        ]),
+      );
+      for (const p of jobs.values()) p.catch(() => {});
       for (const [si, entry] of segments.entries()) {
         const isLast = si === segments.length - 1;
-        const current = await jobs[si]!;
+        const current = await jobs.get(si)!;
+        jobs.delete(si);
         if (si + 2 < segments.length) {
-          const p = job(segments[si + 2]!);
+          const p = job(segments[si + 2]!, si + 2);
           p.catch(() => {});
-          jobs.push(p);
+          jobs.set(si + 2, p);
         }
         if ("error" in current) {
           throw new Problem(current.error, { segment: entry.name, offset: 0 });
@@ -299,6 +330,7 @@ export async function verifyStore(
             offset: runs.at(-1)?.end ?? 0,
           });
         }
+        if (opts.collect) collectGarbage();
       }
     } finally {
       runner.close();

@@ -1,8 +1,10 @@
 /**
  * Runs chunk checks for `verifyStore` on a small pool of Workers (segment bytes are shared, not
- * copied), or inline when there is too little to be worth a Worker's start-up.
+ * copied), or inline when there is too little to be worth a Worker's start-up. Each Worker
+ * collects its garbage after each task (`verify_worker.ts`, `collect.ts`).
  */
 
+import { collectGarbage } from "./collect.ts";
 import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
 import { checkTask, type PackedTask } from "./verify_packed.ts";
 
@@ -12,10 +14,18 @@ export interface ChunkRunner {
   close(): void;
 }
 
-/** Checks chunks on the calling thread. */
-export function inlineRunner(): ChunkRunner {
+/**
+ * Checks chunks on the calling thread; with `collect`, collecting the garbage of each (its
+ * decompressed blocks) before the next, as the Workers do (`collect.ts`).
+ */
+export function inlineRunner(opts: { collect?: boolean } = {}): ChunkRunner {
   return {
-    run: (task) => Promise.resolve().then(() => checkTask(task)),
+    run: (task) =>
+      Promise.resolve().then(() => {
+        const result = checkTask(task);
+        if (opts.collect) collectGarbage({ young: true });
+        return result;
+      }),
     close: () => {},
   };
 }

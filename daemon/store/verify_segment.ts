@@ -7,7 +7,13 @@
 
 import { decodeHeader, HEADER_SIZE, type SegmentHeader } from "./frame.ts";
 import { type BlockTable, decodeBlockTable, decompressBlock } from "./segment_compress.ts";
-import { type LoadedSegment, loadSegment, readShared, type SegmentEntry } from "./segment_file.ts";
+import {
+  type LoadedSegment,
+  loadSegment,
+  readWhole,
+  type SegmentBuffer,
+  type SegmentEntry,
+} from "./segment_file.ts";
 import { type ChunkResult, splitChunks } from "./verify_chunk.ts";
 import type { PackedTask } from "./verify_packed.ts";
 import type { ChunkRunner } from "./verify_pool.ts";
@@ -23,15 +29,24 @@ export type SegmentJob =
     results: ChunkResult[];
   };
 
-/** Reads one segment and checks its runs of records (on the workers when `shared`). */
-export async function checkSegment(
-  entry: SegmentEntry,
-  opts: { shared: boolean; parts: number; runner: ChunkRunner; chainsAt: number[] },
-): Promise<SegmentJob> {
+/** How to check a segment. */
+export interface CheckOptions {
+  /** The memory to read the file into (shared memory when the runner has Workers). */
+  buffer: SegmentBuffer;
+  parts: number;
+  runner: ChunkRunner;
+  chainsAt: number[];
+}
+
+/**
+ * Reads one segment into `buffer` and checks its runs of records. The job's `buf` is a view of
+ * that buffer, valid until it is given to the next segment.
+ */
+export async function checkSegment(entry: SegmentEntry, opts: CheckOptions): Promise<SegmentJob> {
   if (entry.compressed) return await checkPacked(entry, opts);
   let seg: LoadedSegment;
   try {
-    seg = await loadSegment(entry, { shared: opts.shared });
+    seg = await loadSegment(entry, { buffer: opts.buffer });
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -53,15 +68,12 @@ export async function checkSegment(
  * Checks a compressed segment: its blocks in about `parts` runs, each decompressed where it is
  * checked. The header comes from the first block, decompressed here.
  */
-async function checkPacked(
-  entry: SegmentEntry,
-  opts: { shared: boolean; parts: number; runner: ChunkRunner; chainsAt: number[] },
-): Promise<SegmentJob> {
+async function checkPacked(entry: SegmentEntry, opts: CheckOptions): Promise<SegmentJob> {
   let file: Uint8Array;
   let table: BlockTable;
   let header: SegmentHeader;
   try {
-    file = opts.shared ? await readShared(entry.path) : await Deno.readFile(entry.path);
+    file = await readWhole(entry.path, (n) => opts.buffer.take(n));
     table = decodeBlockTable(file);
     header = decodeHeader(decompressBlock(file, table.blocks[0]!, 0).subarray(0, HEADER_SIZE));
   } catch (e) {

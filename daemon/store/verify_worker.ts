@@ -3,6 +3,7 @@
  * first), so verification uses both cores.
  */
 
+import { collectGarbage } from "./collect.ts";
 import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
 import { checkTask, type PackedTask } from "./verify_packed.ts";
 
@@ -22,4 +23,6 @@ self.onmessage = (e): void => {
   } catch (err) {
     self.postMessage({ id, error: String((err as Error)?.stack ?? err) });
   }
+  // The run's decompressed blocks are garbage now, young: free them before the next run.
+  collectGarbage({ young: true });
 };

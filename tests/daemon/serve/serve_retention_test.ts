@@ -2,9 +2,11 @@
  * Local retention follows a reload: a `vigil serve` started without `retain_local` deletes
  * nothing, and once `managed.toml` sets it (as the web UI does) and the daemon reloads (SIGHUP,
  * the same reload the UI triggers), the next passes delete exported segments — without a
- * restart — and `vigil verify` still passes.
+ * restart — the search index drops the rows of the deleted events, and `vigil verify` still
+ * passes.
  */
 
+import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { runVigil, spawnVigil } from "../../support/cli.ts";
 import { withTempDir } from "../../support/store.ts";
@@ -12,6 +14,17 @@ import { withTempDir } from "../../support/store.ts";
 async function retentionDeletes(data: string): Promise<boolean> {
   const q = await runVigil(["query", "--data", data, "--command", "RETENTION_DELETE"]);
   return q.stdout.includes("RETENTION_DELETE");
+}
+
+/** Whether the search index holds no row below the log's retained start (and there is one). */
+async function indexFollowsRetention(data: string): Promise<boolean> {
+  const start = JSON.parse(await Deno.readTextFile(`${data}/retained.json`)).from_seq as number;
+  const db = new DatabaseSync(`${data}/index.sqlite`, { readOnly: true });
+  try {
+    return start > 0 && db.prepare("SELECT min(seq) AS m FROM events").get()?.m as number >= start;
+  } finally {
+    db.close();
+  }
 }
 
 /** Whether an export run has written anything under `dir`. */
@@ -88,6 +101,10 @@ Deno.test("vigil serve applies a retain_local set in managed.toml on reload", as
       }, { timeoutMs: 60_000, intervalMs: 300, message: `retention deleted a segment\n${log}` })
         .finally(() => (deleted = true));
       await deleting;
+      await assertEventually(() => indexFollowsRetention(data), {
+        timeoutMs: 30_000,
+        message: `the index dropped the rows of deleted events\n${log}`,
+      });
       child.kill("SIGTERM");
       assertEquals((await status).code, 0, log);
     } finally {

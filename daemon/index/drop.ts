@@ -1,0 +1,51 @@
+/**
+ * Dropping the index rows of events retention deleted from the log: the rows below a seq, a
+ * bounded number of seqs a transaction, with their attribution links, attributed fields and row
+ * counts, their search text (the FTS5 table is told each
+ * row's text before the row goes, as external content requires) and their tally blocks, so that
+ * what is left is still vouched for (`tally.ts`) and the index claims seqs from the new start
+ * only. Nothing below that start is hidden by this: searches read what the index does not claim
+ * from the log, which no longer holds it.
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { firstSeq, tallyDropped } from "./tally.ts";
+
+/**
+ * Drops the rows of seqs below `to`, at most `limit` seqs' worth, in one transaction. Returns
+ * whether rows below `to` remain (call again, yielding between).
+ */
+export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boolean {
+  if (!Number.isSafeInteger(to) || !Number.isSafeInteger(limit) || limit <= 0) {
+    throw new RangeError(`bad bound ${to} or limit ${limit}`);
+  }
+  const lowest = db.prepare("SELECT min(seq) AS m FROM events").get()?.m;
+  const from = typeof lowest === "number" ? lowest : to;
+  if (from >= to && (firstSeq(db) ?? 0) >= to) return false;
+  const hi = Math.min(to, from + limit);
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (from < hi) {
+      db.prepare(
+        `INSERT INTO events_text (events_text, rowid, body)
+          SELECT 'delete', seq, body FROM events WHERE seq >= ? AND seq < ? AND body IS NOT NULL`,
+      ).run(from, hi);
+      db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
+      // The derived rows of the same events: attribution links, attributed fields, row counts.
+      for (
+        const sql of [
+          "DELETE FROM attribution WHERE seq >= ? AND seq < ?",
+          "DELETE FROM logged WHERE stmt >= ? AND stmt < ?",
+          "DELETE FROM fields WHERE seq >= ? AND seq < ?",
+          "DELETE FROM row_counts WHERE seq >= ? AND seq < ?",
+        ]
+      ) db.prepare(sql).run(from, hi);
+    }
+    if (hi === to) tallyDropped(db, to);
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw new Error(`at seqs ${from}..${hi - 1}: ${(e as Error).message}`, { cause: e });
+  }
+  return hi < to;
+}
