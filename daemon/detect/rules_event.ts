@@ -183,6 +183,15 @@ function tamperWhy(
       `${JSON.stringify(ev.context.value ?? null)}`;
   }
   if (f.ddl) return vigilDdlWhy(ev, cmd);
+  // A write in a session that skips ordinary triggers and origin-only event triggers: Vigil's
+  // statement trigger fires anyway (ENABLE ALWAYS) and its message says so, whether or not
+  // pgAudit's scope logged the SET.
+  if (
+    ev.kind === "message" && cmd === "STATEMENT" && ev.context?.replication_role === "replica"
+  ) {
+    return `a write to ${ev.object ?? "?"} by ${ev.role ?? "?"} in a session with ` +
+      `session_replication_role = replica (session ${ev.session_id ?? "?"})`;
+  }
   return undefined;
 }
 

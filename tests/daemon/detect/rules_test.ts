@@ -232,6 +232,23 @@ Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a de
   assert(alerts[2]!.reason.includes('pgaudit.log lowered to "none"'), alerts[2]!.reason);
 });
 
+Deno.test("audit_tampering fires for a write made under session_replication_role = replica", () => {
+  const stmt = (role: string): NewEvent => ({
+    ts: at(0, 1),
+    source: "wal",
+    kind: "message",
+    command: "STATEMENT",
+    role: "mallory",
+    object: "public.accounts",
+    session_id: "6571a3b2.1f40",
+    context: { op: "UPDATE", replication_role: role },
+  });
+  const alerts = run([stmt("origin"), stmt("replica")]).filter((a) => a.rule === "audit_tampering");
+  assertEquals(alerts.map((a) => a.seqs[0]), [1]);
+  assert(alerts[0]!.reason.includes("session_replication_role = replica"), alerts[0]!.reason);
+  assert(alerts[0]!.reason.includes("mallory"), alerts[0]!.reason);
+});
+
 Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installer's own statements", () => {
   const stmt = (command: string, object: string, statement: string): NewEvent => ({
     ...ddl(at(1, 2), command, object),
