@@ -1,12 +1,13 @@
 /**
- * `vigil bench [store|detect|search|scale] [--events N]`: benchmarks, one JSON object a line (`bench`, `value`,
+ * `vigil bench [store|detect|search|scale] [--events N]` (and `export`, `pgaudit`, `proxy` with
+ * flags of their own): benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
  * the same run on the same machine.
  */
 
 import { benchStore } from "../bench/store_bench.ts";
 import { print } from "../log.ts";
-import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { intFlag, noRest, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
 /** Run only when named: they build large stores (search: 10M events by default). */
@@ -15,6 +16,7 @@ const ON_REQUEST = ["search", "scale"];
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === "export") return await benchExport(argv.slice(1));
+  if (argv[0] === "proxy") return await benchProxy(argv.slice(1));
   if (argv[0] === "pgaudit") {
     return await (await import("../../plugins/pgaudit/bench.ts")).pgauditBenchCommand(
       argv.slice(1),
@@ -79,6 +81,56 @@ async function benchExport(argv: string[]): Promise<number> {
       "--allow-sys",
       script.pathname,
       String(events),
+    ],
+    stdin: "null",
+  }).spawn();
+  return (await child.status).code;
+}
+
+/**
+ * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]`:
+ * pgbench directly, through pgbouncer and through the proxy source in both modes
+ * (`daemon/bench/proxy_bench.ts`), run as a child Deno on the bench script of a source
+ * checkout: it starts a throwaway PostgreSQL, pgbench, pgbouncer and `vigil serve`, which the
+ * appliance's own permissions do not allow.
+ */
+async function benchProxy(argv: string[]): Promise<number> {
+  const { values, rest } = parseFlags(argv, {
+    seconds: { type: "string" },
+    transactions: { type: "string" },
+    clients: { type: "string" },
+    jobs: { type: "string" },
+    scale: { type: "string" },
+  });
+  noRest(rest);
+  if (values.seconds !== undefined && values.transactions !== undefined) {
+    throw new UsageError("give --seconds or --transactions, not both");
+  }
+  const passed: string[] = [];
+  for (const flag of ["seconds", "transactions", "clients", "jobs", "scale"] as const) {
+    const n = intFlag(values[flag], flag);
+    if (n === 0) throw new UsageError(`--${flag} must be at least 1`);
+    if (n !== undefined) passed.push(`--${flag}`, String(n));
+  }
+  const script = new URL("../../scripts/bench_proxy.ts", import.meta.url);
+  try {
+    await Deno.stat(script);
+  } catch {
+    throw new UsageError(`bench proxy needs a source checkout: no ${script.pathname}`);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-ffi",
+      "--allow-sys",
+      "--allow-net=127.0.0.1,localhost",
+      script.pathname,
+      ...passed,
     ],
     stdin: "null",
   }).spawn();

@@ -110,6 +110,23 @@ export function statementsOf(events: AuditEvent[], session: string): AuditEvent[
   );
 }
 
+/** The statements of pgbench's TPC-B transaction, in order, by how their text starts. */
+export const TPCB_STATEMENTS: readonly (readonly [string, RegExp])[] = [
+  ["BEGIN", /^BEGIN/i],
+  ["UPDATE accounts", /^UPDATE pgbench_accounts/],
+  ["SELECT abalance", /^SELECT abalance/],
+  ["UPDATE tellers", /^UPDATE pgbench_tellers/],
+  ["UPDATE branches", /^UPDATE pgbench_branches/],
+  ["INSERT history", /^INSERT INTO pgbench_history/],
+  ["END", /^END/i],
+];
+
+/** Which TPC-B statement an event is, if it is one. */
+export function tpcbKind(e: AuditEvent): string | undefined {
+  const text = String(e.statement ?? "").trim();
+  return TPCB_STATEMENTS.find(([, re]) => re.test(text))?.[0];
+}
+
 /** `context[key]` of an event. */
 export function ctx(e: AuditEvent, key: string): unknown {
   return e.context?.[key];

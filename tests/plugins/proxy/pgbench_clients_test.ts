@@ -18,6 +18,8 @@ import {
   settledEvents,
   startProxied,
   statementsOf,
+  TPCB_STATEMENTS,
+  tpcbKind,
 } from "../../support/proxy_clients.ts";
 
 const CLIENTS = 2;
@@ -35,21 +37,6 @@ async function pgbench(db: ProxiedCluster, args: string[], app: string): Promise
   const dec = new TextDecoder();
   assert(out.success, `pgbench ${args.join(" ")} failed: ${dec.decode(out.stderr)}`);
   return dec.decode(out.stdout);
-}
-
-/** The TPC-B statement kinds, by how their text starts. */
-const TPCB: [string, RegExp][] = [
-  ["BEGIN", /^BEGIN/i],
-  ["UPDATE accounts", /^UPDATE pgbench_accounts/],
-  ["SELECT abalance", /^SELECT abalance/],
-  ["UPDATE tellers", /^UPDATE pgbench_tellers/],
-  ["UPDATE branches", /^UPDATE pgbench_branches/],
-  ["INSERT history", /^INSERT INTO pgbench_history/],
-  ["END", /^END/i],
-];
-
-function kindOf(e: AuditEvent): string | undefined {
-  return TPCB.find(([, re]) => re.test(String(e.statement ?? "").trim()))?.[0];
 }
 
 /** The balance delta an accounts UPDATE applied: its first parameter, or the literal. */
@@ -108,19 +95,19 @@ Deno.test("proxy records pgbench -i and TPC-B in simple, extended and prepared m
       .filter((e) => e.command === "CONNECT" && e.application_name === `pgbench-${mode}`)
       .map((e) => String(e.session_id));
     const statements = sessions.flatMap((s) => statementsOf(events, s));
-    const tpcb = statements.filter((e) => kindOf(e) !== undefined);
+    const tpcb = statements.filter((e) => tpcbKind(e) !== undefined);
     const counts = new Map<string, number>();
-    for (const e of tpcb) counts.set(kindOf(e)!, (counts.get(kindOf(e)!) ?? 0) + 1);
+    for (const e of tpcb) counts.set(tpcbKind(e)!, (counts.get(tpcbKind(e)!) ?? 0) + 1);
     assertEquals(
       Object.fromEntries(counts),
-      Object.fromEntries(TPCB.map(([k]) => [k, CLIENTS * TRANSACTIONS])),
+      Object.fromEntries(TPCB_STATEMENTS.map(([k]) => [k, CLIENTS * TRANSACTIONS])),
       `${mode}: each statement of each transaction once`,
     );
     for (const e of tpcb) {
       const what = `${mode}: ${JSON.stringify(brief(e))}`;
       assertEquals(e.sqlstate, undefined, what);
       assertEquals(ctx(e, "protocol"), mode === "simple" ? "simple" : "extended", what);
-      const kind = kindOf(e)!;
+      const kind = tpcbKind(e)!;
       if (kind === "BEGIN" || kind === "END") {
         assertEquals(e.params ?? [], [], what);
         assertEquals(ctx(e, "tx_status"), kind === "BEGIN" ? "T" : "I", what);
@@ -139,7 +126,7 @@ Deno.test("proxy records pgbench -i and TPC-B in simple, extended and prepared m
       if (mode === "prepared") assert(String(ctx(e, "statement_name")) !== "", what);
       if (mode === "extended") assertEquals(ctx(e, "statement_name"), "", what);
     }
-    const stored = tpcb.filter((e) => kindOf(e) === "UPDATE accounts")
+    const stored = tpcb.filter((e) => tpcbKind(e) === "UPDATE accounts")
       .reduce((sum, e) => sum + delta(e, mode), 0);
     assertEquals(stored, counted[mode], `${mode}: stored deltas add up to the balance change`);
   }
