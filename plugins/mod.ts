@@ -10,10 +10,15 @@ export type { SourcePlugin };
 
 import type { SourcePlugin } from "../daemon/source.ts";
 import { PGAUDIT_PLUGIN } from "./pgaudit/mod.ts";
+import { PROXY_PLUGIN } from "./proxy/mod.ts";
 import { WAL_PLUGIN } from "./wal/mod.ts";
 
 /** Every source plugin, in the order the docs list them. */
-export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([WAL_PLUGIN, PGAUDIT_PLUGIN]);
+export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([
+  WAL_PLUGIN,
+  PGAUDIT_PLUGIN,
+  PROXY_PLUGIN,
+]);
 
 /** The plugin of a source `type`. Throws `TypeError` listing the known types. */
 export function sourcePlugin(type: string): SourcePlugin {

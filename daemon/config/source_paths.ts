@@ -56,6 +56,16 @@ const RULES: Readonly<Record<string, (t: Table) => SourceReach>> = {
     }
     return { read, net: [], write: [] };
   },
+  proxy: (t) => {
+    // Listens on `listen`, connects to `upstream` (its sslrootcert read), reads the client cert.
+    const reach = dsnReach(String(t.upstream));
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(String(t.listen));
+    if (m !== null) reach.net.push(hostPort(m[1] ?? m[2]!, Number(m[3])));
+    for (const key of ["tls_cert", "tls_key"]) {
+      if (typeof t[key] === "string") reach.read.push({ key, path: t[key] as string });
+    }
+    return reach;
+  },
 };
 
 /** What a source of `type` reaches, or undefined for a type without a rule. */

@@ -12,6 +12,7 @@ import { assert, assertEquals, assertThrows } from "../support/assert.ts";
 const MINIMAL: Readonly<Record<string, Record<string, unknown>>> = {
   wal: { dsn: "postgres://vigil@127.0.0.1/x", slot: "s", publication: "p" },
   pgaudit: { path: "/var/log/postgresql/*.csv", format: "csvlog" },
+  proxy: { listen: "127.0.0.1:6432", upstream: "postgres://127.0.0.1:5432/" },
 };
 
 for (const plugin of SOURCE_PLUGINS) {

@@ -1,0 +1,98 @@
+/**
+ * Bind parameters as an event shows them: text-format values as they were sent, binary ones
+ * decoded to PostgreSQL's text form where the type is one whose binary layout is fixed and
+ * simple (integers, floats, bool, text types, bytea, uuid, oid, date and timestamps, json and
+ * jsonb), and as hex `\x…` otherwise — never guessed. NULL stays null.
+ */
+
+const decoder = new TextDecoder();
+/** Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01. */
+const PG_EPOCH_MICROS = 946_684_800_000_000n;
+const PG_EPOCH_DAYS = 10_957;
+
+const TEXT_TYPES = new Set([25, 1043, 1042, 19, 114, 142, 705, 18]);
+
+/** `\x` and the bytes in hex, as bytea_output = hex prints them. */
+export function hex(bytes: Uint8Array): string {
+  let out = "\\x";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** One parameter as text: `format` 0 is text, 1 binary; `oid` 0 when unknown. */
+export function paramText(value: Uint8Array | null, format: number, oid: number): string | null {
+  if (value === null) return null;
+  if (format === 0) return decoder.decode(value);
+  return binaryText(value, oid) ?? hex(value);
+}
+
+/** The text form of a binary value of a known type, or undefined. */
+function binaryText(v: Uint8Array, oid: number): string | undefined {
+  const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const n = v.length;
+  switch (oid) {
+    case 16: // bool
+      return n === 1 ? (v[0] ? "t" : "f") : undefined;
+    case 21: // int2
+      return n === 2 ? String(view.getInt16(0)) : undefined;
+    case 23: // int4
+      return n === 4 ? String(view.getInt32(0)) : undefined;
+    case 26: // oid
+      return n === 4 ? String(view.getUint32(0)) : undefined;
+    case 20: // int8
+      return n === 8 ? String(view.getBigInt64(0)) : undefined;
+    case 700: // float4
+      return n === 4 ? floatText(view.getFloat32(0)) : undefined;
+    case 701: // float8
+      return n === 8 ? floatText(view.getFloat64(0)) : undefined;
+    case 17: // bytea
+      return hex(v);
+    case 2950: // uuid
+      return n === 16 ? uuidText(v) : undefined;
+    case 3802: // jsonb: version 1, then the text
+      return n >= 1 && v[0] === 1 ? decoder.decode(v.subarray(1)) : undefined;
+    case 1082: // date: days since 2000-01-01
+      return n === 4 ? dateText(view.getInt32(0)) : undefined;
+    case 1114: // timestamp
+      return n === 8 ? timestampText(view.getBigInt64(0), "") : undefined;
+    case 1184: // timestamptz, shown in UTC
+      return n === 8 ? timestampText(view.getBigInt64(0), "+00") : undefined;
+    default:
+      return TEXT_TYPES.has(oid) ? decoder.decode(v) : undefined;
+  }
+}
+
+function floatText(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Infinity) return "Infinity";
+  if (x === -Infinity) return "-Infinity";
+  return String(x);
+}
+
+function uuidText(v: Uint8Array): string {
+  const h = hex(v).slice(2);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function dateText(days: number): string | undefined {
+  if (days === 0x7fffffff) return "infinity";
+  if (days === -0x80000000) return "-infinity";
+  const d = new Date((days + PG_EPOCH_DAYS) * 86_400_000);
+  const y = d.getUTCFullYear();
+  if (y < 1 || y > 9999) return undefined;
+  return d.toISOString().slice(0, 10);
+}
+
+function timestampText(micros: bigint, zone: string): string | undefined {
+  if (micros === 0x7fffffffffffffffn) return "infinity";
+  if (micros === -0x8000000000000000n) return "-infinity";
+  const unix = micros + PG_EPOCH_MICROS;
+  const ms = unix / 1000n - (unix % 1000n < 0n ? 1n : 0n);
+  const d = new Date(Number(ms));
+  const y = d.getUTCFullYear();
+  if (!Number.isFinite(d.getTime()) || y < 1 || y > 9999) return undefined;
+  const frac = ((unix % 1_000_000n) + 1_000_000n) % 1_000_000n;
+  const base = d.toISOString().slice(0, 19).replace("T", " ");
+  const fraction = frac === 0n ? "" : "." + frac.toString().padStart(6, "0").replace(/0+$/, "");
+  return base + fraction + zone;
+}

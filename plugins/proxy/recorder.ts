@@ -1,0 +1,133 @@
+/**
+ * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
+ * once the events are durable (or rejects), and the session releases the result it holds only
+ * then. Observe: events join one bounded backlog per source that a single writer stores in
+ * batches; `record` returns at once, and when the backlog is full the events are counted lost
+ * and a `PROXY_GAP` event saying how many is stored as soon as the store takes events again.
+ * A batch the store refused is counted lost too rather than offered again, because a refused
+ * append may still have reached the disk, and an event stored twice is worse than one counted.
+ */
+
+import type { NewEvent } from "../../daemon/event/model.ts";
+import { log } from "../../daemon/log.ts";
+import type { SourceContext } from "../../daemon/source.ts";
+import { nowMicros } from "./events.ts";
+
+/** Takes a session's events. */
+export interface Recorder {
+  /** Enforce: resolves once stored, rejects if not. Observe: resolves at once. */
+  record(events: NewEvent[]): Promise<void>;
+}
+
+/** Events stored in one batch at most. */
+const BATCH_MAX = 2000;
+
+/** Enforce mode: every call is one durable emit. */
+export function durableRecorder(ctx: SourceContext): Recorder {
+  return {
+    record: (events) => {
+      const last = events[events.length - 1];
+      return ctx.emit({ events, ...(last?.source_pos ? { position: last.source_pos } : {}) });
+    },
+  };
+}
+
+/** Observe mode: a bounded backlog and its writer; {@link drain} before the run returns. */
+export class BacklogRecorder implements Recorder {
+  readonly #ctx: SourceContext;
+  readonly #limit: number;
+  #queue: NewEvent[] = [];
+  #lost = 0;
+  #lostTotal = 0;
+  #wake: (() => void) | undefined;
+  #closing = false;
+  readonly #writer: Promise<void>;
+
+  constructor(ctx: SourceContext, limit: number) {
+    this.#ctx = ctx;
+    this.#limit = limit;
+    this.#writer = this.#write();
+  }
+
+  /** Events waiting for the store. */
+  get backlog(): number {
+    return this.#queue.length;
+  }
+
+  /** Events lost since the start of this run. */
+  get lost(): number {
+    return this.#lostTotal;
+  }
+
+  record(events: NewEvent[]): Promise<void> {
+    const room = Math.max(0, this.#limit - this.#queue.length);
+    if (room < events.length) {
+      this.#lose(events.length - room);
+      events = events.slice(0, room);
+    }
+    for (const e of events) this.#queue.push(e);
+    this.#ctx.gauge?.("backlog_events", this.#queue.length);
+    this.#wake?.();
+    return Promise.resolve();
+  }
+
+  /** Stores what is queued, then stops the writer. */
+  async drain(): Promise<void> {
+    this.#closing = true;
+    this.#wake?.();
+    await this.#writer;
+  }
+
+  #lose(n: number): void {
+    this.#lost += n;
+    this.#lostTotal += n;
+    this.#ctx.gauge?.("events_lost", this.#lostTotal);
+  }
+
+  async #write(): Promise<void> {
+    for (;;) {
+      if (this.#queue.length === 0 && this.#lost === 0) {
+        if (this.#closing) return;
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      const batch = this.#queue.splice(0, BATCH_MAX);
+      this.#ctx.gauge?.("backlog_events", this.#queue.length);
+      const lost = this.#lost;
+      if (lost > 0) batch.unshift(this.#gapEvent(lost));
+      const last = batch[batch.length - 1]!;
+      try {
+        await this.#ctx.emit({
+          events: batch,
+          ...(last.source_pos ? { position: last.source_pos } : {}),
+        });
+        this.#lost -= lost;
+      } catch (error) {
+        const stored = lost > 0 ? batch.length - 1 : batch.length;
+        this.#lose(stored);
+        log("error", "proxy events lost: the store refused a batch", {
+          source: this.#ctx.name,
+          events: stored,
+          error: String(error),
+        });
+        // The store is failing: give it a moment rather than spin.
+        if (!this.#closing) await new Promise((resolve) => setTimeout(resolve, 200));
+        if (this.#closing) return;
+      }
+    }
+  }
+
+  #gapEvent(lost: number): NewEvent {
+    return {
+      ts: nowMicros(),
+      source: this.#ctx.name,
+      source_pos: `gap-${crypto.randomUUID()}`,
+      kind: "system",
+      command: "PROXY_GAP",
+      error: `${lost} events of proxied sessions were not stored: the observe-mode backlog ` +
+        "was full or the store refused them",
+      context: { lost },
+    };
+  }
+}

@@ -1,0 +1,491 @@
+/**
+ * Follows one session's conversation after login and turns it into statement events. Client
+ * messages queue up what the server will answer (Parse, Bind, Describe, Execute, Close, Sync,
+ * Query, FunctionCall); server messages answer them strictly in order, which is how
+ * pipelining is followed without guessing. Each statement's outcome — CommandComplete with its
+ * tag and row count, or the ErrorResponse — becomes one event carrying the statement's text
+ * and bind parameters, its duration and, once the server said it, the transaction state after
+ * it. After an error in the extended protocol the server skips to the next Sync, and so does
+ * the queue.
+ *
+ * The tracker never sees more than the captured head of a message (`FrameScanner`): text past
+ * `recordBytes` is left out and the event says how long it was. It keeps statements and
+ * portals within a byte budget (`kept.ts`).
+ */
+
+import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
+import { parseNotice, type PgNotice } from "../../daemon/pgwire/errors.ts";
+import type { Frame } from "../../daemon/pgwire/frames.ts";
+import { describeType } from "../../daemon/pgwire/frames.ts";
+import {
+  parseBind,
+  parseExecute,
+  parseParse,
+  parseTarget,
+  queryText,
+} from "../../daemon/pgwire/frontend.ts";
+import type { SessionEvents } from "./events.ts";
+import { nowMicros } from "./events.ts";
+import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
+import { paramText } from "./params.ts";
+
+type OpKind = "query" | "parse" | "bind" | "describe" | "execute" | "close" | "sync" | "function";
+
+/** Something the client sent that the server will answer. */
+interface Op {
+  kind: OpKind;
+  ts: number;
+  t0: number;
+  text?: string | undefined;
+  cutBytes?: number | undefined;
+  statementName?: string;
+  portal?: KeptPortal | undefined;
+  portalName?: string;
+  describe?: "S" | "P";
+  rows: number;
+  part: number;
+  bytesIn: number;
+  bytesOut: number;
+  notices?: string[];
+}
+
+/** Message types a client may send after the startup packet. */
+const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
+/** Client messages with no body. */
+const EMPTY_TYPES = new Set("SHXc".split("").map((c) => c.charCodeAt(0)));
+const NOTICES_KEPT = 8;
+const NOTICE_CHARS = 1000;
+
+/** What the server and the client said in one session, as events. */
+export class SessionTracker {
+  readonly #events: SessionEvents;
+  readonly #recordBytes: number;
+  readonly #queue: Op[] = [];
+  readonly #statements: KeptMap<KeptStatement>;
+  readonly #portals: KeptMap<KeptPortal>;
+  #copy: Op | undefined;
+  #out: NewEvent[] = [];
+  #unsettled: NewEvent[] = [];
+  #holdFrom = -1;
+  /** Queued Sync, Query and FunctionCall requests: each owes a ReadyForQuery. */
+  #owed = 0;
+  /** The client sent Terminate. */
+  terminated = false;
+  /** A server error that answered nothing the client asked (e.g. an administrator's kill). */
+  lastServerError: PgNotice | undefined;
+
+  constructor(events: SessionEvents, opts: { recordBytes: number; keptBytes: number }) {
+    this.#events = events;
+    this.#recordBytes = opts.recordBytes;
+    this.#statements = new KeptMap(opts.keptBytes);
+    this.#portals = new KeptMap(opts.keptBytes);
+  }
+
+  /** Requests the server has yet to answer. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Body bytes of a client message to keep. */
+  clientCapture(type: number, length: number): number {
+    if (type === 0x51 || type === 0x50 || type === 0x42) return this.#recordBytes + 1024;
+    if (type === 0x45 || type === 0x44 || type === 0x43 || type === 0x46) return length;
+    return 0;
+  }
+
+  /** Refuses what no client may send: an unknown type, a body where none belongs. */
+  clientCheck(type: number, length: number): void {
+    if (!CLIENT_TYPES.has(type)) {
+      throw new SyntaxError(`Unknown message type ${describeType(type)} from the client`);
+    }
+    if (EMPTY_TYPES.has(type) && length !== 0) {
+      throw new SyntaxError(`A ${describeType(type)} message with a body of ${length} bytes`);
+    }
+    if ((type === 0x45 || type === 0x44 || type === 0x43 || type === 0x46) && length > 65536) {
+      throw new SyntaxError(`A ${describeType(type)} message of ${length} bytes`);
+    }
+  }
+
+  /** Body bytes of a server message to keep. */
+  serverCapture(type: number, length: number): number {
+    switch (type) {
+      case 0x43: // C CommandComplete
+      case 0x5a: // Z ReadyForQuery
+      case 0x74: // t ParameterDescription
+      case 0x4b: // K BackendKeyData
+        return length;
+      case 0x45: // E ErrorResponse
+      case 0x4e: // N NoticeResponse
+        return Math.min(length, 16384);
+      default:
+        return 0;
+    }
+  }
+
+  /** A message from the client (after login). Throws `SyntaxError` for a malformed one. */
+  fromClient(f: Frame): void {
+    const complete = f.body.length === f.length;
+    switch (f.type) {
+      case 0x51: { // Q
+        const text = queryText(f.body, complete);
+        this.#push("query", { text: this.#cap(text), cutBytes: this.#cutBytes(f, text) });
+        break;
+      }
+      case 0x50: { // P
+        const p = parseParse(f.body, complete);
+        const text = this.#cap(p.query);
+        const st: KeptStatement = { text, types: p.paramTypes };
+        if (p.cut || text.length < p.query.length) st.cutBytes = f.length;
+        this.#statements.set(p.name, st, text.length * 2 + 64);
+        this.#push("parse", { text, cutBytes: st.cutBytes, statementName: p.name });
+        break;
+      }
+      case 0x42: { // B
+        const b = parseBind(f.body, complete);
+        const portal: KeptPortal = {
+          statementName: b.statement,
+          statement: this.#statements.get(b.statement),
+          formats: b.formats,
+          values: b.values,
+          count: b.count,
+          cut: b.cut,
+        };
+        this.#portals.set(b.portal, portal, f.body.length + 64);
+        this.#push("bind", { portal, portalName: b.portal, statementName: b.statement });
+        break;
+      }
+      case 0x45: { // E
+        const { portal: name } = parseExecute(f.body);
+        const portal = this.#portals.get(name);
+        this.#push("execute", {
+          portal,
+          portalName: name,
+          statementName: portal?.statementName ?? "",
+          text: portal?.statement?.text,
+          cutBytes: portal?.statement?.cutBytes,
+        });
+        break;
+      }
+      case 0x44: { // D
+        const t = parseTarget(f.body, "a Describe message");
+        this.#push("describe", { describe: t.kind, statementName: t.name });
+        break;
+      }
+      case 0x43: { // C
+        const t = parseTarget(f.body, "a Close message");
+        if (t.kind === "S") this.#statements.delete(t.name);
+        else this.#portals.delete(t.name);
+        this.#push("close", {});
+        break;
+      }
+      case 0x53: // S
+        this.#push("sync", {});
+        break;
+      case 0x46: { // F
+        const oid = f.body.length >= 4
+          ? new DataView(f.body.buffer, f.body.byteOffset).getUint32(0)
+          : 0;
+        this.#push("function", { text: `function call (oid ${oid})` });
+        break;
+      }
+      case 0x64: // d CopyData
+        if (this.#copy) this.#copy.bytesIn += f.length;
+        break;
+      case 0x58: // X
+        this.terminated = true;
+        break;
+    }
+  }
+
+  /**
+   * A statement's result has begun (rows, a row description, COPY out data) and its
+   * completion has not come yet.
+   */
+  get resultOpen(): boolean {
+    return this.#resultOpen;
+  }
+
+  #resultOpen = false;
+
+  /** The result of the statement at the head of the queue goes on in `f`. */
+  #resultGoesOn(head: Op | undefined, f: Frame): void {
+    if (head?.kind !== "query" && head?.kind !== "execute") return;
+    this.#resultOpen = true;
+    if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);
+  }
+
+  /** Starts a chunk from the server: {@link holdFrom} counts from its start. */
+  beginChunk(): void {
+    this.#holdFrom = -1;
+  }
+
+  /** Offset in the current server chunk of the first completion that made an event, or -1. */
+  get holdFrom(): number {
+    return this.#holdFrom;
+  }
+
+  /**
+   * Whether the server will send a ReadyForQuery without waiting for the client: a Sync,
+   * Query or FunctionCall is queued. Until then, an event waiting for the transaction state
+   * after it would wait on the client, which may itself be waiting for the result.
+   */
+  get owesReady(): boolean {
+    return this.#owed > 0;
+  }
+
+  /** Events made and not yet taken. */
+  get waiting(): number {
+    return this.#out.length;
+  }
+
+  /**
+   * The events made since the last call, once the ReadyForQuery after them has told the
+   * transaction state; with `force`, also those still waiting for it (they go without).
+   */
+  take(force: boolean): NewEvent[] {
+    if (this.#unsettled.length > 0 && !force) {
+      const settled = this.#out.length - this.#unsettled.length;
+      return settled === 0 ? [] : this.#out.splice(0, settled);
+    }
+    const out = this.#out;
+    this.#out = [];
+    this.#unsettled = [];
+    return out;
+  }
+
+  /** A message from the server (after login). */
+  fromServer(f: Frame): void {
+    const head = this.#queue[0];
+    switch (f.type) {
+      case 0x44: // D DataRow
+        if (head) head.rows++;
+        this.#resultGoesOn(head, f);
+        break;
+      case 0x43: { // C CommandComplete
+        if (!head || (head.kind !== "query" && head.kind !== "execute")) break;
+        const tag = new TextDecoder().decode(f.body.subarray(0, Math.max(0, f.body.length - 1)));
+        this.#complete(head, f, { tag });
+        if (head.kind === "execute") this.#shift();
+        break;
+      }
+      case 0x73: // s PortalSuspended
+        if (head?.kind !== "execute") break;
+        this.#complete(head, f, { suspended: true });
+        this.#shift();
+        break;
+      case 0x49: // I EmptyQueryResponse
+        if (head?.kind === "execute") this.#shift();
+        else if (head?.kind === "query") head.part++;
+        break;
+      case 0x45: { // E ErrorResponse
+        const notice = safeNotice(f.body);
+        if (!head) {
+          this.lastServerError = notice;
+          break;
+        }
+        this.#complete(head, f, { error: notice });
+        if (head.kind !== "query" && head.kind !== "function" && head.kind !== "sync") {
+          while (this.#queue.length > 0 && this.#queue[0]!.kind !== "sync") this.#shift();
+        }
+        break;
+      }
+      case 0x56: // V FunctionCallResponse
+        if (head?.kind === "function") this.#complete(head, f, {});
+        break;
+      case 0x5a: { // Z ReadyForQuery
+        const status = String.fromCharCode(f.body[0] ?? 0x49);
+        this.#resultOpen = false;
+        for (const ev of this.#unsettled) (ev.context as JsonObject).tx_status = status;
+        this.#unsettled = [];
+        this.#copy = undefined;
+        while (this.#queue.length > 0) {
+          const op = this.#shift()!;
+          if (op.kind === "sync" || op.kind === "query" || op.kind === "function") break;
+        }
+        if (status === "I") this.#portals.clear();
+        break;
+      }
+      case 0x31: // 1 ParseComplete
+      case 0x32: // 2 BindComplete
+      case 0x33: // 3 CloseComplete
+      case 0x6e: // n NoData
+        if (head && head.kind !== "query" && head.kind !== "execute") this.#shift();
+        break;
+      case 0x54: // T RowDescription
+        if (head?.kind === "describe") this.#shift();
+        else this.#resultGoesOn(head, f);
+        break;
+      case 0x74: // t ParameterDescription
+        if (head?.kind === "describe") this.#noteParamTypes(head, f.body);
+        break;
+      case 0x47: // G CopyInResponse: the client must see it to send, so it is never held
+      case 0x57: // W CopyBothResponse
+        this.#copy = head;
+        break;
+      case 0x48: // H CopyOutResponse
+        this.#copy = head;
+        this.#resultGoesOn(head, f);
+        break;
+      case 0x64: // d CopyData
+        if (this.#copy) this.#copy.bytesOut += f.length;
+        this.#resultGoesOn(head, f);
+        break;
+      case 0x4e: // N NoticeResponse
+        if (head && (head.notices ??= []).length < NOTICES_KEPT) {
+          const n = safeNotice(f.body);
+          head.notices.push(`${n.severity} ${n.code} ${n.message}`.slice(0, NOTICE_CHARS));
+        }
+        break;
+    }
+  }
+
+  #push(kind: OpKind, fields: Partial<Op>): void {
+    const op: Op = {
+      kind,
+      ts: nowMicros(),
+      t0: performance.now(),
+      rows: 0,
+      part: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+    };
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) (op as unknown as Record<string, unknown>)[k] = v;
+    }
+    this.#queue.push(op);
+    if (kind === "sync" || kind === "query" || kind === "function") this.#owed++;
+  }
+
+  #shift(): Op | undefined {
+    const op = this.#queue.shift();
+    if (op !== undefined && (op.kind === "sync" || op.kind === "query" || op.kind === "function")) {
+      this.#owed--;
+    }
+    return op;
+  }
+
+  #cap(text: string): string {
+    return text.length > this.#recordBytes ? text.slice(0, this.#recordBytes) : text;
+  }
+
+  /** The full text's byte length if less than all of it is in `text`, else undefined. */
+  #cutBytes(f: Frame, text: string): number | undefined {
+    return f.body.length < f.length || text.length < f.length - 1 ? f.length - 1 : undefined;
+  }
+
+  /** ParameterDescription: the types the server chose for the described statement. */
+  #noteParamTypes(op: Op, body: Uint8Array): void {
+    const st = op.describe === "S" ? this.#statements.get(op.statementName ?? "") : undefined;
+    if (st === undefined) return;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const n = body.length >= 2 ? view.getInt16(0) : 0;
+    for (let i = 0; i < n && 2 + 4 * i + 4 <= body.length; i++) {
+      if (!st.types[i]) st.types[i] = view.getUint32(2 + 4 * i);
+    }
+  }
+
+  #complete(
+    op: Op,
+    f: Frame,
+    outcome: { tag?: string; error?: PgNotice; suspended?: boolean },
+  ): void {
+    const now = performance.now();
+    const context: JsonObject = {
+      protocol: op.kind === "query" ? "simple" : "extended",
+      duration_us: Math.round((now - op.t0) * 1000),
+    };
+    if (op.kind !== "query" && op.statementName !== undefined) {
+      context.statement_name = op.statementName;
+    }
+    if (op.portalName !== undefined) context.portal = op.portalName;
+    if (outcome.tag !== undefined) context.tag = outcome.tag;
+    const rows = outcome.tag === undefined ? op.rows : rowsOf(outcome.tag) ?? undefined;
+    if (rows !== undefined && (outcome.tag !== undefined || op.rows > 0)) context.rows = rows;
+    if (outcome.suspended) context.suspended = true;
+    if (op.part > 0) context.part = op.part;
+    if (op.cutBytes !== undefined) {
+      context.statement_truncated = true;
+      context.statement_bytes = op.cutBytes;
+    }
+    if (op.bytesIn > 0 || op.bytesOut > 0 || outcome.tag?.startsWith("COPY")) {
+      context.bytes_in = op.bytesIn;
+      context.bytes_out = op.bytesOut;
+    }
+    if (op.notices !== undefined) context.notices = op.notices;
+    const fields: Partial<NewEvent> & { context: JsonObject } = { ts: op.ts, context };
+    if (op.text !== undefined) fields.statement = op.text;
+    else if (op.kind === "execute") {
+      fields.statement = `(statement "${op.statementName ?? ""}" not kept by the proxy)`;
+    }
+    const params = op.kind === "execute" || op.kind === "bind"
+      ? this.#params(op.portal, context)
+      : undefined;
+    if (params !== undefined) fields.params = params;
+    if (outcome.error !== undefined) {
+      fields.sqlstate = outcome.error.code;
+      fields.error = outcome.error.message;
+    }
+    const command = outcome.tag !== undefined && outcome.tag !== ""
+      ? verbOf(outcome.tag)
+      : op.kind === "function"
+      ? "FUNCTION CALL"
+      : firstKeyword(op.text) ?? op.kind.toUpperCase();
+    const ev = this.#events.make("session", command, fields);
+    this.#resultOpen = false;
+    this.#out.push(ev);
+    this.#unsettled.push(ev);
+    if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);
+    op.part++;
+    op.rows = 0;
+    op.bytesIn = 0;
+    op.bytesOut = 0;
+    delete op.notices;
+    op.t0 = now;
+    op.ts = nowMicros();
+  }
+
+  #params(portal: KeptPortal | undefined, context: JsonObject): (string | null)[] | undefined {
+    if (portal === undefined || portal.count === 0) return undefined;
+    const types = portal.statement?.types ?? [];
+    const out: (string | null)[] = [];
+    for (let i = 0; i < portal.values.length; i++) {
+      const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, types[i] ?? 0);
+      const long = text !== null && text.length > this.#recordBytes;
+      out.push(long ? text.slice(0, this.#recordBytes) : text);
+      if (long) context.params_truncated = true;
+    }
+    if (portal.cut || portal.values.length < portal.count || context.params_truncated) {
+      // The Bind message was longer than what is recorded: the last value may be cut too.
+      context.params_truncated = true;
+      context.params_count = portal.count;
+    }
+    return out;
+  }
+}
+
+/** The tag without its counts: `INSERT 0 1` → `INSERT`, `CREATE TABLE` stays. */
+export function verbOf(tag: string): string {
+  return tag.replace(/( \d+)+$/, "");
+}
+
+/** The row count a tag carries (`SELECT 5`, `INSERT 0 1`, `COPY 3`), or undefined. */
+export function rowsOf(tag: string): number | undefined {
+  const m = / (\d+)$/.exec(tag);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The first keyword of a statement, upper-cased, past comments and white space. */
+export function firstKeyword(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const stripped = text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
+  const m = /^[A-Za-z_]+/.exec(stripped);
+  return m ? m[0].toUpperCase() : undefined;
+}
+
+function safeNotice(body: Uint8Array): PgNotice {
+  try {
+    return parseNotice(body);
+  } catch {
+    return { severity: "ERROR", code: "XX000", message: "(unreadable error message)", fields: {} };
+  }
+}

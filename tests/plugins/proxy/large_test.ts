@@ -1,0 +1,66 @@
+/**
+ * Bounded recording of what is huge: a statement of megabytes and a parameter of megabytes
+ * reach the server whole, while their events keep the first `record_bytes` and say how long
+ * the rest was; a result of tens of megabytes streams through enforce mode whole, its event
+ * stored before its completion reached the client.
+ */
+
+import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
+import { startPostgres } from "../../support/postgres.ts";
+import { bind, execute, parse, query, RawClient, sync, terminate, text, types } from "./_client.ts";
+import { psql, startProxy } from "./_harness.ts";
+
+Deno.test("proxy source records the head of a huge statement and parameter, forwards them whole", async () => {
+  await using pg = await startPostgres();
+  await using proxy = await startProxy(pg, { record_bytes: 4096 });
+  const big = "x".repeat(3_000_000);
+  const c = await RawClient.login(proxy.port);
+  try {
+    await c.send(query(`SELECT length('${big}')`));
+    const simple = await c.untilReady();
+    assertEquals(types(simple), "TDCZ");
+    assert(new TextDecoder().decode(simple[1]!.payload).includes("3000000"));
+    await c.send(
+      parse("", "SELECT length($1), $2::int"),
+      bind("", "", [text(big), text("7")]),
+      execute(),
+      sync(),
+    );
+    const extended = await c.untilReady();
+    assertEquals(types(extended), "12DCZ");
+    assert(new TextDecoder().decode(extended[2]!.payload).includes("3000000"));
+    await c.send(terminate());
+  } finally {
+    c.close();
+  }
+  await assertEventually(() => proxy.store.of("DISCONNECT").length === 1);
+  await proxy.stop();
+  const [simpleEvent, extendedEvent] = proxy.store.of("SELECT");
+  assertEquals(simpleEvent!.statement!.length, 4096);
+  assert(simpleEvent!.statement!.startsWith("SELECT length('xxx"));
+  assertEquals(simpleEvent!.context?.statement_truncated, true);
+  assertEquals(simpleEvent!.context?.statement_bytes, big.length + "SELECT length('')".length);
+  assertEquals(extendedEvent!.statement, "SELECT length($1), $2::int");
+  assertEquals(extendedEvent!.params!.length, 1, "the value after the cut is not recorded");
+  assert(extendedEvent!.params![0]!.length <= 4096 + 1024);
+  assertEquals(extendedEvent!.context?.params_truncated, true);
+  assertEquals(extendedEvent!.context?.params_count, 2);
+});
+
+Deno.test("enforce mode streams a result of tens of megabytes whole", async () => {
+  await using pg = await startPostgres();
+  await using proxy = await startProxy(pg, { mode: "enforce" });
+  const r = await psql(proxy.port, [
+    "-c",
+    "SELECT g, repeat('y', 2000) FROM generate_series(1, 20000) g",
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split("\n");
+  assertEquals(lines.length, 20000);
+  assertEquals(lines[19999], `20000|${"y".repeat(2000)}`);
+  await assertEventually(() => proxy.store.of("DISCONNECT").length === 1);
+  await proxy.stop();
+  const [select] = proxy.store.of("SELECT");
+  assertEquals(select?.context?.rows, 20000);
+  assertEquals(select?.context?.tx_status, "I");
+});
