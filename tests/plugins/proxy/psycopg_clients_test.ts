@@ -1,7 +1,7 @@
 /**
  * Python psycopg 3 (Debian's `python3-psycopg`) through the proxy, with `clients/psycopg_client.py`:
- * parameters sent in binary (`%b`: int2, numeric, bytea, bool, float8) beside a text one are
- * stored as their text forms; a pipeline of four INSERTs without a Sync between them, the third
+ * parameters sent in binary (`%b`: int2, bytea, bool, float8) beside text ones are stored as
+ * their text forms, and so are binary numerics, exactly as the server prints what it received; a pipeline of four INSERTs without a Sync between them, the third
  * failing on a duplicate key, is stored as two executions the client saw succeed, the failure
  * with its SQLSTATE and parameters, and nothing for the INSERT the server skipped.
  */
@@ -111,5 +111,31 @@ Deno.test({
     );
     assertEquals(select.map((e) => ctx(e, "rows")), [1], all);
     assertEquals(statements.filter((e) => e.sqlstate !== undefined).length, 1, all);
+  },
+});
+
+Deno.test({
+  name: "proxy stores psycopg's binary numeric parameters as the server reads them",
+  ignore: !installed,
+  fn: async () => {
+    await using db = await startProxied("observe");
+    const out = await new Deno.Command(PYTHON, {
+      args: [CLIENT, db.dsn(), "numeric"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert(out.success, `psycopg client failed: ${dec.decode(out.stderr)}`);
+    // The server's own text of each value it received: what the record should say.
+    const back: string[] = JSON.parse(dec.decode(out.stdout));
+    assertEquals(back.length, 6);
+    const events = await settledEvents(db.proxy, 1);
+    const selects = statementsOf(events, sessionOf(events, "psycopg-numeric"))
+      .filter((e) => e.statement === "SELECT $1::text");
+    assertEquals(
+      selects.map((e) => e.params),
+      back.map((v) => [v]),
+      `numeric (oid 1700) parameters in binary: ${JSON.stringify(selects.map(brief))}`,
+    );
   },
 });

@@ -1,6 +1,8 @@
 """A psycopg 3 client for the proxy's real-client test (psycopg_clients_test.ts).
 
-Connects to the DSN in argv[1] (through the proxy) in autocommit mode and runs, in order:
+With `numeric` as argv[2], it only sends a few numeric values as binary parameters (`%b`),
+one SELECT each, and prints the values the server sent back. Otherwise it connects to the DSN
+in argv[1] (through the proxy) in autocommit mode and runs, in order:
 a table made with a plain statement; an INSERT whose values go as binary parameters (%b) beside
 a text one (%s); a pipeline of four INSERTs whose third repeats a key, so the server fails it
 and skips the fourth until the pipeline's Sync; a SELECT of what is left. Prints one JSON object
@@ -13,6 +15,15 @@ from decimal import Decimal
 
 import psycopg
 
+NUMERICS = ["12.50", "-0.001", "123456789.000100", "0", "NaN", "1e-20"]
+
+if sys.argv[2:] == ["numeric"]:
+    conn = psycopg.connect(sys.argv[1], autocommit=True, application_name="psycopg-numeric")
+    back = [str(conn.execute("SELECT %b::text", (Decimal(n),)).fetchone()[0]) for n in NUMERICS]
+    conn.close()
+    print(json.dumps(back))
+    sys.exit(0)
+
 conn = psycopg.connect(sys.argv[1], autocommit=True, application_name="psycopg-client")
 seen = {"server_version": conn.info.server_version}
 
@@ -21,8 +32,8 @@ conn.execute("CREATE TABLE py_items (id int PRIMARY KEY, price numeric, blob byt
 
 cur = conn.cursor()
 cur.execute(
-    "INSERT INTO py_items VALUES (%b, %b, %b, %b, %b, %s) RETURNING id",
-    (7, Decimal("12.50"), b"\x00\xffA", True, 1.5, "it's \"quoted\""),
+    "INSERT INTO py_items VALUES (%b, %s, %b, %b, %b, %s) RETURNING id",
+    (7, "12.50", b"\x00\xffA", True, 1.5, "it's \"quoted\""),
 )
 seen["binary_insert"] = {"returned": cur.fetchone()[0], "status": cur.statusmessage}
 
