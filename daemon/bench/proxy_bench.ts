@@ -76,6 +76,7 @@ export async function benchProxy(
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
   for (const mode of QUERY_MODES) {
     const runs = new Map<Target, PgbenchRun>();
+    const daemonLines = new Map<Target, ProxyBenchResult[]>();
     for (const target of TARGETS) {
       const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
       const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
@@ -97,21 +98,20 @@ export async function benchProxy(
       const wall = (performance.now() - started) / 1000;
       const cpu = (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
       const memory = await procMemory(daemon.pid);
-      report({
+      daemonLines.set(target, [{
         bench: `proxy.${target}.${mode}.events`,
         value: Math.round(stored / wall),
         unit: "events/s stored, from pgbench's start until the run's record is complete",
         events: stored,
         seconds: round(wall, 2),
-      });
-      report({
+      }, {
         bench: `proxy.${target}.${mode}.cpu`,
         value: round(cpu / wall, 3),
         unit: "CPU cores used by vigil serve during the run",
         cpu_s: round(cpu, 2),
         rss_mib: memory.rssMib,
         peak_rss_mib: memory.hwmMib,
-      });
+      }]);
     }
     const direct = runs.get("direct")!;
     const bouncer = runs.get("pgbouncer")!;
@@ -145,6 +145,7 @@ export async function benchProxy(
         direct_p50_ms: round(quantile(direct.latenciesUs, 0.5) / 1000, 3),
         direct_p99_ms: round(quantile(direct.latenciesUs, 0.99) / 1000, 3),
       });
+      for (const line of daemonLines.get(target) ?? []) report(line);
     }
   }
 }
