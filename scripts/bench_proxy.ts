@@ -6,7 +6,7 @@
  * pgbench, pgbouncer and `vigil serve` need. Prints one JSON line per result.
  *
  * `deno run … scripts/bench_proxy.ts [--seconds 10 | --transactions N] [--clients 4]
- *   [--jobs 2] [--scale 10]`
+ *   [--jobs 2] [--scale 10] [--rounds 1]`
  */
 
 import { print, setLogLevel } from "../daemon/log.ts";
@@ -49,6 +49,7 @@ try {
     length: transactions === undefined ? { seconds: count("seconds", 10) } : { transactions },
     clients,
     jobs: count("jobs", 2),
+    rounds: count("rounds", 1),
   }, (r) => print(JSON.stringify(r)));
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -28,6 +28,18 @@ export interface ProxyBenchOptions {
   length: { seconds: number } | { transactions: number };
   clients: number;
   jobs: number;
+  /** Runs of each target, interleaved; TPS is their median, latencies are pooled. Default 1. */
+  rounds?: number;
+}
+
+/** What the rounds of one target measured. */
+interface Measured {
+  runs: PgbenchRun[];
+  stored: number;
+  wall: number;
+  cpu: number;
+  rssMib: number;
+  hwmMib: number;
 }
 
 /** One result line. */
@@ -75,42 +87,58 @@ export async function benchProxy(
   };
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
   for (const mode of QUERY_MODES) {
-    const runs = new Map<Target, PgbenchRun>();
+    const measured = new Map<Target, Measured>(
+      TARGETS.map((t) => [t, { runs: [], stored: 0, wall: 0, cpu: 0, rssMib: 0, hwmMib: 0 }]),
+    );
+    // Rounds go through every target in turn, so that a burst of load elsewhere on the machine
+    // falls on all of them rather than on one.
+    for (let r = 0; r < (opts.rounds ?? 1); r++) {
+      for (const target of TARGETS) {
+        const m = measured.get(target)!;
+        const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
+        const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
+        await tail?.read();
+        const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
+        const started = performance.now();
+        m.runs.push(
+          await runPgbench({
+            port: ports[target],
+            user: opts.user,
+            mode,
+            clients: opts.clients,
+            jobs: opts.jobs,
+            length: opts.length,
+            logDir: await subdir(opts.dir, `log-${target}-${mode}-${r}`),
+          }),
+        );
+        if (daemon === undefined || tail === undefined) continue;
+        m.stored += await tail.settle();
+        m.wall += (performance.now() - started) / 1000;
+        m.cpu += (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
+        const memory = await procMemory(daemon.pid);
+        m.rssMib = memory.rssMib;
+        m.hwmMib = memory.hwmMib;
+      }
+    }
+    const runs = new Map<Target, PgbenchRun>(
+      [...measured].map(([target, m]) => [target, combine(m.runs)]),
+    );
     const daemonLines = new Map<Target, ProxyBenchResult[]>();
-    for (const target of TARGETS) {
-      const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
-      const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
-      await tail?.read();
-      const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
-      const started = performance.now();
-      const run = await runPgbench({
-        port: ports[target],
-        user: opts.user,
-        mode,
-        clients: opts.clients,
-        jobs: opts.jobs,
-        length: opts.length,
-        logDir: await subdir(opts.dir, `log-${target}-${mode}`),
-      });
-      runs.set(target, run);
-      if (daemon === undefined || tail === undefined) continue;
-      const stored = await tail.settle();
-      const wall = (performance.now() - started) / 1000;
-      const cpu = (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
-      const memory = await procMemory(daemon.pid);
+    for (const target of ["observe", "enforce"] as const) {
+      const m = measured.get(target)!;
       daemonLines.set(target, [{
         bench: `proxy.${target}.${mode}.events`,
-        value: Math.round(stored / wall),
+        value: Math.round(m.stored / m.wall),
         unit: "events/s stored, from pgbench's start until the run's record is complete",
-        events: stored,
-        seconds: round(wall, 2),
+        events: m.stored,
+        seconds: round(m.wall, 2),
       }, {
         bench: `proxy.${target}.${mode}.cpu`,
-        value: round(cpu / wall, 3),
-        unit: "CPU cores used by vigil serve during the run",
-        cpu_s: round(cpu, 2),
-        rss_mib: memory.rssMib,
-        peak_rss_mib: memory.hwmMib,
+        value: round(m.cpu / m.wall, 3),
+        unit: "CPU cores used by vigil serve during the runs",
+        cpu_s: round(m.cpu, 2),
+        rss_mib: m.rssMib,
+        peak_rss_mib: m.hwmMib,
       }]);
     }
     const direct = runs.get("direct")!;
@@ -128,6 +156,9 @@ export async function benchProxy(
           ratio: round(run.tps / reference.tps, 3),
         }),
         transactions: run.transactions,
+        ...(opts.rounds === undefined || opts.rounds === 1
+          ? {}
+          : { tps_of_rounds: measured.get(target)!.runs.map((x) => round(x.tps, 1)) }),
       });
       if (target === "direct") continue;
       const added = (p: number, r: PgbenchRun) =>
@@ -196,6 +227,23 @@ class RecordTail {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
+}
+
+/** One run standing for several: the median TPS, every transaction's latency. */
+function combine(runs: PgbenchRun[]): PgbenchRun {
+  if (runs.length === 1) return runs[0]!;
+  const tps = Float64Array.from(runs.map((r) => r.tps)).sort();
+  const all = new Float64Array(runs.reduce((n, r) => n + r.latenciesUs.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r.latenciesUs, at);
+    at += r.latenciesUs.length;
+  }
+  return {
+    tps: quantile(tps, 0.5),
+    transactions: runs.reduce((n, r) => n + r.transactions, 0),
+    latenciesUs: all.sort(),
+  };
 }
 
 /** utime + stime of a process, in clock ticks, read through `cat` as `procMemory` does. */

@@ -88,7 +88,8 @@ async function benchExport(argv: string[]): Promise<number> {
 }
 
 /**
- * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]`:
+ * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]
+ * [--rounds N]`:
  * pgbench directly, through pgbouncer and through the proxy source in both modes
  * (`daemon/bench/proxy_bench.ts`), run as a child Deno on the bench script of a source
  * checkout: it starts a throwaway PostgreSQL, pgbench, pgbouncer and `vigil serve`, which the
@@ -101,13 +102,14 @@ async function benchProxy(argv: string[]): Promise<number> {
     clients: { type: "string" },
     jobs: { type: "string" },
     scale: { type: "string" },
+    rounds: { type: "string" },
   });
   noRest(rest);
   if (values.seconds !== undefined && values.transactions !== undefined) {
     throw new UsageError("give --seconds or --transactions, not both");
   }
   const passed: string[] = [];
-  for (const flag of ["seconds", "transactions", "clients", "jobs", "scale"] as const) {
+  for (const flag of ["seconds", "transactions", "clients", "jobs", "scale", "rounds"] as const) {
     const n = intFlag(values[flag], flag);
     if (n === 0) throw new UsageError(`--${flag} must be at least 1`);
     if (n !== undefined) passed.push(`--${flag}`, String(n));
