@@ -179,4 +179,5 @@ Deno.test("proxy forwards psql's cancel to the server and records it", async () 
   assertEquals(cancels.length, 1, `one CANCEL: ${JSON.stringify(events.map(brief))}`);
   assertEquals(cancels[0]!.kind, "session");
   assertEquals(cancels[0]!.session_id, session, "the CANCEL names the session it cancelled");
+  assertEquals(ctx(cancels[0]!, "matched"), true, "the key was one this proxy handed out");
 });
