@@ -42,7 +42,7 @@ function binaryText(v: Uint8Array, oid: number): string | undefined {
     case 20: // int8
       return n === 8 ? String(view.getBigInt64(0)) : undefined;
     case 700: // float4
-      return n === 4 ? floatText(view.getFloat32(0)) : undefined;
+      return n === 4 ? float4Text(view.getFloat32(0)) : undefined;
     case 701: // float8
       return n === 8 ? floatText(view.getFloat64(0)) : undefined;
     case 17: // bytea
@@ -67,6 +67,16 @@ function floatText(x: number): string {
   if (x === Infinity) return "Infinity";
   if (x === -Infinity) return "-Infinity";
   return String(x);
+}
+
+/** The shortest decimal that reads back as the same float4, as PostgreSQL prints it. */
+function float4Text(x: number): string {
+  if (!Number.isFinite(x)) return floatText(x);
+  for (let p = 1; p < 9; p++) {
+    const shorter = Number(x.toPrecision(p));
+    if (Math.fround(shorter) === x) return String(shorter);
+  }
+  return String(Number(x.toPrecision(9)));
 }
 
 function uuidText(v: Uint8Array): string {

@@ -1,8 +1,8 @@
 /**
  * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
  * once the events are durable (or rejects), and the session releases the result it holds only
- * then. Observe: events join one bounded backlog per source that a single writer stores in
- * batches; `record` returns at once, and when the backlog is full the events are counted lost
+ * then. Observe: events join one backlog per source, bounded in events (`backlog_events`) and
+ * in bytes, that a single writer stores in batches; `record` returns at once, and when the backlog is full the events are counted lost
  * and a `PROXY_GAP` event saying how many is stored as soon as the store takes events again.
  * A batch the store refused is counted lost too rather than offered again, because a refused
  * append may still have reached the disk, and an event stored twice is worse than one counted.
@@ -21,6 +21,15 @@ export interface Recorder {
 
 /** Events stored in one batch at most. */
 const BATCH_MAX = 2000;
+/** What the observe backlog may hold besides its count: statements can be long. */
+const BACKLOG_BYTES = 256 * 1024 * 1024;
+
+/** About what an event costs in memory: its texts, and a little for the rest. */
+function eventBytes(e: NewEvent): number {
+  let n = 256 + 2 * ((e.statement?.length ?? 0) + (e.error?.length ?? 0));
+  for (const p of e.params ?? []) n += 16 + 2 * (p?.length ?? 0);
+  return n;
+}
 
 /** Enforce mode: every call is one durable emit. */
 export function durableRecorder(ctx: SourceContext): Recorder {
@@ -37,6 +46,7 @@ export class BacklogRecorder implements Recorder {
   readonly #ctx: SourceContext;
   readonly #limit: number;
   #queue: NewEvent[] = [];
+  #bytes = 0;
   #lost = 0;
   #lostTotal = 0;
   #wake: (() => void) | undefined;
@@ -60,12 +70,15 @@ export class BacklogRecorder implements Recorder {
   }
 
   record(events: NewEvent[]): Promise<void> {
-    const room = Math.max(0, this.#limit - this.#queue.length);
-    if (room < events.length) {
-      this.#lose(events.length - room);
-      events = events.slice(0, room);
+    for (const e of events) {
+      const size = eventBytes(e);
+      if (this.#queue.length >= this.#limit || this.#bytes + size > BACKLOG_BYTES) {
+        this.#lose(1);
+        continue;
+      }
+      this.#queue.push(e);
+      this.#bytes += size;
     }
-    for (const e of events) this.#queue.push(e);
     this.#ctx.gauge?.("backlog_events", this.#queue.length);
     this.#wake?.();
     return Promise.resolve();
@@ -93,6 +106,7 @@ export class BacklogRecorder implements Recorder {
         continue;
       }
       const batch = this.#queue.splice(0, BATCH_MAX);
+      for (const e of batch) this.#bytes -= eventBytes(e);
       this.#ctx.gauge?.("backlog_events", this.#queue.length);
       const lost = this.#lost;
       if (lost > 0) batch.unshift(this.#gapEvent(lost));

@@ -7,27 +7,23 @@
  * certificate it did not verify, and it removes the channel-binding SCRAM variant from the
  * server's offer, since the client's TLS ends at the proxy and binding to it would fail.
  *
- * Enforce mode: a server chunk that completes statements is released up to the first
- * completion, then the rest only once those statements' events are stored; if the store
- * refuses, the client gets a FATAL error instead and the session is closed — never a result
- * without its event. Bad bytes from the client end this session only, recorded as a
+ * Enforce mode: a statement's result reaches the client only once its event is stored
+ * (`gate.ts`); if the store refuses, the client gets a FATAL error instead and the session is
+ * closed — never a result without its event. Bad bytes from the client end this session only, recorded as a
  * `PROXY_PROTOCOL_ERROR`.
  */
 
 import type tls from "node:tls";
 import type { NewEvent } from "../../daemon/event/model.ts";
-import {
-  authenticationSasl,
-  errorResponse,
-  frameMessage,
-} from "../../daemon/pgwire/backend_encode.ts";
-import { parseNotice } from "../../daemon/pgwire/errors.ts";
+import { errorResponse } from "../../daemon/pgwire/backend_encode.ts";
 import { type Frame, FrameScanner } from "../../daemon/pgwire/frames.ts";
 import type { ProxySettings } from "./config.ts";
 import { type ClientChannel, ConnChannel } from "./channel.ts";
 import { SessionEvents } from "./events.ts";
 import type { Recorder } from "./recorder.ts";
 import { readStart, type StartState } from "./startup.ts";
+import { ResultGate } from "./gate.ts";
+import { BINDING_REFUSAL, loginStep, wantsBinding } from "./login.ts";
 import { SessionTracker } from "./tracker.ts";
 import { connectUpstream, type Upstream } from "./upstream.ts";
 
@@ -51,13 +47,6 @@ export interface SessionEnv {
 const MAX_PENDING = 10_000;
 /** Time a client has for its startup packet (PostgreSQL's authentication_timeout). */
 const STARTUP_TIMEOUT_MS = 60_000;
-/** Enforce mode: server bytes held for a transaction state at most, then released without. */
-const HOLD_BYTES = 1024 * 1024;
-/** Events waiting for a transaction state at most, then stored without. */
-const MAX_WAITING = 1000;
-const AUTH_CLEARTEXT = 3;
-const AUTH_MD5 = 5;
-const AUTH_SASL = 10;
 
 /** A client session. */
 export class Session {
@@ -71,12 +60,8 @@ export class Session {
   #tracker: SessionTracker;
   #drained: (() => void) | undefined;
   #started = false;
-  #refusal: string | undefined;
   /** Until the first ReadyForQuery. */
   #loggingIn = true;
-  /** Enforce mode: server bytes withheld until their events are stored. */
-  #held: Uint8Array[] = [];
-  #heldBytes = 0;
 
   constructor(conn: Deno.TcpConn, sessionId: string, env: SessionEnv) {
     this.#first = new ConnChannel(conn);
@@ -131,15 +116,27 @@ export class Session {
 
   async #run(): Promise<void> {
     const state: StartState = { tls: false };
-    const timer = setTimeout(() => this.close("error"), STARTUP_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#client.close();
+      this.#first.close();
+    }, STARTUP_TIMEOUT_MS);
     let start;
     try {
       start = await readStart(this.#first, this.#env.secure, state);
     } catch (error) {
       if (error instanceof SyntaxError) return await this.#protocolError(error, "startup");
-      throw error;
+      if (!timedOut) throw error;
     } finally {
       clearTimeout(timer);
+    }
+    if (timedOut || start === undefined) {
+      const seconds = STARTUP_TIMEOUT_MS / 1000;
+      return await this.#protocolError(
+        new SyntaxError(`No startup packet within ${seconds} s of connecting`),
+        "startup",
+      );
     }
     this.#client = start.client;
     if (start.kind === "closed") return;
@@ -155,9 +152,13 @@ export class Session {
     const app = start.params.get("application_name");
     if (app !== undefined) info.applicationName = app;
     this.#started = true;
-    await this.#record([this.events.make("session", "CONNECT", {
-      context: { client_port: info.clientPort, tls: info.tls },
-    })]);
+    try {
+      await this.#record([this.events.make("session", "CONNECT", {
+        context: { client_port: info.clientPort, tls: info.tls },
+      })]);
+    } catch (error) {
+      return await this.#refuse("58000", unrecorded("the start of this session", error));
+    }
     const settings = this.#env.settings;
     if (this.#env.secure !== null && !settings.listen.loopback && !info.tls) {
       return await this.#refuse(
@@ -240,14 +241,12 @@ export class Session {
    * puzzling message, so the proxy says what to do instead.
    */
   async #refuseBinding(): Promise<void> {
-    const message = "SCRAM channel binding cannot cross the Vigil proxy (the client's TLS " +
-      "ends at the proxy, the server's is another): connect with channel_binding=disable";
     await this.#record([this.events.make("auth", "AUTH_FAILED", {
       sqlstate: "28000",
-      error: message,
+      error: BINDING_REFUSAL,
       context: { method: "scram-sha-256" },
     })]).catch(() => {});
-    return await this.#refuse("28000", message);
+    return await this.#refuse("28000", BINDING_REFUSAL);
   }
 
   async #serverLoop(): Promise<void> {
@@ -257,6 +256,11 @@ export class Session {
     let authOk = false;
     let authEnd = -1;
     const authFrames: Frame[] = [];
+    const gate = new ResultGate({
+      write: (bytes) => this.#client.write(bytes),
+      record: (events) => this.#record(events),
+      enforce: this.#env.settings.mode === "enforce",
+    });
     const scanner = new FrameScanner({
       capture: (t, l) => auth ? l : tracker.serverCapture(t, l),
       check: (_t, l) => {
@@ -288,123 +292,43 @@ export class Session {
         const out: Uint8Array[] = [];
         const events: NewEvent[] = [];
         for (const f of authFrames.splice(0)) {
-          const bytes = this.#authFrame(f, upstream, events, authOk);
-          if (bytes === null) {
+          const step = loginStep(f, { events: this.events, upstream, authOk });
+          events.push(...step.events);
+          if (step.forward === null) {
             await this.#record(events).catch(() => {});
-            return await this.#refuse("28000", this.#refusal ?? "login refused");
+            return await this.#refuse("28000", step.refusal ?? "login refused");
           }
-          if (f.type === 0x52 && f.body.length >= 4 && readInt32(f.body) === 0) authOk = true;
-          out.push(bytes);
+          if (step.ok) authOk = true;
+          if (step.key) this.#env.onBackendKey(this, step.key);
+          if (step.error) this.#error = step.error;
+          out.push(step.forward);
         }
-        if (events.length > 0) await this.#record(events);
+        if (events.length > 0) {
+          try {
+            await this.#record(events);
+          } catch (error) {
+            return await this.#refuse("58000", unrecorded("this login", error));
+          }
+        }
         for (const bytes of out) await this.#client.write(bytes);
       }
-      if (authEnd < chunk.length) await this.#release(chunk, authEnd);
+      if (authEnd < chunk.length) {
+        try {
+          await gate.pass(chunk, authEnd, tracker);
+        } catch (error) {
+          const message = "Vigil could not store the audit record of this statement (enforce " +
+            "mode), so its result is withheld and the session closed";
+          await this.#client.write(errorResponse({
+            severity: "FATAL",
+            code: "58000",
+            message,
+            detail: String((error as Error)?.message ?? error),
+          })).catch(() => {});
+          return this.close("error", { message, sqlstate: "58000" });
+        }
+      }
       if (tracker.pending <= MAX_PENDING) this.#drained?.();
     }
-  }
-
-  /**
-   * Writes `chunk` from `offset` to the client. Observe: at once, and the events whose
-   * transaction state is known go to the backlog. Enforce: up to where a statement's result
-   * begins, and the rest only once its event is stored; while the server still owes the
-   * ReadyForQuery that tells the transaction state, what follows is held too. At most
-   * {@link HOLD_BYTES} are held: past that, waiting events are stored without the state and
-   * a long result's rows flow on — but a completion never reaches the client before its event
-   * is stored.
-   */
-  async #release(chunk: Uint8Array, offset: number): Promise<void> {
-    const tracker = this.#tracker;
-    const part = chunk.subarray(offset);
-    const enforce = this.#env.settings.mode === "enforce";
-    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING ||
-      (enforce && this.#heldBytes + part.length > HOLD_BYTES);
-    const events = tracker.take(force);
-    if (!enforce) {
-      await this.#client.write(part);
-      if (events.length > 0) await this.#record(events);
-      return;
-    }
-    if (this.#held.length > 0) {
-      this.#hold(part);
-    } else if (tracker.holdFrom >= 0) {
-      const at = Math.max(offset, tracker.holdFrom);
-      if (at > offset) await this.#client.write(chunk.subarray(offset, at));
-      this.#hold(chunk.subarray(at));
-    } else {
-      await this.#client.write(part);
-    }
-    if (events.length > 0) {
-      try {
-        await this.#record(events);
-      } catch (error) {
-        const message = "Vigil could not store the audit record of this statement (enforce " +
-          "mode), so its result is withheld and the session closed";
-        this.#held = [];
-        await this.#client.write(errorResponse({
-          severity: "FATAL",
-          code: "58000",
-          message,
-          detail: String((error as Error).message ?? error),
-        })).catch(() => {});
-        return this.close("error", { message, sqlstate: "58000" });
-      }
-    }
-    if (tracker.waiting === 0 && (!tracker.resultOpen || force) && this.#held.length > 0) {
-      const held = this.#held;
-      this.#held = [];
-      this.#heldBytes = 0;
-      for (const bytes of held) await this.#client.write(bytes);
-    }
-  }
-
-  #hold(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.#held.push(bytes);
-    this.#heldBytes += bytes.length;
-  }
-
-  /**
-   * One server message during login: the bytes to forward, or null when the proxy refuses the
-   * login (and has answered the client).
-   */
-  #authFrame(f: Frame, upstream: Upstream, events: NewEvent[], authOk: boolean): Uint8Array | null {
-    const raw = frameMessage(f.type, f.body);
-    if (f.type === 0x52 && f.body.length >= 4) {
-      const code = readInt32(f.body);
-      if (code === 0) {
-        events.push(this.events.make("auth", "AUTH_OK"));
-      } else if ((code === AUTH_CLEARTEXT || code === AUTH_MD5) && !upstream.verified) {
-        const method = code === AUTH_MD5 ? "md5" : "clear text";
-        const message = `The server asks for the password as ${method}, which the Vigil proxy ` +
-          `relays only over TLS to a server whose certificate it verified (upstream ` +
-          `${upstream.transport}): use scram-sha-256 in the server's pg_hba.conf, or ` +
-          "sslmode=verify-full in the proxy's upstream";
-        events.push(this.events.make("auth", "AUTH_FAILED", {
-          sqlstate: "28000",
-          error: message,
-          context: { method: code === AUTH_MD5 ? "md5" : "password" },
-        }));
-        this.#refusal = message;
-        return null;
-      } else if (code === AUTH_SASL) {
-        const names = new TextDecoder().decode(f.body.subarray(4)).split("\0").filter((m) => m);
-        return authenticationSasl(names.filter((m) => !m.endsWith("-PLUS")));
-      }
-    } else if (f.type === 0x45) {
-      const n = parseNotice(f.body);
-      if (!authOk) {
-        events.push(
-          this.events.make("auth", "AUTH_FAILED", { sqlstate: n.code, error: n.message }),
-        );
-      } else {
-        this.#error = { message: n.message, sqlstate: n.code };
-      }
-    } else if (f.type === 0x4b && f.body.length >= 8) {
-      const view = new DataView(f.body.buffer, f.body.byteOffset);
-      this.#env.onBackendKey(this, { pid: view.getInt32(0), secret: view.getInt32(4) });
-    }
-    return raw;
   }
 
   #serverError(): { message: string; sqlstate?: string } | undefined {
@@ -413,16 +337,8 @@ export class Session {
   }
 }
 
-/**
- * Whether a SASLInitialResponse for SCRAM-SHA-256 carries the GS2 flag `y`: "I support
- * channel binding, but you did not offer it".
- */
-function wantsBinding(body: Uint8Array): boolean {
-  const nul = body.indexOf(0);
-  const mechanism = new TextDecoder().decode(body.subarray(0, Math.max(0, nul)));
-  return mechanism === "SCRAM-SHA-256" && body[nul + 5] === 0x79; // 'y'; after the int32 length
-}
-
-function readInt32(body: Uint8Array): number {
-  return new DataView(body.buffer, body.byteOffset, body.byteLength).getInt32(0);
+/** The message a client gets when enforce mode cannot store what it must before going on. */
+function unrecorded(what: string, error: unknown): string {
+  return `Vigil could not store the audit record of ${what} (enforce mode): ` +
+    String((error as Error)?.message ?? error);
 }

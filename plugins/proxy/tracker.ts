@@ -27,27 +27,7 @@ import {
 import type { SessionEvents } from "./events.ts";
 import { nowMicros } from "./events.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
-import { paramText } from "./params.ts";
-
-type OpKind = "query" | "parse" | "bind" | "describe" | "execute" | "close" | "sync" | "function";
-
-/** Something the client sent that the server will answer. */
-interface Op {
-  kind: OpKind;
-  ts: number;
-  t0: number;
-  text?: string | undefined;
-  cutBytes?: number | undefined;
-  statementName?: string;
-  portal?: KeptPortal | undefined;
-  portalName?: string;
-  describe?: "S" | "P";
-  rows: number;
-  part: number;
-  bytesIn: number;
-  bytesOut: number;
-  notices?: string[];
-}
+import { capText, type Op, type OpKind, statementEvent } from "./statement_event.ts";
 
 /** Message types a client may send after the startup packet. */
 const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
@@ -127,15 +107,17 @@ export class SessionTracker {
     const complete = f.body.length === f.length;
     switch (f.type) {
       case 0x51: { // Q
-        const text = queryText(f.body, complete);
-        this.#push("query", { text: this.#cap(text), cutBytes: this.#cutBytes(f, text) });
+        const { text, cut } = capText(queryText(f.body, complete), this.#recordBytes);
+        // The body is the text and its NUL: the text's length is exact.
+        this.#push("query", { text, cutBytes: cut || !complete ? f.length - 1 : undefined });
         break;
       }
       case 0x50: { // P
         const p = parseParse(f.body, complete);
-        const text = this.#cap(p.query);
+        const { text, cut } = capText(p.query, this.#recordBytes);
         const st: KeptStatement = { text, types: p.paramTypes };
-        if (p.cut || text.length < p.query.length) st.cutBytes = f.length;
+        // Cut short, the parameter count is unknown: the message less its name is an upper bound.
+        if (p.cut || cut) st.cutBytes = f.length - new TextEncoder().encode(p.name).length - 4;
         this.#statements.set(p.name, st, text.length * 2 + 64);
         this.#push("parse", { text, cutBytes: st.cutBytes, statementName: p.name });
         break;
@@ -151,7 +133,13 @@ export class SessionTracker {
           cut: b.cut,
         };
         this.#portals.set(b.portal, portal, f.body.length + 64);
-        this.#push("bind", { portal, portalName: b.portal, statementName: b.statement });
+        this.#push("bind", {
+          portal,
+          portalName: b.portal,
+          statementName: b.statement,
+          text: portal.statement?.text,
+          cutBytes: portal.statement?.cutBytes,
+        });
         break;
       }
       case 0x45: { // E
@@ -364,15 +352,6 @@ export class SessionTracker {
     return op;
   }
 
-  #cap(text: string): string {
-    return text.length > this.#recordBytes ? text.slice(0, this.#recordBytes) : text;
-  }
-
-  /** The full text's byte length if less than all of it is in `text`, else undefined. */
-  #cutBytes(f: Frame, text: string): number | undefined {
-    return f.body.length < f.length || text.length < f.length - 1 ? f.length - 1 : undefined;
-  }
-
   /** ParameterDescription: the types the server chose for the described statement. */
   #noteParamTypes(op: Op, body: Uint8Array): void {
     const st = op.describe === "S" ? this.#statements.get(op.statementName ?? "") : undefined;
@@ -390,47 +369,11 @@ export class SessionTracker {
     outcome: { tag?: string; error?: PgNotice; suspended?: boolean },
   ): void {
     const now = performance.now();
-    const context: JsonObject = {
-      protocol: op.kind === "query" ? "simple" : "extended",
-      duration_us: Math.round((now - op.t0) * 1000),
-    };
-    if (op.kind !== "query" && op.statementName !== undefined) {
-      context.statement_name = op.statementName;
-    }
-    if (op.portalName !== undefined) context.portal = op.portalName;
-    if (outcome.tag !== undefined) context.tag = outcome.tag;
-    const rows = outcome.tag === undefined ? op.rows : rowsOf(outcome.tag) ?? undefined;
-    if (rows !== undefined && (outcome.tag !== undefined || op.rows > 0)) context.rows = rows;
-    if (outcome.suspended) context.suspended = true;
-    if (op.part > 0) context.part = op.part;
-    if (op.cutBytes !== undefined) {
-      context.statement_truncated = true;
-      context.statement_bytes = op.cutBytes;
-    }
-    if (op.bytesIn > 0 || op.bytesOut > 0 || outcome.tag?.startsWith("COPY")) {
-      context.bytes_in = op.bytesIn;
-      context.bytes_out = op.bytesOut;
-    }
-    if (op.notices !== undefined) context.notices = op.notices;
-    const fields: Partial<NewEvent> & { context: JsonObject } = { ts: op.ts, context };
-    if (op.text !== undefined) fields.statement = op.text;
-    else if (op.kind === "execute") {
-      fields.statement = `(statement "${op.statementName ?? ""}" not kept by the proxy)`;
-    }
-    const params = op.kind === "execute" || op.kind === "bind"
-      ? this.#params(op.portal, context)
-      : undefined;
-    if (params !== undefined) fields.params = params;
-    if (outcome.error !== undefined) {
-      fields.sqlstate = outcome.error.code;
-      fields.error = outcome.error.message;
-    }
-    const command = outcome.tag !== undefined && outcome.tag !== ""
-      ? verbOf(outcome.tag)
-      : op.kind === "function"
-      ? "FUNCTION CALL"
-      : firstKeyword(op.text) ?? op.kind.toUpperCase();
-    const ev = this.#events.make("session", command, fields);
+    const ev = statementEvent(op, outcome, {
+      events: this.#events,
+      recordBytes: this.#recordBytes,
+      now,
+    });
     this.#resultOpen = false;
     this.#out.push(ev);
     this.#unsettled.push(ev);
@@ -443,43 +386,6 @@ export class SessionTracker {
     op.t0 = now;
     op.ts = nowMicros();
   }
-
-  #params(portal: KeptPortal | undefined, context: JsonObject): (string | null)[] | undefined {
-    if (portal === undefined || portal.count === 0) return undefined;
-    const types = portal.statement?.types ?? [];
-    const out: (string | null)[] = [];
-    for (let i = 0; i < portal.values.length; i++) {
-      const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, types[i] ?? 0);
-      const long = text !== null && text.length > this.#recordBytes;
-      out.push(long ? text.slice(0, this.#recordBytes) : text);
-      if (long) context.params_truncated = true;
-    }
-    if (portal.cut || portal.values.length < portal.count || context.params_truncated) {
-      // The Bind message was longer than what is recorded: the last value may be cut too.
-      context.params_truncated = true;
-      context.params_count = portal.count;
-    }
-    return out;
-  }
-}
-
-/** The tag without its counts: `INSERT 0 1` → `INSERT`, `CREATE TABLE` stays. */
-export function verbOf(tag: string): string {
-  return tag.replace(/( \d+)+$/, "");
-}
-
-/** The row count a tag carries (`SELECT 5`, `INSERT 0 1`, `COPY 3`), or undefined. */
-export function rowsOf(tag: string): number | undefined {
-  const m = / (\d+)$/.exec(tag);
-  return m ? Number(m[1]) : undefined;
-}
-
-/** The first keyword of a statement, upper-cased, past comments and white space. */
-export function firstKeyword(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const stripped = text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
-  const m = /^[A-Za-z_]+/.exec(stripped);
-  return m ? m[0].toUpperCase() : undefined;
 }
 
 function safeNotice(body: Uint8Array): PgNotice {

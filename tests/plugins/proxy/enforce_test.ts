@@ -40,6 +40,20 @@ Deno.test("enforce mode: results arrive once their events are stored", async () 
   assertEquals(proxy.store.events[3]!.sqlstate, "22012");
 });
 
+Deno.test("enforce mode: COPY in and out work, the data flowing while the completion waits", async () => {
+  await using pg = await startPostgres();
+  await pg.sql("CREATE TABLE items (id int, name text)");
+  await using proxy = await startProxy(pg, { mode: "enforce" });
+  const rows = Array.from({ length: 2000 }, (_, i) => `${i}\tname-${i}`).join("\n") + "\n";
+  const copyIn = await psql(proxy.port, ["-c", "\\copy items FROM STDIN"], { stdin: rows });
+  assertEquals(copyIn.code, 0, copyIn.stderr);
+  const copyOut = await psql(proxy.port, ["-c", "COPY items TO STDOUT"]);
+  assertEquals(copyOut.stdout, rows);
+  await assertEventually(() => proxy.store.of("DISCONNECT").length === 2);
+  await proxy.stop();
+  assertEquals(proxy.store.of("COPY").map((e) => e.context?.rows), [2000, 2000]);
+});
+
 for (const protocol of ["simple", "extended"] as const) {
   Deno.test(`enforce mode withholds a result the store refused (${protocol} protocol)`, async () => {
     await using pg = await startPostgres();

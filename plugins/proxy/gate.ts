@@ -1,0 +1,82 @@
+/**
+ * What the server sends, on its way to the client, and the events it completes. Observe mode:
+ * the bytes go at once and the events to the backlog. Enforce mode: the bytes up to where a
+ * statement's result begins go at once, the rest only once the statement's event is stored;
+ * while the server still owes the ReadyForQuery that tells the transaction state after it,
+ * what follows is held too. At most {@link HOLD_BYTES} are held: past that, waiting events are
+ * stored without the state and a long result's rows flow on — but a completion never reaches
+ * the client before its event is stored.
+ */
+
+import type { NewEvent } from "../../daemon/event/model.ts";
+import type { SessionTracker } from "./tracker.ts";
+
+/** Enforce mode: server bytes held at most, then released once what they complete is stored. */
+export const HOLD_BYTES = 1024 * 1024;
+/** Events waiting for a transaction state at most, then stored without. */
+const MAX_WAITING = 1000;
+
+/** The server-to-client direction of one session. */
+export class ResultGate {
+  readonly #write: (bytes: Uint8Array) => Promise<void>;
+  readonly #record: (events: NewEvent[]) => Promise<void>;
+  readonly #enforce: boolean;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+
+  constructor(opts: {
+    write: (bytes: Uint8Array) => Promise<void>;
+    record: (events: NewEvent[]) => Promise<void>;
+    enforce: boolean;
+  }) {
+    this.#write = opts.write;
+    this.#record = opts.record;
+    this.#enforce = opts.enforce;
+  }
+
+  /**
+   * Passes `chunk` from `offset` on, after the tracker has seen it. Rejects (having written
+   * nothing held) when enforce mode could not store the events.
+   */
+  async pass(chunk: Uint8Array, offset: number, tracker: SessionTracker): Promise<void> {
+    const part = chunk.subarray(offset);
+    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING ||
+      (this.#enforce && this.#heldBytes + part.length > HOLD_BYTES);
+    const events = tracker.take(force);
+    if (!this.#enforce) {
+      await this.#write(part);
+      if (events.length > 0) await this.#record(events);
+      return;
+    }
+    if (this.#held.length > 0) {
+      this.#hold(part);
+    } else if (tracker.holdFrom >= 0) {
+      const at = Math.max(offset, tracker.holdFrom);
+      if (at > offset) await this.#write(chunk.subarray(offset, at));
+      this.#hold(chunk.subarray(at));
+    } else {
+      await this.#write(part);
+    }
+    if (events.length > 0) {
+      try {
+        await this.#record(events);
+      } catch (error) {
+        this.#held = [];
+        this.#heldBytes = 0;
+        throw error;
+      }
+    }
+    if (tracker.waiting === 0 && (!tracker.resultOpen || force) && this.#held.length > 0) {
+      const held = this.#held;
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const bytes of held) await this.#write(bytes);
+    }
+  }
+
+  #hold(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#held.push(bytes);
+    this.#heldBytes += bytes.length;
+  }
+}

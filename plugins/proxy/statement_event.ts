@@ -1,0 +1,157 @@
+/**
+ * One statement's event, as the tracker completes it: the statement's text (as far as it is
+ * kept) and bind parameters decoded to text, the command from the CommandComplete tag (or the
+ * statement's first keyword when it failed), the row count, error, duration and how it was
+ * run. The tracker fills in the transaction state once the server tells it.
+ */
+
+import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
+import type { PgNotice } from "../../daemon/pgwire/errors.ts";
+import type { SessionEvents } from "./events.ts";
+import type { KeptPortal } from "./kept.ts";
+import { paramText } from "./params.ts";
+
+/** The kinds of request the server answers in order. */
+export type OpKind =
+  | "query"
+  | "parse"
+  | "bind"
+  | "describe"
+  | "execute"
+  | "close"
+  | "sync"
+  | "function";
+
+/** Something the client sent that the server will answer. */
+export interface Op {
+  kind: OpKind;
+  ts: number;
+  t0: number;
+  text?: string | undefined;
+  cutBytes?: number | undefined;
+  statementName?: string;
+  portal?: KeptPortal | undefined;
+  portalName?: string;
+  describe?: "S" | "P";
+  rows: number;
+  part: number;
+  bytesIn: number;
+  bytesOut: number;
+  notices?: string[];
+}
+
+/** How a statement ended. */
+export interface Outcome {
+  tag?: string;
+  error?: PgNotice;
+  /** PortalSuspended: the Execute's row limit was reached. */
+  suspended?: boolean;
+}
+
+/** The event of `op`'s completion (without its transaction state). */
+export function statementEvent(
+  op: Op,
+  outcome: Outcome,
+  ctx: { events: SessionEvents; recordBytes: number; now: number },
+): NewEvent {
+  const context: JsonObject = {
+    protocol: op.kind === "query" ? "simple" : "extended",
+    duration_us: Math.round((ctx.now - op.t0) * 1000),
+  };
+  if (op.kind !== "query" && op.statementName !== undefined) {
+    context.statement_name = op.statementName;
+  }
+  if (op.portalName !== undefined) context.portal = op.portalName;
+  if (outcome.tag !== undefined) context.tag = outcome.tag;
+  const rows = outcome.tag === undefined ? op.rows : rowsOf(outcome.tag) ?? undefined;
+  if (rows !== undefined && (outcome.tag !== undefined || op.rows > 0)) context.rows = rows;
+  if (outcome.suspended) context.suspended = true;
+  if (op.part > 0) context.part = op.part;
+  if (op.cutBytes !== undefined) {
+    context.statement_truncated = true;
+    context.statement_bytes = op.cutBytes;
+  }
+  if (op.bytesIn > 0 || op.bytesOut > 0 || outcome.tag?.startsWith("COPY")) {
+    context.bytes_in = op.bytesIn;
+    context.bytes_out = op.bytesOut;
+  }
+  if (op.notices !== undefined) context.notices = op.notices;
+  const fields: Partial<NewEvent> & { context: JsonObject } = { ts: op.ts, context };
+  if (op.text !== undefined) fields.statement = op.text;
+  else if (op.kind === "execute") {
+    fields.statement = `(statement "${op.statementName ?? ""}" not kept by the proxy)`;
+  }
+  const params = op.kind === "execute" || op.kind === "bind"
+    ? paramsOf(op.portal, context, ctx.recordBytes)
+    : undefined;
+  if (params !== undefined) fields.params = params;
+  if (outcome.error !== undefined) {
+    fields.sqlstate = outcome.error.code;
+    fields.error = outcome.error.message;
+  }
+  const command = outcome.tag !== undefined && outcome.tag !== ""
+    ? verbOf(outcome.tag)
+    : op.kind === "function"
+    ? "FUNCTION CALL"
+    : firstKeyword(op.text) ?? op.kind.toUpperCase();
+  return ctx.events.make("session", command, fields);
+}
+
+/** A portal's parameters as text, each at most `recordBytes`; notes cuts in `context`. */
+function paramsOf(
+  portal: KeptPortal | undefined,
+  context: JsonObject,
+  recordBytes: number,
+): (string | null)[] | undefined {
+  if (portal === undefined || portal.count === 0) return undefined;
+  const types = portal.statement?.types ?? [];
+  const out: (string | null)[] = [];
+  for (let i = 0; i < portal.values.length; i++) {
+    const text = paramText(portal.values[i]!, portal.formats[i] ?? 0, types[i] ?? 0);
+    if (text === null) {
+      out.push(null);
+      continue;
+    }
+    const kept = capText(text, recordBytes);
+    out.push(kept.text);
+    if (kept.cut) context.params_truncated = true;
+  }
+  if (portal.cut || portal.values.length < portal.count || context.params_truncated) {
+    // The Bind message was longer than what is recorded: the last value may be cut too.
+    context.params_truncated = true;
+    context.params_count = portal.count;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** `text` cut to at most `maxBytes` of UTF-8 (never inside a character), and whether it was. */
+export function capText(text: string, maxBytes: number): { text: string; cut: boolean } {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no encoding to know.
+  if (text.length * 3 <= maxBytes) return { text, cut: false };
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return { text, cut: false };
+  const head = decoder.decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD+$/, "");
+  return { text: head, cut: true };
+}
+
+/** The tag without its counts: `INSERT 0 1` → `INSERT`, `CREATE TABLE` stays. */
+export function verbOf(tag: string): string {
+  return tag.replace(/( \d+)+$/, "");
+}
+
+/** The row count a tag carries (`SELECT 5`, `INSERT 0 1`, `COPY 3`), or undefined. */
+export function rowsOf(tag: string): number | undefined {
+  const m = / (\d+)$/.exec(tag);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The first keyword of a statement, upper-cased, past comments and white space. */
+export function firstKeyword(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const stripped = text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
+  const m = /^[A-Za-z_]+/.exec(stripped);
+  return m ? m[0].toUpperCase() : undefined;
+}
