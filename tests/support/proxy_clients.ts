@@ -127,6 +127,29 @@ export function tpcbKind(e: AuditEvent): string | undefined {
   return TPCB_STATEMENTS.find(([, re]) => re.test(text))?.[0];
 }
 
+/** The TPC-B transactions of one session's stored statements; throws where the order breaks. */
+export function transactionsOf(statements: AuditEvent[], session: string): AuditEvent[][] {
+  const done: AuditEvent[][] = [];
+  let current: AuditEvent[] = [];
+  for (const e of statements) {
+    const kind = tpcbKind(e);
+    if (kind === undefined) continue;
+    const expected = TPCB_STATEMENTS[current.length]![0];
+    if (kind !== expected || e.sqlstate !== undefined) {
+      throw new Error(
+        `session ${session}: expected ${expected}, stored ${JSON.stringify(brief(e))} ` +
+          `after ${JSON.stringify(current.map(brief))}`,
+      );
+    }
+    current.push(e);
+    if (current.length === TPCB_STATEMENTS.length) {
+      done.push(current);
+      current = [];
+    }
+  }
+  return done;
+}
+
 /** `context[key]` of an event. */
 export function ctx(e: AuditEvent, key: string): unknown {
   return e.context?.[key];

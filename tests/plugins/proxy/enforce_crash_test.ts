@@ -12,19 +12,12 @@
  *   and no source position or session id is stored twice across the restarts.
  */
 
-import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { type ProxyServe, startProxyServe } from "../../../daemon/bench/proxy_serve.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { backgroundLoad } from "../../support/background_load.ts";
 import { PGBENCH, pgbench } from "../../support/pgbench.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";
-import {
-  brief,
-  duplicatePositions,
-  statementsOf,
-  TPCB_STATEMENTS,
-  tpcbKind,
-} from "../../support/proxy_clients.ts";
+import { duplicatePositions, statementsOf, transactionsOf } from "../../support/proxy_clients.ts";
 import { withTempDir } from "../../support/store.ts";
 
 const ROUNDS = Math.max(3, Number(Deno.env.get("VIGIL_SOAK_ROUNDS") ?? 3));
@@ -55,29 +48,6 @@ async function loggedTransactions(logDir: string): Promise<number> {
 
 async function historyRows(pg: PgCluster): Promise<number> {
   return Number(await pg.sql("SELECT count(*) FROM pgbench_history"));
-}
-
-/** The TPC-B transactions of one session's stored statements; throws where the order breaks. */
-function transactionsOf(statements: AuditEvent[], session: string): AuditEvent[][] {
-  const done: AuditEvent[][] = [];
-  let current: AuditEvent[] = [];
-  for (const e of statements) {
-    const kind = tpcbKind(e);
-    if (kind === undefined) continue;
-    const expected = TPCB_STATEMENTS[current.length]![0];
-    if (kind !== expected || e.sqlstate !== undefined) {
-      throw new Error(
-        `session ${session}: expected ${expected}, stored ${JSON.stringify(brief(e))} ` +
-          `after ${JSON.stringify(current.map(brief))}`,
-      );
-    }
-    current.push(e);
-    if (current.length === TPCB_STATEMENTS.length) {
-      done.push(current);
-      current = [];
-    }
-  }
-  return done;
 }
 
 Deno.test(`proxy in enforce mode stores every result a client got, once, across ${ROUNDS} kill -9s`, async () => {

@@ -20,6 +20,7 @@ import {
   statementsOf,
   TPCB_STATEMENTS,
   tpcbKind,
+  transactionsOf,
 } from "../../support/proxy_clients.ts";
 
 const CLIENTS = 2;
@@ -94,6 +95,13 @@ Deno.test("proxy records pgbench -i and TPC-B in simple, extended and prepared m
     const sessions = events
       .filter((e) => e.command === "CONNECT" && e.application_name === `pgbench-${mode}`)
       .map((e) => String(e.session_id));
+    // Each client's session: its transactions whole and in order, none twice.
+    const perSession = sessions.map((s) => transactionsOf(statementsOf(events, s), s).length);
+    assertEquals(
+      perSession.filter((n) => n > 0),
+      Array(CLIENTS).fill(TRANSACTIONS),
+      `${mode}: ${TRANSACTIONS} whole transactions in each client's session`,
+    );
     const statements = sessions.flatMap((s) => statementsOf(events, s));
     const tpcb = statements.filter((e) => tpcbKind(e) !== undefined);
     const counts = new Map<string, number>();

@@ -85,6 +85,8 @@ Deno.test("proxy records a psql script, \\copy in and out, an error and its sess
     ["session", db.pg.superuser, "postgres", "127.0.0.1"],
     `CONNECT: ${JSON.stringify(brief(connect))}`,
   );
+  const ends = events.filter((e) => e.command === "DISCONNECT" && e.session_id === session);
+  assertEquals(ends.map((e) => ctx(e, "reason")), ["client"], "psql ended its session itself");
   const auth = events.filter((e) => e.kind === "auth" && e.session_id === session);
   assertEquals(auth.map((e) => e.command), ["AUTH_OK"], "the script's session authenticated");
 
