@@ -27,6 +27,8 @@ export interface ProxyServeOptions {
   name?: string;
   /** How long to wait for the daemon to be ready; default 120 s. */
   timeoutMs?: number;
+  /** PEM certificate and key the proxy shows clients (`tls_cert`, `tls_key`); default none. */
+  tls?: { cert: string; key: string };
 }
 
 /** A running `vigil serve` with its proxy source. */
@@ -72,7 +74,14 @@ function portBound(port: number): boolean {
 
 /** The config file of one proxy source. */
 export function proxyConfig(
-  opts: { dataDir: string; name: string; port: number; upstreamPort: number; mode: ProxyMode },
+  opts: {
+    dataDir: string;
+    name: string;
+    port: number;
+    upstreamPort: number;
+    mode: ProxyMode;
+    tls?: { cert: string; key: string } | undefined;
+  },
 ): string {
   return [
     `data_dir = ${JSON.stringify(opts.dataDir)}`,
@@ -86,6 +95,10 @@ export function proxyConfig(
     `listen = "127.0.0.1:${opts.port}"`,
     `upstream = "postgres://127.0.0.1:${opts.upstreamPort}/?sslmode=disable"`,
     `mode = "${opts.mode}"`,
+    ...(opts.tls === undefined ? [] : [
+      `tls_cert = ${JSON.stringify(opts.tls.cert)}`,
+      `tls_key = ${JSON.stringify(opts.tls.key)}`,
+    ]),
     "",
   ].join("\n");
 }
@@ -99,7 +112,14 @@ export async function startProxyServe(opts: ProxyServeOptions): Promise<ProxySer
   const timeoutMs = opts.timeoutMs ?? 120_000;
   await Deno.writeTextFile(
     configPath,
-    proxyConfig({ dataDir, name: source, port, upstreamPort: opts.upstreamPort, mode: opts.mode }),
+    proxyConfig({
+      dataDir,
+      name: source,
+      port,
+      upstreamPort: opts.upstreamPort,
+      mode: opts.mode,
+      tls: opts.tls,
+    }),
   );
   let serve: ChildVigil | undefined;
   let running = false;

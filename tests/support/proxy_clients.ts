@@ -14,6 +14,7 @@ import {
 } from "../../daemon/bench/proxy_serve.ts";
 import { assertEventually } from "./assert.ts";
 import { type PgCluster, startPostgres } from "./postgres.ts";
+import { makeTestCerts } from "./test_ca.ts";
 
 export type { ProxyMode, ProxyServe };
 
@@ -21,17 +22,27 @@ export type { ProxyMode, ProxyServe };
 export interface ProxiedCluster extends AsyncDisposable {
   pg: PgCluster;
   proxy: ProxyServe;
+  /** With `tls`: the CA file that signed the proxy's certificate (for IP 127.0.0.1). */
+  caPath?: string;
   /** `postgres://` URL through the proxy, as the superuser with its password. */
   dsn(opts?: { db?: string; user?: string; password?: string; appName?: string }): string;
 }
 
-/** Starts a scram-only cluster and `vigil serve` with one proxy source in `mode` before it. */
-export async function startProxied(mode: ProxyMode): Promise<ProxiedCluster> {
+/**
+ * Starts a scram-only cluster and `vigil serve` with one proxy source in `mode` before it; with
+ * `tls`, the proxy shows clients a certificate from a CA made for the test.
+ */
+export async function startProxied(
+  mode: ProxyMode,
+  opts: { tls?: boolean } = {},
+): Promise<ProxiedCluster> {
   const pg = await startPostgres({ passwordAuth: true });
   const dir = await Deno.makeTempDir({ prefix: "vigil-proxy-clients-" });
   let proxy: ProxyServe;
   try {
-    proxy = await startProxyServe({ dir, upstreamPort: pg.port, mode });
+    if (opts.tls) await makeTestCerts(dir, "proxy", "Vigil proxy client test CA");
+    const tls = opts.tls ? { cert: `${dir}/proxy.crt`, key: `${dir}/proxy.key` } : undefined;
+    proxy = await startProxyServe({ dir, upstreamPort: pg.port, mode, ...(tls ? { tls } : {}) });
   } catch (error) {
     await pg.close();
     await Deno.remove(dir, { recursive: true });
@@ -40,6 +51,7 @@ export async function startProxied(mode: ProxyMode): Promise<ProxiedCluster> {
   return {
     pg,
     proxy,
+    ...(opts.tls ? { caPath: `${dir}/ca.crt` } : {}),
     dsn: (opts = {}) => {
       const user = encodeURIComponent(opts.user ?? pg.superuser);
       const password = encodeURIComponent(opts.password ?? pg.password);
