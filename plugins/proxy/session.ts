@@ -14,7 +14,7 @@
  */
 
 import type tls from "node:tls";
-import type { NewEvent } from "../../daemon/event/model.ts";
+import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
 import { errorResponse } from "../../daemon/pgwire/backend_encode.ts";
 import { type Frame, FrameScanner } from "../../daemon/pgwire/frames.ts";
 import type { ProxySettings } from "./config.ts";
@@ -47,6 +47,9 @@ export interface SessionEnv {
 const MAX_PENDING = 10_000;
 /** Time a client has for its startup packet (PostgreSQL's authentication_timeout). */
 const STARTUP_TIMEOUT_MS = 60_000;
+
+/** Startup parameters a CONNECT event has fields for. */
+const NAMED_PARAMS = new Set(["user", "database", "application_name"]);
 
 /** A client session. */
 export class Session {
@@ -153,9 +156,11 @@ export class Session {
     if (app !== undefined) info.applicationName = app;
     this.#started = true;
     try {
-      await this.#record([this.events.make("session", "CONNECT", {
-        context: { client_port: info.clientPort, tls: info.tls },
-      })]);
+      // Other startup parameters matter too: `options=-c pgaudit.log=none` turns auditing off.
+      const others = [...start.params].filter(([k]) => !NAMED_PARAMS.has(k));
+      const context: JsonObject = { client_port: info.clientPort, tls: info.tls };
+      if (others.length > 0) context.startup = Object.fromEntries(others);
+      await this.#record([this.events.make("session", "CONNECT", { context })]);
     } catch (error) {
       return await this.#refuse("58000", unrecorded("the start of this session", error));
     }

@@ -16,7 +16,10 @@ import { psql, startProxy } from "./_harness.ts";
 Deno.test("proxy source passes SCRAM through and records the login's outcome", async () => {
   await using pg = await startPostgres({ passwordAuth: true });
   await using proxy = await startProxy(pg);
-  const ok = await psql(proxy.port, ["-c", "SELECT current_user"], { password: pg.password });
+  const ok = await psql(proxy.port, ["-c", "SELECT current_user"], {
+    password: pg.password,
+    conninfo: "sslmode=disable options='-c pgaudit.log=none'",
+  });
   assertEquals(ok.stdout, "postgres\n", ok.stderr);
   const bad = await psql(proxy.port, ["-c", "SELECT 1"], { password: "wrong" });
   assertEquals(bad.code, 2);
@@ -24,6 +27,8 @@ Deno.test("proxy source passes SCRAM through and records the login's outcome", a
   await assertEventually(() => proxy.store.of("DISCONNECT").length === 2);
   await proxy.stop();
   assertEquals(proxy.store.of("AUTH_OK").length, 1);
+  // A session that turned pgAudit off for itself at startup says so.
+  assertEquals(proxy.store.of("CONNECT")[0]!.context?.startup, { options: "-c pgaudit.log=none" });
   const [failed] = proxy.store.of("AUTH_FAILED");
   assertEquals(failed?.kind, "auth");
   assertEquals(failed?.sqlstate, "28P01");

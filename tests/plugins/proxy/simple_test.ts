@@ -48,6 +48,7 @@ Deno.test("proxy source records a psql session: connect, login, statements, end"
   assertEquals(first.context?.tls, false);
   assert(typeof first.context?.client_port === "number" && first.context.client_port > 0);
   assert(connects[1]!.session_id !== sid, "each session has its own id");
+  assertEquals(first.context?.startup, undefined);
 
   const session = events.filter((e) => e.session_id === sid);
   assertEquals(
