@@ -100,7 +100,8 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   },
   bench: {
     run: benchCommand,
-    help: "bench [store|pgaudit|detect]    benchmarks, one JSON object a line",
+    help: "bench [store|detect|search|scale|export|<source type>]    benchmarks, one JSON " +
+      "object a line",
   },
 };
 

@@ -25,6 +25,14 @@ export interface SourceStore {
   position(source: string): string | undefined;
 }
 
+/**
+ * The store key under which a source's derived state is kept: a position of its own, so that
+ * saving it stores no event and leaves the source's position alone.
+ */
+export function stateKey(name: string): string {
+  return `${name}#state`;
+}
+
 /** Runs `source` as `name` into `store` until `signal` aborts or the source fails. */
 export async function runSource(
   store: SourceStore,
@@ -47,6 +55,21 @@ export async function runSource(
     ...(opts.gauge !== undefined ? { gauge: opts.gauge } : {}),
     name: opts.name,
     position: store.position(opts.name),
+    state: store.position(stateKey(opts.name)),
+    saveState: async (state) => {
+      if (ended) throw new SourceError("store", `Cannot save the state of ${opts.name}: ended`);
+      const saving = store.append({ source: stateKey(opts.name), events: [], position: state });
+      inflight.add(saving);
+      try {
+        await saving;
+      } catch (e) {
+        throw new SourceError("store", `Cannot save the state of ${opts.name}: ${e}`, {
+          cause: e,
+        });
+      } finally {
+        inflight.delete(saving);
+      }
+    },
     signal: opts.signal,
     emit: async (batch) => {
       const before = redacted;

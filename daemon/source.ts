@@ -4,10 +4,16 @@
  * emits batches of events with the position after them, and advances its own upstream
  * acknowledgement (a replication slot's flush LSN, nothing for a log file) only once `emit`
  * has resolved, i.e. once the batch is fsynced. That is what makes collection exactly-once.
+ *
+ * Beside it, {@link SourcePlugin}: one per `type`, all the core asks of a kind of source (its
+ * config fields, what it reaches, its gap commands, gauges, probe), so that the core never
+ * branches on a type name. The registry of plugins is `plugins/mod.ts`, handed to the core by
+ * whoever wires it together; `daemon/` never imports a plugin.
  */
 
 import type { NewEvent } from "./event/model.ts";
 import type { RedactOptions } from "./event/redact.ts";
+import { type ConfigField, ConfigKeyError } from "./config/fields.ts";
 
 /** A batch of events and the source's position after them. */
 export interface SourceBatch {
@@ -24,6 +30,14 @@ export interface SourceContext {
   readonly position: string | undefined;
   /** Stores a batch; resolves once it is durable. Rejects if it could not be stored. */
   emit(batch: SourceBatch): Promise<void>;
+  /**
+   * Derived state the source saved last with {@link SourceContext.saveState} (e.g. the last
+   * reading of the server's configuration, to compare the next one with after a restart), or
+   * undefined. Kept by the store beside the position; not an event.
+   */
+  readonly state?: string | undefined;
+  /** Saves derived state durably (a few KiB at most, rarely: it is written whole each time). */
+  saveState?(state: string): Promise<void>;
   /** Aborted when the source must stop (shutdown, reload). */
   readonly signal: AbortSignal;
   /**
@@ -57,21 +71,103 @@ export class SourceError extends Error {
   }
 }
 
-/** One kind of source, as a `[[sources]]` table of the configuration names it by `type`. */
+/** One path a source reads. */
+export interface SourceRead {
+  /** The table key that names it (or that it is derived from). */
+  key: string;
+  path: string;
+  /** A credential the source reads but never stores (a password file). */
+  secret?: boolean;
+}
+
+/**
+ * What a source built from a table reaches, and nothing more: granted as Deno permissions to
+ * the daemon (`daemon/config/permissions.ts`) and fenced out of the data directory
+ * (`daemon/config/source_paths.ts`), so that the two can never disagree.
+ */
+export interface SourceReach {
+  read: SourceRead[];
+  /** `host:port` it connects to or listens on (IPv6 in brackets). */
+  net: string[];
+  /** Unix sockets it writes to (connecting needs write on the socket file). */
+  write: string[];
+}
+
+/** A gauge a source reports through `SourceContext.gauge`, exposed as `vigil_source_<name>`. */
+export interface GaugeSpec {
+  readonly name: string;
+  readonly help: string;
+}
+
+/** What "Test connection" found: one finding a line, and whether the source could run. */
+export interface ProbeResult {
+  ok: boolean;
+  lines: string[];
+}
+
+/**
+ * One kind of source, as a `[[sources]]` table of the configuration names it by `type`: all the
+ * core asks of a type, so that the core keeps no branch on a type name. A new source type is
+ * its folder under `plugins/` and one line in the registry (`plugins/mod.ts`); the source
+ * contract test (`tests/plugins/contract_test.ts`) runs every registered plugin.
+ */
 export interface SourcePlugin {
   /** The `type` key's value, e.g. `"wal"`. */
   readonly type: string;
+  /** Its name in messages, e.g. `"WAL source"`. */
+  readonly label: string;
   /**
-   * Checks a `[[sources]]` table (with its `name` and `type`) without connecting anywhere.
-   * Throws `TypeError` naming the bad key, so that `vigil validate` can point at its line.
+   * The table's keys besides `name` and `type`, checked by the core (unknown keys, kinds,
+   * ranges, required keys) before `validate`, and shown in the Administration form.
+   */
+  readonly fields: readonly ConfigField[];
+  /**
+   * Checks what the field list cannot (a DSN's syntax, a glob, keys that go together) without
+   * connecting anywhere. Throws `ConfigKeyError` naming the key, so that `vigil validate` can
+   * point at its line.
    */
   validate(table: Readonly<Record<string, unknown>>): void;
   /** Builds the source from a table; throws as `validate` does. */
   create(table: Readonly<Record<string, unknown>>): Source;
   /**
+   * The files, hosts and sockets a source of this (checked) table reaches: its Deno
+   * permissions. Throws `ConfigKeyError` for a table it cannot read them from.
+   */
+  reach(table: Readonly<Record<string, unknown>>): SourceReach;
+  /**
+   * The `system` event commands it stores when its record may be incomplete (a lost slot, a
+   * log file gone unread): alarms for detection, gaps for the compliance report.
+   */
+  readonly gapCommands: readonly string[];
+  /** The commands that close one of its earlier gaps (a heartbeat back). */
+  readonly recoveryCommands: readonly string[];
+  /** The gauges it reports. */
+  readonly gauges: readonly GaugeSpec[];
+  /**
    * "Test connection": checks, read-only and with a timeout, that a source built from this
    * table could run (server reachable, rights, files readable), one finding per line. Never
    * throws for what it finds; lines hold no secret.
    */
-  probe?(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
+  probe(table: Readonly<Record<string, unknown>>): Promise<ProbeResult>;
+  /**
+   * `vigil bench <type> …`: its benchmark, loaded only when asked for (a dynamic import, so
+   * that no bench code sits on the source's path); resolves with the exit code. Absent: none.
+   */
+  readonly bench?: (argv: string[]) => Promise<number>;
+}
+
+/** The plugin of a source `type` among `plugins`. Throws `ConfigKeyError` for `type`. */
+export function findSourcePlugin(
+  plugins: readonly SourcePlugin[],
+  type: unknown,
+): SourcePlugin {
+  const plugin = plugins.find((p) => p.type === type);
+  if (plugin === undefined) {
+    const known = plugins.map((p) => `"${p.type}"`).join(", ");
+    throw new ConfigKeyError(
+      "type",
+      `Unknown source type ${JSON.stringify(type)}: use one of ${known}`,
+    );
+  }
+  return plugin;
 }

@@ -1,17 +1,20 @@
 /**
  * The source plugins Vigil knows, as an explicit list: adding a collection method means adding
  * its folder under `plugins/` and one line here — nothing is discovered by scanning
- * directories. `daemon/` never imports from `plugins/`; whoever wires the daemon together
- * (the `serve` command) looks a `[[sources]]` table's `type` up here. The interface a plugin
- * implements, `SourcePlugin`, lives beside `Source` in `daemon/source.ts`.
+ * directories, and nothing else outside the folder changes. `daemon/` never imports from
+ * `plugins/`; whoever wires the daemon together (the `serve`, `validate`, `detect` and
+ * `permissions` commands, the web UI) hands it this list. The interface a plugin implements,
+ * `SourcePlugin`, lives beside `Source` in `daemon/source.ts`; the source contract test
+ * (`tests/plugins/contract_test.ts`) runs every plugin listed here.
  */
 
-export type { SourcePlugin };
-
-import type { SourcePlugin } from "../daemon/source.ts";
+import { type GapCommands, gapCommands } from "../daemon/detect/gap_commands.ts";
+import { findSourcePlugin, type SourcePlugin } from "../daemon/source.ts";
 import { PGAUDIT_PLUGIN } from "./pgaudit/mod.ts";
 import { PROXY_PLUGIN } from "./proxy/mod.ts";
 import { WAL_PLUGIN } from "./wal/mod.ts";
+
+export type { SourcePlugin };
 
 /** Every source plugin, in the order the docs list them. */
 export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([
@@ -20,12 +23,13 @@ export const SOURCE_PLUGINS: readonly SourcePlugin[] = Object.freeze([
   PROXY_PLUGIN,
 ]);
 
-/** The plugin of a source `type`. Throws `TypeError` listing the known types. */
+/**
+ * The gap and recovery commands of the core and every plugin: the one list detection, the
+ * compliance report and the ingest API read.
+ */
+export const GAP_COMMANDS: GapCommands = gapCommands(SOURCE_PLUGINS);
+
+/** The plugin of a source `type`. Throws `ConfigKeyError` (a `TypeError`) listing the types. */
 export function sourcePlugin(type: string): SourcePlugin {
-  const plugin = SOURCE_PLUGINS.find((p) => p.type === type);
-  if (plugin === undefined) {
-    const known = SOURCE_PLUGINS.map((p) => `"${p.type}"`).join(", ");
-    throw new TypeError(`Unknown source type ${JSON.stringify(type)}: use one of ${known}`);
-  }
-  return plugin;
+  return findSourcePlugin(SOURCE_PLUGINS, type);
 }

@@ -14,27 +14,16 @@ import { log } from "../daemon/log.ts";
 import type { WebDeps } from "./deps.ts";
 import { UI_SOURCE } from "./audit_trail.ts";
 import { countEvents, edgeEvent, MAX_PAGE, searchEvents } from "./search.ts";
+import { GAP_COMMANDS } from "../plugins/mod.ts";
 
 /**
- * System events that report a gap: in collection (the WAL's alarms, a log file gone unread), or
- * in what the signatures vouch for (a signing key replaced without its predecessor's signature).
+ * Whether a system event reports a gap, a recovery, or neither: by the one list detection
+ * alarms on (the core's commands and every source plugin's, `daemon/detect/gap_commands.ts`).
  */
-export const GAP_COMMANDS: ReadonlySet<string> = new Set([
-  "WAL_GAP",
-  "WAL_HEARTBEAT_MISSING",
-  "WAL_DDL_TRIGGER_MISSING",
-  "WAL_LSN_BACKWARDS",
-  "PGAUDIT_FILE_UNREAD",
-  "KEY_LOSS_DECLARED",
-]);
-/** System events that close an earlier gap. */
-export const RECOVERY_COMMANDS: ReadonlySet<string> = new Set(["WAL_HEARTBEAT_RESTORED"]);
-
-/** Whether a system event reports a gap, a recovery, or neither. */
 export function gapKind(e: AuditEvent): "gap" | "recovery" | null {
   if (e.kind !== "system") return null;
-  if (e.command !== undefined && GAP_COMMANDS.has(e.command)) return "gap";
-  if (e.command !== undefined && RECOVERY_COMMANDS.has(e.command)) return "recovery";
+  if (e.command !== undefined && GAP_COMMANDS.gap.has(e.command)) return "gap";
+  if (e.command !== undefined && GAP_COMMANDS.recovery.has(e.command)) return "recovery";
   if (e.context?.audit_reduced === true) return "gap";
   return null;
 }

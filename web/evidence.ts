@@ -1,14 +1,15 @@
 /**
  * The evidence pack for a period: what was collected per source, the gaps the sources reported,
- * the alerts raised and who reviewed them, the verification record and the signed checkpoint
- * that covers it — one JSON document, also rendered as a printable page. Everything in it is
+ * the alerts raised and who reviewed them, the verification record, the signed checkpoint
+ * that covers it and the configuration in force on each watched database — one JSON document, also rendered as a printable page. Everything in it is
  * read from the store, the index, the access database and the alert store; nothing is
  * summarised by hand. Every gap of the period is found; a list too long to hold (gaps, alerts)
  * is cut with the pack saying so (`gaps_total`, `alerts_cut`), never silently.
  */
 
 import type { VerifyRun } from "../daemon/access/mod.ts";
-import type { AuditEvent } from "../daemon/event/model.ts";
+import type { AuditEvent, JsonObject } from "../daemon/event/model.ts";
+import { latestConfigurations } from "./configuration.ts";
 import { publicKeyPem, readPublicKey } from "../daemon/store/keys.ts";
 import { storePaths } from "../daemon/store/store_open.ts";
 import { type Coverage, coverage, gapEvents, gapKind } from "./compliance.ts";
@@ -55,6 +56,17 @@ export interface EvidencePack {
     runs_in_period: number;
   };
   checkpoint: (Checkpoint & { signature_ok: boolean; signed_at: string }) | null;
+  /**
+   * The latest configuration reading of each WAL source at the end of the period (the stored
+   * `PG_CONFIG` event: what was in force on its database).
+   */
+  configuration: {
+    source: string;
+    db: string | null;
+    seq: number;
+    read_at: string;
+    reading: JsonObject;
+  }[];
 }
 
 /** Most alerts a pack lists; past it the pack says it is cut. */
@@ -102,7 +114,7 @@ export async function buildEvidence(
   const by = opts.by;
   const now = (deps.now ?? Date.now)();
   const dataDir = deps.store.dataDir;
-  const [gaps, sources, alerts, cp, pub] = await Promise.all([
+  const [gaps, sources, alerts, cp, pub, configs] = await Promise.all([
     gapEvents(deps, period, opts.upTo),
     coverage(deps, period, opts.upTo),
     // One more than listed, to know whether the list is cut.
@@ -111,6 +123,7 @@ export async function buildEvidence(
       : null,
     latestCheckpoint(dataDir),
     readPublicKey(storePaths(dataDir).keys),
+    latestConfigurations(deps, { upTo: opts.upTo, to: period.to }),
   ]);
   const latest = deps.access.verifyRuns.latest();
   const inPeriod = deps.access.verifyRuns.between(period.from / 1000, period.to / 1000);
@@ -148,5 +161,12 @@ export async function buildEvidence(
         signed_at: formatRfc3339Micros(cp.checkpoint.ts),
       }
       : null,
+    configuration: (configs ?? []).map((v) => ({
+      source: v.source,
+      db: v.db,
+      seq: v.seq,
+      read_at: formatRfc3339Micros(v.ts),
+      reading: v.reading,
+    })),
   };
 }

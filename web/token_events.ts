@@ -10,11 +10,10 @@
  */
 
 import type { ApiToken } from "../daemon/access/mod.ts";
-import { TAMPER_COMMANDS } from "../daemon/detect/rules_event.ts";
 import { ACK_COMMAND } from "../daemon/detect/event_facts.ts";
 import type { JsonObject, NewEvent } from "../daemon/event/model.ts";
 import { EventValidationError } from "../daemon/event/validate.ts";
-import { GAP_COMMANDS, RECOVERY_COMMANDS } from "./compliance.ts";
+import { GAP_COMMANDS, SOURCE_PLUGINS } from "../plugins/mod.ts";
 import type { WebDeps } from "./deps.ts";
 
 /** The one kind a token posts. */
@@ -25,9 +24,8 @@ export const TOKEN_CONTEXT_KEY = "vigil_token";
 
 /** Commands of Vigil's own events and its sources' alarms, upper case. */
 const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
-  ...TAMPER_COMMANDS,
-  ...GAP_COMMANDS,
-  ...RECOVERY_COMMANDS,
+  ...GAP_COMMANDS.gap,
+  ...GAP_COMMANDS.recovery,
   ACK_COMMAND,
   "DAEMON_START",
   "DAEMON_STOP",
@@ -35,10 +33,21 @@ const RESERVED_COMMANDS: ReadonlySet<string> = new Set([
   "KEY_ROTATE",
   "KEY_LOSS_DECLARED",
   "RETENTION_DELETE",
+  // A WAL source's configuration reading: the configuration view shows the latest.
+  "PG_CONFIG",
+  "PG_CONFIG_CHANGED",
 ]);
 
-/** Families of commands that Vigil, its daemon, its store or a source plugin names. */
-const RESERVED_PREFIXES = /^(VIGIL|WAL|PGAUDIT|DAEMON|STORE)_/;
+/**
+ * Families of commands that Vigil, its daemon, its store or a source plugin names: a plugin's
+ * own commands start with its type in upper case (`WAL_GAP`, `PGAUDIT_FILE_UNREAD`).
+ */
+const RESERVED_PREFIXES = new RegExp(
+  `^(${
+    ["VIGIL", "DAEMON", "STORE", ...SOURCE_PLUGINS.map((p) => p.type.toUpperCase())]
+      .join("|")
+  })_`,
+);
 
 /** Context keys Vigil gives meaning to (detection reads `audit_reduced` on any event). */
 function reservedContextKey(key: string): boolean {

@@ -1,12 +1,14 @@
 /**
- * `vigil bench [store|detect|search|scale] [--events N]` (and `export`, `pgaudit`, `proxy` with
+ * `vigil bench [store|detect|search|scale|export|proxy|<source type>] [--events N]` (some with
  * flags of their own): benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
- * the same run on the same machine.
+ * the same run on the same machine. `vigil bench triggers --dsn DSN` (`pg/bench.ts`) measures what
+ * pg-install's statement triggers cost a database, and `vigil bench pgaudit` the pgAudit source.
  */
 
 import { benchStore } from "../bench/store_bench.ts";
 import { print } from "../log.ts";
+import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 import { intFlag, noRest, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
@@ -16,12 +18,17 @@ const ON_REQUEST = ["search", "scale"];
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === "export") return await benchExport(argv.slice(1));
+  // The proxy against pgbouncer: a child program of the checkout (see benchProxy below). It
+  // could become the proxy plugin's `bench`; it runs before the plugins' own benches so that
+  // `proxy` means this one either way.
   if (argv[0] === "proxy") return await benchProxy(argv.slice(1));
-  if (argv[0] === "pgaudit") {
-    return await (await import("../../plugins/pgaudit/bench.ts")).pgauditBenchCommand(
-      argv.slice(1),
-    );
+  // The statement triggers' cost in the database (pg-install's side, not a source's).
+  if (argv[0] === "triggers") {
+    return await (await import("../pg/bench.ts")).benchTriggersCommand(argv.slice(1));
   }
+  // A source type's own benchmark (`vigil bench pgaudit`), from its plugin.
+  const plugin = SOURCE_PLUGINS.find((p) => p.type === argv[0]);
+  if (plugin?.bench !== undefined) return await plugin.bench(argv.slice(1));
   const { values, rest } = parseFlags(argv, { events: { type: "string" } });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {

@@ -4,7 +4,7 @@
  * the core never imports a plugin; the command that wires the daemon together does).
  */
 
-import { sourcePlugin } from "../../plugins/mod.ts";
+import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 import { type ConfigCheckers, loadConfig, type VigilConfig } from "../config/config.ts";
 import { withManaged } from "../config/managed.ts";
 import { detectConfigFromTable } from "../detect/config.ts";
@@ -12,9 +12,7 @@ import { exportTargetFromTable } from "../export/target.ts";
 
 /** The checks of every table the config may hold. */
 export const CONFIG_CHECKERS: ConfigCheckers = {
-  source(table) {
-    sourcePlugin(String(table.type)).validate(table);
-  },
+  sources: SOURCE_PLUGINS,
   exportTarget(table) {
     exportTargetFromTable({ ...table });
   },

@@ -9,6 +9,7 @@
 import { parse as parseToml } from "smol-toml";
 import { alertsPath, AlertStore } from "../detect/alert_store.ts";
 import { detectRange } from "../detect/batch.ts";
+import { GAP_COMMANDS } from "../../plugins/mod.ts";
 import { defaultDetectConfig, type DetectConfig, detectConfigFromTable } from "../detect/config.ts";
 import { parseRfc3339Micros } from "../event/time.ts";
 import { print } from "../log.ts";
@@ -75,6 +76,7 @@ export async function detectCommand(argv: string[]): Promise<number> {
   try {
     const r = await detectRange(data, cfg, {
       alerts,
+      gapCommands: GAP_COMMANDS,
       ...(from === undefined ? {} : { from }),
       ...(to === undefined ? {} : { to }),
     });

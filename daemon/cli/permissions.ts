@@ -8,6 +8,7 @@
 
 import { ConfigError } from "../config/config.ts";
 import { derivePermissions, permissionFlags } from "../config/permissions.ts";
+import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 import { print } from "../log.ts";
 import { noRest, parseFlags, required } from "./args.ts";
 import { loadVigilConfig } from "./config_load.ts";
@@ -33,6 +34,7 @@ export async function permissionsCommand(argv: string[]): Promise<number> {
   try {
     const config = await loadVigilConfig(file);
     const flags = permissionFlags(derivePermissions(config, {
+      sources: SOURCE_PLUGINS,
       appDir,
       nativeLib: values["native-lib"] || null,
       libcrypto: values.libcrypto || DEFAULT_LIBCRYPTO,

@@ -25,6 +25,7 @@ export function configuredSources(config: VigilConfig): SupervisedSource[] {
     type: s.type,
     fingerprint: JSON.stringify(s.table),
     create: () => sourcePlugin(s.type).create(s.table),
+    gauges: sourcePlugin(s.type).gauges,
   }));
 }
 
@@ -66,20 +67,24 @@ export async function serveCommand(argv: string[], version: string): Promise<num
     }
     throw error;
   }
-  const daemon = await Daemon.start(config, {
-    version,
-    sources: configuredSources,
-    reloadConfig: loadVigilConfig,
-    web: webApp,
-  });
-  await notifySystemd(daemon.finished, {
-    status: `serving on ${daemon.address.hostname}:${daemon.address.port}`,
-    dataDir: config.dataDir,
-  });
-  const stop = (signal: string) => () => void daemon.stop(`${signal} received`);
+  // Listening before the start: the "vigil serving" line may be read (and a reload or stop
+  // sent) before this function resumes, and an unhandled SIGHUP would end the process.
+  let daemon: Daemon | null = null;
+  let stopping: string | null = null;
+  let reloadAsked = false;
+  const stop = (signal: string) => (): void => {
+    stopping = `${signal} received`;
+    void daemon?.stop(stopping);
+  };
   const onTerm = stop("SIGTERM");
   const onInt = stop("SIGINT");
   const onHup = (): void => {
+    if (daemon === null) {
+      // The file may have changed after it was read: reload once the daemon is up.
+      log("info", "SIGHUP received while starting: reloading once started");
+      reloadAsked = true;
+      return;
+    }
     log("info", "SIGHUP received: reloading the configuration");
     void daemon.reload();
   };
@@ -87,7 +92,19 @@ export async function serveCommand(argv: string[], version: string): Promise<num
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGHUP", onHup);
   try {
-    await daemon.finished;
+    const started = daemon = await Daemon.start(config, {
+      version,
+      sources: configuredSources,
+      reloadConfig: loadVigilConfig,
+      web: webApp,
+    });
+    if (stopping !== null) void started.stop(stopping);
+    else if (reloadAsked) void started.reload();
+    await notifySystemd(started.finished, {
+      status: `serving on ${started.address.hostname}:${started.address.port}`,
+      dataDir: config.dataDir,
+    });
+    await started.finished;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
     Deno.removeSignalListener("SIGINT", onInt);

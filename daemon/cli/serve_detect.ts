@@ -18,6 +18,7 @@ import {
   LiveDetection,
 } from "../detect/mod.ts";
 import { log } from "../log.ts";
+import { GAP_COMMANDS } from "../../plugins/mod.ts";
 import type { DaemonParts } from "../serve/daemon.ts";
 import type { AlertStore as WebAlerts } from "../../web/deps.ts";
 
@@ -30,6 +31,7 @@ export function startDetection(parts: DaemonParts): WebAlerts {
   const alerts = AlertStore.open(alertsPath(parts.config.dataDir));
   const live = LiveDetection.start(parts.store, {
     config,
+    gapCommands: GAP_COMMANDS,
     alerts,
     channels,
     onAlert: (alert, raised) => {

@@ -1,10 +1,12 @@
 /**
  * The configuration file (one TOML file; DESIGN.md, "Configuration"). Unknown keys are errors,
  * and every error names the file, the line and the key, so that `vigil validate` points an admin
- * at the exact place. Sources, export targets and the detector check their own tables through
- * the callbacks of {@link ConfigCheckers}: the daemon's core knows no plugin. No source may
- * read inside the data directory (`data_fence.ts`): the check names the key that would. Nor
- * may an export target write there, by a relative path, or to a metadata address
+ * at the exact place, the key from the check's `ConfigKeyError` (`fields.ts`), never guessed
+ * from a message. A `[[sources]]` table is checked against its plugin's field list, then by
+ * the plugin; export targets and the detector check their own tables through the callbacks of
+ * {@link ConfigCheckers}: the daemon's core knows no plugin, it is handed the registry. No
+ * source may read inside the data directory (`data_fence.ts`): the check names the key that
+ * would. Nor may an export target write there, by a relative path, or to a metadata address
  * (`export_places.ts`).
  */
 
@@ -13,6 +15,8 @@ import { parseDuration } from "./duration.ts";
 import { keyLine, type TablePath } from "./locate.ts";
 import { type ListenAddress, parseListen } from "./listen.ts";
 import { fenceSource } from "./source_paths.ts";
+import { checkFields, ConfigKeyError } from "./fields.ts";
+import { findSourcePlugin, type SourcePlugin } from "../source.ts";
 import { checkExportPlace } from "./export_places.ts";
 
 export type { ListenAddress } from "./listen.ts";
@@ -65,9 +69,13 @@ export interface VigilConfig {
   readonly detect: Readonly<Record<string, unknown>> | null;
 }
 
-/** The checks of tables the core does not own; each throws `TypeError` naming the bad key. */
+/**
+ * The checks of tables the core does not own; each throws `ConfigKeyError` naming the bad key
+ * (a plain `TypeError` is reported at the table's header).
+ */
 export interface ConfigCheckers {
-  source(table: Readonly<Record<string, unknown>>): void;
+  /** The source types a `[[sources]]` table may name: the registry (`plugins/mod.ts`). */
+  sources: readonly SourcePlugin[];
   exportTarget?(table: Readonly<Record<string, unknown>>): void;
   detect?(table: Readonly<Record<string, unknown>>): void;
 }
@@ -123,26 +131,27 @@ export function parseConfig(
     throw error;
   }
   const fail = (path: TablePath, key: string | undefined, detail: string): never => {
-    const where = path.length === 0 ? key : `${describe(path, doc)}.${key ?? ""}`;
+    const where = path.length === 0
+      ? key
+      : key === undefined
+      ? describe(path, doc)
+      : `${describe(path, doc)}.${key}`;
     throw new ConfigError(file, keyLine(text, path, key), where, detail);
   };
-  /** Runs a table check; a TypeError's first quoted key of the table gives the line. */
+  /**
+   * Runs a table check. A `ConfigKeyError` names its key path, which gives the line; another
+   * `TypeError` is about the table as a whole, reported at its header.
+   */
   const check = (path: TablePath, table: Table, fn: (t: Table) => void): void => {
     try {
       fn(table);
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
-      const quoted = [...error.message.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
-      // The key the message names, else the key whose value it quotes ("oracle" → type).
-      // Then a key named without quotes ("setting foo: unknown key"), name and type last, as
-      // messages use those words in passing.
-      const keys = Object.keys(table).sort((a, b) => rank(a) - rank(b));
-      const key = quoted.find((q) => Object.hasOwn(table, q)) ??
-        Object.keys(table).find((k) => quoted.includes(String(table[k]))) ??
-        keys.find((k) =>
-          new RegExp(`(^|[^\\w-])${escapeRegExp(k)}($|[^\\w-])`).test(error.message)
-        );
-      fail(path, key, error.message);
+      if (!(error instanceof ConfigKeyError)) return fail(path, undefined, error.message);
+      const [sub, key] = keyPlace(path, error.key);
+      const line = keyLine(text, sub, key);
+      const where = `${describe(path, doc)}.${error.key}`;
+      throw new ConfigError(file, line, where, error.message);
     }
   };
 
@@ -241,9 +250,14 @@ export function parseConfig(
   }
   const fence = opts.fence ?? (opts.overlay ? [] : [dataDir as string]);
   const sources = named("sources", (t) => {
+    const plugin = findSourcePlugin(checkers.sources, t.type);
+    checkFields(plugin.fields, t, {
+      where: `${plugin.label} "${String(t.name)}"`,
+      extra: ["name", "type"],
+    });
     // Before the plugin's check, which may read a file the table names (a password file).
-    fenceSource(t, fence);
-    checkers.source(t);
+    fenceSource(plugin, t, fence);
+    plugin.validate(t);
   });
   const exports = named("exports", (t) => {
     if (checkers.exportTarget === undefined) {
@@ -286,11 +300,13 @@ function describe(path: TablePath, doc: Table): string {
   return `${String(name)}[${index}]${label}`;
 }
 
-/** Orders keys for matching a message: name and type, common words, last. */
-function rank(key: string): number {
-  return key === "name" || key === "type" ? 1 : 0;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/**
+ * The table and key of a key path under the table at `path`: `"redact[1]"` is the line of
+ * `redact`; `"syslog.address"` under `["detect"]` is `address` in `[detect.syslog]`.
+ */
+function keyPlace(path: TablePath, keyPath: string): [TablePath, string] {
+  const plain = keyPath.replace(/\[\d+\]$/, "");
+  const dot = plain.lastIndexOf(".");
+  if (dot < 0 || typeof path[1] === "number") return [path, plain];
+  return [[[...path, plain.slice(0, dot)].join(".")], plain.slice(dot + 1)];
 }

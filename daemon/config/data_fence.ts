@@ -15,6 +15,7 @@
  */
 
 import { isAbsolute, join, normalize, resolve } from "node:path";
+import { ConfigKeyError } from "./fields.ts";
 
 /** The UI's secret files, in a data directory (`managed_write.ts`). */
 const SECRETS_DIR = "secrets";
@@ -32,7 +33,7 @@ export interface FenceCheck {
 }
 
 /**
- * Throws `TypeError` naming the key when `path` lies inside a data directory (see the module
+ * Throws `ConfigKeyError` naming the key when `path` lies inside a data directory (see the module
  * documentation); returns quietly otherwise.
  *
  * @example
@@ -48,7 +49,8 @@ export function checkOutsideDataDir(path: string, opts: FenceCheck): void {
     if (rest !== "" && !rest.includes("/")) return;
   }
   const shown = real === normalize(absolute(path)) ? real : `${path} (that is ${real})`;
-  throw new TypeError(
+  throw new ConfigKeyError(
+    opts.key,
     `Bad "${opts.key}" in ${opts.where}: ${shown} lies inside the data directory ${holder}; ` +
       "sources may not read Vigil's own files (signing key, secrets, managed.toml, the log)" +
       (opts.secret === true ? `, save a password file in ${join(holder, SECRETS_DIR)}/` : ""),

@@ -6,11 +6,12 @@
  * `s3` target's `endpoint` is not a link-local or cloud metadata address (169.254.0.0/16,
  * fe80::/10, fd00:ec2::/32 and the providers' metadata names), where a request signed with the
  * export keys would reach the machine's metadata service instead of an object store. Each
- * refusal is a TypeError that quotes the key, so the config check names its line.
+ * refusal is a `ConfigKeyError` that carries the key, so the config check names its line.
  */
 
 import { isAbsolute } from "node:path";
 import { checkOutsideDataDir } from "./data_fence.ts";
+import { ConfigKeyError } from "./fields.ts";
 
 /** Host names of cloud metadata services. */
 const METADATA_NAMES = new Set([
@@ -22,7 +23,7 @@ const METADATA_NAMES = new Set([
 ]);
 
 /**
- * Throws TypeError naming the key when an `[[exports]]` table points where a target may not:
+ * Throws `ConfigKeyError` naming the key when an `[[exports]]` table points where a target may not:
  * see the module documentation. `dataDirs` are the configuration's data directories.
  */
 export function checkExportPlace(
@@ -33,7 +34,8 @@ export function checkExportPlace(
   if (table.type === "dir" && typeof table.path === "string") {
     const path = table.path;
     if (!isAbsolute(path)) {
-      throw new TypeError(
+      throw new ConfigKeyError(
+        "path",
         `${at}: "path" must be an absolute path, not ${JSON.stringify(path)}: a relative one ` +
           "would depend on the directory the daemon starts in",
       );
@@ -43,7 +45,8 @@ export function checkExportPlace(
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
       const holder = /inside the data directory (.+?); /.exec(error.message)?.[1];
-      throw new TypeError(
+      throw new ConfigKeyError(
+        "path",
         `${at}: "path" ${path} lies inside the data directory${holder ? ` ${holder}` : ""}: ` +
           "exports go outside it, where they cannot mix with or overwrite the store's own files",
       );
@@ -58,7 +61,8 @@ export function checkExportPlace(
     }
     const why = metadataHost(host);
     if (why !== null) {
-      throw new TypeError(
+      throw new ConfigKeyError(
+        "endpoint",
         `${at}: "endpoint" ${table.endpoint} is ${why}: requests signed with the export ` +
           "keys would go to the machine's metadata service, not to an object store",
       );

@@ -7,10 +7,10 @@
  * edited later that reaches further is refused by Deno at the point of use (NotCapable), which
  * the supervisor logs as a failing source; restarting through the launcher derives anew.
  *
- * The core knows no plugin (DESIGN.md), so this reads source tables by their documented keys
- * (`source_paths.ts`, the same rules the config check fences with), and the `[[exports]]`
- * targets and `[detect]` alert channels likewise: a type without a rule is an error rather than
- * a guess. No source is ever granted a read inside the data directory (save its own secret file
+ * The core knows no plugin (DESIGN.md): each source's plugin, from the registry it is handed,
+ * says what its table reaches (`SourcePlugin.reach`, the same answer the config check fences
+ * with); the `[[exports]]` targets and `[detect]` alert channels are the core's own, read by
+ * their documented keys, and a type without a rule is an error rather than a guess. No source is ever granted a read inside the data directory (save its own secret file
  * in `secrets/`): the daemon may read it, a source may not (`data_fence.ts`).
  *
  * @example
@@ -19,10 +19,13 @@
  */
 
 import type { NamedTable, VigilConfig } from "./config.ts";
-import { fenceSource, hostPort, sourceReach } from "./source_paths.ts";
+import { findSourcePlugin, type SourcePlugin } from "../source.ts";
+import { fenceSource, hostPort } from "./source_paths.ts";
 
 /** Where the installation keeps what the daemon loads, and systemd's per-run paths. */
 export interface InstallContext {
+  /** The source plugins the installation ships: the registry, `plugins/mod.ts`. */
+  sources: readonly SourcePlugin[];
   /** The directory of the bundled application (vigil.js, its workers, parquet-wasm's .wasm). */
   appDir: string;
   /** The store's native hashing library, or null when it is not installed. */
@@ -89,15 +92,10 @@ export function derivePermissions(config: VigilConfig, ctx: InstallContext): Den
     for (const p of a.net ?? []) net.add(p);
   };
   for (const source of config.sources) {
-    const reach = sourceReach(source.type, source.table);
-    if (reach === undefined) {
-      throw new TypeError(
-        `source "${source.name}": type "${source.type}" has no permission rule in ` +
-          "daemon/config/source_paths.ts, so its access cannot be granted exactly",
-      );
-    }
+    const plugin = findSourcePlugin(ctx.sources, source.type);
+    const reach = plugin.reach(source.table);
     // The config check refused this already; a grant is never made on trust of that.
-    fenceSource(source.table, [config.dataDir]);
+    fenceSource(plugin, source.table, [config.dataDir]);
     add({ read: reach.read.map((r) => r.path), write: reach.write, net: reach.net });
   }
   for (const target of config.exports) add(exportAccess(target, ctx.credentialsDir ?? null));

@@ -14,6 +14,7 @@ import type { Alert } from "./alert.ts";
 import { AlertStore, META_RAISED } from "./alert_store.ts";
 import type { DetectConfig } from "./config.ts";
 import { DetectEngine, type DetectorFailure, type FeedRecord } from "./engine.ts";
+import type { GapCommands } from "./gap_commands.ts";
 
 /** Records fed to the engine per call during a replay. */
 const CHUNK = 4096;
@@ -33,12 +34,15 @@ export interface BatchResult {
 export async function detectRange(
   dataDir: string,
   cfg: DetectConfig,
-  opts: { from?: number; to?: number; alerts?: AlertStore } = {},
+  opts: { from?: number; to?: number; alerts?: AlertStore; gapCommands?: GapCommands } = {},
 ): Promise<BatchResult> {
   const from = opts.from ?? -Infinity;
   const to = opts.to ?? Infinity;
   const scratch = AlertStore.memory();
-  const engine = new DetectEngine(cfg, { alerts: scratch });
+  const engine = new DetectEngine(cfg, {
+    alerts: scratch,
+    ...(opts.gapCommands === undefined ? {} : { gapCommands: opts.gapCommands }),
+  });
   let chunk: FeedRecord[] = [];
   for await (const r of readLog(dataDir)) {
     // Acks are kept whatever their time: they belong to alerts, not to the range.

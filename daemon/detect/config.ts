@@ -5,6 +5,7 @@
  */
 
 import { checkTimeZone } from "./clock.ts";
+import { ConfigKeyError } from "../config/fields.ts";
 
 /** Where alerts go besides the alert store. */
 export interface ChannelConfigs {
@@ -159,7 +160,7 @@ const SCALARS: Record<string, Kind> = {
 };
 
 function bad(key: string, why: string): TypeError {
-  return new TypeError(`Cannot read [detect] setting ${key}: ${why}`);
+  return new ConfigKeyError(key, `Cannot read [detect] setting ${key}: ${why}`);
 }
 
 function scalar(key: string, kind: Kind, v: unknown): number | string[] {

@@ -6,8 +6,10 @@
 
 import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
+import { type GapCommands, gapCommands } from "./gap_commands.ts";
 import { windowModels } from "./models.ts";
 import {
+  auditReduced,
   auditTampering,
   ddlByNonDdlRole,
   failedLoginBurst,
@@ -18,10 +20,15 @@ import {
 import { appSurge, sharedClientAddr } from "./rules_entity.ts";
 import { bulkRead, offHours } from "./rules_window.ts";
 
-/** The detectors of a config, rules first: the order their drafts reach deduplication. */
-export function detectorsFor(cfg: DetectConfig): Detector[] {
+/**
+ * The detectors of a config, rules first: the order their drafts reach deduplication. `gaps` is
+ * the list of gap commands (the core's and the source plugins', `gap_commands.ts`); without
+ * it, the core's alone.
+ */
+export function detectorsFor(cfg: DetectConfig, gaps: GapCommands = gapCommands([])): Detector[] {
   const all = [
-    auditTampering,
+    auditTampering(gaps),
+    auditReduced,
     privilegeEscalation,
     ddlByNonDdlRole,
     failedLoginBurst(),

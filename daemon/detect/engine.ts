@@ -31,6 +31,7 @@ import { Deduplicator } from "./dedup.ts";
 import type { DetectContext, Detector, EventFacts } from "./detector.ts";
 import { acknowledgeAlert } from "./ack.ts";
 import { detectorsFor } from "./detectors.ts";
+import type { GapCommands } from "./gap_commands.ts";
 import type { EntityProfile, EntityWindow } from "./entity_window.ts";
 import { isAckEvent } from "./event_facts.ts";
 import { FeatureExtractor, type FeatureSink } from "./features.ts";
@@ -56,8 +57,10 @@ export interface EngineOptions {
   onAlert?: (alert: Alert, raised: boolean) => void;
   /** Alerts found while feeding seqs up to this one were raised before: store, do not send. */
   quietThrough?: number;
-  /** The detectors to run; default `detectorsFor(config)`. */
+  /** The detectors to run; default `detectorsFor(config, gapCommands)`. */
   detectors?: Detector[];
+  /** The gap commands of the core and the source plugins; default the core's alone. */
+  gapCommands?: GapCommands;
 }
 
 /** A detector that threw, and was taken out. */
@@ -98,7 +101,7 @@ export class DetectEngine implements FeatureSink {
     this.alerts = opts.alerts ?? AlertStore.memory();
     this.#isSensitive = sensitiveMatcher(config.sensitive_objects);
     this.#features = new FeatureExtractor(config, this.#isSensitive);
-    this.#detectors = opts.detectors ?? detectorsFor(config);
+    this.#detectors = opts.detectors ?? detectorsFor(config, opts.gapCommands);
     this.#dedup = new Deduplicator(config.merge_minutes);
     this.#channels = opts.channels ?? [];
     this.#onAlert = opts.onAlert;

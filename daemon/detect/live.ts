@@ -26,7 +26,7 @@ import { type AlertStore, META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import type { AlertChannel } from "./channel.ts";
 import type { DetectConfig } from "./config.ts";
 import type { Detector } from "./detector.ts";
-import { DetectEngine, type FeedRecord } from "./engine.ts";
+import { DetectEngine, type EngineOptions, type FeedRecord } from "./engine.ts";
 import {
   configFingerprint,
   eventDigest,
@@ -69,8 +69,8 @@ export interface DetectStatus {
   errors: string[];
 }
 
-/** Options of `LiveDetection.start`. */
-export interface LiveOptions {
+/** Options of `LiveDetection.start`; `gapCommands` as the engine's. */
+export interface LiveOptions extends Pick<EngineOptions, "gapCommands"> {
   config: DetectConfig;
   /** The data directory's alert store, open; the caller closes it after `stop()`. */
   alerts: AlertStore;

@@ -40,6 +40,12 @@ export {
   type FeedRecord,
 } from "./engine.ts";
 export { detectorsFor } from "./detectors.ts";
+export {
+  CORE_GAP_COMMANDS,
+  type GapCommands,
+  gapCommands,
+  type GapSource,
+} from "./gap_commands.ts";
 export { type DetectState, type DetectStatus, LiveDetection, type LiveOptions } from "./live.ts";
 export { SNAPSHOT_FILE, snapshotPath } from "./snapshot.ts";
 export { ACK_COMMAND, ACK_SOURCE } from "./event_facts.ts";

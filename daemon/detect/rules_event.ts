@@ -9,6 +9,8 @@ import type { AuditEvent } from "../event/model.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import type { AlertDraft } from "./alert.ts";
 import { commandOf } from "./event_facts.ts";
+import type { GapCommands } from "./gap_commands.ts";
+import { installerStatements } from "../pg/install_sql.ts";
 import { type DetectContext, type Detector, eventDraft, type EventFacts } from "./detector.ts";
 
 function old(ctx: DetectContext, ts: number): boolean {
@@ -167,52 +169,106 @@ export const newObjectReads: Detector = {
   },
 };
 
-/**
- * System events that say collection or auditing was cut, that the signing key was replaced
- * without its predecessor's signature (a declared loss: verify passes but cannot vouch across
- * it), or that `serve`'s start checks or background verification found the stored log damaged
- * (STORE_DAMAGED, `daemon/serve/integrity.ts`). A planned KEY_ROTATE is signed by the old key
- * and is not among them.
- */
-export const TAMPER_COMMANDS: readonly string[] = [
-  "WAL_GAP",
-  "WAL_HEARTBEAT_MISSING",
-  "WAL_DDL_TRIGGER_MISSING",
-  "WAL_LSN_BACKWARDS",
-  "PGAUDIT_FILE_UNREAD",
-  "KEY_LOSS_DECLARED",
-  "STORE_DAMAGED",
-];
-
-function tamperWhy(ev: AuditEvent, f: EventFacts): string | undefined {
+function tamperWhy(
+  ev: AuditEvent,
+  f: EventFacts,
+  gaps: ReadonlySet<string>,
+): string | undefined {
   const cmd = commandOf(ev);
-  if (ev.kind === "system" && TAMPER_COMMANDS.includes(cmd)) {
+  // `audit_reduced` judges its own severity: critical only when write, DDL or role auditing goes.
+  if (ev.kind === "system" && gaps.has(cmd) && cmd !== "AUDIT_REDUCED") {
     return `${cmd}${ev.error === undefined ? "" : `: ${ev.error}`}`;
   }
   if (ev.context?.audit_reduced === true) {
     return `audit setting ${String(ev.context.setting ?? ev.object ?? "?")} lowered to ` +
       `${JSON.stringify(ev.context.value ?? null)}`;
   }
-  // Dropping or disabling an event trigger blinds DDL auditing; creating one does not (and
-  // `vigil pg-install` creates its own).
-  if (f.ddl && /^(DROP|ALTER) EVENT TRIGGER/.test(cmd)) return `${cmd} ${ev.object ?? ""}`.trim();
-  if (f.ddl && /^DROP/.test(cmd) && (ev.schema === "vigil" || /^vigil\./.test(ev.object ?? ""))) {
-    return `${cmd} ${ev.object} in the audit schema`;
+  if (f.ddl) return vigilDdlWhy(ev, cmd);
+  return undefined;
+}
+
+const INSTALLER = installerStatements();
+/** Turning a trigger off or down to origin/replica-only; ENABLE ALWAYS is not among them. */
+const TRIGGER_WEAKENED =
+  /\b(DISABLE\s+TRIGGER|ENABLE\s+(REPLICA\s+)?TRIGGER)\s+("?vigil_stmt"?|ALL|USER)\b/i;
+/** `vigil.x`, `"vigil".x` or `SCHEMA vigil` in a statement. */
+const NAMES_VIGIL =
+  /(?:^|[^\w$"])"?vigil"?\s*\.\s*["\w]|\bSCHEMA\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"?vigil"?(?:[\s;]|$)/i;
+/** The statement trigger pg-install's event trigger creates on a new table (pgAudit logs it). */
+const ATTACH_TRIGGER =
+  /^CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON (?:"(?:[^"]|"")*"|[\w$]+)(?:\.(?:"(?:[^"]|"")*"|[\w$]+))? FOR EACH STATEMENT EXECUTE FUNCTION vigil\.emit_statement\(\)$/;
+const ENABLE_ALWAYS_ONLY = /^\s*ALTER\s+EVENT\s+TRIGGER\s+"?\w+"?\s+ENABLE\s+ALWAYS\s*;?\s*$/i;
+
+/**
+ * DDL that blinds Vigil's PostgreSQL side: on an event trigger (but setting one ENABLE ALWAYS,
+ * alone), on anything in the `vigil` schema or the schema itself (replacing a function
+ * included), or dropping or weakening a table's `vigil_stmt` trigger. The installer's own
+ * statements, sent alone with their exact text, make the objects exactly what pg-install makes
+ * them and are not tampering.
+ */
+function vigilDdlWhy(ev: AuditEvent, cmd: string): string | undefined {
+  const statement = ev.statement?.trim() ?? "";
+  if (INSTALLER.has(statement)) return undefined;
+  const object = ev.object ?? "";
+  if (/^(DROP|ALTER) EVENT TRIGGER/.test(cmd)) {
+    if (cmd.startsWith("ALTER") && ENABLE_ALWAYS_ONLY.test(statement)) return undefined;
+    return `${cmd} ${object}`.trim();
+  }
+  const inSchema = ev.schema === "vigil" || /^"?vigil"?\./.test(object) ||
+    (/SCHEMA$/.test(cmd) && /^"?vigil"?$/.test(object));
+  if (inSchema) return `${cmd} ${object} in the audit schema`;
+  // pgAudit names no object for some DDL (CREATE FUNCTION): the statement text tells.
+  if (NAMES_VIGIL.test(statement) && !ATTACH_TRIGGER.test(statement)) {
+    return `${cmd} on the audit schema: ${statement.slice(0, 120)}`;
+  }
+  if (/^DROP TRIGGER/.test(cmd) && /^"?vigil_stmt"? on /i.test(object)) {
+    return `${cmd} ${object}: the statement trigger of the audit`;
+  }
+  if (/^ALTER TABLE/.test(cmd) && TRIGGER_WEAKENED.test(statement)) {
+    return `${cmd} ${object} turns the statement trigger of the audit off or down`;
   }
   return undefined;
 }
 
-/** Signs that the audit trail is being cut: gaps, missing heartbeats or triggers, lowered logging. */
-export const auditTampering: Detector = {
-  name: "audit_tampering",
-  event(ev, seq, f) {
-    const why = tamperWhy(ev, f);
-    if (why === undefined) return [];
+/**
+ * Signs that the audit trail is being cut: a gap event (`gaps.gap`: the core's and every source
+ * plugin's, `gap_commands.ts`: collection or auditing cut, a key loss declared, the stored log
+ * damaged), lowered logging, a dropped event trigger.
+ */
+export function auditTampering(gaps: GapCommands): Detector {
+  return {
+    name: "audit_tampering",
+    event(ev, seq, f) {
+      const why = tamperWhy(ev, f, gaps.gap);
+      if (why === undefined) return [];
+      return [eventDraft(ev, seq, {
+        rule: this.name,
+        severity: "critical",
+        score: 1,
+        reason: `${why} (source ${ev.source}, at ${formatRfc3339Micros(ev.ts)})`,
+        features: [],
+      })];
+    },
+  };
+}
+/**
+ * A configuration read back that removes something from the audit (`AUDIT_REDUCED`, from the
+ * WAL source's read-back): critical when write, DDL or role auditing goes or triggers can be
+ * skipped (`context.critical`), high otherwise. Changes that only reshape the output are
+ * `PG_CONFIG_CHANGED` and no alert.
+ */
+export const auditReduced: Detector = {
+  name: "audit_reduced",
+  event(ev, seq) {
+    if (ev.kind !== "system" || commandOf(ev) !== "AUDIT_REDUCED") return [];
+    const critical = ev.context?.critical === true;
     return [eventDraft(ev, seq, {
       rule: this.name,
-      severity: "critical",
+      severity: critical ? "critical" : "high",
       score: 1,
-      reason: `${why} (source ${ev.source}, at ${formatRfc3339Micros(ev.ts)})`,
+      reason: `${ev.error ?? "auditing reduced"} (source ${ev.source}, at ${
+        formatRfc3339Micros(ev.ts)
+      })`,
       features: [],
     })];
   },

@@ -25,6 +25,7 @@
 
 import { Buffer } from "node:buffer";
 import type { NewEvent } from "./model.ts";
+import { type ConfigField, ConfigKeyError } from "../config/fields.ts";
 
 /** What replaces a secret. */
 export const REDACTED = "<REDACTED>";
@@ -53,6 +54,22 @@ export function compileRedaction(opts: RedactOptions = {}): RedactRule[] {
 /** The keys of a `[[sources]]` table that configure its redaction, whatever its type. */
 export const REDACT_KEYS: readonly string[] = Object.freeze(["redact", "redact_defaults"]);
 
+/** The same keys as schema fields, for every source plugin's field list. */
+export const REDACT_FIELDS: readonly ConfigField[] = Object.freeze(
+  [
+    {
+      key: "redact",
+      kind: "strings",
+      doc: "extra redaction rules: regular expressions (flags gi; a group `secret` is what goes)",
+    },
+    {
+      key: "redact_defaults",
+      kind: "boolean",
+      doc: "apply the built-in rules (passwords, connection strings); default true",
+    },
+  ] as const,
+);
+
 /**
  * The redaction a `[[sources]]` table asks for, with one meaning for every source type:
  * `redact` (extra regular expressions) and `redact_defaults` (false turns the built-in rules
@@ -68,18 +85,22 @@ export function redactionFromTable(
 ): Required<RedactOptions> {
   const patterns: unknown = table.redact ?? [];
   if (!Array.isArray(patterns) || !patterns.every((p) => typeof p === "string")) {
-    throw new TypeError(
+    throw new ConfigKeyError(
+      "redact",
       `Bad "redact" in ${where}: expected an array of regular expressions (strings)`,
     );
   }
   const defaults: unknown = table.redact_defaults ?? true;
   if (typeof defaults !== "boolean") {
-    throw new TypeError(`Bad "redact_defaults" in ${where}: expected true or false`);
+    throw new ConfigKeyError(
+      "redact_defaults",
+      `Bad "redact_defaults" in ${where}: expected true or false`,
+    );
   }
   try {
     compileRedaction({ defaults, patterns });
   } catch (e) {
-    throw new TypeError(`Bad "redact" in ${where}: ${(e as Error).message}`);
+    throw new ConfigKeyError("redact", `Bad "redact" in ${where}: ${(e as Error).message}`);
   }
   return { defaults, patterns: [...patterns] };
 }

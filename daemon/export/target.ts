@@ -25,6 +25,7 @@ import { S3Client } from "./s3_client.ts";
 import { DirSink } from "./sink_dir.ts";
 import { S3Sink } from "./sink_s3.ts";
 import type { Sink } from "./sink.ts";
+import { ConfigKeyError } from "../config/fields.ts";
 
 const MIB = 1024 * 1024;
 
@@ -69,44 +70,72 @@ const S3_KEYS = [
   "multipart_threshold_mib",
 ];
 
-/** Checks one `[[exports]]` table; throws TypeError naming the first bad key. */
+/** Checks one `[[exports]]` table; throws `ConfigKeyError` naming the first bad key. */
 export function exportTargetFromTable(table: Record<string, unknown>): ExportTarget {
   const name = str(table, "name", "exports");
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
-    throw new TypeError(`exports: name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`);
+    throw new ConfigKeyError(
+      "name",
+      `exports: name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _ . -`,
+    );
   }
   const at = `exports "${name}"`;
   const type = str(table, "type", at);
   if (type !== "dir" && type !== "s3") {
-    throw new TypeError(`${at}: type must be "dir" or "s3", got ${JSON.stringify(type)}`);
+    throw new ConfigKeyError(
+      "type",
+      `${at}: type must be "dir" or "s3", got ${JSON.stringify(type)}`,
+    );
   }
   const allowed = type === "dir" ? DIR_KEYS : S3_KEYS;
   for (const k of Object.keys(table)) {
-    if (!allowed.includes(k)) throw new TypeError(`${at}: unknown key "${k}" for type "${type}"`);
+    if (!allowed.includes(k)) {
+      throw new ConfigKeyError(k, `${at}: unknown key "${k}" for type "${type}"`);
+    }
   }
-  const intervalMs = parseDuration(optStr(table, "interval", at) ?? "15m", `${at}: interval`);
+  let intervalMs: number;
+  try {
+    intervalMs = parseDuration(optStr(table, "interval", at) ?? "15m", `${at}: interval`);
+  } catch (error) {
+    if (!(error instanceof TypeError) || error instanceof ConfigKeyError) throw error;
+    throw new ConfigKeyError("interval", error.message);
+  }
   if (type === "dir") return { name, type, intervalMs, path: str(table, "path", at) };
   const endpoint = str(table, "endpoint", at);
   if (!/^https?:\/\/[^/?#]+\/?$/.test(endpoint)) {
-    throw new TypeError(`${at}: endpoint must be http(s)://host[:port] with no path`);
+    throw new ConfigKeyError(
+      "endpoint",
+      `${at}: endpoint must be http(s)://host[:port] with no path`,
+    );
   }
   const bucket = str(table, "bucket", at);
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new TypeError(`${at}: bucket ${JSON.stringify(bucket)} is not a valid bucket name`);
+    throw new ConfigKeyError(
+      "bucket",
+      `${at}: bucket ${JSON.stringify(bucket)} is not a valid bucket name`,
+    );
   }
   let prefix = optStr(table, "prefix", at) ?? "";
   if (prefix.startsWith("/") || prefix.split("/").some((p, i, a) => p === "" && i < a.length - 1)) {
-    throw new TypeError(`${at}: prefix must be relative with no empty segments`);
+    throw new ConfigKeyError("prefix", `${at}: prefix must be relative with no empty segments`);
   }
   if (prefix !== "" && !prefix.endsWith("/")) prefix += "/";
   const lock = table.object_lock ?? false;
-  if (typeof lock !== "boolean") throw new TypeError(`${at}: object_lock must be true or false`);
+  if (typeof lock !== "boolean") {
+    throw new ConfigKeyError("object_lock", `${at}: object_lock must be true or false`);
+  }
   const retainDays = optInt(table, "retain_days", at, 1);
   if (lock && retainDays === undefined) {
-    throw new TypeError(`${at}: retain_days is required with object_lock = true`);
+    throw new ConfigKeyError(
+      "retain_days",
+      `${at}: retain_days is required with object_lock = true`,
+    );
   }
   if (!lock && retainDays !== undefined) {
-    throw new TypeError(`${at}: retain_days applies only with object_lock = true`);
+    throw new ConfigKeyError(
+      "retain_days",
+      `${at}: retain_days applies only with object_lock = true`,
+    );
   }
   const partBytes = (optInt(table, "part_size_mib", at, 5) ?? 16) * MIB;
   const multipartThreshold = (optInt(table, "multipart_threshold_mib", at, 5) ?? 64) * MIB;
@@ -192,9 +221,9 @@ function readKey(path: string, target: string): string {
 
 function str(t: Record<string, unknown>, key: string, at: string): string {
   const v = t[key];
-  if (v === undefined) throw new TypeError(`${at}: ${key} is required`);
+  if (v === undefined) throw new ConfigKeyError(key, `${at}: ${key} is required`);
   if (typeof v !== "string" || v === "") {
-    throw new TypeError(`${at}: ${key} must be a non-empty string`);
+    throw new ConfigKeyError(key, `${at}: ${key} must be a non-empty string`);
   }
   return v;
 }
@@ -213,7 +242,7 @@ function optInt(
   if (v === undefined) return undefined;
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < min) {
-    throw new TypeError(`${at}: ${key} must be an integer of at least ${min}`);
+    throw new ConfigKeyError(key, `${at}: ${key} must be an integer of at least ${min}`);
   }
   return n;
 }

@@ -1,10 +1,11 @@
 /**
  * Installs the PostgreSQL side of WAL collection (`install_sql.ts`) in one database, over a
- * plain SQL connection (postgres.js). It checks first what would make the install fail or
+ * plain SQL session of the shared wire library (simple-query protocol). It checks first what would make the install fail or
  * harm the database — a role that is not a superuser (only superusers create event triggers),
  * a `wal_level` below `logical` (every DDL would then fail in the trigger), a schema `vigil`
  * that someone else made, a newer install — and says so by name; then runs every statement in
- * one transaction, so a database has either the whole install or none of it.
+ * one transaction, so a database has either the whole install or none of it. Only what is missing
+ * or wrong is changed: a re-run on an intact install runs no DDL.
  *
  * @example
  * ```ts
@@ -13,13 +14,17 @@
  * ```
  */
 
-import postgres from "postgres";
+import { connect, type PgConnection } from "../pgwire/connection.ts";
+import { parseDsn } from "../pgwire/dsn.ts";
+import { expectedFingerprints } from "./fingerprint.ts";
 import {
   DDL_TRIGGERS,
   INSTALL_VERSION,
   INSTALLED_OBJECTS,
+  type InstalledState,
   installedVersion,
-  installStatements,
+  installPlan,
+  STATE_SQL,
   VIGIL_SCHEMA,
 } from "./install_sql.ts";
 
@@ -35,8 +40,19 @@ export interface InstallReport {
   /** The version found before, if any. */
   previousVersion: number | undefined;
   version: number;
-  /** What was created or replaced. */
+  /** What the install holds. */
   objects: readonly string[];
+  /** The statements this run sent that changed something (none on an intact install). */
+  changes: string[];
+  /** Tables whose statement trigger this run created or set ENABLE ALWAYS again. */
+  tables: TableAction[];
+}
+
+/** A table whose statement trigger an install created (or replaced) or re-enabled. */
+export interface TableAction {
+  /** The table, as `regclass` prints it (schema-qualified, quoted where needed). */
+  tbl: string;
+  action: "created" | "enabled";
 }
 
 /** A refusal before anything was changed: the database is not fit for the install. */
@@ -53,6 +69,37 @@ interface Facts {
   schema_comment: string | null;
 }
 
+const FACTS_SQL = `SELECT json_build_object(
+  'database', current_database(),
+  'role', current_user,
+  'superuser', coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
+                        false),
+  'wal_level', current_setting('wal_level'),
+  'schema_exists', EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${VIGIL_SCHEMA}'),
+  'schema_comment', (SELECT pg_catalog.obj_description(oid, 'pg_namespace')
+                       FROM pg_catalog.pg_namespace WHERE nspname = '${VIGIL_SCHEMA}'))`;
+
+/** Opens a plain session for the installer's commands; errors name the server and step. */
+export async function openInstallSession(
+  dsn: string,
+  opts: { connectTimeoutSeconds?: number; applicationName?: string } = {},
+): Promise<PgConnection> {
+  const config = parseDsn(dsn);
+  return await connect({
+    ...config,
+    connectTimeoutMs: (opts.connectTimeoutSeconds ?? config.connectTimeoutMs / 1000) * 1000,
+    applicationName: opts.applicationName ?? "vigil pg-install",
+  });
+}
+
+/** The first column of the first row of a one-value query, parsed as JSON. */
+export async function queryJson<T>(conn: PgConnection, sql: string): Promise<T> {
+  const { rows } = await conn.query(sql);
+  const cell = rows[0]?.[0];
+  if (typeof cell !== "string") throw new Error("the query returned no value");
+  return JSON.parse(cell) as T;
+}
+
 /**
  * Installs, or brings up to date, Vigil's SQL in the database of `dsn`. Throws
  * {@link InstallRefusedError} (nothing changed) when the database or role is not fit, and an
@@ -63,37 +110,42 @@ export async function installPgSide(
   opts: { connectTimeoutSeconds?: number } = {},
 ): Promise<InstallReport> {
   const server = serverOf(dsn);
-  const sql = postgres(dsn, {
-    max: 1,
-    onnotice: () => {}, // "schema vigil already exists, skipping" and the like.
-    connect_timeout: opts.connectTimeoutSeconds ?? 10,
-    connection: { application_name: "vigil pg-install" },
-  });
-  // postgres.js connects at the first query.
   let step = "connect and inspect the database";
+  let conn: PgConnection | undefined;
   try {
-    const [facts] = await sql<Facts[]>`
-      SELECT current_database() AS database,
-             current_user AS role,
-             coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user),
-                      false) AS superuser,
-             current_setting('wal_level') AS wal_level,
-             EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${VIGIL_SCHEMA})
-               AS schema_exists,
-             (SELECT pg_catalog.obj_description(oid, 'pg_namespace')
-                FROM pg_catalog.pg_namespace WHERE nspname = ${VIGIL_SCHEMA}) AS schema_comment`;
-    if (facts === undefined) throw new Error("the inspection query returned no row");
+    conn = await openInstallSession(dsn, opts);
+    const facts = await queryJson<Facts>(conn, FACTS_SQL);
     const previousVersion = checkFit(facts, server);
     step = "install";
-    await sql.begin(async (tx) => {
-      for (const statement of installStatements()) await tx.unsafe(statement);
-    });
-    step = "verify the event triggers";
-    const triggers = await sql<{ evtname: string }[]>`
-      SELECT evtname FROM pg_catalog.pg_event_trigger
-       WHERE evtname IN ${sql(DDL_TRIGGERS as string[])} AND evtenabled <> 'D'`;
-    if (triggers.length !== DDL_TRIGGERS.length) {
-      throw new Error(`only ${triggers.map((t) => t.evtname).join(", ") || "no"} triggers exist`);
+    const changes: string[] = [];
+    let tables: TableAction[] = [];
+    await conn.query("BEGIN");
+    try {
+      const state = await queryJson<InstalledState>(conn, STATE_SQL);
+      for (const statement of installPlan(state, expectedFingerprints())) {
+        const result = await conn.query(statement);
+        if (result.columns[0] === "tbl") {
+          tables = result.rows.map((r) => ({
+            tbl: String(r[0]),
+            action: r[1] === "enabled" ? "enabled" : "created",
+          }));
+        } else {
+          changes.push(statement);
+        }
+      }
+      step = "verify the event triggers";
+      const { rows } = await conn.query(
+        `SELECT count(*) FROM pg_catalog.pg_event_trigger
+          WHERE evtname IN (${DDL_TRIGGERS.map((t) => `'${t}'`).join(", ")})
+            AND evtenabled = 'A'`,
+      );
+      if (Number(rows[0]?.[0]) !== DDL_TRIGGERS.length) {
+        throw new Error(`not every one of ${DDL_TRIGGERS.join(", ")} is ENABLE ALWAYS`);
+      }
+      await conn.query("COMMIT");
+    } catch (error) {
+      await conn.query("ROLLBACK").catch(() => {}); // The failure above is what matters.
+      throw error;
     }
     return {
       server,
@@ -107,13 +159,15 @@ export async function installPgSide(
       previousVersion,
       version: INSTALL_VERSION,
       objects: INSTALLED_OBJECTS,
+      changes,
+      tables,
     };
   } catch (error) {
     if (error instanceof InstallRefusedError) throw error;
     const why = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot install Vigil's SQL on ${server} (${step}): ${why}`, { cause: error });
   } finally {
-    await sql.end({ timeout: 5 }).catch(() => {}); // The outcome above is what matters.
+    await conn?.close();
   }
 }
 

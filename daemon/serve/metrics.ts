@@ -125,7 +125,10 @@ export function renderMetrics(status: ServeStatus, nowMs: number): string {
   const gauges = new Set(sources.flatMap((s) => Object.keys(s.gauges)));
   for (const g of [...gauges].sort()) {
     const name = `vigil_source_${gaugeName(g)}`;
-    family(name, "gauge", `Source gauge ${gaugeName(g)}.`);
+    // Each plugin says what its gauge means; two types may mean different things by one name.
+    const helps = new Set(sources.flatMap((s) => s.gaugeHelp?.[g] ?? []));
+    const help = [...helps].join(" / ").replace(/[\\\n]/g, " ");
+    family(name, "gauge", help === "" ? `Source gauge ${gaugeName(g)}.` : help);
     for (const s of sources) {
       const v = s.gauges[g];
       if (v !== undefined) out.push(`${name}{${src(s)}} ${v}`);

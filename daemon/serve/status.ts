@@ -31,6 +31,8 @@ export interface SourceStatus {
     | null;
   /** Source-specific gauges (e.g. `lag_bytes`, `last_commit_age_seconds`), for metrics. */
   readonly gauges: Readonly<Record<string, number>>;
+  /** What each gauge means, as its plugin declares it (`SourcePlugin.gauges`). */
+  readonly gaugeHelp?: Readonly<Record<string, string>>;
 }
 
 /** The store part of the snapshot. */

@@ -7,6 +7,7 @@
  */
 
 import { statfs } from "node:fs/promises";
+import type { GaugeSpec } from "../source.ts";
 import type { DurableRecord } from "../store/store.ts";
 import type {
   DetectionStatus,
@@ -36,6 +37,7 @@ interface SourceEntry {
   lastStoredAt: number | null;
   lastError: { message: string; stage: string; at: number } | null;
   gauges: Record<string, number>;
+  gaugeHelp: Record<string, string>;
   hour: StatusSample[];
   day: StatusSample[];
   sampledEvents: number;
@@ -119,8 +121,8 @@ export class StatusBoard implements StatusProvider {
 
   // --- fed by the supervisor and the sources ------------------------------------------------
 
-  /** Registers (or re-registers after a reload) a configured source. */
-  add(name: string, type: string): void {
+  /** Registers (or re-registers after a reload) a configured source, with its gauges' help. */
+  add(name: string, type: string, gauges: readonly GaugeSpec[] = []): void {
     const old = this.#sources.get(name);
     if (old !== undefined && old.type === type) return;
     const at = this.#now();
@@ -138,6 +140,7 @@ export class StatusBoard implements StatusProvider {
       lastStoredAt: null,
       lastError: null,
       gauges: {},
+      gaugeHelp: Object.fromEntries(gauges.map((g) => [g.name, g.help])),
       hour: [],
       day: [],
       sampledEvents: 0,
@@ -221,6 +224,7 @@ export class StatusBoard implements StatusProvider {
       lastStoredAt: s.lastStoredAt,
       lastError: s.lastError,
       gauges: { ...s.gauges },
+      gaugeHelp: s.gaugeHelp,
     }));
     const sorted = [...this.#latencies].sort((a, b) => a - b);
     const q = (p: number): number =>

@@ -8,7 +8,7 @@
 
 import { log } from "../log.ts";
 import { runSource } from "../pipeline.ts";
-import { type Source, SourceError } from "../source.ts";
+import { type GaugeSpec, type Source, SourceError } from "../source.ts";
 import type { Store } from "../store/store.ts";
 import type { StatusBoard } from "./status_board.ts";
 
@@ -19,6 +19,8 @@ export interface SupervisedSource {
   /** Identity of the configuration: a changed key means a restart on reload. */
   readonly fingerprint: string;
   create(): Source;
+  /** The gauges its plugin declares: their help text in `/metrics`. */
+  readonly gauges?: readonly GaugeSpec[];
 }
 
 /** Backoff settings; the defaults suit a database that restarts within a minute. */
@@ -87,7 +89,7 @@ export class Supervisor {
   }
 
   #start(spec: SupervisedSource): void {
-    this.#board.add(spec.name, spec.type);
+    this.#board.add(spec.name, spec.type, spec.gauges);
     const abort = new AbortController();
     const done = this.#loop(spec, abort.signal);
     this.#running.set(spec.name, { spec, abort, done });

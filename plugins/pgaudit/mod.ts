@@ -15,17 +15,19 @@
  * ```
  */
 
-import type { Source } from "../../daemon/source.ts";
+import type { Source, SourcePlugin } from "../../daemon/source.ts";
+import { pgauditReach } from "./reach.ts";
 import { probePgaudit } from "./probe.ts";
 import { newStats, type PgauditStats, runPgauditSource } from "./source.ts";
 import {
   checkPgauditConfig,
+  PGAUDIT_FIELDS,
   pgauditConfigFromTable,
   type PgauditSettings,
   type PgauditSourceConfig,
 } from "./source_config.ts";
 
-export { checkPgauditConfig, pgauditConfigFromTable } from "./source_config.ts";
+export { checkPgauditConfig, PGAUDIT_FIELDS, pgauditConfigFromTable } from "./source_config.ts";
 export type { PgauditSettings, PgauditSourceConfig } from "./source_config.ts";
 export type { PgauditStats } from "./source.ts";
 
@@ -50,18 +52,28 @@ function sourceOf(settings: PgauditSettings): PgauditSource {
 }
 
 /** The registry entry: `type = "pgaudit"` in a `[[sources]]` table of the configuration. */
-export const PGAUDIT_PLUGIN: {
-  readonly type: "pgaudit";
-  validate(table: Readonly<Record<string, unknown>>): void;
+export const PGAUDIT_PLUGIN: SourcePlugin & {
   create(table: Readonly<Record<string, unknown>>): PgauditSource;
-  probe(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
 } = Object.freeze({
   type: "pgaudit",
+  label: "pgAudit source",
+  fields: PGAUDIT_FIELDS,
   validate(table: Readonly<Record<string, unknown>>): void {
     pgauditConfigFromTable(table);
   },
   create(table: Readonly<Record<string, unknown>>): PgauditSource {
     return sourceOf(pgauditConfigFromTable(table));
   },
+  reach: pgauditReach,
+  // A log file rotated away before it was read to its end (source.ts).
+  gapCommands: ["PGAUDIT_FILE_UNREAD"],
+  recoveryCommands: [],
+  gauges: [
+    { name: "lag_bytes", help: "Bytes written to the log files and not yet stored." },
+    { name: "parse_errors", help: "Lines stored raw because they could not be parsed." },
+    { name: "files_lost", help: "Log files that went away before they were read to the end." },
+    { name: "files_open", help: "Log files being followed." },
+  ],
   probe: probePgaudit,
+  bench: async (argv: string[]) => (await import("./bench.ts")).pgauditBenchCommand(argv),
 });

@@ -32,6 +32,24 @@ const WATCHED: ReadonlySet<string> = new Set([
   "log_min_messages",
   "log_min_error_statement",
   "shared_preload_libraries",
+  // `replica` skips every trigger not ENABLE ALWAYS: a way around trigger-based auditing.
+  "session_replication_role",
+]);
+
+/**
+ * pgAudit options that change the shape of what is logged, never which statements: recorded
+ * as any other change, never "auditing reduced" (guides recommend log_catalog = off and
+ * log_statement_once = on, and flagging them was a false alarm).
+ */
+const SHAPE_ONLY: ReadonlySet<string> = new Set([
+  "pgaudit.log_catalog",
+  "pgaudit.log_statement_once",
+  "pgaudit.log_parameter",
+  "pgaudit.log_parameter_max_size",
+  "pgaudit.log_relation",
+  "pgaudit.log_rows",
+  "pgaudit.log_level",
+  "pgaudit.log_client",
 ]);
 
 /** True for a setting whose change can alter what Vigil collects. */
@@ -45,23 +63,21 @@ const FALSE_RE = /^(off?|f(a(l(se?)?)?)?|no?|0)$/i;
 /** Whether setting `setting` to `value` (undefined: its default) lessens what is logged. */
 export function reducesLogging(setting: string, value: string | undefined): boolean {
   const s = setting.toLowerCase();
-  if (value === undefined) return isWatchedSetting(s) || s === "all";
+  if (SHAPE_ONLY.has(s)) return false;
+  // The default of session_replication_role is origin, where every trigger fires.
+  if (value === undefined) {
+    return s !== "session_replication_role" && isWatchedSetting(s) || s === "all";
+  }
   const v = value.trim().toLowerCase();
   switch (s) {
+    case "session_replication_role":
+      return v === "replica" || v === "'replica'";
     case "pgaudit.log": {
       const items = v.split(",").map((x) => x.trim()).filter((x) => x !== "");
       return items.length === 0 || items.includes("none") || items.some((x) => x.startsWith("-"));
     }
     case "pgaudit.role":
       return v === "";
-    case "pgaudit.log_level":
-      return v !== "log";
-    case "pgaudit.log_statement_once":
-      return !FALSE_RE.test(v);
-    case "pgaudit.log_parameter_max_size":
-      return v !== "0";
-    case "pgaudit.log_client":
-      return false;
     case "shared_preload_libraries":
       return !/\bpgaudit\b/.test(v);
     case "log_destination":
@@ -97,7 +113,7 @@ export function settingFromMessage(message: string): SettingChange | undefined {
 }
 
 /** A word every change below has in it. */
-const MENTIONS_RE = /pgaudit|log_|logging_collector|shared_preload|reset\s+all/i;
+const MENTIONS_RE = /pgaudit|log_|logging_collector|shared_preload|replication_role|reset\s+all/i;
 const LEADING_RE = /^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/;
 const QUOTED = String.raw`'(?:[^']|'')*'`;
 const SET_RE = new RegExp(

@@ -1,11 +1,13 @@
 /**
  * The configuration of a pgAudit source: a `[[sources]]` table of `type = "pgaudit"` (see
- * DESIGN.md, "Configuration"), checked key by key. Every error is a `TypeError` that names the
- * key, so that `vigil validate` can point at its line; unknown keys are errors.
+ * DESIGN.md, "Configuration"), checked key by key against {@link PGAUDIT_FIELDS}, then for
+ * what a field list cannot say. Every error is a `ConfigKeyError` that names the key, so that
+ * `vigil validate` can point at its line; unknown keys are errors.
  */
 
 import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
-import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
+import { checkFields, type ConfigField, ConfigKeyError } from "../../daemon/config/fields.ts";
+import { REDACT_FIELDS, redactionFromTable } from "../../daemon/event/redact.ts";
 import { defaultCurrentLogfiles } from "./current_logfiles.ts";
 import { LOG_FORMATS, type LogFormat } from "./decoder.ts";
 import { checkEventOptions } from "./events.ts";
@@ -58,27 +60,75 @@ export interface PgauditSettings {
   redactDefaults: boolean;
 }
 
-const KEYS = new Set([
-  "path",
-  "format",
-  "log_line_prefix",
-  "log_error_verbosity",
-  "timezone",
-  "current_logfiles",
-  "poll_interval_ms",
-  "rotation_grace_ms",
-  "batch_max_events",
-  "max_record_bytes",
-  // Valid on every source, with one meaning; the pipeline applies them (daemon/event/redact.ts).
-  ...REDACT_KEYS,
-]);
+/**
+ * The keys of a `[[sources]]` table of type "pgaudit" besides `name` and `type`: the schema the
+ * core checks (unknown keys, kinds, ranges) and the Administration form shows. The redaction
+ * keys mean the same on every source; the pipeline applies them (daemon/event/redact.ts).
+ */
+export const PGAUDIT_FIELDS: readonly ConfigField[] = Object.freeze(
+  [
+    {
+      key: "path",
+      kind: "string",
+      required: true,
+      doc: "glob of the log files: a directory and a file-name pattern",
+      form: { hint: "e.g. /var/log/postgresql/*.csv" },
+    },
+    {
+      key: "format",
+      kind: "string",
+      required: true,
+      values: LOG_FORMATS,
+      doc: "the server's log format",
+      form: {},
+    },
+    {
+      key: "log_line_prefix",
+      kind: "string",
+      doc: "the server's log_line_prefix, exactly; for (and only for) stderr",
+      form: { hint: "stderr only", untrimmed: true, when: { key: "format", values: ["stderr"] } },
+    },
+    {
+      key: "log_error_verbosity",
+      kind: "string",
+      values: ["terse", "default", "verbose"],
+      doc: "the server's log_error_verbosity",
+    },
+    {
+      key: "timezone",
+      kind: "string",
+      doc: "the server's log_timezone (IANA name); default UTC",
+      form: { hint: "log_timezone, default UTC" },
+    },
+    {
+      key: "current_logfiles",
+      kind: "string_or_false",
+      doc: "PostgreSQL's current_logfiles; default the one beside the log directory; false: never",
+    },
+    ...integer("poll_interval_ms", 10, 60_000, "how often files are looked at when idle"),
+    ...integer("rotation_grace_ms", 0, 3_600_000, "how long a rotated-away file is still read"),
+    ...integer("batch_max_events", 1, 100_000, "events per stored batch at most"),
+    ...integer("max_record_bytes", 4096, 32 * 1024 * 1024, "longest record held unfinished"),
+    ...REDACT_FIELDS,
+  ] satisfies ConfigField[],
+);
 
-const LIMITS: Readonly<Record<string, readonly [number, number, number]>> = {
-  poll_interval_ms: [10, 60_000, 250],
-  rotation_grace_ms: [0, 3_600_000, 5000],
-  batch_max_events: [1, 100_000, 2000],
-  max_record_bytes: [4096, 32 * 1024 * 1024, 16 * 1024 * 1024],
+function integer(key: string, min: number, max: number, doc: string): ConfigField[] {
+  return [{ key, kind: "integer", min, max, doc }];
+}
+
+/** The defaults of the integer keys; their ranges are in the field list. */
+const DEFAULTS: Readonly<Record<string, number>> = {
+  poll_interval_ms: 250,
+  rotation_grace_ms: 5000,
+  batch_max_events: 2000,
+  max_record_bytes: 16 * 1024 * 1024,
 };
+
+const LIMITS: Readonly<Record<string, readonly [number, number, number]>> = Object.fromEntries(
+  PGAUDIT_FIELDS.filter((f) => f.kind === "integer")
+    .map((f) => [f.key, [f.min!, f.max!, DEFAULTS[f.key]!]]),
+);
 
 /** Checks a `[[sources]]` table (with `name` and `type`); throws `TypeError` naming the key. */
 export function pgauditConfigFromTable(table: Readonly<Record<string, unknown>>): PgauditSettings {
@@ -86,13 +136,12 @@ export function pgauditConfigFromTable(table: Readonly<Record<string, unknown>>)
     ? `pgAudit source "${table.name}"`
     : "pgAudit source";
   if (table.type !== undefined && table.type !== "pgaudit") {
-    throw new TypeError(`Bad "type" in ${where}: expected "pgaudit", got ${show(table.type)}`);
+    throw new ConfigKeyError(
+      "type",
+      `Bad "type" in ${where}: expected "pgaudit", got ${show(table.type)}`,
+    );
   }
-  for (const key of Object.keys(table)) {
-    if (key !== "name" && key !== "type" && !KEYS.has(key)) {
-      throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${[...KEYS].join(", ")}`);
-    }
-  }
+  checkFields(PGAUDIT_FIELDS, table, { where, extra: ["name", "type"] });
   return checkPgauditConfig(table as unknown as PgauditSourceConfig, where);
 }
 
@@ -102,7 +151,7 @@ export function checkPgauditConfig(
   where = "pgAudit source",
 ): PgauditSettings {
   const bad = (key: string, why: string): TypeError =>
-    new TypeError(`Bad "${key}" in ${where}: ${why}`);
+    new ConfigKeyError(key, `Bad "${key}" in ${where}: ${why}`);
   if (typeof c.path !== "string" || c.path === "") {
     throw bad("path", c.path === undefined ? "it is required" : "expected a non-empty string");
   }

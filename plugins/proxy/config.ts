@@ -9,6 +9,8 @@
  */
 
 import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
+import { ConfigKeyError } from "../../daemon/config/fields.ts";
+import { PROXY_FIELDS } from "./fields.ts";
 import { type ListenAddress, parseListen } from "../../daemon/config/listen.ts";
 import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
 import type { RedactOptions } from "../../daemon/event/redact.ts";
@@ -46,39 +48,31 @@ export const PROXY_DEFAULTS: Readonly<
   max_sessions: 1000,
 });
 
-/** The keys of a proxy source table, for messages and the form. */
-export const PROXY_KEYS: readonly string[] = Object.freeze([
-  "listen",
-  "upstream",
-  "mode",
-  "tls_cert",
-  "tls_key",
-  "backlog_events",
-  "record_bytes",
-  "max_sessions",
-]);
+/** The keys of a proxy source table, for messages (the field list's, but redaction's). */
+export const PROXY_KEYS: readonly string[] = Object.freeze(
+  PROXY_FIELDS.map((f) => f.key).filter((k) => !REDACT_KEYS.includes(k)),
+);
 
 const COMMON_KEYS = new Set(["name", "type", ...REDACT_KEYS]);
-const LIMITS: Readonly<Record<string, readonly [number, number]>> = {
-  backlog_events: [100, 10_000_000],
-  record_bytes: [1024, 16 * 1024 * 1024],
-  max_sessions: [1, 100_000],
-};
+/** Each integer setting's range, from the field list. */
+const LIMITS: Readonly<Record<string, readonly [number, number]>> = Object.fromEntries(
+  PROXY_FIELDS.filter((f) => f.kind === "integer").map((f) => [f.key, [f.min!, f.max!]]),
+);
 /** A placeholder user, so that the shared DSN parser checks the rest of the URL. */
 const NOBODY = "vigil-proxy-upstream";
 
-/** Reads and checks a `[[sources]]` table of type "proxy"; throws `TypeError` naming the key. */
+/** Reads and checks a `[[sources]]` table of type "proxy"; throws `ConfigKeyError` naming the key. */
 export function proxyConfigFromTable(table: Readonly<Record<string, unknown>>): ProxySettings {
   const where = typeof table.name === "string" ? `proxy source "${table.name}"` : "proxy source";
-  const bad = (key: string, why: string): TypeError =>
-    new TypeError(`Bad "${key}" in ${where}: ${why}`);
+  const bad = (key: string, why: string): ConfigKeyError =>
+    new ConfigKeyError(key, `Bad "${key}" in ${where}: ${why}`);
   if (table.type !== undefined && table.type !== "proxy") {
     throw bad("type", `expected "proxy", got ${JSON.stringify(table.type)}`);
   }
   for (const key of Object.keys(table)) {
     if (!COMMON_KEYS.has(key) && !PROXY_KEYS.includes(key)) {
       const known = [...PROXY_KEYS, ...REDACT_KEYS].join(", ");
-      throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${known}`);
+      throw new ConfigKeyError(key, `Unknown key "${key}" in ${where}: the keys are ${known}`);
     }
   }
   const text = (key: string, required: boolean): string | null => {

@@ -22,12 +22,15 @@
  * ```
  */
 
-import type { Source } from "../../daemon/source.ts";
+import type { Source, SourcePlugin } from "../../daemon/source.ts";
 import { proxyConfigFromTable, type ProxySettings } from "./config.ts";
+import { PROXY_FIELDS } from "./fields.ts";
+import { proxyReach } from "./reach.ts";
 import { probeProxy } from "./probe.ts";
 import { type ProxyStats, runProxySource } from "./source.ts";
 
 export { PROXY_DEFAULTS, PROXY_KEYS, proxyConfigFromTable } from "./config.ts";
+export { PROXY_FIELDS } from "./fields.ts";
 export type { ProxyMode, ProxySettings } from "./config.ts";
 export type { ProxyStats } from "./source.ts";
 
@@ -46,78 +49,31 @@ export function proxySource(settings: ProxySettings): ProxySource {
   };
 }
 
-/**
- * The Deno permissions a proxy table needs: listening on its address, connecting to its
- * upstream, reading its certificate, key and upstream CA. For the lead to wire into
- * `SourcePlugin`; today `daemon/config/source_paths.ts` carries the same rule.
- */
-export function PROXY_PERMISSIONS(
-  table: Readonly<Record<string, unknown>>,
-): { read: string[]; net: string[] } {
-  const s = proxyConfigFromTable(table);
-  const hostPort = (h: string, p: number): string => h.includes(":") ? `[${h}]:${p}` : `${h}:${p}`;
-  const read = [s.tlsCert, s.tlsKey, s.server.sslrootcert].filter((p): p is string =>
-    typeof p === "string"
-  );
-  return {
-    read,
-    net: [hostPort(s.listen.hostname, s.listen.port), hostPort(s.server.host, s.server.port)],
-  };
+/** A proxy source of a `[[sources]]` table; throws as the config check does. */
+export function proxySourceFromTable(table: Readonly<Record<string, unknown>>): ProxySource {
+  return proxySource(proxyConfigFromTable(table));
 }
 
-/** The Administration form's fields of a proxy source. */
-export const PROXY_FORM_FIELDS: readonly {
-  key: string;
-  label: string;
-  kind: "text" | "select" | "path" | "number";
-  required: boolean;
-  secret?: boolean;
-  options?: readonly string[];
-}[] = Object.freeze([
-  { key: "listen", label: "Listen address (host:port)", kind: "text", required: true },
-  {
-    key: "upstream",
-    label: "Upstream server (postgres://host:port/?sslmode=…, no credentials)",
-    kind: "text",
-    required: true,
-  },
-  {
-    key: "mode",
-    label: "Mode",
-    kind: "select",
-    required: false,
-    options: ["observe", "enforce"],
-  },
-  { key: "tls_cert", label: "TLS certificate for clients (PEM)", kind: "path", required: false },
-  { key: "tls_key", label: "TLS key for clients (PEM)", kind: "path", required: false },
-]);
-
-/** Commands of this source that mean the record may be incomplete: alarms. */
-export const PROXY_GAP_COMMANDS: readonly string[] = Object.freeze([
-  "PROXY_GAP",
-]);
-
-/** The gauges a proxy source reports. */
-export const PROXY_GAUGES: readonly { name: string; help: string }[] = Object.freeze([
-  { name: "connected", help: "1 while the proxy listens" },
-  { name: "sessions", help: "client sessions open now" },
-  { name: "backlog_events", help: "observe mode: events waiting for the store" },
-  { name: "events_lost", help: "observe mode: events not stored this run (see PROXY_GAP)" },
-]);
+/** The commands of this source that mean its record may be incomplete: alarms and gaps. */
+export const PROXY_GAP_COMMANDS: readonly string[] = Object.freeze(["PROXY_GAP"]);
 
 /** The registry entry: `type = "proxy"` in a `[[sources]]` table of the configuration. */
-export const PROXY_PLUGIN: {
-  readonly type: "proxy";
-  validate(table: Readonly<Record<string, unknown>>): void;
-  create(table: Readonly<Record<string, unknown>>): ProxySource;
-  probe(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
-} = Object.freeze({
+export const PROXY_PLUGIN: SourcePlugin = Object.freeze({
   type: "proxy",
+  label: "proxy source",
+  fields: PROXY_FIELDS,
   validate(table: Readonly<Record<string, unknown>>): void {
     proxyConfigFromTable(table);
   },
-  create(table: Readonly<Record<string, unknown>>): ProxySource {
-    return proxySource(proxyConfigFromTable(table));
-  },
+  create: proxySourceFromTable,
+  reach: proxyReach,
+  gapCommands: PROXY_GAP_COMMANDS,
+  recoveryCommands: [],
+  gauges: [
+    { name: "connected", help: "1 while the proxy listens." },
+    { name: "sessions", help: "Client sessions open now." },
+    { name: "backlog_events", help: "Observe mode: events waiting for the store." },
+    { name: "events_lost", help: "Observe mode: events not stored this run (see PROXY_GAP)." },
+  ],
   probe: probeProxy,
 });

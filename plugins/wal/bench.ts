@@ -14,7 +14,7 @@ import type { Source } from "../../daemon/source.ts";
 import { Store } from "../../daemon/store/store.ts";
 import { formatLsn, parseLsn } from "./lsn.ts";
 import { connectReplication } from "./replication.ts";
-import { connect } from "../../daemon/pgwire/connection.ts";
+import { connect } from "../../daemon/pgwire/mod.ts";
 import { walSource } from "./mod.ts";
 
 /** Options of {@link benchWalStore}. */

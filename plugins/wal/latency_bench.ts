@@ -14,7 +14,7 @@
 import { runSource } from "../../daemon/pipeline.ts";
 import { Store } from "../../daemon/store/store.ts";
 import { connectReplication } from "./replication.ts";
-import { connect } from "../../daemon/pgwire/connection.ts";
+import { connect } from "../../daemon/pgwire/mod.ts";
 import { walSource } from "./mod.ts";
 import type { WalBenchResult } from "./bench.ts";
 

@@ -23,12 +23,18 @@
  */
 
 import { redactionFromTable } from "../../daemon/event/redact.ts";
-import type { Source } from "../../daemon/source.ts";
+import type { Source, SourcePlugin } from "../../daemon/source.ts";
 import { probeWal } from "./probe.ts";
 import { runWalSource } from "./source.ts";
-import { checkWalConfig, walConfigFromTable, type WalSourceConfig } from "./source_config.ts";
+import { walReach } from "./reach.ts";
+import {
+  checkWalConfig,
+  WAL_FIELDS,
+  walConfigFromTable,
+  type WalSourceConfig,
+} from "./source_config.ts";
 
-export { checkWalConfig, WAL_DEFAULTS, walConfigFromTable } from "./source_config.ts";
+export { checkWalConfig, WAL_DEFAULTS, WAL_FIELDS, walConfigFromTable } from "./source_config.ts";
 export type { WalSettings, WalSourceConfig } from "./source_config.ts";
 
 /**
@@ -40,14 +46,19 @@ export function walSource(config: WalSourceConfig): Source {
   return { run: (ctx) => runWalSource(settings, ctx) };
 }
 
+/** The alarms the WAL source stores: its record may be incomplete (`gaps.ts`, `watchdog.ts`). */
+const WAL_GAP_COMMANDS: readonly string[] = [
+  "WAL_GAP",
+  "WAL_HEARTBEAT_MISSING",
+  "WAL_DDL_TRIGGER_MISSING",
+  "WAL_LSN_BACKWARDS",
+];
+
 /** The registry entry: `type = "wal"` in a `[[sources]]` table of the configuration. */
-export const WAL_PLUGIN: {
-  readonly type: "wal";
-  validate(table: Readonly<Record<string, unknown>>): void;
-  create(table: Readonly<Record<string, unknown>>): Source;
-  probe(table: Readonly<Record<string, unknown>>): Promise<{ ok: boolean; lines: string[] }>;
-} = Object.freeze({
+export const WAL_PLUGIN: SourcePlugin = Object.freeze({
   type: "wal",
+  label: "WAL source",
+  fields: WAL_FIELDS,
   validate(table: Readonly<Record<string, unknown>>): void {
     walConfigFromTable(table);
   },
@@ -56,5 +67,14 @@ export const WAL_PLUGIN: {
     // The pipeline redacts what the source emits (the DDL statements) with these rules.
     return { redaction: redactionFromTable(table), run: (ctx) => runWalSource(settings, ctx) };
   },
+  reach: walReach,
+  gapCommands: WAL_GAP_COMMANDS,
+  recoveryCommands: ["WAL_HEARTBEAT_RESTORED"],
+  gauges: [
+    { name: "connected", help: "1 while the replication connection is up." },
+    { name: "lag_bytes", help: "How far the slot's confirmed position trails the server's WAL." },
+    { name: "wal_end_bytes", help: "The server's current WAL position, in bytes." },
+    { name: "slot_active", help: "1 while the slot is in use by this source." },
+  ],
   probe: (table: Readonly<Record<string, unknown>>) => probeWal(table),
 });

@@ -21,10 +21,10 @@ import { walConfigFromTable } from "./source_config.ts";
 import {
   connect,
   type ConnectOptions,
+  NoServerError,
   parseDsn,
   type PgConnection,
-} from "../../daemon/pgwire/connection.ts";
-import { NoServerError } from "../../daemon/pgwire/errors.ts";
+} from "../../daemon/pgwire/mod.ts";
 
 /** What a probe found: whether the source can run, and one line per finding. */
 export interface ProbeResult {

@@ -20,10 +20,11 @@ import {
   connect,
   type ConnectOptions,
   parseDsn,
+  parseNotice,
   type PgConnection,
-} from "../../daemon/pgwire/connection.ts";
-import { queryMessage } from "../../daemon/pgwire/encode.ts";
-import { parseNotice, PgError } from "../../daemon/pgwire/errors.ts";
+  PgError,
+  queryMessage,
+} from "../../daemon/pgwire/mod.ts";
 import {
   checkSlotName,
   createSlotCommand,

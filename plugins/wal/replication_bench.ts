@@ -11,7 +11,7 @@
  */
 import process from "node:process";
 import { print } from "../../daemon/log.ts";
-import { connect } from "../../daemon/pgwire/connection.ts";
+import { connect } from "../../daemon/pgwire/mod.ts";
 import { connectReplication } from "./replication.ts";
 import { formatLsn } from "./lsn.ts";
 

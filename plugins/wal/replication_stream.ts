@@ -15,9 +15,14 @@
  * Failures end the stream with a stage-`replicate` {@link ReplicationError} (or {@link PgError}
  * when the server said why) naming the slot, the server and the last LSN received.
  */
-import type { PgConnection } from "../../daemon/pgwire/connection.ts";
-import { copyDone, standbyStatusUpdate } from "../../daemon/pgwire/encode.ts";
-import { parseNotice, PgError, ReplicationError } from "../../daemon/pgwire/errors.ts";
+import {
+  copyDone,
+  parseNotice,
+  type PgConnection,
+  PgError,
+  ReplicationError,
+  standbyStatusUpdate,
+} from "../../daemon/pgwire/mod.ts";
 import { formatLsn } from "./lsn.ts";
 import { type AckOptions, AckTracker } from "./replication_acks.ts";
 import { PG_EPOCH_OFFSET_MICROS, pgNowMicros } from "./replication_time.ts";

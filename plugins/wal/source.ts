@@ -2,7 +2,8 @@
  * One run of the WAL source, from connecting to a clean stop: read the store's last durable
  * position, connect, check for a gap (`gaps.ts`) and store its alarm before anything else,
  * open the stream from the store's position (or from the slot, if it is further), pump it into
- * the store while the watchdog writes heartbeats and watches for them, and close everything
+ * the store while the watchdog writes heartbeats and watches for them and the audit
+ * configuration is read back (`config_watch.ts`), and close everything
  * whatever happens. A failure rejects with a {@link SourceError} tagged connect, receive,
  * decode or store; the supervisor restarts the source, which then resumes from what the store
  * holds — nothing acked was lost, nothing stored is stored again.
@@ -21,6 +22,7 @@ import type { WalSettings } from "./source_config.ts";
 import { StreamPump } from "./source_pump.ts";
 import { connectUpstream, type Upstream } from "./source_upstream.ts";
 import { Watchdog } from "./watchdog.ts";
+import { ConfigWatch } from "./config_watch.ts";
 
 /** Runs the source until `ctx.signal` aborts (resolves) or it fails (rejects). */
 export async function runWalSource(settings: WalSettings, ctx: SourceContext): Promise<void> {
@@ -29,6 +31,7 @@ export async function runWalSource(settings: WalSettings, ctx: SourceContext): P
   const upstream = await untilAborted(connectUpstream(settings), ctx.signal);
   if (upstream === undefined) return;
   let watchdog: Watchdog | undefined;
+  let configWatch: ConfigWatch | undefined;
   try {
     const origin = { source: ctx.name, db: upstream.db };
     const resume = await checkStart(settings, ctx, upstream, stored);
@@ -66,8 +69,22 @@ export async function runWalSource(settings: WalSettings, ctx: SourceContext): P
       seen = (content) => dog.seen(content);
       dog.start();
     }
+    // Without saved state a change made while the source was stopped could not be told from
+    // none, so the read-back runs only where the pipeline keeps state (every store does).
+    if (settings.configCheckIntervalMs > 0 && ctx.saveState !== undefined) {
+      configWatch = new ConfigWatch({
+        origin,
+        server: upstream.server,
+        dsn: settings.dsn,
+        publication: settings.publication,
+        intervalMs: settings.configCheckIntervalMs,
+        ctx,
+      });
+      configWatch.start();
+    }
     await pump.run();
   } finally {
+    await configWatch?.stop();
     await watchdog?.stop();
     // Sends the last acked position and ends the stream; what was not acked comes again.
     await upstream.close();

@@ -1,15 +1,17 @@
 /**
  * The settings of a WAL source, and their checks. A `[[sources]]` table of `type = "wal"` in the
  * configuration file arrives here as plain keys (`dsn`, `slot`, `publication`, and optional
- * tuning); code that builds a source directly passes {@link WalSourceConfig}. Either way a bad
- * value is refused before anything connects, with a `TypeError` that names the key.
+ * tuning, listed with their kinds and ranges in {@link WAL_FIELDS}); code that builds a source
+ * directly passes {@link WalSourceConfig}. Either way a bad value is refused before anything
+ * connects, with a `ConfigKeyError` that names the key.
  */
 
 import { checkOutsideDataDir } from "../../daemon/config/data_fence.ts";
 import { readSecret } from "../../daemon/config/secret.ts";
-import { REDACT_KEYS, redactionFromTable } from "../../daemon/event/redact.ts";
+import { checkFields, type ConfigField, ConfigKeyError } from "../../daemon/config/fields.ts";
+import { REDACT_FIELDS, redactionFromTable } from "../../daemon/event/redact.ts";
 import { checkSlotName } from "./replication_command.ts";
-import { parseDsn, redactDsn } from "../../daemon/pgwire/connection.ts";
+import { parseDsn, redactDsn } from "../../daemon/pgwire/mod.ts";
 
 /** What a WAL source needs; see DESIGN.md, "Configuration". */
 export interface WalSourceConfig {
@@ -42,6 +44,12 @@ export interface WalSourceConfig {
   storeHeartbeats?: boolean;
   /** Look for removed `vigil pg-install` event triggers every this many heartbeats; default 6. */
   triggerCheckHeartbeats?: number;
+  /**
+   * How often the source reads back the audit configuration in force (`config_read.ts`):
+   * pgAudit scope, connection logging, log destination, Vigil's triggers, the publication;
+   * default 300 000 ms (and once at start). 0 turns the reading off.
+   */
+  configCheckIntervalMs?: number;
 }
 
 /** A checked config with every default filled in. */
@@ -58,6 +66,7 @@ export const WAL_DEFAULTS: Readonly<Omit<WalSettings, "dsn" | "slot" | "publicat
     heartbeatTimeoutMs: 30_000,
     storeHeartbeats: false,
     triggerCheckHeartbeats: 6,
+    configCheckIntervalMs: 300_000,
   });
 
 /** Config-file key → setting, for the keys of a `[[sources]]` table of type "wal". */
@@ -73,24 +82,87 @@ const FILE_KEYS: Readonly<Record<string, keyof WalSourceConfig>> = {
   heartbeat_timeout_ms: "heartbeatTimeoutMs",
   store_heartbeats: "storeHeartbeats",
   trigger_check_heartbeats: "triggerCheckHeartbeats",
+  config_check_interval_ms: "configCheckIntervalMs",
 };
+
+/** Why the Administration form refuses a DSN with a password in it: it would be stored as is. */
+function passwordInDsn(dsn: string): string | null {
+  try {
+    return parseDsn(dsn).password === undefined
+      ? null
+      : "leave the password out of the connection URL and type it into the password field";
+  } catch {
+    return null; // A DSN that does not parse is the config check's to report.
+  }
+}
 
 /**
- * Keys read outside the WAL settings: a table's name and type, the password file, and the
- * redaction keys every source type takes (checked by `redactionFromTable`, applied by the
- * pipeline).
+ * The keys of a `[[sources]]` table of type "wal" besides `name` and `type`: the schema the
+ * core checks (unknown keys, kinds, ranges) and the Administration form shows. The redaction
+ * keys mean the same on every source; the pipeline applies them.
  */
-const COMMON_KEYS = new Set(["name", "type", "password_file", ...REDACT_KEYS]);
+export const WAL_FIELDS: readonly ConfigField[] = Object.freeze(
+  [
+    {
+      key: "dsn",
+      kind: "string",
+      required: true,
+      doc: "postgres://user@host:port/db?sslmode=…: the database whose changes are collected",
+      form: {
+        hint: "postgres://user@host:port/db, no password",
+        masked: true,
+        check: passwordInDsn,
+      },
+    },
+    {
+      key: "slot",
+      kind: "string",
+      required: true,
+      doc: "the permanent logical replication slot (pgoutput); created if missing",
+      form: {},
+    },
+    {
+      key: "publication",
+      kind: "string",
+      required: true,
+      doc: "the publication the slot streams; created FOR ALL TABLES if missing",
+      form: {},
+    },
+    {
+      key: "password_file",
+      kind: "string",
+      doc: "the password: a file, or a systemd credential name",
+      form: {
+        hint: "or an existing file",
+        secret: { field: "password", hint: "stored in a 0600 file" },
+      },
+    },
+    ...integer("batch_max_events", 1, 1_000_000, "events per stored batch at most; default 2000"),
+    ...integer("flush_interval_ms", 0, 60_000, "longest wait for more changes; default 10"),
+    ...integer("status_interval_ms", 100, 3_600_000, "status updates to the server; default 10000"),
+    ...integer("close_timeout_ms", 0, 60_000, "wait for a clean end of stream; default 3000"),
+    ...integer("heartbeat_interval_ms", 0, 3_600_000, "heartbeats into the WAL; 0: none"),
+    ...integer("heartbeat_timeout_ms", 1, 86_400_000, "a heartbeat late by this is an alarm"),
+    { key: "store_heartbeats", kind: "boolean", doc: "store heartbeats as message events" },
+    ...integer("trigger_check_heartbeats", 1, 1_000_000, "look for removed event triggers"),
+    ...integer(
+      "config_check_interval_ms",
+      0,
+      86_400_000,
+      "read back the audit configuration every …; 0: only at start; default 300000",
+    ),
+    ...REDACT_FIELDS,
+  ] satisfies ConfigField[],
+);
 
-const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
-  batchMaxEvents: [1, 1_000_000],
-  flushIntervalMs: [0, 60_000],
-  statusIntervalMs: [100, 3_600_000],
-  closeTimeoutMs: [0, 60_000],
-  heartbeatIntervalMs: [0, 3_600_000],
-  heartbeatTimeoutMs: [1, 86_400_000],
-  triggerCheckHeartbeats: [1, 1_000_000],
-};
+function integer(key: string, min: number, max: number, doc: string): ConfigField[] {
+  return [{ key, kind: "integer", min, max, doc }];
+}
+
+/** Each integer setting's range, from the field list. */
+const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = Object.fromEntries(
+  WAL_FIELDS.filter((f) => f.kind === "integer").map((f) => [FILE_KEYS[f.key]!, [f.min!, f.max!]]),
+);
 
 /**
  * Reads the keys of a `[[sources]]` table (`type = "wal"`) into a config. Throws `TypeError`
@@ -103,19 +175,16 @@ const LIMITS: Readonly<Record<string, readonly [min: number, max: number]>> = {
 export function walConfigFromTable(table: Readonly<Record<string, unknown>>): WalSettings {
   const where = typeof table.name === "string" ? `WAL source "${table.name}"` : "WAL source";
   if (table.type !== undefined && table.type !== "wal") {
-    throw new TypeError(
+    throw new ConfigKeyError(
+      "type",
       `Bad "type" in ${where}: expected "wal", got ${JSON.stringify(table.type)}`,
     );
   }
+  checkFields(WAL_FIELDS, table, { where, extra: ["name", "type"] });
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(table)) {
-    if (COMMON_KEYS.has(key)) continue;
     const setting = Object.hasOwn(FILE_KEYS, key) ? FILE_KEYS[key] : undefined;
-    if (setting === undefined) {
-      const known = [...Object.keys(FILE_KEYS), "password_file", ...REDACT_KEYS].join(", ");
-      throw new TypeError(`Unknown key "${key}" in ${where}: the keys are ${known}`);
-    }
-    config[setting] = value;
+    if (setting !== undefined) config[setting] = value;
   }
   const settings = checkWalConfig(config as unknown as WalSourceConfig, { where, fileKeys: true });
   redactionFromTable(table, where);
@@ -125,7 +194,10 @@ export function walConfigFromTable(table: Readonly<Record<string, unknown>>): Wa
   if (table.password_file === undefined) return settings;
   // The password comes from a file or a systemd credential, not from the config file itself.
   if (typeof table.password_file !== "string" || table.password_file === "") {
-    throw new TypeError(`Bad "password_file" in ${where}: expected a non-empty string`);
+    throw new ConfigKeyError(
+      "password_file",
+      `Bad "password_file" in ${where}: expected a non-empty string`,
+    );
   }
   // Read before anything else may look at it: a password file in the data directory is one
   // the web UI wrote into its secrets/, never the signing key or another of Vigil's files.
@@ -138,11 +210,17 @@ export function walConfigFromTable(table: Readonly<Record<string, unknown>>): Wa
   try {
     password = readSecret(table.password_file);
   } catch (error) {
-    throw new TypeError(`Bad "password_file" in ${where}: ${(error as Error).message}`);
+    throw new ConfigKeyError(
+      "password_file",
+      `Bad "password_file" in ${where}: ${(error as Error).message}`,
+    );
   }
   const url = new URL(settings.dsn);
   if (url.password !== "") {
-    throw new TypeError(`Bad "password_file" in ${where}: the dsn has a password already`);
+    throw new ConfigKeyError(
+      "password_file",
+      `Bad "password_file" in ${where}: the dsn has a password already`,
+    );
   }
   url.password = encodeURIComponent(password);
   return { ...settings, dsn: url.toString() };
@@ -162,7 +240,7 @@ export function checkWalConfig(
       ? Object.keys(FILE_KEYS).find((k) => FILE_KEYS[k] === setting) ?? setting
       : setting;
   const bad = (setting: keyof WalSourceConfig, why: string): TypeError =>
-    new TypeError(`Bad "${name(setting)}" in ${where}: ${why}`);
+    new ConfigKeyError(name(setting), `Bad "${name(setting)}" in ${where}: ${why}`);
   const text = (setting: "dsn" | "slot" | "publication"): string => {
     const value: unknown = config[setting];
     if (value === undefined) throw bad(setting, "it is required");

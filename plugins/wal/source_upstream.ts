@@ -19,8 +19,7 @@ import {
 } from "./replication.ts";
 import { quoteIdent, quoteLiteral } from "./replication_command.ts";
 import type { WalSettings } from "./source_config.ts";
-import { parseDsn } from "../../daemon/pgwire/connection.ts";
-import { PgError } from "../../daemon/pgwire/errors.ts";
+import { parseDsn, PgError } from "../../daemon/pgwire/mod.ts";
 
 /** A connected upstream, before and after its stream starts. */
 export interface Upstream {

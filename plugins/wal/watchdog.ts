@@ -6,9 +6,11 @@
  * the slot decodes another database, the heartbeat cannot be written — raises one
  * `WAL_HEARTBEAT_MISSING` event per incident, and the first heartbeat back after it one
  * `WAL_HEARTBEAT_RESTORED`. At the first tick and every N ticks it also looks for the event
- * triggers of `vigil pg-install`: when the install is there (or was, earlier in this run) and
- * a trigger is gone or disabled, DDL no longer reaches the WAL, and it raises
- * `WAL_DDL_TRIGGER_MISSING` once, until the triggers are back.
+ * triggers and functions of `vigil pg-install` (`config_install.ts`): when the install is there
+ * (or was, earlier in this run) and a trigger is gone or not ENABLE ALWAYS, a function's body
+ * differs from pg-install's, or a table lacks its statement trigger, DDL or writes may no longer
+ * reach the WAL with their record, and it raises `WAL_DDL_TRIGGER_MISSING` once per set of
+ * problems, until the install is whole again.
  *
  * Each round also reads the slot's lag (the server's WAL end minus the slot's confirmed flush
  * position, in bytes) for health and metrics, and the server's WAL end itself: a WAL end
@@ -22,13 +24,14 @@
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
 import { log } from "../../daemon/log.ts";
-import { DDL_TRIGGERS, SCHEMA_MARKER, VIGIL_SCHEMA } from "../../daemon/pg/install_sql.ts";
+import { DDL_TRIGGERS } from "../../daemon/pg/install_sql.ts";
+import { INSTALL_CHECK_SQL, installProblems, type InstallReading } from "./config_install.ts";
 import type { EventOrigin } from "./change_events.ts";
 import { alarmEvent, type WalAlarm } from "./gaps.ts";
 import { formatLsn } from "./lsn.ts";
 import { quoteLiteral } from "./replication_command.ts";
 import { HEARTBEAT_PREFIX } from "./vigil_messages.ts";
-import { connect, parseDsn, type QueryResult } from "../../daemon/pgwire/connection.ts";
+import { connect, parseDsn, type QueryResult } from "../../daemon/pgwire/mod.ts";
 
 /** The SQL a watchdog needs: one session, one statement at a time. */
 interface SqlSession {
@@ -70,7 +73,8 @@ export class Watchdog {
   #missing: { seq: number; at: number } | undefined;
   #sendError: string | undefined;
   #sawInstall = false;
-  #triggerAlarm = false;
+  /** The problems last raised, until the install is whole again. */
+  #triggerAlarm: string | undefined;
   /** The highest WAL end the server reported in this run. */
   #walEnd: bigint | undefined;
   #session: SqlSession | undefined;
@@ -252,44 +256,30 @@ export class Watchdog {
     if (before === undefined || walEnd > before) this.#walEnd = walEnd;
   }
 
-  /** Raises (once) when the install is, or was, there and a trigger is gone or disabled. */
+  /**
+   * Raises when the install is, or was, there and something of it is gone or not as pg-install
+   * made it ({@link installProblems}); once per set of problems, again when the set changes.
+   */
   async #checkTriggers(session: SqlSession | undefined): Promise<void> {
     if (session === undefined) return; // Stopped meanwhile.
-    const names = DDL_TRIGGERS.map(quoteLiteral).join(", ");
-    const { rows } = await session.query(
-      `SELECT (SELECT pg_catalog.obj_description(oid, 'pg_namespace') FROM pg_catalog.pg_namespace
-                WHERE nspname = ${quoteLiteral(VIGIL_SCHEMA)}),
-              (SELECT pg_catalog.string_agg(evtname || '=' || evtenabled::text, ',')
-                 FROM pg_catalog.pg_event_trigger WHERE evtname IN (${names}))`,
-    );
-    const [marker, found] = rows[0] ?? [];
-    const installed = typeof marker === "string" && marker.startsWith(SCHEMA_MARKER);
+    const { rows } = await session.query(INSTALL_CHECK_SQL);
+    const reading = JSON.parse(String(rows[0]?.[0])) as InstallReading;
+    const { installed, problems } = installProblems(reading);
     if (installed) this.#sawInstall = true;
     if (!this.#sawInstall) return; // Never installed here: DDL was never in the WAL to lose.
-    const state = new Map(
-      (found ?? "").split(",").filter(Boolean).map((t) => [t.slice(0, -2), t.slice(-1)]),
-    );
-    const problems = DDL_TRIGGERS.flatMap((name) => {
-      const enabled = state.get(name);
-      return enabled === undefined
-        ? [`${name} is gone`]
-        : enabled === "D"
-        ? [`${name} is disabled`]
-        : [];
-    });
-    if (!installed) problems.unshift(`the schema ${VIGIL_SCHEMA} is gone`);
+    const key = problems.join("\n");
     if (problems.length === 0) {
-      this.#triggerAlarm = false;
+      this.#triggerAlarm = undefined;
       return;
     }
-    if (this.#triggerAlarm) return;
-    this.#triggerAlarm = true;
+    if (this.#triggerAlarm === key) return;
+    this.#triggerAlarm = key;
     const { origin, server } = this.#opts;
     this.#raise(
       "WAL_DDL_TRIGGER_MISSING",
-      `Vigil's event triggers in database "${origin.db}" on ${server} no longer record DDL in ` +
-        `the WAL: ${problems.join("; ")}; DDL since then is not in the audit trail (run ` +
-        `vigil pg-install again to restore them)`,
+      `Vigil's triggers in database "${origin.db}" on ${server} may no longer record DDL or ` +
+        `writes in the WAL: ${problems.join("; ")}; what happened since may be missing from ` +
+        `the audit trail (run vigil pg-install again to restore them)`,
       { problems, triggers: [...DDL_TRIGGERS] },
     );
   }

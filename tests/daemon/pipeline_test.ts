@@ -157,3 +157,29 @@ Deno.test("runSource() redacts every emitted event, with the built-in rules and 
     assertEquals(gauges.get("redacted_events"), 2);
   });
 });
+
+Deno.test("runSource() keeps a source's saved state across a reopened store, apart from its position and events", async () => {
+  await withTempDir(async (dir) => {
+    const seen: (string | undefined)[] = [];
+    const source = (value: string): Source => ({
+      async run(ctx: SourceContext): Promise<void> {
+        seen.push(ctx.state);
+        await ctx.emit({ events: [], position: `pos-${value}` });
+        await ctx.saveState!(`state-${value}`);
+      },
+    });
+    for (const value of ["a", "b"]) {
+      const store = await Store.open(dir, { checkpointIntervalMs: 0 });
+      try {
+        await runSource(store, source(value), { name: "w", signal: new AbortController().signal });
+        assertEquals(store.position("w"), `pos-${value}`);
+      } finally {
+        await store.close();
+      }
+    }
+    assertEquals(seen, [undefined, "state-a"]);
+    const events: AuditEvent[] = [];
+    for await (const r of readLog(dir)) events.push(r.event);
+    assertEquals(events, [], "saving state stores no event");
+  });
+});

@@ -13,7 +13,7 @@
 
 import { runSource } from "../../daemon/pipeline.ts";
 import { Store } from "../../daemon/store/store.ts";
-import { connect } from "../../daemon/pgwire/connection.ts";
+import { connect } from "../../daemon/pgwire/mod.ts";
 import { walSource } from "../../plugins/wal/mod.ts";
 
 /** The argv (after the deno binary) that runs this program with its narrow permissions. */
@@ -87,6 +87,8 @@ async function main(): Promise<void> {
     dsn: withApplicationName(dsn, name),
     slot: flag("slot"),
     publication: flag("publication"),
+    // The crash tests count the stream's events; the configuration read-back is tested apart.
+    configCheckIntervalMs: 0,
   });
   // As the daemon's supervisor does: a failed run is reported and the source started again.
   const running = (async () => {

@@ -16,6 +16,7 @@ import { requireRole } from "../auth/session.ts";
 import type { WebDeps } from "../deps.ts";
 import type { WebContext, WebEnv } from "../env.ts";
 import { AdminPage } from "../views/admin.tsx";
+import { latestConfigurations } from "../configuration.ts";
 import { adminConfigRoutes, type ConfigExtra } from "./admin_config.ts";
 import { adminKeyRoutes } from "./admin_keys.ts";
 import { keyHistory } from "../../daemon/store/key_handover.ts";
@@ -73,6 +74,7 @@ export function adminRoutes(deps: WebDeps): Hono<WebEnv> {
         config={deps.config}
         managed={place === null ? null : await readConfigState(place)}
         message={DONE[c.req.query("done") ?? ""]}
+        configuration={await latestConfigurations(deps)}
         {...extra}
       />,
       status,

@@ -29,6 +29,7 @@ import {
   exportFromForm,
   type FormFields,
   formFields,
+  SECRET_FILE_KEYS,
   sourceFromForm,
 } from "./admin_config_form.ts";
 import { configPlace } from "./admin_config_state.ts";
@@ -52,7 +53,6 @@ export const RETENTION_FORM = "retention-form";
 
 type Kind = "sources" | "exports";
 const EVENT: Record<Kind, string> = { sources: "SOURCE", exports: "EXPORT_TARGET" };
-const SECRET_KEYS = ["password_file", "access_key_file", "secret_key_file"];
 
 /** Routes under /admin/sources, /admin/exports and /admin/retention. */
 export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebEnv> {
@@ -233,7 +233,9 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
         name,
         form: `edit-${single}-${name}`,
         fields: {},
-        removed: SECRET_KEYS.map((k) => old?.[k]).filter((p): p is string => typeof p === "string"),
+        removed: SECRET_FILE_KEYS.map((k) => old?.[k]).filter((p): p is string =>
+          typeof p === "string"
+        ),
         edit: (doc) => {
           if (old === undefined) throw new TypeError(editableOnly(name));
           return Promise.resolve({
@@ -289,10 +291,7 @@ export function adminConfigRoutes(deps: WebDeps, render: RenderAdmin): Hono<WebE
     if (table === undefined) {
       return render(c, 404, { probe: { name, ok: false, lines: ["no such source"] } });
     }
-    const plugin = sourcePlugin(String(table.type));
-    const result = plugin.probe === undefined
-      ? { ok: false, lines: [`sources of type ${plugin.type} have no connection test`] }
-      : await plugin.probe(table);
+    const result = await sourcePlugin(String(table.type)).probe(table);
     await recordUiAction(deps, c, {
       command: "SOURCE_TEST",
       object: `source ${name}`,

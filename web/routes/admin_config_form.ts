@@ -1,20 +1,26 @@
 /**
  * The Administration forms for sources and export targets, turned into `[[sources]]` and
- * `[[exports]]` tables. A secret typed into a form (a WAL password, S3 keys) never enters a
- * table: it is returned apart, to be written to a 0600 file whose path the table names. On an
- * edit, the keys the form does not show (tuning someone wrote by hand) are kept.
+ * `[[exports]]` tables. A source's form is its plugin's field list (`SourcePlugin.fields`, the
+ * fields with a `form`), whatever its type; the export targets are the core's own. A secret
+ * typed into a form (a WAL password, S3 keys) never enters a table: it is returned apart, to be
+ * written to a 0600 file whose path the table names. On an edit, the keys the form does not
+ * show (tuning someone wrote by hand) are kept.
  */
 
-import { parseDsn } from "../../daemon/pgwire/connection.ts";
+import type { ConfigField, FormSpec } from "../../daemon/config/fields.ts";
+import type { SourcePlugin } from "../../daemon/source.ts";
+import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 
 /** A form's text fields, trimmed (save {@link UNTRIMMED}); absent ones are `""`. */
 export type FormFields = Readonly<Record<string, string>>;
 
 /**
- * Fields whose edge spaces mean something: PostgreSQL's default `log_line_prefix` is
- * `'%m [%p] '`, and without its last space no stderr line would match it.
+ * Fields whose edge spaces mean something (`FormSpec.untrimmed`): PostgreSQL's default
+ * `log_line_prefix` is `'%m [%p] '`, and without its last space no stderr line would match it.
  */
-export const UNTRIMMED: ReadonlySet<string> = new Set(["log_line_prefix"]);
+export const UNTRIMMED: ReadonlySet<string> = new Set(
+  SOURCE_PLUGINS.flatMap((p) => p.fields.filter((f) => f.form?.untrimmed).map((f) => f.key)),
+);
 
 /** A table built from a form, and the secrets to store beside it by file suffix. */
 export interface FormTable {
@@ -24,11 +30,34 @@ export interface FormTable {
 }
 
 /** The kinds of entry the forms edit. */
-export const SOURCE_TYPES = ["wal", "pgaudit"] as const;
+export const SOURCE_TYPES: readonly string[] = SOURCE_PLUGINS.map((p) => p.type);
 export const EXPORT_TYPES = ["dir", "s3"] as const;
 
 /** Fields that hold secrets: never echoed back into a page. */
-export const SECRET_FIELDS: ReadonlySet<string> = new Set(["password", "access_key", "secret_key"]);
+export const SECRET_FIELDS: ReadonlySet<string> = new Set([
+  ...SOURCE_PLUGINS.flatMap((p) => p.fields.flatMap((f) => f.form?.secret?.field ?? [])),
+  "access_key",
+  "secret_key",
+]);
+
+/** Keys that name a secret's file the UI wrote (`secrets/…`): removed with their entry. */
+export const SECRET_FILE_KEYS: readonly string[] = [
+  ...new Set(
+    SOURCE_PLUGINS.flatMap((p) => p.fields.filter((f) => f.form?.secret).map((f) => f.key)),
+  ),
+  "access_key_file",
+  "secret_key_file",
+];
+
+/** The plugin of a source type the forms offer, or undefined. */
+export function formPlugin(type: string): SourcePlugin | undefined {
+  return SOURCE_PLUGINS.find((p) => p.type === type);
+}
+
+/** The fields a source type's form shows, in order. */
+export function formFieldsOf(plugin: SourcePlugin): (ConfigField & { form: FormSpec })[] {
+  return plugin.fields.filter((f): f is ConfigField & { form: FormSpec } => f.form !== undefined);
+}
 
 /** Reads a urlencoded/multipart body's string fields. */
 export function formFields(body: Record<string, unknown>): FormFields {
@@ -44,30 +73,22 @@ export function sourceFromForm(f: FormFields, base?: Record<string, unknown>): F
   const type = base === undefined ? f.type ?? "" : String(base.type);
   const t: Record<string, unknown> = { ...base, name: base?.name ?? f.name ?? "", type };
   const secrets: FormTable["secrets"] = [];
-  if (type === "wal") {
-    const dsn = f.dsn ?? "";
-    // A DSN that does not parse is the config check's to report; one with a password is ours.
-    let password: string | undefined;
-    try {
-      password = parseDsn(dsn).password;
-    } catch { /* reported by the WAL plugin's own check */ }
-    if (password !== undefined) {
-      throw new TypeError(
-        "dsn: leave the password out of the connection URL and type it into the password field",
-      );
+  const plugin = formPlugin(type);
+  if (plugin === undefined) throw new TypeError(`type: choose one of ${SOURCE_TYPES.join(", ")}`);
+  for (const field of formFieldsOf(plugin)) {
+    const spec = field.form;
+    const value = f[field.key];
+    const why = value === undefined || value === "" ? null : spec.check?.(value) ?? null;
+    if (why !== null) throw new TypeError(`${field.key}: ${why}`);
+    // A field that only means something with some values of another (the prefix with
+    // stderr) is dropped with the others: the plugin would refuse it there.
+    const applies = spec.when === undefined || spec.when.values.includes(String(t[spec.when.key]));
+    if (field.required) t[field.key] = value ?? "";
+    else setOptional(t, field.key, applies ? value : "");
+    const secret = spec.secret === undefined ? "" : f[spec.secret.field] ?? "";
+    if (spec.secret !== undefined && secret !== "") {
+      secrets.push({ key: field.key, suffix: spec.secret.field, value: secret });
     }
-    Object.assign(t, { dsn, slot: f.slot ?? "", publication: f.publication ?? "" });
-    setOptional(t, "password_file", f.password_file);
-    if ((f.password ?? "") !== "") {
-      secrets.push({ key: "password_file", suffix: "password", value: f.password! });
-    }
-  } else if (type === "pgaudit") {
-    Object.assign(t, { path: f.path ?? "", format: f.format ?? "" });
-    // The prefix belongs to stderr alone; the plugin refuses it with the other formats.
-    setOptional(t, "log_line_prefix", t.format === "stderr" ? f.log_line_prefix : "");
-    setOptional(t, "timezone", f.timezone);
-  } else {
-    throw new TypeError(`type: choose one of ${SOURCE_TYPES.join(", ")}`);
   }
   return { table: t, secrets };
 }

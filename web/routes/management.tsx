@@ -16,6 +16,7 @@ import { coverage, gapEvents, Verifier } from "../compliance.ts";
 import type { WebDeps } from "../deps.ts";
 import type { WebContext, WebEnv } from "../env.ts";
 import { buildEvidence } from "../evidence.ts";
+import { latestConfigurations } from "../configuration.ts";
 import { latestCheckpoint } from "../proof.ts";
 import { parseTimeParam, SearchParamError } from "../search.ts";
 import { EvidencePage } from "../views/evidence.tsx";
@@ -53,10 +54,11 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
       command: "VIEW_COMPLIANCE",
       context: { from: p.from, to: p.to },
     });
-    const [checkpoint, gaps, sources] = await Promise.all([
+    const [checkpoint, gaps, sources, configs] = await Promise.all([
       latestCheckpoint(deps.store.dataDir),
       gapEvents(deps, p, upTo),
       coverage(deps, p, upTo),
+      latestConfigurations(deps, { upTo }),
     ]);
     return c.html(
       <ManagementPage
@@ -68,6 +70,7 @@ export function managementRoutes(deps: WebDeps): Hono<WebEnv> {
         storeSize={deps.store.size}
         period={{ from: formatRfc3339Micros(p.from), to: formatRfc3339Micros(p.to) }}
         coverage={sources}
+        configuration={configs}
         gaps={gaps}
         exports={deps.exports ? deps.exports.status().targets : null}
         integrity={deps.status.current().store.integrity}

@@ -4,6 +4,8 @@
  * of the configuration read-only.
  */
 
+import type { ConfigView } from "../configuration.ts";
+import { PgauditScopes } from "./configuration.tsx";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import { type ApiToken, MIN_PASSWORD_LENGTH, ROLES, type User } from "../../daemon/access/mod.ts";
 import { TOKEN_SCOPES } from "../../daemon/access/mod.ts";
@@ -39,6 +41,8 @@ export const AdminPage = (p: {
   message?: string | undefined;
   error?: string | undefined;
   newToken?: { name: string; token: string } | undefined;
+  /** The latest configuration reading of each WAL source, for the pgAudit scope in force. */
+  configuration?: ConfigView[] | null | undefined;
 }): JSX.Element => (
   <Layout title="Administration" user={p.user} csrf={p.csrf} active="/admin">
     {p.message ? <p class="notice" role="status">{p.message}</p> : null}
@@ -235,5 +239,8 @@ export const AdminPage = (p: {
           <ConfigValue value={p.config} />
         </div>
       )}
+    {p.configuration === undefined || p.configuration === null
+      ? null
+      : <PgauditScopes configs={p.configuration} />}
   </Layout>
 );

@@ -1,6 +1,7 @@
 /**
  * Sources and export targets on the Administration page: the config file's entries read-only,
- * `managed.toml`'s editable, a form to add each kind, and a "Test connection" per source; then
+ * `managed.toml`'s editable, a form to add each kind (a source's from its plugin's field list,
+ * whatever its type), and a "Test connection" per source; then
  * local retention (./admin_retention.tsx). Secret
  * fields are always empty: what was typed into one is written to a file and never shown again,
  * not even when the form comes back with an error. Values are text, and DSNs are masked.
@@ -9,7 +10,14 @@
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { NamedTable } from "../../daemon/config/config.ts";
 import { type ConfigExtra, RETENTION_FORM } from "../routes/admin_config.ts";
-import { SECRET_FIELDS } from "../routes/admin_config_form.ts";
+import {
+  EXPORT_TYPES,
+  formFieldsOf,
+  formPlugin,
+  SECRET_FIELDS,
+  SOURCE_TYPES,
+} from "../routes/admin_config_form.ts";
+import type { SourcePlugin } from "../../daemon/source.ts";
 import type { ConfigState } from "../routes/admin_config_state.ts";
 import { LocalRetention } from "./admin_retention.tsx";
 import { maskDsn } from "./config.tsx";
@@ -17,14 +25,22 @@ import { Csrf } from "./layout.tsx";
 import { Text } from "./text.tsx";
 
 type Values = Readonly<Record<string, unknown>>;
+type Kind = "sources" | "exports";
 
-/** One text input, filled from `v` (never for secret fields). */
+/** One text input, filled from `v` (never for secret fields; a masked URL without password). */
 function Field(
-  p: { name: string; label: string; v: Values; required?: boolean; hint?: string },
+  p: {
+    name: string;
+    label: string;
+    v: Values;
+    required?: boolean;
+    hint?: string | undefined;
+    masked?: boolean | undefined;
+  },
 ): JSX.Element {
   const secret = SECRET_FIELDS.has(p.name);
   const raw = secret ? "" : p.v[p.name];
-  const value = typeof raw === "string" ? (p.name === "dsn" ? maskDsn(raw) : raw) : raw;
+  const value = typeof raw === "string" ? (p.masked ? maskDsn(raw) : raw) : raw;
   return (
     <label>
       {p.label}
@@ -41,41 +57,13 @@ function Field(
 }
 
 /** The fields of one kind of entry. */
-function Fields({ type, v, edit }: { type: string; v: Values; edit: boolean }): JSX.Element {
+function Fields(
+  { kind, type, v, edit }: { kind: Kind; type: string; v: Values; edit: boolean },
+): JSX.Element {
   const keep = edit ? "leave empty to keep" : "optional";
+  const plugin = kind === "sources" ? formPlugin(type) : undefined;
+  if (plugin !== undefined) return <SourceFields plugin={plugin} v={v} keep={keep} />;
   switch (type) {
-    case "wal":
-      return (
-        <>
-          <Field
-            name="dsn"
-            label="dsn"
-            v={v}
-            required
-            hint="postgres://user@host:port/db, no password"
-          />
-          <Field name="slot" label="slot" v={v} required />
-          <Field name="publication" label="publication" v={v} required />
-          <Field name="password" label="password" v={v} hint={`${keep}; stored in a 0600 file`} />
-          <Field name="password_file" label="password_file" v={v} hint="or an existing file" />
-        </>
-      );
-    case "pgaudit":
-      return (
-        <>
-          <Field name="path" label="path" v={v} required hint="e.g. /var/log/postgresql/*.csv" />
-          <label>
-            format
-            <select name="format">
-              {["csvlog", "jsonlog", "stderr"].map((f) => (
-                <option value={f} selected={v.format === f}>{f}</option>
-              ))}
-            </select>
-          </label>
-          <Field name="log_line_prefix" label="log_line_prefix" v={v} hint="stderr only" />
-          <Field name="timezone" label="timezone" v={v} hint="log_timezone, default UTC" />
-        </>
-      );
     case "dir":
       return (
         <>
@@ -107,8 +95,55 @@ function Fields({ type, v, edit }: { type: string; v: Values; edit: boolean }): 
   }
 }
 
+/** The options of a select, `selected` chosen. (A loop: Hono would print a `key` as markup.) */
+function Options(p: { values: readonly string[]; selected: unknown }): JSX.Element {
+  const out: JSX.Element[] = [];
+  for (const o of p.values) out.push(<option value={o} selected={p.selected === o}>{o}</option>);
+  return <>{out}</>;
+}
+
+/** A source's fields, from its plugin's field list: any type, no branch on its name. */
+function SourceFields(p: { plugin: SourcePlugin; v: Values; keep: string }): JSX.Element {
+  return (
+    <>
+      {formFieldsOf(p.plugin).map((f) => (
+        <>
+          {f.form.secret === undefined ? null : (
+            <Field
+              name={f.form.secret.field}
+              label={f.form.secret.field}
+              v={p.v}
+              hint={`${p.keep}; ${f.form.secret.hint}`}
+            />
+          )}
+          {f.values === undefined
+            ? (
+              <Field
+                name={f.key}
+                label={f.key}
+                v={p.v}
+                required={f.required === true}
+                hint={f.form.hint}
+                masked={f.form.masked}
+              />
+            )
+            : (
+              <label>
+                {f.key}
+                <select name={f.key}>
+                  <Options values={f.values} selected={p.v[f.key]} />
+                </select>
+              </label>
+            )}
+        </>
+      ))}
+    </>
+  );
+}
+
 /** One add or edit form; a refused submission comes back into it with its message. */
 function EntryForm(p: {
+  kind: Kind;
   id: string;
   action: string;
   csrf: string;
@@ -132,18 +167,24 @@ function EntryForm(p: {
           <Field name="name" label="name" v={v} required />
         </>
       )}
-      <Fields type={p.type} v={v} edit={p.edit} />
+      <Fields kind={p.kind} type={p.type} v={v} edit={p.edit} />
       <button type="submit">{p.submit}</button>
     </form>
   );
 }
 
-/** What a row shows of an entry. */
-function summary(t: Values): string {
-  const keys = ["dsn", "slot", "publication", "path", "format", "endpoint", "bucket", "interval"];
-  return keys.filter((k) => typeof t[k] === "string")
-    .map((k) => `${k}=${k === "dsn" ? maskDsn(String(t[k])) : String(t[k])}`).join("  ");
+/** What a row shows of an entry: a source's form fields (masked ones masked), a target's keys. */
+function summary(kind: Kind, t: Values): string {
+  const plugin = kind === "sources" ? formPlugin(String(t.type)) : undefined;
+  const fields = plugin === undefined
+    ? EXPORT_SUMMARY.map((key) => ({ key, masked: false }))
+    : formFieldsOf(plugin).map((f) => ({ key: f.key, masked: f.form.masked === true }));
+  return fields.filter((f) => typeof t[f.key] === "string" && !SECRET_FIELDS.has(f.key))
+    .map((f) => `${f.key}=${f.masked ? maskDsn(String(t[f.key])) : String(t[f.key])}`)
+    .join("  ");
 }
+
+const EXPORT_SUMMARY = ["path", "endpoint", "bucket", "interval"];
 
 /** One kind's table and forms. */
 function Section(p: {
@@ -154,7 +195,7 @@ function Section(p: {
   extra: ConfigExtra;
 }): JSX.Element {
   const single = p.kind === "sources" ? "source" : "export";
-  const types = p.kind === "sources" ? ["wal", "pgaudit"] : ["dir", "s3"];
+  const types = p.kind === "sources" ? SOURCE_TYPES : EXPORT_TYPES;
   const probe = p.extra.probe;
   const row = (t: Values, fromFile: boolean): JSX.Element => {
     const name = String(t.name);
@@ -164,7 +205,7 @@ function Section(p: {
         <td>{name}</td>
         <td>{String(t.type)}</td>
         <td>
-          <Text value={summary(t)} />
+          <Text value={summary(p.kind, t)} />
         </td>
         <td>{fromFile ? <span class="muted">from vigil.toml</span> : "managed in the UI"}</td>
         <td>
@@ -186,6 +227,7 @@ function Section(p: {
               <details open={p.extra.configError?.form === `edit-${single}-${name}`}>
                 <summary>Edit</summary>
                 <EntryForm
+                  kind={p.kind}
                   id={`edit-${single}-${name}`}
                   action={`/admin/${p.kind}/${enc}`}
                   csrf={p.csrf}
@@ -237,6 +279,7 @@ function Section(p: {
         <details open={p.extra.configError?.form === `add-${single}-${type}`}>
           <summary>Add a {type} {p.kind === "sources" ? "source" : "export target"}</summary>
           <EntryForm
+            kind={p.kind}
             id={`add-${single}-${type}`}
             action={`/admin/${p.kind}`}
             csrf={p.csrf}
@@ -255,10 +298,8 @@ function Section(p: {
 /** The ids of the forms the sections render, so that an error for no form shows on top. */
 function formIds(state: ConfigState): Set<string> {
   return new Set([
-    "add-source-wal",
-    "add-source-pgaudit",
-    "add-export-dir",
-    "add-export-s3",
+    ...SOURCE_TYPES.map((t) => `add-source-${t}`),
+    ...EXPORT_TYPES.map((t) => `add-export-${t}`),
     RETENTION_FORM,
     ...state.managed.sources.map((t) => `edit-source-${String(t.name)}`),
     ...state.managed.exports.map((t) => `edit-export-${String(t.name)}`),

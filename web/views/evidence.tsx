@@ -1,5 +1,6 @@
 /** The evidence pack as a printable page. */
 
+import { ConfigurationSection } from "./configuration.tsx";
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { User } from "../../daemon/access/mod.ts";
 import type { EvidencePack } from "../evidence.ts";
@@ -148,6 +149,9 @@ export const EvidencePage = (
           </tbody>
         </table>
       )}
+    <ConfigurationSection
+      configs={pack.configuration.map((c) => ({ ...c, ts: 0, readAt: c.read_at }))}
+    />
     <h2>Public key</h2>
     <pre class="block">{pack.appliance.public_key_pem}</pre>
   </Layout>

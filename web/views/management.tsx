@@ -2,7 +2,8 @@
  * The Management page: compliance at a glance — the daemon's own checks of the store (at start
  * and daily in the background, a damaged store as an alarm), the last verification from the UI
  * and a button to run one, the latest signed checkpoint, coverage per source and reported gaps
- * in a period, the export targets, and the evidence pack form.
+ * in a period, the configuration in force on each watched database, the export targets, and the
+ * evidence pack form.
  */
 
 import type { JSX } from "hono/jsx/jsx-runtime";
@@ -13,6 +14,8 @@ import type { Coverage, GapList } from "../compliance.ts";
 import type { ExportTargetState } from "../deps.ts";
 import { count, eventTime, wallTime } from "./format.ts";
 import { CoverageTable } from "./coverage_table.tsx";
+import { ConfigurationSection } from "./configuration.tsx";
+import type { ConfigView } from "../configuration.ts";
 import { BackgroundVerification } from "./integrity.tsx";
 import { Csrf, Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
@@ -59,6 +62,8 @@ export const ManagementPage = (p: {
   storeSize: number;
   period: { from: string; to: string };
   coverage: Coverage[] | null;
+  /** The latest configuration reading of each WAL source (null: no index); absent: not shown. */
+  configuration?: ConfigView[] | null;
   gaps: GapList;
   exports: readonly ExportTargetState[] | null;
   /** The daemon's own checks of the store, when it runs them. */
@@ -174,6 +179,7 @@ export const ManagementPage = (p: {
           </tbody>
         </table>
       )}
+    {p.configuration === undefined ? null : <ConfigurationSection configs={p.configuration} />}
     <h2>Exports</h2>
     {p.exports === null
       ? <p class="muted">Export targets are not configured.</p>

@@ -8,6 +8,7 @@ import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { runVigil } from "../../support/cli.ts";
 import { generateScenario, SCENARIO_START, SENSITIVE } from "../../support/scenario.ts";
 import { withTempDir } from "../../support/store.ts";
+import { GAP_COMMANDS } from "../../../plugins/mod.ts";
 
 const DAY = 86_400_000_000;
 
@@ -34,7 +35,7 @@ Deno.test("vigil detect over the stored log finds what the live engine found as 
     const store = await Store.open(data, { checkpointIntervalMs: 0 });
     const live = new DetectEngine(
       { ...defaultDetectConfig(), sensitive_objects: SENSITIVE, seed: 3 },
-      { alerts: AlertStore.memory() },
+      { alerts: AlertStore.memory(), gapCommands: GAP_COMMANDS },
     );
     await attachEngine(live, store);
     for (let i = 0; i < s.events.length; i += 777) {

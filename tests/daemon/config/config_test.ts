@@ -2,6 +2,7 @@ import { type ConfigCheckers, ConfigError, parseConfig } from "../../../daemon/c
 import { parseDuration } from "../../../daemon/config/duration.ts";
 import { parseListen } from "../../../daemon/config/listen.ts";
 import { CONFIG_CHECKERS } from "../../../daemon/cli/config_load.ts";
+import { ConfigKeyError } from "../../../daemon/config/fields.ts";
 import { assert, assertEquals, assertThrows } from "../../support/assert.ts";
 
 const GOOD = `# a site's config
@@ -107,7 +108,7 @@ Deno.test("a listen address off loopback needs TLS", () => {
 
 Deno.test("export targets and [detect] are checked by their owners' checks", () => {
   const text = GOOD + '\n[[exports]]\nname = "archive"\ntype = "dir"\npath = "/srv"\n';
-  const none = errorOf(text, { source: CONFIG_CHECKERS.source });
+  const none = errorOf(text, { sources: CONFIG_CHECKERS.sources });
   assert(/export targets are not available/.test(none.message), none.message);
   // The real checks: the export target's and the detector's own, at the right line.
   assertEquals(parseConfig(text, "vigil.toml", CONFIG_CHECKERS).exports[0]?.type, "dir");
@@ -124,17 +125,23 @@ Deno.test("export targets and [detect] are checked by their owners' checks", () 
     },
   });
   assertEquals([c.exports.length, seen], [1, ["archive"]]);
-  const bad = assertThrows(
-    () =>
-      parseConfig(text.replace('"/srv"', '"/tmp"'), "vigil.toml", {
-        ...CONFIG_CHECKERS,
-        exportTarget: (t) => {
-          if (t.path !== "/srv") throw new TypeError(`Bad "path": not /srv`);
-        },
-      }),
-    ConfigError,
-  );
+  // The key comes from the error's key path, never from its wording: a plain TypeError that
+  // quotes a key is about the table, shown at its header.
+  const checked = (error: TypeError): ConfigError =>
+    assertThrows(
+      () =>
+        parseConfig(text.replace('"/srv"', '"/tmp"'), "vigil.toml", {
+          ...CONFIG_CHECKERS,
+          exportTarget: () => {
+            throw error;
+          },
+        }),
+      ConfigError,
+    );
+  const bad = checked(new ConfigKeyError("path", "not /srv"));
   assertEquals([bad.line, bad.key], [30, 'exports[0] ("archive").path']);
+  const plain = checked(new TypeError('Bad "path": not /srv'));
+  assertEquals([plain.line, plain.key], [27, 'exports[0] ("archive")']);
 });
 
 Deno.test("durations and listen addresses", () => {

@@ -8,6 +8,7 @@
  */
 
 import { CONFIG_CHECKERS, loadVigilConfig } from "../../../daemon/cli/config_load.ts";
+import { SOURCE_PLUGINS } from "../../../plugins/mod.ts";
 import { ConfigError, loadConfig, parseConfig } from "../../../daemon/config/config.ts";
 import { managedPath, withManaged } from "../../../daemon/config/managed.ts";
 import { derivePermissions } from "../../../daemon/config/permissions.ts";
@@ -15,7 +16,12 @@ import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 
-const INSTALL = { appDir: "/usr/lib/vigil", nativeLib: null, libcrypto: "/usr/lib/libcrypto.so.3" };
+const INSTALL = {
+  sources: SOURCE_PLUGINS,
+  appDir: "/usr/lib/vigil",
+  nativeLib: null,
+  libcrypto: "/usr/lib/libcrypto.so.3",
+};
 
 const pgaudit = (path: string, extra = "") =>
   `[[sources]]\nname = "log"\ntype = "pgaudit"\npath = "${path}"\nformat = "csvlog"\n${extra}`;

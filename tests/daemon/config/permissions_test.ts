@@ -5,6 +5,7 @@
  */
 
 import { CONFIG_CHECKERS } from "../../../daemon/cli/config_load.ts";
+import { SOURCE_PLUGINS } from "../../../plugins/mod.ts";
 import {
   type ConfigCheckers,
   parseConfig,
@@ -25,6 +26,7 @@ const CHECKERS: ConfigCheckers = {
 };
 
 const INSTALL: InstallContext = {
+  sources: SOURCE_PLUGINS,
   appDir: "/usr/lib/vigil",
   nativeLib: "/usr/lib/vigil/libvigil_hash.so",
   libcrypto: "/usr/lib/x86_64-linux-gnu/libcrypto.so.3",
@@ -205,12 +207,20 @@ Deno.test("derivePermissions() under systemd grants the notify sockets and the u
   assert(p.write.includes("/run/vigil/notify.sock") && p.write.includes("/run/systemd/notify"));
 });
 
-Deno.test("derivePermissions() refuses a source type it has no rule for", () => {
-  const table = { name: "x", type: "cloudwatch", region: "eu-west-1" };
-  const c: VigilConfig = { ...config(""), sources: [{ name: "x", type: "cloudwatch", table }] };
-  assertThrows(() => derivePermissions(c, INSTALL), {
+Deno.test("derivePermissions() refuses a source type the registry it is handed lacks", () => {
+  const table = {
+    name: "x",
+    type: "wal",
+    dsn: "postgres://vigil@db1/x",
+    slot: "s",
+    publication: "p",
+  };
+  const c: VigilConfig = { ...config(""), sources: [{ name: "x", type: "wal", table }] };
+  assert(derivePermissions(c, INSTALL).net.includes("db1:5432"));
+  const others = SOURCE_PLUGINS.filter((p) => p.type !== "wal");
+  assertThrows(() => derivePermissions(c, { ...INSTALL, sources: others }), {
     instanceOf: TypeError,
-    message: 'type "cloudwatch" has no permission rule',
+    message: 'Unknown source type "wal"',
   });
 });
 

@@ -7,6 +7,7 @@ import { defaultDetectConfig } from "../../../daemon/detect/config.ts";
 import { DetectEngine } from "../../../daemon/detect/engine.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { startSmtpServer } from "../../support/smtp_server.ts";
+import { GAP_COMMANDS } from "../../../plugins/mod.ts";
 
 const alert: Alert = {
   id: 7,
@@ -208,7 +209,7 @@ Deno.test("DetectEngine sends each new incident once to channels that want its s
     backoff_ms: 1,
     min_severity: "high",
   });
-  const engine = new DetectEngine(cfg, { channels: [hook] });
+  const engine = new DetectEngine(cfg, { channels: [hook], gapCommands: GAP_COMMANDS });
   const t = Date.UTC(2026, 0, 5, 3) * 1000;
   try {
     // Twelve failed logins: one burst incident (high); and a gap alarm (critical).

@@ -21,6 +21,7 @@ import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { generateScenario, SCENARIO_START, SENSITIVE } from "../../support/scenario.ts";
 import { withTempDir } from "../../support/store.ts";
+import { GAP_COMMANDS } from "../../../plugins/mod.ts";
 
 const cfg = () => ({ ...defaultDetectConfig(), sensitive_objects: SENSITIVE });
 const DAY = 86_400_000_000;
@@ -38,7 +39,12 @@ async function run(
   const alerts = AlertStore.open(alertsPath(dir));
   try {
     if (opts.append) await store.append({ source: "shop-log", events: opts.append });
-    const live = LiveDetection.start(store, { config: cfg(), alerts, ...opts.live });
+    const live = LiveDetection.start(store, {
+      config: cfg(),
+      alerts,
+      gapCommands: GAP_COMMANDS,
+      ...opts.live,
+    });
     // What /healthz would have shown while it caught up: sampled every turn of the event loop.
     const seen: DetectStatus[] = [];
     const sampler = setInterval(() => seen.push(live.status()), 0);

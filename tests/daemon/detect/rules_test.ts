@@ -1,7 +1,9 @@
 import { defaultDetectConfig, type DetectConfig } from "../../../daemon/detect/config.ts";
 import { DetectEngine } from "../../../daemon/detect/engine.ts";
 import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
+import { installerStatements } from "../../../daemon/pg/install_sql.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
+import { GAP_COMMANDS } from "../../../plugins/mod.ts";
 
 const H = 3_600_000_000;
 const T0 = Date.UTC(2026, 0, 5) * 1000;
@@ -29,7 +31,9 @@ function history(role: string, extra: Partial<NewEvent> = {}): NewEvent[] {
 }
 
 function run(events: NewEvent[], cfg: Partial<DetectConfig> = {}) {
-  const engine = new DetectEngine({ ...defaultDetectConfig(), ...cfg });
+  const engine = new DetectEngine({ ...defaultDetectConfig(), ...cfg }, {
+    gapCommands: GAP_COMMANDS,
+  });
   const sorted = events.map((e, i) => ({ e, i })).sort((a, b) => a.e.ts - b.e.ts || a.i - b.i);
   engine.feed(
     sorted.map(({ e }, seq) => ({ seq, event: { ...e, seq, ingest_ts: 0 } as AuditEvent })),
@@ -205,4 +209,168 @@ Deno.test("audit_tampering fires for gap alarms, lowered audit settings and a de
   assertEquals(alerts.map((a) => a.seqs[0]), [0, 2, 3, 5, 7, 9, 10]);
   assert(alerts.every((a) => a.severity === "critical"));
   assert(alerts[2]!.reason.includes('pgaudit.log lowered to "none"'), alerts[2]!.reason);
+});
+
+Deno.test("audit_tampering fires for any DDL on Vigil's objects but the installer's own statements", () => {
+  const stmt = (command: string, object: string, statement: string): NewEvent => ({
+    ...ddl(at(1, 2), command, object),
+    statement,
+  });
+  const installer = [...installerStatements()];
+  const replaced = installer.find((s) => s.includes("FUNCTION vigil.emit_ddl_commands()"))!;
+  const cases: [NewEvent, boolean][] = [
+    // The bypasses of issue 15.
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_ddl_command_end",
+        "ALTER EVENT TRIGGER vigil_ddl_command_end ENABLE REPLICA",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "vigil.emit_ddl_commands",
+        "CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "ALTER FUNCTION",
+        "vigil.emit_statement",
+        "ALTER FUNCTION vigil.emit_statement() OWNER TO mallory",
+      ),
+      true,
+    ],
+    [stmt("DROP SCHEMA", "vigil", "DROP SCHEMA vigil CASCADE"), true],
+    [
+      stmt("DROP TRIGGER", "vigil_stmt on public.accounts", "DROP TRIGGER vigil_stmt ON accounts"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "ALTER TABLE accounts DISABLE TRIGGER vigil_stmt"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "ALTER TABLE accounts ENABLE TRIGGER vigil_stmt"),
+      true,
+    ],
+    [
+      stmt("ALTER TABLE", "public.accounts", "alter table accounts enable replica trigger all"),
+      true,
+    ],
+    // The installer's exact text, alone, is not; smuggled next to something else it is.
+    [stmt("CREATE FUNCTION", "vigil.emit_ddl_commands", replaced), false],
+    [stmt("CREATE FUNCTION", "vigil.emit_ddl_commands", `${replaced}; SELECT 1`), true],
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_sql_drop",
+        "ALTER EVENT TRIGGER vigil_sql_drop ENABLE ALWAYS",
+      ),
+      false,
+    ],
+    [
+      stmt(
+        "ALTER EVENT TRIGGER",
+        "vigil_sql_drop",
+        "ALTER EVENT TRIGGER vigil_sql_drop ENABLE ALWAYS; ALTER EVENT TRIGGER vigil_sql_drop DISABLE",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "ALTER TABLE",
+        "public.accounts",
+        "ALTER TABLE public.accounts ENABLE ALWAYS TRIGGER vigil_stmt",
+      ),
+      false,
+    ],
+    [
+      stmt("CREATE TRIGGER", "vigil_stmt on public.accounts", "CREATE TABLE accounts (id int)"),
+      false,
+    ],
+    [stmt("CREATE TABLE", "public.vigilant", "CREATE TABLE vigilant (id int)"), false],
+    // pgAudit names no object for CREATE FUNCTION: the statement tells.
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger AS $$ BEGIN END $$",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        `CREATE FUNCTION "vigil"."x"() RETURNS int AS 'SELECT 1' LANGUAGE sql`,
+      ),
+      true,
+    ],
+    [stmt("ALTER SCHEMA", "", "ALTER SCHEMA vigil RENAME TO old"), true],
+    [
+      stmt(
+        "CREATE FUNCTION",
+        "",
+        "CREATE FUNCTION public.vigilance() RETURNS int AS 'SELECT 1' LANGUAGE sql",
+      ),
+      false,
+    ],
+    // What pgAudit logs of the trigger pg-install's event trigger puts on a new table.
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        'CREATE TRIGGER vigil_stmt AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON public."Odd Name" FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()',
+      ),
+      false,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "",
+        "CREATE TRIGGER vigil_stmt AFTER INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION vigil.emit_statement()",
+      ),
+      true,
+    ],
+    [
+      stmt(
+        "CREATE TRIGGER",
+        "vigil_stmt on public.t",
+        "SELECT tbl, action FROM vigil.attach_statement_triggers()",
+      ),
+      false,
+    ],
+  ];
+  for (const [ev, fires] of cases) {
+    const alerts = run([ev]).filter((a) => a.rule === "audit_tampering");
+    assertEquals(alerts.length, fires ? 1 : 0, ev.statement);
+  }
+});
+
+Deno.test("audit_reduced alerts on AUDIT_REDUCED, critical only when context.critical says so", () => {
+  const reduced = (critical: boolean): NewEvent => ({
+    ts: at(1, 2),
+    source: "wal",
+    kind: "system",
+    command: "AUDIT_REDUCED",
+    error: `Auditing was reduced (critical ${critical})`,
+    context: { critical, changes: [] },
+  });
+  const changed: NewEvent = {
+    ts: at(1, 3),
+    source: "wal",
+    kind: "system",
+    command: "PG_CONFIG_CHANGED",
+    context: { changes: [] },
+  };
+  for (const critical of [true, false]) {
+    const alerts = run([reduced(critical), changed]).filter((a) => a.rule === "audit_reduced");
+    assertEquals(alerts.map((a) => [a.seqs[0], a.severity]), [[0, critical ? "critical" : "high"]]);
+    assert(alerts[0]!.reason.startsWith(`Auditing was reduced (critical ${critical})`));
+  }
+  assertEquals(run([changed]).length, 0, "a change that removes nothing is no alert");
 });

@@ -11,7 +11,7 @@ import {
   parseTarget,
   queryText,
 } from "../../../daemon/pgwire/frontend.ts";
-import { bind, describe, parse } from "../../plugins/proxy/_client.ts";
+import { bind, describe, parse } from "../../support/frontend_messages.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 
 const enc = new TextEncoder();

@@ -7,7 +7,8 @@
  */
 
 import type { AuditEvent } from "../../../daemon/event/model.ts";
-import { auditTampering, TAMPER_COMMANDS } from "../../../daemon/detect/rules_event.ts";
+import { auditTampering } from "../../../daemon/detect/rules_event.ts";
+import { CORE_GAP_COMMANDS, gapCommands } from "../../../daemon/detect/gap_commands.ts";
 import type { EventFacts } from "../../../daemon/detect/detector.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { MerkleFrontier } from "../../../daemon/store/merkle.ts";
@@ -205,8 +206,8 @@ Deno.test("a verification that failed while retention moved the log's start runs
 });
 
 Deno.test("audit_tampering reacts to STORE_DAMAGED", () => {
-  assert(TAMPER_COMMANDS.includes(STORE_DAMAGED));
-  assert(!TAMPER_COMMANDS.includes(STORE_VERIFIED));
+  assert(CORE_GAP_COMMANDS.includes(STORE_DAMAGED));
+  assert(!CORE_GAP_COMMANDS.includes(STORE_VERIFIED));
   const ev: AuditEvent = {
     seq: 7,
     ts: 1_767_225_600_000_000,
@@ -216,7 +217,12 @@ Deno.test("audit_tampering reacts to STORE_DAMAGED", () => {
     command: STORE_DAMAGED,
     error: "seg-00000000000000002600.vsegz offset 0: CRC-32C mismatch",
   };
-  const drafts = auditTampering.event!(ev, 7, {} as EventFacts, undefined as never);
+  const drafts = auditTampering(gapCommands([])).event!(
+    ev,
+    7,
+    {} as EventFacts,
+    undefined as never,
+  );
   assertEquals(drafts.map((d) => [d.rule, d.severity]), [["audit_tampering", "critical"]]);
   assertMatch(drafts[0]!.reason, /^STORE_DAMAGED: seg-0+2600\.vsegz offset 0: CRC-32C mismatch/);
 });

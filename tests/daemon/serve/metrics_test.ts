@@ -2,6 +2,7 @@ import { healthRoutes } from "../../../daemon/serve/http.ts";
 import { renderMetrics } from "../../../daemon/serve/metrics.ts";
 import type { IntegrityStatus } from "../../../daemon/serve/status.ts";
 import { StatusBoard } from "../../../daemon/serve/status_board.ts";
+import { SOURCE_PLUGINS } from "../../../plugins/mod.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 
 Deno.test("the status board counts per source and renders valid Prometheus text", async () => {
@@ -112,4 +113,27 @@ Deno.test("the store's checks count in the board's health, /healthz and /metrics
   for (const line of text.trimEnd().split("\n")) {
     assertMatch(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^\n]*\})? [-\d.e]+)$/);
   }
+});
+
+Deno.test("a source gauge's HELP is what the source plugins declare it to mean", () => {
+  const board = new StatusBoard({
+    version: "0.1.0",
+    dataDir: ".",
+    now: () => 0,
+    storeBytes: () => Promise.resolve(0),
+  });
+  for (const plugin of SOURCE_PLUGINS) board.add(`a-${plugin.type}`, plugin.type, plugin.gauges);
+  board.add("bare", "none");
+  for (const plugin of SOURCE_PLUGINS) {
+    for (const g of plugin.gauges) board.gauge(`a-${plugin.type}`, g.name, 1);
+  }
+  board.gauge("bare", "only_here", 1);
+  const text = renderMetrics(board.current(), 0);
+  for (const plugin of SOURCE_PLUGINS) {
+    for (const g of plugin.gauges) {
+      const help = new RegExp(`^# HELP vigil_source_${g.name} (.*)$`, "m").exec(text)?.[1];
+      assert(help?.includes(g.help), `${g.name}: ${help}`);
+    }
+  }
+  assertMatch(text, /^# HELP vigil_source_only_here Source gauge only_here\.$/m);
 });

@@ -147,12 +147,13 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
           assertEquals(kinds.filter((k) => k === "row_change").length, 60);
         }, "60 row changes stored");
 
-        // Both of the source's sessions (the walsender and the heartbeat) are encrypted.
+        // Every session of the source (the walsender, the heartbeat, the configuration
+        // read-back) is encrypted.
         const ssl = await pg.sql(
           "SELECT a.backend_type, s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) " +
             "WHERE a.application_name LIKE 'vigil%' ORDER BY 1",
         );
-        assertEquals(ssl.split("\n").map((l) => l.split("|")[1]), ["t", "t"], ssl);
+        assertEquals(ssl.split("\n").map((l) => l.split("|")[1]), ["t", "t", "t"], ssl);
         const metrics = await (await fetch(`${base}/metrics`)).text();
         assertMatch(metrics, /^vigil_source_events_total\{source="billing"\} (\d+)$/m);
         const events = Number(

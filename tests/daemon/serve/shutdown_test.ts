@@ -19,7 +19,7 @@ Deno.test("Daemon.stop() stores DAEMON_STOP before the parts registered with onS
     const config = parseConfig(
       `data_dir = "${data}"\n[web]\nlisten = "127.0.0.1:0"\n`,
       `${dir}/vigil.toml`,
-      { source: () => {} },
+      { sources: [] },
     );
     // A part like detection: a database of its own, fed every durable batch, closed at stop.
     const db = new DatabaseSync(":memory:");

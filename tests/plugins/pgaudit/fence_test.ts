@@ -46,7 +46,7 @@ Deno.test("pgAudit probe refuses paths inside a data directory and reads nothing
     await Deno.mkdir(`${dir}/logs`);
     await Deno.writeTextFile(`${dir}/logs/pg.csv`, csvRow({ line: 1, message: "hello" }));
     await Deno.symlink(data, `${dir}/looks-like-logs`);
-    const probe = sourcePlugin("pgaudit").probe!;
+    const probe = sourcePlugin("pgaudit").probe;
     for (
       const [t, key] of [
         [table(`${data}/secrets/*`), "path"],

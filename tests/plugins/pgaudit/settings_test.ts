@@ -44,6 +44,43 @@ Deno.test("settingFromStatement() finds changes to the settings that decide audi
       value: "none",
       reduced: true,
     }],
+    // Shape-only options that guides recommend: recorded, never "reduced".
+    ["ALTER SYSTEM SET pgaudit.log_catalog = off", {
+      setting: "pgaudit.log_catalog",
+      value: "off",
+      reduced: false,
+    }],
+    ["ALTER SYSTEM SET pgaudit.log_statement_once = on", {
+      setting: "pgaudit.log_statement_once",
+      value: "on",
+      reduced: false,
+    }],
+    ["SET pgaudit.log_parameter TO off", {
+      setting: "pgaudit.log_parameter",
+      value: "off",
+      reduced: false,
+    }],
+    ["ALTER SYSTEM RESET pgaudit.log_relation", {
+      setting: "pgaudit.log_relation",
+      reduced: false,
+    }],
+    // Skips every trigger that is not ENABLE ALWAYS.
+    ["SET session_replication_role = replica", {
+      setting: "session_replication_role",
+      value: "replica",
+      reduced: true,
+    }],
+    ["set session_replication_role to 'replica'", {
+      setting: "session_replication_role",
+      value: "replica",
+      reduced: true,
+    }],
+    ["SET session_replication_role = origin", {
+      setting: "session_replication_role",
+      value: "origin",
+      reduced: false,
+    }],
+    ["RESET session_replication_role", { setting: "session_replication_role", reduced: false }],
     ["SET work_mem = '64MB'", undefined],
     ["UPDATE t SET log_connections = 0", undefined],
     ["SELECT 'pgaudit.log = none'", undefined],

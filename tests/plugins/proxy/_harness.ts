@@ -5,7 +5,7 @@
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import type { SourceBatch, SourceContext } from "../../../daemon/source.ts";
-import { PROXY_PLUGIN, type ProxySource } from "../../../plugins/proxy/mod.ts";
+import { type ProxySource, proxySourceFromTable } from "../../../plugins/proxy/mod.ts";
 import { assertEventually } from "../../support/assert.ts";
 import type { PgCluster } from "../../support/postgres.ts";
 
@@ -59,7 +59,7 @@ export async function startProxy(
   table: Record<string, unknown> = {},
   store = new MemoryStore(),
 ): Promise<RunningProxy> {
-  const source = PROXY_PLUGIN.create({
+  const source = proxySourceFromTable({
     name: "proxy-test",
     type: "proxy",
     listen: "127.0.0.1:0",

@@ -4,8 +4,7 @@
  * listen address off loopback without TLS, an unknown mode or key.
  */
 
-import { PROXY_PERMISSIONS, proxyConfigFromTable } from "../../../plugins/proxy/mod.ts";
-import { sourceReach } from "../../../daemon/config/source_paths.ts";
+import { PROXY_PLUGIN, proxyConfigFromTable } from "../../../plugins/proxy/mod.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
 
 const base = {
@@ -75,8 +74,7 @@ Deno.test("a non-loopback listen address with TLS is accepted; permissions name 
     read: ["/etc/vigil/proxy.crt", "/etc/vigil/proxy.key", "/etc/vigil/db1-ca.pem"],
     net: ["10.0.0.5:6432", "db1:5432"],
   };
-  assertEquals(PROXY_PERMISSIONS(table), wanted);
-  const reach = sourceReach("proxy", table)!;
+  const reach = PROXY_PLUGIN.reach(table);
   assertEquals(reach.net.slice().sort(), wanted.net.slice().sort());
   assertEquals(reach.read.map((r) => r.path).sort(), wanted.read.slice().sort());
 });

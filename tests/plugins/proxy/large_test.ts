@@ -64,3 +64,37 @@ Deno.test("enforce mode streams a result of tens of megabytes whole", async () =
   assertEquals(select?.context?.rows, 20000);
   assertEquals(select?.context?.tx_status, "I");
 });
+
+Deno.test("a result of 200 MB passes through enforce mode in bounded memory", async () => {
+  await using pg = await startPostgres();
+  await using proxy = await startProxy(pg, { mode: "enforce" });
+  const c = await RawClient.login(proxy.port);
+  const before = Deno.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 20);
+  let bytes = 0;
+  try {
+    await c.send(
+      query("COPY (SELECT repeat('x', 2000) FROM generate_series(1, 100000)) TO STDOUT"),
+    );
+    for (;;) {
+      const m = await c.next();
+      if (m === null) throw new Error("connection ended");
+      if (m.type === 0x64) bytes += m.payload.length;
+      if (m.type === 0x5a) break;
+    }
+    await c.send(terminate());
+  } finally {
+    clearInterval(sampler);
+    c.close();
+  }
+  assertEquals(bytes, 100000 * 2001);
+  // The result is 200 MB; what the proxy holds of it at once is a few chunks.
+  const grown = (peak - before) / (1024 * 1024);
+  assert(grown < 128, `memory grew by ${grown.toFixed(0)} MiB while 200 MB passed`);
+  await assertEventually(() => proxy.store.of("DISCONNECT").length === 1);
+  await proxy.stop();
+  const [copy] = proxy.store.of("COPY");
+  assertEquals(copy?.context?.bytes_out, 100000 * 2001);
+  assertEquals(copy?.context?.rows, 100000);
+});

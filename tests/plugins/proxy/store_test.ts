@@ -9,7 +9,7 @@ import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { runSource } from "../../../daemon/pipeline.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
-import { PROXY_PLUGIN } from "../../../plugins/proxy/mod.ts";
+import { proxySourceFromTable } from "../../../plugins/proxy/mod.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
@@ -29,7 +29,7 @@ Deno.test("proxy source stores each statement once across a restart, in both mod
     try {
       let open: RawClient | undefined;
       for (const [run, mode] of [[0, "observe"], [1, "enforce"]] as const) {
-        const source = PROXY_PLUGIN.create({
+        const source = proxySourceFromTable({
           name: "db-proxy",
           type: "proxy",
           listen: "127.0.0.1:0",

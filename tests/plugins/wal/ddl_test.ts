@@ -48,17 +48,23 @@ Deno.test("pg-install's triggers and set_context() reach the WAL source as ddl e
     });
     const ddls = mem.events.filter((e) => e.kind === "ddl");
     assertEquals(ddls.map(ddl), [
+      // The statement trigger pg-install's event trigger puts on the new table, ALWAYS: DDL
+      // run inside the CREATE, so recorded before it.
+      ["CREATE TRIGGER", "TRIGGER", "vigil_stmt on public.acct", "alice"],
+      ["ALTER TABLE", "TABLE", "public.acct", "alice"],
       ["CREATE TABLE", "TABLE", "public.acct", "alice"],
       ["CREATE INDEX", "INDEX", "public.acct_pkey", "alice"],
       ["ALTER TABLE", "TABLE", "public.acct", "alice"],
       ["DROP TABLE", "TABLE", "public.acct", "postgres"], // Not its row type, TOAST or index.
     ]);
-    const [created, , altered, dropped] = ddls;
+    const [, , created, , altered, dropped] = ddls;
     assertEquals(created!.statement?.replace(/;$/, ""), create);
     assertEquals(altered!.statement?.replace(/;$/, ""), alter);
     assertEquals(dropped!.statement?.trim().replace(/;$/, ""), "DROP TABLE acct");
     for (const ev of ddls) {
-      assertEquals([ev.schema, ev.db, ev.parse_error], ["public", "postgres", undefined]);
+      // A trigger has no schema of its own in pg_event_trigger_ddl_commands().
+      const schema = ev.command === "CREATE TRIGGER" ? undefined : "public";
+      assertEquals([ev.schema, ev.db, ev.parse_error], [schema, "postgres", undefined]);
     }
     // A transaction's DDL events share its xid; a rolled-back DDL left nothing.
     assertEquals(ddls[0]!.xid, ddls[1]!.xid);

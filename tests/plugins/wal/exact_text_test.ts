@@ -8,7 +8,7 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { connect } from "../../../daemon/pgwire/connection.ts";
+import { connect } from "../../../daemon/pgwire/mod.ts";
 import { connectReplication } from "../../../plugins/wal/replication.ts";
 import { walSource } from "../../../plugins/wal/mod.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
@@ -24,7 +24,7 @@ async function collect(
 ): Promise<NewEvent[]> {
   const slot = `vigil_exact_${db}`;
   const mem = new MemoryStore();
-  const source = walSource({ dsn: pg.dsn(db), slot, publication: slot });
+  const source = walSource({ dsn: pg.dsn(db), slot, publication: slot, configCheckIntervalMs: 0 });
   const run = startRun(source, (signal) => mem.context("exact", signal));
   try {
     await assertEventually(async () => {

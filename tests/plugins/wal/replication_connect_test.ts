@@ -8,9 +8,14 @@ import { join } from "node:path";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
 import { enableTls } from "../../support/pg_tls.ts";
 import { type PgCluster, startPostgres } from "../../support/postgres.ts";
-import { connect, type ConnectOptions, parseDsn } from "../../../daemon/pgwire/connection.ts";
+import {
+  connect,
+  type ConnectOptions,
+  parseDsn,
+  PgError,
+  ReplicationError,
+} from "../../../daemon/pgwire/mod.ts";
 import { connectReplication } from "../../../plugins/wal/replication.ts";
-import { PgError, ReplicationError } from "../../../daemon/pgwire/errors.ts";
 
 /** The superuser's replication DSN options, with changes. */
 function options(pg: PgCluster, change: Partial<ConnectOptions> = {}): ConnectOptions {

@@ -13,8 +13,7 @@ import {
   type ReplicationClient,
   type ReplicationStream,
 } from "../../../plugins/wal/replication.ts";
-import { PgError, ReplicationError } from "../../../daemon/pgwire/errors.ts";
-import { DEFAULT_CHUNK_SIZE } from "../../../daemon/pgwire/reader.ts";
+import { DEFAULT_CHUNK_SIZE, PgError, ReplicationError } from "../../../daemon/pgwire/mod.ts";
 import { parseLsn } from "../../../plugins/wal/lsn.ts";
 
 const TIMEOUT_MS = 2_000;

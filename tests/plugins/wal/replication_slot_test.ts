@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import { connectReplication } from "../../../plugins/wal/replication.ts";
-import { PgError } from "../../../daemon/pgwire/errors.ts";
+import { PgError } from "../../../daemon/pgwire/mod.ts";
 import { parseLsn } from "../../../plugins/wal/lsn.ts";
 
 Deno.test("ReplicationClient manages permanent pgoutput slots on PostgreSQL 15", async (t) => {

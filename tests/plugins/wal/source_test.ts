@@ -22,6 +22,9 @@ const PUBLICATION = "vigil_test";
 const NAME = "billing";
 
 /** `command object id` of each row change, `kind command` of anything else. */
+/** These tests count the stream's events; the configuration read-back is tested apart. */
+const QUIET = { configCheckIntervalMs: 0 };
+
 function shape(ev: NewEvent): string {
   if (ev.kind !== "row_change") return `${ev.kind} ${ev.command}`;
   const id = ev.new_row?.id ?? ev.old_row?.id;
@@ -39,7 +42,7 @@ Deno.test("walSource() stores a mixed workload complete and exact, values as Pos
   await withTempDir(async (dir) => {
     const store = await Store.open(dir, { checkpointIntervalMs: 0 });
     const ac = new AbortController();
-    const source = walSource({ dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
+    const source = walSource({ ...QUIET, dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
     const running = runSource(store, source, { name: NAME, signal: ac.signal });
     let failure: unknown;
     running.catch((e) => (failure = e));
@@ -131,7 +134,7 @@ Deno.test("walSource() acks the slot only up to what is durable, and a failed ba
   await using pg = await startPostgres();
   await pg.sql("CREATE TABLE t (id int PRIMARY KEY)");
   const mem = new MemoryStore();
-  const source = walSource({ dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
+  const source = walSource({ ...QUIET, dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
   const first = startRun(source, (signal) => mem.context(NAME, signal));
   try {
     await assertEventually(async () => (await confirmedFlush(pg, SLOT)) !== undefined);
@@ -192,7 +195,7 @@ Deno.test("walSource() fails (not hangs) when PostgreSQL restarts mid-stream, an
      SELECT pg_create_logical_replication_slot('${SLOT}', 'pgoutput');`,
   );
   const mem = new MemoryStore();
-  const source = walSource({ dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
+  const source = walSource({ ...QUIET, dsn: pg.dsn(), slot: SLOT, publication: PUBLICATION });
   const first = startRun(source, (signal) => mem.context(NAME, signal));
   // A stream of transactions, paced so that the restart cuts one off: its abort is WAL after the
   // last commit that makes no message, which the source can confirm only by acking as idle —
@@ -251,6 +254,7 @@ Deno.test("walSource() resumes a large transaction cut off mid-stream after its 
     await pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_replication");
   };
   const source = walSource({
+    ...QUIET,
     dsn: pg.dsn(),
     slot: SLOT,
     publication: PUBLICATION,

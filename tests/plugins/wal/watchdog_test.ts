@@ -2,7 +2,8 @@
  * The WAL source's watchdog against a real PostgreSQL 15: heartbeats come back through the
  * stream and only move the stored position; a stalled walsender (SIGSTOP) raises one
  * `WAL_HEARTBEAT_MISSING` and, once it runs again, one `WAL_HEARTBEAT_RESTORED`; an event trigger
- * of `vigil pg-install` dropped or disabled raises one `WAL_DDL_TRIGGER_MISSING`, at start as
+ * of `vigil pg-install` dropped, disabled or not ENABLE ALWAYS, a function of it replaced, or a
+ * table's statement trigger dropped or turned down raises one `WAL_DDL_TRIGGER_MISSING`, at start as
  * well as while running.
  */
 
@@ -74,7 +75,7 @@ Deno.test("walSource() heartbeats: missing once while the walsender is stopped, 
   }
 });
 
-Deno.test("walSource() raises WAL_DDL_TRIGGER_MISSING once for a dropped or disabled trigger", async () => {
+Deno.test("walSource() raises WAL_DDL_TRIGGER_MISSING once per incident: a trigger dropped, disabled, not ALWAYS, a function replaced", async () => {
   await using pg = await startPostgres();
   await installPgSide(pg.dsn());
   const mem = new MemoryStore();
@@ -104,6 +105,42 @@ Deno.test("walSource() raises WAL_DDL_TRIGGER_MISSING once for a dropped or disa
     await pg.sql("ALTER EVENT TRIGGER vigil_ddl_command_end DISABLE");
     const disabled = await assertEventually(() => alarms(mem, "WAL_DDL_TRIGGER_MISSING")[1]);
     assertEquals(disabled.context?.problems, ["vigil_ddl_command_end is disabled"]);
+
+    // The bypasses of issue 15, each its own incident: a trigger ENABLE REPLICA (or ENABLE,
+    // origin only), a function with another body, a table's statement trigger turned down.
+    await installPgSide(pg.dsn());
+    await pg.sql("CREATE TABLE accounts (id int)");
+    const cases: [string, string][] = [
+      [
+        "ALTER EVENT TRIGGER vigil_ddl_command_end ENABLE REPLICA",
+        "vigil_ddl_command_end fires only in replica sessions (ENABLE REPLICA): it must be ENABLE ALWAYS",
+      ],
+      [
+        "ALTER EVENT TRIGGER vigil_sql_drop ENABLE",
+        "vigil_sql_drop fires only in origin sessions (ENABLE), not in replica ones: it must be ENABLE ALWAYS",
+      ],
+      [
+        `CREATE OR REPLACE FUNCTION vigil.emit_ddl_commands() RETURNS event_trigger
+          LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$ BEGIN END $$`,
+        "function vigil.emit_ddl_commands() was replaced: its body or settings differ",
+      ],
+      [
+        "ALTER TABLE accounts ENABLE TRIGGER vigil_stmt",
+        "1 table(s) without an ENABLE ALWAYS vigil_stmt trigger: public.accounts (state O)",
+      ],
+      [
+        "DROP TRIGGER vigil_stmt ON accounts",
+        "1 table(s) without an ENABLE ALWAYS vigil_stmt trigger: public.accounts (none)",
+      ],
+    ];
+    for (const [i, [sql, problem]] of cases.entries()) {
+      await installPgSide(pg.dsn());
+      await pg.sql(sql);
+      const alarm = await assertEventually(() => alarms(mem, "WAL_DDL_TRIGGER_MISSING")[2 + i], {
+        message: `an alarm for: ${sql}`,
+      });
+      assertEquals(alarm.context?.problems, [problem]);
+    }
   } finally {
     await stopOk(run);
   }
