@@ -1,28 +1,25 @@
 /**
  * `redact` and `redact_defaults` mean the same on every `[[sources]]` table, whatever its type:
  * each registered plugin accepts them, refuses a bad pattern naming the key, and hands them to
- * the pipeline (the source's `redaction`), which is where redaction runs. A plugin added to the
- * registry without a table here fails this test until it has one.
+ * the pipeline (the source's `redaction`), which is where redaction runs. The table of each
+ * type is its contract harness's (`tests/plugins/<type>/contract_harness.ts`).
  */
 
 import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import type { ContractHarness } from "../support/source_contract.ts";
 
-/** A minimal valid table of each type; nothing is connected or read. */
-const MINIMAL: Readonly<Record<string, Record<string, unknown>>> = {
-  wal: { dsn: "postgres://vigil@127.0.0.1/x", slot: "s", publication: "p" },
-  pgaudit: { path: "/var/log/postgresql/*.csv", format: "csvlog" },
-  proxy: { listen: "127.0.0.1:6432", upstream: "postgres://127.0.0.1:5432/" },
-};
+/** A valid table of each type, from its contract harness; nothing is connected or read. */
+async function tableOf(type: string): Promise<Record<string, unknown>> {
+  const url = new URL(`./${type}/contract_harness.ts`, import.meta.url);
+  const mod = await import(url.href) as { HARNESS: ContractHarness };
+  return mod.HARNESS.table();
+}
 
 for (const plugin of SOURCE_PLUGINS) {
-  Deno.test(`${plugin.type} source: redact and redact_defaults are its keys, applied by the pipeline`, () => {
-    const base = MINIMAL[plugin.type];
-    assert(base !== undefined, `no minimal ${plugin.type} table in this test`);
+  Deno.test(`${plugin.type} source: redact and redact_defaults are its keys, applied by the pipeline`, async () => {
     const table = {
-      name: "x",
-      type: plugin.type,
-      ...base,
+      ...await tableOf(plugin.type),
       redact: ["token=(?<secret>\\S+)"],
       redact_defaults: false,
     };

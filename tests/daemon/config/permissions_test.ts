@@ -224,23 +224,6 @@ Deno.test("derivePermissions() refuses a source type the registry it is handed l
   });
 });
 
-Deno.test("derivePermissions() lets a proxy source listen, reach its upstream, read its TLS files", () => {
-  const table = {
-    name: "x",
-    type: "proxy",
-    listen: "10.0.0.5:6432",
-    upstream: "postgres://db1:5432/?sslmode=verify-full&sslrootcert=/etc/vigil/db1-ca.pem",
-    tls_cert: "/etc/vigil/proxy.crt",
-    tls_key: "/etc/vigil/proxy.key",
-  };
-  const c: VigilConfig = { ...config(""), sources: [{ name: "x", type: "proxy", table }] };
-  const p = derivePermissions(c, INSTALL);
-  for (const host of ["10.0.0.5:6432", "db1:5432"]) assert(p.net.includes(host), host);
-  for (const path of ["/etc/vigil/proxy.crt", "/etc/vigil/proxy.key", "/etc/vigil/db1-ca.pem"]) {
-    assert(p.read.includes(path), path);
-  }
-});
-
 Deno.test("derivePermissions() refuses a path with a comma, which Deno's lists cannot hold", () => {
   const c = parseConfig('data_dir = "/srv/a,b"\n', "/etc/vigil/vigil.toml", CHECKERS);
   assertThrows(() => derivePermissions(c, INSTALL), {
