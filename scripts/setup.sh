@@ -3,8 +3,10 @@
 # package `deno` (into .tools/, no global change); when running as root and they are missing,
 # PostgreSQL 15 with pgAudit, gcc and OpenSSL's headers from Debian's packages; and builds the
 # store's native hashing library into .tools/native/. With --tests, also what only the tests
-# use: Ceph (a real RADOS Gateway on loopback), Chromium (the web UI tests) and aiosmtpd (a real
-# SMTP relay with STARTTLS and AUTH for the mail alerts). Idempotent;
+# use: Ceph (a real RADOS Gateway on loopback), Chromium (the web UI tests), aiosmtpd (a real
+# SMTP relay with STARTTLS and AUTH for the mail alerts), and the proxy source's real clients and
+# reference: Python psycopg 3, the PostgreSQL JDBC driver on a JRE (whose runtime image can run
+# a single-file Java program, so no JDK is needed) and pgbouncer. Idempotent;
 # prints the Deno path.
 set -euo pipefail
 DENO_VERSION=2.9.6
@@ -28,6 +30,10 @@ if [ "${1:-}" = "--tests" ]; then
   command -v radosgw >/dev/null || need_pkgs+=(ceph-mon ceph-osd radosgw)
   [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
   [ -f /usr/lib/python3/dist-packages/aiosmtpd/__init__.py ] || need_pkgs+=(python3-aiosmtpd)
+  [ -f /usr/lib/python3/dist-packages/psycopg/__init__.py ] || need_pkgs+=(python3-psycopg)
+  [ -f /usr/share/java/postgresql.jar ] || need_pkgs+=(libpostgresql-jdbc-java)
+  command -v java >/dev/null || need_pkgs+=(default-jre-headless)
+  [ -x /usr/sbin/pgbouncer ] || need_pkgs+=(pgbouncer)
 fi
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ]; then

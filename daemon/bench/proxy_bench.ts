@@ -1,0 +1,271 @@
+/**
+ * `vigil bench proxy`: pgbench TPC-B (simple and prepared query modes) against one PostgreSQL
+ * in four ways in the same run — directly, through Debian's pgbouncer (session pooling, no
+ * auditing: the reference), and through Vigil's proxy source under a real `vigil serve` in
+ * observe and in enforce mode. For each it reports TPS and its ratio to pgbouncer's, p50/p99
+ * transaction latency added over the direct run (from pgbench's per-transaction logs), and for
+ * the proxy the events stored per second (until the record of the run is complete) and the
+ * daemon's CPU and memory. The runs of one query mode follow each other, so that they share the
+ * machine's state as closely as a shared machine allows.
+ *
+ * Prints one JSON object a line: `bench`, `value`, `unit`, `reference {name, value}`, `ratio`.
+ */
+
+import { readLog } from "../store/log_reader.ts";
+import { type PgbenchRun, quantile, runPgbench } from "./pgbench_run.ts";
+import { startPgbouncer } from "./pgbouncer.ts";
+import { type ProxyMode, type ProxyServe, startProxyServe } from "./proxy_serve.ts";
+import { procMemory } from "./scale_process.ts";
+
+/** Options of {@link benchProxy}. */
+export interface ProxyBenchOptions {
+  /** A PostgreSQL on 127.0.0.1 that trusts `user` over TCP, with pgbench's tables in place. */
+  pgPort: number;
+  user: string;
+  /** An empty directory for the daemons' data, pgbouncer's config and pgbench's logs. */
+  dir: string;
+  /** Length of each run: seconds, or transactions per client. */
+  length: { seconds: number } | { transactions: number };
+  clients: number;
+  jobs: number;
+  /** Runs of each target, interleaved; TPS is their median, latencies are pooled. Default 1. */
+  rounds?: number;
+}
+
+/** What the rounds of one target measured. */
+interface Measured {
+  runs: PgbenchRun[];
+  stored: number;
+  wall: number;
+  cpu: number;
+  rssMib: number;
+  hwmMib: number;
+}
+
+/** One result line. */
+export interface ProxyBenchResult {
+  bench: string;
+  value: number;
+  unit: string;
+  reference?: { name: string; value: number };
+  ratio?: number;
+  [extra: string]: unknown;
+}
+
+type Target = "direct" | "pgbouncer" | ProxyMode;
+const TARGETS: readonly Target[] = ["direct", "pgbouncer", "observe", "enforce"];
+const QUERY_MODES = ["simple", "prepared"] as const;
+const CLK_TCK = 100;
+
+/** Runs every target in both query modes; calls `report` with each result line. */
+export async function benchProxy(
+  opts: ProxyBenchOptions,
+  report: (r: ProxyBenchResult) => void,
+): Promise<void> {
+  await using bouncer = await startPgbouncer({
+    dir: await subdir(opts.dir, "pgbouncer"),
+    upstreamPort: opts.pgPort,
+    user: opts.user,
+    poolSize: opts.clients + 2,
+  });
+  await using observe = await startProxyServe({
+    dir: await subdir(opts.dir, "observe"),
+    upstreamPort: opts.pgPort,
+    mode: "observe",
+  });
+  await using enforce = await startProxyServe({
+    dir: await subdir(opts.dir, "enforce"),
+    upstreamPort: opts.pgPort,
+    mode: "enforce",
+  });
+  const daemons = { observe, enforce };
+  const ports: Record<Target, number> = {
+    direct: opts.pgPort,
+    pgbouncer: bouncer.port,
+    observe: observe.port,
+    enforce: enforce.port,
+  };
+  const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
+  for (const mode of QUERY_MODES) {
+    const measured = new Map<Target, Measured>(
+      TARGETS.map((t) => [t, { runs: [], stored: 0, wall: 0, cpu: 0, rssMib: 0, hwmMib: 0 }]),
+    );
+    // Rounds go through every target in turn, so that a burst of load elsewhere on the machine
+    // falls on all of them rather than on one.
+    for (let r = 0; r < (opts.rounds ?? 1); r++) {
+      for (const target of TARGETS) {
+        const m = measured.get(target)!;
+        const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
+        const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
+        await tail?.read();
+        const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
+        const started = performance.now();
+        m.runs.push(
+          await runPgbench({
+            port: ports[target],
+            user: opts.user,
+            mode,
+            clients: opts.clients,
+            jobs: opts.jobs,
+            length: opts.length,
+            logDir: await subdir(opts.dir, `log-${target}-${mode}-${r}`),
+          }),
+        );
+        if (daemon === undefined || tail === undefined) continue;
+        m.stored += await tail.settle();
+        m.wall += (performance.now() - started) / 1000;
+        m.cpu += (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
+        const memory = await procMemory(daemon.pid);
+        m.rssMib = memory.rssMib;
+        m.hwmMib = memory.hwmMib;
+      }
+    }
+    const runs = new Map<Target, PgbenchRun>(
+      [...measured].map(([target, m]) => [target, combine(m.runs)]),
+    );
+    const daemonLines = new Map<Target, ProxyBenchResult[]>();
+    for (const target of ["observe", "enforce"] as const) {
+      const m = measured.get(target)!;
+      daemonLines.set(target, [{
+        bench: `proxy.${target}.${mode}.events`,
+        value: Math.round(m.stored / m.wall),
+        unit: "events/s stored, from pgbench's start until the run's record is complete",
+        events: m.stored,
+        seconds: round(m.wall, 2),
+      }, {
+        bench: `proxy.${target}.${mode}.cpu`,
+        value: round(m.cpu / m.wall, 3),
+        unit: "CPU cores used by vigil serve during the runs",
+        cpu_s: round(m.cpu, 2),
+        rss_mib: m.rssMib,
+        peak_rss_mib: m.hwmMib,
+      }]);
+    }
+    const direct = runs.get("direct")!;
+    const bouncer = runs.get("pgbouncer")!;
+    for (const target of TARGETS) {
+      const run = runs.get(target)!;
+      const reference = target === "pgbouncer" ? direct : bouncer;
+      const ref = target === "pgbouncer" ? "direct to PostgreSQL" : "through pgbouncer";
+      report({
+        bench: `proxy.${target}.${mode}.tps`,
+        value: round(run.tps, 1),
+        unit: `TPS, pgbench TPC-B -M ${mode}, ${opts.clients} clients`,
+        ...(target === "direct" ? {} : {
+          reference: { name: `${ref}, same run`, value: round(reference.tps, 1) },
+          ratio: round(run.tps / reference.tps, 3),
+        }),
+        transactions: run.transactions,
+        ...(opts.rounds === undefined || opts.rounds === 1
+          ? {}
+          : { tps_of_rounds: measured.get(target)!.runs.map((x) => round(x.tps, 1)) }),
+      });
+      if (target === "direct") continue;
+      const added = (p: number, r: PgbenchRun) =>
+        round((quantile(r.latenciesUs, p) - quantile(direct.latenciesUs, p)) / 1000, 3);
+      report({
+        bench: `proxy.${target}.${mode}.latency_added_p99`,
+        value: added(0.99, run),
+        unit: "ms added to the p99 transaction latency over the direct run",
+        ...(target === "pgbouncer" ? {} : {
+          reference: { name: "pgbouncer's, same run", value: added(0.99, bouncer) },
+        }),
+        p50_added_ms: added(0.5, run),
+        p50_ms: round(quantile(run.latenciesUs, 0.5) / 1000, 3),
+        p99_ms: round(quantile(run.latenciesUs, 0.99) / 1000, 3),
+        direct_p50_ms: round(quantile(direct.latenciesUs, 0.5) / 1000, 3),
+        direct_p99_ms: round(quantile(direct.latenciesUs, 0.99) / 1000, 3),
+      });
+      for (const line of daemonLines.get(target) ?? []) report(line);
+    }
+  }
+}
+
+/**
+ * Reads a daemon's log forward from where it last stopped, counting its source's events and
+ * which of its sessions are still open, so that `settle` knows when a run's record is complete.
+ */
+class RecordTail {
+  #daemon: ProxyServe;
+  #next = 0;
+  #open = new Set<string>();
+  #stored = 0;
+
+  constructor(daemon: ProxyServe) {
+    this.#daemon = daemon;
+  }
+
+  /** Reads what is new; returns how many of the source's events that was. */
+  async read(): Promise<number> {
+    let count = 0;
+    for await (const { seq, event } of readLog(this.#daemon.dataDir, { fromSeq: this.#next })) {
+      this.#next = seq + 1;
+      if (event.source !== this.#daemon.source) continue;
+      count++;
+      const session = String(event.session_id);
+      if (event.command === "CONNECT") this.#open.add(session);
+      if (event.command === "DISCONNECT") this.#open.delete(session);
+    }
+    this.#stored += count;
+    return count;
+  }
+
+  /** Waits until every session seen has closed; returns the events stored since last settled. */
+  async settle(timeoutMs = 120_000): Promise<number> {
+    const before = this.#stored;
+    const deadline = performance.now() + timeoutMs;
+    let seenAny = false;
+    for (;;) {
+      seenAny = (await this.read()) > 0 || seenAny;
+      if (seenAny && this.#open.size === 0) return this.#stored - before;
+      if (performance.now() > deadline) {
+        throw new Error(
+          `the proxy's record of the run was not complete within ${timeoutMs / 1000} s ` +
+            `(${this.#open.size} sessions open): ${await this.#daemon.logTail()}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/** One run standing for several: the median TPS, every transaction's latency. */
+function combine(runs: PgbenchRun[]): PgbenchRun {
+  if (runs.length === 1) return runs[0]!;
+  const tps = Float64Array.from(runs.map((r) => r.tps)).sort();
+  const all = new Float64Array(runs.reduce((n, r) => n + r.latenciesUs.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r.latenciesUs, at);
+    at += r.latenciesUs.length;
+  }
+  return {
+    tps: quantile(tps, 0.5),
+    transactions: runs.reduce((n, r) => n + r.transactions, 0),
+    latenciesUs: all.sort(),
+  };
+}
+
+/** utime + stime of a process, in clock ticks, read through `cat` as `procMemory` does. */
+async function cpuTicks(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/stat`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  // Fields after the parenthesised command name, which may itself hold spaces.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function subdir(dir: string, name: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.mkdir(path, { recursive: true });
+  return path;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
