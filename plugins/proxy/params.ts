@@ -57,6 +57,8 @@ function binaryText(v: Uint8Array, oid: number): string | undefined {
       return n === 8 ? timestampText(view.getBigInt64(0), "") : undefined;
     case 1184: // timestamptz, shown in UTC
       return n === 8 ? timestampText(view.getBigInt64(0), "+00") : undefined;
+    case 1700: // numeric
+      return numericText(view);
     default:
       return TEXT_TYPES.has(oid) ? decoder.decode(v) : undefined;
   }
@@ -77,6 +79,37 @@ function float4Text(x: number): string {
     if (Math.fround(shorter) === x) return String(shorter);
   }
   return String(Number(x.toPrecision(9)));
+}
+
+/**
+ * A binary numeric as PostgreSQL prints it (`numeric_send`): digit count, weight (of the first
+ * base-10000 digit), sign, display scale, then the base-10000 digits.
+ */
+function numericText(view: DataView): string | undefined {
+  if (view.byteLength < 8) return undefined;
+  const ndigits = view.getInt16(0);
+  const weight = view.getInt16(2);
+  const sign = view.getUint16(4);
+  const dscale = view.getUint16(6);
+  if (ndigits < 0 || view.byteLength !== 8 + 2 * ndigits) return undefined;
+  if (sign === 0xc000) return "NaN";
+  if (sign === 0xd000) return "Infinity";
+  if (sign === 0xf000) return "-Infinity";
+  if (sign !== 0 && sign !== 0x4000) return undefined;
+  const digit = (i: number): number => (i >= 0 && i < ndigits ? view.getInt16(8 + 2 * i) : 0);
+  for (let i = 0; i < ndigits; i++) if (digit(i) < 0 || digit(i) > 9999) return undefined;
+  let whole = "";
+  for (let i = 0; i <= weight; i++) {
+    whole += i === 0 ? String(digit(i)) : String(digit(i)).padStart(4, "0");
+  }
+  if (whole === "") whole = "0";
+  let fraction = "";
+  for (let i = weight + 1; fraction.length < dscale; i++) {
+    fraction += String(digit(i)).padStart(4, "0");
+  }
+  const text = whole + (dscale > 0 ? "." + fraction.slice(0, dscale) : "");
+  const zero = ndigits === 0 || /^[0.]*$/.test(text);
+  return sign === 0x4000 && !zero ? "-" + text : text;
 }
 
 function uuidText(v: Uint8Array): string {

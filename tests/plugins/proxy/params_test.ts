@@ -12,6 +12,17 @@ function bytes(size: number, fill: (v: DataView) => void): Uint8Array {
   return b;
 }
 
+/** A binary numeric (`numeric_send`): base-10000 digits, weight, sign, display scale. */
+function numeric(digits: number[], weight: number, sign: number, dscale: number): Uint8Array {
+  return bytes(8 + 2 * digits.length, (v) => {
+    v.setInt16(0, digits.length);
+    v.setInt16(2, weight);
+    v.setUint16(4, sign);
+    v.setUint16(6, dscale);
+    digits.forEach((d, i) => v.setInt16(8 + 2 * i, d));
+  });
+}
+
 Deno.test("paramText() decodes binary values of known types and shows others in hex", () => {
   const enc = new TextEncoder();
   const cases: [Uint8Array | null, number, number, string | null][] = [
@@ -31,7 +42,13 @@ Deno.test("paramText() decodes binary values of known types and shows others in 
     [bytes(8, (v) => v.setBigInt64(0, 1_500_000n)), 1, 1114, "2000-01-01 00:00:01.5"],
     [bytes(8, (v) => v.setBigInt64(0, -1n)), 1, 1184, "1999-12-31 23:59:59.999999+00"],
     [new Uint8Array([0xde, 0xad]), 1, 17, "\\xdead"],
-    [new Uint8Array([0xde, 0xad]), 1, 1700, "\\xdead"], // numeric: not decoded
+    [new Uint8Array([0xde, 0xad]), 1, 1700, "\\xdead"], // numeric cut short
+    [numeric([12, 5000], 0, 0, 2), 1, 1700, "12.50"],
+    [numeric([10], -1, 0x4000, 3), 1, 1700, "-0.001"],
+    [numeric([1], 2, 0, 0), 1, 1700, "100000000"],
+    [numeric([], 0, 0, 2), 1, 1700, "0.00"],
+    [numeric([], 0, 0xc000, 0), 1, 1700, "NaN"],
+    [numeric([1, 2345, 6789], 1, 0x4000, 4), 1, 1700, "-12345.6789"],
     [new Uint8Array([1, 2, 3]), 1, 23, "\\x010203"], // wrong size for int4
     [new Uint8Array([0xde, 0xad]), 1, 0, "\\xdead"], // type unknown
   ];
