@@ -1,5 +1,5 @@
 /**
- * The program behind `vigil bench proxy` (`daemon/bench/proxy_bench.ts`): a throwaway
+ * The program behind `vigil bench proxy` (`plugins/proxy/bench/proxy_bench.ts`): a throwaway
  * PostgreSQL 15 of the test harness (pgAudit off, so that only the path in front of the server
  * differs between runs), pgbench's tables at `--scale`, then the four ways in and both query
  * modes. It runs as a child of `vigil bench` with the permissions that starting PostgreSQL,
@@ -10,8 +10,8 @@
  */
 
 import { print, setLogLevel } from "../daemon/log.ts";
-import { benchProxy } from "../daemon/bench/proxy_bench.ts";
-import { PGBENCH } from "../daemon/bench/pgbench_run.ts";
+import { benchProxy } from "../plugins/proxy/bench/proxy_bench.ts";
+import { PGBENCH } from "../plugins/proxy/bench/pgbench_run.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
 function count(name: string, fallback: number): number {

@@ -1,5 +1,5 @@
 /**
- * `vigil bench [store|detect|search|scale|export|proxy|<source type>] [--events N]` (some with
+ * `vigil bench [store|detect|search|scale|export|<source type>] [--events N]` (some with
  * flags of their own): benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
  * the same run on the same machine. `vigil bench triggers --dsn DSN` (`pg/bench.ts`) measures what
@@ -9,7 +9,7 @@
 import { benchStore } from "../bench/store_bench.ts";
 import { print } from "../log.ts";
 import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
-import { intFlag, noRest, parseFlags, UsageError } from "./args.ts";
+import { intFlag, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
 /** Run only when named: they build large stores (search: 10M events by default). */
@@ -18,10 +18,6 @@ const ON_REQUEST = ["search", "scale"];
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
   if (argv[0] === "export") return await benchExport(argv.slice(1));
-  // The proxy against pgbouncer: a child program of the checkout (see benchProxy below). It
-  // could become the proxy plugin's `bench`; it runs before the plugins' own benches so that
-  // `proxy` means this one either way.
-  if (argv[0] === "proxy") return await benchProxy(argv.slice(1));
   // The statement triggers' cost in the database (pg-install's side, not a source's).
   if (argv[0] === "triggers") {
     return await (await import("../pg/bench.ts")).benchTriggersCommand(argv.slice(1));
@@ -88,58 +84,6 @@ async function benchExport(argv: string[]): Promise<number> {
       "--allow-sys",
       script.pathname,
       String(events),
-    ],
-    stdin: "null",
-  }).spawn();
-  return (await child.status).code;
-}
-
-/**
- * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]
- * [--rounds N]`:
- * pgbench directly, through pgbouncer and through the proxy source in both modes
- * (`daemon/bench/proxy_bench.ts`), run as a child Deno on the bench script of a source
- * checkout: it starts a throwaway PostgreSQL, pgbench, pgbouncer and `vigil serve`, which the
- * appliance's own permissions do not allow.
- */
-async function benchProxy(argv: string[]): Promise<number> {
-  const { values, rest } = parseFlags(argv, {
-    seconds: { type: "string" },
-    transactions: { type: "string" },
-    clients: { type: "string" },
-    jobs: { type: "string" },
-    scale: { type: "string" },
-    rounds: { type: "string" },
-  });
-  noRest(rest);
-  if (values.seconds !== undefined && values.transactions !== undefined) {
-    throw new UsageError("give --seconds or --transactions, not both");
-  }
-  const passed: string[] = [];
-  for (const flag of ["seconds", "transactions", "clients", "jobs", "scale", "rounds"] as const) {
-    const n = intFlag(values[flag], flag);
-    if (n === 0) throw new UsageError(`--${flag} must be at least 1`);
-    if (n !== undefined) passed.push(`--${flag}`, String(n));
-  }
-  const script = new URL("../../scripts/bench_proxy.ts", import.meta.url);
-  try {
-    await Deno.stat(script);
-  } catch {
-    throw new UsageError(`bench proxy needs a source checkout: no ${script.pathname}`);
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-ffi",
-      "--allow-sys",
-      "--allow-net=127.0.0.1,localhost",
-      script.pathname,
-      ...passed,
     ],
     stdin: "null",
   }).spawn();

@@ -76,4 +76,6 @@ export const PROXY_PLUGIN: SourcePlugin = Object.freeze({
     { name: "events_lost", help: "Observe mode: events not stored this run (see PROXY_GAP)." },
   ],
   probe: probeProxy,
+  // Loaded only when asked for, so that no bench code sits on the source's path.
+  bench: async (argv: string[]) => (await import("./bench/command.ts")).proxyBenchCommand(argv),
 });

@@ -274,7 +274,12 @@ export class Session {
     });
     for (;;) {
       const chunk = await upstream.channel.read();
-      if (chunk === null) return this.close("server", this.#serverError());
+      if (chunk === null) {
+        // After the client's Terminate the server closes first, often before the client's
+        // own close is read: the client ended the session.
+        if (tracker.terminated) return this.close("client");
+        return this.close("server", this.#serverError());
+      }
       tracker.beginChunk();
       authEnd = auth ? chunk.length : 0;
       try {

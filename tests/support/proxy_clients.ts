@@ -11,7 +11,7 @@ import {
   type ProxyMode,
   type ProxyServe,
   startProxyServe,
-} from "../../daemon/bench/proxy_serve.ts";
+} from "../../plugins/proxy/bench/proxy_serve.ts";
 import { assertEventually } from "./assert.ts";
 import { type PgCluster, startPostgres } from "./postgres.ts";
 import { makeTestCerts } from "./test_ca.ts";

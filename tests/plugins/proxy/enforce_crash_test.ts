@@ -12,7 +12,7 @@
  *   and no source position or session id is stored twice across the restarts.
  */
 
-import { type ProxyServe, startProxyServe } from "../../../daemon/bench/proxy_serve.ts";
+import { type ProxyServe, startProxyServe } from "../../../plugins/proxy/bench/proxy_serve.ts";
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { backgroundLoad } from "../../support/background_load.ts";
 import { PGBENCH, pgbench } from "../../support/pgbench.ts";

@@ -7,9 +7,9 @@
  * events its source stored, from the log (the truth, readable while the daemon appends).
  */
 
-import type { AuditEvent } from "../event/model.ts";
-import { readLog } from "../store/log_reader.ts";
-import { type ChildVigil, spawnVigil, waitHealthy } from "./scale_process.ts";
+import type { AuditEvent } from "../../../daemon/event/model.ts";
+import { readLog } from "../../../daemon/store/log_reader.ts";
+import { type ChildVigil, spawnVigil, waitHealthy } from "../../../daemon/bench/scale_process.ts";
 
 /** How the proxy stores events: see the README's proxy section. */
 export type ProxyMode = "observe" | "enforce";

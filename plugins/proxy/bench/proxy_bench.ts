@@ -11,11 +11,11 @@
  * Prints one JSON object a line: `bench`, `value`, `unit`, `reference {name, value}`, `ratio`.
  */
 
-import { readLog } from "../store/log_reader.ts";
+import { readLog } from "../../../daemon/store/log_reader.ts";
 import { type PgbenchRun, quantile, runPgbench } from "./pgbench_run.ts";
 import { startPgbouncer } from "./pgbouncer.ts";
 import { type ProxyMode, type ProxyServe, startProxyServe } from "./proxy_serve.ts";
-import { procMemory } from "./scale_process.ts";
+import { procMemory } from "../../../daemon/bench/scale_process.ts";
 
 /** Options of {@link benchProxy}. */
 export interface ProxyBenchOptions {
