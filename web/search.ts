@@ -11,7 +11,7 @@
 import type { AuditEvent } from "../daemon/event/model.ts";
 import { EVENT_KINDS, type EventKind } from "../daemon/event/model.ts";
 import { parseRfc3339Micros } from "../daemon/event/time.ts";
-import { compileFilter, type EventFilter } from "../daemon/index/filter.ts";
+import { compileFilter, type EventFilter, TEXT_FILTERS } from "../daemon/index/filter.ts";
 import { countMatches, searchLog, type SearchStats } from "../daemon/index/search.ts";
 import { SeqReader } from "../daemon/store/seq_reader.ts";
 import type { Store } from "../daemon/store/store.ts";
@@ -93,21 +93,7 @@ export function parseSearch(
   defaults: { limit: number },
 ): SearchRequest {
   const filter: EventFilter = {};
-  for (
-    const k of [
-      "source",
-      "role",
-      "db",
-      "object",
-      "command",
-      "text",
-      "app_user",
-      "client_addr",
-      "application_name",
-      "session_id",
-      "sqlstate",
-    ] as const
-  ) {
+  for (const k of TEXT_FILTERS) {
     const v = get(k)?.trim();
     if (v) filter[k] = v;
   }

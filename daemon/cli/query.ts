@@ -12,7 +12,7 @@
 
 import { formatRfc3339Micros, parseRfc3339Micros } from "../event/time.ts";
 import { type AuditEvent, EVENT_KINDS, type EventKind } from "../event/model.ts";
-import { compileFilter, type EventFilter } from "../index/filter.ts";
+import { compileFilter, type EventFilter, TEXT_FILTERS } from "../index/filter.ts";
 import { openIndexForRead } from "../index/feed.ts";
 import { searchLog } from "../index/search.ts";
 import { log, print } from "../log.ts";
@@ -33,19 +33,7 @@ function timeFlag(v: string | undefined, flag: string): number | undefined {
 }
 
 /** The text filters of the flags of the same names. */
-const TEXT_FLAGS = [
-  "source",
-  "role",
-  "db",
-  "object",
-  "command",
-  "text",
-  "app_user",
-  "client_addr",
-  "application_name",
-  "session_id",
-  "sqlstate",
-] as const;
+const TEXT_FLAGS = TEXT_FILTERS;
 
 /** The filter the flags describe; throws UsageError for a bad one. */
 function filterOf(values: Record<string, string | undefined>): EventFilter {

@@ -80,6 +80,21 @@ export const ATTRIBUTED_FIELDS = [
 ] as const;
 export type AttributedField = typeof ATTRIBUTED_FIELDS[number];
 
+/** The filters given as plain text (a flag of `vigil query`, a query parameter of the UI). */
+export const TEXT_FILTERS = [
+  "source",
+  "role",
+  "db",
+  "object",
+  "command",
+  "text",
+  "app_user",
+  "client_addr",
+  "application_name",
+  "session_id",
+  "sqlstate",
+] as const;
+
 /** A filter after validation, with tokens and folded values worked out once. */
 export interface CompiledFilter {
   readonly equal: readonly (readonly [typeof EQUALITY_FIELDS[number], string])[];
