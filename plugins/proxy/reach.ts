@@ -15,7 +15,7 @@ export function proxyReach(table: Readonly<Record<string, unknown>>): SourceReac
   const s = proxyConfigFromTable(table);
   const read: SourceRead[] = [];
   if (s.tlsCert !== null) read.push({ key: "tls_cert", path: s.tlsCert });
-  if (s.tlsKey !== null) read.push({ key: "tls_key", path: s.tlsKey, secret: true });
+  if (s.tlsKey !== null) read.push({ key: "tls_key", path: s.tlsKey });
   if (s.server.sslrootcert !== undefined) {
     read.push({ key: "upstream", path: s.server.sslrootcert });
   }
