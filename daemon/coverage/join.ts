@@ -36,6 +36,7 @@ import { parseRfc3339Micros } from "../event/time.ts";
 import { Channels } from "./channels.ts";
 import { DdlJoin } from "./ddl_join.ts";
 import type { CoverageFinding } from "./finding.ts";
+import { fits, forget, type Line, type OpenRows, remember, type Stmt } from "./pending.ts";
 
 export type { CoverageFinding } from "./finding.ts";
 
@@ -66,49 +67,6 @@ export interface JoinOptions {
   /** Most pending entries of each kind (statements, lines, DDL, open rows). */
   maxPending?: number;
 }
-
-interface Stmt {
-  seq: number;
-  db: string;
-  session: string;
-  start: number;
-  commit: number;
-  op: string;
-  table: string;
-  xid: number | undefined;
-  role: string | undefined;
-  addr: string | undefined;
-  statement: string | undefined;
-  pgauditLog: string | undefined;
-  rows: number[];
-}
-
-interface Line {
-  seq: number;
-  db: string;
-  session: string;
-  ts: number;
-  command: string;
-  table: string | undefined;
-  xid: number | undefined;
-}
-
-/** The row changes of a WAL source's open transaction not yet claimed by a statement. */
-interface OpenRows {
-  xid: number;
-  byTable: Map<string, number[]>;
-}
-
-/** pgAudit's commands for each operation a statement trigger reports (COPY FROM inserts). */
-const LOG_COMMANDS: Readonly<Record<string, readonly string[]>> = {
-  INSERT: ["INSERT", "COPY"],
-  UPDATE: ["UPDATE"],
-  DELETE: ["DELETE"],
-  TRUNCATE: ["TRUNCATE TABLE"],
-};
-
-/** csvlog and jsonlog print milliseconds: a line may read up to 1 ms before its statement. */
-const LOG_RESOLUTION = 1000;
 
 const SAVE_VERSION = 2;
 
@@ -396,37 +354,4 @@ export class CoverageJoin {
 /** A statement message of the WAL source. */
 export function isStatement(ev: AuditEvent): boolean {
   return ev.kind === "message" && ev.command === STATEMENT_COMMAND && ev.context !== undefined;
-}
-
-/** Adds a pending entry to its list and its session's. */
-function remember<T extends { seq: number; session: string }>(
-  all: Map<number, T>,
-  of: Map<string, Map<number, T>>,
-  x: T,
-): void {
-  all.set(x.seq, x);
-  let m = of.get(x.session);
-  if (m === undefined) of.set(x.session, m = new Map());
-  m.set(x.seq, x);
-}
-
-/** Removes a pending entry from its list and its session's. */
-function forget<T extends { seq: number; session: string }>(
-  all: Map<number, T>,
-  of: Map<string, Map<number, T>>,
-  x: T,
-): void {
-  all.delete(x.seq);
-  const m = of.get(x.session);
-  m?.delete(x.seq);
-  if (m?.size === 0) of.delete(x.session);
-}
-
-/** Whether pgAudit line `l` logged statement `s`; see the module documentation. */
-function fits(s: Stmt, l: Line): boolean {
-  return s.db === l.db && s.session === l.session && s.session !== "" &&
-    (LOG_COMMANDS[s.op]?.includes(l.command) ?? false) &&
-    l.ts >= s.start - LOG_RESOLUTION && l.ts <= s.commit + LOG_RESOLUTION &&
-    (l.table === undefined || l.table === s.table) &&
-    (l.xid === undefined || s.xid === undefined || l.xid === s.xid);
 }

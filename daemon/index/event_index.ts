@@ -18,7 +18,6 @@
  * ```
  */
 
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
@@ -32,20 +31,16 @@ import {
   type SqlQuery,
   textMatch,
 } from "./filter_sql.ts";
-import {
-  createSecondaryIndexes,
-  dropSecondaryIndexes,
-  isEmpty,
-  recreate,
-  SCHEMA_VERSION,
-  storedVersion,
-} from "./schema.ts";
+import { createSecondaryIndexes, dropSecondaryIndexes, recreate } from "./schema.ts";
+import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
 import { dropRowsBefore } from "./drop.ts";
 import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { foldText, searchableText } from "./text.ts";
+
+export { IndexUnavailableError, type OpenIndexOptions } from "./index_db.ts";
 
 /** File name of the index inside the data directory. */
 export const INDEX_FILE = "index.sqlite";
@@ -61,36 +56,12 @@ export interface IndexRecord {
   event: AuditEvent;
 }
 
-/** How to open the index. */
-export interface OpenIndexOptions {
-  /** Open for searching only, beside a writer in another process. Default false. */
-  readonly?: boolean;
-  /** How long to wait for another connection's lock, in ms. Default 5000. */
-  busyTimeoutMs?: number;
-  /**
-   * How text searches find their events: `"auto"` (the default) chooses per query; tests name
-   * one plan to check that each gives the same answer. See `Drive` in `filter_sql.ts`.
-   */
-  drive?: "auto" | Drive;
-}
-
 /**
  * Most events a text search walks row by row, testing each one's text, when its other
  * conditions (role, time…) leave that few and the trigram index holds more candidates; else it
  * walks the candidates newest first. A bounded count of that many costs a few ms.
  */
 const ROW_WALK_LIMIT = 20_000;
-
-/**
- * The index cannot be read: it does not exist yet, or it has another layout than this build
- * reads (the writer is about to rebuild it). Readers answer from the log instead.
- */
-export class IndexUnavailableError extends Error {
-  override name = "IndexUnavailableError";
-  constructor(readonly path: string, readonly reason: "missing" | "version", detail: string) {
-    super(`Cannot read search index ${path}: ${detail}`);
-  }
-}
 
 const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
 const EVENT_WIDTH = 9;
@@ -106,7 +77,6 @@ const FIELDS: RowShape = {
 /** Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time. */
 const DROP_LIMIT = 16_384;
 
-/** The search index of one data directory. */
 export class EventIndex {
   readonly path: string;
   readonly readonly: boolean;
@@ -140,61 +110,8 @@ export class EventIndex {
    * missing or of another version.
    */
   static open(path: string, options: OpenIndexOptions = {}): EventIndex {
-    const readonly = options.readonly ?? false;
-    const timeout = options.busyTimeoutMs ?? 5000;
-    const drive = options.drive ?? "auto";
-    if (!Number.isSafeInteger(timeout) || timeout < 0) {
-      throw new RangeError(`Cannot open search index ${path}: bad busyTimeoutMs ${timeout}`);
-    }
-    if (readonly && !existsSync(path)) {
-      throw new IndexUnavailableError(path, "missing", "it does not exist");
-    }
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path, { readOnly: readonly });
-    } catch (e) {
-      throw new Error(`Cannot open search index ${path}: ${(e as Error).message}`, { cause: e });
-    }
-    try {
-      // A number we checked above; PRAGMA takes no bound parameters.
-      db.exec(`PRAGMA busy_timeout = ${timeout}`);
-      if (readonly) {
-        const v = storedVersion(db);
-        if (v !== SCHEMA_VERSION) {
-          const found = v === undefined ? "no schema version" : `schema version ${v}`;
-          throw new IndexUnavailableError(
-            path,
-            "version",
-            `found ${found}, this build reads ${SCHEMA_VERSION}`,
-          );
-        }
-        return new EventIndex(path, db, { readonly: true, rebuilt: false, drive });
-      }
-      db.exec("PRAGMA journal_mode = WAL");
-      // Derived data: a crash may lose the last commits, and the feeder re-adds them from the log.
-      db.exec("PRAGMA synchronous = NORMAL");
-      db.exec("PRAGMA cache_size = -32768");
-      db.exec("BEGIN IMMEDIATE");
-      let rebuilt = false;
-      try {
-        if (storedVersion(db) !== SCHEMA_VERSION) {
-          rebuilt = !isEmpty(db);
-          recreate(db);
-        }
-        // A bulk fill cut short (see `bulkFill`) left them out: searches are right without
-        // them, but slow.
-        createSecondaryIndexes(db);
-        db.exec("COMMIT");
-      } catch (e) {
-        db.exec("ROLLBACK");
-        throw e;
-      }
-      return new EventIndex(path, db, { readonly: false, rebuilt, drive });
-    } catch (e) {
-      db.close();
-      if (e instanceof IndexUnavailableError) throw e;
-      throw new Error(`Cannot open search index ${path}: ${(e as Error).message}`, { cause: e });
-    }
+    const { db, readonly, rebuilt } = openIndexDb(path, options);
+    return new EventIndex(path, db, { readonly, rebuilt, drive: options.drive ?? "auto" });
   }
 
   #writable(what: string): void {
