@@ -6,6 +6,7 @@
  */
 
 import { assertEventually } from "../support/assert.ts";
+export { freePort } from "../support/ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -106,14 +107,6 @@ export function waitForLine(r: Running, re: RegExp, timeoutMs = 30_000): Promise
     timeoutMs,
     message: `a line matching ${re} (got:\n${r.lines.join("\n")}\n)`,
   });
-}
-
-/** A TCP port on loopback that nothing listens on now. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** GET /healthz: status code and parsed body. */

@@ -15,6 +15,7 @@
  */
 
 import type { S3Config } from "../../daemon/export/s3_client.ts";
+import { freePort } from "./ports.ts";
 
 /** A running gateway. */
 export interface CephRgw extends AsyncDisposable {
@@ -291,11 +292,4 @@ async function tailLogs(dir: string): Promise<string> {
     }
   } catch { /* no logs yet */ }
   return out.join("\n");
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }

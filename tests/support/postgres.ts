@@ -23,6 +23,7 @@ import { dirname, join } from "node:path";
 import { type AuthMethod, hbaConf, HOST, LOG_LINE_PREFIX, serverConf } from "./_postgres_conf.ts";
 import { type Output, run, type ServerUser, serverUser } from "./_postgres_process.ts";
 import { type RunningServer, startServer, stopServer } from "./_postgres_server.ts";
+import { freePort } from "./ports.ts";
 
 export { LOG_FILENAME, LOG_LINE_PREFIX } from "./_postgres_conf.ts";
 export type { AuthMethod } from "./_postgres_conf.ts";
@@ -340,13 +341,6 @@ class Cluster implements PgCluster {
     await Deno.writeTextFile(path, text, { mode: 0o600 });
     if (this.#user) await Deno.chown(path, this.#user.uid, this.#user.gid);
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 function describe(out: Output): string {

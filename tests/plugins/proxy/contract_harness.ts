@@ -14,16 +14,9 @@ import { assertEventually } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import type { ContractHarness, SourceFixture } from "../../support/source_contract.ts";
 import { psql } from "./_harness.ts";
+import { freePort } from "../../support/ports.ts";
 
 const MARK = /^SELECT 'contract-(\d+)'$/;
-
-/** A port free a moment ago: the source binds it on each (re)start. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function proxyFixture(): Promise<SourceFixture> {
   const pg = await startPostgres();

@@ -8,13 +8,7 @@ import { PROXY_PLUGIN } from "../../../plugins/proxy/mod.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { enableTls } from "../../support/pg_tls.ts";
 import { startPostgres } from "../../support/postgres.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort } from "../../support/ports.ts";
 
 Deno.test("proxy probe finds the upstream server, plain and over verified TLS", async () => {
   await using pg = await startPostgres();

@@ -13,13 +13,7 @@ import { startPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
 import { RawClient } from "./_client.ts";
 import { psql } from "./_harness.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort } from "../../support/ports.ts";
 
 Deno.test("vigil serve runs a proxy source from its config", async () => {
   await using pg = await startPostgres();
