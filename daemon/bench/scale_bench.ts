@@ -26,9 +26,29 @@ const IN_FLIGHT = 4;
 const SEARCHES = 60;
 const INTAKE_SECONDS = 10;
 
-/** Runs the scale benchmark in `dir`; returns its lines. */
+/** What the fill measured, kept in `fill.json` so that a large store is filled once. */
+interface FillFigures {
+  events: number;
+  seconds: number;
+  jsonBytes: number;
+  diskAlone: number;
+  /** Set once a run has measured this store: its intake added events, so it is not N any more. */
+  measured?: boolean;
+}
+
+/**
+ * Runs the scale benchmark in `dir`; returns its lines. A `dir` that holds the store and
+ * `fill.json` of an earlier run with the same `events` is measured again without filling it
+ * (its derived files are removed first, so the index build and the first start are whole);
+ * `fillOnly` stops after the fill.
+ */
 export async function benchScale(
-  opts: { events: number; dir: string; log?: (r: BenchResult) => void },
+  opts: {
+    events: number;
+    dir: string;
+    fillOnly?: boolean;
+    log?: (r: BenchResult) => void;
+  },
 ): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
   const emit = (r: BenchResult): void => {
@@ -38,8 +58,8 @@ export async function benchScale(
   const n = opts.events;
   const data = `${opts.dir}/data`;
 
-  const disk = await diskAlone(`${opts.dir}/disk-alone`, Math.min(n, 500_000));
-  const fill = await fillStore(data, n);
+  const fill = await filled(opts.dir, data, n);
+  const disk = fill.diskAlone;
   emit({
     bench: "scale.fill_rate",
     value: Math.round(n / fill.seconds),
@@ -48,7 +68,13 @@ export async function benchScale(
     ratio: round(n / fill.seconds / disk),
     events: n,
     seconds: round(fill.seconds),
+    ...(fill.reused ? { note: "measured when this store was filled (fill.json)" } : {}),
   });
+  if (opts.fillOnly === true) return out;
+  await Deno.writeTextFile(
+    `${opts.dir}/fill.json`,
+    JSON.stringify({ ...fill, reused: undefined, measured: true }) + "\n",
+  );
 
   const reindex = await timed(() => runVigil(["reindex", "--data", data]));
   const appendRate = n / fill.seconds;
@@ -88,6 +114,43 @@ export async function benchScale(
   for (const r of await serveFigures(opts.dir, data, n)) emit(r);
   for (const r of await exportFigures(opts.dir, data, n)) emit(r);
   return out;
+}
+
+/** The store of `n` events in `data`: filled now, or kept from an earlier run of this `dir`. */
+async function filled(
+  dir: string,
+  data: string,
+  n: number,
+): Promise<FillFigures & { reused: boolean }> {
+  const kept = `${dir}/fill.json`;
+  let prior: FillFigures | undefined;
+  try {
+    prior = JSON.parse(await Deno.readTextFile(kept)) as FillFigures;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`${kept}: ${e}`);
+  }
+  if (prior !== undefined) {
+    if (prior.events !== n) {
+      throw new Error(`${kept}: the store there holds ${prior.events} events, not ${n}`);
+    }
+    if (prior.measured === true) {
+      throw new Error(
+        `${kept}: this store was measured before, and that run's intake added events; fill anew`,
+      );
+    }
+    // What earlier measuring runs derived: built again, so every figure is of a whole build.
+    for await (const e of Deno.readDir(data)) {
+      if (/^(index\.sqlite.*|alerts\.db.*|detect-state\.jsonl.*)$/.test(e.name)) {
+        await Deno.remove(`${data}/${e.name}`, { recursive: true });
+      }
+    }
+    return { ...prior, reused: true };
+  }
+  const diskRate = await diskAlone(`${dir}/disk-alone`, Math.min(n, 500_000));
+  const fill = await fillStore(data, n);
+  const figures: FillFigures = { events: n, ...fill, diskAlone: diskRate };
+  await Deno.writeTextFile(kept, JSON.stringify(figures) + "\n");
+  return { ...figures, reused: false };
 }
 
 /** Events/s of writing the canonical JSON of `n` events to a file, one fdatasync a batch. */

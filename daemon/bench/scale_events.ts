@@ -3,8 +3,10 @@
  * from the event number so that a run can be repeated and compared. Per 100 events: 55 WAL row
  * changes with row images (mostly UPDATEs of accounts and payments, some INSERTs into a ledger,
  * a few DELETEs), 36 pgAudit statements (reads and writes, with bind parameters), 6 logins and
- * sessions ending, 2 failed logins, 1 DDL. 48 roles, 4 databases, 40 client addresses, three
- * applications, and event time spread evenly over `spanDays` (default 120, about four months).
+ * sessions ending, 1 failed login, 1 DDL as both channels record it (the WAL's event trigger,
+ * then pgAudit's line of the same text, so the coverage join pairs them as it does a real
+ * database's). 48 roles, 4 databases, 40 client addresses, three applications, and event time
+ * spread evenly over `spanDays` (default 120, about four months).
  */
 
 import type { NewEvent } from "../event/model.ts";
@@ -93,7 +95,24 @@ export function scaleEvent(i: number, n: number, spanDays = 120): NewEvent {
       command: k % 2 === 0 ? "LOGIN" : "DISCONNECT",
     };
   }
-  if (k < 99) {
+  if (k === 98) {
+    // The WAL's record of the DDL that pgAudit logs as event i + 1.
+    const twin = i + 1;
+    const twinDb = DBS[(twin >> 3) % DBS.length]!;
+    return {
+      ts,
+      source: `${twinDb}-wal`,
+      source_pos: `${(i >> 12).toString(16).toUpperCase()}/${(i * 120).toString(16)}#${k}`,
+      kind: "ddl",
+      db: twinDb,
+      role: ROLES[(twin * 7 + (twin >> 10)) % ROLES.length]!,
+      command: "ALTER TABLE",
+      object: TABLES[twin % TABLES.length]!,
+      xid: 1_000_000 + (i >> 2),
+      statement: ddlText(twin),
+    };
+  }
+  if (k < 98) {
     return {
       ...session,
       kind: "auth",
@@ -104,10 +123,18 @@ export function scaleEvent(i: number, n: number, spanDays = 120): NewEvent {
   }
   return {
     ...session,
-    kind: "ddl",
+    kind: "session",
+    audit_type: "SESSION",
     class: "DDL",
     command: "ALTER TABLE",
+    statement_id: i >> 3,
+    substatement_id: 1,
     object: TABLES[i % TABLES.length]!,
-    statement: `ALTER TABLE ${TABLES[i % TABLES.length]} ADD COLUMN note_${i % 97} text`,
+    object_type: "TABLE",
+    statement: ddlText(i),
   };
+}
+
+function ddlText(i: number): string {
+  return `ALTER TABLE ${TABLES[i % TABLES.length]} ADD COLUMN note_${i % 97} text`;
 }

@@ -25,7 +25,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   // A source type's own benchmark (`vigil bench pgaudit`), from its plugin.
   const plugin = SOURCE_PLUGINS.find((p) => p.type === argv[0]);
   if (plugin?.bench !== undefined) return await plugin.bench(argv.slice(1));
-  const { values, rest } = parseFlags(argv, { events: { type: "string" } });
+  const { values, rest } = parseFlags(argv, {
+    events: { type: "string" },
+    // scale: a directory kept across runs, so that a large store is filled once.
+    dir: { type: "string" },
+    "fill-only": { type: "boolean" },
+  });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
     if (!BENCHES.includes(n) && !ON_REQUEST.includes(n)) {
@@ -34,8 +39,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const flagEvents = intFlag(values.events, "events");
   const events = flagEvents ?? 1_000_000;
+  const keptDir = values.dir as string | undefined;
+  if (
+    (keptDir !== undefined || values["fill-only"] === true) &&
+    !(names.length === 1 && names[0] === "scale")
+  ) {
+    throw new UsageError("--dir and --fill-only are flags of `vigil bench scale` alone");
+  }
   for (const name of names) {
-    const dir = await Deno.makeTempDir({ prefix: `vigil-bench-${name}-` });
+    if (keptDir !== undefined) await Deno.mkdir(keptDir, { recursive: true });
+    const dir = keptDir ?? await Deno.makeTempDir({ prefix: `vigil-bench-${name}-` });
     try {
       if (name === "store") {
         for (const r of await benchStore({ events, dir })) print(JSON.stringify(r));
@@ -47,14 +60,19 @@ export async function benchCommand(argv: string[]): Promise<number> {
       }
       if (name === "scale") {
         const { benchScale } = await import("../bench/scale_bench.ts");
-        await benchScale({ events, dir, log: (r) => print(JSON.stringify(r)) });
+        await benchScale({
+          events,
+          dir,
+          fillOnly: values["fill-only"] === true,
+          log: (r) => print(JSON.stringify(r)),
+        });
       }
       if (name === "detect") {
         const { benchDetect } = await import("../detect/bench.ts");
         for (const r of await benchDetect({ events, dir })) print(JSON.stringify(r));
       }
     } finally {
-      await Deno.remove(dir, { recursive: true });
+      if (keptDir === undefined) await Deno.remove(dir, { recursive: true });
     }
   }
   return 0;
