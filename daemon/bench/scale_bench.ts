@@ -9,6 +9,9 @@
  * for the index build, the canonical JSON bytes for the space on disk, the Parquet writer alone
  * (in this process, on the same events) for the export.
  *
+ * With `sources`, `serve` is also measured under intake from a real WAL and pgAudit source
+ * (`scripts/bench_scale_sources.ts`).
+ *
  * It needs a source checkout (it starts `daemon/main.ts`) and Linux's /proc for memory.
  */
 
@@ -47,6 +50,8 @@ export async function benchScale(
     events: number;
     dir: string;
     fillOnly?: boolean;
+    /** Also measure `serve` under intake from real WAL and pgAudit sources (a source checkout). */
+    sources?: { seconds: number };
     log?: (r: BenchResult) => void;
   },
 ): Promise<BenchResult[]> {
@@ -112,6 +117,9 @@ export async function benchScale(
   });
 
   for (const r of await serveFigures(opts.dir, data, n)) emit(r);
+  if (opts.sources !== undefined) {
+    for (const r of await sourcesFigures(data, opts.sources.seconds)) emit(r);
+  }
   for (const r of await exportFigures(opts.dir, data, n)) emit(r);
   return out;
 }
@@ -402,6 +410,41 @@ async function exportFigures(dir: string, data: string, n: number): Promise<Benc
     rows,
     seconds: round(seconds),
   }, { bench: "scale.export_rss_high_water", value: hwm, unit: "MiB", rows }];
+}
+
+/**
+ * `serve` on this store under intake from a WAL and a pgAudit source on a throwaway PostgreSQL
+ * under pgbench (`scripts/bench_scale_sources.ts`, a child with the permissions starting
+ * PostgreSQL needs, which the appliance's own do not grant).
+ */
+async function sourcesFigures(data: string, seconds: number): Promise<BenchResult[]> {
+  const script = new URL("../../scripts/bench_scale_sources.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-ffi",
+      "--allow-sys",
+      "--allow-net=127.0.0.1,localhost",
+      script,
+      "--data",
+      data,
+      "--seconds",
+      String(seconds),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`${script} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  }
+  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
 
 async function runVigil(args: string[]): Promise<void> {
