@@ -5,6 +5,7 @@ import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { eventLines, runVigil } from "../../support/cli.ts";
+import { toFormat1 } from "../../support/format1.ts";
 import { segmentPaths, testEvent, withTempDir } from "../../support/store.ts";
 
 const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
@@ -101,22 +102,6 @@ Deno.test("a data dir of format 1 (no commit records) opens with its events and 
     await reopened.close();
   });
 });
-
-/** Rewrites a closed store as format 1 wrote it: the same records without commit records. */
-async function toFormat1(dir: string): Promise<void> {
-  for (const path of await segmentPaths(dir)) {
-    const mode = (await Deno.stat(path)).mode! & 0o777;
-    await Deno.chmod(path, 0o644);
-    const buf = await Deno.readFile(path);
-    const kept: Uint8Array[] = [buf.subarray(0, HEADER_SIZE)];
-    scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
-      if (f.type !== FRAME_COMMIT) kept.push(buf.subarray(f.offset, f.payload + f.length));
-    });
-    await Deno.writeFile(path, new Uint8Array(kept.flatMap((k) => [...k])));
-    await Deno.chmod(path, mode);
-  }
-  await Deno.writeTextFile(`${dir}/${FORMAT_FILE}`, "vigil-data 1\n");
-}
 
 async function firstSegment(dir: string): Promise<string> {
   const names: string[] = [];
