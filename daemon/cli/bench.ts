@@ -32,6 +32,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     "fill-only": { type: "boolean" },
     // scale: also under intake from real WAL and pgAudit sources, for this many seconds.
     sources: { type: "string" },
+    // scale: at most this many seconds for the first start's background builds.
+    budget: { type: "string" },
   });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
@@ -43,10 +45,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const events = flagEvents ?? 1_000_000;
   const keptDir = values.dir as string | undefined;
   const sourcesSeconds = intFlag(values.sources, "sources");
+  const budgetS = intFlag(values.budget, "budget");
   const scaleOnly = keptDir !== undefined || values["fill-only"] === true ||
-    sourcesSeconds !== undefined;
+    sourcesSeconds !== undefined || budgetS !== undefined;
   if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
-    throw new UsageError("--dir, --fill-only and --sources are flags of `vigil bench scale` alone");
+    throw new UsageError(
+      "--dir, --fill-only, --sources and --budget are flags of `vigil bench scale` alone",
+    );
   }
   for (const name of names) {
     if (keptDir !== undefined) await Deno.mkdir(keptDir, { recursive: true });
@@ -67,6 +72,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
           dir,
           fillOnly: values["fill-only"] === true,
           ...(sourcesSeconds === undefined ? {} : { sources: { seconds: sourcesSeconds } }),
+          ...(budgetS === undefined ? {} : { budgetS }),
           log: (r) => print(JSON.stringify(r)),
         });
       }

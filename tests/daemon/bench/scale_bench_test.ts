@@ -66,3 +66,24 @@ Deno.test("benchScale() measures serve under intake from real WAL and pgAudit so
     assert(Number(l.events_stored_per_s) > 0, JSON.stringify(l));
   });
 });
+
+Deno.test("benchScale() with a budget builds the index and detection's state in serve, not reindex", async () => {
+  await withTempDir(async (dir) => {
+    const lines = await benchScale({ events: 3000, dir, budgetS: 60 });
+    const names = lines.map((l) => l.bench);
+    assertEquals(names.slice(0, 7), [
+      "scale.fill_rate",
+      "scale.index_build_rate",
+      "scale.disk_segments",
+      "scale.disk_merkle",
+      "scale.disk_index",
+      "scale.disk_total",
+      "scale.serve_first_start",
+    ]);
+    const built = lines.find((l) => l.bench === "scale.index_build_rate")!;
+    assertEquals(built.note, "serve's background build during the first start, over the budget");
+    assert(Number(built.events_indexed) > 0 && built.value > 0, JSON.stringify(built));
+    assert(lines.find((l) => l.bench === "scale.disk_index")!.value > 0);
+    assert(names.includes("scale.export_rate"));
+  });
+});
