@@ -1,7 +1,7 @@
 /**
  * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
  * once the events are durable (or rejects), and the session releases the result it holds only
- * then. Observe: events join one backlog per source, bounded in events (`backlog_events`) and
+ * then; the sessions' events waiting at the same moment share one emit (group commit). Observe: events join one backlog per source, bounded in events (`backlog_events`) and
  * in bytes, that a single writer stores in batches; `record` returns at once, and when the backlog is full the events are counted lost
  * and a `PROXY_GAP` event saying how many is stored as soon as the store takes events again.
  * A batch the store refused is counted lost too rather than offered again, because a refused
@@ -31,14 +31,52 @@ function eventBytes(e: NewEvent): number {
   return n;
 }
 
-/** Enforce mode: every call is one durable emit. */
-export function durableRecorder(ctx: SourceContext): Recorder {
-  return {
-    record: (events) => {
+/**
+ * Enforce mode: group commit across the source's sessions. One emit is in flight at a time;
+ * the calls made meanwhile wait and then go together as the next emit, so statements waiting
+ * at the same moment share one durable flush. (The store pipelines a few groups at once, so
+ * separate emits from a handful of sessions would each get a flush of their own, one after
+ * the other.) Each call resolves once its events are durable and rejects if their emit failed.
+ */
+export class GroupRecorder implements Recorder {
+  readonly #ctx: SourceContext;
+  #waiting: { events: NewEvent[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #busy = false;
+
+  constructor(ctx: SourceContext) {
+    this.#ctx = ctx;
+  }
+
+  record(events: NewEvent[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ events, resolve, reject });
+      if (!this.#busy) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#busy = true;
+    while (this.#waiting.length > 0) {
+      let count = 0;
+      let take = 0;
+      while (take < this.#waiting.length && (take === 0 || count < BATCH_MAX)) {
+        count += this.#waiting[take++]!.events.length;
+      }
+      const calls = this.#waiting.splice(0, take);
+      const events = calls.length === 1 ? calls[0]!.events : calls.flatMap((c) => c.events);
       const last = events[events.length - 1];
-      return ctx.emit({ events, ...(last?.source_pos ? { position: last.source_pos } : {}) });
-    },
-  };
+      try {
+        await this.#ctx.emit({
+          events,
+          ...(last?.source_pos ? { position: last.source_pos } : {}),
+        });
+        for (const c of calls) c.resolve();
+      } catch (error) {
+        for (const c of calls) c.reject(error);
+      }
+    }
+    this.#busy = false;
+  }
 }
 
 /** Observe mode: a bounded backlog and its writer; {@link drain} before the run returns. */
