@@ -1,11 +1,13 @@
 /**
  * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
  * once the events are durable (or rejects), and the session releases the result it holds only
- * then; the sessions' events waiting at the same moment share one emit (group commit). Observe: events join one backlog per source, bounded in events (`backlog_events`) and
- * in bytes, that a single writer stores in batches; `record` returns at once, and when the backlog is full the events are counted lost
- * and a `PROXY_GAP` event saying how many is stored as soon as the store takes events again.
- * A batch the store refused is counted lost too rather than offered again, because a refused
- * append may still have reached the disk, and an event stored twice is worse than one counted.
+ * then; the sessions' events waiting at the same moment share one emit (group commit).
+ * Observe: events join one backlog per source, bounded in events (`backlog_events`) and in
+ * bytes, that a single writer stores in batches (at most one every few tens of ms under load);
+ * `record` returns at once, and when the backlog is full the events are counted lost and a
+ * `PROXY_GAP` event saying how many is stored as soon as the store takes events again. A batch
+ * the store refused is counted lost too rather than offered again, because a refused append
+ * may still have reached the disk, and an event stored twice is worse than one counted.
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";
@@ -21,6 +23,12 @@ export interface Recorder {
 
 /** Events stored in one batch at most. */
 const BATCH_MAX = 2000;
+/**
+ * Observe mode: least time between the starts of two emits while events keep coming. Every
+ * durable batch has a fixed cost on the daemon's thread (the store's group, detection's and the
+ * index's transactions) which a stream of small batches would pay hundreds of times a second.
+ */
+const MIN_EMIT_INTERVAL_MS = 20;
 /** What the observe backlog may hold besides its count: statements can be long. */
 const BACKLOG_BYTES = 256 * 1024 * 1024;
 
@@ -89,6 +97,7 @@ export class BacklogRecorder implements Recorder {
   #lostTotal = 0;
   #wake: (() => void) | undefined;
   #closing = false;
+  #emitted = -Infinity;
   readonly #writer: Promise<void>;
 
   constructor(ctx: SourceContext, limit: number) {
@@ -143,6 +152,11 @@ export class BacklogRecorder implements Recorder {
         this.#wake = undefined;
         continue;
       }
+      const since = performance.now() - this.#emitted;
+      if (since < MIN_EMIT_INTERVAL_MS && this.#queue.length < BATCH_MAX && !this.#closing) {
+        await new Promise((resolve) => setTimeout(resolve, MIN_EMIT_INTERVAL_MS - since));
+      }
+      this.#emitted = performance.now();
       const batch = this.#queue.splice(0, BATCH_MAX);
       for (const e of batch) this.#bytes -= eventBytes(e);
       this.#ctx.gauge?.("backlog_events", this.#queue.length);
