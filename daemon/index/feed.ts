@@ -5,8 +5,8 @@
  * durable batches as they land. `lag()` says how far it trails the log. Indexing
  * runs beside the store's write path, never inside it: a slow index lags, it does not slow
  * appends or their acks. Under a stream of small durable batches, the queued ones are merged
- * into one transaction at most every few tens of ms, since each transaction has a fixed cost on
- * the thread that also runs the sources. When too much is waiting, the queue is dropped and the index catches up
+ * into one transaction, ten a second at most, since each transaction has a fixed cost (its
+ * commit, now and then a WAL checkpoint's fsync) on the thread that also runs the sources. When too much is waiting, the queue is dropped and the index catches up
  * from the log instead — the log is the truth. An index ahead of the log (which only damage can
  * cause) is dropped and rebuilt. Rows of seqs retention deleted from the log are dropped too:
  * when retention says so (`dropBefore`) and, for a deletion made while the daemon was stopped,
@@ -26,10 +26,10 @@ const CATCH_UP_BATCH = 8192;
 const MAX_QUEUED = 200_000;
 /**
  * Least time between two index transactions while batches keep landing: a transaction has a
- * fixed cost (~1 ms here) on the thread that also serves the sources, so under a stream of
- * small durable batches the queued ones are merged into one transaction this often instead.
+ * fixed cost (~3 ms under load here, its commit and now and then a checkpoint) on the thread
+ * that also serves the sources, so the queued batches are merged into one transaction instead.
  */
-const MIN_ADD_INTERVAL_MS = 50;
+const MIN_ADD_INTERVAL_MS = 100;
 
 /**
  * Fills `index` with the log's events after its last seq, up to `toSeq`, one batch in memory at
