@@ -1,10 +1,11 @@
 /**
  * What the server sends, on its way to the client, and the events it completes. Observe mode:
- * the bytes go at once and the events to the backlog. Enforce mode: the bytes up to where a
- * statement's result begins go at once, the rest only once the statement's event is stored;
- * while the server still owes the ReadyForQuery that tells the transaction state after it,
- * what follows is held too. At most {@link HOLD_BYTES} are held: past that, waiting events are
- * stored without the state and a long result's rows flow on — but a completion never reaches
+ * the bytes go at once (the session sends them before the tracker reads them) and the events
+ * to the backlog. Enforce mode: the bytes up to where a statement's result begins go at once,
+ * the rest only once the statement's event is stored; while the server still owes the
+ * ReadyForQuery that tells the transaction state after it, what follows is held too. At most
+ * {@link HOLD_BYTES} are held: past that, waiting events are stored with the state their
+ * outcomes imply and a long result's rows flow on — but a completion never reaches
  * the client before its event is stored.
  */
 
@@ -32,6 +33,13 @@ export class ResultGate {
     this.#write = opts.write;
     this.#record = opts.record;
     this.#enforce = opts.enforce;
+  }
+
+  /** Observe mode, the bytes already sent: records what they completed. */
+  record(tracker: SessionTracker): void {
+    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING;
+    const events = tracker.take(force);
+    if (events.length > 0) void this.#record(events).catch(() => {});
   }
 
   /**

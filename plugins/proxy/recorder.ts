@@ -1,11 +1,13 @@
 /**
  * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
  * once the events are durable (or rejects), and the session releases the result it holds only
- * then. Observe: events join one backlog per source, bounded in events (`backlog_events`) and
- * in bytes, that a single writer stores in batches; `record` returns at once, and when the backlog is full the events are counted lost
- * and a `PROXY_GAP` event saying how many is stored as soon as the store takes events again.
- * A batch the store refused is counted lost too rather than offered again, because a refused
- * append may still have reached the disk, and an event stored twice is worse than one counted.
+ * then; the sessions' events waiting at the same moment share one emit (group commit).
+ * Observe: events join one backlog per source, bounded in events (`backlog_events`) and in
+ * bytes, that a single writer stores in batches (at most one every few tens of ms under load);
+ * `record` returns at once, and when the backlog is full the events are counted lost and a
+ * `PROXY_GAP` event saying how many is stored as soon as the store takes events again. A batch
+ * the store refused is counted lost too rather than offered again, because a refused append
+ * may still have reached the disk, and an event stored twice is worse than one counted.
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";
@@ -21,6 +23,12 @@ export interface Recorder {
 
 /** Events stored in one batch at most. */
 const BATCH_MAX = 2000;
+/**
+ * Observe mode: least time between the starts of two emits while events keep coming. Every
+ * durable batch has a fixed cost on the daemon's thread (the store's group, detection's and the
+ * index's transactions) which a stream of small batches would pay hundreds of times a second.
+ */
+const MIN_EMIT_INTERVAL_MS = 20;
 /** What the observe backlog may hold besides its count: statements can be long. */
 const BACKLOG_BYTES = 256 * 1024 * 1024;
 
@@ -31,14 +39,52 @@ function eventBytes(e: NewEvent): number {
   return n;
 }
 
-/** Enforce mode: every call is one durable emit. */
-export function durableRecorder(ctx: SourceContext): Recorder {
-  return {
-    record: (events) => {
+/**
+ * Enforce mode: group commit across the source's sessions. One emit is in flight at a time;
+ * the calls made meanwhile wait and then go together as the next emit, so statements waiting
+ * at the same moment share one durable flush. (The store pipelines a few groups at once, so
+ * separate emits from a handful of sessions would each get a flush of their own, one after
+ * the other.) Each call resolves once its events are durable and rejects if their emit failed.
+ */
+export class GroupRecorder implements Recorder {
+  readonly #ctx: SourceContext;
+  #waiting: { events: NewEvent[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #busy = false;
+
+  constructor(ctx: SourceContext) {
+    this.#ctx = ctx;
+  }
+
+  record(events: NewEvent[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ events, resolve, reject });
+      if (!this.#busy) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#busy = true;
+    while (this.#waiting.length > 0) {
+      let count = 0;
+      let take = 0;
+      while (take < this.#waiting.length && (take === 0 || count < BATCH_MAX)) {
+        count += this.#waiting[take++]!.events.length;
+      }
+      const calls = this.#waiting.splice(0, take);
+      const events = calls.length === 1 ? calls[0]!.events : calls.flatMap((c) => c.events);
       const last = events[events.length - 1];
-      return ctx.emit({ events, ...(last?.source_pos ? { position: last.source_pos } : {}) });
-    },
-  };
+      try {
+        await this.#ctx.emit({
+          events,
+          ...(last?.source_pos ? { position: last.source_pos } : {}),
+        });
+        for (const c of calls) c.resolve();
+      } catch (error) {
+        for (const c of calls) c.reject(error);
+      }
+    }
+    this.#busy = false;
+  }
 }
 
 /** Observe mode: a bounded backlog and its writer; {@link drain} before the run returns. */
@@ -51,6 +97,7 @@ export class BacklogRecorder implements Recorder {
   #lostTotal = 0;
   #wake: (() => void) | undefined;
   #closing = false;
+  #emitted = -Infinity;
   readonly #writer: Promise<void>;
 
   constructor(ctx: SourceContext, limit: number) {
@@ -105,6 +152,11 @@ export class BacklogRecorder implements Recorder {
         this.#wake = undefined;
         continue;
       }
+      const since = performance.now() - this.#emitted;
+      if (since < MIN_EMIT_INTERVAL_MS && this.#queue.length < BATCH_MAX && !this.#closing) {
+        await new Promise((resolve) => setTimeout(resolve, MIN_EMIT_INTERVAL_MS - since));
+      }
+      this.#emitted = performance.now();
       const batch = this.#queue.splice(0, BATCH_MAX);
       for (const e of batch) this.#bytes -= eventBytes(e);
       this.#ctx.gauge?.("backlog_events", this.#queue.length);

@@ -261,10 +261,11 @@ export class Session {
     let authOk = false;
     let authEnd = -1;
     const authFrames: Frame[] = [];
+    const enforce = this.#env.settings.mode === "enforce";
     const gate = new ResultGate({
       write: (bytes) => this.#client.write(bytes),
       record: (events) => this.#record(events),
-      enforce: this.#env.settings.mode === "enforce",
+      enforce,
     });
     const scanner = new FrameScanner({
       capture: (t, l) => auth ? l : tracker.serverCapture(t, l),
@@ -280,6 +281,10 @@ export class Session {
         if (tracker.terminated) return this.close("client");
         return this.close("server", this.#serverError());
       }
+      // Observe mode: the bytes go to the client before the proxy looks at them; what they
+      // complete is recorded after, off the client's way.
+      const sent = auth || enforce ? undefined : this.#client.write(chunk);
+      sent?.catch(() => {}); // awaited below; a scan that fails first must not leave it unheard
       tracker.beginChunk();
       authEnd = auth ? chunk.length : 0;
       try {
@@ -322,7 +327,10 @@ export class Session {
         }
         for (const bytes of out) await this.#client.write(bytes);
       }
-      if (authEnd < chunk.length) {
+      if (sent !== undefined) {
+        gate.record(tracker);
+        await sent;
+      } else if (authEnd < chunk.length) {
         try {
           await gate.pass(chunk, authEnd, tracker);
         } catch (error) {

@@ -13,7 +13,7 @@ import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import type { ProxySettings } from "./config.ts";
 import type { ClientChannel } from "./channel.ts";
 import { SessionEvents } from "./events.ts";
-import { BacklogRecorder, durableRecorder, type Recorder } from "./recorder.ts";
+import { BacklogRecorder, GroupRecorder, type Recorder } from "./recorder.ts";
 import { Session } from "./session.ts";
 import { forwardCancel, upstreamCaCerts } from "./upstream.ts";
 
@@ -52,7 +52,7 @@ export async function runProxySource(
   const backlog = settings.mode === "observe"
     ? new BacklogRecorder(ctx, settings.backlogEvents)
     : undefined;
-  const recorder: Recorder = backlog ?? durableRecorder(ctx);
+  const recorder: Recorder = backlog ?? new GroupRecorder(ctx);
   const sessions = new Set<Session>();
   const keys = new Map<string, Session>();
   const running = new Set<Promise<void>>();

@@ -2,7 +2,8 @@
  * One statement's event, as the tracker completes it: the statement's text (as far as it is
  * kept) and bind parameters decoded to text, the command from the CommandComplete tag (or the
  * statement's first keyword when it failed), the row count, error, duration and how it was
- * run. The tracker fills in the transaction state once the server tells it.
+ * run. The tracker fills in the transaction state once the server tells it, or, for an event
+ * that cannot wait for that, as the outcome implies it ({@link stateAfter}).
  */
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
@@ -154,4 +155,29 @@ export function firstKeyword(text: string | undefined): string | undefined {
   const stripped = text.replace(/^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/)*/, "");
   const m = /^[A-Za-z_]+/.exec(stripped);
   return m ? m[0].toUpperCase() : undefined;
+}
+
+/** `ROLLBACK TO SAVEPOINT`, whose tag is a plain `ROLLBACK` but which stays in the transaction. */
+const ROLLBACK_TO = /^\s*(?:rollback|abort)\s+(?:work\s+|transaction\s+)?to\b/i;
+
+/**
+ * The transaction state (ReadyForQuery's `I`, `T` or `E`) after a statement, from the state
+ * before it and its outcome: for an event that cannot wait for the server's ReadyForQuery (a
+ * pipeline without a Sync yet, whose result enforce mode must store before the client sees it).
+ * An error leaves an explicit transaction failed and ends an implicit one.
+ */
+export function stateAfter(before: string, outcome: Outcome, text: string | undefined): string {
+  if (outcome.error !== undefined) return before === "I" ? "I" : "E";
+  switch (outcome.tag) {
+    case "BEGIN":
+    case "START TRANSACTION":
+      return before === "I" ? "T" : before;
+    case "COMMIT":
+    case "PREPARE TRANSACTION":
+      return "I";
+    case "ROLLBACK":
+      return ROLLBACK_TO.test(text ?? "") && before !== "I" ? "T" : "I";
+    default:
+      return before;
+  }
 }

@@ -15,8 +15,7 @@
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
 import { parseNotice, type PgNotice } from "../../daemon/pgwire/errors.ts";
-import type { Frame } from "../../daemon/pgwire/frames.ts";
-import { describeType } from "../../daemon/pgwire/frames.ts";
+import { describeType, type Frame } from "../../daemon/pgwire/frames.ts";
 import {
   parseBind,
   parseExecute,
@@ -24,10 +23,9 @@ import {
   parseTarget,
   queryText,
 } from "../../daemon/pgwire/frontend.ts";
-import type { SessionEvents } from "./events.ts";
-import { nowMicros } from "./events.ts";
+import { nowMicros, type SessionEvents } from "./events.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
-import { capText, type Op, type OpKind, statementEvent } from "./statement_event.ts";
+import { capText, type Op, type OpKind, stateAfter, statementEvent } from "./statement_event.ts";
 
 /** Message types a client may send after the startup packet. */
 const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
@@ -45,7 +43,10 @@ export class SessionTracker {
   readonly #portals: KeptMap<KeptPortal>;
   #copy: Op | undefined;
   #out: NewEvent[] = [];
-  #unsettled: NewEvent[] = [];
+  /** Events still without the server's word on the transaction state, with the implied one. */
+  #unsettled: { ev: NewEvent; implied: string }[] = [];
+  /** The transaction state after the last completed statement, as far as known or implied. */
+  #state = "I";
   #holdFrom = -1;
   /** Queued Sync, Query and FunctionCall requests: each owes a ReadyForQuery. */
   #owed = 0;
@@ -228,13 +229,15 @@ export class SessionTracker {
 
   /**
    * The events made since the last call, once the ReadyForQuery after them has told the
-   * transaction state; with `force`, also those still waiting for it (they go without).
+   * transaction state; with `force`, also those still waiting for it, with the state their
+   * outcomes imply.
    */
   take(force: boolean): NewEvent[] {
     if (this.#unsettled.length > 0 && !force) {
       const settled = this.#out.length - this.#unsettled.length;
       return settled === 0 ? [] : this.#out.splice(0, settled);
     }
+    for (const u of this.#unsettled) (u.ev.context as JsonObject).tx_status = u.implied;
     const out = this.#out;
     this.#out = [];
     this.#unsettled = [];
@@ -283,8 +286,9 @@ export class SessionTracker {
       case 0x5a: { // Z ReadyForQuery
         const status = String.fromCharCode(f.body[0] ?? 0x49);
         this.#resultOpen = false;
-        for (const ev of this.#unsettled) (ev.context as JsonObject).tx_status = status;
+        for (const u of this.#unsettled) (u.ev.context as JsonObject).tx_status = status;
         this.#unsettled = [];
+        this.#state = status;
         this.#copy = undefined;
         while (this.#queue.length > 0) {
           const op = this.#shift()!;
@@ -375,8 +379,9 @@ export class SessionTracker {
       now,
     });
     this.#resultOpen = false;
+    this.#state = stateAfter(this.#state, outcome, op.text);
     this.#out.push(ev);
-    this.#unsettled.push(ev);
+    this.#unsettled.push({ ev, implied: this.#state });
     if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);
     op.part++;
     op.rows = 0;

@@ -1,7 +1,7 @@
 /**
  * SessionTracker on hand-made conversations: a statement's event waits for the transaction
  * state while the server owes a ReadyForQuery, whichever chunk it arrives in; without a Sync
- * queued it does not wait; an error in a pipeline skips the queue to the Sync; statements and
+ * queued it does not wait and carries the state its outcome implies; an error in a pipeline skips the queue to the Sync; statements and
  * portals are kept within their byte budget.
  */
 
@@ -62,8 +62,51 @@ Deno.test("SessionTracker: without a Sync queued, the server owes nothing and no
   server(complete("SELECT 1"));
   assertEquals(t.owesReady, false);
   const [ev] = t.take(true);
-  assertEquals([ev?.command, ev?.context?.rows, ev?.context?.tx_status], ["SELECT", 1, undefined]);
+  assertEquals([ev?.command, ev?.context?.rows, ev?.context?.tx_status], ["SELECT", 1, "I"]);
   assertEquals(t.resultOpen, false);
+});
+
+Deno.test("SessionTracker: a pipeline without a Sync carries the state its outcomes imply", () => {
+  const { t, client, server } = tracker();
+  const run = (sql: string) => client(parse("", sql), bind("", "", []), execute());
+  const state = (): unknown[] => t.take(true).map((e) => [e.command, e.context?.tx_status]);
+  client(query("BEGIN"));
+  server(complete("BEGIN"), ready("T"));
+  assertEquals(state(), [["BEGIN", "T"]]);
+  run("INSERT INTO t VALUES (1)"); // no Sync yet: the server owes no ReadyForQuery
+  server(msg("1"), msg("2"), complete("INSERT 0 1"));
+  assertEquals(state(), [["INSERT", "T"]], "still in the transaction the server said");
+  run("SAVEPOINT a");
+  run("SELECT 1/0");
+  server(msg("1"), msg("2"), complete("SAVEPOINT"), msg("1"), msg("2"));
+  server(error("22012", "division by zero"));
+  assertEquals(state(), [["SAVEPOINT", "T"], ["SELECT", "E"]], "an error fails the transaction");
+  client(sync());
+  server(ready("E"));
+  run("ROLLBACK TO SAVEPOINT a");
+  server(msg("1"), msg("2"), complete("ROLLBACK"));
+  run("COMMIT");
+  server(msg("1"), msg("2"), complete("COMMIT"));
+  assertEquals(state(), [["ROLLBACK", "T"], ["COMMIT", "I"]]);
+  run("BEGIN");
+  run("SELECT 1/0"); // the server skips the rest up to the Sync
+  run("SELECT 2");
+  server(msg("1"), msg("2"), complete("BEGIN"), msg("1"), msg("2"), error("22012", "by zero"));
+  assertEquals(state(), [["BEGIN", "T"], ["SELECT", "E"]]);
+  client(sync());
+  server(ready("E"));
+  client(query("ROLLBACK"));
+  server(complete("ROLLBACK"), ready("I"));
+  run("SELECT 1/0"); // an implicit transaction: its error ends it
+  server(msg("1"), msg("2"), error("22012", "by zero"));
+  assertEquals(state(), [["ROLLBACK", "I"], ["SELECT", "I"]]);
+  client(sync());
+  server(ready("I"));
+  client(parse("", "SELECT 1"), bind("", "", []), execute(), sync());
+  server(msg("1"), msg("2"), complete("SELECT 1"));
+  assertEquals(t.take(false), [], "a Sync is queued: the event waits for the server's word");
+  server(ready("T")); // whatever the server says wins over what the outcome implies
+  assertEquals(t.take(false).map((e) => e.context?.tx_status), ["T"]);
 });
 
 Deno.test("SessionTracker: an error skips the pipeline to its Sync", () => {
