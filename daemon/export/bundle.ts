@@ -104,13 +104,17 @@ export async function writeBundle(
       dirs: new Set(),
       removals: [],
     };
+    let written = false;
     try {
       for (const part of got.partitions) files.push(await writePartition(work, part, ctx));
+      written = true;
     } finally {
       ctx.workers.close();
-      // Every file's sync and its spool file's removal end before anything else is written.
+      // Every file's sync and its spool file's removal end before anything else is written
+      // (or, on a failure, before the bundle's directory is removed, with the first error).
       await Promise.allSettled(ctx.removals);
-      await ctx.syncs.drain();
+      const synced = ctx.syncs.drain();
+      await (written ? synced : synced.catch(() => {}));
     }
     await Deno.remove(`${work}/.spool`, { recursive: true });
     const manifest = buildManifest(plan, got, files, { keyId: key.keyId, handovers, levels, opts });
