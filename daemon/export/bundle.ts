@@ -37,7 +37,8 @@ import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
 import { EncoderWorkers } from "./parquet_pipe.ts";
 import { bundleFilePath } from "./partition.ts";
 import { type ExportPlan, planExport } from "./plan.ts";
-import { PartitionSpool, type SpooledPartition, spooledTables } from "./spool.ts";
+import { PartitionSpool, type SpooledPartition, spooledTables, SpoolReader } from "./spool.ts";
+import { FileSyncs } from "./file_syncs.ts";
 import { bundleReadme } from "./readme.ts";
 
 /** Event-time bounds of an export, µs since the epoch: `from ≤ ts < to`. */
@@ -95,13 +96,25 @@ export async function writeBundle(
     const spool = new PartitionSpool(`${work}/.spool`);
     const got = await collectRange(dataDir, plan, { levels, spool });
     const files: BundleFile[] = [];
-    const workers = new EncoderWorkers();
+    const ctx: WriteContext = {
+      plan,
+      workers: new EncoderWorkers(),
+      reader: new SpoolReader(BATCH_ROWS),
+      syncs: new FileSyncs(),
+      dirs: new Set(),
+      removals: [],
+    };
+    let written = false;
     try {
-      for (const part of got.partitions) {
-        files.push(await writePartition(work, part, { plan, workers }));
-      }
+      for (const part of got.partitions) files.push(await writePartition(work, part, ctx));
+      written = true;
     } finally {
-      workers.close();
+      ctx.workers.close();
+      // Every file's sync and its spool file's removal end before anything else is written
+      // (or, on a failure, before the bundle's directory is removed, with the first error).
+      await Promise.allSettled(ctx.removals);
+      const synced = ctx.syncs.drain();
+      await (written ? synced : synced.catch(() => {}));
     }
     await Deno.remove(`${work}/.spool`, { recursive: true });
     const manifest = buildManifest(plan, got, files, { keyId: key.keyId, handovers, levels, opts });
@@ -131,15 +144,34 @@ export async function writeBundle(
   }
 }
 
-/** Writes one partition's Parquet file, hashing it on the way; the spool file is removed. */
+/** What the files of one bundle share while they are written, one at a time. */
+interface WriteContext {
+  plan: ExportPlan;
+  workers: EncoderWorkers;
+  reader: SpoolReader;
+  syncs: FileSyncs;
+  /** Directories made so far. */
+  dirs: Set<string>;
+  /** Spool files being removed. */
+  removals: Promise<void>[];
+}
+
+/**
+ * Writes one partition's Parquet file, hashing it on the way; the file is synced, and its spool
+ * file removed, in the background (`ctx.syncs`, `ctx.removals`).
+ */
 async function writePartition(
   work: string,
   part: SpooledPartition,
-  ctx: { plan: ExportPlan; workers: EncoderWorkers },
+  ctx: WriteContext,
 ): Promise<BundleFile> {
   const { plan } = ctx;
   const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
-  await Deno.mkdir(`${work}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
+  if (!ctx.dirs.has(dir)) {
+    await Deno.mkdir(dir, { recursive: true });
+    ctx.dirs.add(dir);
+  }
   const meta = {
     firstSeq: part.firstSeq,
     lastSeq: part.lastSeq,
@@ -149,20 +181,30 @@ async function writePartition(
     chainAfter: hex(part.chainAfter),
     checkpoint: plan.checkpoint,
   };
-  const tables = spooledTables(part.file, { batchRows: BATCH_ROWS, want: meta });
+  const tables = spooledTables(part.file, {
+    batchRows: BATCH_ROWS,
+    want: meta,
+    reader: ctx.reader,
+  });
   // A file that does not fill one row group gains nothing from a Worker (as `parquet.ts`).
   const worker = part.rows >= ROW_GROUP_ROWS;
   const stream = await parquetTableStream(tables, meta, { worker, workers: ctx.workers });
   const sha = createHash("sha256");
   let bytes = 0;
-  using file = await Deno.open(`${work}/${path}`, { write: true, createNew: true });
-  for await (const chunk of stream) {
-    sha.update(chunk);
-    bytes += chunk.length;
-    await writeAll(file, chunk);
+  const file = await Deno.open(`${work}/${path}`, { write: true, createNew: true });
+  try {
+    for await (const chunk of stream) {
+      sha.update(chunk);
+      bytes += chunk.length;
+      await writeAll(file, chunk);
+    }
+  } catch (e) {
+    file.close();
+    throw e;
   }
-  await file.sync();
-  await Deno.remove(part.file);
+  await ctx.syncs.add(file, path);
+  // Frees its disk now; one that fails goes with the spool directory at the end.
+  ctx.removals.push(Deno.remove(part.file).catch(() => {}));
   return {
     path,
     source: part.source,

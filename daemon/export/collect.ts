@@ -1,10 +1,10 @@
 /**
- * The first pass of an export: reads seqs [a, b) of the log once, a segment at a time
+ * The first pass of an export: reads seqs [a, b) of the log once, a run of a few MiB at a time
  * (`log_scan.ts`), checks every frame's CRC, seq and chain link and replays the Merkle tree over
  * the events' leaves, checking each signed checkpoint on the way, and spools each event's
  * canonical bytes into its partition (`spool.ts`). So an export checks the store against its
  * signatures before it writes a single file — a bundle that would not verify is never made —
- * in memory bounded by one segment, whatever the range. Read-only and safe while a writer
+ * in memory bounded by one run, whatever the range. Read-only and safe while a writer
  * appends.
  *
  * The checks run in the store's own verifier (`checkChunk`: one native call hashes a whole
@@ -85,7 +85,8 @@ export async function collectRange(
     if (r.problem || r.stop.kind !== "end" || r.count !== s.count) {
       const stop = r.stop.kind === "end" ? undefined : r.stop;
       const why = r.problem?.reason ?? stop?.reason ?? "seqs skip";
-      throw damage(`${s.segment} offset ${r.problem?.offset ?? stop?.offset ?? s.start}: ${why}`);
+      const offset = s.base + (r.problem?.offset ?? stop?.offset ?? s.start);
+      throw damage(`${s.segment} offset ${offset}: ${why}`);
     }
     appendLeaves(replay, r.leaves, { count: s.count, stops, chains: r.chains });
     releaseBuffer(r.leaves);

@@ -53,6 +53,19 @@ export class EventPeek {
     return this.#parse(buf, start, end);
   }
 
+  /** Just the `ts` of the event in `buf[start..end)`: what finding a time range's seqs needs. */
+  ts(buf: Uint8Array, start: number, end: number): number {
+    let at = expect(buf, start, end, SEQ);
+    at = skipInt(buf, at, end);
+    at = expect(buf, at, end, TS);
+    const after = skipInt(buf, at, end);
+    if (after > 0 && (buf[after] === 0x2c || buf[after] === 0x7d)) {
+      const ts = intValue(buf, at, after);
+      if (ts === ts) return ts;
+    }
+    return this.#parse(buf, start, end).ts;
+  }
+
   /** The source string at `at` when plain (no escape, closing quote found), else undefined. */
   #source(buf: Uint8Array, at: number, end: number): string | undefined {
     let i = at;

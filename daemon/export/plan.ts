@@ -88,7 +88,7 @@ export async function planExport(
 /**
  * The first and last seq in [logStart, end) whose event time is in [lo, hi), or -1s. Every
  * signed event is looked at — a late event may sit anywhere — but only its time is read from
- * its bytes, a segment at a time.
+ * its bytes, a run at a time.
  */
 async function seqsInTime(
   dataDir: string,
@@ -100,7 +100,7 @@ async function seqsInTime(
     const dv = new DataView(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
     for (let i = 0; i < s.count; i++) {
       const frame = s.frames[i]!;
-      const ts = peek.read(s.buf, frame + BODY_AT, frame + CHAIN_AT + dv.getUint32(frame)).ts;
+      const ts = peek.ts(s.buf, frame + BODY_AT, frame + CHAIN_AT + dv.getUint32(frame));
       if (ts >= r.lo && ts < r.hi) {
         if (first < 0) first = s.firstSeq + i;
         last = s.firstSeq + i;

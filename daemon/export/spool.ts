@@ -206,22 +206,46 @@ export class PartitionSpool {
 }
 
 /**
+ * What reading spool files back needs, made once for all the files of an export: a column
+ * builder and a read buffer made afresh for each of ~1,000 small files (a partition a source and
+ * day) cost more than the rows in them. One file is read at a time with it.
+ */
+export class SpoolReader {
+  readonly batchRows: number;
+  readonly builder: JsonBatchBuilder;
+  readonly lines: JsonLines;
+
+  constructor(batchRows: number) {
+    this.batchRows = batchRows;
+    this.builder = new JsonBatchBuilder(batchRows);
+    this.lines = {
+      buf: new Uint8Array(READ_BYTES),
+      starts: new Int32Array(batchRows),
+      ends: new Int32Array(batchRows),
+      count: 0,
+    };
+  }
+}
+
+/**
  * The events of a spool file as Arrow tables of `batchRows` rows (the last one shorter), built
- * from the lines' bytes in place (`arrow_json.ts`). Throws RangeError when the file does not
- * hold exactly `want`'s rows and seqs.
+ * from the lines' bytes in place (`arrow_json.ts`), with `reader`'s memory when given (then one
+ * file at a time). Throws RangeError when the file does not hold exactly `want`'s rows and seqs.
  */
 export async function* spooledTables(
   file: string,
-  opts: { batchRows: number; want: { rows: number; firstSeq: number; lastSeq: number } },
+  opts: {
+    batchRows: number;
+    want: { rows: number; firstSeq: number; lastSeq: number };
+    reader?: SpoolReader;
+  },
 ): AsyncGenerator<Table> {
   using f = await Deno.open(file, { read: true });
-  const builder = new JsonBatchBuilder(opts.batchRows);
-  const lines: JsonLines = {
-    buf: new Uint8Array(READ_BYTES),
-    starts: new Int32Array(opts.batchRows),
-    ends: new Int32Array(opts.batchRows),
-    count: 0,
-  };
+  const reader = opts.reader?.batchRows === opts.batchRows
+    ? opts.reader
+    : new SpoolReader(opts.batchRows);
+  const { builder, lines } = reader;
+  lines.count = 0;
   // Whole lines are found in the buffer and built a batch at a time; the bytes after the last
   // line used move to the front. The buffer grows for a batch (or a line) larger than it.
   let have = 0, scanned = 0;

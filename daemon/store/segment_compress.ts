@@ -26,6 +26,7 @@ import { log } from "../log.ts";
 import { readAt } from "./file_read.ts";
 import { CHAIN_SIZE, FRAME_EVENT, HEADER_SIZE, scanFrames } from "./frame.ts";
 import { syncDir } from "./segment_writer.ts";
+import { zstdDecompressInto } from "./zstd_into.ts";
 
 export const COMPRESSED_MAGIC = "VIGILSZ1";
 /** Raw bytes per block: one record read costs one block's decompression (~1 ms). */
@@ -189,11 +190,32 @@ export async function readBlockBytes(file: Deno.FsFile, b: Block): Promise<Uint8
 
 /** Decompresses block `b` of `file`; throws SyntaxError when it does not give its length. */
 export function decompressBlock(file: Uint8Array, b: Block, index: number): Uint8Array {
+  const raw = new Uint8Array(b.rawLength);
+  decompressBlockInto(file, b, index, raw, 0);
+  return raw;
+}
+
+/**
+ * Decompresses block `b` of `file` into `out` at `at` (its raw length of bytes), allocating
+ * nothing where the runtime allows (`zstd_into.ts`); throws SyntaxError when the block is damaged
+ * or does not give its length.
+ */
+export function decompressBlockInto(
+  file: Uint8Array,
+  b: Block,
+  index: number,
+  out: Uint8Array,
+  at: number,
+): void {
+  const packed = file.subarray(b.compOffset, b.compOffset + b.compLength);
+  try {
+    if (zstdDecompressInto(packed, out, at, b.rawLength)) return;
+  } catch (e) {
+    throw new SyntaxError(`compressed segment block ${index}: ${(e as Error).message}`);
+  }
   let raw: Uint8Array;
   try {
-    const out = zlib.zstdDecompressSync(file.subarray(b.compOffset, b.compOffset + b.compLength));
-    // A plain view, not a Buffer: Buffer's `slice` does not copy, which callers would not expect.
-    raw = new Uint8Array(out.buffer, out.byteOffset, out.length);
+    raw = zlib.zstdDecompressSync(packed);
   } catch (e) {
     throw new SyntaxError(`compressed segment block ${index}: ${(e as Error).message}`);
   }
@@ -202,14 +224,14 @@ export function decompressBlock(file: Uint8Array, b: Block, index: number): Uint
       `compressed segment block ${index} gives ${raw.length} bytes, expected ${b.rawLength}`,
     );
   }
-  return raw;
+  out.set(raw, at);
 }
 
 /** The raw segment bytes of a whole compressed file, into `out` when given (shared memory). */
 export function decompressSegment(file: Uint8Array, alloc?: (n: number) => Uint8Array): Uint8Array {
   const table = decodeBlockTable(file);
   const out = alloc ? alloc(table.rawSize) : new Uint8Array(table.rawSize);
-  table.blocks.forEach((b, i) => out.set(decompressBlock(file, b, i), b.rawOffset));
+  table.blocks.forEach((b, i) => decompressBlockInto(file, b, i, out, b.rawOffset));
   return out;
 }
 

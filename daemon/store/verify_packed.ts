@@ -8,7 +8,7 @@
  * so a verification's memory grew with the number of segments it checked.
  */
 
-import { type Block, decompressBlock } from "./segment_compress.ts";
+import { type Block, decompressBlockInto } from "./segment_compress.ts";
 import { checkChunk, type ChunkResult, type ChunkTask } from "./verify_chunk.ts";
 
 /** A run of blocks: `buf` is the compressed file, `start`/`end` are raw offsets. */
@@ -33,7 +33,7 @@ export function checkTask(task: ChunkTask | PackedTask): ChunkResult {
   const raw = rawBuffer(last.rawOffset + last.rawLength - base);
   try {
     for (const { block, index } of task.blocks) {
-      raw.set(decompressBlock(task.buf, block, index), block.rawOffset - base);
+      decompressBlockInto(task.buf, block, index, raw, block.rawOffset - base);
     }
   } catch (e) {
     return {

@@ -15,6 +15,10 @@ declare const self: {
   ): void;
 };
 
+/** Bytes of records checked between two collections. */
+const GC_BYTES = 128 * 1024 * 1024;
+let checked = 0;
+
 self.onmessage = (e): void => {
   const { id, ...task } = e.data;
   try {
@@ -23,6 +27,12 @@ self.onmessage = (e): void => {
   } catch (err) {
     self.postMessage({ id, error: String((err as Error)?.stack ?? err) });
   }
-  // The run's decompressed blocks are garbage now, young: free them before the next run.
-  collectGarbage({ young: true });
+  // What the runs left is garbage now, young: freed once every GC_BYTES of records checked.
+  // A collection after every run cost a fifth of verify's time on a store of 1M events, while
+  // compressed blocks now decompress into one reused buffer and leave little behind.
+  checked += task.end - task.start;
+  if (checked >= GC_BYTES) {
+    collectGarbage({ young: true });
+    checked = 0;
+  }
 };

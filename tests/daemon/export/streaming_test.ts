@@ -141,10 +141,14 @@ Deno.test("EventPeek reads ts and source as JSON.parse does, falling back to it 
     const padded = enc.encode(`xx${json}yy`);
     const p = peek.read(padded, 2, padded.length - 2);
     assertEquals([p.ts, p.source], [ev.ts, ev.source], json);
+    assertEquals(peek.ts(padded, 2, padded.length - 2), ev.ts, json);
   }
   // Not canonical, but JSON: the parser's answer. Not JSON: a SyntaxError.
   const loose = enc.encode('{"ts": 7, "source": "x", "seq": 1}');
   assertEquals({ ...peek.read(loose, 0, loose.length) }, { ts: 7, source: "x" });
+  assertEquals(peek.ts(loose, 0, loose.length), 7);
   const bad = enc.encode('{"seq":1,"ts":2,"source":"x');
   assertThrows(() => peek.read(bad, 0, bad.length), SyntaxError);
+  const badTs = enc.encode('{"seq":1,"ts":2x}');
+  assertThrows(() => peek.ts(badTs, 0, badTs.length), SyntaxError);
 });
