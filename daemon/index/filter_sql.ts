@@ -11,8 +11,15 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { CompiledFilter } from "./filter.ts";
+import { fieldKey } from "./field_keys.ts";
 import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
+
+/** The seqs of the `fields` rows of one bound key, every block of the table in turn. */
+const FIELD_SEQS = `WITH RECURSIVE b(x) AS (
+    SELECT min(block) FROM fields
+    UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT max(block) FROM fields)
+  ) SELECT seq FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
 
 /** A statement and its parameters. */
 export interface SqlQuery {
@@ -71,11 +78,10 @@ function fieldConditions(
     params.push(value);
   }
   for (const [name, value] of f.attributed) {
-    // The event's own value or its statement's: both are rows of `fields` (see links.ts).
-    where.push(
-      `events.seq IN (SELECT seq FROM fields WHERE name = ${NAME_ID} AND value = ${NAME_ID})`,
-    );
-    params.push(name, value);
+    // The event's own value or its statement's: both are rows of `fields` (see links.ts), found
+    // by one seek per block of the key's head.
+    where.push(`events.seq IN (${FIELD_SEQS})`);
+    params.push(fieldKey(name, value));
   }
   if (f.minRows !== undefined) {
     where.push("events.seq IN (SELECT seq FROM row_counts WHERE rows >= ?)");
