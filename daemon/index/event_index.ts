@@ -38,7 +38,7 @@ import { NameIds } from "./names.ts";
 import { dropRowsBefore } from "./drop.ts";
 import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
-import { timeRanges, zonesAdded } from "./zones.ts";
+import { splitByTime, zonesAdded } from "./zones.ts";
 import { foldText, searchableText } from "./text.ts";
 
 export { IndexUnavailableError, type OpenIndexOptions } from "./index_db.ts";
@@ -277,7 +277,7 @@ export class EventIndex {
   *iterateSeqs(filter: EventFilter): Generator<number, void, undefined> {
     const f = compileFilter(filter);
     let left = f.limit ?? Infinity;
-    for (const part of this.#parts(f)) {
+    for (const part of splitByTime(this.#db, f)) {
       if (left <= 0) return;
       const p = left === Infinity ? part : { ...part, limit: left };
       const { sql, params } = selectSql(p, this.#driveFor(p));
@@ -286,28 +286,6 @@ export class EventIndex {
         yield row.seq as number;
       }
     }
-  }
-
-  /**
-   * The filter split by the seq ranges its time window can hold (`timeRanges`), in the order
-   * of the search: each part seeks its range (by rowid, or within an index on a filter column)
-   * instead of walking every row to test its time, and where every event of a range lies in
-   * the window the part drops the time test, so that an index alone can answer it. One part
-   * when there is no time window.
-   */
-  #parts(f: CompiledFilter): CompiledFilter[] {
-    if (f.from === undefined && f.to === undefined) return [f];
-    const ranges = timeRanges(this.#db, f.from, f.to);
-    if (ranges === null) return [f];
-    const out: CompiledFilter[] = [];
-    for (const { from, to, inside } of ranges) {
-      const after = Math.max(f.afterSeq ?? -1, from - 1);
-      const before = Math.min(f.beforeSeq ?? Number.MAX_SAFE_INTEGER, to);
-      if (!(after + 1 < before)) continue;
-      const window = inside ? { from: undefined, to: undefined } : {};
-      out.push({ ...f, ...window, afterSeq: after, beforeSeq: before });
-    }
-    return f.order === "desc" ? out.reverse() : out;
   }
 
   /**
@@ -333,7 +311,7 @@ export class EventIndex {
   /** How many events match, regardless of the filter's limit. */
   count(filter: EventFilter): number {
     let n = 0;
-    for (const part of this.#parts(compileFilter(filter))) {
+    for (const part of splitByTime(this.#db, compileFilter(filter))) {
       const { sql, params } = countSql(part);
       n += Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
     }

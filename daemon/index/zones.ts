@@ -1,9 +1,9 @@
 /**
  * The event times of each zone of {@link ZONE_SIZE} seqs: the least and greatest `ts` of the rows
  * `add()` wrote there, kept in the same transaction. They turn a search's time window into the
- * seq ranges that can hold it ({@link timeRanges}), which the table (by rowid) and the indexes on
- * a filter column (`(column, rowid)`) seek directly; so no index has to hold `ts` beside every
- * column, which cost 8 bytes an entry. Events arrive roughly in time order, so a day is a few
+ * seq ranges that can hold it ({@link timeRanges}, a filter split by them: {@link splitByTime}),
+ * which the table (by rowid) and the indexes on a filter column (`(column, rowid)`) seek
+ * directly; so no index has to hold `ts` beside every column, which cost 8 bytes an entry. Events arrive roughly in time order, so a day is a few
  * ranges whatever the store's size; events far out of order only widen their zones.
  *
  * Promise: every indexed row lies in a zone whose span holds its `ts`; a range marked `inside`
@@ -13,6 +13,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import type { CompiledFilter } from "./filter.ts";
 
 /** log2 of the seqs of a zone. */
 const ZONE_SHIFT = 10;
@@ -99,4 +100,26 @@ export function timeRanges(
     else out.push({ from: start, to: start + ZONE_SIZE, inside });
   }
   return out;
+}
+
+/**
+ * The filter split by the seq ranges its time window can hold ({@link timeRanges}), in the order
+ * of the search: each part seeks its range (by rowid, or within an index on a filter column)
+ * instead of walking every row to test its time, and where every event of a range lies in the
+ * window the part drops the time test, so that an index alone can answer it. One part when
+ * there is no time window.
+ */
+export function splitByTime(db: DatabaseSync, f: CompiledFilter): CompiledFilter[] {
+  if (f.from === undefined && f.to === undefined) return [f];
+  const ranges = timeRanges(db, f.from, f.to);
+  if (ranges === null) return [f];
+  const out: CompiledFilter[] = [];
+  for (const { from, to, inside } of ranges) {
+    const after = Math.max(f.afterSeq ?? -1, from - 1);
+    const before = Math.min(f.beforeSeq ?? Number.MAX_SAFE_INTEGER, to);
+    if (!(after + 1 < before)) continue;
+    const window = inside ? { from: undefined, to: undefined } : {};
+    out.push({ ...f, ...window, afterSeq: after, beforeSeq: before });
+  }
+  return f.order === "desc" ? out.reverse() : out;
 }
