@@ -2,14 +2,16 @@
  * Dropping the index rows of events retention deleted from the log: the rows below a seq, a
  * bounded number of seqs a transaction, with their attribution links, attributed fields and row
  * counts, their search text (the FTS5 table is told each
- * row's text before the row goes, as external content requires) and their tally blocks, so that
+ * row's text before the row goes, as external content requires) and their tally blocks and time zones, so that
  * what is left is still vouched for (`tally.ts`) and the index claims seqs from the new start
  * only. Nothing below that start is hidden by this: searches read what the index does not claim
  * from the log, which no longer holds it.
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { fieldBlock } from "./field_keys.ts";
 import { firstSeq, tallyDropped } from "./tally.ts";
+import { zonesDropped } from "./zones.ts";
 
 /**
  * Drops the rows of seqs below `to`, at most `limit` seqs' worth, in one transaction. Returns
@@ -36,12 +38,17 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
         const sql of [
           "DELETE FROM attribution WHERE seq >= ? AND seq < ?",
           "DELETE FROM logged WHERE stmt >= ? AND stmt < ?",
-          "DELETE FROM fields WHERE seq >= ? AND seq < ?",
           "DELETE FROM row_counts WHERE seq >= ? AND seq < ?",
         ]
       ) db.prepare(sql).run(from, hi);
+      // By block first, the key's head (`field_keys.ts`): a range, not a walk of the table.
+      db.prepare("DELETE FROM fields WHERE block BETWEEN ? AND ? AND seq >= ? AND seq < ?")
+        .run(fieldBlock(from), fieldBlock(hi - 1), from, hi);
     }
-    if (hi === to) tallyDropped(db, to);
+    if (hi === to) {
+      tallyDropped(db, to);
+      zonesDropped(db, to);
+    }
     db.exec("COMMIT");
   } catch (e) {
     if (db.isTransaction) db.exec("ROLLBACK");

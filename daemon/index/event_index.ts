@@ -31,13 +31,14 @@ import {
   type SqlQuery,
   textMatch,
 } from "./filter_sql.ts";
-import { createSecondaryIndexes, dropSecondaryIndexes, recreate } from "./schema.ts";
+import { endBulkFill, recreate, startBulkFill } from "./schema.ts";
 import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
 import { dropRowsBefore } from "./drop.ts";
 import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
+import { splitByTime, zonesAdded } from "./zones.ts";
 import { foldText, searchableText } from "./text.ts";
 
 export { IndexUnavailableError, type OpenIndexOptions } from "./index_db.ts";
@@ -62,6 +63,12 @@ export interface IndexRecord {
  * walks the candidates newest first. A bounded count of that many costs a few ms.
  */
 const ROW_WALK_LIMIT = 20_000;
+/**
+ * Events a walk tests in well under a millisecond or two: that few, the walk is taken without
+ * asking the trigram index how many candidates it holds, which costs more where a common term's
+ * candidates are dense (tens of ms for a term in half the events).
+ */
+const ROW_WALK_CHEAP = 1024;
 
 const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
 const EVENT_WIDTH = 9;
@@ -70,7 +77,7 @@ const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", wi
 const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
 const FIELDS: RowShape = {
   table: "fields",
-  columns: "name, value, seq",
+  columns: "block, key, seq",
   width: 3,
   or: "OR IGNORE",
 };
@@ -98,7 +105,7 @@ export class EventIndex {
     this.#db = db;
     this.#names = new NameIds(db);
     this.#inserts = new RowInserts(db);
-    this.#links = new AttributionLinks(db, this.#names);
+    this.#links = new AttributionLinks(db);
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
@@ -144,6 +151,7 @@ export class EventIndex {
       this.#inserts.insert(EVENTS_TEXT, textArgs);
       this.#inserts.insert(ROW_COUNTS, rowArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
+      zonesAdded(db, fresh);
       // Every record: after a crash the join takes in again what it had not saved.
       this.#inserts.insert(FIELDS, this.#links.add(records));
       db.exec("COMMIT");
@@ -268,8 +276,16 @@ export class EventIndex {
    */
   *iterateSeqs(filter: EventFilter): Generator<number, void, undefined> {
     const f = compileFilter(filter);
-    const { sql, params } = selectSql(f, this.#driveFor(f));
-    for (const row of this.#db.prepare(sql).iterate(...params)) yield row.seq as number;
+    let left = f.limit ?? Infinity;
+    for (const part of splitByTime(this.#db, f)) {
+      if (left <= 0) return;
+      const p = left === Infinity ? part : { ...part, limit: left };
+      const { sql, params } = selectSql(p, this.#driveFor(p));
+      for (const row of this.#db.prepare(sql).iterate(...params)) {
+        left--;
+        yield row.seq as number;
+      }
+    }
   }
 
   /**
@@ -284,6 +300,7 @@ export class EventIndex {
     if (!hasFieldConditions(f)) return "text";
     const rows = this.#countAtMost(narrowSql(f, "rows", ROW_WALK_LIMIT + 1));
     if (rows > ROW_WALK_LIMIT) return "text";
+    if (rows <= ROW_WALK_CHEAP) return "rows";
     return this.#countAtMost(narrowSql(f, "text", rows)) < rows ? "text" : "rows";
   }
 
@@ -293,20 +310,25 @@ export class EventIndex {
 
   /** How many events match, regardless of the filter's limit. */
   count(filter: EventFilter): number {
-    const { sql, params } = countSql(compileFilter(filter));
-    return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+    let n = 0;
+    for (const part of splitByTime(this.#db, compileFilter(filter))) {
+      const { sql, params } = countSql(part);
+      n += Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+    }
+    return n;
   }
 
   /**
-   * Runs `fill` (which adds many events) without the secondary indexes, then builds each of them
-   * once: several times faster than keeping them up to date row by row. Searches meanwhile give
+   * Runs `fill` (which adds many events) without the secondary indexes and without merging the
+   * full-text table's segments, then builds each index and merges once: several times faster
+   * than keeping them up to date row by row. Searches meanwhile give
    * the same answers, more slowly. For `vigil reindex`, not for a daemon's live feed.
    */
   async bulkFill<T>(fill: () => Promise<T>): Promise<T> {
     this.#writable("fill");
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      dropSecondaryIndexes(this.#db);
+      startBulkFill(this.#db);
       this.#db.exec("COMMIT");
     } catch (e) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
@@ -317,7 +339,7 @@ export class EventIndex {
       return await fill();
     } finally {
       this.#db.exec("BEGIN IMMEDIATE");
-      createSecondaryIndexes(this.#db);
+      endBulkFill(this.#db);
       this.#db.exec("COMMIT");
       this.#inserts.clear();
     }

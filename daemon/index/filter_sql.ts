@@ -11,8 +11,15 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { CompiledFilter } from "./filter.ts";
+import { fieldKey } from "./field_keys.ts";
 import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
+
+/** The seqs of the `fields` rows of one bound key, every block of the table in turn. */
+const FIELD_SEQS = `WITH RECURSIVE b(x) AS (
+    SELECT min(block) FROM fields
+    UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT max(block) FROM fields)
+  ) SELECT seq FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
 
 /** A statement and its parameters. */
 export interface SqlQuery {
@@ -71,11 +78,10 @@ function fieldConditions(
     params.push(value);
   }
   for (const [name, value] of f.attributed) {
-    // The event's own value or its statement's: both are rows of `fields` (see links.ts).
-    where.push(
-      `events.seq IN (SELECT seq FROM fields WHERE name = ${NAME_ID} AND value = ${NAME_ID})`,
-    );
-    params.push(name, value);
+    // The event's own value or its statement's: both are rows of `fields` (see links.ts), found
+    // by one seek per block of the key's head.
+    where.push(`events.seq IN (${FIELD_SEQS})`);
+    params.push(fieldKey(name, value));
   }
   if (f.minRows !== undefined) {
     where.push("events.seq IN (SELECT seq FROM row_counts WHERE rows >= ?)");
@@ -164,7 +170,11 @@ export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
  * SELECT of `n`, the work a walk driven by `drive` would do, counting at most `cap`: for
  * `"rows"` how many events pass the filter's conditions other than text, which SQLite answers
  * from the index on those conditions, mostly without reading rows; for `"text"` how many
- * candidates the trigram index holds within the `seq` bounds.
+ * candidates the trigram index holds, whatever the `seq` bounds: FTS5 finds a bound inside a
+ * common term's candidates by walking them from the first (hundreds of ms at 1M events, where
+ * the walk it decides on takes a few), so a count from the first candidate on, which reaches
+ * `cap` soonest, decides. It errs only towards the walk of rows, which costs little when `cap`
+ * is small.
  */
 export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuery {
   const where: string[] = [];
@@ -175,8 +185,6 @@ export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuer
     from = "events_text";
     where.push("events_text MATCH ?");
     params.push(fts);
-    if (f.afterSeq !== undefined) where.push("rowid > ?"), params.push(f.afterSeq);
-    if (f.beforeSeq !== undefined) where.push("rowid < ?"), params.push(f.beforeSeq);
   } else {
     fieldConditions(f, "events.seq", { where, params });
   }

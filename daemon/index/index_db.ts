@@ -9,13 +9,7 @@
 import { existsSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import type { Drive } from "./filter_sql.ts";
-import {
-  createSecondaryIndexes,
-  isEmpty,
-  recreate,
-  SCHEMA_VERSION,
-  storedVersion,
-} from "./schema.ts";
+import { endBulkFill, isEmpty, recreate, SCHEMA_VERSION, storedVersion } from "./schema.ts";
 
 /** How to open the index. */
 export interface OpenIndexOptions {
@@ -91,9 +85,9 @@ export function openIndexDb(
         rebuilt = !isEmpty(db);
         recreate(db);
       }
-      // A bulk fill cut short (see `bulkFill`) left them out: searches are right without
-      // them, but slow.
-      createSecondaryIndexes(db);
+      // A bulk fill cut short (see `bulkFill`) left them out, or its text unmerged: searches
+      // are right without them, but slow.
+      endBulkFill(db);
       db.exec("COMMIT");
     } catch (e) {
       db.exec("ROLLBACK");

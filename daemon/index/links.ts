@@ -13,8 +13,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { CoverageJoin, type CoverageLink } from "../coverage/join.ts";
 import type { AuditEvent } from "../event/model.ts";
+import { fieldBlock, fieldKey } from "./field_keys.ts";
 import { ATTRIBUTED_FIELDS, attributedValue } from "./filter.ts";
-import type { NameIds } from "./names.ts";
 
 /** Keys in `meta`: the join's pending state, and the last seq fed into that state. */
 const STATE_KEY = "attribution_join";
@@ -36,15 +36,13 @@ const SAVE_EVERY = 50_000;
 /** The links of one index database; use inside `EventIndex.add()`'s transaction. */
 export class AttributionLinks {
   readonly #db: DatabaseSync;
-  readonly #names: NameIds;
   #join: CoverageJoin | null = null;
   /** The last seq fed into the join in memory, and into the saved state. */
   #fed = -1;
   #saved = -1;
 
-  constructor(db: DatabaseSync, names: NameIds) {
+  constructor(db: DatabaseSync) {
     this.#db = db;
-    this.#names = names;
   }
 
   /** The last seq the join has taken in: the feeder feeds it again from the next one. */
@@ -57,7 +55,7 @@ export class AttributionLinks {
    * Feeds events to the join (those it has not taken in yet) and stores the links, the
    * attributed filter fields of each event (its own, and a row change's statement's) and, every
    * {@link SAVE_EVERY} events, the join's state. Returns the `fields` rows to insert as flat
-   * (name, value, seq) triples; the caller inserts them with `INSERT OR IGNORE`.
+   * (block, key, seq) triples (`field_keys.ts`); the caller inserts them with `INSERT OR IGNORE`.
    */
   add(records: readonly { seq: number; event: AuditEvent }[]): number[] {
     const join = this.#join ??= this.#load();
@@ -65,7 +63,7 @@ export class AttributionLinks {
     const addFields = (ev: AuditEvent, seq: number): void => {
       for (const name of ATTRIBUTED_FIELDS) {
         const v = attributedValue(ev, name);
-        if (v !== undefined) fields.push(this.#names.id(name), this.#names.id(v), seq);
+        if (v !== undefined) fields.push(fieldBlock(seq), fieldKey(name, v), seq);
       }
     };
     const links: CoverageLink[] = [];

@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;
@@ -22,26 +22,54 @@ export const TALLY_BLOCK = 2 ** TALLY_SHIFT;
  * once at the end (sorting once is cheaper than millions of inserts in key order each); a writer
  * creates any that are missing when it opens the index, so a rebuild cut short only costs speed
  * until then.
+ *
+ * Each is on one selective filter column alone, so an entry is that id and the rowid (`seq`):
+ * about 10 bytes, where one that also held `ts` took 17-19. A time window is narrowed by the
+ * zones' times instead (see `zones` below): it becomes a few seq ranges,
+ * which these indexes (and the table, by rowid) seek directly. Optional columns get partial
+ * indexes (`= ?` implies NOT NULL, so the planner still uses them). `source`, `kind` and `db`
+ * have none: a box has few of each, so one value selects a large share and a walk by `seq`
+ * within the time's seq ranges finds a page as soon, while every index costs its bytes and a
+ * B-tree insert per event.
  */
 const SECONDARY_INDEXES = [
-  `CREATE INDEX IF NOT EXISTS events_ts ON events (ts)`,
-  `CREATE INDEX IF NOT EXISTS events_source_ts ON events (source, ts)`,
-  `CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts)`,
-  `CREATE INDEX IF NOT EXISTS events_role_ts ON events (role, ts) WHERE role IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS events_object_ts ON events (object, ts) WHERE object IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS events_command_ts ON events (command_key, ts)
+  `CREATE INDEX IF NOT EXISTS events_role ON events (role) WHERE role IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_object ON events (object) WHERE object IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_command ON events (command_key)
     WHERE command_key IS NOT NULL`,
 ];
 const SECONDARY_NAMES = SECONDARY_INDEXES.map((sql) => /EXISTS (\w+)/.exec(sql)![1]!);
 
-/** Creates the secondary indexes that are missing. */
-export function createSecondaryIndexes(db: DatabaseSync): void {
+/**
+ * FTS5's `automerge` while the index is written row by row (its default): merging segments a
+ * little with every transaction keeps text lookups to a few segments.
+ */
+const FTS_AUTOMERGE = 4;
+
+/**
+ * Ends a bulk fill, or one cut short (a writer calls it on opening): creates the secondary indexes
+ * that are missing and, when the fill left the full-text table unmerged, merges it into one
+ * segment once and lets it merge as it goes again.
+ */
+export function endBulkFill(db: DatabaseSync): void {
   for (const sql of SECONDARY_INDEXES) db.exec(sql);
+  const merge = db.prepare(`SELECT v FROM events_text_config WHERE k = 'automerge'`).get()?.v;
+  if (merge !== undefined && Number(merge) !== FTS_AUTOMERGE) {
+    db.exec(`INSERT INTO events_text (events_text) VALUES ('optimize')`);
+    db.exec(
+      `INSERT INTO events_text (events_text, rank) VALUES ('automerge', ${FTS_AUTOMERGE})`,
+    );
+  }
 }
 
-/** Drops the secondary indexes, for a bulk fill (see {@link SECONDARY_INDEXES}). */
-export function dropSecondaryIndexes(db: DatabaseSync): void {
+/**
+ * Starts a bulk fill: drops the secondary indexes (see {@link SECONDARY_INDEXES}) and stops the
+ * full-text table's merging, each transaction's segment merged once at the end instead of a
+ * little at every commit (a fifth of the fill's time).
+ */
+export function startBulkFill(db: DatabaseSync): void {
   for (const name of SECONDARY_NAMES) db.exec(`DROP INDEX IF EXISTS ${name}`);
+  db.exec(`INSERT INTO events_text (events_text, rank) VALUES ('automerge', 0)`);
 }
 
 /**
@@ -66,12 +94,10 @@ export function dropSecondaryIndexes(db: DatabaseSync): void {
  * insert cost and size; phrase queries are then unavailable, so `ftsQuery` ANDs single trigrams,
  * a superset that `instr()` narrows to the exact answer.
  *
- * Secondary indexes pair each selective filter with `ts`, since most searches name a time window;
- * results are ordered by `seq`, which SQLite sorts after the index narrowed the rows. Optional
- * columns get partial indexes (`= ?` implies NOT NULL, so the planner still uses them), which
- * keeps events without the field out of the index. `db` has no index: a box watches few
- * databases, so `db = ?` alone selects a large share and is answered as well by walking `seq`
- * or `ts`, while every index costs a B-tree insert per event (the insert benchmark shows it).
+ * Secondary indexes: see {@link SECONDARY_INDEXES}.
+ *
+ * `zones` keeps the least and greatest `ts` of each 1,024 seqs: a search with a time window reads
+ * only the seq ranges whose times overlap it (`zones.ts`).
  *
  * `tally` counts, per block of {@link TALLY_BLOCK} seqs, the rows `add()` wrote, and `meta`
  * keeps `first_seq`, the lowest seq added since the index was created — or, once retention
@@ -80,7 +106,8 @@ export function dropSecondaryIndexes(db: DatabaseSync): void {
  * block whose count disagrees with the seqs it should hold, or that was edited, is one the index
  * cannot vouch for: searches read that block's events from the log instead (`search.ts`). This
  * catches rows changed or removed by hand; someone who also rewrites the tally can still hide
- * an event from a search through the index, but never change what is shown of one.
+ * an event from a search through the index (so can someone who rewrites `zones`), but never change
+ * what is shown of one.
  */
 const CREATE = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
@@ -106,13 +133,11 @@ const CREATE = [
   `CREATE INDEX attribution_stmt ON attribution (stmt)`,
   `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
   // The attributed filter fields (filter.ts) of each event, and of each row change those of
-  // its statement: name and value are ids of `names`.
+  // its statement, keyed by block of seqs and hash of field and value (`field_keys.ts`).
   `CREATE TABLE fields (
-    name INTEGER NOT NULL, value INTEGER NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (name, value, seq)
+    block INTEGER NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (block, key, seq)
   ) WITHOUT ROWID`,
-  // Retention drops an event's fields by seq (`drop.ts`).
-  `CREATE INDEX fields_seq ON fields (seq)`,
   // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
   `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,
   `CREATE INDEX row_counts_rows ON row_counts (rows)`,
@@ -121,6 +146,9 @@ const CREATE = [
     rows INTEGER NOT NULL,
     edits INTEGER NOT NULL DEFAULT 0
   )`,
+  // The least and greatest event time of each zone of seqs (`zones.ts`).
+  `CREATE TABLE zones (zone INTEGER PRIMARY KEY, min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL)`,
+  `CREATE INDEX zones_min_ts ON zones (min_ts)`,
   `CREATE TRIGGER events_deleted AFTER DELETE ON events BEGIN
     UPDATE tally SET rows = rows - 1 WHERE block = old.seq >> ${TALLY_SHIFT};
   END`,

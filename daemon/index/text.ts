@@ -5,7 +5,7 @@
  * An event's searchable text is its `statement`, `error`, the values of its `params` and of its
  * row images (`old_row`, `new_row`: each column's text, not the column names), `raw` when the
  * event could not be parsed (it then has nothing else to search), and the name of the API
- * `token` that posted it, joined by newlines. A query is split on white
+ * `token` that posted it, each distinct value once, joined by newlines. A query is split on white
  * space into tokens; an event matches when every token is a substring of its searchable text
  * after both are folded by {@link foldText}. Case folding happens here, in JavaScript, on both
  * sides: the index stores folded text and SQLite compares bytes, so no SQLite collation or
@@ -36,7 +36,9 @@ export function searchableText(ev: AuditEvent): string | undefined {
   rowValues(ev.new_row, parts);
   if (ev.raw !== undefined && ev.parse_error !== undefined) parts.push(ev.raw);
   if (ev.token !== undefined) parts.push(ev.token);
-  return parts.length === 0 ? undefined : foldText(parts.join("\n"));
+  // A value said twice (a row's unchanged columns in its old and new image) is stored once: no
+  // token spans two values, so the second copy can match nothing the first does not.
+  return parts.length === 0 ? undefined : foldText([...new Set(parts)].join("\n"));
 }
 
 /** The values of a row image as text: PostgreSQL's own text output per column. */

@@ -1,5 +1,5 @@
 import { DatabaseSync } from "node:sqlite";
-import { attachIndex } from "../../../daemon/index/feed.ts";
+import { attachIndex, openIndexForRead } from "../../../daemon/index/feed.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { renderMetrics } from "../../../daemon/serve/metrics.ts";
 import { StatusBoard } from "../../../daemon/serve/status_board.ts";
@@ -100,5 +100,40 @@ Deno.test("an index with rows edited by hand is rebuilt from the log when attach
     const again = await runVigil(["verify", "--data", dir]);
     assertEquals(again.code, 0, again.stdout);
     assert(!again.stdout.includes("INDEX:"));
+  });
+});
+
+Deno.test("an index of the layout before (schema 3) is rebuilt from the log when attached", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 2_000);
+    // What schema 3 left: its own `fields` layout, and rows a build of today cannot read.
+    const db = new DatabaseSync(indexPath(dir));
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('schema_version', '3');
+      CREATE TABLE events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, body TEXT);
+      INSERT INTO events VALUES (0, 0, 'stale');
+      CREATE TABLE fields (name INTEGER, value INTEGER, seq INTEGER,
+        PRIMARY KEY (name, value, seq)) WITHOUT ROWID;`);
+    db.close();
+    assertEquals(openIndexForRead(dir), null, "a reader does not read the old layout");
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      const feed = await attachIndex(store);
+      await feed.drain();
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const index = openIndexForRead(dir)!;
+    try {
+      assertEquals([index.lastSeq(), index.count({}), index.untrusted(0, 2_000)], [
+        1_999,
+        2_000,
+        [],
+      ]);
+      assertEquals(index.seqs({ role: "bob", text: "ünïcødé", limit: 3 }), [1, 4, 7]);
+    } finally {
+      index.close();
+    }
   });
 });

@@ -68,3 +68,14 @@ Deno.test("searchableText() holds parameter values and row values, not column na
   }
   assert.ok(!text.includes("owner") && !text.includes("null"), text);
 });
+
+Deno.test("searchableText() holds a value said twice once, and still matches what it matched", () => {
+  const ev = event(0, {
+    old_row: { id: "4711", owner: "Ada", note: "same" },
+    new_row: { id: "4711", owner: "Grace", note: "same" },
+  });
+  const text = searchableText(ev)!;
+  assert.equal(text.split("\n").filter((v) => v === "4711").length, 1, text);
+  for (const hit of ["4711", "ada", "grace", "same", "471"]) assert.ok(textMatches(text, [hit]));
+  assert.ok(!text.includes("4711\n4711"), "the value is not repeated");
+});
