@@ -1,32 +1,79 @@
 /**
- * The complete-subtree hashes of the log's Merkle tree on disk, so that a proof on a large log
- * costs O(log n) positioned reads instead of rehashing leaves: one append-only file per level in
- * a directory (`level-00.bin` holds the leaf hashes, `level-01.bin` their parents, …), 32 bytes a
- * node, node i of level L at byte 32·i. Level L holds floor(size / 2^L) nodes and its file
- * exists iff that is at least one (level 0 always exists), so the files are a function of the
- * leaves alone: truncating and re-appending reproduces them byte for byte. Writes reach the page
- * cache at every batch and the disk at `sync()`. After a crash `open()` mends lengths — drops
- * partial nodes and parents of lost leaves, rebuilds missing parents — but cannot tell a wrong
- * hash from a right one: the store truncates to its last signed checkpoint, checks
- * `rootFromNodes()` against the signed root and re-appends the leaves after it. A read-only
- * instance (another process) sees appends as they land.
+ * The Merkle tree's complete-subtree hashes on disk, so that a proof on a large log costs
+ * O(log n) positioned reads instead of rehashing leaves — but only from level BLOCK_LEVEL (6) up:
+ * one append-only file per level (`level-06.bin` holds the roots of blocks of 64 leaves,
+ * `level-07.bin` their parents, …), 32 bytes a node, node i of level L at byte 32·i, about half a
+ * byte an event in all. Level L holds floor(size / 2^L) nodes and its file exists iff that is at
+ * least one (level 6 always exists), so the files are a function of the leaves alone: truncating
+ * and re-appending reproduces them byte for byte. Nodes below level 6 are derived on demand from
+ * the 64 leaves of their block (`merkle_block.ts`): the writer keeps the leaves of the last,
+ * incomplete block in memory (after a restart the store hands them back from the log's tail);
+ * any other block comes from a `BlockSource` (`merkle_log.ts` reads the records from the log),
+ * which is asynchronous, so callers run their proof code under `read()`, which loads what it
+ * asks for and runs it again. Files of levels below 6 (data format 2 wrote them) are removed when
+ * the writer opens the directory: they are derived from the log, which the store checks against
+ * its signed checkpoint on every open, and nothing reads them any more.
+ *
+ * Writes reach the page cache at every batch and the disk at `sync()`. After a crash `open()`
+ * mends lengths — drops partial nodes and parents of lost blocks, rebuilds missing parents — but
+ * cannot tell a wrong hash from a right one: the store truncates to its last signed checkpoint,
+ * checks `rootFromNodes()` against the signed root and re-appends the leaves after it. A
+ * read-only instance (another process) sees appends as they land.
  */
 
-import { HASH_SIZE, type NodeReader } from "./merkle.ts";
+import { HASH_SIZE, nodeHash, type NodeReader } from "./merkle.ts";
+import {
+  BLOCK_LEAVES,
+  BLOCK_LEVEL,
+  type BlockNodes,
+  blockRoots,
+  buildBlock,
+  type SubtreeRoot,
+} from "./merkle_block.ts";
 import { sha256Into } from "./sha256.ts";
+
+export { BLOCK_LEAVES, BLOCK_LEVEL } from "./merkle_block.ts";
 
 /** Levels a tree of at most 2^53 leaves can have. */
 const LEVELS = 54;
 /** Parents rebuilt per read when `open()` repairs a level after a crash. */
 const REBUILD_CHUNK = 1 << 15;
+/** Derived blocks kept: a proof touches at most three (its leaf's, and both tree sizes'). */
+const CACHED_BLOCKS = 8;
 const LEVEL_FILE = /^level-(\d{2})\.bin$/;
 
-/** Complete-subtree hashes of an append-only Merkle tree, one file per level. */
+/** A writer's last, incomplete block: roots of its deleted leaves, then its leaf hashes. */
+export interface TailState {
+  roots: SubtreeRoot[];
+  leaves: Uint8Array;
+}
+
+/** The derivable nodes of one block, from wherever its leaves are kept (the log). */
+export type BlockSource = (block: number) => Promise<BlockNodes>;
+
+/** A node below the stored levels whose block is not loaded: `read()` loads it and retries. */
+export class NodesNeeded extends RangeError {
+  override name = "NodesNeeded";
+  constructor(readonly levels: MerkleLevels, readonly block: number, message: string) {
+    super(message);
+  }
+}
+
+/** Complete-subtree hashes of an append-only Merkle tree, one file per stored level. */
 export class MerkleLevels implements NodeReader {
   readonly #dir: string;
   readonly #readOnly: boolean;
+  readonly #source: BlockSource | undefined;
   #files: (Deno.FsFile | undefined)[] = [];
   #size = 0;
+  /** Leaf hashes of the last, incomplete block: size % BLOCK_LEAVES of them (writer only). */
+  #tail = new Uint8Array(BLOCK_LEAVES * HASH_SIZE);
+  /** Roots standing in for the tail's first #tailFrom leaves, which retention deleted. */
+  #tailRoots: SubtreeRoot[] = [];
+  #tailFrom = 0;
+  #tailNodes: BlockNodes | null = null;
+  /** Blocks derived from the source, least recently used first. */
+  #blocks = new Map<number, BlockNodes>();
   /** Slot L: the last node of level L, waiting for its sibling, when level L's count is odd. */
   #pending = new Uint8Array(LEVELS * HASH_SIZE);
   #buffers = [new Uint8Array(0), new Uint8Array(0)];
@@ -36,16 +83,21 @@ export class MerkleLevels implements NodeReader {
   /** Why writing stopped: a failed write leaves levels out of step until `open()` mends them. */
   #broken: string | undefined;
 
-  private constructor(dir: string, readOnly: boolean) {
+  private constructor(dir: string, readOnly: boolean, source: BlockSource | undefined) {
     this.#dir = dir;
     this.#readOnly = readOnly;
+    this.#source = source;
     this.#pair[0] = 0x01;
   }
 
-  /** Opens (creating if needed) `dir` for appending, repairing what a crash left half-written. */
-  static async open(dir: string): Promise<MerkleLevels> {
+  /**
+   * Opens (creating if needed) `dir` for appending, repairing what a crash left half-written.
+   * The tree then holds the complete blocks the files hold; the caller appends the rest.
+   * `source` serves nodes below the stored levels outside the last block.
+   */
+  static async open(dir: string, opts: { source?: BlockSource } = {}): Promise<MerkleLevels> {
     await Deno.mkdir(dir, { recursive: true });
-    const levels = new MerkleLevels(dir, false);
+    const levels = new MerkleLevels(dir, false, opts.source);
     try {
       levels.#recover();
     } catch (err) {
@@ -56,32 +108,75 @@ export class MerkleLevels implements NodeReader {
   }
 
   /**
-   * Opens `dir` for reading what another process appends; `size` follows its level 0. Nodes of a
-   * signed checkpoint never change, but a writer's `truncate()` may replace the files past it:
-   * reopen to follow a writer that restarted.
+   * Opens `dir` for reading what another process appends. Nodes of a signed checkpoint never
+   * change, but a writer's `truncate()` may replace the files past it: reopen to follow a writer
+   * that restarted. It has no size of its own: the log's end or a checkpoint gives it.
    */
-  static async openReadOnly(dir: string): Promise<MerkleLevels> {
-    const levels = new MerkleLevels(dir, true);
-    const path = `${dir}/${levelFileName(0)}`;
+  static async openReadOnly(
+    dir: string,
+    opts: { source?: BlockSource } = {},
+  ): Promise<MerkleLevels> {
     try {
-      levels.#files[0] = await Deno.open(path, { read: true });
+      if (!(await Deno.stat(dir)).isDirectory) throw new Error(`${dir} is not a directory`);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
-      throw new Deno.errors.NotFound(`Cannot open Merkle levels read-only: no ${path}`);
+      throw new Deno.errors.NotFound(`Cannot open Merkle levels read-only: no ${dir}`);
     }
-    return levels;
+    return new MerkleLevels(dir, true, opts.source);
   }
 
-  /** Leaves in the tree. */
+  /** Leaves in the tree (the writer's; a read-only instance has none of its own). */
   get size(): number {
     this.#checkOpen();
-    if (!this.#readOnly) return this.#size;
-    return Math.floor(this.#file(0)!.statSync().size / HASH_SIZE);
+    if (this.#readOnly) {
+      throw new Error(`Merkle levels in ${this.#dir} are read-only: the log's end is the size`);
+    }
+    return this.#size;
+  }
+
+  /** The last, incomplete block (a copy): what another writer must `restoreTail()`. */
+  tail(): TailState {
+    this.#checkWritable();
+    const from = this.#tailFrom * HASH_SIZE, to = (this.#size % BLOCK_LEAVES) * HASH_SIZE;
+    return { roots: this.#tailRoots.map((r) => ({ ...r })), leaves: this.#tail.slice(from, to) };
+  }
+
+  /** Continues a tree of complete blocks with the incomplete block another writer had. */
+  restoreTail(tail: TailState): void {
+    if (tail.roots.length > 0) this.seedTail(tail.roots);
+    this.appendLeaves(tail.leaves, tail.leaves.length / HASH_SIZE);
   }
 
   /**
-   * Appends the first `count` 32-byte leaf hashes of `hashes` and every parent they complete,
-   * one write per level. Synchronous: the writes only reach the page cache.
+   * Starts the next block with the subtree roots of leaves that are gone (retention deleted
+   * them; `retained.json` keeps the roots): they must tile the block from its first leaf on.
+   */
+  seedTail(roots: readonly SubtreeRoot[]): void {
+    this.#checkWritable();
+    let at = this.#size;
+    for (const r of roots) {
+      const width = 2 ** r.level;
+      if (r.level >= BLOCK_LEVEL || r.index * width !== at || r.hash.length !== HASH_SIZE) {
+        throw new RangeError(
+          `Cannot start Merkle block ${this.#size / BLOCK_LEAVES} in ${this.#dir} with subtree ` +
+            `${r.level}/${r.index}: the roots must tile it from leaf ${this.#size}`,
+        );
+      }
+      at += width;
+    }
+    if (this.#size % BLOCK_LEAVES !== 0 || at - this.#size >= BLOCK_LEAVES) {
+      throw new RangeError(`Cannot seed Merkle levels of ${this.#size} leaves to ${at}`);
+    }
+    this.#tailRoots = roots.map((r) => ({ ...r, hash: r.hash.slice() }));
+    this.#tailFrom = at - this.#size;
+    this.#size = at;
+    this.#tailNodes = null;
+  }
+
+  /**
+   * Appends the first `count` 32-byte leaf hashes of `hashes`, the roots of the blocks they
+   * complete and every parent those complete, one write per level. Synchronous: the writes only
+   * reach the page cache.
    */
   appendLeaves(hashes: Uint8Array, count: number): void {
     this.#checkWritable();
@@ -93,14 +188,17 @@ export class MerkleLevels implements NodeReader {
     }
     if (count === 0) return;
     try {
-      this.#append(hashes, count);
+      this.#appendLeaves(hashes, count);
     } catch (err) {
       this.#broken = errorText(err);
       throw err;
     }
   }
 
-  /** The root of leaves [index·2^level, (index+1)·2^level); RangeError if not stored (yet). */
+  /**
+   * The root of leaves [index·2^level, (index+1)·2^level). RangeError if not there (yet);
+   * NodesNeeded (a RangeError) for a derived node whose block `read()` would load.
+   */
   node(level: number, index: number): Uint8Array {
     this.#checkOpen();
     if (!Number.isSafeInteger(level) || level < 0 || level >= LEVELS) {
@@ -110,6 +208,7 @@ export class MerkleLevels implements NodeReader {
     if (!Number.isSafeInteger(index) || index < 0 || (!this.#readOnly && index >= count)) {
       throw new RangeError(`Merkle level ${level} has no node ${index}: it holds ${count}`);
     }
+    if (level < BLOCK_LEVEL) return this.#derived(level, index);
     const file = this.#file(level);
     const out = new Uint8Array(HASH_SIZE);
     if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
@@ -121,11 +220,57 @@ export class MerkleLevels implements NodeReader {
     return out;
   }
 
-  /** Drops every node covering a leaf at or beyond `size`: level L keeps floor(size / 2^L). */
+  /**
+   * Runs `fn`, which reads nodes of this tree, and whenever it stops at a node whose block is
+   * not loaded, loads the block from the source and runs it again (a proof needs at most a few).
+   */
+  async read<T>(fn: () => T): Promise<T> {
+    const loaded = new Set<number>();
+    for (;;) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!(err instanceof NodesNeeded) || err.levels !== this) throw err;
+        if (loaded.has(err.block)) {
+          throw new RangeError(`${err.message}: the log does not hold the leaves it needs`);
+        }
+        loaded.add(err.block);
+        const got = await this.#source!(err.block);
+        this.#blocks.delete(err.block);
+        this.#blocks.set(err.block, got);
+        for (const b of this.#blocks.keys()) {
+          if (this.#blocks.size <= CACHED_BLOCKS) break;
+          this.#blocks.delete(b);
+        }
+      }
+    }
+  }
+
+  /**
+   * Drops every leaf at or beyond `size`. Within the last block any size will do; below it only
+   * a block boundary, since the leaves of the block cut would have to come from the log.
+   */
   truncate(size: number): void {
     this.#checkWritable();
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) {
-      throw new RangeError(`Cannot truncate Merkle levels of ${this.#size} leaves to ${size}`);
+    const inTail = Math.floor(size / BLOCK_LEAVES) === Math.floor(this.#size / BLOCK_LEAVES);
+    if (
+      !Number.isSafeInteger(size) || size < 0 || size > this.#size ||
+      (!inTail && size % BLOCK_LEAVES !== 0) ||
+      (size % BLOCK_LEAVES !== 0 && size % BLOCK_LEAVES < this.#tailFrom)
+    ) {
+      throw new RangeError(
+        `Cannot truncate Merkle levels of ${this.#size} leaves to ${size} (below the last ` +
+          `block, only to a multiple of ${BLOCK_LEAVES})`,
+      );
+    }
+    this.#tailNodes = null;
+    if (size % BLOCK_LEAVES < this.#tailFrom) this.#tailRoots = [], this.#tailFrom = 0;
+    for (const b of [...this.#blocks.keys()]) {
+      if ((b + 1) * BLOCK_LEAVES > size) this.#blocks.delete(b);
+    }
+    if (inTail) {
+      this.#size = size;
+      return;
     }
     try {
       this.#cut(size);
@@ -149,14 +294,71 @@ export class MerkleLevels implements NodeReader {
   close(): void {
     for (const f of this.#files) f?.close();
     this.#files = [];
+    this.#blocks.clear();
     this.#closed = true;
   }
 
-  #append(hashes: Uint8Array, count: number): void {
-    const before = this.#size, after = before + count;
-    let nodes = hashes.subarray(0, count * HASH_SIZE);
+  #derived(level: number, index: number): Uint8Array {
+    const block = Math.floor(index / (BLOCK_LEAVES >> level));
+    if (!this.#readOnly && block === Math.floor(this.#size / BLOCK_LEAVES)) {
+      if (!this.#tailNodes) {
+        const known = new Uint8Array(BLOCK_LEAVES);
+        known.fill(1, this.#tailFrom, this.#size % BLOCK_LEAVES);
+        this.#tailNodes = buildBlock(block, this.#tail, known, this.#tailRoots);
+      }
+      const got = this.#tailNodes.get(level, index);
+      if (got) return got.slice();
+      throw new RangeError(`Merkle level ${level} node ${index} covers deleted leaves`);
+    }
+    const got = this.#blocks.get(block)?.get(level, index);
+    if (got) return got.slice();
+    const what = `Merkle level ${level} node ${index} (leaves ${block * BLOCK_LEAVES}..` +
+      `${(block + 1) * BLOCK_LEAVES - 1}) is derived, not stored`;
+    if (!this.#source) throw new RangeError(`${what}, and ${this.#dir} has no source of leaves`);
+    throw new NodesNeeded(this, block, what);
+  }
+
+  /** The root of the seeded tail block, completed by `leaves` (the block's slots). */
+  #seededRoot(leaves: Uint8Array): Uint8Array {
+    const block = Math.floor(this.#size / BLOCK_LEAVES);
+    const known = new Uint8Array(BLOCK_LEAVES).fill(1, this.#tailFrom);
+    const nodes = buildBlock(block, leaves, known, this.#tailRoots);
+    const top = BLOCK_LEVEL - 1;
+    return nodeHash(nodes.get(top, 2 * block)!, nodes.get(top, 2 * block + 1)!);
+  }
+
+  #appendLeaves(hashes: Uint8Array, count: number): void {
+    const held = this.#size % BLOCK_LEAVES, total = held + count;
+    const blocks = Math.floor(total / BLOCK_LEAVES);
+    if (blocks > 0) {
+      let leaves = hashes;
+      if (held > 0) {
+        leaves = new Uint8Array(blocks * BLOCK_LEAVES * HASH_SIZE);
+        leaves.set(this.#tail.subarray(0, held * HASH_SIZE));
+        leaves.set(hashes.subarray(0, leaves.length - held * HASH_SIZE), held * HASH_SIZE);
+      }
+      const roots = blockRoots(leaves, blocks);
+      if (this.#tailRoots.length > 0) roots.set(this.#seededRoot(leaves));
+      this.#appendStored(roots, blocks);
+      this.#tailRoots = [];
+      this.#tailFrom = 0;
+    }
+    const rest = total % BLOCK_LEAVES;
+    const from = blocks > 0 ? count - rest : 0;
+    this.#tail.set(
+      hashes.subarray(from * HASH_SIZE, count * HASH_SIZE),
+      (rest - (count - from)) * HASH_SIZE,
+    );
+    this.#size += count;
+    this.#tailNodes = null;
+  }
+
+  /** Appends `count` level-BLOCK_LEVEL nodes (block roots) and every parent they complete. */
+  #appendStored(roots: Uint8Array, count: number): void {
+    const before = Math.floor(this.#size / BLOCK_LEAVES), after = before + count;
+    let nodes = roots.subarray(0, count * HASH_SIZE);
     let first = before; // index of nodes[0] in its level
-    for (let level = 0, width = 1; nodes.length > 0; level++, width *= 2) {
+    for (let level = BLOCK_LEVEL, width = 1; nodes.length > 0; level++, width *= 2) {
       this.#write(level, nodes);
       // Parents of this level's new nodes: [floor(before / 2w), floor(after / 2w)).
       const from = Math.floor(before / (2 * width)), to = Math.floor(after / (2 * width));
@@ -170,30 +372,34 @@ export class MerkleLevels implements NodeReader {
       nodes = parents;
       first = from;
     }
-    this.#size = after;
   }
 
-  // Makes the files agree with level 0, the source of truth: a crash can leave a partial node
-  // at any level's end, and parents written after their children may be missing or extra.
+  // Makes the files agree with level BLOCK_LEVEL, the source of truth: a crash can leave a
+  // partial node at any level's end, and parents written after their children may be missing or
+  // extra. Files of derived levels (data format 2) go.
   #recover(): void {
     this.#dirChanged = true; // level files may have been created or removed below
-    const f0 = this.#file(0, true)!;
-    const size = Math.floor(f0.statSync().size / HASH_SIZE);
+    const base = this.#file(BLOCK_LEVEL, true)!;
+    const blocks = Math.floor(base.statSync().size / HASH_SIZE);
     for (const entry of Deno.readDirSync(this.#dir)) {
       const level = Number(LEVEL_FILE.exec(entry.name)?.[1] ?? NaN);
       if (level >= LEVELS) throw new Error(`Unexpected ${entry.name} in ${this.#dir}`);
-      if (level > 0 && Math.floor(size / 2 ** level) === 0) this.#file(level); // for #cut
+      if (level < BLOCK_LEVEL) Deno.removeSync(`${this.#dir}/${entry.name}`);
+      else if (level > BLOCK_LEVEL && Math.floor(blocks / 2 ** (level - BLOCK_LEVEL)) === 0) {
+        this.#file(level); // for #cut
+      }
     }
-    for (let level = 1, width = 2; Math.floor(size / width) > 0; level++, width *= 2) {
+    for (let level = BLOCK_LEVEL + 1, width = 2; Math.floor(blocks / width) > 0; level++) {
       const have = Math.floor(this.#file(level, true)!.statSync().size / HASH_SIZE);
-      const want = Math.floor(size / width);
+      const want = Math.floor(blocks / width);
       if (have < want) {
         this.#files[level]!.truncateSync(have * HASH_SIZE);
         this.#rebuild(level, have, want);
       }
+      width *= 2;
     }
-    this.#size = size;
-    this.#cut(size);
+    this.#size = blocks * BLOCK_LEAVES;
+    this.#cut(this.#size);
   }
 
   #rebuild(level: number, from: number, to: number): void {
@@ -211,10 +417,11 @@ export class MerkleLevels implements NodeReader {
     }
   }
 
+  /** Cuts the stored levels to `size` leaves, a multiple of BLOCK_LEAVES. */
   #cut(size: number): void {
-    for (let level = 0; level < LEVELS; level++) {
+    for (let level = BLOCK_LEVEL; level < LEVELS; level++) {
       const keep = Math.floor(size / 2 ** level), f = this.#files[level];
-      if (keep > 0 || level === 0) {
+      if (keep > 0 || level === BLOCK_LEVEL) {
         f?.truncateSync(keep * HASH_SIZE);
         if (keep % 2 === 1) this.#readAt(level, this.#pendingSlot(level), (keep - 1) * HASH_SIZE);
       } else if (f) {

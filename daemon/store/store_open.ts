@@ -2,7 +2,8 @@
  * Opening a data directory for writing: take the writer lock, load or create the signing key,
  * recover the active segment, check the log against the latest signed checkpoint, and bring the
  * Merkle node files up to the log (they are only fsynced at checkpoints, so their tail is
- * rebuilt from the records after the last one).
+ * rebuilt from the records after the last one; the leaves of the last incomplete block, which
+ * no file holds, come from the log's tail).
  */
 
 import { log } from "../log.ts";
@@ -32,7 +33,9 @@ import {
   type SigningKey,
 } from "./keys.ts";
 import { rootFromNodes } from "./merkle.ts";
-import { MerkleLevels } from "./merkle_levels.ts";
+import { frontierTailRoots } from "./merkle_block.ts";
+import { BLOCK_LEAVES, MerkleLevels } from "./merkle_levels.ts";
+import { readRetainedStart } from "./retained.ts";
 import { recoverActive } from "./recovery.ts";
 import { listSegments, loadSegment, type SegmentEntry } from "./segment_file.ts";
 import { SegmentWriter, syncDir } from "./segment_writer.ts";
@@ -138,22 +141,25 @@ async function takeLock(path: string, timeoutMs: number): Promise<Deno.FsFile> {
   return file;
 }
 
-/** Reads leaf hashes of seq ≥ `from` out of the segments and appends them to `levels`. */
+/** Reads leaf hashes of seqs [from, to) out of the segments and appends them to `levels`. */
 async function replayLeaves(
   segments: SegmentEntry[],
   from: number,
+  to: number,
   levels: MerkleLevels,
 ): Promise<void> {
   for (let i = 0; i < segments.length; i++) {
     const next = segments[i + 1];
     if (next && next.firstSeq <= from) continue;
+    if (segments[i]!.firstSeq >= to) break;
     const seg = await loadSegment(segments[i]!);
     let seq = seg.header.firstSeq;
     let leaves = new Uint8Array(32 * 1024);
     let n = 0;
     scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
       if (f.type !== FRAME_EVENT) return;
-      if (seq++ < from) return;
+      if (seq < from || seq >= to) return void seq++;
+      seq++;
       if ((n + 1) * 32 > leaves.length) {
         const grown = new Uint8Array(leaves.length * 2);
         grown.set(leaves);
@@ -164,6 +170,55 @@ async function replayLeaves(
     });
     if (n > 0) levels.appendLeaves(leaves.subarray(0, n * 32), n);
   }
+}
+
+/**
+ * When retention deleted the first leaves of the block `levels` continues with, starts the block
+ * with the subtree roots `retained.json` keeps for them.
+ */
+async function seedFromRetained(
+  dataDir: string,
+  segments: SegmentEntry[],
+  levels: MerkleLevels,
+): Promise<void> {
+  const first = segments[0]?.firstSeq ?? 0;
+  if (first <= levels.size) return;
+  const retained = await readRetainedStart(dataDir);
+  if (retained?.from_seq !== first || first - levels.size >= BLOCK_LEAVES) {
+    throw new StoreDamageError(
+      `the Merkle node files end at seq ${levels.size}, but the log starts at seq ${first}`,
+    );
+  }
+  levels.seedTail(frontierTailRoots(retained.frontier));
+}
+
+/**
+ * Brings `levels` (complete blocks only, as opened) up to the log's `end`: keeps what the last
+ * signed checkpoint covers, checks it against the signed root, and replays the rest from the
+ * log; node files damaged below the checkpoint are rebuilt from the log once.
+ */
+async function catchUpLevels(
+  dataDir: string,
+  segments: SegmentEntry[],
+  levels: MerkleLevels,
+  lastCp: Checkpoint | null,
+  end: number,
+): Promise<void> {
+  const signed = lastCp?.size ?? 0;
+  const trusted = Math.min(levels.size, signed);
+  levels.truncate(trusted - (trusted % BLOCK_LEAVES));
+  await seedFromRetained(dataDir, segments, levels);
+  await replayLeaves(segments, levels.size, signed, levels);
+  if (lastCp && hex(rootFromNodes(signed, levels)) !== lastCp.root) {
+    levels.truncate(0);
+    await replayLeaves(segments, 0, signed, levels);
+    if (hex(rootFromNodes(signed, levels)) !== lastCp.root) {
+      throw new StoreDamageError(
+        `Merkle root of the first ${signed} events does not match the signed checkpoint`,
+      );
+    }
+  }
+  await replayLeaves(segments, signed, end, levels);
 }
 
 /**
@@ -328,18 +383,11 @@ export async function openStore(
 
     writer.signedSize = lastCp?.size ?? 0;
     const levels = await MerkleLevels.open(paths.merkle);
-    const trusted = Math.min(levels.size, lastCp?.size ?? 0);
-    levels.truncate(trusted);
-    await replayLeaves(segments, trusted, levels);
-    if (lastCp && hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
-      // The node files may be damaged below the checkpoint: rebuild them once from the log.
-      levels.truncate(0);
-      await replayLeaves(segments, 0, levels);
-      if (hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
-        throw new StoreDamageError(
-          `Merkle root of the first ${lastCp.size} events does not match the signed checkpoint`,
-        );
-      }
+    try {
+      await catchUpLevels(dataDir, segments, levels, lastCp, writer.nextSeq);
+    } catch (e) {
+      levels.close();
+      throw e;
     }
 
     const appendCheckpoint = async (cp: Checkpoint): Promise<void> => {
