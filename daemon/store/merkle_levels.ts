@@ -21,59 +21,31 @@
  * read-only instance (another process) sees appends as they land.
  */
 
-import { HASH_SIZE, nodeHash, type NodeReader } from "./merkle.ts";
-import {
-  BLOCK_LEAVES,
-  BLOCK_LEVEL,
-  type BlockNodes,
-  blockRoots,
-  buildBlock,
-  type SubtreeRoot,
-} from "./merkle_block.ts";
+import { HASH_SIZE, type NodeReader } from "./merkle.ts";
+import { BLOCK_LEAVES, BLOCK_LEVEL, type SubtreeRoot } from "./merkle_block.ts";
+import { type BlockSource, DerivedBlocks } from "./merkle_derived.ts";
+import { TailBlock, type TailState } from "./merkle_tail.ts";
 import { sha256Into } from "./sha256.ts";
 
 export { BLOCK_LEAVES, BLOCK_LEVEL } from "./merkle_block.ts";
+export type { TailState } from "./merkle_tail.ts";
+export { type BlockSource, NodesNeeded } from "./merkle_derived.ts";
 
 /** Levels a tree of at most 2^53 leaves can have. */
 const LEVELS = 54;
 /** Parents rebuilt per read when `open()` repairs a level after a crash. */
 const REBUILD_CHUNK = 1 << 15;
-/** Derived blocks kept: a proof touches at most three (its leaf's, and both tree sizes'). */
-const CACHED_BLOCKS = 8;
 const LEVEL_FILE = /^level-(\d{2})\.bin$/;
-
-/** A writer's last, incomplete block: roots of its deleted leaves, then its leaf hashes. */
-export interface TailState {
-  roots: SubtreeRoot[];
-  leaves: Uint8Array;
-}
-
-/** The derivable nodes of one block, from wherever its leaves are kept (the log). */
-export type BlockSource = (block: number) => Promise<BlockNodes>;
-
-/** A node below the stored levels whose block is not loaded: `read()` loads it and retries. */
-export class NodesNeeded extends RangeError {
-  override name = "NodesNeeded";
-  constructor(readonly levels: MerkleLevels, readonly block: number, message: string) {
-    super(message);
-  }
-}
 
 /** Complete-subtree hashes of an append-only Merkle tree, one file per stored level. */
 export class MerkleLevels implements NodeReader {
   readonly #dir: string;
   readonly #readOnly: boolean;
-  readonly #source: BlockSource | undefined;
+  readonly #derived: DerivedBlocks;
   #files: (Deno.FsFile | undefined)[] = [];
   #size = 0;
-  /** Leaf hashes of the last, incomplete block: size % BLOCK_LEAVES of them (writer only). */
-  #tail = new Uint8Array(BLOCK_LEAVES * HASH_SIZE);
-  /** Roots standing in for the tail's first #tailFrom leaves, which retention deleted. */
-  #tailRoots: SubtreeRoot[] = [];
-  #tailFrom = 0;
-  #tailNodes: BlockNodes | null = null;
-  /** Blocks derived from the source, least recently used first. */
-  #blocks = new Map<number, BlockNodes>();
+  /** The last, incomplete block: size % BLOCK_LEAVES slots of it (writer only). */
+  #tail = new TailBlock();
   /** Slot L: the last node of level L, waiting for its sibling, when level L's count is odd. */
   #pending = new Uint8Array(LEVELS * HASH_SIZE);
   #buffers = [new Uint8Array(0), new Uint8Array(0)];
@@ -86,7 +58,7 @@ export class MerkleLevels implements NodeReader {
   private constructor(dir: string, readOnly: boolean, source: BlockSource | undefined) {
     this.#dir = dir;
     this.#readOnly = readOnly;
-    this.#source = source;
+    this.#derived = new DerivedBlocks(source, dir);
     this.#pair[0] = 0x01;
   }
 
@@ -137,8 +109,7 @@ export class MerkleLevels implements NodeReader {
   /** The last, incomplete block (a copy): what another writer must `restoreTail()`. */
   tail(): TailState {
     this.#checkWritable();
-    const from = this.#tailFrom * HASH_SIZE, to = (this.#size % BLOCK_LEAVES) * HASH_SIZE;
-    return { roots: this.#tailRoots.map((r) => ({ ...r })), leaves: this.#tail.slice(from, to) };
+    return this.#tail.state(this.#size % BLOCK_LEAVES);
   }
 
   /** Continues a tree of complete blocks with the incomplete block another writer had. */
@@ -153,24 +124,10 @@ export class MerkleLevels implements NodeReader {
    */
   seedTail(roots: readonly SubtreeRoot[]): void {
     this.#checkWritable();
-    let at = this.#size;
-    for (const r of roots) {
-      const width = 2 ** r.level;
-      if (r.level >= BLOCK_LEVEL || r.index * width !== at || r.hash.length !== HASH_SIZE) {
-        throw new RangeError(
-          `Cannot start Merkle block ${this.#size / BLOCK_LEAVES} in ${this.#dir} with subtree ` +
-            `${r.level}/${r.index}: the roots must tile it from leaf ${this.#size}`,
-        );
-      }
-      at += width;
+    if (this.#size % BLOCK_LEAVES !== 0) {
+      throw new RangeError(`Cannot seed a Merkle block in ${this.#dir} at leaf ${this.#size}`);
     }
-    if (this.#size % BLOCK_LEAVES !== 0 || at - this.#size >= BLOCK_LEAVES) {
-      throw new RangeError(`Cannot seed Merkle levels of ${this.#size} leaves to ${at}`);
-    }
-    this.#tailRoots = roots.map((r) => ({ ...r, hash: r.hash.slice() }));
-    this.#tailFrom = at - this.#size;
-    this.#size = at;
-    this.#tailNodes = null;
+    this.#size += this.#tail.seed(this.#size, roots);
   }
 
   /**
@@ -208,7 +165,7 @@ export class MerkleLevels implements NodeReader {
     if (!Number.isSafeInteger(index) || index < 0 || (!this.#readOnly && index >= count)) {
       throw new RangeError(`Merkle level ${level} has no node ${index}: it holds ${count}`);
     }
-    if (level < BLOCK_LEVEL) return this.#derived(level, index);
+    if (level < BLOCK_LEVEL) return this.#below(level, index);
     const file = this.#file(level);
     const out = new Uint8Array(HASH_SIZE);
     if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
@@ -224,26 +181,8 @@ export class MerkleLevels implements NodeReader {
    * Runs `fn`, which reads nodes of this tree, and whenever it stops at a node whose block is
    * not loaded, loads the block from the source and runs it again (a proof needs at most a few).
    */
-  async read<T>(fn: () => T): Promise<T> {
-    const loaded = new Set<number>();
-    for (;;) {
-      try {
-        return fn();
-      } catch (err) {
-        if (!(err instanceof NodesNeeded) || err.levels !== this) throw err;
-        if (loaded.has(err.block)) {
-          throw new RangeError(`${err.message}: the log does not hold the leaves it needs`);
-        }
-        loaded.add(err.block);
-        const got = await this.#source!(err.block);
-        this.#blocks.delete(err.block);
-        this.#blocks.set(err.block, got);
-        for (const b of this.#blocks.keys()) {
-          if (this.#blocks.size <= CACHED_BLOCKS) break;
-          this.#blocks.delete(b);
-        }
-      }
-    }
+  read<T>(fn: () => T): Promise<T> {
+    return this.#derived.read(fn);
   }
 
   /**
@@ -256,18 +195,16 @@ export class MerkleLevels implements NodeReader {
     if (
       !Number.isSafeInteger(size) || size < 0 || size > this.#size ||
       (!inTail && size % BLOCK_LEAVES !== 0) ||
-      (size % BLOCK_LEAVES !== 0 && size % BLOCK_LEAVES < this.#tailFrom)
+      (size % BLOCK_LEAVES !== 0 && size % BLOCK_LEAVES < this.#tail.from)
     ) {
       throw new RangeError(
         `Cannot truncate Merkle levels of ${this.#size} leaves to ${size} (below the last ` +
           `block, only to a multiple of ${BLOCK_LEAVES})`,
       );
     }
-    this.#tailNodes = null;
-    if (size % BLOCK_LEAVES < this.#tailFrom) this.#tailRoots = [], this.#tailFrom = 0;
-    for (const b of [...this.#blocks.keys()]) {
-      if ((b + 1) * BLOCK_LEAVES > size) this.#blocks.delete(b);
-    }
+    this.#tail.changed();
+    if (size % BLOCK_LEAVES < this.#tail.from) this.#tail.clear();
+    this.#derived.dropFrom(size);
     if (inTail) {
       this.#size = size;
       return;
@@ -294,37 +231,18 @@ export class MerkleLevels implements NodeReader {
   close(): void {
     for (const f of this.#files) f?.close();
     this.#files = [];
-    this.#blocks.clear();
+    this.#derived.clear();
     this.#closed = true;
   }
 
-  #derived(level: number, index: number): Uint8Array {
+  #below(level: number, index: number): Uint8Array {
     const block = Math.floor(index / (BLOCK_LEAVES >> level));
-    if (!this.#readOnly && block === Math.floor(this.#size / BLOCK_LEAVES)) {
-      if (!this.#tailNodes) {
-        const known = new Uint8Array(BLOCK_LEAVES);
-        known.fill(1, this.#tailFrom, this.#size % BLOCK_LEAVES);
-        this.#tailNodes = buildBlock(block, this.#tail, known, this.#tailRoots);
-      }
-      const got = this.#tailNodes.get(level, index);
-      if (got) return got.slice();
-      throw new RangeError(`Merkle level ${level} node ${index} covers deleted leaves`);
+    if (this.#readOnly || block !== Math.floor(this.#size / BLOCK_LEAVES)) {
+      return this.#derived.node(level, index);
     }
-    const got = this.#blocks.get(block)?.get(level, index);
+    const got = this.#tail.node(block, this.#size % BLOCK_LEAVES, level, index);
     if (got) return got.slice();
-    const what = `Merkle level ${level} node ${index} (leaves ${block * BLOCK_LEAVES}..` +
-      `${(block + 1) * BLOCK_LEAVES - 1}) is derived, not stored`;
-    if (!this.#source) throw new RangeError(`${what}, and ${this.#dir} has no source of leaves`);
-    throw new NodesNeeded(this, block, what);
-  }
-
-  /** The root of the seeded tail block, completed by `leaves` (the block's slots). */
-  #seededRoot(leaves: Uint8Array): Uint8Array {
-    const block = Math.floor(this.#size / BLOCK_LEAVES);
-    const known = new Uint8Array(BLOCK_LEAVES).fill(1, this.#tailFrom);
-    const nodes = buildBlock(block, leaves, known, this.#tailRoots);
-    const top = BLOCK_LEVEL - 1;
-    return nodeHash(nodes.get(top, 2 * block)!, nodes.get(top, 2 * block + 1)!);
+    throw new RangeError(`Merkle level ${level} node ${index} covers deleted leaves`);
   }
 
   #appendLeaves(hashes: Uint8Array, count: number): void {
@@ -334,23 +252,21 @@ export class MerkleLevels implements NodeReader {
       let leaves = hashes;
       if (held > 0) {
         leaves = new Uint8Array(blocks * BLOCK_LEAVES * HASH_SIZE);
-        leaves.set(this.#tail.subarray(0, held * HASH_SIZE));
+        leaves.set(this.#tail.slots.subarray(0, held * HASH_SIZE));
         leaves.set(hashes.subarray(0, leaves.length - held * HASH_SIZE), held * HASH_SIZE);
       }
-      const roots = blockRoots(leaves, blocks);
-      if (this.#tailRoots.length > 0) roots.set(this.#seededRoot(leaves));
-      this.#appendStored(roots, blocks);
-      this.#tailRoots = [];
-      this.#tailFrom = 0;
+      const block = Math.floor(this.#size / BLOCK_LEAVES);
+      this.#appendStored(this.#tail.roots(block, leaves, blocks), blocks);
+      this.#tail.clear();
     }
     const rest = total % BLOCK_LEAVES;
     const from = blocks > 0 ? count - rest : 0;
-    this.#tail.set(
+    this.#tail.slots.set(
       hashes.subarray(from * HASH_SIZE, count * HASH_SIZE),
       (rest - (count - from)) * HASH_SIZE,
     );
     this.#size += count;
-    this.#tailNodes = null;
+    this.#tail.changed();
   }
 
   /** Appends `count` level-BLOCK_LEVEL nodes (block roots) and every parent they complete. */
