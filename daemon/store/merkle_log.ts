@@ -14,9 +14,11 @@ import { readRetainedStart } from "./retained.ts";
 import { SeqReader } from "./seq_reader.ts";
 import { storePaths } from "./store_open.ts";
 
-/** A source that derives blocks from the records of the log in `dataDir`. */
-export function logBlockSource(dataDir: string): BlockSource {
-  let reader: Promise<SeqReader> | undefined;
+/**
+ * A source that derives blocks from the records of the log in `dataDir`, through `reader` when
+ * given (a long-lived one has its segment maps at hand), else through one of its own.
+ */
+export function logBlockSource(dataDir: string, reader?: Promise<SeqReader>): BlockSource {
   const encoder = new TextEncoder();
   return async (block) => {
     reader ??= SeqReader.open(dataDir, { cacheBytes: 1 << 20 });
@@ -35,9 +37,12 @@ export function logBlockSource(dataDir: string): BlockSource {
 }
 
 /** The Merkle node files of `dataDir` for reading, with the log as the source of the rest. */
-export function openMerkleReader(dataDir: string): Promise<MerkleLevels> {
+export function openMerkleReader(
+  dataDir: string,
+  opts: { reader?: Promise<SeqReader> } = {},
+): Promise<MerkleLevels> {
   return MerkleLevels.openReadOnly(storePaths(dataDir).merkle, {
-    source: logBlockSource(dataDir),
+    source: logBlockSource(dataDir, opts.reader),
   });
 }
 
