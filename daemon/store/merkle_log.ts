@@ -8,7 +8,13 @@
  */
 
 import { HASH_SIZE, leafHashInto } from "./merkle.ts";
-import { BLOCK_LEAVES, buildBlock, frontierTailRoots, type SubtreeRoot } from "./merkle_block.ts";
+import {
+  BLOCK_LEAVES,
+  type BlockNodes,
+  buildBlock,
+  frontierTailRoots,
+  type SubtreeRoot,
+} from "./merkle_block.ts";
 import { type BlockSource, MerkleLevels } from "./merkle_levels.ts";
 import { readRetainedStart } from "./retained.ts";
 import { SeqReader } from "./seq_reader.ts";
@@ -20,7 +26,13 @@ import { storePaths } from "./store_open.ts";
  */
 export function logBlockSource(dataDir: string, reader?: Promise<SeqReader>): BlockSource {
   const encoder = new TextEncoder();
+  const whole = reader ? wholeBlocksOf(reader) : new Map<number, BlockNodes>();
   return async (block) => {
+    const kept = whole.get(block);
+    if (kept) {
+      whole.delete(block);
+      return whole.set(block, kept), kept;
+    }
     reader ??= SeqReader.open(dataDir, { cacheBytes: 1 << 20 });
     const from = block * BLOCK_LEAVES;
     const seqs = Array.from({ length: BLOCK_LEAVES }, (_, i) => from + i);
@@ -32,8 +44,29 @@ export function logBlockSource(dataDir: string, reader?: Promise<SeqReader>): Bl
       known[r.seq - from] = 1;
     }
     const roots = known[0] === 1 ? [] : await retainedRoots(dataDir, block);
-    return buildBlock(block, leaves, known, roots);
+    const got = buildBlock(block, leaves, known, roots);
+    if (got.leaves === BLOCK_LEAVES) {
+      whole.set(block, got);
+      for (const b of whole.keys()) {
+        if (whole.size <= WHOLE_BLOCKS) break;
+        whole.delete(b);
+      }
+    }
+    return got;
   };
+}
+
+/**
+ * Whole blocks derived through a shared reader, least recently used first: a whole block never
+ * changes, and the one holding the latest checkpoint's end is in every proof until the next.
+ */
+const shared = new WeakMap<Promise<SeqReader>, Map<number, BlockNodes>>();
+const WHOLE_BLOCKS = 256;
+
+function wholeBlocksOf(reader: Promise<SeqReader>): Map<number, BlockNodes> {
+  let m = shared.get(reader);
+  if (!m) shared.set(reader, m = new Map());
+  return m;
 }
 
 /** The Merkle node files of `dataDir` for reading, with the log as the source of the rest. */
