@@ -2,17 +2,19 @@
  * The Merkle tree's complete-subtree hashes on disk, so that a proof on a large log costs
  * O(log n) positioned reads instead of rehashing leaves — but only from level BLOCK_LEVEL (6) up:
  * one append-only file per level (`level-06.bin` holds the roots of blocks of 64 leaves,
- * `level-07.bin` their parents, …), 32 bytes a node, node i of level L at byte 32·i, about half a
- * byte an event in all. Level L holds floor(size / 2^L) nodes and its file exists iff that is at
- * least one (level 6 always exists), so the files are a function of the leaves alone: truncating
- * and re-appending reproduces them byte for byte. Nodes below level 6 are derived on demand from
- * the 64 leaves of their block (`merkle_block.ts`): the writer keeps the leaves of the last,
- * incomplete block in memory (after a restart the store hands them back from the log's tail);
- * any other block comes from a `BlockSource` (`merkle_log.ts` reads the records from the log),
- * which is asynchronous, so callers run their proof code under `read()`, which loads what it
- * asks for and runs it again. Files of levels below 6 (data format 2 wrote them) are removed when
- * the writer opens the directory: they are derived from the log, which the store checks against
- * its signed checkpoint on every open, and nothing reads them any more.
+ * `level-07.bin` their parents, …), 32 bytes a node, node i of level L at byte 32·i: one byte
+ * an event in all (64 when every level was kept). Level L holds floor(size / 2^L) nodes and its
+ * file exists iff that is at least one (level 6 always exists), so the files are a function of
+ * the leaves alone: truncating and re-appending reproduces them byte for byte.
+ *
+ * Nodes below level 6 are derived on demand from the 64 leaves of their block
+ * (`merkle_block.ts`). The writer keeps the last, incomplete block in memory (`merkle_tail.ts`;
+ * after a restart the store hands it back from the log's tail); any other block comes from a
+ * `BlockSource` (`merkle_log.ts` reads its records from the log). That is asynchronous, so
+ * callers run their proof code under `read()`, which loads what it asks for and runs it again.
+ * Files of levels below 6 (data format 2 wrote them) are removed when the writer opens the
+ * directory: they are derived from the log, which the store checks against its signed checkpoint
+ * on every open, and nothing reads them any more.
  *
  * Writes reach the page cache at every batch and the disk at `sync()`. After a crash `open()`
  * mends lengths — drops partial nodes and parents of lost blocks, rebuilds missing parents — but
