@@ -6,8 +6,9 @@
 # use: Ceph (a real RADOS Gateway on loopback), Chromium (the web UI tests), aiosmtpd (a real
 # SMTP relay with STARTTLS and AUTH for the mail alerts), and the proxy source's real clients and
 # reference: Python psycopg 3, the PostgreSQL JDBC driver on a JRE (whose runtime image can run
-# a single-file Java program, so no JDK is needed) and pgbouncer. Idempotent;
-# prints the Deno path.
+# a single-file Java program, so no JDK is needed) and pgbouncer; and pyarrow, the Python
+# reader of the export archive, in a venv under .tools/ from the Python package index that pip is
+# set up with (the machine's own wheel files). Idempotent; prints the Deno path.
 set -euo pipefail
 DENO_VERSION=2.9.6
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,6 +43,15 @@ if ((${#need_pkgs[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
   else
     echo "missing Debian packages: ${need_pkgs[*]} (run as root once, or install them)" >&2
+  fi
+fi
+if [ "${1:-}" = "--tests" ] && ! "$tools/pyarrow/bin/python" -c "import pyarrow" 2>/dev/null; then
+  # Not Debian's: it does not package pyarrow. A failure here fails the reader test that needs it.
+  rm -rf "$tools/pyarrow"
+  if python3 -m venv "$tools/pyarrow" >&2 && "$tools/pyarrow/bin/pip" install -q pyarrow >&2; then
+    :
+  else
+    echo "could not install pyarrow into $tools/pyarrow (the archive reader test needs it)" >&2
   fi
 fi
 # The store's native hashing loops (native/vigil_hash.c); without them Vigil falls back to

@@ -9,6 +9,9 @@
  * for the index build, the canonical JSON bytes for the space on disk, the Parquet writer alone
  * (in this process, on the same events) for the export.
  *
+ * With `sources`, `serve` is also measured under intake from a real WAL and pgAudit source
+ * (`scripts/bench_scale_sources.ts`).
+ *
  * It needs a source checkout (it starts `daemon/main.ts`) and Linux's /proc for memory.
  */
 
@@ -47,6 +50,15 @@ export async function benchScale(
     events: number;
     dir: string;
     fillOnly?: boolean;
+    /**
+     * At most this long for the first start's background builds, for a store too large to build
+     * its derived state inside a run: no `vigil reindex`; `serve` builds the index and detection's
+     * state in the background, their rates are measured over the budget, and the restart after
+     * resumes from what was saved (both are checkpointed as they go).
+     */
+    budgetS?: number;
+    /** Also measure `serve` under intake from real WAL and pgAudit sources (a source checkout). */
+    sources?: { seconds: number };
     log?: (r: BenchResult) => void;
   },
 ): Promise<BenchResult[]> {
@@ -76,42 +88,40 @@ export async function benchScale(
     JSON.stringify({ ...fill, reused: undefined, measured: true }) + "\n",
   );
 
-  const reindex = await timed(() => runVigil(["reindex", "--data", data]));
   const appendRate = n / fill.seconds;
-  emit({
-    bench: "scale.index_build_rate",
-    value: Math.round(n / reindex.seconds),
-    unit: "events/s",
-    reference: { name: "store append rate", value: Math.round(appendRate) },
-    ratio: round(n / reindex.seconds / appendRate),
-    seconds: round(reindex.seconds),
-  });
-
-  const bytes = {
-    segments: await dirBytes(`${data}/segments`),
-    merkle: await dirBytes(`${data}/merkle`),
-    index: await fileBytes(`${data}/index.sqlite`) + await fileBytes(`${data}/index.sqlite-wal`),
-  };
   const json = fill.jsonBytes / n;
-  for (const [part, b] of Object.entries(bytes)) {
+  if (opts.budgetS === undefined) {
+    const reindex = await timed(() => runVigil(["reindex", "--data", data]));
     emit({
-      bench: `scale.disk_${part}`,
-      value: round(b / n),
-      unit: "bytes/event",
-      reference: { name: "canonical JSON bytes/event", value: round(json) },
-      ratio: round(b / n / json),
+      bench: "scale.index_build_rate",
+      value: Math.round(n / reindex.seconds),
+      unit: "events/s",
+      reference: { name: "store append rate", value: Math.round(appendRate) },
+      ratio: round(n / reindex.seconds / appendRate),
+      seconds: round(reindex.seconds),
     });
+    for (const r of await diskFigures(data, n, n, json)) emit(r);
   }
-  const total = bytes.segments + bytes.merkle + bytes.index;
-  emit({
-    bench: "scale.disk_total",
-    value: round(total / n),
-    unit: "bytes/event",
-    reference: { name: "canonical JSON bytes/event", value: round(json) },
-    ratio: round(total / n / json),
-  });
 
-  for (const r of await serveFigures(opts.dir, data, n)) emit(r);
+  const served = await serveFigures(opts.dir, data, n, opts.budgetS);
+  if (opts.budgetS !== undefined && served.index !== undefined) {
+    const ix = served.index;
+    emit({
+      bench: "scale.index_build_rate",
+      value: Math.round(ix.built / ix.seconds),
+      unit: "events/s",
+      reference: { name: "store append rate", value: Math.round(appendRate) },
+      ratio: round(ix.built / ix.seconds / appendRate),
+      seconds: round(ix.seconds),
+      events_indexed: ix.indexed,
+      note: "serve's background build during the first start, over the budget",
+    });
+    for (const r of await diskFigures(data, n, ix.indexed, json)) emit(r);
+  }
+  for (const r of served.lines) emit(r);
+  if (opts.sources !== undefined) {
+    for (const r of await sourcesFigures(data, opts.sources.seconds)) emit(r);
+  }
   for (const r of await exportFigures(opts.dir, data, n)) emit(r);
   return out;
 }
@@ -151,6 +161,45 @@ async function filled(
   const figures: FillFigures = { events: n, ...fill, diskAlone: diskRate };
   await Deno.writeTextFile(kept, JSON.stringify(figures) + "\n");
   return { ...figures, reused: false };
+}
+
+/**
+ * Bytes on disk per event of each part and in all, against the canonical JSON; the index's over
+ * the `indexed` events it holds (all `n` after a reindex; fewer when built within a budget).
+ */
+async function diskFigures(
+  data: string,
+  n: number,
+  indexed: number,
+  json: number,
+): Promise<BenchResult[]> {
+  const bytes = {
+    segments: await dirBytes(`${data}/segments`),
+    merkle: await dirBytes(`${data}/merkle`),
+    index: await fileBytes(`${data}/index.sqlite`) + await fileBytes(`${data}/index.sqlite-wal`),
+  };
+  const per = { segments: bytes.segments / n, merkle: bytes.merkle / n, index: 0 };
+  per.index = indexed > 0 ? bytes.index / indexed : 0;
+  const out: BenchResult[] = [];
+  for (const [part, b] of Object.entries(per)) {
+    out.push({
+      bench: `scale.disk_${part}`,
+      value: round(b),
+      unit: "bytes/event",
+      reference: { name: "canonical JSON bytes/event", value: round(json) },
+      ratio: round(b / json),
+      ...(part === "index" && indexed < n ? { events_indexed: indexed } : {}),
+    });
+  }
+  const total = per.segments + per.merkle + per.index;
+  out.push({
+    bench: "scale.disk_total",
+    value: round(total),
+    unit: "bytes/event",
+    reference: { name: "canonical JSON bytes/event", value: round(json) },
+    ratio: round(total / json),
+  });
+  return out;
 }
 
 /** Events/s of writing the canonical JSON of `n` events to a file, one fdatasync a batch. */
@@ -201,7 +250,12 @@ async function fillStore(data: string, n: number): Promise<{ seconds: number; js
 }
 
 /** Start, memory under intake and while searching, and search latency of a real `serve`. */
-async function serveFigures(dir: string, data: string, n: number): Promise<BenchResult[]> {
+async function serveFigures(
+  dir: string,
+  data: string,
+  n: number,
+  budgetS: number | undefined,
+): Promise<{ lines: BenchResult[]; index?: IndexProgress }> {
   const access = AccessStore.open(data);
   const { token } = access.tokens.create("scale-bench", ["ingest", "read"], "bench");
   access.close();
@@ -214,13 +268,19 @@ async function serveFigures(dir: string, data: string, n: number): Promise<Bench
   // The first start after a bulk fill builds detection's state from the whole log (in the
   // background, collecting meanwhile); it is measured, then stopped with its state saved, and
   // the figures below are of a restart — what an appliance does every time after the first.
-  const first = await firstStart(config);
+  const first = await firstStart(config, budgetS);
   out.push({
     bench: "scale.serve_first_start",
     value: first.startS,
     unit: "s",
     events: n,
-    detection_caught_up_s: first.caughtUpS,
+    ...(first.caughtUpS === undefined
+      ? {
+        detection_events_per_s: first.detectionRate,
+        detection_behind_at_budget: first.behind,
+        budget_s: budgetS,
+      }
+      : { detection_caught_up_s: first.caughtUpS }),
     rss_high_water_mib: first.hwmMib,
     note: "spawn to /healthz 200; detection then builds its state from the log in the background",
   });
@@ -323,35 +383,95 @@ async function serveFigures(dir: string, data: string, n: number): Promise<Bench
   } finally {
     await serve.stop();
   }
-  return out;
+  return { lines: out, ...(first.index === undefined ? {} : { index: first.index }) };
+}
+
+/** How far `serve`'s background index build came during the first start. */
+interface IndexProgress {
+  /** Events it indexed over `seconds` (from the spawn until it caught up, or the budget's end). */
+  built: number;
+  seconds: number;
+  /** Events the index holds at the end. */
+  indexed: number;
 }
 
 /**
- * Starts `serve` on a freshly filled store, waits until detection has taken in every event, and
- * stops it (which saves detection's state): start time, catch-up time and memory high-water.
+ * Starts `serve` on a freshly filled store, waits until detection has taken in every event (or
+ * `budgetS` has passed), and stops it (which saves detection's state): start time, catch-up time
+ * or rate, memory high-water, and with a budget how fast the index was built meanwhile.
  */
-async function firstStart(
-  config: string,
-): Promise<{ startS: number; caughtUpS: number; hwmMib: number }> {
+async function firstStart(config: string, budgetS: number | undefined): Promise<{
+  startS: number;
+  caughtUpS?: number;
+  detectionRate?: number;
+  behind?: number;
+  hwmMib: number;
+  index?: IndexProgress;
+}> {
   const t = performance.now();
   const serve = spawnVigil(["serve", "--config", config]);
   try {
     const base = await waitHealthy(serve);
     const startS = round((performance.now() - t) / 1000);
+    const t0 = performance.now();
     let hwm = 0;
+    let behind0: number | undefined;
+    let behind = 0;
+    // The index starts empty (its files were removed), so what it holds is what it built.
+    let indexedAt: number | undefined;
+    const indexProgress = async (): Promise<IndexProgress | undefined> => {
+      if (budgetS === undefined) return undefined;
+      const lag = await indexLag(base);
+      const indexed = (await storeEvents(base)) - lag;
+      const seconds = ((indexedAt ?? performance.now()) - t) / 1000;
+      return { built: indexed, seconds, indexed };
+    };
     for (;;) {
       const r = await fetch(`${base}/healthz`);
       const h = await r.json() as { detection?: { state: string; behind: number } };
       hwm = Math.max(hwm, (await serve.rss()).hwmMib);
+      if (budgetS !== undefined && indexedAt === undefined && (await indexLag(base)) === 0) {
+        indexedAt = performance.now();
+      }
       if (h.detection === undefined) break;
       if (h.detection.state === "failed") throw new Error("detection failed on the first start");
+      behind = h.detection.behind;
+      behind0 ??= behind;
       if (h.detection.behind === 0 && h.detection.state === "running") break;
+      if (budgetS !== undefined && performance.now() - t0 > budgetS * 1000) {
+        const seconds = (performance.now() - t0) / 1000;
+        return {
+          startS,
+          detectionRate: Math.round((behind0 - behind) / seconds),
+          behind,
+          hwmMib: hwm,
+          index: (await indexProgress())!,
+        };
+      }
       await sleep(500);
     }
-    return { startS, caughtUpS: round((performance.now() - t) / 1000), hwmMib: hwm };
+    const caughtUpS = round((performance.now() - t) / 1000);
+    const index = await indexProgress();
+    return { startS, caughtUpS, hwmMib: hwm, ...(index === undefined ? {} : { index }) };
   } finally {
     await serve.stop();
   }
+}
+
+/** A gauge of `serve`'s `/metrics`. */
+async function gauge(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
+  if (v === undefined) throw new Error(`/metrics has no ${name}`);
+  return Number(v);
+}
+
+function indexLag(base: string): Promise<number> {
+  return gauge(base, "vigil_index_lag_events");
+}
+
+function storeEvents(base: string): Promise<number> {
+  return gauge(base, "vigil_store_events");
 }
 
 /** `vigil export` of the middle tenth of event time, against the Parquet writer alone. */
@@ -402,6 +522,41 @@ async function exportFigures(dir: string, data: string, n: number): Promise<Benc
     rows,
     seconds: round(seconds),
   }, { bench: "scale.export_rss_high_water", value: hwm, unit: "MiB", rows }];
+}
+
+/**
+ * `serve` on this store under intake from a WAL and a pgAudit source on a throwaway PostgreSQL
+ * under pgbench (`scripts/bench_scale_sources.ts`, a child with the permissions starting
+ * PostgreSQL needs, which the appliance's own do not grant).
+ */
+async function sourcesFigures(data: string, seconds: number): Promise<BenchResult[]> {
+  const script = new URL("../../scripts/bench_scale_sources.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "--allow-ffi",
+      "--allow-sys",
+      "--allow-net=127.0.0.1,localhost",
+      script,
+      "--data",
+      data,
+      "--seconds",
+      String(seconds),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`${script} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  }
+  return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
 
 async function runVigil(args: string[]): Promise<void> {

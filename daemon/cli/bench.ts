@@ -30,6 +30,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // scale: a directory kept across runs, so that a large store is filled once.
     dir: { type: "string" },
     "fill-only": { type: "boolean" },
+    // scale: also under intake from real WAL and pgAudit sources, for this many seconds.
+    sources: { type: "string" },
+    // scale: at most this many seconds for the first start's background builds.
+    budget: { type: "string" },
   });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
@@ -40,11 +44,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const flagEvents = intFlag(values.events, "events");
   const events = flagEvents ?? 1_000_000;
   const keptDir = values.dir as string | undefined;
-  if (
-    (keptDir !== undefined || values["fill-only"] === true) &&
-    !(names.length === 1 && names[0] === "scale")
-  ) {
-    throw new UsageError("--dir and --fill-only are flags of `vigil bench scale` alone");
+  const sourcesSeconds = intFlag(values.sources, "sources");
+  const budgetS = intFlag(values.budget, "budget");
+  const scaleOnly = keptDir !== undefined || values["fill-only"] === true ||
+    sourcesSeconds !== undefined || budgetS !== undefined;
+  if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
+    throw new UsageError(
+      "--dir, --fill-only, --sources and --budget are flags of `vigil bench scale` alone",
+    );
   }
   for (const name of names) {
     if (keptDir !== undefined) await Deno.mkdir(keptDir, { recursive: true });
@@ -64,6 +71,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
           events,
           dir,
           fillOnly: values["fill-only"] === true,
+          ...(sourcesSeconds === undefined ? {} : { sources: { seconds: sourcesSeconds } }),
+          ...(budgetS === undefined ? {} : { budgetS }),
           log: (r) => print(JSON.stringify(r)),
         });
       }

@@ -41,9 +41,13 @@ import { type AuditEvent, EVENT_FIELDS, type FieldSpec } from "./model.ts";
 export { arrowRowToEvent, arrowTableEvents } from "./arrow_rows.ts";
 export { BufferPool } from "./arrow_buffers.ts";
 
-/** Schema metadata key and value naming this layout, for readers of exported files. */
+/**
+ * Schema metadata key and value naming this layout, for readers of exported files. Version 2
+ * added the optional columns `rows` and `token` at the end; files of version 1 lack them, and
+ * readers (verify-bundle among them) take a missing optional column as nulls.
+ */
 export const EVENT_SCHEMA_VERSION_KEY = "vigil.event_schema";
-export const EVENT_SCHEMA_VERSION = "1";
+export const EVENT_SCHEMA_VERSION = "2";
 
 let schema: Schema | undefined;
 

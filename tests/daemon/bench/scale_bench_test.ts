@@ -1,5 +1,5 @@
 import { benchScale } from "../../../daemon/bench/scale_bench.ts";
-import { assert, assertEquals } from "../../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 
 Deno.test("benchScale() measures fill, index, disk, serve, search and export on a small store", async () => {
@@ -32,5 +32,58 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
     // A bundle of the middle tenth of 4,000 events was written and counted.
     const exported = lines.find((l) => l.bench === "scale.export_rate")!;
     assert(Number(exported.rows) >= 300 && Number(exported.rows) <= 500, `${exported.rows} rows`);
+  });
+});
+
+Deno.test("benchScale() fills a kept directory once and measures it later, once", async () => {
+  await withTempDir(async (dir) => {
+    const filled = await benchScale({ events: 3000, dir, fillOnly: true });
+    assertEquals(filled.map((l) => l.bench), ["scale.fill_rate"]);
+    assertEquals(filled[0]!.note, undefined);
+    const segments = [...Deno.readDirSync(`${dir}/data/segments`)].length;
+    assert(segments > 0);
+
+    const measured = await benchScale({ events: 3000, dir });
+    assertEquals(measured[0]!.bench, "scale.fill_rate");
+    assertEquals(measured[0]!.value, filled[0]!.value, "the fill's figures are kept, not re-run");
+    assertEquals(measured[0]!.note, "measured when this store was filled (fill.json)");
+    assert(measured.some((l) => l.bench === "scale.export_rate"));
+
+    // Its intake added events: the store is not one of 3,000 any more.
+    await assertRejects(() => benchScale({ events: 3000, dir }), { message: "measured before" });
+    await assertRejects(() => benchScale({ events: 4000, dir }), { message: "not 4000" });
+  });
+});
+
+Deno.test("benchScale() measures serve under intake from real WAL and pgAudit sources", async () => {
+  await withTempDir(async (dir) => {
+    const lines = await benchScale({ events: 2000, dir, sources: { seconds: 3 } });
+    const l = lines.find((x) => x.bench === "scale.serve_rss_under_sources");
+    assert(l !== undefined, lines.map((x) => x.bench).join(", "));
+    assert(l.value > 0 && l.reference!.value > 0, JSON.stringify(l));
+    // pgbench ran, and what it did reached the store through the sources.
+    assert(Number(l.pgbench_tps) > 0, JSON.stringify(l));
+    assert(Number(l.events_stored_per_s) > 0, JSON.stringify(l));
+  });
+});
+
+Deno.test("benchScale() with a budget builds the index and detection's state in serve, not reindex", async () => {
+  await withTempDir(async (dir) => {
+    const lines = await benchScale({ events: 3000, dir, budgetS: 60 });
+    const names = lines.map((l) => l.bench);
+    assertEquals(names.slice(0, 7), [
+      "scale.fill_rate",
+      "scale.index_build_rate",
+      "scale.disk_segments",
+      "scale.disk_merkle",
+      "scale.disk_index",
+      "scale.disk_total",
+      "scale.serve_first_start",
+    ]);
+    const built = lines.find((l) => l.bench === "scale.index_build_rate")!;
+    assertEquals(built.note, "serve's background build during the first start, over the budget");
+    assert(Number(built.events_indexed) > 0 && built.value > 0, JSON.stringify(built));
+    assert(lines.find((l) => l.bench === "scale.disk_index")!.value > 0);
+    assert(names.includes("scale.export_rate"));
   });
 });

@@ -77,7 +77,7 @@ Deno.test("eventArrowSchema() maps EVENT_FIELDS one-to-one and in order", () => 
   const schema = eventArrowSchema();
   assertEquals(schema.fields.map((f) => f.name), EVENT_FIELDS.map((f) => f.name));
   schema.fields.forEach((f, i) => assertEquals(f.nullable, !EVENT_FIELDS[i]!.required, f.name));
-  assertEquals(schema.metadata.get("vigil.event_schema"), "1");
+  assertEquals(schema.metadata.get("vigil.event_schema"), "2");
   assert(eventArrowSchema() === schema, "one shared schema");
 });
 

@@ -121,7 +121,7 @@ Deno.test("writeEventsParquet() records its metadata and created_by in the foote
   assertEquals(footer.createdBy, CREATED_BY);
   assert(!/\d{4}-\d{2}-\d{2}/.test(CREATED_BY), "no date in created_by");
   const raw = JSON.parse(footer.keyValue.get("vigil")!);
-  assertEquals([raw.event_schema, raw.merkle_leaves, raw.checkpoint], ["1", [0, 10], CHECKPOINT]);
+  assertEquals([raw.event_schema, raw.merkle_leaves, raw.checkpoint], ["2", [0, 10], CHECKPOINT]);
   assertEquals(decodeParquetMeta(footer.keyValue), meta);
 });
 

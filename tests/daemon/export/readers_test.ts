@@ -1,12 +1,12 @@
 /**
  * An archive every reader opens: a real bundle's `events/` directory and a real export target
- * (two runs of the exporter to a directory) read unchanged by DuckDB with `hive_partitioning`,
- * seeing the store's rows: every seq once, the partition column `date`, the file column `source`,
- * and the same values on a sample. And the property that pyarrow's dataset reader, Trino and Spark
- * rely on: no Hive key in a path is also a column of the files (the layout before this one had
- * `source=` folders over a `source` column, which pyarrow refuses with `Unable to merge: Field
- * source has incompatible types`). pyarrow itself is not in the suite: neither Debian nor npm
- * serves it, and PyPI is out of reach here.
+ * (two runs of the exporter to a directory) read unchanged by DuckDB with `hive_partitioning` and
+ * by pyarrow's dataset reader with Hive partitioning (the reader that refused the layout before
+ * this one, which had `source=` folders over a `source` column: `Unable to merge: Field source
+ * has incompatible types`), each seeing the store's rows: every seq once, the partition column
+ * `date`, the file column `source`, and the same values on a sample. And the property that Trino
+ * and Spark rely on too: no Hive key in a path is also a column of the files. Trino and Spark are
+ * not in the suite: neither runs without packages that no registry reachable here serves.
  */
 
 import { writeBundle } from "../../../daemon/export/bundle.ts";
@@ -17,6 +17,7 @@ import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 import { withDuckDb } from "./_archive.ts";
+import { PYARROW_PYTHON, readWithPyarrow } from "./_pyarrow.ts";
 import { bundleEvent, EVENTS, filesUnder, makeStore, storedEvents } from "./_bundle_store.ts";
 
 /** The store's view of the sampled seqs, in the shape both readers are compared in. */
@@ -113,5 +114,23 @@ Deno.test("DuckDB reads a bundle's events/ and an export target's top with hive_
         );
       }
     });
+  });
+});
+
+Deno.test("pyarrow's dataset reader with Hive partitioning reads a bundle's events/ and an export target", async () => {
+  await withTempDir(async (dir) => {
+    const { bundle, archive } = await exportBoth(dir);
+    const events = await storedEvents(`${dir}/data`);
+    const sample = sampleOf(events);
+    for (const path of [bundle, archive]) {
+      const got = await readWithPyarrow(path, sample);
+      assertEquals(
+        { rows: got.rows, distinct: got.distinct, lo: got.lo, hi: got.hi },
+        { rows: events.length, distinct: events.length, lo: 0, hi: events.length - 1 },
+        `${path} through ${PYARROW_PYTHON}`,
+      );
+      assertEquals(got.partitioning, ["date"], path);
+      assertEquals(got.sample, expected(events, sample), path);
+    }
   });
 });

@@ -1,11 +1,11 @@
 import { writeBundle } from "../../../daemon/export/bundle.ts";
 import { DATA_FORMAT, DataFormatError, FORMAT_FILE } from "../../../daemon/store/format.ts";
-import { FRAME_COMMIT, HEADER_SIZE, scanFrames } from "../../../daemon/store/frame.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { eventLines, runVigil } from "../../support/cli.ts";
+import { toFormat1 } from "../../support/format1.ts";
 import { refLeaf, refNode, refPath, refProof } from "../../support/merkle_reference.ts";
 import { segmentPaths, testEvent, withTempDir } from "../../support/store.ts";
 
@@ -172,22 +172,6 @@ async function toFormat2(dir: string, leaves: Uint8Array[]): Promise<void> {
     );
   }
   await Deno.writeTextFile(`${dir}/${FORMAT_FILE}`, "vigil-data 2\n");
-}
-
-/** Rewrites a closed store as format 1 wrote it: the same records without commit records. */
-async function toFormat1(dir: string): Promise<void> {
-  for (const path of await segmentPaths(dir)) {
-    const mode = (await Deno.stat(path)).mode! & 0o777;
-    await Deno.chmod(path, 0o644);
-    const buf = await Deno.readFile(path);
-    const kept: Uint8Array[] = [buf.subarray(0, HEADER_SIZE)];
-    scanFrames(buf, HEADER_SIZE, buf.length, (f) => {
-      if (f.type !== FRAME_COMMIT) kept.push(buf.subarray(f.offset, f.payload + f.length));
-    });
-    await Deno.writeFile(path, new Uint8Array(kept.flatMap((k) => [...k])));
-    await Deno.chmod(path, mode);
-  }
-  await Deno.writeTextFile(`${dir}/${FORMAT_FILE}`, "vigil-data 1\n");
 }
 
 async function firstSegment(dir: string): Promise<string> {
