@@ -13,7 +13,8 @@ import { type Checkpoint, readCheckpoints, verifyCheckpoint } from "../daemon/st
 import { type Handover, readHandovers } from "../daemon/store/key_handover.ts";
 import { hex, readPublicKey, unhex } from "../daemon/store/keys.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../daemon/store/merkle.ts";
-import { MerkleLevels } from "../daemon/store/merkle_levels.ts";
+import { openMerkleReader } from "../daemon/store/merkle_log.ts";
+import type { SeqReader } from "../daemon/store/seq_reader.ts";
 import { listSegments } from "../daemon/store/segment_file.ts";
 import { storePaths } from "../daemon/store/store_open.ts";
 
@@ -53,8 +54,15 @@ export type ProofResult =
   }
   | { ok: false; reason: string };
 
-/** Builds and checks the inclusion proof of `event` against the latest checkpoint. */
-export async function proveEvent(dataDir: string, event: AuditEvent): Promise<ProofResult> {
+/**
+ * Builds and checks the inclusion proof of `event` against the latest checkpoint. Nodes below the
+ * stored Merkle levels come from the log's records, through `reader` when given.
+ */
+export async function proveEvent(
+  dataDir: string,
+  event: AuditEvent,
+  reader?: Promise<SeqReader>,
+): Promise<ProofResult> {
   const latest = await latestCheckpoint(dataDir);
   if (!latest) return { ok: false, reason: "no signed checkpoint yet" };
   const cp = latest.checkpoint;
@@ -65,10 +73,10 @@ export async function proveEvent(dataDir: string, event: AuditEvent): Promise<Pr
         `it is covered by the next one`,
     };
   }
-  const levels = await MerkleLevels.openReadOnly(storePaths(dataDir).merkle);
+  const levels = await openMerkleReader(dataDir, reader ? { reader } : {});
   try {
     const leaf = leafHash(new TextEncoder().encode(canonicalJson(event)));
-    const proof = inclusionProof(event.seq, cp.size, levels);
+    const proof = await levels.read(() => inclusionProof(event.seq, cp.size, levels));
     if (!verifyInclusion(leaf, event.seq, cp.size, proof, unhex(cp.root))) {
       return { ok: false, reason: "the inclusion proof does not verify: run a verification" };
     }

@@ -16,7 +16,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../store/merkle.ts";
-import { MerkleLevels } from "../store/merkle_levels.ts";
+import { openMerkleReader } from "../store/merkle_log.ts";
 import { storePaths } from "../store/store_open.ts";
 import { print } from "../log.ts";
 import { intFlag, noRest, parseFlags, required, UsageError } from "./args.ts";
@@ -48,11 +48,11 @@ export async function proveCommand(argv: string[]): Promise<number> {
   let record;
   for await (const r of readLog(data, { fromSeq: seq, toSeq: seq + 1 })) record = r;
   if (!record) throw new UsageError(`seq ${seq} is not in the log`);
-  const levels = await MerkleLevels.openReadOnly(paths.merkle);
+  const levels = await openMerkleReader(data);
   try {
     const leaf = leafHash(new TextEncoder().encode(record.json));
     const root = unhex(cp.root);
-    const proof = inclusionProof(seq, cp.size, levels);
+    const proof = await levels.read(() => inclusionProof(seq, cp.size, levels));
     if (!verifyInclusion(leaf, seq, cp.size, proof, root)) {
       print(JSON.stringify({ error: "the inclusion proof does not verify: run vigil verify" }));
       return 1;
@@ -67,8 +67,8 @@ export async function proveCommand(argv: string[]): Promise<number> {
       checkpoint: cp,
     };
     if (fromSize !== undefined) {
-      const oldRoot = rootFromNodes(fromSize, levels);
-      const cons = consistencyProof(fromSize, cp.size, levels);
+      const oldRoot = await levels.read(() => rootFromNodes(fromSize, levels));
+      const cons = await levels.read(() => consistencyProof(fromSize, cp.size, levels));
       if (!verifyConsistency(fromSize, cp.size, oldRoot, root, cons)) {
         print(JSON.stringify({ error: "the consistency proof does not verify: run vigil verify" }));
         return 1;

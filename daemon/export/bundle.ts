@@ -19,7 +19,8 @@ import { type Checkpoint } from "../store/checkpoint.ts";
 import { type Handover, readHandovers } from "../store/key_handover.ts";
 import { hex, loadKey, PRIVATE_KEY_FILE, publicKeyPem, unhex } from "../store/keys.ts";
 import { consistencyProof, rootFromNodes, verifyConsistency } from "../store/merkle.ts";
-import { MerkleLevels } from "../store/merkle_levels.ts";
+import type { MerkleLevels } from "../store/merkle_levels.ts";
+import { openMerkleReader } from "../store/merkle_log.ts";
 import { storePaths } from "../store/store_open.ts";
 import { type Collected, collectRange } from "./collect.ts";
 import {
@@ -86,7 +87,7 @@ export async function writeBundle(
   // Read after the key: a rotation records its handover before it installs the new key.
   const handovers = await readHandovers(paths.keys);
   const plan = await planExport(dataDir, opts);
-  const levels = await MerkleLevels.openReadOnly(paths.merkle);
+  const levels = await openMerkleReader(dataDir);
   const parent = parentDir(outDir);
   let work: string | undefined;
   try {
@@ -117,7 +118,15 @@ export async function writeBundle(
       await (written ? synced : synced.catch(() => {}));
     }
     await Deno.remove(`${work}/.spool`, { recursive: true });
-    const manifest = buildManifest(plan, got, files, { keyId: key.keyId, handovers, levels, opts });
+    const m = plan.previous?.size ?? 0;
+    const consistency = await levels.read(() => consistencyProof(m, plan.checkpoint.size, levels));
+    const manifest = buildManifest(plan, got, files, {
+      keyId: key.keyId,
+      handovers,
+      levels,
+      consistency,
+      opts,
+    });
     const bytes = encodeManifest(manifest);
     await writeSynced(`${work}/${MANIFEST_FILE}`, bytes);
     await writeSynced(`${work}/${SIGNATURE_FILE}`, await signManifest(bytes, key.privateKey));
@@ -221,11 +230,17 @@ function buildManifest(
   plan: ExportPlan,
   got: Collected,
   files: BundleFile[],
-  ctx: { keyId: string; handovers: Handover[]; levels: MerkleLevels; opts: BundleOptions },
+  ctx: {
+    keyId: string;
+    handovers: Handover[];
+    levels: MerkleLevels;
+    consistency: Uint8Array[];
+    opts: BundleOptions;
+  },
 ): Manifest {
   const cp = plan.checkpoint;
   const m = plan.previous?.size ?? 0;
-  const proof = consistencyProof(m, cp.size, ctx.levels);
+  const proof = ctx.consistency;
   // Checked before it is signed, as `vigil prove` does: a damaged node file must not yield a
   // bundle that fails on the auditor's desk.
   const rootM = plan.previous ? unhex(plan.previous.root) : rootFromNodes(0, ctx.levels);

@@ -49,10 +49,11 @@ const BLOCK = 2 ** BLOCK_LEVEL;
 export async function collectRange(
   dataDir: string,
   plan: ExportPlan,
-  opts: { levels: NodeReader; spool: PartitionSpool },
+  opts: { levels: NodeReader & { read<T>(fn: () => T): Promise<T> }; spool: PartitionSpool },
 ): Promise<Collected> {
   const { firstSeq: a, endSeq: b } = plan;
-  const frontier = MerkleFrontier.fromNodes(a, opts.levels);
+  const levels = opts.levels;
+  const frontier = await levels.read(() => MerkleFrontier.fromNodes(a, levels));
   const replay = frontier.clone();
   const inner = plan.inner.filter((c) => c.size <= b);
   let chainBefore: Uint8Array | null = null;
@@ -94,7 +95,7 @@ export async function collectRange(
     chain = r.endChain.slice();
   }
   if (!chain || !chainBefore) throw damage(`the log ends before seq ${b}`);
-  const suffix = compactRangeHashes(b, plan.checkpoint.size, opts.levels);
+  const suffix = await levels.read(() => compactRangeHashes(b, plan.checkpoint.size, levels));
   const root = rootWithSuffix(replay, plan.checkpoint.size, suffix);
   if (hex(root) !== plan.checkpoint.root) {
     throw damage(

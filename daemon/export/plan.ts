@@ -12,7 +12,7 @@
  */
 
 import { type Checkpoint, readCheckpoints } from "../store/checkpoint.ts";
-import { MerkleLevels } from "../store/merkle_levels.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
 import { EventPeek } from "./event_peek.ts";
@@ -52,7 +52,7 @@ export async function planExport(
   if (!latest || latest.size === 0) {
     throw new NothingToExportError(`no signed checkpoint in ${dataDir} yet: nothing to export`);
   }
-  const unsigned = Math.max(0, await logSize(paths.merkle) - latest.size);
+  const unsigned = Math.max(0, await logSize(dataDir) - latest.size);
   const logStart = (await listSegments(paths.segments))[0]?.firstSeq ?? 0;
   let firstSeq = logStart, endSeq = latest.size;
   if (opts.seqs) {
@@ -110,12 +110,7 @@ async function seqsInTime(
   return { first, last };
 }
 
-/** Leaves in the node files: the log's length, without reading the log. */
-async function logSize(merkleDir: string): Promise<number> {
-  const levels = await MerkleLevels.openReadOnly(merkleDir);
-  try {
-    return levels.size;
-  } finally {
-    levels.close();
-  }
+/** The log's durable length: the newest segment's end (read through its map). */
+async function logSize(dataDir: string): Promise<number> {
+  return await (await SeqReader.open(dataDir)).end();
 }

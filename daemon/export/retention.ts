@@ -9,7 +9,10 @@
  * segments themselves, checked against the store's Merkle node files, and written to
  * `retained.json`, from which `vigil verify` starts. Each deletion is first recorded as a
  * `system` event (`RETENTION_DELETE`) in the chain, so the log itself says what left it and why.
- * Checkpoints and the Merkle node files are never deleted: proofs for deleted events still work.
+ * Checkpoints and the Merkle node files are never deleted. Nodes below the stored levels are
+ * derived from records (`merkle_log.ts`), so the store no longer proves a deleted event itself
+ * (the archive's bundles do); the subtree roots `retained.json` keeps stand in for the deleted
+ * leaves of the block at the new start, so every proof that covers kept events still works.
  */
 
 import type { NewEvent } from "../event/model.ts";
@@ -18,7 +21,7 @@ import { StoreDamageError } from "../store/errors.ts";
 import { GENESIS_CHAIN, HEADER_SIZE } from "../store/frame.ts";
 import { hex, unhex } from "../store/keys.ts";
 import { MerkleFrontier } from "../store/merkle.ts";
-import { MerkleLevels } from "../store/merkle_levels.ts";
+import { openMerkleReader } from "../store/merkle_log.ts";
 import { readRetainedStart, writeRetainedStart } from "../store/retained.ts";
 import { listSegments, loadSegment, type SegmentEntry } from "../store/segment_file.ts";
 import { Store } from "../store/store.ts";
@@ -94,7 +97,7 @@ async function retain(
   if (chosen.length === 0) return none(reason);
   const toSeq = segments[chosen.length]!.firstSeq;
   const { frontier, chain } = await frontierAfter(chosen, retained, toSeq);
-  await checkAgainstNodes(paths.merkle, frontier);
+  await checkAgainstNodes(dataDir, frontier);
   const names = chosen.map((s) => s.name);
   const event: NewEvent = {
     ts: nowMs * 1000,
@@ -168,10 +171,10 @@ async function frontierAfter(
 }
 
 /** The node files must give the same frontier: else they, or the segments, were altered. */
-async function checkAgainstNodes(merkleDir: string, frontier: MerkleFrontier): Promise<void> {
-  const levels = await MerkleLevels.openReadOnly(merkleDir);
+async function checkAgainstNodes(dataDir: string, frontier: MerkleFrontier): Promise<void> {
+  const levels = await openMerkleReader(dataDir);
   try {
-    const fromNodes = MerkleFrontier.fromNodes(frontier.size, levels);
+    const fromNodes = await levels.read(() => MerkleFrontier.fromNodes(frontier.size, levels));
     if (hex(fromNodes.root()) !== hex(frontier.root())) {
       throw damage(`the Merkle node files disagree with the log at seq ${frontier.size}`);
     }

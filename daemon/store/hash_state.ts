@@ -9,9 +9,12 @@
 import { crc32c } from "./crc32c.ts";
 import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD } from "./frame.ts";
 import { rootFromNodes } from "./merkle.ts";
-import { MerkleLevels } from "./merkle_levels.ts";
+import { type BlockSource, MerkleLevels, type TailState } from "./merkle_levels.ts";
 import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
+
+/** The node files' directory in a data directory (`storePaths().merkle`). */
+const MERKLE_DIR = "merkle";
 
 /** Chain, pending leaves and Merkle node files of one store. */
 export class HashState {
@@ -24,9 +27,26 @@ export class HashState {
     this.#chain.set(chain);
   }
 
-  /** Opens the node files in `dir` (already in step with the log) at chain head `chain`. */
-  static async open(dir: string, chain: Uint8Array): Promise<HashState> {
-    return new HashState(await MerkleLevels.open(dir), chain);
+  /**
+   * Opens the node files of `dataDir` (in step with the log but for `tail`, its last incomplete
+   * block, which no file holds) at chain head `chain`. Nodes of older
+   * blocks below the stored levels, for a root of an older size, come from the log.
+   */
+  static async open(dataDir: string, chain: Uint8Array, tail: TailState): Promise<HashState> {
+    let fromLog: BlockSource | undefined;
+    // Imported when first needed: the worker starts without the seq reader's module graph.
+    const source: BlockSource = async (block) => {
+      fromLog ??= (await import("./merkle_log.ts")).logBlockSource(dataDir);
+      return await fromLog(block);
+    };
+    const levels = await MerkleLevels.open(`${dataDir}/${MERKLE_DIR}`, { source });
+    try {
+      levels.restoreTail(tail);
+    } catch (e) {
+      levels.close();
+      throw e;
+    }
+    return new HashState(levels, chain);
   }
 
   /**
@@ -57,7 +77,7 @@ export class HashState {
   /** Merkle root of the first `size` committed leaves; `sync` fsyncs the node files first. */
   async root(size: number, sync: boolean): Promise<Uint8Array> {
     if (sync) await this.#levels.sync();
-    return rootFromNodes(size, this.#levels);
+    return await this.#levels.read(() => rootFromNodes(size, this.#levels));
   }
 
   /** Closes the node files. */

@@ -6,10 +6,11 @@
  */
 
 import { HashState } from "./hash_state.ts";
+import type { TailState } from "./merkle_levels.ts";
 
 /** Requests to the worker. */
 export type HashRequest =
-  | { op: "open"; id: number; dir: string; chain: Uint8Array }
+  | { op: "open"; id: number; dataDir: string; chain: Uint8Array; tail: TailState }
   | { op: "hash"; id: number; buf: Uint8Array; frames: Int32Array; count: number }
   | { op: "commit" }
   | { op: "reset"; chain: Uint8Array }
@@ -37,7 +38,7 @@ async function handle(msg: HashRequest): Promise<void> {
   try {
     switch (msg.op) {
       case "open":
-        state = await HashState.open(msg.dir, msg.chain);
+        state = await HashState.open(msg.dataDir, msg.chain, msg.tail);
         self.postMessage({ id: msg.id });
         return;
       case "hash":

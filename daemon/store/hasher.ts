@@ -6,6 +6,7 @@
 
 import { HashState } from "./hash_state.ts";
 import type { HashReply, HashRequest } from "./hash_worker.ts";
+import type { TailState } from "./merkle_levels.ts";
 
 /** Hashing and Merkle node files for the write path. */
 export interface Hasher {
@@ -20,16 +21,19 @@ export interface Hasher {
   close(): Promise<void>;
 }
 
-/** Starts hashing for the node files in `dir` (in step with the log) at chain head `chain`. */
+/**
+ * Starts hashing for the node files of `dataDir` (in step with the log but for `tail`, the last
+ * incomplete block) at chain head `chain`.
+ */
 export async function startHasher(
-  dir: string,
+  dataDir: string,
   chain: Uint8Array,
-  opts: { worker: boolean },
+  opts: { worker: boolean; tail: TailState },
 ): Promise<Hasher> {
-  if (!opts.worker) return new InlineHasher(await HashState.open(dir, chain));
+  if (!opts.worker) return new InlineHasher(await HashState.open(dataDir, chain, opts.tail));
   const h = new WorkerHasher();
   try {
-    await h.call({ op: "open", id: 0, dir, chain });
+    await h.call({ op: "open", id: 0, dataDir, chain, tail: opts.tail });
   } catch (e) {
     await h.close();
     throw e;

@@ -35,7 +35,7 @@ import {
 } from "./keys.ts";
 import { readLog } from "./log_reader.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "./merkle.ts";
-import { MerkleLevels } from "./merkle_levels.ts";
+import { openMerkleReader } from "./merkle_log.ts";
 import { storePaths } from "./store_open.ts";
 
 /** Who rotates and why: recorded in the event. */
@@ -173,9 +173,9 @@ async function buildHandover(dataDir: string, seq: number, cp: Checkpoint): Prom
   let json: string | undefined;
   for await (const r of readLog(dataDir, { fromSeq: seq, toSeq: seq + 1 })) json = r.json;
   if (json === undefined) throw new Error(`the key event at seq ${seq} is not in the log`);
-  const levels = await MerkleLevels.openReadOnly(storePaths(dataDir).merkle);
+  const levels = await openMerkleReader(dataDir);
   try {
-    const proof = inclusionProof(seq, cp.size, levels);
+    const proof = await levels.read(() => inclusionProof(seq, cp.size, levels));
     const leaf = leafHash(new TextEncoder().encode(json));
     if (!verifyInclusion(leaf, seq, cp.size, proof, unhex(cp.root))) {
       throw new Error(`the inclusion proof of seq ${seq} does not verify: run vigil verify`);

@@ -1,19 +1,37 @@
 /**
- * The complete-subtree hashes of the log's Merkle tree on disk, so that a proof on a large log
- * costs O(log n) positioned reads instead of rehashing leaves: one append-only file per level in
- * a directory (`level-00.bin` holds the leaf hashes, `level-01.bin` their parents, …), 32 bytes a
- * node, node i of level L at byte 32·i. Level L holds floor(size / 2^L) nodes and its file
- * exists iff that is at least one (level 0 always exists), so the files are a function of the
- * leaves alone: truncating and re-appending reproduces them byte for byte. Writes reach the page
- * cache at every batch and the disk at `sync()`. After a crash `open()` mends lengths — drops
- * partial nodes and parents of lost leaves, rebuilds missing parents — but cannot tell a wrong
- * hash from a right one: the store truncates to its last signed checkpoint, checks
- * `rootFromNodes()` against the signed root and re-appends the leaves after it. A read-only
- * instance (another process) sees appends as they land.
+ * The Merkle tree's complete-subtree hashes on disk, so that a proof on a large log costs
+ * O(log n) positioned reads instead of rehashing leaves — but only from level BLOCK_LEVEL (6) up:
+ * one append-only file per level (`level-06.bin` holds the roots of blocks of 64 leaves,
+ * `level-07.bin` their parents, …), 32 bytes a node, node i of level L at byte 32·i: one byte
+ * an event in all (64 when every level was kept). Level L holds floor(size / 2^L) nodes and its
+ * file exists iff that is at least one (level 6 always exists), so the files are a function of
+ * the leaves alone: truncating and re-appending reproduces them byte for byte.
+ *
+ * Nodes below level 6 are derived on demand from the 64 leaves of their block
+ * (`merkle_block.ts`). The writer keeps the last, incomplete block in memory (`merkle_tail.ts`;
+ * after a restart the store hands it back from the log's tail); any other block comes from a
+ * `BlockSource` (`merkle_log.ts` reads its records from the log). That is asynchronous, so
+ * callers run their proof code under `read()`, which loads what it asks for and runs it again.
+ * Files of levels below 6 (data format 2 wrote them) are removed when the writer opens the
+ * directory: they are derived from the log, which the store checks against its signed checkpoint
+ * on every open, and nothing reads them any more.
+ *
+ * Writes reach the page cache at every batch and the disk at `sync()`. After a crash `open()`
+ * mends lengths — drops partial nodes and parents of lost blocks, rebuilds missing parents — but
+ * cannot tell a wrong hash from a right one: the store truncates to its last signed checkpoint,
+ * checks `rootFromNodes()` against the signed root and re-appends the leaves after it. A
+ * read-only instance (another process) sees appends as they land.
  */
 
 import { HASH_SIZE, type NodeReader } from "./merkle.ts";
+import { BLOCK_LEAVES, BLOCK_LEVEL, type SubtreeRoot } from "./merkle_block.ts";
+import { type BlockSource, DerivedBlocks } from "./merkle_derived.ts";
+import { TailBlock, type TailState } from "./merkle_tail.ts";
 import { sha256Into } from "./sha256.ts";
+
+export { BLOCK_LEAVES, BLOCK_LEVEL } from "./merkle_block.ts";
+export type { TailState } from "./merkle_tail.ts";
+export { type BlockSource, NodesNeeded } from "./merkle_derived.ts";
 
 /** Levels a tree of at most 2^53 leaves can have. */
 const LEVELS = 54;
@@ -21,12 +39,15 @@ const LEVELS = 54;
 const REBUILD_CHUNK = 1 << 15;
 const LEVEL_FILE = /^level-(\d{2})\.bin$/;
 
-/** Complete-subtree hashes of an append-only Merkle tree, one file per level. */
+/** Complete-subtree hashes of an append-only Merkle tree, one file per stored level. */
 export class MerkleLevels implements NodeReader {
   readonly #dir: string;
   readonly #readOnly: boolean;
+  readonly #derived: DerivedBlocks;
   #files: (Deno.FsFile | undefined)[] = [];
   #size = 0;
+  /** The last, incomplete block: size % BLOCK_LEAVES slots of it (writer only). */
+  #tail = new TailBlock();
   /** Slot L: the last node of level L, waiting for its sibling, when level L's count is odd. */
   #pending = new Uint8Array(LEVELS * HASH_SIZE);
   #buffers = [new Uint8Array(0), new Uint8Array(0)];
@@ -36,16 +57,21 @@ export class MerkleLevels implements NodeReader {
   /** Why writing stopped: a failed write leaves levels out of step until `open()` mends them. */
   #broken: string | undefined;
 
-  private constructor(dir: string, readOnly: boolean) {
+  private constructor(dir: string, readOnly: boolean, source: BlockSource | undefined) {
     this.#dir = dir;
     this.#readOnly = readOnly;
+    this.#derived = new DerivedBlocks(source, dir);
     this.#pair[0] = 0x01;
   }
 
-  /** Opens (creating if needed) `dir` for appending, repairing what a crash left half-written. */
-  static async open(dir: string): Promise<MerkleLevels> {
+  /**
+   * Opens (creating if needed) `dir` for appending, repairing what a crash left half-written.
+   * The tree then holds the complete blocks the files hold; the caller appends the rest.
+   * `source` serves nodes below the stored levels outside the last block.
+   */
+  static async open(dir: string, opts: { source?: BlockSource } = {}): Promise<MerkleLevels> {
     await Deno.mkdir(dir, { recursive: true });
-    const levels = new MerkleLevels(dir, false);
+    const levels = new MerkleLevels(dir, false, opts.source);
     try {
       levels.#recover();
     } catch (err) {
@@ -56,32 +82,60 @@ export class MerkleLevels implements NodeReader {
   }
 
   /**
-   * Opens `dir` for reading what another process appends; `size` follows its level 0. Nodes of a
-   * signed checkpoint never change, but a writer's `truncate()` may replace the files past it:
-   * reopen to follow a writer that restarted.
+   * Opens `dir` for reading what another process appends. Nodes of a signed checkpoint never
+   * change, but a writer's `truncate()` may replace the files past it: reopen to follow a writer
+   * that restarted. It has no size of its own: the log's end or a checkpoint gives it.
    */
-  static async openReadOnly(dir: string): Promise<MerkleLevels> {
-    const levels = new MerkleLevels(dir, true);
-    const path = `${dir}/${levelFileName(0)}`;
+  static async openReadOnly(
+    dir: string,
+    opts: { source?: BlockSource } = {},
+  ): Promise<MerkleLevels> {
     try {
-      levels.#files[0] = await Deno.open(path, { read: true });
+      if (!(await Deno.stat(dir)).isDirectory) throw new Error(`${dir} is not a directory`);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
-      throw new Deno.errors.NotFound(`Cannot open Merkle levels read-only: no ${path}`);
+      throw new Deno.errors.NotFound(`Cannot open Merkle levels read-only: no ${dir}`);
     }
-    return levels;
+    return new MerkleLevels(dir, true, opts.source);
   }
 
-  /** Leaves in the tree. */
+  /** Leaves in the tree (the writer's; a read-only instance has none of its own). */
   get size(): number {
     this.#checkOpen();
-    if (!this.#readOnly) return this.#size;
-    return Math.floor(this.#file(0)!.statSync().size / HASH_SIZE);
+    if (this.#readOnly) {
+      throw new Error(`Merkle levels in ${this.#dir} are read-only: the log's end is the size`);
+    }
+    return this.#size;
+  }
+
+  /** The last, incomplete block (a copy): what another writer must `restoreTail()`. */
+  tail(): TailState {
+    this.#checkWritable();
+    return this.#tail.state(this.#size % BLOCK_LEAVES);
+  }
+
+  /** Continues a tree of complete blocks with the incomplete block another writer had. */
+  restoreTail(tail: TailState): void {
+    if (tail.roots.length > 0) this.seedTail(tail.roots);
+    this.appendLeaves(tail.leaves, tail.leaves.length / HASH_SIZE);
   }
 
   /**
-   * Appends the first `count` 32-byte leaf hashes of `hashes` and every parent they complete,
-   * one write per level. Synchronous: the writes only reach the page cache.
+   * Starts the next block with the subtree roots of leaves that are gone (retention deleted
+   * them; `retained.json` keeps the roots): they must tile the block from its first leaf on.
+   */
+  seedTail(roots: readonly SubtreeRoot[]): void {
+    this.#checkWritable();
+    if (this.#size % BLOCK_LEAVES !== 0) {
+      throw new RangeError(`Cannot seed a Merkle block in ${this.#dir} at leaf ${this.#size}`);
+    }
+    this.#size += this.#tail.seed(this.#size, roots);
+  }
+
+  /**
+   * Appends the first `count` 32-byte leaf hashes of `hashes`, the roots of the blocks they
+   * complete and every parent those complete, one write per level. Synchronous: the writes only
+   * reach the page cache.
    */
   appendLeaves(hashes: Uint8Array, count: number): void {
     this.#checkWritable();
@@ -93,14 +147,17 @@ export class MerkleLevels implements NodeReader {
     }
     if (count === 0) return;
     try {
-      this.#append(hashes, count);
+      this.#appendLeaves(hashes, count);
     } catch (err) {
       this.#broken = errorText(err);
       throw err;
     }
   }
 
-  /** The root of leaves [index·2^level, (index+1)·2^level); RangeError if not stored (yet). */
+  /**
+   * The root of leaves [index·2^level, (index+1)·2^level). RangeError if not there (yet);
+   * NodesNeeded (a RangeError) for a derived node whose block `read()` would load.
+   */
   node(level: number, index: number): Uint8Array {
     this.#checkOpen();
     if (!Number.isSafeInteger(level) || level < 0 || level >= LEVELS) {
@@ -110,6 +167,7 @@ export class MerkleLevels implements NodeReader {
     if (!Number.isSafeInteger(index) || index < 0 || (!this.#readOnly && index >= count)) {
       throw new RangeError(`Merkle level ${level} has no node ${index}: it holds ${count}`);
     }
+    if (level < BLOCK_LEVEL) return this.#below(level, index);
     const file = this.#file(level);
     const out = new Uint8Array(HASH_SIZE);
     if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
@@ -121,11 +179,37 @@ export class MerkleLevels implements NodeReader {
     return out;
   }
 
-  /** Drops every node covering a leaf at or beyond `size`: level L keeps floor(size / 2^L). */
+  /**
+   * Runs `fn`, which reads nodes of this tree, and whenever it stops at a node whose block is
+   * not loaded, loads the block from the source and runs it again (a proof needs at most a few).
+   */
+  read<T>(fn: () => T): Promise<T> {
+    return this.#derived.read(fn);
+  }
+
+  /**
+   * Drops every leaf at or beyond `size`. Within the last block any size will do; below it only
+   * a block boundary, since the leaves of the block cut would have to come from the log.
+   */
   truncate(size: number): void {
     this.#checkWritable();
-    if (!Number.isSafeInteger(size) || size < 0 || size > this.#size) {
-      throw new RangeError(`Cannot truncate Merkle levels of ${this.#size} leaves to ${size}`);
+    const inTail = Math.floor(size / BLOCK_LEAVES) === Math.floor(this.#size / BLOCK_LEAVES);
+    if (
+      !Number.isSafeInteger(size) || size < 0 || size > this.#size ||
+      (!inTail && size % BLOCK_LEAVES !== 0) ||
+      (size % BLOCK_LEAVES !== 0 && size % BLOCK_LEAVES < this.#tail.from)
+    ) {
+      throw new RangeError(
+        `Cannot truncate Merkle levels of ${this.#size} leaves to ${size} (below the last ` +
+          `block, only to a multiple of ${BLOCK_LEAVES})`,
+      );
+    }
+    this.#tail.changed();
+    if (size % BLOCK_LEAVES < this.#tail.from) this.#tail.clear();
+    this.#derived.dropFrom(size);
+    if (inTail) {
+      this.#size = size;
+      return;
     }
     try {
       this.#cut(size);
@@ -149,14 +233,50 @@ export class MerkleLevels implements NodeReader {
   close(): void {
     for (const f of this.#files) f?.close();
     this.#files = [];
+    this.#derived.clear();
     this.#closed = true;
   }
 
-  #append(hashes: Uint8Array, count: number): void {
-    const before = this.#size, after = before + count;
-    let nodes = hashes.subarray(0, count * HASH_SIZE);
+  #below(level: number, index: number): Uint8Array {
+    const block = Math.floor(index / (BLOCK_LEAVES >> level));
+    if (this.#readOnly || block !== Math.floor(this.#size / BLOCK_LEAVES)) {
+      return this.#derived.node(level, index);
+    }
+    const got = this.#tail.node(block, this.#size % BLOCK_LEAVES, level, index);
+    if (got) return got.slice();
+    throw new RangeError(`Merkle level ${level} node ${index} covers deleted leaves`);
+  }
+
+  #appendLeaves(hashes: Uint8Array, count: number): void {
+    const held = this.#size % BLOCK_LEAVES, total = held + count;
+    const blocks = Math.floor(total / BLOCK_LEAVES);
+    if (blocks > 0) {
+      let leaves = hashes;
+      if (held > 0) {
+        leaves = new Uint8Array(blocks * BLOCK_LEAVES * HASH_SIZE);
+        leaves.set(this.#tail.slots.subarray(0, held * HASH_SIZE));
+        leaves.set(hashes.subarray(0, leaves.length - held * HASH_SIZE), held * HASH_SIZE);
+      }
+      const block = Math.floor(this.#size / BLOCK_LEAVES);
+      this.#appendStored(this.#tail.roots(block, leaves, blocks), blocks);
+      this.#tail.clear();
+    }
+    const rest = total % BLOCK_LEAVES;
+    const from = blocks > 0 ? count - rest : 0;
+    this.#tail.slots.set(
+      hashes.subarray(from * HASH_SIZE, count * HASH_SIZE),
+      (rest - (count - from)) * HASH_SIZE,
+    );
+    this.#size += count;
+    this.#tail.changed();
+  }
+
+  /** Appends `count` level-BLOCK_LEVEL nodes (block roots) and every parent they complete. */
+  #appendStored(roots: Uint8Array, count: number): void {
+    const before = Math.floor(this.#size / BLOCK_LEAVES), after = before + count;
+    let nodes = roots.subarray(0, count * HASH_SIZE);
     let first = before; // index of nodes[0] in its level
-    for (let level = 0, width = 1; nodes.length > 0; level++, width *= 2) {
+    for (let level = BLOCK_LEVEL, width = 1; nodes.length > 0; level++, width *= 2) {
       this.#write(level, nodes);
       // Parents of this level's new nodes: [floor(before / 2w), floor(after / 2w)).
       const from = Math.floor(before / (2 * width)), to = Math.floor(after / (2 * width));
@@ -170,30 +290,34 @@ export class MerkleLevels implements NodeReader {
       nodes = parents;
       first = from;
     }
-    this.#size = after;
   }
 
-  // Makes the files agree with level 0, the source of truth: a crash can leave a partial node
-  // at any level's end, and parents written after their children may be missing or extra.
+  // Makes the files agree with level BLOCK_LEVEL, the source of truth: a crash can leave a
+  // partial node at any level's end, and parents written after their children may be missing or
+  // extra. Files of derived levels (data format 2) go.
   #recover(): void {
     this.#dirChanged = true; // level files may have been created or removed below
-    const f0 = this.#file(0, true)!;
-    const size = Math.floor(f0.statSync().size / HASH_SIZE);
+    const base = this.#file(BLOCK_LEVEL, true)!;
+    const blocks = Math.floor(base.statSync().size / HASH_SIZE);
     for (const entry of Deno.readDirSync(this.#dir)) {
       const level = Number(LEVEL_FILE.exec(entry.name)?.[1] ?? NaN);
       if (level >= LEVELS) throw new Error(`Unexpected ${entry.name} in ${this.#dir}`);
-      if (level > 0 && Math.floor(size / 2 ** level) === 0) this.#file(level); // for #cut
+      if (level < BLOCK_LEVEL) Deno.removeSync(`${this.#dir}/${entry.name}`);
+      else if (level > BLOCK_LEVEL && Math.floor(blocks / 2 ** (level - BLOCK_LEVEL)) === 0) {
+        this.#file(level); // for #cut
+      }
     }
-    for (let level = 1, width = 2; Math.floor(size / width) > 0; level++, width *= 2) {
+    for (let level = BLOCK_LEVEL + 1, width = 2; Math.floor(blocks / width) > 0; level++) {
       const have = Math.floor(this.#file(level, true)!.statSync().size / HASH_SIZE);
-      const want = Math.floor(size / width);
+      const want = Math.floor(blocks / width);
       if (have < want) {
         this.#files[level]!.truncateSync(have * HASH_SIZE);
         this.#rebuild(level, have, want);
       }
+      width *= 2;
     }
-    this.#size = size;
-    this.#cut(size);
+    this.#size = blocks * BLOCK_LEAVES;
+    this.#cut(this.#size);
   }
 
   #rebuild(level: number, from: number, to: number): void {
@@ -211,10 +335,11 @@ export class MerkleLevels implements NodeReader {
     }
   }
 
+  /** Cuts the stored levels to `size` leaves, a multiple of BLOCK_LEAVES. */
   #cut(size: number): void {
-    for (let level = 0; level < LEVELS; level++) {
+    for (let level = BLOCK_LEVEL; level < LEVELS; level++) {
       const keep = Math.floor(size / 2 ** level), f = this.#files[level];
-      if (keep > 0 || level === 0) {
+      if (keep > 0 || level === BLOCK_LEVEL) {
         f?.truncateSync(keep * HASH_SIZE);
         if (keep % 2 === 1) this.#readAt(level, this.#pendingSlot(level), (keep - 1) * HASH_SIZE);
       } else if (f) {

@@ -22,7 +22,7 @@ import {
   type RotationResult,
 } from "./key_rotation.ts";
 import { type Hasher, startHasher } from "./hasher.ts";
-import { type OpenedStore, openStore, type StoreOptions, storePaths } from "./store_open.ts";
+import { type OpenedStore, openStore, type StoreOptions } from "./store_open.ts";
 import { SegmentWriter } from "./segment_writer.ts";
 import { SealedCompressor } from "./segment_compress.ts";
 
@@ -79,10 +79,9 @@ export class Store {
     const o = await openStore(dataDir, opts);
     let hasher: Hasher;
     try {
+      const tail = o.levels.tail();
       o.levels.close();
-      hasher = await startHasher(storePaths(dataDir).merkle, o.writer.chain, {
-        worker: o.opts.hashWorker,
-      });
+      hasher = await startHasher(dataDir, o.writer.chain, { worker: o.opts.hashWorker, tail });
     } catch (e) {
       await o.writer.close();
       await o.release();

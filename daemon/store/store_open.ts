@@ -2,26 +2,19 @@
  * Opening a data directory for writing: take the writer lock, load or create the signing key,
  * recover the active segment, check the log against the latest signed checkpoint, and bring the
  * Merkle node files up to the log (they are only fsynced at checkpoints, so their tail is
- * rebuilt from the records after the last one).
+ * rebuilt from the records after the last one; the leaves of the last incomplete block, which
+ * no file holds, come from the log's tail).
  */
 
 import { log } from "../log.ts";
 import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
 import { StoreDamageError, StoreLockedError } from "./errors.ts";
-import {
-  CHAIN_SIZE,
-  encodeCommitFrame,
-  FRAME_EVENT,
-  GENESIS_CHAIN,
-  HEADER_SIZE,
-  scanFrames,
-} from "./frame.ts";
+import { encodeCommitFrame, GENESIS_CHAIN, HEADER_SIZE } from "./frame.ts";
 import { ensureDataFormat } from "./format.ts";
 import { type Handover, parseKeyEvent, readHandovers } from "./key_handover.ts";
 import { type LostKey, settlePendingKey, writePending } from "./key_rotation.ts";
 import {
   generateKey,
-  hex,
   KEY_HISTORY_DIR,
   keyIdOf,
   loadOrCreateKey,
@@ -31,12 +24,11 @@ import {
   PUBLIC_KEY_FILE,
   type SigningKey,
 } from "./keys.ts";
-import { rootFromNodes } from "./merkle.ts";
 import { MerkleLevels } from "./merkle_levels.ts";
+import { catchUpLevels } from "./merkle_replay.ts";
 import { recoverActive } from "./recovery.ts";
-import { listSegments, loadSegment, type SegmentEntry } from "./segment_file.ts";
+import { listSegments, type SegmentEntry } from "./segment_file.ts";
 import { SegmentWriter, syncDir } from "./segment_writer.ts";
-import { sha256Into } from "./sha256.ts";
 
 /** Tunables of a store. */
 export interface StoreOptions {
@@ -136,34 +128,6 @@ async function takeLock(path: string, timeoutMs: number): Promise<Deno.FsFile> {
   await file.truncate(0);
   await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
   return file;
-}
-
-/** Reads leaf hashes of seq ≥ `from` out of the segments and appends them to `levels`. */
-async function replayLeaves(
-  segments: SegmentEntry[],
-  from: number,
-  levels: MerkleLevels,
-): Promise<void> {
-  for (let i = 0; i < segments.length; i++) {
-    const next = segments[i + 1];
-    if (next && next.firstSeq <= from) continue;
-    const seg = await loadSegment(segments[i]!);
-    let seq = seg.header.firstSeq;
-    let leaves = new Uint8Array(32 * 1024);
-    let n = 0;
-    scanFrames(seg.bytes, HEADER_SIZE, seg.bytes.length, (f) => {
-      if (f.type !== FRAME_EVENT) return;
-      if (seq++ < from) return;
-      if ((n + 1) * 32 > leaves.length) {
-        const grown = new Uint8Array(leaves.length * 2);
-        grown.set(leaves);
-        leaves = grown;
-      }
-      sha256Into(seg.bytes.subarray(f.payload + CHAIN_SIZE, f.payload + f.length), leaves, n * 32);
-      n++;
-    });
-    if (n > 0) levels.appendLeaves(leaves.subarray(0, n * 32), n);
-  }
 }
 
 /**
@@ -328,18 +292,11 @@ export async function openStore(
 
     writer.signedSize = lastCp?.size ?? 0;
     const levels = await MerkleLevels.open(paths.merkle);
-    const trusted = Math.min(levels.size, lastCp?.size ?? 0);
-    levels.truncate(trusted);
-    await replayLeaves(segments, trusted, levels);
-    if (lastCp && hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
-      // The node files may be damaged below the checkpoint: rebuild them once from the log.
-      levels.truncate(0);
-      await replayLeaves(segments, 0, levels);
-      if (hex(rootFromNodes(lastCp.size, levels)) !== lastCp.root) {
-        throw new StoreDamageError(
-          `Merkle root of the first ${lastCp.size} events does not match the signed checkpoint`,
-        );
-      }
+    try {
+      await catchUpLevels(dataDir, segments, levels, lastCp, writer.nextSeq);
+    } catch (e) {
+      levels.close();
+      throw e;
     }
 
     const appendCheckpoint = async (cp: Checkpoint): Promise<void> => {

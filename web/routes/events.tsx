@@ -16,6 +16,7 @@ import {
   describeFilter,
   eventBySeq,
   FILTER_PARAMS,
+  logReader,
   MAX_PAGE,
   parseSearch,
   searchEvents,
@@ -97,7 +98,7 @@ export function eventRoutes(deps: WebDeps): Hono<WebEnv> {
     await recordUiAction(deps, c, { command: "VIEW_EVENT", object: `event ${event.seq}` });
     const [segment, proof, attribution] = await Promise.all([
       segmentOf(deps.store.dataDir, event.seq),
-      proveEvent(deps.store.dataDir, event),
+      proveEvent(deps.store.dataDir, event, logReader(deps)),
       attributionView(deps, event),
     ]);
     return c.html(
@@ -114,7 +115,7 @@ export function eventRoutes(deps: WebDeps): Hono<WebEnv> {
     const event = seq === null ? null : await eventBySeq(deps, seq);
     if (!event) return c.json({ error: "no such event" }, 404);
     await recordUiAction(deps, c, { command: "VIEW_PROOF", object: `event ${event.seq}` });
-    const proof = await proveEvent(deps.store.dataDir, event);
+    const proof = await proveEvent(deps.store.dataDir, event, logReader(deps));
     if (!proof.ok) return c.json({ seq: event.seq, error: proof.reason }, 409);
     const { ok: _ok, ...body } = proof;
     return c.json({ ...body, event });

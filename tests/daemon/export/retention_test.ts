@@ -116,6 +116,36 @@ Deno.test("after retention the store reopens, appends, exports and bundles what 
   });
 });
 
+Deno.test("after retention cut into the Merkle block being filled, the writer continues it from the retained roots", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    await smallSegments(data, 0, 220);
+    await new Exporter(data, [target("a", `${dir}/a`)]).runNow();
+    const r = await applyRetention(data, { targets: ["a"], localRetentionMs: 0 });
+    // The block of 64 leaves the writer was filling starts before the new start of the log.
+    assert(r.toSeq % 64 !== 0 && Math.floor(221 / 64) * 64 < r.toSeq, `cut at ${r.toSeq}`);
+    await smallSegments(data, 221, 60);
+    const report = await verifyStore(data);
+    assert(report.ok, report.problem?.text);
+    assertEquals([report.events, report.retainedFrom], [281, r.toSeq]);
+    for (const seq of [r.toSeq, 250]) {
+      const p = await runVigil([
+        "prove",
+        "--data",
+        data,
+        "--seq",
+        String(seq),
+        "--from-size",
+        "221",
+      ]);
+      assertEquals(p.code, 0, p.stderr + p.stdout);
+    }
+    await writeBundle(data, `${dir}/bundle`);
+    const b = await verifyBundle(`${dir}/bundle`);
+    assert(b.ok, b.problems.join("; "));
+  });
+});
+
 Deno.test("vigil verify catches a forged retained start", async () => {
   await withTempDir(async (dir) => {
     const data = `${dir}/data`;

@@ -1,12 +1,12 @@
 /**
  * A store of data format 1 (an older release's, without commit records) served after the
  * upgrade: a real `vigil serve` starts healthy on it, its start checks pass, the events API
- * shows every event as the log holds it, it appends, and afterwards the directory is of format 2
- * and verifies whole.
+ * shows every event as the log holds it, it appends, and afterwards the directory is of the
+ * current format and verifies whole.
  */
 
 import { AccessStore } from "../../../daemon/access/mod.ts";
-import { FORMAT_FILE } from "../../../daemon/store/format.ts";
+import { DATA_FORMAT, FORMAT_FILE } from "../../../daemon/store/format.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
@@ -16,7 +16,7 @@ import { toFormat1 } from "../../support/format1.ts";
 import { segmentPaths, testEvent, withTempDir } from "../../support/store.ts";
 import { Served } from "./_served.ts";
 
-Deno.test("vigil serve starts healthy on a format 1 store, shows its events, and moves it to format 2", async () => {
+Deno.test("vigil serve starts healthy on a format 1 store, shows its events, and moves it to the current format", async () => {
   await withTempDir(async (dir) => {
     const data = `${dir}/data`;
     const store = await Store.open(data, {
@@ -54,7 +54,7 @@ Deno.test("vigil serve starts healthy on a format 1 store, shows its events, and
     } finally {
       await served.stop();
     }
-    assertEquals(await Deno.readTextFile(`${data}/${FORMAT_FILE}`), "vigil-data 2\n");
+    assertEquals(await Deno.readTextFile(`${data}/${FORMAT_FILE}`), `vigil-data ${DATA_FORMAT}\n`);
     const v = await verifyStore(data);
     assert(v.ok, v.problem?.text);
     assert(v.events > stored.length, "the daemon's own events were appended after the old ones");
