@@ -363,7 +363,7 @@ async function serveFigures(
       const ms: number[] = [];
       for (let k = 0; k < SEARCHES; k++) {
         const t = performance.now();
-        const r = await fetch(`${base}/api/v1/events?${query(k)}&limit=50`, { headers: auth });
+        const r = await get(`${base}/api/v1/events?${query(k)}&limit=50`, { headers: auth });
         await r.arrayBuffer();
         if (r.status !== 200) throw new Error(`search ${name} answered ${r.status}`);
         ms.push(performance.now() - t);
@@ -429,7 +429,7 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
       return { built: indexed, seconds, indexed };
     };
     for (;;) {
-      const r = await fetch(`${base}/healthz`);
+      const r = await get(`${base}/healthz`);
       const h = await r.json() as { detection?: { state: string; behind: number } };
       hwm = Math.max(hwm, (await serve.rss()).hwmMib);
       if (budgetS !== undefined && indexedAt === undefined && (await indexLag(base)) === 0) {
@@ -462,7 +462,7 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
 
 /** A gauge of `serve`'s `/metrics`. */
 async function gauge(base: string, name: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await (await get(`${base}/metrics`)).text();
   const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
   if (v === undefined) throw new Error(`/metrics has no ${name}`);
   return Number(v);
@@ -565,6 +565,20 @@ async function sourcesFigures(data: string, seconds: number): Promise<BenchResul
     throw new Error(`${script} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
   }
   return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+/**
+ * A GET, tried once more when the connection fails: a kept-alive connection that the server
+ * closes as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
+ * clients answer by retrying an idempotent request); a second failure is the bench's error.
+ */
+async function get(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return await fetch(url, init);
+  }
 }
 
 async function runVigil(args: string[]): Promise<void> {
