@@ -10,7 +10,10 @@
  * left to the log (which holds them) rather than held in memory, and the switch to following
  * `onDurable` happens in the same turn as the check that the engine is current; an alert raised
  * before (per `alerts.db`'s `raised_through`) is not sent again; a detector that threw, or an
- * engine that stopped, shows as unhealthy.
+ * engine that stopped, shows as unhealthy. The log is read through the seq reader a chunk at a
+ * time, past damaged segments (`store/read_past_damage.ts`), with a turn of the event loop after
+ * each chunk: a catch-up or rebuild holds one chunk of events, never a segment, and the HTTP
+ * server answers while it runs.
  *
  * @example
  * const live = LiveDetection.start(store, { config, alerts: AlertStore.open(alertsPath(dir)) });
@@ -19,7 +22,8 @@
  */
 
 import { log } from "../log.ts";
-import { readLogPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
+import { scanPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import { META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import { DetectEngine, type FeedRecord } from "./engine.ts";
@@ -264,8 +268,8 @@ export class LiveDetection {
 
   async #readLog(): Promise<void> {
     const e = this.#engine!;
-    const dataDir = this.#store.dataDir;
     try {
+      const reader = await SeqReader.open(this.#store.dataDir);
       while (!this.#stopping && this.#error === null) {
         const target = this.#store.size;
         if (e.lastSeq + 1 >= target) {
@@ -275,7 +279,9 @@ export class LiveDetection {
             const unreadable = (k: SkippedRange): never => {
               throw new SnapshotMismatch(`the snapshot's seq is in damaged log: ${k.reason}`);
             };
-            for await (const r of readLogPastDamage(dataDir, at, unreadable)) this.#check(r);
+            for await (const rs of scanPastDamage(reader, at, unreadable)) {
+              for (const r of rs) this.#check(r);
+            }
             this.#unchecked = false;
             continue;
           }
@@ -302,12 +308,12 @@ export class LiveDetection {
           }
           this.#skipped(k);
         };
-        for await (const r of readLogPastDamage(dataDir, { fromSeq, toSeq: target }, onSkip)) {
-          if (r.seq === before) {
-            this.#check(r);
-            continue;
+        const range = { fromSeq, toSeq: target, chunk: CHUNK };
+        for await (const records of scanPastDamage(reader, range, onSkip)) {
+          for (const r of records) {
+            if (r.seq === before) this.#check(r);
+            else chunk.push(r);
           }
-          chunk.push(r);
           if (chunk.length >= CHUNK) {
             this.#feed(chunk, true);
             chunk = [];
