@@ -3,8 +3,9 @@
  * is appended or served, the cheap checks of `verify_seals.ts` (every sealed segment there,
  * whole and continuing the one before, the log reaching every signed checkpoint — a cost that
  * follows the number of segment files, not of events); then a full verification (`verifyStore`,
- * what `vigil verify` does) in the background at start and every day after, on a Worker of its
- * own so that collection is not held up. With `[store] checkpoint_copy`, both also hold the log
+ * what `vigil verify` does) in the background once the start has settled (detection caught up:
+ * their memory does not add up) and every day after, on a Worker of its own so that collection
+ * is not held up. With `[store] checkpoint_copy`, both also hold the log
  * to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept outside the data
  * directory shows the newest segments removed together with the checkpoints after them.
  *
@@ -123,15 +124,21 @@ export class StoreIntegrity {
   }
 
   /**
-   * Records a failed start check in the chain and starts the background verification (the
-   * first one now). Call once the daemon's start is recorded and detection follows the store.
+   * Records a failed start check in the chain and starts the background verification: the
+   * first one once `after` settles (the start's other reading of the log is done, so that the
+   * two do not hold memory at once), else now. Call once the daemon's start is recorded and
+   * detection follows the store.
    */
-  async start(): Promise<void> {
+  async start(after?: Promise<unknown>): Promise<void> {
     const c = this.#startCheck;
     if (!c.ok) {
       await this.#record(STORE_DAMAGED, { check: "start", segments: c.segments }, c.problem!);
     }
-    void this.verify("start");
+    if (after === undefined) void this.verify("start");
+    else {
+      const run = (): void => void this.verify("start");
+      after.then(run, run);
+    }
   }
 
   /** Runs a full verification now (joining one in progress) and records its result. */
