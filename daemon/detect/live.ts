@@ -23,6 +23,7 @@
 
 import { log } from "../log.ts";
 import { collectGarbage } from "../store/collect.ts";
+import { Pace } from "./pace.ts";
 import { scanPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
 import { SeqReader } from "../store/seq_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
@@ -42,10 +43,6 @@ export type { DetectState, DetectStatus, LiveOptions } from "./live_types.ts";
 
 /** Records read from the log at a time while catching up. */
 const CHUNK = 4096;
-/** Records fed per engine call while catching up: a few ms of work on a loaded machine. */
-const SLICE = 256;
-/** Longest the catch-up keeps the event loop before giving it a turn, ms. */
-const TURN_MS = 25;
 /** Skips of damaged log kept for status; later ones are counted only. */
 const MAX_SKIPS_KEPT = 20;
 
@@ -62,6 +59,7 @@ export class LiveDetection {
   #stopping = false;
   #error: string | null = null;
   #read = 0;
+  readonly #pace = new Pace();
   /** Damaged parts of the log read past (the first few), and how many there were. */
   readonly #skips: SkippedRange[] = [];
   #skipCount = 0;
@@ -184,6 +182,16 @@ export class LiveDetection {
     if (fromLog) this.#read += records.length;
     const last = records.at(-1);
     if (last !== undefined && last.seq === e.lastSeq) this.#lastJson = last.json;
+  }
+
+  /** Feeds records read from the log, paced (`pace.ts`); false once stopping or failed. */
+  #feedLog(records: LogRecordLike[]): Promise<boolean> {
+    const ok = (): boolean => !this.#stopping && this.#error === null;
+    const take = (slice: LogRecordLike[]): boolean => {
+      this.#feed(slice, true);
+      return ok();
+    };
+    return this.#pace.feed(records, take, ok);
   }
 
   #fail(message: string): void {
@@ -321,13 +329,13 @@ export class LiveDetection {
             else chunk.push(r);
           }
           if (chunk.length >= CHUNK) {
-            const fed = await this.#feedInTurns(chunk);
+            const fed = await this.#feedLog(chunk);
             chunk = [];
             if (!fed) return;
             this.#maybeWrite();
           }
         }
-        if (!await this.#feedInTurns(chunk)) return;
+        if (!await this.#feedLog(chunk)) return;
         if (e.lastSeq === before && !skipped && this.#store.size === target) {
           throw new Error(`the log holds no events after seq ${before} below ${target}`);
         }
@@ -339,30 +347,6 @@ export class LiveDetection {
       }
       this.#fail(`detection could not read the log: ${(error as Error)?.message ?? error}`);
     }
-  }
-
-  /**
-   * Feeds records read from the log in slices, giving the event loop a turn whenever
-   * {@link TURN_MS} has passed: the engine's cost per event varies (a model retrains inside
-   * one), and the HTTP server must answer meanwhile. False once stopping or failed.
-   */
-  async #feedInTurns(records: LogRecordLike[]): Promise<boolean> {
-    let since = performance.now();
-    for (let i = 0; i < records.length; i += SLICE) {
-      this.#feed(records.slice(i, i + SLICE), true);
-      if (this.#error !== null) return false;
-      if (performance.now() - since >= TURN_MS) {
-        await new Promise((r) => setTimeout(r, 0));
-        if (this.#stopping || this.#error !== null) return false;
-        since = performance.now();
-      }
-    }
-    // Decoded events and the buffers read die young, but V8 undercounts the buffers' native
-    // memory and leaves them to pile up beside the engine's state (a rebuild at 200k events:
-    // 608 MiB high-water without this, 265 MiB with it): collected after every chunk.
-    collectGarbage({ young: true });
-    await new Promise((r) => setTimeout(r, 0));
-    return !this.#stopping && this.#error === null;
   }
 
   /** Notes a damaged part of the log that detection read past. */
