@@ -174,7 +174,8 @@ export class StoreIntegrity {
 
   /** For `/healthz`, `/metrics` and the pages. */
   status(): IntegrityStatus {
-    const running = this.#running;
+    // A run whose result is in (its event still being appended) is verifying no more.
+    const running = this.#running?.since === this.#last?.startedAt ? null : this.#running;
     const copy = this.#opts.checkpointCopy;
     return {
       ...(copy ? { checkpointCopy: { path: copy, ...this.#copy } } : {}),
