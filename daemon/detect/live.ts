@@ -10,7 +10,10 @@
  * left to the log (which holds them) rather than held in memory, and the switch to following
  * `onDurable` happens in the same turn as the check that the engine is current; an alert raised
  * before (per `alerts.db`'s `raised_through`) is not sent again; a detector that threw, or an
- * engine that stopped, shows as unhealthy.
+ * engine that stopped, shows as unhealthy. The log is read through the seq reader a chunk at a
+ * time, past damaged segments (`store/read_past_damage.ts`), with a turn of the event loop after
+ * each chunk: a catch-up or rebuild holds one chunk of events, never a segment, and the HTTP
+ * server answers while it runs.
  *
  * @example
  * const live = LiveDetection.start(store, { config, alerts: AlertStore.open(alertsPath(dir)) });
@@ -19,7 +22,10 @@
  */
 
 import { log } from "../log.ts";
-import { readLogPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
+import { collectGarbage } from "../store/collect.ts";
+import { Pace } from "./pace.ts";
+import { scanPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
+import { SeqReader } from "../store/seq_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import { META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import { DetectEngine, type FeedRecord } from "./engine.ts";
@@ -35,7 +41,7 @@ import {
 
 export type { DetectState, DetectStatus, LiveOptions } from "./live_types.ts";
 
-/** Records fed per call while reading the log; the event loop gets a turn between calls. */
+/** Records read from the log at a time while catching up. */
 const CHUNK = 4096;
 /** Skips of damaged log kept for status; later ones are counted only. */
 const MAX_SKIPS_KEPT = 20;
@@ -53,6 +59,7 @@ export class LiveDetection {
   #stopping = false;
   #error: string | null = null;
   #read = 0;
+  readonly #pace = new Pace();
   /** Damaged parts of the log read past (the first few), and how many there were. */
   readonly #skips: SkippedRange[] = [];
   #skipCount = 0;
@@ -177,6 +184,16 @@ export class LiveDetection {
     if (last !== undefined && last.seq === e.lastSeq) this.#lastJson = last.json;
   }
 
+  /** Feeds records read from the log, paced (`pace.ts`); false once stopping or failed. */
+  #feedLog(records: LogRecordLike[]): Promise<boolean> {
+    const ok = (): boolean => !this.#stopping && this.#error === null;
+    const take = (slice: LogRecordLike[]): boolean => {
+      this.#feed(slice, true);
+      return ok();
+    };
+    return this.#pace.feed(records, take, ok);
+  }
+
   #fail(message: string): void {
     this.#error = message;
     this.#live = false;
@@ -264,8 +281,8 @@ export class LiveDetection {
 
   async #readLog(): Promise<void> {
     const e = this.#engine!;
-    const dataDir = this.#store.dataDir;
     try {
+      const reader = await SeqReader.open(this.#store.dataDir);
       while (!this.#stopping && this.#error === null) {
         const target = this.#store.size;
         if (e.lastSeq + 1 >= target) {
@@ -275,11 +292,14 @@ export class LiveDetection {
             const unreadable = (k: SkippedRange): never => {
               throw new SnapshotMismatch(`the snapshot's seq is in damaged log: ${k.reason}`);
             };
-            for await (const r of readLogPastDamage(dataDir, at, unreadable)) this.#check(r);
+            for await (const rs of scanPastDamage(reader, at, unreadable)) {
+              for (const r of rs) this.#check(r);
+            }
             this.#unchecked = false;
             continue;
           }
           // Same turn as the check: the next durable batch goes to the engine, none is missed.
+          if (this.#read > 0) collectGarbage(); // once: what the catch-up left, before it grows
           this.#live = true;
           this.#state = "running";
           this.#current.resolve();
@@ -302,22 +322,20 @@ export class LiveDetection {
           }
           this.#skipped(k);
         };
-        for await (const r of readLogPastDamage(dataDir, { fromSeq, toSeq: target }, onSkip)) {
-          if (r.seq === before) {
-            this.#check(r);
-            continue;
+        const range = { fromSeq, toSeq: target, chunk: CHUNK };
+        for await (const records of scanPastDamage(reader, range, onSkip)) {
+          for (const r of records) {
+            if (r.seq === before) this.#check(r);
+            else chunk.push(r);
           }
-          chunk.push(r);
           if (chunk.length >= CHUNK) {
-            this.#feed(chunk, true);
+            const fed = await this.#feedLog(chunk);
             chunk = [];
-            await new Promise((r) => setTimeout(r, 0));
-            if (this.#stopping || this.#error !== null) return;
+            if (!fed) return;
             this.#maybeWrite();
           }
         }
-        this.#feed(chunk, true);
-        if (this.#error !== null) return;
+        if (!await this.#feedLog(chunk)) return;
         if (e.lastSeq === before && !skipped && this.#store.size === target) {
           throw new Error(`the log holds no events after seq ${before} below ${target}`);
         }

@@ -25,6 +25,11 @@ import { type BackoffOptions, type SupervisedSource, Supervisor } from "./superv
 
 /** The name under which the daemon stores its own events. */
 export const DAEMON_SOURCE = "vigil";
+/**
+ * Longest the verification at start waits for the start's other reading of the log: past it,
+ * a store damaged while detection rebuilds for hours is still found soon.
+ */
+export const SETTLE_WAIT_MS = 10 * 60_000;
 
 /** What the command line wires in: the parts the core does not know. */
 export interface DaemonWiring {
@@ -55,6 +60,12 @@ export interface DaemonParts {
    * before the store closes.
    */
   onStop(fn: () => void | Promise<void>): void;
+  /**
+   * Registers work of the start that reads the log (detection catching up): the background
+   * verification at start waits for it (up to `SETTLE_WAIT_MS`), so that the two do not hold
+   * their memory at the same time.
+   */
+  settling(done: Promise<unknown>): void;
   /** Re-reads the configuration as SIGHUP does (e.g. after the UI changed managed.toml). */
   reload(): Promise<boolean>;
 }
@@ -129,6 +140,7 @@ export class Daemon {
     let index: IndexFeed | undefined;
     let server: HttpServer | undefined;
     const closers: (() => void | Promise<void>)[] = [];
+    const settling: Promise<unknown>[] = [];
     let running: Daemon | undefined;
     try {
       // Before anything is appended or served: a damaged store is never served as healthy.
@@ -159,6 +171,7 @@ export class Daemon {
             currentConfig,
             tls,
             onStop,
+            settling: (done) => void settling.push(done),
             reload,
           }),
         );
@@ -176,7 +189,7 @@ export class Daemon {
         sources: config.sources.map((s) => s.name),
         listen: `${server.addr.hostname}:${server.addr.port}`,
       });
-      await integrity.start();
+      await integrity.start(settled(settling));
       const recheck = await IndexRecheck.start(store, index, {
         source: DAEMON_SOURCE,
         intervalMs: config.store.indexRecheckMs,
@@ -302,6 +315,14 @@ async function serveWeb(app: Hono, config: VigilConfig): Promise<HttpServer> {
       return new Response("internal error", { status: 500 });
     },
   });
+}
+
+/** Resolves once every one of `parts` has settled, or after SETTLE_WAIT_MS. */
+function settled(parts: readonly Promise<unknown>[]): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const wait = new Promise<void>((r) => (timer = setTimeout(r, SETTLE_WAIT_MS)));
+  return Promise.race([Promise.allSettled(parts).then(() => {}), wait])
+    .finally(() => clearTimeout(timer));
 }
 
 async function runClosers(closers: readonly (() => void | Promise<void>)[]): Promise<void> {

@@ -1,12 +1,14 @@
 /**
  * Whether the store `vigil serve` runs on is the one that was written. At start, before anything
  * is appended or served, the cheap checks of `verify_seals.ts` (every sealed segment there,
- * whole and continuing the one before, the log reaching every signed checkpoint — a cost that
- * follows the number of segment files, not of events); then a full verification (`verifyStore`,
- * what `vigil verify` does) in the background at start and every day after, on a Worker of its
- * own so that collection is not held up. With `[store] checkpoint_copy`, both also hold the log
- * to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept outside the data
- * directory shows the newest segments removed together with the checkpoints after them.
+ * whole and continuing the one before, the log reaching every signed checkpoint — a block read
+ * per segment file changed since the last start, a `stat` for each other one (`seal_cache.ts`);
+ * then a full verification (`verifyStore`, what `vigil verify` does) in the background once the
+ * start has settled (detection caught up: their memory does not add up) and every day after, on
+ * a Worker of its own so that collection is not held up. With `[store] checkpoint_copy`, both
+ * also hold the log to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept
+ * outside the data directory shows the newest segments removed together with the checkpoints
+ * after them.
  *
  * Promises: every verification's result is a system event in the chain — `STORE_VERIFIED`, or
  * `STORE_DAMAGED` with the first problem as its error — and so is a failed start check; the
@@ -24,6 +26,7 @@ import type { LogPlace } from "../store/errors.ts";
 import { readRetainedStart } from "../store/retained.ts";
 import type { Store } from "../store/store.ts";
 import type { VerifyReport } from "../store/verify.ts";
+import { SealCache } from "../store/seal_cache.ts";
 import { checkSeals } from "../store/verify_seals.ts";
 import { lastCopiedCheckpoint } from "./checkpoint_copy.ts";
 import type { IntegrityStatus, VerificationResult } from "./status.ts";
@@ -97,11 +100,14 @@ export class StoreIntegrity {
     let ok = true;
     let segments = 0;
     let problem: string | null = null;
+    let cached = 0;
     try {
+      const cache = await SealCache.open(store.dataDir);
       const r = await checkSeals(store.dataDir, {
         size: store.size,
         checkpoint: store.lastCheckpoint,
-      });
+      }, { cache });
+      cached = cache.hits;
       ({ ok, segments } = r);
       problem = r.problem?.text ?? null;
       if (ok && opts.checkpointCopy) {
@@ -117,21 +123,27 @@ export class StoreIntegrity {
       problem = `the start checks could not run: ${(e as Error)?.message ?? e}`;
     }
     const seconds = (now() - at) / 1000;
-    if (ok) log("info", "store start checks passed", { segments, seconds });
+    if (ok) log("info", "store start checks passed", { segments, cached, seconds });
     else log("error", "the store is damaged: the start checks failed", { problem });
     return new StoreIntegrity(store, opts, { ok, at, seconds, segments, problem });
   }
 
   /**
-   * Records a failed start check in the chain and starts the background verification (the
-   * first one now). Call once the daemon's start is recorded and detection follows the store.
+   * Records a failed start check in the chain and starts the background verification: the
+   * first one once `after` settles (the start's other reading of the log is done, so that the
+   * two do not hold memory at once), else now. Call once the daemon's start is recorded and
+   * detection follows the store.
    */
-  async start(): Promise<void> {
+  async start(after?: Promise<unknown>): Promise<void> {
     const c = this.#startCheck;
     if (!c.ok) {
       await this.#record(STORE_DAMAGED, { check: "start", segments: c.segments }, c.problem!);
     }
-    void this.verify("start");
+    if (after === undefined) void this.verify("start");
+    else {
+      const run = (): void => void this.verify("start");
+      after.then(run, run);
+    }
   }
 
   /** Runs a full verification now (joining one in progress) and records its result. */
@@ -162,7 +174,8 @@ export class StoreIntegrity {
 
   /** For `/healthz`, `/metrics` and the pages. */
   status(): IntegrityStatus {
-    const running = this.#running;
+    // A run whose result is in (its event still being appended) is verifying no more.
+    const running = this.#running?.since === this.#last?.startedAt ? null : this.#running;
     const copy = this.#opts.checkpointCopy;
     return {
       ...(copy ? { checkpointCopy: { path: copy, ...this.#copy } } : {}),

@@ -9,7 +9,9 @@
  * `--expose-gc` sets) and takes it from a fresh context.
  *
  * Promises: `collectGarbage()` never throws; where V8 does not let it collect, it does nothing.
- * Not for the daemon's main thread: a full collection there pauses collection of events.
+ * On the daemon's main thread only where the pause is bounded and rare: detection's catch-up
+ * (`detect/pace.ts`) collects the young generation when memory has grown, and the whole heap
+ * once as it turns current; a full collection at any time would pause the collection of events.
  */
 
 import { setFlagsFromString } from "node:v8";

@@ -1,18 +1,22 @@
 /**
- * Reading the log past damage, for a reader that must go on where `readLog` stops: detection,
- * which has to see what follows a damaged segment (above all the `STORE_DAMAGED` event that the
- * store checks append about it) instead of stopping for the life of the process.
+ * Reading the log past damage, in bounded chunks, for a reader that must go on where `readLog`
+ * stops: detection, which has to see what follows a damaged segment (above all the
+ * `STORE_DAMAGED` event that the store checks append about it) instead of stopping for the life
+ * of the process, and which must not hold the event loop or a whole segment's memory while it
+ * reads a long stretch of log (the HTTP server answers between chunks).
  *
- * Promises: every record `readLog` would yield is yielded, in seq order, except those of a
- * segment that cannot be read; such a segment is skipped whole — from the first seq not yet
- * yielded to the next segment's first seq — and the skip is reported, with the reason, to
- * `onSkip` before reading resumes. Damage in the last segment file (the one a writer appends to)
- * is not skipped: there is nothing after it to read, and the error is thrown as `readLog` throws
- * it. Nothing is repaired; finding and recording the damage is the store checks' job.
+ * Promises: every event the seq reader holds in the range is yielded once, in seq order, in
+ * chunks of at most `chunk` events, each record checked as the seq reader checks it (CRC, seq);
+ * except that when reading a chunk throws, the rest of that segment is skipped — from the first
+ * seq not yet yielded to the next segment's first seq — and the skip is reported, with the
+ * reason naming the segment file, to `onSkip` before reading resumes. Damage in the last segment
+ * file (the one a writer appends to) is not skipped: there is nothing after it to read, and the
+ * error is thrown. Memory is one chunk and the reader's bounded map cache, whatever the range.
+ * Nothing is repaired; finding and recording the damage is the store checks' job.
  */
 
-import { type LogRecord, readLog } from "./log_reader.ts";
 import { listSegments } from "./segment_file.ts";
+import type { SeqReader, SeqRecord } from "./seq_reader.ts";
 import { storePaths } from "./store_open.ts";
 
 /** A run of seqs that could not be read. */
@@ -25,35 +29,43 @@ export interface SkippedRange {
   reason: string;
 }
 
+/** Events per chunk when the caller does not say. */
+const DEFAULT_CHUNK = 4096;
+
 /**
- * Yields events with `fromSeq` ≤ seq < `toSeq` as `readLog` does, skipping each segment whose
- * reading throws (see the module's promises).
+ * Yields the events with `fromSeq` ≤ seq < `toSeq` in ascending chunks, skipping the rest of each
+ * segment whose reading throws (see the module's promises).
  */
-export async function* readLogPastDamage(
-  dataDir: string,
-  opts: { fromSeq?: number; toSeq?: number },
+export async function* scanPastDamage(
+  reader: SeqReader,
+  opts: { fromSeq?: number; toSeq: number; chunk?: number },
   onSkip: (skip: SkippedRange) => void,
-): AsyncGenerator<LogRecord> {
+): AsyncGenerator<SeqRecord[]> {
   let next = opts.fromSeq ?? 0;
-  const to = opts.toSeq ?? Infinity;
+  const to = opts.toSeq;
+  const chunk = opts.chunk ?? DEFAULT_CHUNK;
+  const dir = storePaths(reader.dataDir).segments;
   while (next < to) {
+    // One segment at a time, so that damage found in a chunk is laid to the right segment and
+    // the segment before it loses nothing.
+    const segments = await listSegments(dir);
+    const after = segments.find((s) => s.firstSeq > next);
+    const end = Math.min(to, after?.firstSeq ?? Infinity);
     try {
-      for await (const r of readLog(dataDir, { fromSeq: next, toSeq: to })) {
-        next = r.seq + 1;
-        yield r;
+      for await (const records of reader.scan(next, end, { chunk })) {
+        next = records.at(-1)!.seq + 1;
+        yield records;
       }
-      return;
+      next = end;
     } catch (error) {
-      const segments = await listSegments(storePaths(dataDir).segments);
-      const after = segments.find((s) => s.firstSeq > next);
       if (after === undefined) throw error;
       const at = segments.findLast((s) => s.firstSeq <= next);
       const message = (error as Error)?.message ?? String(error);
       const named = at === undefined || message.includes(at.name)
         ? message
         : `${at.name}: ${message}`;
-      onSkip({ fromSeq: next, toSeq: Math.min(after.firstSeq, to), reason: named });
-      next = after.firstSeq;
+      onSkip({ fromSeq: next, toSeq: end, reason: named });
+      next = end;
     }
   }
 }

@@ -13,7 +13,9 @@
  * continue (a seal's chain head against the next header's); the log ending before the latest
  * signed checkpoint; and signed checkpoints gone from `checkpoints.jsonl` when the log's last
  * commit frame says a larger one was signed. What it cannot find — a byte changed inside a
- * sealed segment's records — is left to the full verification (`verify.ts`).
+ * sealed segment's records — is left to the full verification (`verify.ts`). With a
+ * `SealCache` (`seal_cache.ts`), a sealed segment whose file is unchanged since the last start
+ * is not read again: its ends as read then are used.
  */
 
 import type { Checkpoint } from "./checkpoint.ts";
@@ -22,6 +24,7 @@ import { GENESIS_CHAIN } from "./frame.ts";
 import { hex } from "./keys.ts";
 import { readRetainedStart } from "./retained.ts";
 import { activeClaim, activeEnds, sealedEnds } from "./segment_ends.ts";
+import type { SealCache } from "./seal_cache.ts";
 import { listSegments } from "./segment_file.ts";
 import { storePaths } from "./store_open.ts";
 
@@ -47,8 +50,13 @@ export interface OpenedLog {
  * Call it before anything is appended (the active segment's tail is read as the writer left it).
  * Never throws for damage: it is in the report.
  */
-export async function checkSeals(dataDir: string, log: OpenedLog): Promise<SealReport> {
+export async function checkSeals(
+  dataDir: string,
+  log: OpenedLog,
+  opts: { cache?: SealCache } = {},
+): Promise<SealReport> {
   const report: SealReport = { ok: true, segments: 0, problem: null };
+  const cache = opts.cache;
   try {
     const retained = await readRetainedStart(dataDir).catch((e) => {
       throw new StoreDamageError((e as Error).message);
@@ -73,7 +81,11 @@ export async function checkSeals(dataDir: string, log: OpenedLog): Promise<SealR
     let before = retained ? "retained.json's start" : "the log's start";
     for (const [i, entry] of segments.entries()) {
       const sealed = i < segments.length - 1;
-      const ends = sealed ? await sealedEnds(entry) : await activeEnds(entry);
+      const ends = !sealed
+        ? await activeEnds(entry)
+        : cache
+        ? await cache.ends(entry, sealedEnds)
+        : await sealedEnds(entry);
       const place = { segment: entry.name, offset: 0 };
       if (ends.firstSeq !== nextSeq) {
         const missing = ends.firstSeq > nextSeq
@@ -113,6 +125,9 @@ export async function checkSeals(dataDir: string, log: OpenedLog): Promise<SealR
         { segment: active.name },
       );
     }
+    // Only ends of a check that passed are kept; a cache that cannot be written costs the
+    // next start its reads, nothing else.
+    await cache?.save().catch(() => {});
   } catch (e) {
     if (!(e instanceof StoreDamageError)) {
       throw e;

@@ -1,23 +1,29 @@
 /**
- * Reading the log past damage: every readable record is yielded in order, a damaged sealed
- * segment is skipped whole with its seqs and reason reported, and damage in the last segment
- * file (nothing readable after it) is thrown as `readLog` throws it.
+ * Reading the log past damage: every readable record is yielded in order, in chunks no larger
+ * than asked, the rest of a damaged sealed segment is skipped with its seqs and reason reported,
+ * and damage in the last segment file (nothing readable after it) is thrown.
  */
 
 import { readLog } from "../../../daemon/store/log_reader.ts";
-import { readLogPastDamage, type SkippedRange } from "../../../daemon/store/read_past_damage.ts";
-import { assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
+import { scanPastDamage, type SkippedRange } from "../../../daemon/store/read_past_damage.ts";
+import { SeqReader } from "../../../daemon/store/seq_reader.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { segmentPaths, withTempDir } from "../../support/store.ts";
 import { fillStore, flipByte, sealedSegments } from "../serve/_damaged_store.ts";
 
 /** The seqs read past damage, and the skips as [from, to) pairs. */
 async function read(
   data: string,
-  opts: { fromSeq?: number; toSeq?: number } = {},
+  opts: { fromSeq?: number; toSeq?: number; chunk?: number } = {},
 ): Promise<{ seqs: number[]; skips: number[][]; reasons: string[] }> {
   const skips: SkippedRange[] = [];
   const seqs: number[] = [];
-  for await (const r of readLogPastDamage(data, opts, (k) => skips.push(k))) seqs.push(r.seq);
+  const reader = await SeqReader.open(data);
+  const range = { ...opts, toSeq: opts.toSeq ?? await reader.end() };
+  for await (const rs of scanPastDamage(reader, range, (k) => skips.push(k))) {
+    assert(rs.length <= (opts.chunk ?? 4096), `a chunk of ${rs.length}`);
+    for (const r of rs) seqs.push(r.seq);
+  }
   return {
     seqs,
     skips: skips.map((k) => [k.fromSeq, k.toSeq]),
@@ -51,6 +57,14 @@ for (const compressed of [false, true]) {
       assertEquals([inside.seqs, inside.skips], [range(5200, 5300), [[3000, 5200]]]);
       const ending = await read(dir, { fromSeq: 2000, toSeq: 4000 });
       assertEquals([ending.seqs, ending.skips], [range(2000, 2600), [[2600, 4000]]]);
+
+      // In small chunks, what precedes the damage in its segment is read, the rest skipped.
+      const small = await read(dir, { chunk: 128 });
+      const [from, to] = small.skips[0]!;
+      assertEquals([small.skips.length, to], [1, 5200]);
+      assert(compressed ? from === 2600 : from! > 2600 && from! < 5200, `skip from ${from}`);
+      assertEquals(small.seqs, [...range(0, from!), ...range(5200, size)]);
+      assertMatch(small.reasons[0]!, /seg-0+2600\.vsegz?/);
     });
   });
 }
@@ -66,7 +80,9 @@ Deno.test("read past damage: damage with no segment after it is thrown", async (
     // Without: nothing is left to read past to, and the error is readLog's.
     await Deno.remove(active!);
     const e = await assertRejects(async () => {
-      for await (const _ of readLogPastDamage(dir, {}, () => {})) { /* */ }
+      const reader = await SeqReader.open(dir);
+      const range = { toSeq: Infinity };
+      for await (const _ of scanPastDamage(reader, range, () => {})) { /* */ }
     });
     assertMatch(e.message, /compressed segment/);
   });
