@@ -105,9 +105,9 @@ export function startBulkFill(db: DatabaseSync): void {
  * deleted (`rows` goes down) or edited (`edits` goes up), which the feeder never does, so a
  * block whose count disagrees with the seqs it should hold, or that was edited, is one the index
  * cannot vouch for: searches read that block's events from the log instead (`search.ts`). This
- * catches rows changed or removed by hand; someone who also rewrites the tally can still hide
- * an event from a search through the index (so can someone who rewrites `zones`), but never change
- * what is shown of one.
+ * catches rows changed or removed by hand; someone who also rewrites the tally (or narrows a
+ * zone) can still hide an event from a search through the index until the periodic re-check
+ * (`recheck.ts`) finds it, but never change what is shown of one.
  */
 const CREATE = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,

@@ -8,8 +8,9 @@
  *
  * Promise: every indexed row lies in a zone whose span holds its `ts`; a range marked `inside`
  * holds only rows whose `ts` is in the window. A zone widened by hand costs only speed; one
- * narrowed by hand can hide rows from a search through the index, as a forged tally can
- * (`schema.ts`), never change what is shown of an event.
+ * narrowed by hand (or a `zone_width` cut) can hide rows from a search through the index until
+ * the re-check (`recheck.ts`) finds it and the index is rebuilt, as with a forged tally
+ * (`schema.ts`); it never changes what is shown of an event.
  */
 
 import type { DatabaseSync } from "node:sqlite";

@@ -101,3 +101,44 @@ Deno.test("recheckIndex() of a data directory without an index finds nothing to 
     assertEquals(r, { checked: 0, ranges: [], differing: 0, empty: true });
   });
 });
+
+Deno.test("recheckIndex() finds a zone narrowed by hand, or a zone width cut, that would hide events from a time window", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, NO_TIMER);
+    const events = Array.from({ length: 4096 }, (_, k) => testEvent(k));
+    await store.append({ source: "test", events });
+    const feed = await attachIndex(store);
+    try {
+      await feed.drain();
+      assertEquals((await recheckIndex(dir, { upTo: store.size })).differing, 0);
+      const db = new DatabaseSync(indexPath(dir));
+      try {
+        // Zone 1 (seqs 1024..2047) made to end before its last event: a window on that event
+        // would skip the zone.
+        db.exec("UPDATE zones SET max_ts = max_ts - 1 WHERE zone = 1");
+        let r = await recheckIndex(dir, { upTo: store.size });
+        assertEquals(r.ranges, [[1024, 2048]]);
+        // Widened instead: slower searches, nothing hidden.
+        db.exec("UPDATE zones SET max_ts = max_ts + 1000001 WHERE zone = 1");
+        db.exec(
+          "UPDATE meta SET value = CAST(value AS INTEGER) + 1000001 WHERE key = 'zone_width'",
+        );
+        assertEquals((await recheckIndex(dir, { upTo: store.size })).differing, 0);
+        // The width searches seek back by, cut below a zone's span: that zone is hidden.
+        db.exec("UPDATE meta SET value = '0' WHERE key = 'zone_width'");
+        r = await recheckIndex(dir, { upTo: store.size });
+        assertEquals(r.differing, 4096);
+        // A zone row deleted.
+        await feed.rebuild();
+        db.exec("DELETE FROM zones WHERE zone = 3");
+        r = await recheckIndex(dir, { upTo: store.size });
+        assertEquals(r.ranges, [[3072, 4096]]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await feed.close();
+      await store.close();
+    }
+  });
+});
