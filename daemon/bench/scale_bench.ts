@@ -21,6 +21,7 @@ import { formatRfc3339Micros } from "../event/time.ts";
 import { readLog } from "../store/log_reader.ts";
 import { Store } from "../store/store.ts";
 import { scaleEvent } from "./scale_events.ts";
+import { scriptChildArgs } from "./script_child.ts";
 import { type ChildVigil, dirBytes, spawnVigil, waitHealthy } from "./scale_process.ts";
 import type { BenchResult } from "./store_bench.ts";
 
@@ -540,22 +541,7 @@ async function exportFigures(dir: string, data: string, n: number): Promise<Benc
 async function sourcesFigures(data: string, seconds: number): Promise<BenchResult[]> {
   const script = new URL("../../scripts/bench_scale_sources.ts", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-ffi",
-      "--allow-sys",
-      "--allow-net=127.0.0.1,localhost",
-      script,
-      "--data",
-      data,
-      "--seconds",
-      String(seconds),
-    ],
+    args: scriptChildArgs(script, ["--data", data, "--seconds", String(seconds)]),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -7,6 +7,7 @@
  */
 
 import { intFlag, noRest, parseFlags, UsageError } from "../../../daemon/cli/args.ts";
+import { scriptChildArgs } from "../../../daemon/bench/script_child.ts";
 
 /**
  * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]
@@ -42,19 +43,7 @@ export async function proxyBenchCommand(argv: string[]): Promise<number> {
     throw new UsageError(`bench proxy needs a source checkout: no ${script.pathname}`);
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-run",
-      "--allow-ffi",
-      "--allow-sys",
-      "--allow-net=127.0.0.1,localhost",
-      script.pathname,
-      ...passed,
-    ],
+    args: scriptChildArgs(script.pathname, passed),
     stdin: "null",
   }).spawn();
   return (await child.status).code;
