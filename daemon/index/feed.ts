@@ -180,8 +180,21 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
         size += queue[take++]!.length;
       }
       const taken = queue.splice(0, take);
-      const batch = take === 1 ? taken[0]! : taken.flat();
+      let batch = take === 1 ? taken[0]! : taken.flat();
       queued -= batch.length;
+      // Only what follows the index's end without a gap: a catch-up cut short (a stop, an error)
+      // leaves the index behind the batches queued meanwhile, and rows past a gap would look, at
+      // the next start, like rows removed by hand. Past a gap the log is read instead.
+      const next = index.lastSeq() + 1;
+      if (batch[0]!.seq < next) batch = batch.filter((r) => r.seq >= next);
+      if (batch.length === 0) continue;
+      if (batch[0]!.seq > next) {
+        queue = [];
+        queued = 0;
+        // Stopping: the next start catches up from the index's end.
+        if (!stopping) overflowed = true;
+        continue;
+      }
       lastAdd = performance.now();
       try {
         index.add(batch);

@@ -69,6 +69,31 @@ Deno.test("a stop during the index's catch-up does not wait for it; the next att
   });
 });
 
+Deno.test("a stop during the catch-up with batches queued leaves no gap: the next attach trusts the index and goes on", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 60_000);
+    let store = await Store.open(dir, NO_TIMER);
+    let feed = await attachIndex(store);
+    // Durable while the catch-up runs: queued behind it, past the index's end.
+    await store.append({ source: "s", events: [testEvent(60_000), testEvent(60_001)] });
+    await feed.close();
+    await store.close();
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    const after = index.lastSeq();
+    const untrusted = index.untrusted(0, 60_002);
+    index.close();
+    assert(after < 59_999, `the stop cut the catch-up short (index at ${after})`);
+    assertEquals(untrusted, [], "no rows past a gap, which would look like rows removed by hand");
+    store = await Store.open(dir, NO_TIMER);
+    feed = await attachIndex(store);
+    assertEquals(feed.foundAtStart, [], "not rebuilt as if changed by hand");
+    await feed.drain();
+    assertEquals(feed.lag(), 0);
+    await feed.close();
+    await store.close();
+  });
+});
+
 Deno.test("an index with rows edited by hand is rebuilt from the log when attached, and vigil verify names it", async () => {
   await withTempDir(async (dir) => {
     await storeOf(dir, 3_000);
