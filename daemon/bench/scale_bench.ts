@@ -260,7 +260,7 @@ async function serveFigures(
   budgetS: number | undefined,
 ): Promise<{ lines: BenchResult[]; index?: IndexProgress }> {
   const access = AccessStore.open(data);
-  const { token } = access.tokens.create("scale-bench", ["ingest", "read"], "bench");
+  const { token } = access.tokens.create(`scale-bench-${Date.now()}`, ["ingest", "read"], "bench");
   access.close();
   const config = `${dir}/vigil.toml`;
   await Deno.writeTextFile(
