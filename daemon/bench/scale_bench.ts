@@ -393,7 +393,9 @@ async function serveFigures(
         queries: SEARCHES,
       });
     }
-    out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
+    if (searchRss > 0) {
+      out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
+    }
     out.push({
       bench: "scale.serve_rss_high_water",
       value: (await serve.rss()).hwmMib,
