@@ -6,12 +6,15 @@
  * runs beside the store's write path, never inside it: a slow index lags, it does not slow
  * appends or their acks. Under a stream of small durable batches, the queued ones are merged
  * into one transaction, ten a second at most, since each transaction has a fixed cost (its
- * commit, now and then a WAL checkpoint's fsync) on the thread that also runs the sources. When too much is waiting, the queue is dropped and the index catches up
+ * commit, now and then a WAL checkpoint's fsync) on the thread that also runs the sources. When
+ * too much is waiting, the queue is dropped and the index catches up
  * from the log instead — the log is the truth. An index ahead of the log (which only damage can
  * cause) is dropped and rebuilt. Rows of seqs retention deleted from the log are dropped too:
  * when retention says so (`dropBefore`) and, for a deletion made while the daemon was stopped,
  * below the log's start at attach — in small transactions between batches, so a large deletion
- * never stalls the daemon.
+ * never stalls the daemon. Rows are only ever added right after the index's last seq: batches
+ * queued behind a catch-up that was cut short are read from the log later instead, so the index
+ * never holds a gap that the next start would take for rows removed by hand.
  */
 
 import { log } from "../log.ts";
