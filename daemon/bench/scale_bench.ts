@@ -2,7 +2,7 @@
  * `vigil bench scale --events N`: what a store of N events costs, measured the way a site lives
  * with it. N events of a realistic mix (`scale_events.ts`) go through the real store; then, each
  * in the process an admin would run, with the `vigil` task's permissions: `vigil reindex` builds
- * the search index, `vigil serve` starts on the full store (time to `/healthz` 200, RSS after
+ * the search index, `vigil serve` starts on the full store (`scale_serve.ts`: time to `/healthz` 200, RSS after
  * start, under intake through the events API and while searching through it, and its high-water
  * mark), and `vigil export` writes a bundle of a range. Every figure is a JSON line with a
  * reference measured in the same run: the disk alone for the fill, the store's own append rate
@@ -15,22 +15,18 @@
  * It needs a source checkout (it starts `daemon/main.ts`) and Linux's /proc for memory.
  */
 
-import { AccessStore } from "../access/mod.ts";
 import { writeEventsParquet } from "../export/parquet.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { readLog } from "../store/log_reader.ts";
 import { Store } from "../store/store.ts";
 import { scaleEvent } from "./scale_events.ts";
 import { scriptChildArgs } from "./script_child.ts";
-import { type ChildVigil, dirBytes, spawnVigil, waitHealthy } from "./scale_process.ts";
+import { dirBytes, round, sleep, spawnVigil } from "./scale_process.ts";
+import { serveFigures } from "./scale_serve.ts";
 import type { BenchResult } from "./store_bench.ts";
 
 const BATCH = 2_000;
 const IN_FLIGHT = 4;
-const SEARCHES = 60;
-const INTAKE_SECONDS = 10;
-/** Index lag above which the restart's searches are left out (they would scan the log). */
-const SEARCH_MAX_LAG = 1_000_000;
 /** Rows of the exported range at most (a tenth of the events, up to this). */
 const EXPORT_MAX_ROWS = 1_000_000;
 /** Rows the export's reference, the Parquet writer alone, takes in memory at most. */
@@ -256,245 +252,6 @@ async function fillStore(data: string, n: number): Promise<{ seconds: number; js
   return { seconds: (performance.now() - t) / 1000, jsonBytes };
 }
 
-/** Start, memory under intake and while searching, and search latency of a real `serve`. */
-async function serveFigures(
-  dir: string,
-  data: string,
-  n: number,
-  budgetS: number | undefined,
-): Promise<{ lines: BenchResult[]; index?: IndexProgress }> {
-  const access = AccessStore.open(data);
-  const { token } = access.tokens.create(`scale-bench-${Date.now()}`, ["ingest", "read"], "bench");
-  access.close();
-  const config = `${dir}/vigil.toml`;
-  await Deno.writeTextFile(
-    config,
-    [`data_dir = "${data}"`, "", "[web]", 'listen = "127.0.0.1:0"', ""].join("\n"),
-  );
-  const out: BenchResult[] = [];
-  // The first start after a bulk fill builds detection's state from the whole log (in the
-  // background, collecting meanwhile); it is measured, then stopped with its state saved, and
-  // the figures below are of a restart — what an appliance does every time after the first.
-  const first = await firstStart(config, budgetS);
-  out.push({
-    bench: "scale.serve_first_start",
-    value: first.startS,
-    unit: "s",
-    events: n,
-    ...(first.caughtUpS === undefined
-      ? {
-        detection_events_per_s: first.detectionRate,
-        detection_behind_at_budget: first.behind,
-        budget_s: budgetS,
-      }
-      : { detection_caught_up_s: first.caughtUpS }),
-    rss_high_water_mib: first.hwmMib,
-    note: "spawn to /healthz 200; detection then builds its state from the log in the background",
-  });
-  const started = performance.now();
-  const serve: ChildVigil = spawnVigil(["serve", "--config", config]);
-  try {
-    const base = await waitHealthy(serve);
-    const startS = (performance.now() - started) / 1000;
-    await sleep(3000);
-    const afterStart = await serve.rss();
-    out.push({
-      bench: "scale.serve_start",
-      value: round(startS),
-      unit: "s",
-      events: n,
-      note: "restart: spawn to /healthz 200, data dir with N events and saved state",
-    });
-    out.push({
-      bench: "scale.serve_rss_after_start",
-      value: afterStart.rssMib,
-      unit: "MiB",
-      high_water_mib: afterStart.hwmMib,
-    });
-
-    // Intake: the events API at a steady rate, a batch of 500 every 50 ms.
-    const auth = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
-    const intakeEnd = performance.now() + INTAKE_SECONDS * 1000;
-    let posted = 0;
-    let intakeRss = 0;
-    // After the stored events in event time, so that the export's range below holds none.
-    const intakeT0 = scaleEvent(n - 1, n).ts + 86_400_000_000;
-    for (let b = 0; performance.now() < intakeEnd; b++) {
-      // Application events as a token may post them: `app` kind, the token's name as source.
-      const events = Array.from({ length: 500 }, (_, k) => {
-        const ev = scaleEvent(b * 500 + k, n);
-        return {
-          ts: formatRfc3339Micros(intakeT0 + b * 500 + k),
-          kind: "app",
-          command: "PAYMENT_APPROVED",
-          object: ev.object ?? "public.payments",
-          app_user: `u${(b * 500 + k) % 311}`,
-          context: { amount: String((b * 500 + k) % 10_000), currency: "EUR" },
-        };
-      });
-      const r = await fetch(`${base}/api/v1/events`, {
-        method: "POST",
-        headers: auth,
-        body: JSON.stringify(events),
-      });
-      if (r.status >= 300) throw new Error(`intake POST answered ${r.status}: ${await r.text()}`);
-      await r.body?.cancel();
-      posted += events.length;
-      intakeRss = Math.max(intakeRss, (await serve.rss()).rssMib);
-      await sleep(50);
-    }
-    out.push({
-      bench: "scale.serve_rss_under_intake",
-      value: intakeRss,
-      unit: "MiB",
-      events_posted: posted,
-      seconds: INTAKE_SECONDS,
-    });
-
-    // Searches through the API: a role over one day, full text, and both.
-    const day = (k: number): string => {
-      const t0 = 1_767_225_600_000_000 + ((k * 11) % 120) * 86_400_000_000;
-      return `from=${encodeURIComponent(formatRfc3339Micros(t0))}&to=${
-        encodeURIComponent(formatRfc3339Micros(t0 + 86_400_000_000))
-      }`;
-    };
-    const workloads: [string, (k: number) => string][] = [
-      ["role_day", (k) => `role=user${6 + (k % 42)}&${day(k)}`],
-      ["text", (k) => `text=${["ledger", "settled", "hr.salaries", "note_42"][k % 4]}`],
-      ["text_role_day", (k) => `text=settled&role=user${6 + (k % 42)}&${day(k)}`],
-    ];
-    let searchRss = 0;
-    // With the index far behind (a budgeted first start), a search scans the log past the index's
-    // end: minutes a query on a large store, which says nothing of search on an index that has
-    // caught up. Then the searches are left out, and the line says why.
-    const lag = await indexLag(base);
-    if (lag > SEARCH_MAX_LAG) {
-      out.push({
-        bench: "scale.search_skipped",
-        value: lag,
-        unit: "events the index lacks",
-        note: "the index was still being built: searches would scan the log past its end",
-      });
-    }
-    for (const [name, query] of lag > SEARCH_MAX_LAG ? [] : workloads) {
-      const ms: number[] = [];
-      for (let k = 0; k < SEARCHES; k++) {
-        const t = performance.now();
-        const r = await get(`${base}/api/v1/events?${query(k)}&limit=50`, { headers: auth });
-        await r.arrayBuffer();
-        if (r.status !== 200) throw new Error(`search ${name} answered ${r.status}`);
-        ms.push(performance.now() - t);
-        searchRss = Math.max(searchRss, (await serve.rss()).rssMib);
-      }
-      out.push({
-        bench: `scale.search_p95_${name}`,
-        value: p95(ms),
-        unit: "ms",
-        queries: SEARCHES,
-      });
-    }
-    if (searchRss > 0) {
-      out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
-    }
-    out.push({
-      bench: "scale.serve_rss_high_water",
-      value: (await serve.rss()).hwmMib,
-      unit: "MiB",
-    });
-  } finally {
-    await serve.stop();
-  }
-  return { lines: out, ...(first.index === undefined ? {} : { index: first.index }) };
-}
-
-/** How far `serve`'s background index build came during the first start. */
-interface IndexProgress {
-  /** Events it indexed over `seconds` (from the spawn until it caught up, or the budget's end). */
-  built: number;
-  seconds: number;
-  /** Events the index holds at the end. */
-  indexed: number;
-}
-
-/**
- * Starts `serve` on a freshly filled store, waits until detection has taken in every event (or
- * `budgetS` has passed), and stops it (which saves detection's state): start time, catch-up time
- * or rate, memory high-water, and with a budget how fast the index was built meanwhile.
- */
-async function firstStart(config: string, budgetS: number | undefined): Promise<{
-  startS: number;
-  caughtUpS?: number;
-  detectionRate?: number;
-  behind?: number;
-  hwmMib: number;
-  index?: IndexProgress;
-}> {
-  const t = performance.now();
-  const serve = spawnVigil(["serve", "--config", config]);
-  try {
-    const base = await waitHealthy(serve);
-    const startS = round((performance.now() - t) / 1000);
-    const t0 = performance.now();
-    let hwm = 0;
-    let behind0: number | undefined;
-    let behind = 0;
-    // The index starts empty (its files were removed), so what it holds is what it built.
-    let indexedAt: number | undefined;
-    const indexProgress = async (): Promise<IndexProgress | undefined> => {
-      if (budgetS === undefined) return undefined;
-      const lag = await indexLag(base);
-      const indexed = (await storeEvents(base)) - lag;
-      const seconds = ((indexedAt ?? performance.now()) - t) / 1000;
-      return { built: indexed, seconds, indexed };
-    };
-    for (;;) {
-      const r = await get(`${base}/healthz`);
-      const h = await r.json() as { detection?: { state: string; behind: number } };
-      hwm = Math.max(hwm, (await serve.rss()).hwmMib);
-      if (budgetS !== undefined && indexedAt === undefined && (await indexLag(base)) === 0) {
-        indexedAt = performance.now();
-      }
-      if (h.detection === undefined) break;
-      if (h.detection.state === "failed") throw new Error("detection failed on the first start");
-      behind = h.detection.behind;
-      behind0 ??= behind;
-      if (h.detection.behind === 0 && h.detection.state === "running") break;
-      if (budgetS !== undefined && performance.now() - t0 > budgetS * 1000) {
-        const seconds = (performance.now() - t0) / 1000;
-        return {
-          startS,
-          detectionRate: Math.round((behind0 - behind) / seconds),
-          behind,
-          hwmMib: hwm,
-          index: (await indexProgress())!,
-        };
-      }
-      await sleep(500);
-    }
-    const caughtUpS = round((performance.now() - t) / 1000);
-    const index = await indexProgress();
-    return { startS, caughtUpS, hwmMib: hwm, ...(index === undefined ? {} : { index }) };
-  } finally {
-    await serve.stop();
-  }
-}
-
-/** A gauge of `serve`'s `/metrics`. */
-async function gauge(base: string, name: string): Promise<number> {
-  const text = await (await get(`${base}/metrics`)).text();
-  const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
-  if (v === undefined) throw new Error(`/metrics has no ${name}`);
-  return Number(v);
-}
-
-function indexLag(base: string): Promise<number> {
-  return gauge(base, "vigil_index_lag_events");
-}
-
-function storeEvents(base: string): Promise<number> {
-  return gauge(base, "vigil_store_events");
-}
-
 /**
  * `vigil export` of a tenth of event time from its middle (at most {@link EXPORT_MAX_ROWS} events),
  * against the Parquet writer alone.
@@ -575,20 +332,6 @@ async function sourcesFigures(data: string, seconds: number): Promise<BenchResul
   return text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
 
-/**
- * A GET, tried once more when the connection fails: a kept-alive connection that the server
- * closes as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
- * clients answer by retrying an idempotent request); a second failure is the bench's error.
- */
-async function get(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return await fetch(url, init);
-  }
-}
-
 async function runVigil(args: string[]): Promise<void> {
   const child = spawnVigil(args);
   const status = await child.child.status;
@@ -609,17 +352,4 @@ async function fileBytes(path: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-function p95(ms: number[]): number {
-  const s = [...ms].sort((a, b) => a - b);
-  return round(s[Math.min(s.length - 1, Math.floor(s.length * 0.95))]!);
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,7 +1,8 @@
 /**
  * The processes `vigil bench scale` measures: `vigil` commands started from this checkout with
  * the `vigil` task's permissions (what an admin runs), their resident memory read from
- * /proc/<pid>/status while they run, and the bytes a data directory's parts take on disk.
+ * /proc/<pid>/status while they run, and the bytes a data directory's parts take on disk; and
+ * the two small helpers every phase uses (waiting, and figures to two decimals).
  */
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -129,4 +130,13 @@ export async function dirBytes(dir: string): Promise<number> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return total;
+}
+
+/** `x` to two decimals, as the bench's figures are printed. */
+export function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
