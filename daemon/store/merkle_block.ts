@@ -18,6 +18,11 @@ export const BLOCK_LEVEL = 6;
 /** Leaves in a block: 2^BLOCK_LEVEL. */
 export const BLOCK_LEAVES = 1 << BLOCK_LEVEL;
 
+/** The file name of a stored level (`level-06.bin` …), as the writer and verify name it. */
+export function levelFileName(level: number): string {
+  return `level-${String(level).padStart(2, "0")}.bin`;
+}
+
 /** A complete subtree's root known without its leaves: leaves [index·2^level, (index+1)·2^level). */
 export interface SubtreeRoot {
   level: number;

@@ -24,7 +24,7 @@
  */
 
 import { HASH_SIZE, type NodeReader } from "./merkle.ts";
-import { BLOCK_LEAVES, BLOCK_LEVEL, type SubtreeRoot } from "./merkle_block.ts";
+import { BLOCK_LEAVES, BLOCK_LEVEL, levelFileName, type SubtreeRoot } from "./merkle_block.ts";
 import { type BlockSource, DerivedBlocks } from "./merkle_derived.ts";
 import { TailBlock, type TailState } from "./merkle_tail.ts";
 import { sha256Into } from "./sha256.ts";
@@ -435,10 +435,6 @@ export class MerkleLevels implements NodeReader {
       throw new Error(`Merkle levels in ${this.#dir} need reopening after: ${this.#broken}`);
     }
   }
-}
-
-function levelFileName(level: number): string {
-  return `level-${String(level).padStart(2, "0")}.bin`;
 }
 
 function errorText(err: unknown): string {

@@ -18,7 +18,8 @@ import { nativeHash } from "./native_hash.ts";
 import { readRetainedStart } from "./retained.ts";
 import { listSegments, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
 import { checkSegment, type SegmentJob } from "./verify_segment.ts";
-import { checkUpperLevels, LeafFileCheck, levelFileName } from "./verify_nodes.ts";
+import { levelFileName } from "./merkle_block.ts";
+import { checkUpperLevels, LeafFileCheck } from "./verify_nodes.ts";
 import { inlineRunner, workerRunner } from "./verify_pool.ts";
 import { storePaths } from "./store_open.ts";
 

@@ -11,7 +11,7 @@
 
 import { readAt } from "./file_read.ts";
 import { HASH_SIZE } from "./merkle.ts";
-import { BLOCK_LEAVES, BLOCK_LEVEL, blockRoots } from "./merkle_block.ts";
+import { BLOCK_LEAVES, BLOCK_LEVEL, blockRoots, levelFileName } from "./merkle_block.ts";
 import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
 
@@ -23,11 +23,6 @@ export interface NodeProblem {
   level: number;
   index: number;
   reason: string;
-}
-
-/** The file name of a level. */
-export function levelFileName(level: number): string {
-  return `level-${String(level).padStart(2, "0")}.bin`;
 }
 
 function levelPath(dir: string, level: number): string {
