@@ -14,7 +14,6 @@
  */
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
-import { parseNotice, type PgNotice } from "../../daemon/pgwire/errors.ts";
 import { describeType, type Frame } from "../../daemon/pgwire/frames.ts";
 import {
   parseBind,
@@ -25,14 +24,14 @@ import {
 } from "../../daemon/pgwire/frontend.ts";
 import { nowMicros, type SessionEvents } from "./events.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
+import type { PgNotice } from "../../daemon/pgwire/errors.ts";
+import { keepNotice, safeNotice } from "./notices.ts";
 import { capText, type Op, type OpKind, stateAfter, statementEvent } from "./statement_event.ts";
 
 /** Message types a client may send after the startup packet. */
 const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
 /** Client messages with no body. */
 const EMPTY_TYPES = new Set("SHXc".split("").map((c) => c.charCodeAt(0)));
-const NOTICES_KEPT = 8;
-const NOTICE_CHARS = 1000;
 
 /** What the server and the client said in one session, as events. */
 export class SessionTracker {
@@ -323,10 +322,7 @@ export class SessionTracker {
         this.#resultGoesOn(head, f);
         break;
       case 0x4e: // N NoticeResponse
-        if (head && (head.notices ??= []).length < NOTICES_KEPT) {
-          const n = safeNotice(f.body);
-          head.notices.push(`${n.severity} ${n.code} ${n.message}`.slice(0, NOTICE_CHARS));
-        }
+        if (head) keepNotice(head, f.body);
         break;
     }
   }
@@ -390,13 +386,5 @@ export class SessionTracker {
     delete op.notices;
     op.t0 = now;
     op.ts = nowMicros();
-  }
-}
-
-function safeNotice(body: Uint8Array): PgNotice {
-  try {
-    return parseNotice(body);
-  } catch {
-    return { severity: "ERROR", code: "XX000", message: "(unreadable error message)", fields: {} };
   }
 }
