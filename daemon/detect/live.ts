@@ -25,6 +25,7 @@ import { log } from "../log.ts";
 import { collectGarbage } from "../store/collect.ts";
 import { Pace } from "./pace.ts";
 import { scanPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
+import { SkippedParts } from "./skipped_parts.ts";
 import { SeqReader } from "../store/seq_reader.ts";
 import type { DurableRecord, Store } from "../store/store.ts";
 import { META_LINEAGE, META_RAISED } from "./alert_store.ts";
@@ -43,8 +44,6 @@ export type { DetectState, DetectStatus, LiveOptions } from "./live_types.ts";
 
 /** Records read from the log at a time while catching up. */
 const CHUNK = 4096;
-/** Skips of damaged log kept for status; later ones are counted only. */
-const MAX_SKIPS_KEPT = 20;
 
 /** Detection of a running daemon. */
 export class LiveDetection {
@@ -60,9 +59,8 @@ export class LiveDetection {
   #error: string | null = null;
   #read = 0;
   readonly #pace = new Pace();
-  /** Damaged parts of the log read past (the first few), and how many there were. */
-  readonly #skips: SkippedRange[] = [];
-  #skipCount = 0;
+  /** Damaged parts of the log read past. */
+  readonly #skips = new SkippedParts();
   /** Seq the current catch-up started after, for progress. */
   #from = -1;
   /** The event at the engine's last seq (the last one fed, else the loaded snapshot's digest). */
@@ -121,12 +119,7 @@ export class LiveDetection {
       errors.push(`detector ${f.detector} failed at seq ${f.seq} and was stopped: ${f.error}`);
     }
     if (this.#snaps.error !== null) errors.push(this.#snaps.error);
-    for (const k of this.#skips) {
-      errors.push(`seqs ${k.fromSeq}–${k.toSeq - 1} of the log could not be read: ${k.reason}`);
-    }
-    if (this.#skipCount > this.#skips.length) {
-      errors.push(`${this.#skipCount - this.#skips.length} more damaged parts of the log skipped`);
-    }
+    errors.push(...this.#skips.errors());
     return {
       state: this.#state,
       healthy: this.#error === null && (e?.failures.length ?? 0) === 0,
@@ -252,8 +245,7 @@ export class LiveDetection {
       if (raised !== undefined) alerts.setMeta(META_RAISED, raised);
     });
     this.#engine = this.#newEngine();
-    this.#skips.length = 0;
-    this.#skipCount = 0;
+    this.#skips.clear();
     this.#lastJson = null;
     this.#lastDigest = "";
     this.#unchecked = false;
@@ -320,7 +312,7 @@ export class LiveDetection {
           if (checking && k.fromSeq <= before) {
             throw new SnapshotMismatch(`the snapshot's seq ${before} is in damaged log`);
           }
-          this.#skipped(k);
+          this.#skips.note(k);
         };
         const range = { fromSeq, toSeq: target, chunk: CHUNK };
         for await (const records of scanPastDamage(reader, range, onSkip)) {
@@ -347,17 +339,6 @@ export class LiveDetection {
       }
       this.#fail(`detection could not read the log: ${(error as Error)?.message ?? error}`);
     }
-  }
-
-  /** Notes a damaged part of the log that detection read past. */
-  #skipped(k: SkippedRange): void {
-    this.#skipCount++;
-    if (this.#skips.length < MAX_SKIPS_KEPT) this.#skips.push(k);
-    log("error", "detection read past a damaged part of the log", {
-      from_seq: k.fromSeq,
-      to_seq: k.toSeq,
-      reason: k.reason,
-    });
   }
 
   /** Compares the event at a loaded snapshot's seq with the one it names. */
