@@ -26,6 +26,7 @@
 import { HASH_SIZE, type NodeReader } from "./merkle.ts";
 import { BLOCK_LEAVES, BLOCK_LEVEL, levelFileName, type SubtreeRoot } from "./merkle_block.ts";
 import { type BlockSource, DerivedBlocks } from "./merkle_derived.ts";
+import { errorText, LevelFiles } from "./merkle_files.ts";
 import { TailBlock, type TailState } from "./merkle_tail.ts";
 import { sha256Into } from "./sha256.ts";
 
@@ -44,7 +45,7 @@ export class MerkleLevels implements NodeReader {
   readonly #dir: string;
   readonly #readOnly: boolean;
   readonly #derived: DerivedBlocks;
-  #files: (Deno.FsFile | undefined)[] = [];
+  readonly #files: LevelFiles;
   #size = 0;
   /** The last, incomplete block: size % BLOCK_LEAVES slots of it (writer only). */
   #tail = new TailBlock();
@@ -52,7 +53,6 @@ export class MerkleLevels implements NodeReader {
   #pending = new Uint8Array(LEVELS * HASH_SIZE);
   #buffers = [new Uint8Array(0), new Uint8Array(0)];
   #pair = new Uint8Array(1 + 2 * HASH_SIZE);
-  #dirChanged = false;
   #closed = false;
   /** Why writing stopped: a failed write leaves levels out of step until `open()` mends them. */
   #broken: string | undefined;
@@ -60,6 +60,7 @@ export class MerkleLevels implements NodeReader {
   private constructor(dir: string, readOnly: boolean, source: BlockSource | undefined) {
     this.#dir = dir;
     this.#readOnly = readOnly;
+    this.#files = new LevelFiles(dir, readOnly);
     this.#derived = new DerivedBlocks(source, dir);
     this.#pair[0] = 0x01;
   }
@@ -168,9 +169,9 @@ export class MerkleLevels implements NodeReader {
       throw new RangeError(`Merkle level ${level} has no node ${index}: it holds ${count}`);
     }
     if (level < BLOCK_LEVEL) return this.#below(level, index);
-    const file = this.#file(level);
+    const file = this.#files.file(level);
     const out = new Uint8Array(HASH_SIZE);
-    if (!file || this.#readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
+    if (!file || this.#files.readAt(level, out, index * HASH_SIZE) < HASH_SIZE) {
       throw new RangeError(
         `Merkle level ${level} has no node ${index} (yet): ${levelFileName(level)} in ` +
           `${this.#dir} does not reach it`,
@@ -222,17 +223,12 @@ export class MerkleLevels implements NodeReader {
   /** Makes every level durable (and the directory, when a level file came or went). */
   async sync(): Promise<void> {
     this.#checkWritable();
-    await Promise.all(this.#files.map((f) => f?.sync()));
-    if (!this.#dirChanged) return;
-    using dir = await Deno.open(this.#dir, { read: true });
-    await dir.sync();
-    this.#dirChanged = false;
+    await this.#files.sync();
   }
 
   /** Closes every level file; the instance is unusable afterwards. */
   close(): void {
-    for (const f of this.#files) f?.close();
-    this.#files = [];
+    this.#files.close();
     this.#derived.clear();
     this.#closed = true;
   }
@@ -277,7 +273,7 @@ export class MerkleLevels implements NodeReader {
     let nodes = roots.subarray(0, count * HASH_SIZE);
     let first = before; // index of nodes[0] in its level
     for (let level = BLOCK_LEVEL, width = 1; nodes.length > 0; level++, width *= 2) {
-      this.#write(level, nodes);
+      this.#files.write(level, nodes);
       // Parents of this level's new nodes: [floor(before / 2w), floor(after / 2w)).
       const from = Math.floor(before / (2 * width)), to = Math.floor(after / (2 * width));
       const parents = this.#buffer(level % 2, to - from);
@@ -296,22 +292,22 @@ export class MerkleLevels implements NodeReader {
   // partial node at any level's end, and parents written after their children may be missing or
   // extra. Files of derived levels (data format 2) go.
   #recover(): void {
-    this.#dirChanged = true; // level files may have been created or removed below
-    const base = this.#file(BLOCK_LEVEL, true)!;
+    this.#files.changed = true; // level files may have been created or removed below
+    const base = this.#files.file(BLOCK_LEVEL, true)!;
     const blocks = Math.floor(base.statSync().size / HASH_SIZE);
     for (const entry of Deno.readDirSync(this.#dir)) {
       const level = Number(LEVEL_FILE.exec(entry.name)?.[1] ?? NaN);
       if (level >= LEVELS) throw new Error(`Unexpected ${entry.name} in ${this.#dir}`);
       if (level < BLOCK_LEVEL) Deno.removeSync(`${this.#dir}/${entry.name}`);
       else if (level > BLOCK_LEVEL && Math.floor(blocks / 2 ** (level - BLOCK_LEVEL)) === 0) {
-        this.#file(level); // for #cut
+        this.#files.file(level); // for #cut
       }
     }
     for (let level = BLOCK_LEVEL + 1, width = 2; Math.floor(blocks / width) > 0; level++) {
-      const have = Math.floor(this.#file(level, true)!.statSync().size / HASH_SIZE);
+      const have = Math.floor(this.#files.file(level, true)!.statSync().size / HASH_SIZE);
       const want = Math.floor(blocks / width);
       if (have < want) {
-        this.#files[level]!.truncateSync(have * HASH_SIZE);
+        this.#files.opened(level)!.truncateSync(have * HASH_SIZE);
         this.#rebuild(level, have, want);
       }
       width *= 2;
@@ -324,29 +320,28 @@ export class MerkleLevels implements NodeReader {
     for (let start = from; start < to; start += REBUILD_CHUNK) {
       const n = Math.min(REBUILD_CHUNK, to - start);
       const children = this.#buffer(0, 2 * n);
-      if (this.#readAt(level - 1, children, 2 * start * HASH_SIZE) < children.length) {
+      if (this.#files.readAt(level - 1, children, 2 * start * HASH_SIZE) < children.length) {
         throw new Error(`Cannot rebuild Merkle level ${level} in ${this.#dir}: short read`);
       }
       const parents = this.#buffer(1, n);
       for (let i = 0; i < n; i++) {
         this.#hashPair(level - 1, children, 2 * i, parents, i * HASH_SIZE);
       }
-      this.#write(level, parents);
+      this.#files.write(level, parents);
     }
   }
 
   /** Cuts the stored levels to `size` leaves, a multiple of BLOCK_LEAVES. */
   #cut(size: number): void {
     for (let level = BLOCK_LEVEL; level < LEVELS; level++) {
-      const keep = Math.floor(size / 2 ** level), f = this.#files[level];
+      const keep = Math.floor(size / 2 ** level), f = this.#files.opened(level);
       if (keep > 0 || level === BLOCK_LEVEL) {
         f?.truncateSync(keep * HASH_SIZE);
-        if (keep % 2 === 1) this.#readAt(level, this.#pendingSlot(level), (keep - 1) * HASH_SIZE);
+        if (keep % 2 === 1) {
+          this.#files.readAt(level, this.#pendingSlot(level), (keep - 1) * HASH_SIZE);
+        }
       } else if (f) {
-        f.close();
-        this.#files[level] = undefined;
-        Deno.removeSync(`${this.#dir}/${levelFileName(level)}`);
-        this.#dirChanged = true;
+        this.#files.remove(level);
       }
     }
     this.#size = size;
@@ -380,50 +375,6 @@ export class MerkleLevels implements NodeReader {
     return this.#buffers[which]!.subarray(0, need);
   }
 
-  #file(level: number, create = false): Deno.FsFile | undefined {
-    const open = this.#files[level];
-    if (open) return open;
-    const path = `${this.#dir}/${levelFileName(level)}`;
-    try {
-      // O_APPEND: positioned reads seek the shared offset, writes still land at the end.
-      const file = this.#readOnly
-        ? Deno.openSync(path, { read: true })
-        : Deno.openSync(path, { read: true, append: true, create });
-      this.#files[level] = file;
-      return file;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return undefined;
-      throw new Error(`Cannot open Merkle level file ${path}: ${errorText(err)}`, { cause: err });
-    }
-  }
-
-  #write(level: number, bytes: Uint8Array): void {
-    if (!this.#files[level]) this.#dirChanged = true;
-    const file = this.#file(level, true)!;
-    try {
-      for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
-    } catch (err) {
-      throw new Error(
-        `Cannot append ${bytes.length / HASH_SIZE} nodes to ${levelFileName(level)} in ` +
-          `${this.#dir}: ${errorText(err)}`,
-        { cause: err },
-      );
-    }
-  }
-
-  /** Reads up to `out.length` bytes at `pos` of level `level`; returns how many it read. */
-  #readAt(level: number, out: Uint8Array, pos: number): number {
-    const file = this.#files[level]!;
-    file.seekSync(pos, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < out.length) {
-      const n = file.readSync(out.subarray(got));
-      if (n === null || n === 0) break;
-      got += n;
-    }
-    return got;
-  }
-
   #checkOpen(): void {
     if (this.#closed) throw new Error(`Merkle levels in ${this.#dir} are closed`);
   }
@@ -435,8 +386,4 @@ export class MerkleLevels implements NodeReader {
       throw new Error(`Merkle levels in ${this.#dir} need reopening after: ${this.#broken}`);
     }
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
