@@ -42,6 +42,12 @@ export const FILTER_PARAMS = [
   "text",
 ] as const;
 
+/** The filters that have a control of their own on the search form, not a plain text box. */
+const OWN_CONTROLS: ReadonlySet<string> = new Set(["kind", "from", "to", "text"]);
+
+/** The filters the search form shows as plain text boxes, in {@link FILTER_PARAMS} order. */
+export const FORM_TEXT_PARAMS = FILTER_PARAMS.filter((k) => !OWN_CONTROLS.has(k));
+
 /** A request parameter that cannot be used; the message names it. */
 export class SearchParamError extends TypeError {
   override name = "SearchParamError";

@@ -3,7 +3,7 @@
 import type { JSX } from "hono/jsx/jsx-runtime";
 import type { User } from "../../daemon/access/mod.ts";
 import { type AuditEvent, EVENT_KINDS } from "../../daemon/event/model.ts";
-import type { SearchPage } from "../search.ts";
+import { FORM_TEXT_PARAMS, type SearchPage } from "../search.ts";
 import { eventTime } from "./format.ts";
 import { Layout } from "./layout.tsx";
 import { Text } from "./text.tsx";
@@ -25,20 +25,7 @@ function kindOption(kind: string, chosen: string | undefined): JSX.Element {
 /** The form, prefilled with the request's values. */
 const SearchForm = ({ values }: { values: Record<string, string> }): JSX.Element => (
   <form class="filters" method="get" action="/events" role="search">
-    {([
-      "source",
-      "role",
-      "db",
-      "object",
-      "command",
-      "app_user",
-      "client_addr",
-      "application_name",
-      "session_id",
-      "xid",
-      "sqlstate",
-      "min_rows",
-    ] as const).map((k) => (
+    {FORM_TEXT_PARAMS.map((k) => (
       <label>
         {k}
         <input name={k} value={values[k] ?? ""} />
