@@ -34,7 +34,7 @@
 import type { AuditEvent } from "../event/model.ts";
 import { parseRfc3339Micros } from "../event/time.ts";
 import { Channels } from "./channels.ts";
-import { DdlJoin } from "./ddl_join.ts";
+import { DdlJoin, type DdlJudging } from "./ddl_join.ts";
 import type { CoverageFinding } from "./finding.ts";
 import { fits, forget, type Line, type OpenRows, remember, type Stmt } from "./pending.ts";
 
@@ -80,6 +80,8 @@ export class CoverageJoin {
   readonly #stmts = new Map<number, Stmt>();
   readonly #lines = new Map<number, Line>();
   readonly #ddl: DdlJoin;
+  /** What the DDL join asks when judging; made once, not per event. */
+  readonly #ddlJudging: DdlJudging;
   readonly #open = new Map<string, OpenRows>();
   /** The pending statements and lines of each session, for the join's lookups. */
   readonly #stmtsOf = new Map<string, Map<number, Stmt>>();
@@ -98,6 +100,13 @@ export class CoverageJoin {
     this.#quiet = opts.quietUs;
     this.#max = opts.maxPending ?? 50_000;
     this.#ddl = new DdlJoin(this.#max);
+    this.#ddlJudging = {
+      walClock: (db) => this.#ch.walClock(db),
+      logClock: (db) => this.#ch.logClock(db),
+      judged: (db, ts) => this.#ch.judged(db, ts),
+      waitUs: this.#wait,
+      quietUs: this.#quiet,
+    };
   }
 
   /** Feeds the next stored event. */
@@ -300,13 +309,7 @@ export class CoverageJoin {
       // A write no statement message claimed: a table without the trigger; not a finding.
       forget(this.#lines, this.#linesOf, l);
     }
-    this.#ddl.judge({
-      walClock: (db) => this.#ch.walClock(db),
-      logClock: (db) => this.#ch.logClock(db),
-      judged: (db, ts) => this.#ch.judged(db, ts),
-      waitUs: this.#wait,
-      quietUs: this.#quiet,
-    }, (f) => sink.finding?.(f));
+    this.#ddl.judge(this.#ddlJudging, (f) => sink.finding?.(f));
     this.#ch.judgeQuiet(this.#quiet, (f) => sink.finding?.(f));
   }
 
