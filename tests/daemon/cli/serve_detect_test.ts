@@ -9,8 +9,9 @@ import { snapshotPath } from "../../../daemon/detect/snapshot.ts";
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertEventually, assertMatch } from "../../support/assert.ts";
-import { runVigil, spawnVigil } from "../../support/cli.ts";
+import { runVigil } from "../../support/cli.ts";
 import { generateScenario, SCENARIO_START, SENSITIVE } from "../../support/scenario.ts";
+import { startServe } from "../../support/serve_child.ts";
 import { withTempDir } from "../../support/store.ts";
 
 interface Detection {
@@ -24,38 +25,22 @@ interface Detection {
 
 /** Runs `vigil serve` until detection is current, returns what `/healthz` said, stops it. */
 async function serveOnce(file: string): Promise<Detection> {
-  const child = spawnVigil(["serve", "--config", file]);
-  await child.stdin.close();
-  const lines: string[] = [];
-  const reading = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      lines.push(...chunk.split("\n"));
-    }
-  })();
-  const stdout = child.stdout.cancel();
-  let exited = false;
-  const status = child.status.finally(() => (exited = true));
+  const serving = await startServe(file);
   try {
     let detection: Detection | undefined;
     await assertEventually(async () => {
-      assert(!exited, `serve exited:\n${lines.join("\n")}`);
-      const serving = lines.find((l) => l.includes('"vigil serving"'));
-      if (serving === undefined) return false;
+      assert(!serving.exited, `serve exited:\n${serving.lines.join("\n")}`);
       // A refused or reset connection is retried: the next turn tells whether serve exited.
-      const r = await fetch(`http://${JSON.parse(serving).listen}/healthz`).catch(() => null);
+      const r = await fetch(`http://${serving.listen}/healthz`).catch(() => null);
       if (r === null) return false;
       const h = await r.json();
       detection = h.detection;
       return r.status === 200 && detection?.state === "running";
     }, { timeoutMs: 60_000, intervalMs: 100, message: "detection never became current" });
-    child.kill("SIGTERM");
-    assertEquals((await status).code, 0, lines.join("\n"));
+    await serving.stop();
     return detection!;
   } finally {
-    if (!exited) child.kill("SIGKILL");
-    await status;
-    await reading;
-    await stdout;
+    await serving.kill();
   }
 }
 

@@ -8,22 +8,7 @@
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { spawnVigil } from "../../support/cli.ts";
 import { withTempDir } from "../../support/store.ts";
-
-/** Collects a child's stderr lines as they come. */
-function collect(stream: ReadableStream<Uint8Array>): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
-  const done = (async () => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-    if (rest !== "") lines.push(rest);
-  })();
-  return { lines, done };
-}
+import { streamLines } from "../../support/serve_child.ts";
 
 Deno.test("vigil serve survives a SIGHUP during its start, reloads after it, stops on SIGTERM", async () => {
   await withTempDir(async (dir) => {
@@ -31,8 +16,8 @@ Deno.test("vigil serve survives a SIGHUP during its start, reloads after it, sto
     await Deno.writeTextFile(file, `data_dir = "${dir}/data"\n\n[web]\nlisten = "127.0.0.1:0"\n`);
     const child = spawnVigil(["serve", "--config", file]);
     await child.stdin.close();
-    const err = collect(child.stderr);
-    const out = collect(child.stdout);
+    const err = streamLines(child.stderr);
+    const out = streamLines(child.stdout);
     let exited = false;
     const status = child.status.finally(() => (exited = true));
     const seen = (pattern: RegExp) => (): boolean => {

@@ -6,9 +6,11 @@
 
 import { installPgSide } from "../../../daemon/pg/install.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
-import { assert, assertEventually } from "../../support/assert.ts";
-import { runVigil, spawnVigil } from "../../support/cli.ts";
+import { assertEventually } from "../../support/assert.ts";
+import { runVigil } from "../../support/cli.ts";
 import type { PgCluster } from "../../support/postgres.ts";
+import { startServe } from "../../support/serve_child.ts";
+import { withTempDir } from "../../support/store.ts";
 
 /** Installs the PostgreSQL side: event triggers and a statement trigger on every table. */
 export async function installBoth(pg: PgCluster): Promise<void> {
@@ -16,7 +18,7 @@ export async function installBoth(pg: PgCluster): Promise<void> {
 }
 
 /** The config of a serve with both channels of `pg`'s postgres database. */
-export function bothChannels(pg: PgCluster, data: string, detect: string[] = []): string {
+function bothChannels(pg: PgCluster, data: string, detect: string[] = []): string {
   return [
     `data_dir = "${data}"`,
     "[web]",
@@ -39,43 +41,30 @@ export function bothChannels(pg: PgCluster, data: string, detect: string[] = [])
   ].join("\n");
 }
 
-/** A running `vigil serve`; `stop()` ends it with SIGTERM and checks it exited cleanly. */
-export interface Serving {
-  lines: string[];
-  stop(): Promise<void>;
-}
-
-/** Starts `vigil serve --config file` and waits until it serves. */
-export async function serve(file: string): Promise<Serving> {
-  const child = spawnVigil(["serve", "--config", file]);
-  await child.stdin.close();
-  const lines: string[] = [];
-  const reading = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      lines.push(...chunk.split("\n"));
+/**
+ * Serves both channels of `pg` (config `detect` lines, data in a temp dir): runs `whileServing`
+ * once the WAL source streams, stops serve (which must exit cleanly), then runs `afterStop`
+ * before the temp dir goes.
+ */
+export async function withServingBoth(
+  pg: PgCluster,
+  detect: string[],
+  whileServing: (data: string) => Promise<void>,
+  afterStop: (data: string) => Promise<void> = async () => {},
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    const file = `${dir}/vigil.toml`;
+    await Deno.writeTextFile(file, bothChannels(pg, data, detect));
+    const serving = await startServe(file);
+    try {
+      await walStreaming(pg, data);
+      await whileServing(data);
+    } finally {
+      await serving.stop();
     }
-  })();
-  const stdout = child.stdout.cancel();
-  let exited = false;
-  const status = child.status.finally(() => (exited = true));
-  const stop = async () => {
-    if (!exited) child.kill("SIGTERM");
-    const s = await status;
-    await reading;
-    await stdout;
-    assert(s.code === 0, `serve exited ${s.code}:\n${lines.join("\n")}`);
-  };
-  try {
-    await assertEventually(() => {
-      assert(!exited, `serve exited:\n${lines.join("\n")}`);
-      return lines.some((l) => l.includes('"vigil serving"'));
-    }, { timeoutMs: 60_000, intervalMs: 100, message: "serve never started" });
-  } catch (e) {
-    if (!exited) child.kill("SIGKILL");
-    await status;
-    throw e;
-  }
-  return { lines, stop };
+    await afterStop(data);
+  });
 }
 
 /**

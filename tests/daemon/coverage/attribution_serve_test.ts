@@ -13,16 +13,7 @@ import { assert, assertEquals, assertEventually } from "../../support/assert.ts"
 import { runVigil } from "../../support/cli.ts";
 import { pgbench } from "../../support/pgbench.ts";
 import { withPostgres } from "../../support/postgres.ts";
-import { withTempDir } from "../../support/store.ts";
-import {
-  alarms,
-  bothChannels,
-  installBoth,
-  nudgeUntil,
-  query,
-  serve,
-  walStreaming,
-} from "./_serve.ts";
+import { alarms, installBoth, nudgeUntil, query, withServingBoth } from "./_serve.ts";
 
 const TABLES = ["pgbench_accounts", "pgbench_tellers", "pgbench_branches", "pgbench_history"];
 
@@ -41,48 +32,40 @@ Deno.test("every pgbench row change (simple and extended protocol) is attributed
     const init = await pgbench(pg, ["-i", "-s", "1", "-q"]).output();
     assertEquals(init.code, 0, new TextDecoder().decode(init.stderr));
     await installBoth(pg);
-    await withTempDir(async (dir) => {
-      const data = `${dir}/data`;
-      const file = `${dir}/vigil.toml`;
-      await Deno.writeTextFile(file, bothChannels(pg, data, ["coverage_wait_seconds = 1"]));
-      const serving = await serve(file);
-      let rows: AuditEvent[] = [];
-      let before: Map<number, Attribution>;
-      try {
-        await walStreaming(pg, data);
-        for (const mode of ["simple", "extended"]) {
-          const run = await pgbench(pg, ["-n", "-M", mode, "-c", "2", "-t", "15"]).output();
-          assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
-        }
-        // 2 modes × 2 clients × 15 transactions × 4 writes.
-        const want = 2 * 2 * 15 * 4;
-        before = await assertEventually(async () => {
-          rows = (await query(data, ["--kind", "row_change"]))
-            .filter((e) => TABLES.some((t) => e.object === `public.${t}`));
-          if (rows.length < want) return undefined;
-          const a = attributions(data, rows.map((r) => r.seq));
-          const whole = [...a.values()].every((x) =>
-            x.statement !== undefined && x.line !== undefined
-          );
-          return whole ? a : undefined;
-        }, { timeoutMs: 120_000, intervalMs: 500, message: "not every row change attributed" });
-        assertEquals(rows.length, want);
-        // No coverage alarm for pgbench: the one update pgAudit does not log, made after it,
-        // is the first and only one (findings come in commit order).
-        const hidden = Number(
-          await pg.sql(
-            "SET pgaudit.log = 'none'; UPDATE pgbench_branches SET filler = 'x' WHERE bid = 1 " +
-              "RETURNING xid(pg_current_xact_id())",
-          ),
-        );
-        const gaps = await nudgeUntil(pg, async () => {
-          const found = await alarms(data, "COVERAGE_GAP");
-          return found.length > 0 ? found : undefined;
-        }, "no coverage alarm for the update pgAudit did not log");
-        assertEquals(gaps.map((g) => g.xid), [hidden]);
-      } finally {
-        await serving.stop();
+    let rows: AuditEvent[] = [];
+    let before: Map<number, Attribution>;
+    await withServingBoth(pg, ["coverage_wait_seconds = 1"], async (data) => {
+      for (const mode of ["simple", "extended"]) {
+        const run = await pgbench(pg, ["-n", "-M", mode, "-c", "2", "-t", "15"]).output();
+        assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
       }
+      // 2 modes × 2 clients × 15 transactions × 4 writes.
+      const want = 2 * 2 * 15 * 4;
+      before = await assertEventually(async () => {
+        rows = (await query(data, ["--kind", "row_change"]))
+          .filter((e) => TABLES.some((t) => e.object === `public.${t}`));
+        if (rows.length < want) return undefined;
+        const a = attributions(data, rows.map((r) => r.seq));
+        const whole = [...a.values()].every((x) =>
+          x.statement !== undefined && x.line !== undefined
+        );
+        return whole ? a : undefined;
+      }, { timeoutMs: 120_000, intervalMs: 500, message: "not every row change attributed" });
+      assertEquals(rows.length, want);
+      // No coverage alarm for pgbench: the one update pgAudit does not log, made after it,
+      // is the first and only one (findings come in commit order).
+      const hidden = Number(
+        await pg.sql(
+          "SET pgaudit.log = 'none'; UPDATE pgbench_branches SET filler = 'x' WHERE bid = 1 " +
+            "RETURNING xid(pg_current_xact_id())",
+        ),
+      );
+      const gaps = await nudgeUntil(pg, async () => {
+        const found = await alarms(data, "COVERAGE_GAP");
+        return found.length > 0 ? found : undefined;
+      }, "no coverage alarm for the update pgAudit did not log");
+      assertEquals(gaps.map((g) => g.xid), [hidden]);
+    }, async (data) => {
       const bySeq = new Map<number, AuditEvent>();
       for (const e of await query(data, [])) bySeq.set(e.seq, e);
       const extended = new Set<number>();

@@ -15,6 +15,7 @@ import { runVigil, spawnVigil } from "../../support/cli.ts";
 import { enableTls } from "../../support/pg_tls.ts";
 import { withPostgres } from "../../support/postgres.ts";
 import { withTempDir } from "../../support/store.ts";
+import { streamLines } from "../../support/serve_child.ts";
 
 /** A TCP port on loopback that nothing listens on. */
 function closedPort(): number {
@@ -41,22 +42,6 @@ function walTable(name: string, dsn: string): string {
     "heartbeat_interval_ms = 200",
     "",
   ].join("\n");
-}
-
-/** Collects a child's stderr lines as they come. */
-function collect(stream: ReadableStream<Uint8Array>): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
-  const done = (async () => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-    if (rest !== "") lines.push(rest);
-  })();
-  return { lines, done };
 }
 
 /** Waits until `check` passes (returns without throwing); fails with its last error. */
@@ -97,8 +82,8 @@ Deno.test("vigil serve supervises sources, reports health and stops cleanly", as
 
       const child = spawnVigil(["serve", "--config", file]);
       await child.stdin.close();
-      const err = collect(child.stderr);
-      const out = collect(child.stdout);
+      const err = streamLines(child.stderr);
+      const out = streamLines(child.stdout);
       let exited = false;
       const status = child.status.finally(() => (exited = true));
       try {
