@@ -6,6 +6,7 @@
  */
 
 import { assertEventually } from "../support/assert.ts";
+import { streamLines } from "../support/serve_child.ts";
 export { freePort } from "../support/ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -76,17 +77,11 @@ export function start(cmd: string, args: string[], env: Record<string, string> =
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>): Promise<void> => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-    if (rest !== "") lines.push(rest);
-  };
-  const exited = Promise.all([pump(child.stdout), pump(child.stderr), child.status])
+  const exited = Promise.all([
+    streamLines(child.stdout, lines).done,
+    streamLines(child.stderr, lines).done,
+    child.status,
+  ])
     .then(([, , s]) => s.code);
   return { child, lines, exited };
 }

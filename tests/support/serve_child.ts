@@ -7,11 +7,14 @@
 import { assert, assertEventually } from "./assert.ts";
 import { spawnVigil } from "./cli.ts";
 
-/** A stream's lines as they come (the last one once the stream ends), and when it has ended. */
+/**
+ * A stream's lines as they come (the last one once the stream ends), pushed to `lines` (two
+ * streams may share one), and when it has ended.
+ */
 export function streamLines(
   stream: ReadableStream<Uint8Array>,
+  lines: string[] = [],
 ): { lines: string[]; done: Promise<void> } {
-  const lines: string[] = [];
   const done = (async () => {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
