@@ -5,8 +5,8 @@
  * modes. It runs as a child of `vigil bench` with the permissions that starting PostgreSQL,
  * pgbench, pgbouncer and `vigil serve` need. Prints one JSON line per result.
  *
- * `deno run … scripts/bench_proxy.ts [--seconds 10 | --transactions N] [--clients 4]
- *   [--jobs 2] [--scale 10] [--rounds 1]`
+ * `deno run … scripts/bench_proxy.ts [--seconds 10 | --transactions N] [--clients 4[,16,…]]
+ *   [--jobs 2] [--scale 10] [--rounds 1] [--pin]`
  */
 
 import { print, setLogLevel } from "../daemon/log.ts";
@@ -24,11 +24,17 @@ function count(name: string, fallback: number): number {
 
 setLogLevel("warn"); // Only the result lines on stdout.
 const transactions = Deno.args.includes("--transactions") ? count("transactions", 1) : undefined;
-const clients = count("clients", 4);
+const clientsArg = Deno.args[Deno.args.indexOf("--clients") + 1];
+const clients = Deno.args.includes("--clients") && clientsArg !== undefined
+  ? clientsArg.split(",").map(Number)
+  : [4];
+if (clients.some((n) => !Number.isInteger(n) || n < 1)) {
+  throw new TypeError("--clients must be positive integers, separated by commas");
+}
 await using pg = await startPostgres({
   pgauditLog: "none",
   settings: {
-    max_connections: Math.max(100, clients * 4 + 20),
+    max_connections: Math.max(100, Math.max(...clients) * 4 + 20),
     log_connections: false,
     log_disconnections: false,
   },
@@ -44,12 +50,14 @@ const dir = await Deno.makeTempDir({ prefix: "vigil-bench-proxy-" });
 try {
   await benchProxy({
     pgPort: pg.port,
+    pgPid: pg.pid,
     user: pg.superuser,
     dir,
     length: transactions === undefined ? { seconds: count("seconds", 10) } : { transactions },
     clients,
     jobs: count("jobs", 2),
     rounds: count("rounds", 1),
+    placements: Deno.args.includes("--pin") ? ["shared", "pinned"] : ["shared"],
   }, (r) => print(JSON.stringify(r)));
 } finally {
   await Deno.remove(dir, { recursive: true });

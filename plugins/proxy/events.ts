@@ -20,7 +20,12 @@ export interface SessionInfo {
 
 /** Now, in µs since the Unix epoch. */
 export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+  return micros(performance.now());
+}
+
+/** A `performance.now()` reading in µs since the Unix epoch. */
+export function micros(now: number): number {
+  return Math.round((performance.timeOrigin + now) * 1000);
 }
 
 /** Makes a session's events in order, numbering their positions. */

@@ -7,6 +7,9 @@
  * including what neither the WAL nor pgAudit shows. Clients authenticate end to end; the
  * proxy holds no password.
  *
+ * The forwarding side runs in a Worker of its own (`thread.ts`, `worker.ts`); its events come to
+ * the daemon's thread in batches.
+ *
  * Two modes: `observe` stores events asynchronously through a bounded backlog (a `PROXY_GAP`
  * event if it ever overflows); `enforce` releases a statement's result only once its event
  * is durable, and answers with an error when the store cannot take it.
@@ -27,7 +30,8 @@ import { proxyConfigFromTable, type ProxySettings } from "./config.ts";
 import { PROXY_FIELDS } from "./fields.ts";
 import { proxyReach } from "./reach.ts";
 import { probeProxy } from "./probe.ts";
-import { type ProxyStats, runProxySource } from "./source.ts";
+import type { ProxyStats } from "./source.ts";
+import { runProxyThread } from "./thread.ts";
 
 export { PROXY_DEFAULTS, PROXY_KEYS, proxyConfigFromTable } from "./config.ts";
 export { PROXY_FIELDS } from "./fields.ts";
@@ -45,7 +49,8 @@ export function proxySource(settings: ProxySettings): ProxySource {
   return {
     stats,
     redaction: settings.redaction,
-    run: (ctx) => runProxySource(settings, ctx, stats),
+    // Its own thread: the daemon's other work never holds up a forwarded chunk.
+    run: (ctx) => runProxyThread(settings, ctx, stats),
   };
 }
 

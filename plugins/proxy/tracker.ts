@@ -22,7 +22,7 @@ import {
   parseTarget,
   queryText,
 } from "../../daemon/pgwire/frontend.ts";
-import { nowMicros, type SessionEvents } from "./events.ts";
+import { micros, type SessionEvents } from "./events.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
 import type { PgNotice } from "../../daemon/pgwire/errors.ts";
 import { keepNotice, safeNotice } from "./notices.ts";
@@ -328,18 +328,17 @@ export class SessionTracker {
   }
 
   #push(kind: OpKind, fields: Partial<Op>): void {
-    const op: Op = {
+    // One clock reading for both: the event's timestamp and the start of its duration.
+    const t0 = performance.now();
+    const op: Op = Object.assign(fields, {
       kind,
-      ts: nowMicros(),
-      t0: performance.now(),
+      ts: micros(t0),
+      t0,
       rows: 0,
       part: 0,
       bytesIn: 0,
       bytesOut: 0,
-    };
-    for (const [k, v] of Object.entries(fields)) {
-      if (v !== undefined) (op as unknown as Record<string, unknown>)[k] = v;
-    }
+    });
     this.#queue.push(op);
     if (kind === "sync" || kind === "query" || kind === "function") this.#owed++;
   }
@@ -385,6 +384,6 @@ export class SessionTracker {
     op.bytesOut = 0;
     delete op.notices;
     op.t0 = now;
-    op.ts = nowMicros();
+    op.ts = micros(now);
   }
 }

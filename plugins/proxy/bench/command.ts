@@ -10,10 +10,12 @@ import { intFlag, noRest, parseFlags, UsageError } from "../../../daemon/cli/arg
 import { scriptChildArgs } from "../../../daemon/bench/script_child.ts";
 
 /**
- * `vigil bench proxy [--seconds N | --transactions N] [--clients N] [--jobs N] [--scale N]
- * [--rounds N]`:
+ * `vigil bench proxy [--seconds N | --transactions N] [--clients N[,N…]] [--jobs N] [--scale N]
+ * [--rounds N] [--pin]`:
  * pgbench directly, through pgbouncer and through the proxy source in both modes
- * (`proxy_bench.ts`), run as a child Deno on the bench script of a source
+ * (`proxy_bench.ts`), for each client count given, and with `--pin` once more with PostgreSQL
+ * and pgbench on one CPU and the middle tier on the other (`placement.ts`), after the shared
+ * run. It runs as a child Deno on the bench script of a source
  * checkout: it starts a throwaway PostgreSQL, pgbench, pgbouncer and `vigil serve`, which the
  * appliance's own permissions do not allow.
  */
@@ -25,13 +27,20 @@ export async function proxyBenchCommand(argv: string[]): Promise<number> {
     jobs: { type: "string" },
     scale: { type: "string" },
     rounds: { type: "string" },
+    pin: { type: "boolean" },
   });
   noRest(rest);
   if (values.seconds !== undefined && values.transactions !== undefined) {
     throw new UsageError("give --seconds or --transactions, not both");
   }
   const passed: string[] = [];
-  for (const flag of ["seconds", "transactions", "clients", "jobs", "scale", "rounds"] as const) {
+  if (values.clients !== undefined) {
+    const counts = values.clients.split(",").map((c) => intFlag(c, "clients")!);
+    if (counts.some((n) => n === 0)) throw new UsageError("--clients must be at least 1");
+    passed.push("--clients", counts.join(","));
+  }
+  if (values.pin) passed.push("--pin");
+  for (const flag of ["seconds", "transactions", "jobs", "scale", "rounds"] as const) {
     const n = intFlag(values[flag], flag);
     if (n === 0) throw new UsageError(`--${flag} must be at least 1`);
     if (n !== undefined) passed.push(`--${flag}`, String(n));

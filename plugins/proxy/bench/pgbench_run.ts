@@ -4,6 +4,8 @@
  * per-transaction logs (`-l`), written to a directory of the caller's and read back.
  */
 
+import { onCpus } from "./placement.ts";
+
 /** PostgreSQL 15's pgbench, as Debian installs it. */
 export const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 
@@ -20,6 +22,8 @@ export interface PgbenchRunOptions {
   length: { seconds: number } | { transactions: number };
   /** An empty directory for the per-transaction logs. */
   logDir: string;
+  /** The CPUs pgbench runs on (taskset's list); default wherever the kernel likes. */
+  cpus?: string;
 }
 
 /** What a run measured. */
@@ -35,12 +39,16 @@ export async function runPgbench(opts: PgbenchRunOptions): Promise<PgbenchRun> {
   const length = "seconds" in opts.length
     ? ["-T", String(opts.length.seconds)]
     : ["-t", String(opts.length.transactions)];
-  const out = await new Deno.Command(PGBENCH, {
-    args: [
-      ...["-h", "127.0.0.1", "-p", String(opts.port), "-U", opts.user],
-      ...["-M", opts.mode, "-c", String(opts.clients), "-j", String(opts.jobs), ...length],
-      ...["-l", "--log-prefix", `${opts.logDir}/tx`, "postgres"],
-    ],
+  const args = [
+    ...["-h", "127.0.0.1", "-p", String(opts.port), "-U", opts.user],
+    ...["-M", opts.mode, "-c", String(opts.clients), "-j", String(opts.jobs), ...length],
+    ...["-l", "--log-prefix", `${opts.logDir}/tx`, "postgres"],
+  ];
+  const [program, argv] = opts.cpus === undefined
+    ? [PGBENCH, args]
+    : onCpus(opts.cpus, PGBENCH, args);
+  const out = await new Deno.Command(program, {
+    args: argv,
     cwd: opts.logDir,
     stdin: "null",
     stdout: "piped",

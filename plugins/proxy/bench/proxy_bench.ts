@@ -8,6 +8,12 @@
  * daemon's CPU and memory. The runs of one query mode follow each other, so that they share the
  * machine's state as closely as a shared machine allows.
  *
+ * A run may sweep client counts (`clients`) and placements (`placement.ts`: everything shared,
+ * or PostgreSQL and pgbench on one CPU and the middle tier on the other); the shared placement is
+ * always measured first. Lines of a pinned placement are named `proxy.pinned.…`, and of a sweep
+ * of several client counts `proxy[.pinned].c<N>.…`; every line says its `clients` and
+ * `placement`.
+ *
  * Prints one JSON object a line: `bench`, `value`, `unit`, `reference {name, value}`, `ratio`.
  */
 
@@ -16,17 +22,23 @@ import { type PgbenchRun, quantile, runPgbench } from "./pgbench_run.ts";
 import { startPgbouncer } from "./pgbouncer.ts";
 import { type ProxyMode, type ProxyServe, startProxyServe } from "./proxy_serve.ts";
 import { procMemory } from "../../../daemon/bench/scale_process.ts";
+import { checkPlacement, cpusOf, pinTree, type Placement } from "./placement.ts";
 
 /** Options of {@link benchProxy}. */
 export interface ProxyBenchOptions {
   /** A PostgreSQL on 127.0.0.1 that trusts `user` over TCP, with pgbench's tables in place. */
   pgPort: number;
+  /** Its postmaster's pid, for pinning it. */
+  pgPid: number;
   user: string;
   /** An empty directory for the daemons' data, pgbouncer's config and pgbench's logs. */
   dir: string;
   /** Length of each run: seconds, or transactions per client. */
   length: { seconds: number } | { transactions: number };
-  clients: number;
+  /** Client counts, each a run of every target in both query modes. */
+  clients: number[];
+  /** Placements, each a run of every client count; default shared only. */
+  placements?: Placement[];
   jobs: number;
   /** Runs of each target, interleaved; TPS is their median, latencies are pooled. Default 1. */
   rounds?: number;
@@ -62,11 +74,13 @@ export async function benchProxy(
   opts: ProxyBenchOptions,
   report: (r: ProxyBenchResult) => void,
 ): Promise<void> {
+  const placements: Placement[] = opts.placements ?? ["shared"];
+  for (const p of placements) checkPlacement(p);
   await using bouncer = await startPgbouncer({
     dir: await subdir(opts.dir, "pgbouncer"),
     upstreamPort: opts.pgPort,
     user: opts.user,
-    poolSize: opts.clients + 2,
+    poolSize: Math.max(...opts.clients) + 2,
   });
   await using observe = await startProxyServe({
     dir: await subdir(opts.dir, "observe"),
@@ -86,98 +100,142 @@ export async function benchProxy(
     enforce: enforce.port,
   };
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
-  for (const mode of QUERY_MODES) {
-    const measured = new Map<Target, Measured>(
-      TARGETS.map((t) => [t, { runs: [], stored: 0, wall: 0, cpu: 0, rssMib: 0, hwmMib: 0 }]),
-    );
-    // Rounds go through every target in turn, so that a burst of load elsewhere on the machine
-    // falls on all of them rather than on one.
-    for (let r = 0; r < (opts.rounds ?? 1); r++) {
-      for (const target of TARGETS) {
-        const m = measured.get(target)!;
-        const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
-        const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
-        await tail?.read();
-        const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
-        const started = performance.now();
-        m.runs.push(
-          await runPgbench({
-            port: ports[target],
-            user: opts.user,
-            mode,
-            clients: opts.clients,
-            jobs: opts.jobs,
-            length: opts.length,
-            logDir: await subdir(opts.dir, `log-${target}-${mode}-${r}`),
-          }),
-        );
-        if (daemon === undefined || tail === undefined) continue;
-        m.stored += await tail.settle();
-        m.wall += (performance.now() - started) / 1000;
-        m.cpu += (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
-        const memory = await procMemory(daemon.pid);
-        m.rssMib = memory.rssMib;
-        m.hwmMib = memory.hwmMib;
-      }
+  for (const placement of placements) {
+    await pinTree(opts.pgPid, cpusOf(placement, "database"));
+    for (const pid of [bouncer.pid, observe.pid, enforce.pid]) {
+      await pinTree(pid, cpusOf(placement, "middle"));
     }
-    const runs = new Map<Target, PgbenchRun>(
-      [...measured].map(([target, m]) => [target, combine(m.runs)]),
-    );
-    const daemonLines = new Map<Target, ProxyBenchResult[]>();
-    for (const target of ["observe", "enforce"] as const) {
-      const m = measured.get(target)!;
-      daemonLines.set(target, [{
-        bench: `proxy.${target}.${mode}.events`,
-        value: Math.round(m.stored / m.wall),
-        unit: "events/s stored, from pgbench's start until the run's record is complete",
-        events: m.stored,
-        seconds: round(m.wall, 2),
-      }, {
-        bench: `proxy.${target}.${mode}.cpu`,
-        value: round(m.cpu / m.wall, 3),
-        unit: "CPU cores used by vigil serve during the runs",
-        cpu_s: round(m.cpu, 2),
-        rss_mib: m.rssMib,
-        peak_rss_mib: m.hwmMib,
-      }]);
+    for (const clients of opts.clients) {
+      const prefix = (placement === "pinned" ? "pinned." : "") +
+        (opts.clients.length > 1 ? `c${clients}.` : "");
+      const run: RunOf = { placement, clients, prefix, ports, daemons, tails };
+      for (const mode of QUERY_MODES) await benchMode(opts, run, mode, report);
     }
-    const direct = runs.get("direct")!;
-    const bouncer = runs.get("pgbouncer")!;
+  }
+}
+
+/** One placement and client count of a bench run. */
+interface RunOf {
+  placement: Placement;
+  clients: number;
+  /** What the bench names of its lines start with after `proxy.`. */
+  prefix: string;
+  ports: Record<Target, number>;
+  daemons: Record<ProxyMode, ProxyServe>;
+  tails: Record<ProxyMode, RecordTail>;
+}
+
+/** Every target in one query mode, rounds interleaved; reports its lines. */
+async function benchMode(
+  opts: ProxyBenchOptions,
+  run: RunOf,
+  mode: typeof QUERY_MODES[number],
+  report: (r: ProxyBenchResult) => void,
+): Promise<void> {
+  const { daemons, tails, ports, clients } = run;
+  const line = (r: ProxyBenchResult): void =>
+    report({
+      ...r,
+      bench: `proxy.${run.prefix}${r.bench.slice("proxy.".length)}`,
+      clients,
+      placement: run.placement,
+    });
+  const measured = new Map<Target, Measured>(
+    TARGETS.map((t) => [t, { runs: [], stored: 0, wall: 0, cpu: 0, rssMib: 0, hwmMib: 0 }]),
+  );
+  // Rounds go through every target in turn, so that a burst of load elsewhere on the machine
+  // falls on all of them rather than on one.
+  for (let r = 0; r < (opts.rounds ?? 1); r++) {
     for (const target of TARGETS) {
-      const run = runs.get(target)!;
-      const reference = target === "pgbouncer" ? direct : bouncer;
-      const ref = target === "pgbouncer" ? "direct to PostgreSQL" : "through pgbouncer";
-      report({
-        bench: `proxy.${target}.${mode}.tps`,
-        value: round(run.tps, 1),
-        unit: `TPS, pgbench TPC-B -M ${mode}, ${opts.clients} clients`,
-        ...(target === "direct" ? {} : {
-          reference: { name: `${ref}, same run`, value: round(reference.tps, 1) },
-          ratio: round(run.tps / reference.tps, 3),
+      const m = measured.get(target)!;
+      const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
+      const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
+      await tail?.read();
+      const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
+      const started = performance.now();
+      m.runs.push(
+        await runPgbench({
+          port: ports[target],
+          user: opts.user,
+          mode,
+          clients,
+          jobs: opts.jobs,
+          length: opts.length,
+          logDir: await subdir(
+            opts.dir,
+            `log-${run.placement}-${clients}-${target}-${mode}-${r}`,
+          ),
+          ...(run.placement === "pinned" ? { cpus: cpusOf("pinned", "database") } : {}),
         }),
-        transactions: run.transactions,
-        ...(opts.rounds === undefined || opts.rounds === 1
-          ? {}
-          : { tps_of_rounds: measured.get(target)!.runs.map((x) => round(x.tps, 1)) }),
-      });
-      if (target === "direct") continue;
-      const added = (p: number, r: PgbenchRun) =>
-        round((quantile(r.latenciesUs, p) - quantile(direct.latenciesUs, p)) / 1000, 3);
-      report({
-        bench: `proxy.${target}.${mode}.latency_added_p99`,
-        value: added(0.99, run),
-        unit: "ms added to the p99 transaction latency over the direct run",
-        ...(target === "pgbouncer" ? {} : {
-          reference: { name: "pgbouncer's, same run", value: added(0.99, bouncer) },
-        }),
-        p50_added_ms: added(0.5, run),
-        p50_ms: round(quantile(run.latenciesUs, 0.5) / 1000, 3),
-        p99_ms: round(quantile(run.latenciesUs, 0.99) / 1000, 3),
-        direct_p50_ms: round(quantile(direct.latenciesUs, 0.5) / 1000, 3),
-        direct_p99_ms: round(quantile(direct.latenciesUs, 0.99) / 1000, 3),
-      });
-      for (const line of daemonLines.get(target) ?? []) report(line);
+      );
+      if (daemon === undefined || tail === undefined) continue;
+      m.stored += await tail.settle();
+      m.wall += (performance.now() - started) / 1000;
+      m.cpu += (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
+      const memory = await procMemory(daemon.pid);
+      m.rssMib = memory.rssMib;
+      m.hwmMib = memory.hwmMib;
     }
+  }
+  const runs = new Map<Target, PgbenchRun>(
+    [...measured].map(([target, m]) => [target, combine(m.runs)]),
+  );
+  const daemonLines = new Map<Target, ProxyBenchResult[]>();
+  for (const target of ["observe", "enforce"] as const) {
+    const m = measured.get(target)!;
+    const tx = runs.get(target)!.transactions;
+    daemonLines.set(target, [{
+      bench: `proxy.${target}.${mode}.events`,
+      value: Math.round(m.stored / m.wall),
+      unit: "events/s stored, from pgbench's start until the run's record is complete",
+      events: m.stored,
+      seconds: round(m.wall, 2),
+    }, {
+      bench: `proxy.${target}.${mode}.cpu`,
+      value: round(m.cpu / m.wall, 3),
+      unit: "CPU cores used by vigil serve during the runs",
+      cpu_s: round(m.cpu, 2),
+      cpu_ms_per_transaction: tx > 0 ? round(1000 * m.cpu / tx, 3) : null,
+      rss_mib: m.rssMib,
+      peak_rss_mib: m.hwmMib,
+    }]);
+  }
+  const direct = runs.get("direct")!;
+  const bouncer = runs.get("pgbouncer")!;
+  for (const target of TARGETS) {
+    const run = runs.get(target)!;
+    const reference = target === "pgbouncer" ? direct : bouncer;
+    const ref = target === "pgbouncer" ? "direct to PostgreSQL" : "through pgbouncer";
+    line({
+      bench: `proxy.${target}.${mode}.tps`,
+      value: round(run.tps, 1),
+      unit: `TPS, pgbench TPC-B -M ${mode}, ${clients} clients`,
+      ...(target === "direct" ? {} : {
+        reference: { name: `${ref}, same run`, value: round(reference.tps, 1) },
+        ratio: round(run.tps / reference.tps, 3),
+      }),
+      transactions: run.transactions,
+      ...(opts.rounds === undefined || opts.rounds === 1
+        ? {}
+        : { tps_of_rounds: measured.get(target)!.runs.map((x) => round(x.tps, 1)) }),
+    });
+    if (target === "direct") continue;
+    const added = (p: number, r: PgbenchRun) =>
+      round((quantile(r.latenciesUs, p) - quantile(direct.latenciesUs, p)) / 1000, 3);
+    line({
+      bench: `proxy.${target}.${mode}.latency_added_p99`,
+      value: added(0.99, run),
+      unit: "ms added to the p99 transaction latency over the direct run",
+      ...(target === "pgbouncer" ? {} : {
+        reference: { name: "pgbouncer's, same run", value: added(0.99, bouncer) },
+      }),
+      p50_added_ms: added(0.5, run),
+      p50_ms: round(quantile(run.latenciesUs, 0.5) / 1000, 3),
+      p99_ms: round(quantile(run.latenciesUs, 0.99) / 1000, 3),
+      direct_p50_ms: round(quantile(direct.latenciesUs, 0.5) / 1000, 3),
+      direct_p99_ms: round(quantile(direct.latenciesUs, 0.99) / 1000, 3),
+    });
+    for (const l of daemonLines.get(target) ?? []) line(l);
   }
 }
 
