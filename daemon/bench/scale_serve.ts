@@ -257,16 +257,20 @@ function storeEvents(base: string): Promise<number> {
 }
 
 /**
- * A GET, tried once more when the connection fails: a kept-alive connection that the server
- * closes as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
- * clients answer by retrying an idempotent request); a second failure is the bench's error.
+ * A GET, tried again when the connection fails: a kept-alive connection that the server closes
+ * as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
+ * clients answer by retrying an idempotent request), and on a loaded machine a daemon busy with
+ * its builds can let a connection's header timeout pass before it reads it. The fourth failure
+ * is the bench's error.
  */
 async function get(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return await fetch(url, init);
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt >= 4) throw e;
+      await sleep(500 * attempt);
+    }
   }
 }
 
