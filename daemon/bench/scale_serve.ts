@@ -209,8 +209,9 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
       return { built: indexed, seconds, indexed };
     };
     for (;;) {
-      const r = await get(`${base}/healthz`);
-      const h = await r.json() as { detection?: { state: string; behind: number } };
+      const h = await getBody(`${base}/healthz`, (r) => r.json()) as {
+        detection?: { state: string; behind: number };
+      };
       hwm = Math.max(hwm, (await serve.rss()).hwmMib);
       if (budgetS !== undefined && indexedAt === undefined && (await indexLag(base)) === 0) {
         indexedAt = performance.now();
@@ -242,7 +243,7 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
 
 /** A gauge of `serve`'s `/metrics`. */
 async function gauge(base: string, name: string): Promise<number> {
-  const text = await (await get(`${base}/metrics`)).text();
+  const text = await getBody(`${base}/metrics`, (r) => r.text());
   const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
   if (v === undefined) throw new Error(`/metrics has no ${name}`);
   return Number(v);
@@ -267,6 +268,18 @@ async function get(url: string, init?: RequestInit): Promise<Response> {
   for (let attempt = 1;; attempt++) {
     try {
       return await fetch(url, init);
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt >= 4) throw e;
+      await sleep(500 * attempt);
+    }
+  }
+}
+
+/** A GET and its body, both tried again as {@link get} tries the request. */
+async function getBody<T>(url: string, body: (r: Response) => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await body(await get(url));
     } catch (e) {
       if (!(e instanceof TypeError) || attempt >= 4) throw e;
       await sleep(500 * attempt);
