@@ -81,9 +81,17 @@ try {
     const t0 = performance.now();
     const base = await waitHealthy(serve);
     const startS = (performance.now() - t0) / 1000;
-    const stored = async (): Promise<number> => {
-      const text = await (await fetch(`${base}/metrics`)).text();
-      return Number(/^vigil_store_events (\d+)$/m.exec(text)?.[1] ?? NaN);
+    // Tried again when the connection fails: a daemon busy with its builds on a loaded machine
+    // can let a connection's header timeout pass before it reads it.
+    const stored = async (attempt = 1): Promise<number> => {
+      try {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        return Number(/^vigil_store_events (\d+)$/m.exec(text)?.[1] ?? NaN);
+      } catch (e) {
+        if (!(e instanceof TypeError) || attempt >= 4) throw e;
+        await sleep(500 * attempt);
+        return await stored(attempt + 1);
+      }
     };
     // The reference: the same daemon idle, both sources connected, before any intake.
     let idleHwm = 0;

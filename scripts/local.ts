@@ -12,6 +12,7 @@
 import { startPostgres } from "../tests/support/postgres.ts";
 import { vigilArgv } from "../tests/support/cli.ts";
 import { installPgSide } from "../daemon/pg/install.ts";
+import { SERVE_ENV, SERVE_V8_FLAGS } from "../daemon/serve/process_settings.ts";
 
 const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const flag = (name: string): string | undefined => {
@@ -74,11 +75,17 @@ await Deno.writeTextFile(
   ].join("\n"),
 );
 
-const vigil = (args: string[], stdin?: string) =>
-  new Deno.Command(Deno.execPath(), {
-    args: vigilArgv(args),
+const vigil = (args: string[], stdin?: string) => {
+  const argv = vigilArgv(args);
+  // `serve` as the packaged launcher starts it: the allocator's environment and V8's flags.
+  const serve = args[0] === "serve";
+  if (serve) argv.splice(argv.indexOf("--allow-sys=statfs") + 1, 0, SERVE_V8_FLAGS);
+  return new Deno.Command(Deno.execPath(), {
+    args: argv,
     stdin: stdin === undefined ? "null" : "piped",
+    ...(serve ? { env: { ...SERVE_ENV } } : {}),
   });
+};
 const add = vigil(["user", "add", "--data", data, "--name", "admin", "--role", "admin"], "")
   .spawn();
 const w = add.stdin.getWriter();

@@ -1,9 +1,13 @@
 /**
  * The processes `vigil bench scale` measures: `vigil` commands started from this checkout with
- * the `vigil` task's permissions (what an admin runs), their resident memory read from
+ * the `vigil` task's permissions (what an admin runs; `serve` as the packaged launcher starts
+ * it, with the allocator's environment and V8's flags of `serve/process_settings.ts`, so that
+ * its memory is that of what ships), their resident memory read from
  * /proc/<pid>/status while they run, and the bytes a data directory's parts take on disk; and
  * the two small helpers every phase uses (waiting, and figures to two decimals).
  */
+
+import { SERVE_ENV, SERVE_V8_FLAGS } from "../serve/process_settings.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const MIB = 1024 * 1024;
@@ -21,9 +25,11 @@ export interface ChildVigil {
   stop(): Promise<void>;
 }
 
-/** Starts `vigil ARGS` as the `vigil` task would. */
+/** Starts `vigil ARGS` as the `vigil` task would (`serve` as the packaged launcher does). */
 export function spawnVigil(args: string[]): ChildVigil {
+  const serve = args[0] === "serve";
   const child = new Deno.Command(Deno.execPath(), {
+    ...(serve ? { env: { ...SERVE_ENV } } : {}),
     args: [
       "run",
       "--quiet",
@@ -34,6 +40,7 @@ export function spawnVigil(args: string[]): ChildVigil {
       `--allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3,${ROOT}/.tools/native/libvigil_hash.so`,
       "--allow-net=127.0.0.1,localhost",
       "--allow-sys=statfs",
+      ...(serve ? [SERVE_V8_FLAGS] : []),
       `${ROOT}/daemon/main.ts`,
       ...args,
     ],

@@ -209,8 +209,9 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
       return { built: indexed, seconds, indexed };
     };
     for (;;) {
-      const r = await get(`${base}/healthz`);
-      const h = await r.json() as { detection?: { state: string; behind: number } };
+      const h = await getBody(`${base}/healthz`, (r) => r.json()) as {
+        detection?: { state: string; behind: number };
+      };
       hwm = Math.max(hwm, (await serve.rss()).hwmMib);
       if (budgetS !== undefined && indexedAt === undefined && (await indexLag(base)) === 0) {
         indexedAt = performance.now();
@@ -242,7 +243,7 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
 
 /** A gauge of `serve`'s `/metrics`. */
 async function gauge(base: string, name: string): Promise<number> {
-  const text = await (await get(`${base}/metrics`)).text();
+  const text = await getBody(`${base}/metrics`, (r) => r.text());
   const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
   if (v === undefined) throw new Error(`/metrics has no ${name}`);
   return Number(v);
@@ -257,16 +258,32 @@ function storeEvents(base: string): Promise<number> {
 }
 
 /**
- * A GET, tried once more when the connection fails: a kept-alive connection that the server
- * closes as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
- * clients answer by retrying an idempotent request); a second failure is the bench's error.
+ * A GET, tried again when the connection fails: a kept-alive connection that the server closes
+ * as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
+ * clients answer by retrying an idempotent request), and on a loaded machine a daemon busy with
+ * its builds can let a connection's header timeout pass before it reads it. The fourth failure
+ * is the bench's error.
  */
 async function get(url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetch(url, init);
-  } catch (e) {
-    if (!(e instanceof TypeError)) throw e;
-    return await fetch(url, init);
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt >= 4) throw e;
+      await sleep(500 * attempt);
+    }
+  }
+}
+
+/** A GET and its body, both tried again as {@link get} tries the request. */
+async function getBody<T>(url: string, body: (r: Response) => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await body(await get(url));
+    } catch (e) {
+      if (!(e instanceof TypeError) || attempt >= 4) throw e;
+      await sleep(500 * attempt);
+    }
   }
 }
 

@@ -4,7 +4,10 @@
  * loop a turn whenever a few milliseconds have passed, so the HTTP server answers meanwhile, and
  * it collects the young generation after a chunk once the process has grown by a few tens of
  * MiB since the last collection, so the chunks' garbage does not pile up beside the state being
- * built.
+ * built. Above a memory budget it collects the whole heap (at most every few seconds: the chunks'
+ * garbage that outlived the young generation, which a small one promotes early) and leaves the
+ * event loop to live intake for a moment before the next chunk: the catch-up slows, the
+ * daemon's memory and its intake do not suffer for it.
  *
  * Promises: every record is passed to `take` once, in order, until `take` returns false; at
  * most {@link TURN_MS} of feeding between two turns (a single slice excepted).
@@ -18,11 +21,36 @@ const SLICE = 256;
 const TURN_MS = 25;
 /** Growth of resident memory since the last collection that calls for the next, bytes. */
 const HEADROOM = 32 * 1024 * 1024;
+/** Resident memory above which a chunk ends with a full collection and a pause, bytes. */
+export const PACE_BUDGET = 192 * 1024 * 1024;
+/** Least time between two full collections, ms: each pauses the thread for tens of ms. */
+const FULL_EVERY_MS = 5_000;
+/** The pause after a chunk over the budget, ms: live batches and the index go first. */
+const YIELD_MS = 20;
+
+/** What a pace measures and does; the process's own by default. */
+export interface PaceHooks {
+  rss(): number;
+  collect(opts: { young?: boolean }): void;
+  now(): number;
+}
+
+const PROCESS: PaceHooks = {
+  rss: () => Deno.memoryUsage().rss,
+  collect: collectGarbage,
+  now: () => performance.now(),
+};
 
 /** Feeds chunks of records in turns, collecting their garbage as it goes. */
 export class Pace {
+  readonly #hooks: PaceHooks;
   /** Resident memory after the last collection, bytes (0 before the first). */
   #after = 0;
+  #lastFull = -Infinity;
+
+  constructor(hooks: PaceHooks = PROCESS) {
+    this.#hooks = hooks;
+  }
 
   /**
    * Passes `records` to `take` a slice at a time, with turns of the event loop in between and
@@ -33,17 +61,16 @@ export class Pace {
     take: (slice: T[]) => boolean,
     goOn: () => boolean,
   ): Promise<boolean> {
-    let since = performance.now();
+    let since = this.#hooks.now();
     for (let i = 0; i < records.length; i += SLICE) {
       if (!take(records.slice(i, i + SLICE))) return false;
-      if (performance.now() - since >= TURN_MS) {
+      if (this.#hooks.now() - since >= TURN_MS) {
         await turn();
         if (!goOn()) return false;
-        since = performance.now();
+        since = this.#hooks.now();
       }
     }
-    this.#collect();
-    await turn();
+    await turn(this.#collect() ? YIELD_MS : 0);
     return goOn();
   }
 
@@ -52,14 +79,26 @@ export class Pace {
    * memory and leaves them to pile up (a detection rebuild at 200k events: 608 MiB high-water
    * without collections, 265 MiB with one after every chunk, at twice the time). So one is made
    * when the process has grown by {@link HEADROOM} since the last: memory, not a clock, decides.
+   * Over {@link PACE_BUDGET}, the whole heap; returns true then (the catch-up is to yield).
    */
-  #collect(): void {
-    if (Deno.memoryUsage().rss < this.#after + HEADROOM) return;
-    collectGarbage({ young: true });
-    this.#after = Deno.memoryUsage().rss;
+  #collect(): boolean {
+    const rss = this.#hooks.rss();
+    if (rss > PACE_BUDGET) {
+      const now = this.#hooks.now();
+      if (now - this.#lastFull >= FULL_EVERY_MS) {
+        this.#lastFull = now;
+        this.#hooks.collect({});
+        this.#after = this.#hooks.rss();
+      }
+      return true;
+    }
+    if (rss < this.#after + HEADROOM) return false;
+    this.#hooks.collect({ young: true });
+    this.#after = this.#hooks.rss();
+    return false;
   }
 }
 
-function turn(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
+function turn(ms = 0): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

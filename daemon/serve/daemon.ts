@@ -2,10 +2,11 @@
  * `vigil serve`: one store, its search index, the supervised sources and the HTTP server, with
  * their lifecycle — start, reload (SIGHUP: the sources of the re-read config; the data dir and
  * listen address need a restart) and stop (SIGTERM: sources stop and their last batches land,
- * then the final checkpoint is signed and the data directory released); the HTTP server reads
- * headers and bodies under timeouts (`http_server.ts`). The daemon's own starts, stops and
- * reloads are `system` events in the chain, so a gap in collection that an admin caused shows
- * as such.
+ * background work — the index's and detection's catch-up, the verification — ends where it is
+ * with its progress saved, then the final checkpoint is signed and the data directory
+ * released); the HTTP server reads headers and bodies under timeouts (`http_server.ts`). The
+ * daemon's own starts, stops and reloads are `system` events in the chain, so a gap in
+ * collection that an admin caused shows as such.
  */
 
 import type { Hono } from "hono";
@@ -30,6 +31,8 @@ export const DAEMON_SOURCE = "vigil";
  * a store damaged while detection rebuilds for hours is still found soon.
  */
 export const SETTLE_WAIT_MS = 10 * 60_000;
+/** Index lag (events) that counts as caught up: a few seconds of busy intake. */
+const SETTLED_LAG = 20_000;
 
 /** What the command line wires in: the parts the core does not know. */
 export interface DaemonWiring {
@@ -62,8 +65,8 @@ export interface DaemonParts {
   onStop(fn: () => void | Promise<void>): void;
   /**
    * Registers work of the start that reads the log (detection catching up): the background
-   * verification at start waits for it (up to `SETTLE_WAIT_MS`), so that the two do not hold
-   * their memory at the same time.
+   * verification at start waits for it, as for the index's catch-up (up to `SETTLE_WAIT_MS`),
+   * so that they do not hold their memory at the same time.
    */
   settling(done: Promise<unknown>): void;
   /** Re-reads the configuration as SIGHUP does (e.g. after the UI changed managed.toml). */
@@ -79,6 +82,7 @@ export class Daemon {
   readonly #server: HttpServer;
   readonly #wiring: DaemonWiring;
   readonly #closers: (() => void | Promise<void>)[];
+  readonly #halt: AbortController;
   #config: VigilConfig;
   #stopping: Promise<void> | undefined;
 
@@ -90,6 +94,7 @@ export class Daemon {
       supervisor: Supervisor;
       server: HttpServer;
       closers: (() => void | Promise<void>)[];
+      halt: AbortController;
     },
     config: VigilConfig,
     wiring: DaemonWiring,
@@ -100,6 +105,7 @@ export class Daemon {
     this.#supervisor = parts.supervisor;
     this.#server = parts.server;
     this.#closers = parts.closers;
+    this.#halt = parts.halt;
     this.#config = config;
     this.#wiring = wiring;
   }
@@ -141,6 +147,8 @@ export class Daemon {
     let server: HttpServer | undefined;
     const closers: (() => void | Promise<void>)[] = [];
     const settling: Promise<unknown>[] = [];
+    // Aborted as the stop begins: what polls the parts stops before they close.
+    const halt = new AbortController();
     let running: Daemon | undefined;
     try {
       // Before anything is appended or served: a damaged store is never served as healthy.
@@ -153,6 +161,7 @@ export class Daemon {
       index = await attachIndex(store);
       const feed = index;
       b.watchIndex(() => feed.lag());
+      settling.push(caughtUp(() => feed.lag(), halt.signal));
       b.committed(0, store.size);
       const app = new HonoApp();
       app.route("/", healthRoutes(b));
@@ -180,7 +189,7 @@ export class Daemon {
       b.start();
       const supervisor = new Supervisor(store, b, wiring.backoff);
       const daemon = running = new Daemon(
-        { store, index, board: b, supervisor, server, closers },
+        { store, index, board: b, supervisor, server, closers, halt },
         config,
         wiring,
       );
@@ -232,6 +241,11 @@ export class Daemon {
     return this.#store;
   }
 
+  /** The search index's feed. */
+  get index(): IndexFeed {
+    return this.#index;
+  }
+
   /**
    * Re-reads the config file and applies its sources. A file that does not check out is
    * refused whole (the running set stays as it was) and logged with its line.
@@ -262,18 +276,27 @@ export class Daemon {
   stop(reason = "stop requested"): Promise<void> {
     this.#stopping ??= (async () => {
       log("info", "vigil stopping", { reason });
+      this.#halt.abort();
       await this.#supervisor.stopAll();
       await this.#server.shutdown();
+      // The index's close ends a catch-up from the log after the batch in hand (the next start
+      // goes on from the index's end). While one runs, it goes first: each of its batches holds
+      // the thread for a while, and the stop event below and the clean-ups each need turns of
+      // it (a stop took 7-15 s on a loaded machine). Otherwise it closes after the stop event,
+      // which it then holds. Nothing else uses the feed's index: the web UI and the re-check
+      // read through connections of their own.
+      const closeIndex = (): Promise<void> =>
+        this.#index.close().catch((e) =>
+          log("warn", "search index close failed", { error: String(e) })
+        );
+      const indexClosed = this.#index.lag() > SETTLED_LAG ? closeIndex() : null;
       // The last event before the parts close: what follows durable records (detection, the
       // index, whatever the web UI registered) is still open to take it in.
       await this.#event("DAEMON_STOP", { reason }).catch((e) =>
         log("error", "could not store the stop event", { error: String(e) })
       );
-      await runClosers(this.#closers);
+      await Promise.all([indexClosed ?? closeIndex(), runClosers(this.#closers)]);
       this.#board.stop();
-      await this.#index.close().catch((e) =>
-        log("warn", "search index close failed", { error: String(e) })
-      );
       await this.#store.close();
       log("info", "vigil stopped", { events: this.#store.size });
     })();
@@ -314,6 +337,22 @@ async function serveWeb(app: Hono, config: VigilConfig): Promise<HttpServer> {
       log("error", "HTTP handler failed", { error: String(error) });
       return new Response("internal error", { status: 500 });
     },
+  });
+}
+
+/**
+ * Resolves once `lag()` (the search index's, behind the log) is down to what live intake keeps
+ * it at: its catch-up from the log, a reading of the log like detection's, is done. Polled on a
+ * timer that does not keep the process alive; given up after SETTLE_WAIT_MS, or at the stop.
+ */
+function caughtUp(lag: () => number, halt: AbortSignal): Promise<void> {
+  const until = Date.now() + SETTLE_WAIT_MS;
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      if (halt.aborted || lag() <= SETTLED_LAG || Date.now() > until) return resolve();
+      Deno.unrefTimer(setTimeout(poll, 1000));
+    };
+    poll();
   });
 }
 

@@ -18,12 +18,14 @@ declare const self: {
 self.onmessage = async (e): Promise<void> => {
   try {
     // In the background, memory counts more than speed: the records are checked on this thread
-    // alone, a sixteenth of a segment at a time, collecting after each segment (`collect.ts`),
-    // so the run adds about as much memory as three segment files whatever the store's size.
+    // alone, a sixteenth of a segment at a time, one segment in hand (none read ahead),
+    // collecting after each segment (`collect.ts`), so the run adds about as much memory as one
+    // segment file whatever the store's size.
     const trusted = e.data.trusted;
     const report = await verifyStore(e.data.dataDir, {
       collect: true,
       workers: 0,
+      readAhead: 0,
       ...(trusted ? { trusted } : {}),
     });
     self.postMessage({ report });

@@ -54,8 +54,19 @@ function integrityMetrics(i: IntegrityStatus, family: Family, out: string[]): vo
   out.push(`vigil_store_verify_last_events ${v.events}`);
 }
 
-/** Renders the snapshot; `nowMs` is the wall time for ages. */
-export function renderMetrics(status: ServeStatus, nowMs: number): string {
+/** The process's memory as `Deno.memoryUsage()` gives it (the main thread's heap). */
+export type ProcessMemory = Pick<Deno.MemoryUsage, "rss" | "heapTotal" | "heapUsed" | "external">;
+
+/**
+ * Renders the snapshot; `nowMs` is the wall time for ages, `memory` the process's now (where it
+ * goes: RSS beside the main heap and what JavaScript holds outside it; the rest is native —
+ * SQLite, the Workers, the allocator's free lists — and the binary's code).
+ */
+export function renderMetrics(
+  status: ServeStatus,
+  nowMs: number,
+  memory: ProcessMemory = Deno.memoryUsage(),
+): string {
   const out: string[] = [];
   const family: Family = (name, type, help) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -68,6 +79,17 @@ export function renderMetrics(status: ServeStatus, nowMs: number): string {
   out.push(`vigil_up ${status.healthy ? 1 : 0}`);
   family("vigil_uptime_seconds", "gauge", "Seconds since the daemon started.");
   out.push(`vigil_uptime_seconds ${((nowMs - status.startedAt) / 1000).toFixed(3)}`);
+  family("vigil_process_resident_bytes", "gauge", "Resident memory of the daemon (RSS).");
+  out.push(`vigil_process_resident_bytes ${memory.rss}`);
+  family("vigil_process_heap_bytes", "gauge", "The main thread's V8 heap: used and total.");
+  out.push(`vigil_process_heap_bytes{kind="used"} ${memory.heapUsed}`);
+  out.push(`vigil_process_heap_bytes{kind="total"} ${memory.heapTotal}`);
+  family(
+    "vigil_process_external_bytes",
+    "gauge",
+    "Memory the main thread's JavaScript objects hold outside the heap (buffers).",
+  );
+  out.push(`vigil_process_external_bytes ${memory.external}`);
 
   const st = status.store;
   family("vigil_store_events", "gauge", "Events in the store's log (the next seq).");

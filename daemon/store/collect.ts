@@ -10,8 +10,9 @@
  *
  * Promises: `collectGarbage()` never throws; where V8 does not let it collect, it does nothing.
  * On the daemon's main thread only where the pause is bounded and rare: detection's catch-up
- * (`detect/pace.ts`) collects the young generation when memory has grown, and the whole heap
- * once as it turns current; a full collection at any time would pause the collection of events.
+ * (`detect/pace.ts`) collects the young generation when memory has grown, the whole heap at most
+ * every few seconds while the process is over its memory budget, and once as it turns current; a
+ * full collection at any time would pause the collection of events.
  */
 
 import { setFlagsFromString } from "node:v8";

@@ -4,6 +4,10 @@
  * event is reading and decompressing the one block that holds it, never the whole file.
  * Read-only. Mapping reads the table and counts the last block's events, once: a compressed
  * segment is sealed and never grows. Every event returned is checked as `event_frames.ts` says.
+ * A block is decompressed into memory reused by the next (the events returned are decoded from
+ * it, holding none of it): a page of search results spread over the log reads a block per
+ * event, and a fresh 1 MiB buffer each was garbage that the collector, seeing a small heap,
+ * freed late: the daemon's memory rose while auditors searched.
  */
 
 import { StoreDamageError } from "./errors.ts";
@@ -12,10 +16,16 @@ import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, HEADER_SIZE, MIN_PAYLOAD } fro
 import {
   type Block,
   type BlockTable,
-  decompressBlock,
+  decompressBlockInto,
   readBlockTable,
 } from "./segment_compress.ts";
 import type { SegmentEntry } from "./segment_file.ts";
+
+/**
+ * Raw bytes of the last block decompressed, by any map of this thread: each use reads them
+ * synchronously right after `#block` fills them, so none outlives the next.
+ */
+let scratch = new Uint8Array(0);
 
 /** The map of one compressed segment. */
 export class CompressedMap implements SeqMap {
@@ -106,10 +116,14 @@ export class CompressedMap implements SeqMap {
     return out;
   }
 
+  /** Block `b`'s raw bytes, in the shared scratch memory: use them before anything else runs. */
   #block(file: Deno.FsFile, b: Block, index: number): Uint8Array {
     const packed = readAtSync(file, b.compOffset, b.compLength);
+    if (scratch.length < b.rawLength) scratch = new Uint8Array(b.rawLength);
+    const raw = scratch.subarray(0, b.rawLength);
     try {
-      return decompressBlock(packed, { ...b, compOffset: 0 }, index);
+      decompressBlockInto(packed, { ...b, compOffset: 0 }, index, raw, 0);
+      return raw;
     } catch (e) {
       throw new StoreDamageError((e as Error).message, {
         segment: this.entry.name,

@@ -43,6 +43,12 @@ export interface VerifyOptions {
    * never the daemon's main thread, which it would pause. Default false.
    */
   collect?: boolean;
+  /**
+   * Segments read ahead of the one being checked, each in memory of its own; default 2. 0 holds
+   * one segment at a time: for a background run, where memory counts more than overlapping the
+   * reads with the checking.
+   */
+  readAhead?: number;
 }
 
 /** The outcome of a verification. */
@@ -216,10 +222,15 @@ export async function verifyStore(
     let claimPlace: LogPlace = {};
     try {
       // Segment i+1 is read and checked on the workers while segment i's leaves go into the
-      // Merkle tree here; results are still taken strictly in order. Three segments are in
-      // hand at most (the one taken, two read ahead), each in a buffer of its own that the
-      // segment three on reuses, so memory follows the segment size, not the segment count.
-      const buffers = [0, 1, 2].map(() => new SegmentBuffer({ shared: parallel }));
+      // Merkle tree here; results are still taken strictly in order. 1 + readAhead segments
+      // are in hand at most (by default three: the one taken, two read ahead), each in a
+      // buffer of its own that the segment that many on reuses, so memory follows the segment
+      // size, not the segment count.
+      const ahead = Math.max(0, opts.readAhead ?? 2);
+      const buffers = Array.from(
+        { length: ahead + 1 },
+        () => new SegmentBuffer({ shared: parallel }),
+      );
       const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
           buffer: buffers[i % buffers.length]!,
@@ -230,7 +241,7 @@ export async function verifyStore(
       // Segments read ahead, by index; one taken is dropped, so that its leaves (32 bytes an
       // event) do not stay in memory to the end.
       const jobs = new Map<number, Promise<SegmentJob>>(
-        segments.slice(0, 2).map((s, i) => [
+        segments.slice(0, ahead).map((s, i) => [
           i,
           job(s, i),
         ]),
@@ -238,12 +249,13 @@ export async function verifyStore(
       for (const p of jobs.values()) p.catch(() => {});
       for (const [si, entry] of segments.entries()) {
         const isLast = si === segments.length - 1;
-        const current = await jobs.get(si)!;
+        // Not read ahead (readAhead 0): read now, into the one buffer the last one is done with.
+        const current = await (jobs.get(si) ?? job(entry, si));
         jobs.delete(si);
-        if (si + 2 < segments.length) {
-          const p = job(segments[si + 2]!, si + 2);
+        if (ahead > 0 && si + ahead < segments.length) {
+          const p = job(segments[si + ahead]!, si + ahead);
           p.catch(() => {});
-          jobs.set(si + 2, p);
+          jobs.set(si + ahead, p);
         }
         if ("error" in current) {
           throw new Problem(current.error, { segment: entry.name, offset: 0 });

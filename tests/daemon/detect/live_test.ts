@@ -293,3 +293,30 @@ Deno.test("LiveDetection: an engine that cannot go on is a health failure; a reb
     }
   });
 });
+
+Deno.test("LiveDetection stopped during a rebuild saves where it got to; the next start goes on from there", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { checkpointIntervalMs: 0 });
+    const alerts = AlertStore.open(alertsPath(dir));
+    let at: DetectStatus;
+    try {
+      await store.append({ source: "shop-log", events });
+      const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+      // Stopped as soon as it has read part of the log (it gives the event loop turns as it reads).
+      while (live.status().read === 0) await new Promise((r) => setTimeout(r, 0));
+      assertEquals(live.status().state, "rebuilding");
+      await live.stop();
+      at = live.status();
+    } finally {
+      alerts.close();
+      await store.close();
+    }
+    assert(at.read > 0 && at.read < events.length, `stopped after ${at.read} of ${events.length}`);
+    // Its progress is saved: a snapshot at the seq it had reached.
+    assertEquals(at.snapshot?.seq, at.seq);
+    const second = await run(dir);
+    assertEquals(second.last.reason, null, "resumed from the snapshot, not rebuilt");
+    assertEquals(second.last.read, events.length - 1 - at.seq);
+    await assertSameAsDetect(dir);
+  });
+});

@@ -1,9 +1,11 @@
 /**
  * The catch-up's pacing: every record reaches `take` once and in order, feeding stops when told,
- * and a timer set before a long feed fires before it ends (the HTTP server gets its turns).
+ * and a timer set before a long feed fires before it ends (the HTTP server gets its turns); its
+ * garbage is collected as memory grows, the whole heap over the budget (not more often than
+ * every few seconds), and a chunk over the budget leaves the event loop a pause.
  */
 
-import { Pace } from "../../../daemon/detect/pace.ts";
+import { Pace, PACE_BUDGET } from "../../../daemon/detect/pace.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 
 const records = Array.from({ length: 1000 }, (_, i) => i);
@@ -43,4 +45,47 @@ Deno.test("pace: the event loop gets turns during a slow feed", async () => {
     takenWhenTimerFired >= 0 && takenWhenTimerFired < records.length,
     `the timer fired after ${takenWhenTimerFired} of ${records.length}`,
   );
+});
+
+Deno.test("pace: young collections as memory grows, the whole heap over the budget at most every few seconds", async () => {
+  const MiB = 1024 * 1024;
+  let rss = 100 * MiB;
+  let clock = 0;
+  const made: string[] = [];
+  const pace = new Pace({
+    rss: () => rss,
+    collect: (o) => void made.push(o.young ? "young" : "full"),
+    now: () => clock,
+  });
+  const chunk = (): Promise<boolean> => pace.feed(records, () => true, () => true);
+  await chunk(); // the first: from nothing, grown past the headroom
+  assertEquals(made, ["young"]);
+  await chunk(); // no growth since
+  assertEquals(made, ["young"]);
+  rss = PACE_BUDGET + MiB;
+  await chunk();
+  assertEquals(made, ["young", "full"]);
+  clock += 1000;
+  await chunk(); // still over, but one was made a second ago
+  assertEquals(made, ["young", "full"]);
+  clock += 10_000;
+  await chunk();
+  assertEquals(made, ["young", "full", "full"]);
+});
+
+Deno.test("pace: a chunk over the budget gives live work the event loop before the next", async () => {
+  const MiB = 1024 * 1024;
+  const over = new Pace({ rss: () => PACE_BUDGET + MiB, collect: () => {}, now: () => 0 });
+  const under = new Pace({ rss: () => 50 * MiB, collect: () => {}, now: () => 0 });
+  // Timers of live work set as each chunk ends: how many fired before the chunk's feed returned.
+  const firedDuring = async (pace: Pace): Promise<number> => {
+    let fired = 0;
+    let done = false;
+    const p = pace.feed([1], () => true, () => true).then(() => (done = true));
+    for (let k = 0; k < 5; k++) setTimeout(() => !done && fired++, 5 + k);
+    await p;
+    return fired;
+  };
+  assertEquals(await firedDuring(under), 0);
+  assertEquals(await firedDuring(over), 5);
 });

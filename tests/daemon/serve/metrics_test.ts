@@ -137,3 +137,18 @@ Deno.test("a source gauge's HELP is what the source plugins declare it to mean",
   }
   assertMatch(text, /^# HELP vigil_source_only_here Source gauge only_here\.$/m);
 });
+
+Deno.test("/metrics says where the daemon's memory goes: RSS, the main heap, buffers outside it", () => {
+  const board = new StatusBoard({ version: "0.1.0", dataDir: "." });
+  const memory = { rss: 200 << 20, heapTotal: 40 << 20, heapUsed: 30 << 20, external: 12 << 20 };
+  const text = renderMetrics(board.current(), 0, memory);
+  assertMatch(text, new RegExp(`^vigil_process_resident_bytes ${200 << 20}$`, "m"));
+  assertMatch(text, new RegExp(`^vigil_process_heap_bytes\\{kind="used"\\} ${30 << 20}$`, "m"));
+  assertMatch(text, new RegExp(`^vigil_process_heap_bytes\\{kind="total"\\} ${40 << 20}$`, "m"));
+  assertMatch(text, new RegExp(`^vigil_process_external_bytes ${12 << 20}$`, "m"));
+  // Without a figure given, the process's own.
+  const rss = Number(
+    /^vigil_process_resident_bytes (\d+)$/m.exec(renderMetrics(board.current(), 0))?.[1],
+  );
+  assert(rss > 0, "the daemon's own RSS");
+});
