@@ -268,6 +268,10 @@ async function exportFigures(dir: string, data: string, n: number): Promise<Benc
   const from = scaleEvent(first45, n).ts;
   const to = scaleEvent(first45 + Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS), n).ts;
   const outDir = `${dir}/bundle`;
+  // An earlier run's bundle: `vigil export` wants a new or empty directory.
+  await Deno.remove(outDir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   const child = spawnVigil([
     "export",
     "--data",
