@@ -46,13 +46,15 @@ interface FillFigures {
  * Runs the scale benchmark in `dir`; returns its lines. A `dir` that holds the store and
  * `fill.json` of an earlier run with the same `events` is measured again without filling it
  * (its derived files are removed first, so the index build and the first start are whole);
- * `fillOnly` stops after the fill.
+ * `fillOnly` stops after the fill; `exportOnly` measures the export alone.
  */
 export async function benchScale(
   opts: {
     events: number;
     dir: string;
     fillOnly?: boolean;
+    /** Only the export phase (on a filled store): `vigil export` of a range and the writer alone. */
+    exportOnly?: boolean;
     /**
      * At most this long for the first start's background builds, for a store too large to build
      * its derived state inside a run: no `vigil reindex`; `serve` builds the index and detection's
@@ -86,6 +88,11 @@ export async function benchScale(
     ...(fill.reused ? { note: "measured when this store was filled (fill.json)" } : {}),
   });
   if (opts.fillOnly === true) return out;
+  if (opts.exportOnly === true) {
+    // Export adds nothing to the store: it stays fit to be measured again.
+    for (const r of await exportFigures(opts.dir, data, n)) emit(r);
+    return out;
+  }
   await Deno.writeTextFile(
     `${opts.dir}/fill.json`,
     JSON.stringify({ ...fill, reused: undefined, measured: true }) + "\n",
@@ -261,6 +268,10 @@ async function exportFigures(dir: string, data: string, n: number): Promise<Benc
   const from = scaleEvent(first45, n).ts;
   const to = scaleEvent(first45 + Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS), n).ts;
   const outDir = `${dir}/bundle`;
+  // An earlier run's bundle: `vigil export` wants a new or empty directory.
+  await Deno.remove(outDir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
   const child = spawnVigil([
     "export",
     "--data",

@@ -30,6 +30,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     // scale: a directory kept across runs, so that a large store is filled once.
     dir: { type: "string" },
     "fill-only": { type: "boolean" },
+    // scale: the export phase alone, on the store --dir keeps.
+    "export-only": { type: "boolean" },
     // scale: also under intake from real WAL and pgAudit sources, for this many seconds.
     sources: { type: "string" },
     // scale: at most this many seconds for the first start's background builds.
@@ -47,10 +49,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const sourcesSeconds = intFlag(values.sources, "sources");
   const budgetS = intFlag(values.budget, "budget");
   const scaleOnly = keptDir !== undefined || values["fill-only"] === true ||
+    values["export-only"] === true ||
     sourcesSeconds !== undefined || budgetS !== undefined;
   if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
     throw new UsageError(
-      "--dir, --fill-only, --sources and --budget are flags of `vigil bench scale` alone",
+      "--dir, --fill-only, --export-only, --sources and --budget are flags of `vigil bench scale` " +
+        "alone",
     );
   }
   for (const name of names) {
@@ -71,6 +75,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
           events,
           dir,
           fillOnly: values["fill-only"] === true,
+          exportOnly: values["export-only"] === true,
           ...(sourcesSeconds === undefined ? {} : { sources: { seconds: sourcesSeconds } }),
           ...(budgetS === undefined ? {} : { budgetS }),
           log: (r) => print(JSON.stringify(r)),

@@ -91,7 +91,7 @@ export async function collectRange(
     }
     appendLeaves(replay, r.leaves, { count: s.count, stops, chains: r.chains });
     releaseBuffer(r.leaves);
-    await spoolSlice(s, opts.spool, { peek, ev, chain });
+    spoolSlice(s, opts.spool, { peek, ev, chain });
     chain = r.endChain.slice();
   }
   if (!chain || !chainBefore) throw damage(`the log ends before seq ${b}`);
@@ -105,7 +105,7 @@ export async function collectRange(
   }
   if (b === plan.checkpoint.size) checkSigned(plan.checkpoint, replay, chain);
   return {
-    partitions: await opts.spool.finish(),
+    partitions: opts.spool.finish(),
     chainBefore,
     chainAfter: chain,
     frontier,
@@ -114,20 +114,20 @@ export async function collectRange(
 }
 
 /** Hands each event of a checked slice to the spool, with its partition's keys and chains. */
-async function spoolSlice(
+function spoolSlice(
   s: SegmentSlice,
   spool: PartitionSpool,
   ctx: { peek: EventPeek; ev: SpoolEvent; chain: Uint8Array },
-): Promise<void> {
+): void {
   ctx.ev.buf = s.buf;
   ctx.ev.before = ctx.chain;
-  // The loop runs in a plain function, awaited out of only when the spool's pool is used up.
+  // The pool is written out (synchronously) whenever it is used up.
   for (
     let i = spoolUntilFull(s, 0, spool, ctx);
     i < s.count;
     i = spoolUntilFull(s, i, spool, ctx)
   ) {
-    await spool.flush();
+    spool.flush();
   }
   spool.settle();
   ctx.ev.buf = ctx.ev.before = EMPTY; // the segment can go

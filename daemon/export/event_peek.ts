@@ -8,7 +8,7 @@
  * event's JSON took ~3 µs an event here, this ~0.1 µs.
  */
 
-import { intValue } from "./json_tokens.ts";
+import { eventTime, expect, intValue, skipInt } from "../event/event_time.ts";
 
 const SEQ = bytes('{"seq":');
 const TS = bytes(',"ts":');
@@ -55,15 +55,7 @@ export class EventPeek {
 
   /** Just the `ts` of the event in `buf[start..end)`: what finding a time range's seqs needs. */
   ts(buf: Uint8Array, start: number, end: number): number {
-    let at = expect(buf, start, end, SEQ);
-    at = skipInt(buf, at, end);
-    at = expect(buf, at, end, TS);
-    const after = skipInt(buf, at, end);
-    if (after > 0 && (buf[after] === 0x2c || buf[after] === 0x7d)) {
-      const ts = intValue(buf, at, after);
-      if (ts === ts) return ts;
-    }
-    return this.#parse(buf, start, end).ts;
+    return eventTime(buf, start, end);
   }
 
   /** The source string at `at` when plain (no escape, closing quote found), else undefined. */
@@ -106,20 +98,4 @@ export class EventPeek {
 
 function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
-}
-
-/** The offset after `want` at `at`, or -1. */
-function expect(buf: Uint8Array, at: number, end: number, want: Uint8Array): number {
-  if (at < 0 || at + want.length > end) return -1;
-  for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return -1;
-  return at + want.length;
-}
-
-/** The offset after an optional `-` and one or more digits at `at`, or -1. */
-function skipInt(buf: Uint8Array, at: number, end: number): number {
-  if (at < 0) return -1;
-  let i = buf[at] === 0x2d ? at + 1 : at;
-  const digits = i;
-  while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) i++;
-  return i > digits ? i : -1;
 }

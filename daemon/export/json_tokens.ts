@@ -51,23 +51,8 @@ export function skipString(buf: Uint8Array, i: number, end: number): number {
   return -1;
 }
 
-/**
- * The safe integer `buf[s..e)` as JSON.stringify writes one (an optional minus, digits, no
- * leading zero), in one pass; NaN for anything else.
- */
-export function intValue(buf: Uint8Array, s: number, e: number): number {
-  const neg = buf[s] === 0x2d;
-  const from = neg ? s + 1 : s;
-  if (from === e || e - from > 16 || (buf[from] === 0x30 && e - from > 1)) return NaN;
-  let n = 0;
-  for (let i = from; i < e; i++) {
-    const d = buf[i]! - 0x30;
-    if (d < 0 || d > 9) return NaN;
-    n = n * 10 + d;
-  }
-  if (!Number.isSafeInteger(n)) return NaN;
-  return neg ? -n : n;
-}
+/** Read here too; it lives with the event time reader (`event/event_time.ts`). */
+export { intValue } from "../event/event_time.ts";
 
 /**
  * Walks the items of a list of strings and nulls `[…]` at `buf[s..e)`, calling `each` with each

@@ -12,10 +12,12 @@
  */
 
 import { type Checkpoint, readCheckpoints } from "../store/checkpoint.ts";
+import { spanMeets } from "../store/block_times.ts";
 import { SeqReader } from "../store/seq_reader.ts";
 import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
 import { EventPeek } from "./event_peek.ts";
+import { type LogPart, logParts } from "./log_parts.ts";
 import { BODY_AT, CHAIN_AT, scanLog } from "./log_scan.ts";
 
 /** Nothing to export: no checkpoint yet, or no signed event in the asked time range. */
@@ -86,17 +88,40 @@ export async function planExport(
 }
 
 /**
- * The first and last seq in [logStart, end) whose event time is in [lo, hi), or -1s. Every
- * signed event is looked at — a late event may sit anywhere — but only its time is read from
- * its bytes, a run at a time.
+ * The first and last seq in [logStart, end) whose event time is in [lo, hi), or -1s. A late
+ * event may sit anywhere, so every part of the log that may hold one is looked into: the blocks
+ * of compressed segments whose time span (`store/block_times.ts`, checked by verify) meets the
+ * range, and every segment without spans. The first is looked for from the front and the last
+ * from the back, each stopping at the first part that holds one, so what is read is about the
+ * range's two ends, not the store.
  */
 async function seqsInTime(
   dataDir: string,
   r: { lo: number; hi: number; logStart: number; end: number },
 ): Promise<{ first: number; last: number }> {
+  const parts = (await logParts(dataDir, r.logStart, r.end)).filter((p) =>
+    p.times === undefined || spanMeets(p.times, r.lo, r.hi)
+  );
+  let first = -1, last = -1, at = 0;
+  for (; at < parts.length && first < 0; at++) {
+    first = (await inTime(dataDir, parts[at]!, r)).first;
+  }
+  if (first < 0) return { first, last };
+  for (let i = parts.length - 1; i >= at - 1 && last < 0; i--) {
+    last = (await inTime(dataDir, parts[i]!, r)).last;
+  }
+  return { first, last };
+}
+
+/** The first and last seq of `part` whose event time is in [lo, hi), or -1s. */
+async function inTime(
+  dataDir: string,
+  part: LogPart,
+  r: { lo: number; hi: number },
+): Promise<{ first: number; last: number }> {
   let first = -1, last = -1;
   const peek = new EventPeek();
-  for await (const s of scanLog(dataDir, { fromSeq: r.logStart, toSeq: r.end })) {
+  for await (const s of scanLog(dataDir, { fromSeq: part.from, toSeq: part.to })) {
     const dv = new DataView(s.buf.buffer, s.buf.byteOffset, s.buf.byteLength);
     for (let i = 0; i < s.count; i++) {
       const frame = s.frames[i]!;

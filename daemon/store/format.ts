@@ -1,5 +1,5 @@
 /**
- * The data directory's format version: one line, `vigil-data 3`, in `FORMAT`. Each file format
+ * The data directory's format version: one line, `vigil-data 4`, in `FORMAT`. Each file format
  * inside carries its own version too (segment magic `VIGILSG1`, `vigil-checkpoint v1`); this one
  * says which layout of the directory as a whole a release wrote, so that an older release
  * refuses a directory a newer one has changed instead of misreading it, and a newer release
@@ -16,11 +16,13 @@ import { syncDir } from "./segment_writer.ts";
  * The format this release writes and the newest it reads. Format 2 ends every group commit with
  * a commit frame (`frame.ts`), which format 1 readers would take for damage. Format 3 keeps the
  * Merkle node files of levels 6 and up only (`merkle_levels.ts`: the rest is derived from the
- * log), where a format 2 reader would look for `level-00.bin`. It reads formats 1 and 2 as they
- * are (nothing reads a format 2 directory's lower levels), and the writer moves a directory to 3
- * when it opens it, removing those files.
+ * log), where a format 2 reader would look for `level-00.bin`. Format 4 compresses sealed
+ * segments with each block's event time span in the block table (`VIGILSZ2`,
+ * `segment_compress.ts`), whose magic a format 3 reader would take for damage. It reads formats
+ * 1 to 3 as they are (nothing reads a format 2 directory's lower levels; `VIGILSZ1` segments are
+ * read as they are), and the writer moves a directory to 4 when it opens it, removing those files.
  */
-export const DATA_FORMAT = 3;
+export const DATA_FORMAT = 4;
 export const FORMAT_FILE = "FORMAT";
 const LINE = /^vigil-data ([1-9][0-9]{0,5})\n?$/;
 

@@ -7,12 +7,17 @@
  * Merkle leaves and signatures stay over the canonical event bytes unchanged, and one record is
  * reached by decompressing one block.
  *
- * Layout (big-endian): magic `VIGILSZ1` | raw size u64 | block count u32 | per block: raw offset
+ * Layout (big-endian): magic `VIGILSZ2` | raw size u64 | block count u32 | per block: raw offset
  * u64, compressed offset u64, raw length u32, compressed length u32, first seq u64, the chain
- * head before the block (32 bytes) | CRC-32C of everything before it u32 | the blocks, each one
- * zstd frame with its content checksum. With each block's first seq and chain head, `verify`
- * checks blocks on both cores at once, each decompressed where it is checked; the chain heads in
- * the table are not trusted: each must equal the chain the records before it end with.
+ * head before the block (32 bytes), the least and greatest event time in it (f64 µs each,
+ * `block_times.ts`) | CRC-32C of everything before it u32 | the blocks, each one zstd frame with
+ * its content checksum. With each block's first seq and chain head, `verify` checks blocks on
+ * both cores at once, each decompressed where it is checked; the chain heads in the table are not
+ * trusted: each must equal the chain the records before it end with, and each block's time span
+ * must be the one its events have (`verify_packed.ts`). The time spans let an export of a time
+ * range skip every block that cannot hold an event of it (`export/plan.ts`). Files of the first
+ * version (`VIGILSZ1`, entries without the time span) are read as they are: their blocks have no
+ * span, and are looked into.
  *
  * A file is written next to the sealed segment (tmp, fsync, rename, directory fsync), read back
  * and compared byte for byte with the original, and only then is the original removed. A crash
@@ -21,6 +26,7 @@
  */
 
 import zlib from "node:zlib";
+import { eventTimeSpan, type TimeSpan } from "./block_times.ts";
 import { crc32c } from "./crc32c.ts";
 import { log } from "../log.ts";
 import { readAt } from "./file_read.ts";
@@ -28,10 +34,13 @@ import { CHAIN_SIZE, FRAME_EVENT, HEADER_SIZE, scanFrames } from "./frame.ts";
 import { syncDir } from "./segment_writer.ts";
 import { zstdDecompressInto } from "./zstd_into.ts";
 
-export const COMPRESSED_MAGIC = "VIGILSZ1";
+export const COMPRESSED_MAGIC = "VIGILSZ2";
+/** The first version's magic: block entries without their time span. */
+export const COMPRESSED_MAGIC_V1 = "VIGILSZ1";
 /** Raw bytes per block: one record read costs one block's decompression (~1 ms). */
 export const BLOCK_BYTES = 1024 * 1024;
-const ENTRY_BYTES = 64;
+const ENTRY_BYTES = 80;
+const ENTRY_BYTES_V1 = 64;
 const FIXED_BYTES = 8 + 8 + 4;
 /** zstd level 3: about 5.5x on audit events at over 1 GB/s to decompress (measured). */
 const LEVEL = 3;
@@ -46,6 +55,8 @@ export interface Block {
   firstSeq: number;
   /** The chain head before the block's first record (the header's for block 0). */
   prevChain: Uint8Array;
+  /** The least and greatest event time in the block; absent in a file of the first version. */
+  times?: TimeSpan;
 }
 
 /** The table of a compressed segment. */
@@ -58,8 +69,9 @@ export interface BlockTable {
 function planBlocks(
   raw: Uint8Array,
   firstSeq: number,
-): { start: number; end: number; seq: number; chain: Uint8Array }[] {
-  const plan: { start: number; end: number; seq: number; chain: Uint8Array }[] = [];
+): { start: number; end: number; seq: number; chain: Uint8Array; times?: TimeSpan }[] {
+  const plan: { start: number; end: number; seq: number; chain: Uint8Array; times?: TimeSpan }[] =
+    [];
   let start = 0;
   let seq = firstSeq;
   let startSeq = firstSeq;
@@ -80,6 +92,7 @@ function planBlocks(
   if (start < raw.length || plan.length === 0) {
     plan.push({ start, end: raw.length, seq: startSeq, chain: startChain });
   }
+  for (const b of plan) b.times = eventTimeSpan(raw, Math.max(b.start, HEADER_SIZE), b.end);
   return plan;
 }
 
@@ -117,6 +130,8 @@ export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): P
     dv.setUint32(at + 20, parts[i]!.length);
     dv.setBigUint64(at + 24, BigInt(b.seq));
     out.set(b.chain, at + 32);
+    dv.setFloat64(at + 64, b.times!.min);
+    dv.setFloat64(at + 72, b.times!.max);
     out.set(parts[i]!, comp);
     comp += parts[i]!.length;
   });
@@ -130,14 +145,11 @@ export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): P
  */
 export function decodeBlockTable(file: Uint8Array, fileSize: number = file.length): BlockTable {
   if (file.length < FIXED_BYTES + 4) throw new SyntaxError("compressed segment is cut short");
-  const magic = new TextDecoder().decode(file.subarray(0, 8));
-  if (magic !== COMPRESSED_MAGIC) {
-    throw new SyntaxError(`bad compressed segment magic ${JSON.stringify(magic)}`);
-  }
+  const entryBytes = entrySize(file);
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const rawSize = Number(dv.getBigUint64(8));
   const count = dv.getUint32(16);
-  const headLen = FIXED_BYTES + count * ENTRY_BYTES + 4;
+  const headLen = FIXED_BYTES + count * entryBytes + 4;
   if (count === 0 || headLen > file.length || headLen > fileSize) {
     throw new SyntaxError(`compressed segment block table of ${count} blocks does not fit`);
   }
@@ -148,7 +160,7 @@ export function decodeBlockTable(file: Uint8Array, fileSize: number = file.lengt
   let raw = 0;
   let comp = headLen;
   for (let i = 0; i < count; i++) {
-    const at = FIXED_BYTES + i * ENTRY_BYTES;
+    const at = FIXED_BYTES + i * entryBytes;
     const b: Block = {
       rawOffset: Number(dv.getBigUint64(at)),
       compOffset: Number(dv.getBigUint64(at + 8)),
@@ -157,6 +169,9 @@ export function decodeBlockTable(file: Uint8Array, fileSize: number = file.lengt
       firstSeq: Number(dv.getBigUint64(at + 24)),
       prevChain: file.slice(at + 32, at + 32 + CHAIN_SIZE),
     };
+    if (entryBytes === ENTRY_BYTES) {
+      b.times = { min: dv.getFloat64(at + 64), max: dv.getFloat64(at + 72) };
+    }
     if (b.rawOffset !== raw || b.compOffset !== comp || b.compOffset + b.compLength > fileSize) {
       throw new SyntaxError(`compressed segment block ${i} is out of place`);
     }
@@ -170,15 +185,31 @@ export function decodeBlockTable(file: Uint8Array, fileSize: number = file.lengt
   return { rawSize, blocks };
 }
 
+/**
+ * The length of the block table (fixed part, entries, CRC) of the file whose first 20 bytes are
+ * `front`; throws SyntaxError on a magic it does not know.
+ */
+export function blockTableLength(front: Uint8Array): number {
+  const count = new DataView(front.buffer, front.byteOffset, front.byteLength).getUint32(16);
+  return FIXED_BYTES + count * entrySize(front) + 4;
+}
+
+/** The size of a block entry in the table of the file whose front is `file`, by its magic. */
+function entrySize(file: Uint8Array): number {
+  const magic = new TextDecoder().decode(file.subarray(0, 8));
+  if (magic === COMPRESSED_MAGIC) return ENTRY_BYTES;
+  if (magic === COMPRESSED_MAGIC_V1) return ENTRY_BYTES_V1;
+  throw new SyntaxError(`bad compressed segment magic ${JSON.stringify(magic)}`);
+}
+
 /** Reads the block table of an open compressed file, and only it. */
 export async function readBlockTable(file: Deno.FsFile): Promise<BlockTable> {
   const size = (await file.stat()).size;
   const fixed = await readAt(file, 0, FIXED_BYTES);
   if (fixed.length < FIXED_BYTES) throw new SyntaxError("compressed segment is cut short");
-  const count = new DataView(fixed.buffer, fixed.byteOffset).getUint32(16);
-  const headLen = FIXED_BYTES + count * ENTRY_BYTES + 4;
+  const headLen = blockTableLength(fixed);
   if (headLen > size) {
-    throw new SyntaxError(`compressed segment block table of ${count} blocks does not fit`);
+    throw new SyntaxError(`compressed segment block table of ${headLen} bytes does not fit`);
   }
   return decodeBlockTable(await readAt(file, 0, headLen), size);
 }

@@ -20,6 +20,7 @@ import {
 } from "./frame.ts";
 import {
   type Block,
+  blockTableLength,
   compressedPath,
   decodeBlockTable,
   decompressBlock,
@@ -131,8 +132,12 @@ async function packedEnds(file: Deno.FsFile, entry: SegmentEntry): Promise<Ends>
   const front = sparse.subarray(0, Math.min(size, TABLE_PREFIX));
   await readAt(file, 0, front);
   if (size >= 20) {
-    const count = new DataView(sparse.buffer).getUint32(16);
-    const headLen = 20 + count * 64 + 4;
+    let headLen = 0;
+    try {
+      headLen = blockTableLength(sparse);
+    } catch {
+      // A bad magic: decodeBlockTable below says so.
+    }
     if (headLen > front.length && headLen <= size) {
       await readAt(file, front.length, sparse.subarray(front.length, headLen));
     }

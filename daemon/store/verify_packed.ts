@@ -1,13 +1,16 @@
 /**
  * Checking a run of a compressed segment's blocks where the check runs (on a verify Worker, or
  * inline): the blocks are decompressed there, so that both cores share the decompression as
- * they share the hashing, and the run is checked as `checkChunk` checks raw bytes. Offsets in the
- * result are those of the segment's raw bytes, as for an uncompressed segment. The raw bytes go
- * into one buffer kept for the next run (no result refers to it): a run a segment would
- * otherwise leave ~16 MiB of garbage a time that the collector, seeing a small heap, frees late,
- * so a verification's memory grew with the number of segments it checked.
+ * they share the hashing, and the run is checked as `checkChunk` checks raw bytes. Each block's
+ * event time span in the table is recomputed from its events and must match (`block_times.ts`).
+ * Offsets in the result are those of the segment's raw bytes, as for an uncompressed segment.
+ * The raw bytes go into one buffer kept for the next run (no result refers to it): a run a
+ * segment would otherwise leave ~16 MiB of garbage a time that the collector, seeing a small
+ * heap, frees late, so a verification's memory grew with the number of segments it checked.
  */
 
+import { eventTimeSpan, sameSpan } from "./block_times.ts";
+import { HEADER_SIZE } from "./frame.ts";
 import { type Block, decompressBlockInto } from "./segment_compress.ts";
 import { checkChunk, type ChunkResult, type ChunkTask } from "./verify_chunk.ts";
 
@@ -34,6 +37,7 @@ export function checkTask(task: ChunkTask | PackedTask): ChunkResult {
   try {
     for (const { block, index } of task.blocks) {
       decompressBlockInto(task.buf, block, index, raw, block.rawOffset - base);
+      checkTimes(raw, block, index, base);
     }
   } catch (e) {
     return {
@@ -56,4 +60,25 @@ export function checkTask(task: ChunkTask | PackedTask): ChunkResult {
     stop: r.stop.kind === "end" ? r.stop : { ...r.stop, offset: at(r.stop.offset) },
     problem: r.problem ? { ...r.problem, offset: at(r.problem.offset) } : null,
   };
+}
+
+/**
+ * Throws SyntaxError when the table's time span of `block` (decompressed into `raw` at its raw
+ * offset less `base`) is not the one its events have: a span too narrow would let an export of
+ * a time range leave out an event of it.
+ */
+function checkTimes(raw: Uint8Array, block: Block, index: number, base: number): void {
+  if (block.times === undefined) return;
+  const at = block.rawOffset - base;
+  const span = eventTimeSpan(
+    raw,
+    at + (block.rawOffset === 0 ? HEADER_SIZE : 0),
+    at + block.rawLength,
+  );
+  if (!sameSpan(span, block.times)) {
+    throw new SyntaxError(
+      `compressed segment block ${index}: its events' times span [${span.min}, ${span.max}], ` +
+        `its block table says [${block.times.min}, ${block.times.max}]`,
+    );
+  }
 }

@@ -43,6 +43,16 @@ Deno.test("benchScale() fills a kept directory once and measures it later, once"
     const segments = [...Deno.readDirSync(`${dir}/data/segments`)].length;
     assert(segments > 0);
 
+    // The export alone, twice: it adds nothing, so the store stays fit to be measured.
+    for (let i = 0; i < 2; i++) {
+      const exported = await benchScale({ events: 3000, dir, exportOnly: true });
+      assertEquals(exported.map((l) => l.bench), [
+        "scale.fill_rate",
+        "scale.export_rate",
+        "scale.export_rss_high_water",
+      ]);
+    }
+
     const measured = await benchScale({ events: 3000, dir });
     assertEquals(measured[0]!.bench, "scale.fill_rate");
     assertEquals(measured[0]!.value, filled[0]!.value, "the fill's figures are kept, not re-run");

@@ -17,6 +17,8 @@ import { runVigil } from "../../support/cli.ts";
 import { copyDir, makeWritable, patchFile, testEvent, withTempDir } from "../../support/store.ts";
 
 const COMPRESSING = { checkpointIntervalMs: 0, hashWorker: false, compressSealed: true };
+/** Bytes of a block entry in a compressed segment's table (`VIGILSZ2`). */
+const ENTRY = 80;
 
 /** A store of `n` events in segments of about `segBytes`, compressed as they are sealed. */
 async function compressedStore(dir: string, n: number, segBytes: number): Promise<string[]> {
@@ -190,9 +192,9 @@ Deno.test("verify checks a compressed segment's blocks apart and catches a forge
     // the table changed, and the table's CRC made to match.
     const dv = new DataView(file.buffer);
     const count = dv.getUint32(16);
-    const entry1 = 20 + 64;
+    const entry1 = 20 + ENTRY;
     file[entry1 + 32]! ^= 0x01;
-    const tableEnd = 20 + count * 64;
+    const tableEnd = 20 + count * ENTRY;
     dv.setUint32(tableEnd, crc32c(file, 0, tableEnd));
     await Deno.chmod(first!.path, 0o644);
     await Deno.writeFile(first!.path, file);
@@ -200,5 +202,35 @@ Deno.test("verify checks a compressed segment's blocks apart and catches a forge
     assert(!bad.ok, "a forged chain head must be caught");
     assertEquals(bad.problem!.place.segment, first!.name);
     assertMatch(bad.problem!.reason, /chain/);
+  });
+});
+
+Deno.test("verify catches a block's event time span narrowed in its table", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { ...COMPRESSING, maxSegmentBytes: 3 * 1024 * 1024 });
+    for (let i = 0; i < 34_000; i += 500) {
+      const events = Array.from({ length: 500 }, (_, k) => testEvent(i + k));
+      await store.append({ source: "s", events });
+    }
+    await store.close();
+    const [first] = await listSegments(storePaths(dir).segments);
+    assert(first!.compressed);
+    const file = await Deno.readFile(first!.path);
+    const block1 = decodeBlockTable(file).blocks[1]!;
+    assert(block1.times!.min < block1.times!.max, "a block of several event times");
+    // Block 1's greatest time moved down to its least, and the table's CRC made to match: an
+    // export of a range would skip the block where it should read it.
+    const dv = new DataView(file.buffer);
+    const count = dv.getUint32(16);
+    dv.setFloat64(20 + ENTRY + 72, block1.times!.min);
+    const tableEnd = 20 + count * ENTRY;
+    dv.setUint32(tableEnd, crc32c(file, 0, tableEnd));
+    assertEquals(decodeBlockTable(file).blocks[1]!.times!.max, block1.times!.min);
+    await Deno.chmod(first!.path, 0o644);
+    await Deno.writeFile(first!.path, file);
+    const bad = await verifyStore(dir);
+    assert(!bad.ok, "a narrowed time span must be caught");
+    assertEquals(bad.problem!.place.segment, first!.name);
+    assertMatch(bad.problem!.reason, /times span/);
   });
 });
