@@ -1,7 +1,10 @@
 /**
- * The derived search index: a SQLite database beside the log that tells which seqs match a
- * search, for the CLI and the web UI, without reading segments. It holds no copy of any event:
- * the events themselves are read from the log by seq (`search.ts` puts the two together).
+ * The derived search index: a SQLite database beside the log that tells which seqs may match a
+ * search, for the CLI and the web UI, without reading segments. It holds no copy of any event,
+ * nor of its text: the events themselves are read from the log by seq and tested there
+ * (`search.ts` puts the two together). Without text in the filter it answers exactly (but for
+ * rare hash collisions of attributed fields, see `field_keys.ts`); with text, it nominates every
+ * event whose text holds the tokens' trigrams, a superset the log narrows (`schema.ts`).
  *
  * The log is the truth. The index may lag it, lose its tail in a crash (it runs with
  * `synchronous = NORMAL`) or be deleted; the feeder then re-adds from `lastSeq() + 1`, and
@@ -70,8 +73,8 @@ const ROW_WALK_LIMIT = 20_000;
  */
 const ROW_WALK_CHEAP = 1024;
 
-const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
-const EVENT_WIDTH = 9;
+const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key`;
+const EVENT_WIDTH = 8;
 const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
 const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
 const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
@@ -81,8 +84,11 @@ const FIELDS: RowShape = {
   width: 3,
   or: "OR IGNORE",
 };
-/** Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time. */
-const DROP_LIMIT = 16_384;
+/**
+ * Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time, most of it
+ * the full-text table's deletes (~20 µs a row under load).
+ */
+const DROP_LIMIT = 4096;
 
 export class EventIndex {
   readonly path: string;
@@ -143,7 +149,7 @@ export class EventIndex {
       const rowArgs: SQLInputValue[] = [];
       for (const r of fresh) {
         const body = searchableText(r.event);
-        this.#pushRow(eventArgs, r, body);
+        this.#pushRow(eventArgs, r);
         if (body !== undefined) textArgs.push(r.seq, body);
         if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
       }
@@ -169,7 +175,7 @@ export class EventIndex {
   }
 
   /** Binds the events columns of one record, in EVENT_COLUMNS order. */
-  #pushRow(out: SQLInputValue[], r: IndexRecord, body: string | undefined): void {
+  #pushRow(out: SQLInputValue[], r: IndexRecord): void {
     const ev = r.event, names = this.#names;
     out.push(
       r.seq,
@@ -180,7 +186,6 @@ export class EventIndex {
       names.idOrNull(ev.object),
       names.idOrNull(ev.role),
       ev.command === undefined ? null : names.id(foldText(ev.command)),
-      body ?? null,
     );
   }
 
@@ -265,13 +270,16 @@ export class EventIndex {
     return untrustedRanges(this.#db, [lo, hi], claims);
   }
 
-  /** The seqs of matching events, in the filter's order and limit. */
+  /**
+   * The seqs of the events the index nominates (every match; with text, maybe more: see the
+   * module's doc), in the filter's order and limit.
+   */
   seqs(filter: EventFilter): number[] {
     return Array.from(this.iterateSeqs(filter));
   }
 
   /**
-   * The seqs of matching events one at a time, for long results; stop early by breaking out
+   * The seqs of nominated events one at a time, for long results; stop early by breaking out
    * (or `return()`), which ends the statement.
    */
   *iterateSeqs(filter: EventFilter): Generator<number, void, undefined> {
@@ -308,7 +316,10 @@ export class EventIndex {
     return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
   }
 
-  /** How many events match, regardless of the filter's limit. */
+  /**
+   * How many events the index nominates, regardless of the filter's limit: exact without text,
+   * an upper bound with it.
+   */
   count(filter: EventFilter): number {
     let n = 0;
     for (const part of splitByTime(this.#db, compileFilter(filter))) {
