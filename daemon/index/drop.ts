@@ -8,7 +8,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { fieldBlock } from "./field_keys.ts";
+import { FIELD_SHIFT, fieldBlock } from "./field_keys.ts";
 import { firstSeq, tallyDropped } from "./tally.ts";
 import { zonesDropped } from "./zones.ts";
 
@@ -39,8 +39,10 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
         ]
       ) db.prepare(sql).run(from, hi);
       // By block first, the key's head (`field_keys.ts`): a range, not a walk of the table.
-      db.prepare("DELETE FROM fields WHERE block BETWEEN ? AND ? AND seq >= ? AND seq < ?")
-        .run(fieldBlock(from), fieldBlock(hi - 1), from, hi);
+      db.prepare(
+        `DELETE FROM fields WHERE block BETWEEN ? AND ?
+          AND (block << ${FIELD_SHIFT}) + off >= ? AND (block << ${FIELD_SHIFT}) + off < ?`,
+      ).run(fieldBlock(from), fieldBlock(hi - 1), from, hi);
     }
     if (hi === to) {
       tallyDropped(db, to);

@@ -80,7 +80,7 @@ const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", wi
 const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
 const FIELDS: RowShape = {
   table: "fields",
-  columns: "block, key, seq",
+  columns: "block, key, off",
   width: 3,
   or: "OR IGNORE",
 };

@@ -12,7 +12,7 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { CompiledFilter } from "./filter.ts";
-import { fieldKey } from "./field_keys.ts";
+import { FIELD_SHIFT, fieldKey } from "./field_keys.ts";
 import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
 
@@ -20,7 +20,7 @@ import { ftsQuery } from "./text.ts";
 const FIELD_SEQS = `WITH RECURSIVE b(x) AS (
     SELECT min(block) FROM fields
     UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT max(block) FROM fields)
-  ) SELECT seq FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
+  ) SELECT (block << ${FIELD_SHIFT}) + off FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
 
 /** A statement and its parameters. */
 export interface SqlQuery {

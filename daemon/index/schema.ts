@@ -133,10 +133,11 @@ const CREATE = [
   `CREATE INDEX attribution_stmt ON attribution (stmt)`,
   `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
   // The attributed filter fields (filter.ts) of each event, and of each row change those of
-  // its statement, keyed by block of seqs and hash of field and value (`field_keys.ts`).
+  // its statement, keyed by block of seqs and hash of field and value, and the seq's offset in its
+  // block (`field_keys.ts`).
   `CREATE TABLE fields (
-    block INTEGER NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (block, key, seq)
+    block INTEGER NOT NULL, key INTEGER NOT NULL, off INTEGER NOT NULL,
+    PRIMARY KEY (block, key, off)
   ) WITHOUT ROWID`,
   // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
   `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,
