@@ -110,8 +110,19 @@ function conditions(f: CompiledFilter): SqlQuery {
   const params: SQLInputValue[] = [];
   const fts = textMatch(f);
   if (fts !== undefined) {
-    where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
+    // SQLite gathers the candidates of the subquery first: bounded by the part's seqs (a time
+    // window's, see `zones.ts`), FTS5 seeks to them rather than gathering a common term's all.
+    const sub = ["events_text MATCH ?"];
     params.push(fts);
+    if (f.afterSeq !== undefined) {
+      sub.push("rowid > ?");
+      params.push(f.afterSeq);
+    }
+    if (f.beforeSeq !== undefined) {
+      sub.push("rowid < ?");
+      params.push(f.beforeSeq);
+    }
+    where.push(`events.seq IN (SELECT rowid FROM events_text WHERE ${sub.join(" AND ")})`);
   }
   fieldConditions(f, "events.seq", { where, params });
   return { sql: where.join(" AND "), params };
