@@ -58,6 +58,12 @@ export function indexPath(dataDir: string): string {
 export interface IndexRecord {
   seq: number;
   event: AuditEvent;
+  /**
+   * The event's folded searchable text (`searchableText`), null for none, when the reader
+   * folded it already (`log_batches.ts`; `event` may then lack the fields only the text
+   * needs); else `add()` folds it.
+   */
+  text?: string | null;
 }
 
 /**
@@ -148,7 +154,7 @@ export class EventIndex {
       const textArgs: SQLInputValue[] = [];
       const rowArgs: SQLInputValue[] = [];
       for (const r of fresh) {
-        const body = searchableText(r.event);
+        const body = r.text === undefined ? searchableText(r.event) : r.text ?? undefined;
         this.#pushRow(eventArgs, r);
         if (body !== undefined) textArgs.push(r.seq, body);
         if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
