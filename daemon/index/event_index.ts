@@ -67,9 +67,10 @@ export interface IndexRecord {
 }
 
 /**
- * Most events a text search walks row by row, testing each one's text, when its other
- * conditions (role, time…) leave that few and the trigram index holds more candidates; else it
- * walks the candidates newest first. A bounded count of that many costs a few ms.
+ * Most events a text search walks row by row, nominating each for the log to test its text,
+ * when its other conditions (role, time…) leave that few and the trigram index holds more
+ * candidates; else it walks the candidates newest first. A bounded count of that many costs a
+ * few ms, and where the text is common among them, the first page read from the log fills.
  */
 const ROW_WALK_LIMIT = 20_000;
 /**

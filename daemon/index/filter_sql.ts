@@ -33,8 +33,9 @@ export interface SqlQuery {
  * narrows: the index holds each event's trigrams, not its text, so an event it nominates holds
  * every trigram of every token but maybe not the token (and a token shorter than a trigram is not
  * looked at); the search tests the event read from the log (`search.ts`), which decides.
- * - `"rows"` walks `events` (by `seq`, or by an index on the other conditions) and keeps the
- *   rows among the trigram index's candidates: cheap when the other conditions leave few events.
+ * - `"rows"` walks `events` (by `seq`, or by an index on the other conditions) and nominates
+ *   every row, whatever its text: the log tests them (a page of them at a time). Cheap when the
+ *   other conditions leave few events, and when the text is common among them.
  * - `"text"` walks the trigram index's candidates in `seq` order, newest first for `desc`, and
  *   stops at the limit: cheap when the other conditions leave many events, since a page of
  *   matches then lies among the first candidates. Without it, SQLite resolved every trigram
@@ -103,26 +104,18 @@ function fieldConditions(
 
 /**
  * The WHERE conditions of a filter walked from `events` (all but limit and order), "" for
- * none; the text as the set of the trigram index's candidate seqs.
+ * none; with `text`, the text as the set of the trigram index's candidate seqs. SQLite gathers
+ * that set before the walk, all of a common term's candidates whatever the other conditions
+ * (FTS5 cannot seek to a `rowid` bound in a table without positions): for counting, not for
+ * walking a page.
  */
-function conditions(f: CompiledFilter): SqlQuery {
+function conditions(f: CompiledFilter, text: boolean): SqlQuery {
   const where: string[] = [];
   const params: SQLInputValue[] = [];
-  const fts = textMatch(f);
+  const fts = text ? textMatch(f) : undefined;
   if (fts !== undefined) {
-    // SQLite gathers the candidates of the subquery first: bounded by the part's seqs (a time
-    // window's, see `zones.ts`), FTS5 seeks to them rather than gathering a common term's all.
-    const sub = ["events_text MATCH ?"];
+    where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
     params.push(fts);
-    if (f.afterSeq !== undefined) {
-      sub.push("rowid > ?");
-      params.push(f.afterSeq);
-    }
-    if (f.beforeSeq !== undefined) {
-      sub.push("rowid < ?");
-      params.push(f.beforeSeq);
-    }
-    where.push(`events.seq IN (SELECT rowid FROM events_text WHERE ${sub.join(" AND ")})`);
   }
   fieldConditions(f, "events.seq", { where, params });
   return { sql: where.join(" AND "), params };
@@ -156,7 +149,7 @@ function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
 export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
   const fts = drive === "text" ? textMatch(f) : undefined;
   if (fts !== undefined) return textDrivenSql(f, fts);
-  const { sql: where, params } = conditions(f);
+  const { sql: where, params } = conditions(f, false);
   const order = " ORDER BY events.seq " + (f.order === "desc" ? "DESC" : "ASC");
   const limit = f.limit === undefined ? "" : " LIMIT ?";
   if (f.limit !== undefined) params.push(f.limit);
@@ -199,7 +192,7 @@ export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuer
  * filter without text; with text, an upper bound (see {@link Drive}).
  */
 export function countSql(f: CompiledFilter): SqlQuery {
-  const { sql: where, params } = conditions(f);
+  const { sql: where, params } = conditions(f, true);
   return {
     sql: "SELECT count(*) AS n FROM events" + (where === "" ? "" : " WHERE " + where),
     params,

@@ -117,7 +117,7 @@ for (const seed of [1, 2, 3, 4, 5]) {
         if (f.text === undefined) {
           assert.deepEqual(index.seqs(f), seqs(selectEvents(events, f)), where);
           assert.equal(index.count(f), all.length, where);
-        } else assert.equal(index.count(f), nominated.size, where);
+        } else assert.ok(index.count(f) >= all.length, where);
       }
     });
   });

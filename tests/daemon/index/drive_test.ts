@@ -85,7 +85,6 @@ for (const drive of ["rows", "text", "auto"] as const) {
           const tested = got.flat().filter((s) => matchesCompiled(bySeq.get(s)!, c));
           assert.deepEqual(tested, want, where);
           assert.deepEqual(searched(index, events, f), want, where);
-          assert.equal(index.count(f), index.seqs(f).length, where);
           assert.ok(index.count(f) >= want.length, where);
         }
       } finally {
