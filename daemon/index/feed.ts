@@ -302,7 +302,9 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
+      const added = await index.bulkFill(() => catchUp(index, dataDir, store.size));
+      index.vacuum();
+      return added;
     } finally {
       index.close();
     }
