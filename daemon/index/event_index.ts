@@ -25,15 +25,8 @@ import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
-import {
-  countSql,
-  type Drive,
-  hasFieldConditions,
-  narrowSql,
-  selectSql,
-  type SqlQuery,
-  textMatch,
-} from "./filter_sql.ts";
+import { countSql, type Drive, selectSql } from "./filter_sql.ts";
+import { chooseDrive } from "./drive.ts";
 import { endBulkFill, recreate, startBulkFill } from "./schema.ts";
 import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
@@ -65,20 +58,6 @@ export interface IndexRecord {
    */
   text?: string | null;
 }
-
-/**
- * Most events a text search walks row by row, nominating each for the log to test its text,
- * when its other conditions (role, time…) leave that few and the trigram index holds more
- * candidates; else it walks the candidates newest first. A bounded count of that many costs a
- * few ms, and where the text is common among them, the first page read from the log fills.
- */
-const ROW_WALK_LIMIT = 20_000;
-/**
- * Events a walk tests in well under a millisecond or two: that few, the walk is taken without
- * asking the trigram index how many candidates it holds, which costs more where a common term's
- * candidates are dense (tens of ms for a term in half the events).
- */
-const ROW_WALK_CHEAP = 1024;
 
 const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key`;
 const EVENT_WIDTH = 8;
@@ -237,7 +216,7 @@ export class EventIndex {
 
   /**
    * Drops the rows of seqs below `to`, which retention deleted from the log, at most `limit`
-   * seqs' worth in one transaction (a writer blocks while it runs); the search text goes with
+   * seqs' worth in one transaction (a writer blocks while it runs); their trigrams go with
    * them and the tally forgets their blocks, so what is left is still vouched for. Returns
    * whether rows below `to` remain (call again, yielding between). The index then claims seqs
    * from `to` only: searches read anything below it from the log, which holds none of it.
@@ -303,24 +282,8 @@ export class EventIndex {
     }
   }
 
-  /**
-   * The plan of a search (see `Drive`): by the trigram index, unless conditions besides text
-   * and `seq` bounds leave at most ROW_WALK_LIMIT events and the index holds more candidates
-   * than that; two bounded counts tell, the second cut at the first, so neither costs more
-   * than the walk it stands for.
-   */
   #driveFor(f: CompiledFilter): Drive {
-    if (this.#drive !== "auto") return this.#drive;
-    if (textMatch(f) === undefined) return "rows";
-    if (!hasFieldConditions(f)) return "text";
-    const rows = this.#countAtMost(narrowSql(f, "rows", ROW_WALK_LIMIT + 1));
-    if (rows > ROW_WALK_LIMIT) return "text";
-    if (rows <= ROW_WALK_CHEAP) return "rows";
-    return this.#countAtMost(narrowSql(f, "text", rows)) < rows ? "text" : "rows";
-  }
-
-  #countAtMost({ sql, params }: SqlQuery): number {
-    return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
+    return this.#drive === "auto" ? chooseDrive(this.#db, f) : this.#drive;
   }
 
   /**
@@ -361,16 +324,6 @@ export class EventIndex {
       this.#db.exec("COMMIT");
       this.#inserts.clear();
     }
-  }
-
-  /**
-   * Rewrites the file without its free pages: after a bulk fill, the full-text table's segments
-   * merged into one left about a tenth of the file free (a few seconds a million events; the
-   * writer blocks meanwhile, so for `vigil reindex`, not for a daemon).
-   */
-  vacuum(): void {
-    this.#writable("vacuum");
-    this.#db.exec("VACUUM");
   }
 
   /** Drops every indexed event, for a full re-index from the log. */

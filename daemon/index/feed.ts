@@ -302,9 +302,7 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      const added = await index.bulkFill(() => catchUp(index, dataDir, store.size));
-      index.vacuum();
-      return added;
+      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
     } finally {
       index.close();
     }

@@ -3,11 +3,13 @@
  * batch, with each event's folded text, and without the fields only that text needs.
  */
 
+import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { logBatches } from "../../../daemon/index/log_batches.ts";
 import { searchableText } from "../../../daemon/index/text.ts";
 import { SeqReader } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
+import { runVigil } from "../../support/cli.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
 const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
@@ -52,5 +54,31 @@ Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, text
     let none = 0;
     for await (const b of logBatches(dir, 3000, 4000, 512)) none += b.length;
     assertEquals(none, 0, "past the log's end");
+  });
+});
+
+Deno.test("vigil reindex reads a large log on its Worker with the daemon's permissions", async () => {
+  await withTempDir(async (dir) => {
+    // 50k events or more: `feed.ts` reads them on the Worker.
+    const n = 52_000;
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      for (let i = 0; i < n; i += 4000) {
+        const events = Array.from({ length: Math.min(4000, n - i) }, (_, k) => testEvent(i + k));
+        await store.append({ source: "test", events });
+      }
+    } finally {
+      await store.close();
+    }
+    const r = await runVigil(["reindex", "--data", dir]);
+    assertEquals(r.code, 0, r.stderr);
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    try {
+      assertEquals(index.claims(), { first: 0, last: n - 1 });
+      assertEquals(index.count({ role: "carol" }), Math.floor(n / 3));
+      assertEquals(index.seqs({ text: "public.t3", order: "desc", limit: 2 }), [n - 2, n - 7]);
+    } finally {
+      index.close();
+    }
   });
 });
