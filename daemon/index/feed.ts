@@ -31,9 +31,10 @@ import type { SeqRange } from "./tally.ts";
  */
 const CATCH_UP_BATCH = 2048;
 /**
- * Events behind from which a catch-up reads the log on a Worker (`log_batches.ts`), so that
+ * Events behind from which `vigil reindex` reads the log on a Worker (`log_batches.ts`), so that
  * SQLite's inserts and the reading and parsing run on both cores; for fewer, starting a Worker
- * costs more than it saves.
+ * costs more than it saves. Not the daemon's catch-up: the Worker's isolate left the process
+ * ~110 MiB more resident (`bench search` at 1M events), against a memory bound.
  */
 const WORKER_FROM = 50_000;
 /** Most events held in memory for the index before it falls back to reading the log. */
@@ -47,13 +48,14 @@ const MIN_ADD_INTERVAL_MS = 100;
 
 /**
  * Fills `index` with the log's events after its last seq, up to `toSeq`, one batch in memory at
- * a time whatever the gap. Returns how many.
+ * a time whatever the gap (a few with `worker`, read on a Worker). Returns how many.
  */
 async function catchUp(
   index: EventIndex,
   dataDir: string,
   toSeq: number,
   stopped: () => boolean = () => false,
+  opts: { worker?: boolean } = {},
 ): Promise<number> {
   const reader = await SeqReader.open(dataDir);
   const start = await reader.start();
@@ -74,7 +76,7 @@ async function catchUp(
   }
   let added = 0;
   const from = index.lastSeq() + 1;
-  const batches = toSeq - from >= WORKER_FROM
+  const batches = opts.worker && toSeq - from >= WORKER_FROM
     ? logBatches(dataDir, from, toSeq, CATCH_UP_BATCH)
     : reader.scan(from, toSeq, { chunk: CATCH_UP_BATCH });
   for await (const batch of batches) {
@@ -302,7 +304,9 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
+      return await index.bulkFill(() =>
+        catchUp(index, dataDir, store.size, undefined, { worker: true })
+      );
     } finally {
       index.close();
     }
