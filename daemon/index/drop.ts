@@ -1,15 +1,14 @@
 /**
  * Dropping the index rows of events retention deleted from the log: the rows below a seq, a
  * bounded number of seqs a transaction, with their attribution links, attributed fields and row
- * counts, their search text (the FTS5 table is told each
- * row's text before the row goes, as external content requires) and their tally blocks and time zones, so that
+ * counts, their trigrams in the full-text table and their tally blocks and time zones, so that
  * what is left is still vouched for (`tally.ts`) and the index claims seqs from the new start
  * only. Nothing below that start is hidden by this: searches read what the index does not claim
  * from the log, which no longer holds it.
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { fieldBlock } from "./field_keys.ts";
+import { FIELD_SHIFT, fieldBlock } from "./field_keys.ts";
 import { firstSeq, tallyDropped } from "./tally.ts";
 import { zonesDropped } from "./zones.ts";
 
@@ -28,10 +27,8 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
   db.exec("BEGIN IMMEDIATE");
   try {
     if (from < hi) {
-      db.prepare(
-        `INSERT INTO events_text (events_text, rowid, body)
-          SELECT 'delete', seq, body FROM events WHERE seq >= ? AND seq < ? AND body IS NOT NULL`,
-      ).run(from, hi);
+      // Contentless with `contentless_delete` (`schema.ts`): rows go by rowid, text unknown.
+      db.prepare("DELETE FROM events_text WHERE rowid >= ? AND rowid < ?").run(from, hi);
       db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
       // The derived rows of the same events: attribution links, attributed fields, row counts.
       for (
@@ -42,8 +39,10 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
         ]
       ) db.prepare(sql).run(from, hi);
       // By block first, the key's head (`field_keys.ts`): a range, not a walk of the table.
-      db.prepare("DELETE FROM fields WHERE block BETWEEN ? AND ? AND seq >= ? AND seq < ?")
-        .run(fieldBlock(from), fieldBlock(hi - 1), from, hi);
+      db.prepare(
+        `DELETE FROM fields WHERE block BETWEEN ? AND ?
+          AND (block << ${FIELD_SHIFT}) + off >= ? AND (block << ${FIELD_SHIFT}) + off < ?`,
+      ).run(fieldBlock(from), fieldBlock(hi - 1), from, hi);
     }
     if (hi === to) {
       tallyDropped(db, to);

@@ -1,7 +1,10 @@
 /**
- * The derived search index: a SQLite database beside the log that tells which seqs match a
- * search, for the CLI and the web UI, without reading segments. It holds no copy of any event:
- * the events themselves are read from the log by seq (`search.ts` puts the two together).
+ * The derived search index: a SQLite database beside the log that tells which seqs may match a
+ * search, for the CLI and the web UI, without reading segments. It holds no copy of any event,
+ * nor of its text: the events themselves are read from the log by seq and tested there
+ * (`search.ts` puts the two together). Without text in the filter it answers exactly (but for
+ * rare hash collisions of attributed fields, see `field_keys.ts`); with text, it nominates every
+ * event whose text holds the tokens' trigrams, a superset the log narrows (`schema.ts`).
  *
  * The log is the truth. The index may lag it, lose its tail in a crash (it runs with
  * `synchronous = NORMAL`) or be deleted; the feeder then re-adds from `lastSeq() + 1`, and
@@ -22,15 +25,8 @@ import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
-import {
-  countSql,
-  type Drive,
-  hasFieldConditions,
-  narrowSql,
-  selectSql,
-  type SqlQuery,
-  textMatch,
-} from "./filter_sql.ts";
+import { countSql, type Drive, selectSql } from "./filter_sql.ts";
+import { chooseDrive } from "./drive.ts";
 import { endBulkFill, recreate, startBulkFill } from "./schema.ts";
 import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
@@ -55,34 +51,30 @@ export function indexPath(dataDir: string): string {
 export interface IndexRecord {
   seq: number;
   event: AuditEvent;
+  /**
+   * The event's folded searchable text (`searchableText`), null for none, when the reader
+   * folded it already (`log_batches.ts`; `event` may then lack the fields only the text
+   * needs); else `add()` folds it.
+   */
+  text?: string | null;
 }
 
-/**
- * Most events a text search walks row by row, testing each one's text, when its other
- * conditions (role, time…) leave that few and the trigram index holds more candidates; else it
- * walks the candidates newest first. A bounded count of that many costs a few ms.
- */
-const ROW_WALK_LIMIT = 20_000;
-/**
- * Events a walk tests in well under a millisecond or two: that few, the walk is taken without
- * asking the trigram index how many candidates it holds, which costs more where a common term's
- * candidates are dense (tens of ms for a term in half the events).
- */
-const ROW_WALK_CHEAP = 1024;
-
-const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key, body`;
-const EVENT_WIDTH = 9;
+const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key`;
+const EVENT_WIDTH = 8;
 const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
 const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
 const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
 const FIELDS: RowShape = {
   table: "fields",
-  columns: "block, key, seq",
+  columns: "block, key, off",
   width: 3,
   or: "OR IGNORE",
 };
-/** Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time. */
-const DROP_LIMIT = 16_384;
+/**
+ * Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time, most of it
+ * the full-text table's deletes (~20 µs a row under load).
+ */
+const DROP_LIMIT = 4096;
 
 export class EventIndex {
   readonly path: string;
@@ -142,8 +134,8 @@ export class EventIndex {
       const textArgs: SQLInputValue[] = [];
       const rowArgs: SQLInputValue[] = [];
       for (const r of fresh) {
-        const body = searchableText(r.event);
-        this.#pushRow(eventArgs, r, body);
+        const body = r.text === undefined ? searchableText(r.event) : r.text ?? undefined;
+        this.#pushRow(eventArgs, r);
         if (body !== undefined) textArgs.push(r.seq, body);
         if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
       }
@@ -169,7 +161,7 @@ export class EventIndex {
   }
 
   /** Binds the events columns of one record, in EVENT_COLUMNS order. */
-  #pushRow(out: SQLInputValue[], r: IndexRecord, body: string | undefined): void {
+  #pushRow(out: SQLInputValue[], r: IndexRecord): void {
     const ev = r.event, names = this.#names;
     out.push(
       r.seq,
@@ -180,7 +172,6 @@ export class EventIndex {
       names.idOrNull(ev.object),
       names.idOrNull(ev.role),
       ev.command === undefined ? null : names.id(foldText(ev.command)),
-      body ?? null,
     );
   }
 
@@ -225,7 +216,7 @@ export class EventIndex {
 
   /**
    * Drops the rows of seqs below `to`, which retention deleted from the log, at most `limit`
-   * seqs' worth in one transaction (a writer blocks while it runs); the search text goes with
+   * seqs' worth in one transaction (a writer blocks while it runs); their trigrams go with
    * them and the tally forgets their blocks, so what is left is still vouched for. Returns
    * whether rows below `to` remain (call again, yielding between). The index then claims seqs
    * from `to` only: searches read anything below it from the log, which holds none of it.
@@ -265,13 +256,16 @@ export class EventIndex {
     return untrustedRanges(this.#db, [lo, hi], claims);
   }
 
-  /** The seqs of matching events, in the filter's order and limit. */
+  /**
+   * The seqs of the events the index nominates (every match; with text, maybe more: see the
+   * module's doc), in the filter's order and limit.
+   */
   seqs(filter: EventFilter): number[] {
     return Array.from(this.iterateSeqs(filter));
   }
 
   /**
-   * The seqs of matching events one at a time, for long results; stop early by breaking out
+   * The seqs of nominated events one at a time, for long results; stop early by breaking out
    * (or `return()`), which ends the statement.
    */
   *iterateSeqs(filter: EventFilter): Generator<number, void, undefined> {
@@ -288,27 +282,14 @@ export class EventIndex {
     }
   }
 
-  /**
-   * The plan of a search (see `Drive`): by the trigram index, unless conditions besides text
-   * and `seq` bounds leave at most ROW_WALK_LIMIT events and the index holds more candidates
-   * than that; two bounded counts tell, the second cut at the first, so neither costs more
-   * than the walk it stands for.
-   */
   #driveFor(f: CompiledFilter): Drive {
-    if (this.#drive !== "auto") return this.#drive;
-    if (textMatch(f) === undefined) return "rows";
-    if (!hasFieldConditions(f)) return "text";
-    const rows = this.#countAtMost(narrowSql(f, "rows", ROW_WALK_LIMIT + 1));
-    if (rows > ROW_WALK_LIMIT) return "text";
-    if (rows <= ROW_WALK_CHEAP) return "rows";
-    return this.#countAtMost(narrowSql(f, "text", rows)) < rows ? "text" : "rows";
+    return this.#drive === "auto" ? chooseDrive(this.#db, f) : this.#drive;
   }
 
-  #countAtMost({ sql, params }: SqlQuery): number {
-    return Number(this.#db.prepare(sql).get(...params)?.n ?? 0);
-  }
-
-  /** How many events match, regardless of the filter's limit. */
+  /**
+   * How many events the index nominates, regardless of the filter's limit: exact without text,
+   * an upper bound with it.
+   */
   count(filter: EventFilter): number {
     let n = 0;
     for (const part of splitByTime(this.#db, compileFilter(filter))) {

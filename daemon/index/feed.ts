@@ -21,6 +21,7 @@ import { log } from "../log.ts";
 import { SeqReader } from "../store/seq_reader.ts";
 import { type DurableRecord, Store } from "../store/store.ts";
 import { EventIndex, indexPath, IndexUnavailableError } from "./event_index.ts";
+import { logBatches } from "./log_batches.ts";
 import type { SeqRange } from "./tally.ts";
 
 /**
@@ -29,6 +30,13 @@ import type { SeqRange } from "./tally.ts";
  * on a store of 100M events with an index of millions of rows under load).
  */
 const CATCH_UP_BATCH = 2048;
+/**
+ * Events behind from which `vigil reindex` reads the log on a Worker (`log_batches.ts`), so that
+ * SQLite's inserts and the reading and parsing run on both cores; for fewer, starting a Worker
+ * costs more than it saves. Not the daemon's catch-up: the Worker's isolate left the process
+ * ~110 MiB more resident (`bench search` at 1M events), against a memory bound.
+ */
+const WORKER_FROM = 50_000;
 /** Most events held in memory for the index before it falls back to reading the log. */
 const MAX_QUEUED = 200_000;
 /**
@@ -40,13 +48,14 @@ const MIN_ADD_INTERVAL_MS = 100;
 
 /**
  * Fills `index` with the log's events after its last seq, up to `toSeq`, one batch in memory at
- * a time whatever the gap. Returns how many.
+ * a time whatever the gap (a few with `worker`, read on a Worker). Returns how many.
  */
 async function catchUp(
   index: EventIndex,
   dataDir: string,
   toSeq: number,
   stopped: () => boolean = () => false,
+  opts: { worker?: boolean } = {},
 ): Promise<number> {
   const reader = await SeqReader.open(dataDir);
   const start = await reader.start();
@@ -66,7 +75,11 @@ async function catchUp(
     }
   }
   let added = 0;
-  for await (const batch of reader.scan(index.lastSeq() + 1, toSeq, { chunk: CATCH_UP_BATCH })) {
+  const from = index.lastSeq() + 1;
+  const batches = opts.worker && toSeq - from >= WORKER_FROM
+    ? logBatches(dataDir, from, toSeq, CATCH_UP_BATCH)
+    : reader.scan(from, toSeq, { chunk: CATCH_UP_BATCH });
+  for await (const batch of batches) {
     added += index.add(batch);
     // A stop does not wait for a long catch-up: the next start goes on from the index's end.
     if (stopped()) break;
@@ -291,7 +304,9 @@ export async function rebuildIndex(dataDir: string): Promise<number> {
     const index = EventIndex.open(indexPath(dataDir));
     try {
       index.reset();
-      return await index.bulkFill(() => catchUp(index, dataDir, store.size));
+      return await index.bulkFill(() =>
+        catchUp(index, dataDir, store.size, undefined, { worker: true })
+      );
     } finally {
       index.close();
     }

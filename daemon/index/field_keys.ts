@@ -1,18 +1,20 @@
 /**
  * Keys of the attributed filter fields in the index's `fields` table (see `links.ts`): one
  * integer per (field, value) pair, the field's position in {@link ATTRIBUTED_FIELDS} above a
- * 44-bit hash of the value's text, so that a key fits SQLite's 6-byte integer. Those values are
+ * 28-bit hash of the value's text, so that a key fits SQLite's 4-byte integer. Those values are
  * near-unique (a session id, a transaction id), so a dictionary of them as `names` rows cost more
  * than the rows that use them; a hash costs nothing to store and nothing to look up.
  *
- * Promise: equal (field, value) pairs give equal keys. Different pairs may, rarely, collide (two
- * values of 10^8 distinct collide with a given one with odds of about 1 in 10^5): the index then
- * nominates an event that does not match, which every search drops when it tests the event read
- * from the log (`search.ts`); only `EventIndex.count()` may count it.
+ * Promise: equal (field, value) pairs give equal keys. Different pairs may collide, but a lookup
+ * is by block, and another value of the same field in the same block of 65,536 seqs has odds of
+ * about 1 in 4,000 of sharing a key: the index then nominates an event that does not match, which
+ * every search drops when it tests the event read from the log (`search.ts`); only
+ * `EventIndex.count()` may count it.
  *
- * `fields` rows are also keyed by the block of seqs they belong to ({@link FIELD_SHIFT}), first,
- * so that retention deletes the rows of deleted events by a range of the primary key, without a
- * second index by seq; a lookup seeks once per block.
+ * `fields` rows are keyed by the block of seqs they belong to ({@link FIELD_SHIFT}) first, so
+ * that retention deletes the rows of deleted events by a range of the primary key, without a
+ * second index by seq, and a lookup seeks once per block; they hold the seq's offset in its
+ * block ({@link fieldOffset}), two or three bytes where the seq took four.
  */
 
 import { ATTRIBUTED_FIELDS, type AttributedField } from "./filter.ts";
@@ -20,16 +22,22 @@ import { ATTRIBUTED_FIELDS, type AttributedField } from "./filter.ts";
 /** log2 of the seqs of one block of `fields` rows. */
 export const FIELD_SHIFT = 16;
 
-const HASH_BITS = 2 ** 44;
+const HASH_BITS = 2 ** 28;
 
 /** The block of `fields` rows of `seq`. */
 export function fieldBlock(seq: number): number {
   return Math.floor(seq / 2 ** FIELD_SHIFT);
 }
 
+/** The offset of `seq` in its block of `fields` rows. */
+export function fieldOffset(seq: number): number {
+  return seq % 2 ** FIELD_SHIFT;
+}
+
 /**
  * The key of a field's value: 53 bits of cyrb53 over the UTF-16 code units (the value is
- * well-formed already, see `attributedValue`), cut to 44, below the field's number.
+ * well-formed already, see `attributedValue`), cut to 28, below the field's number (at most 5:
+ * the key stays under 2^31).
  */
 export function fieldKey(name: AttributedField, value: string): number {
   let h1 = 0xdeadbeef, h2 = 0x41c6ce57;

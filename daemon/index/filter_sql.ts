@@ -2,7 +2,8 @@
  * Translates a compiled {@link EventFilter} into parameterised SELECTs over the index. Column
  * names come from constants here; every value the user gave is a bound parameter, never SQL
  * text. The semantics are those documented in `filter.ts`, and `matchesCompiled` there must
- * change together with this file.
+ * change together with this file, except for text: the index holds trigrams, not text, so a
+ * text condition here only narrows to events that may match, and the log decides.
  *
  * A text filter can be answered two ways, with the same result (see {@link Drive}); which one
  * is faster depends on how many events each would read, so `EventIndex` chooses per query with
@@ -11,7 +12,7 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { CompiledFilter } from "./filter.ts";
-import { fieldKey } from "./field_keys.ts";
+import { FIELD_SHIFT, fieldKey } from "./field_keys.ts";
 import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
 
@@ -19,7 +20,7 @@ import { ftsQuery } from "./text.ts";
 const FIELD_SEQS = `WITH RECURSIVE b(x) AS (
     SELECT min(block) FROM fields
     UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT max(block) FROM fields)
-  ) SELECT seq FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
+  ) SELECT (block << ${FIELD_SHIFT}) + off FROM fields WHERE block IN (SELECT x FROM b) AND key = ?`;
 
 /** A statement and its parameters. */
 export interface SqlQuery {
@@ -28,9 +29,13 @@ export interface SqlQuery {
 }
 
 /**
- * How a SELECT with a text condition finds its events:
- * - `"rows"` walks `events` (by `seq`, or by an index on the other conditions) and tests each
- *   row's text with `instr()` alone: cheap when the other conditions leave few events.
+ * How a SELECT with a text condition finds its events. Either way the text condition only
+ * narrows: the index holds each event's trigrams, not its text, so an event it nominates holds
+ * every trigram of every token but maybe not the token (and a token shorter than a trigram is not
+ * looked at); the search tests the event read from the log (`search.ts`), which decides.
+ * - `"rows"` walks `events` (by `seq`, or by an index on the other conditions) and nominates
+ *   every row, whatever its text: the log tests them (a page of them at a time). Cheap when the
+ *   other conditions leave few events, and when the text is common among them.
  * - `"text"` walks the trigram index's candidates in `seq` order, newest first for `desc`, and
  *   stops at the limit: cheap when the other conditions leave many events, since a page of
  *   matches then lies among the first candidates. Without it, SQLite resolved every trigram
@@ -51,18 +56,6 @@ export function hasFieldConditions(f: CompiledFilter): boolean {
     f.command !== undefined ||
     f.from !== undefined ||
     f.to !== undefined;
-}
-
-/**
- * Appends the exact substring test of every token. The trigram lookup only narrows; this is
- * what decides, and the only test for tokens too short to have a trigram. Both sides are folded
- * already; a NULL body (an event without searchable text) fails it, as textMatches() does.
- */
-function textConditions(f: CompiledFilter, where: string[], params: SQLInputValue[]): void {
-  for (const tok of f.tokens) {
-    where.push("instr(events.body, ?) > 0");
-    params.push(tok);
-  }
 }
 
 /** Appends every condition but text; `seq` bounds go on `seqColumn`. */
@@ -111,17 +104,19 @@ function fieldConditions(
 
 /**
  * The WHERE conditions of a filter walked from `events` (all but limit and order), "" for
- * none. `match` adds the trigram lookup as a set of candidate seqs.
+ * none; with `text`, the text as the set of the trigram index's candidate seqs. SQLite gathers
+ * that set before the walk, all of a common term's candidates whatever the other conditions
+ * (FTS5 cannot seek to a `rowid` bound in a table without positions): for counting, not for
+ * walking a page.
  */
-function conditions(f: CompiledFilter, match: boolean): SqlQuery {
+function conditions(f: CompiledFilter, text: boolean): SqlQuery {
   const where: string[] = [];
   const params: SQLInputValue[] = [];
-  const fts = match ? textMatch(f) : undefined;
+  const fts = text ? textMatch(f) : undefined;
   if (fts !== undefined) {
     where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
     params.push(fts);
   }
-  textConditions(f, where, params);
   fieldConditions(f, "events.seq", { where, params });
   return { sql: where.join(" AND "), params };
 }
@@ -133,7 +128,6 @@ function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
   // On the FTS rowid, so that a page's bound seeks in the trigram index instead of walking
   // candidates down to it.
   fieldConditions(f, "events_text.rowid", { where, params });
-  textConditions(f, where, params);
   const dir = f.order === "desc" ? "DESC" : "ASC";
   const limit = f.limit === undefined ? "" : " LIMIT ?";
   if (f.limit !== undefined) params.push(f.limit);
@@ -148,8 +142,8 @@ function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
 }
 
 /**
- * SELECT of the seqs of matching events, in order, limited, driven as `drive` says (default
- * `"rows"`; see {@link Drive}). Walking rows, the seqs come from an index on the conditions
+ * SELECT of the seqs of the events the index nominates, in order, limited, driven as `drive`
+ * says (default `"rows"`; see {@link Drive}). Walking rows, the seqs come from an index on the conditions
  * without reading rows where the conditions allow it.
  */
 export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
@@ -193,7 +187,10 @@ export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuer
   return { sql: `SELECT count(*) AS n FROM (SELECT 1 FROM ${from}${cond} LIMIT ?)`, params };
 }
 
-/** SELECT of the number of matching events; limit and order do not apply. */
+/**
+ * SELECT of the number of events the index nominates; limit and order do not apply. Exact for a
+ * filter without text; with text, an upper bound (see {@link Drive}).
+ */
 export function countSql(f: CompiledFilter): SqlQuery {
   const { sql: where, params } = conditions(f, true);
   return {

@@ -13,7 +13,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { CoverageJoin, type CoverageLink } from "../coverage/join.ts";
 import type { AuditEvent } from "../event/model.ts";
-import { fieldBlock, fieldKey } from "./field_keys.ts";
+import { fieldBlock, fieldKey, fieldOffset } from "./field_keys.ts";
 import { ATTRIBUTED_FIELDS, attributedValue } from "./filter.ts";
 
 /** Keys in `meta`: the join's pending state, and the last seq fed into that state. */
@@ -55,7 +55,7 @@ export class AttributionLinks {
    * Feeds events to the join (those it has not taken in yet) and stores the links, the
    * attributed filter fields of each event (its own, and a row change's statement's) and, every
    * {@link SAVE_EVERY} events, the join's state. Returns the `fields` rows to insert as flat
-   * (block, key, seq) triples (`field_keys.ts`); the caller inserts them with `INSERT OR IGNORE`.
+   * (block, key, offset) triples (`field_keys.ts`); the caller inserts them with `INSERT OR IGNORE`.
    */
   add(records: readonly { seq: number; event: AuditEvent }[]): number[] {
     const join = this.#join ??= this.#load();
@@ -63,7 +63,7 @@ export class AttributionLinks {
     const addFields = (ev: AuditEvent, seq: number): void => {
       for (const name of ATTRIBUTED_FIELDS) {
         const v = attributedValue(ev, name);
-        if (v !== undefined) fields.push(fieldBlock(seq), fieldKey(name, v), seq);
+        if (v !== undefined) fields.push(fieldBlock(seq), fieldKey(name, v), fieldOffset(seq));
       }
     };
     const links: CoverageLink[] = [];

@@ -1,7 +1,7 @@
 /**
  * A re-check of the search index against the log while `serve` runs, row by row: it reads the
  * log a chunk of seqs at a time and compares every row the index holds for those seqs — time,
- * source, kind, database, object, role, folded command and searchable text — with what the
+ * source, kind, database, object, role and folded command — with what the
  * indexer would write for the logged event, and finds rows missing or added; and the zones that
  * turn a time window into seq ranges (`zones.ts`): each must span the times of its logged events
  * and be no wider than the width searches assume, or a search through it would miss them (its
@@ -12,7 +12,8 @@
  * Promises: read-only, through a connection of its own (the writer goes on); memory is one chunk
  * of events and their rows whatever the log's size; `pace` is awaited after each chunk, so the
  * caller bounds the rate of reads; seqs before the log's start (retention) and after `upTo` are
- * not looked at. It does not look inside the full-text table's own index.
+ * not looked at. It does not look inside the full-text table: it nominates only, and every
+ * search tests the text of what it nominates against the log.
  */
 
 import { DatabaseSync } from "node:sqlite";
@@ -21,7 +22,7 @@ import { SeqReader } from "../store/seq_reader.ts";
 import { indexPath } from "./event_index.ts";
 import { SCHEMA_VERSION, storedVersion } from "./schema.ts";
 import type { SeqRange } from "./tally.ts";
-import { foldText, searchableText } from "./text.ts";
+import { foldText } from "./text.ts";
 import { ZONE_SIZE } from "./zones.ts";
 
 /** Seqs compared at a time. */
@@ -62,7 +63,6 @@ type Row = readonly [
   object: string | null,
   role: string | null,
   command: string | null,
-  body: string | null,
 ];
 
 /** The row the indexer writes for `ev` (`EventIndex.add`). */
@@ -76,7 +76,6 @@ function expectedRow(ev: AuditEvent): Row {
     ev.object ?? null,
     ev.role ?? null,
     ev.command === undefined ? null : foldText(ev.command),
-    searchableText(ev) ?? null,
   ];
 }
 
@@ -86,8 +85,7 @@ const ROWS_SQL = `SELECT e.seq AS seq, e.ts AS ts,
     (SELECT value FROM names WHERE id = e.db) AS db,
     (SELECT value FROM names WHERE id = e.object) AS object,
     (SELECT value FROM names WHERE id = e.role) AS role,
-    (SELECT value FROM names WHERE id = e.command_key) AS command,
-    e.body AS body
+    (SELECT value FROM names WHERE id = e.command_key) AS command
   FROM events e WHERE e.seq >= ? AND e.seq < ? ORDER BY e.seq`;
 
 /**
@@ -134,7 +132,6 @@ export async function recheckIndex(
           r.object,
           r.role,
           r.command,
-          r.body,
         ] as unknown as Row;
         held.set(Number(r.seq), row);
       }

@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;
@@ -74,25 +74,26 @@ export function startBulkFill(db: DatabaseSync): void {
 
 /**
  * `events` holds what search needs and nothing else: `seq`, the event time and the filter
- * columns. No copy of the event: whatever is shown of an event is read from the log by seq
- * (`store/seq_reader.ts`), so the index can only nominate events, never say what they hold.
- * The name columns hold ids of `names` (see `names.ts`): `command_key` that of the command folded
- * by `foldText` (see `text.ts` for why folding happens in JavaScript). `body` is the folded
- * searchable text, NULL for an event with nothing to search.
+ * columns. No copy of the event, nor of its text: whatever is shown of an event is read from the
+ * log by seq (`store/seq_reader.ts`), so the index can only nominate events, never say what they
+ * hold. The name columns hold ids of `names` (see `names.ts`): `command_key` that of the command
+ * folded by `foldText` (see `text.ts` for why folding happens in JavaScript).
  *
- * `events_text` is an external-content FTS5 table over `events.body`, `rowid = seq`. External
- * content stores the folded text once, in `events`, where `instr()` reads it both to decide
- * tokens shorter than a trigram and to verify trigram hits. A contentless table would need the
- * text stored apart anyway for that, and a regular one would store it twice. The index is
- * written only by `add()` (in the same transaction as the row) and dropped whole by a reset, so
- * it cannot drift from its content. Statements are attacker-controlled, which is why queries
- * are built from quoted trigrams (see `ftsQuery`) and bound as one parameter.
+ * `events_text` is a contentless FTS5 table (`content = ''`) of each event's folded searchable
+ * text, `rowid = seq`: it keeps the trigram index and not the text, which is half the bytes of an
+ * index that stored the text. So a text condition in SQL only narrows (every trigram of every
+ * token is in the event's text), and tokens shorter than a trigram do not narrow at all: the
+ * search reads the candidates from the log and tests the text there (`search.ts`), which decides.
+ * `contentless_delete = 1` lets retention delete the rows of deleted events by rowid (it needs
+ * `columnsize`, a few bytes an event). The table is written only by `add()` (in the same
+ * transaction as the row). Statements are attacker-controlled, which is why queries are built from
+ * quoted trigrams (see `ftsQuery`) and bound as one parameter.
  *
  * The trigram tokenizer gives substring semantics that `String.includes` mirrors; the text is
- * folded already, hence `case_sensitive 1`. `detail = none` and `columnsize = 0` drop positions
- * and document sizes, which substring lookup by single trigrams does not need, roughly halving
- * insert cost and size; phrase queries are then unavailable, so `ftsQuery` ANDs single trigrams,
- * a superset that `instr()` narrows to the exact answer.
+ * folded already, hence `case_sensitive 1`. `detail = none` drops positions, which substring
+ * lookup by single trigrams does not need, roughly halving insert cost and size; phrase queries
+ * are then unavailable, so `ftsQuery` ANDs single trigrams, a superset that the log narrows to
+ * the exact answer.
  *
  * Secondary indexes: see {@link SECONDARY_INDEXES}.
  *
@@ -120,23 +121,23 @@ const CREATE = [
     db INTEGER,
     object INTEGER,
     role INTEGER,
-    command_key INTEGER,
-    body TEXT
+    command_key INTEGER
   )`,
   ...SECONDARY_INDEXES,
   `CREATE VIRTUAL TABLE events_text USING fts5(
-    body, content = 'events', content_rowid = 'seq',
-    tokenize = 'trigram case_sensitive 1', detail = none, columnsize = 0
+    body, content = '', contentless_delete = 1,
+    tokenize = 'trigram case_sensitive 1', detail = none
   )`,
   // Attribution (`links.ts`): row change → statement message, statement message → pgAudit line.
   `CREATE TABLE attribution (seq INTEGER PRIMARY KEY, stmt INTEGER NOT NULL)`,
   `CREATE INDEX attribution_stmt ON attribution (stmt)`,
   `CREATE TABLE logged (stmt INTEGER PRIMARY KEY, line INTEGER NOT NULL)`,
   // The attributed filter fields (filter.ts) of each event, and of each row change those of
-  // its statement, keyed by block of seqs and hash of field and value (`field_keys.ts`).
+  // its statement, keyed by block of seqs and hash of field and value, and the seq's offset in its
+  // block (`field_keys.ts`).
   `CREATE TABLE fields (
-    block INTEGER NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL,
-    PRIMARY KEY (block, key, seq)
+    block INTEGER NOT NULL, key INTEGER NOT NULL, off INTEGER NOT NULL,
+    PRIMARY KEY (block, key, off)
   ) WITHOUT ROWID`,
   // pgAudit's row count (`rows`) of the events that have one, for `minRows`.
   `CREATE TABLE row_counts (seq INTEGER PRIMARY KEY, rows INTEGER NOT NULL)`,

@@ -88,7 +88,10 @@ export async function* searchLog(
   }
 }
 
-/** How many events match, limit aside: the index counts where it can, the log elsewhere. */
+/**
+ * How many events match, limit aside: the index counts where it can (a filter without text), the
+ * log elsewhere, and tests the index's candidates of a text filter against the log.
+ */
 export async function countMatches(
   src: SearchSources,
   filter: EventFilter,
@@ -97,8 +100,15 @@ export async function countMatches(
   const f = compileFilter({ ...filter, limit: undefined });
   let n = 0;
   for (const part of await plan(src, f, opts)) {
-    if (part.via === "index") {
+    if (part.via === "index" && f.tokens.length === 0) {
       n += src.index!.count({ ...bare(filter), afterSeq: part.from - 1, beforeSeq: part.to });
+    } else if (part.via === "index") {
+      // The index holds trigrams, not text: its candidates are tested against the log.
+      const stats = { scanned: 0, dropped: 0 };
+      const run = { page: opts.page ?? PAGE, remaining: Infinity, stats };
+      for await (const batch of indexPart(src, f, { ...part, conditions: bare(filter) }, run)) {
+        n += batch.length;
+      }
     } else {
       for await (const batch of scanPart(src.reader, f, part, { scanned: 0, dropped: 0 })) {
         n += batch.length;

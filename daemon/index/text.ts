@@ -1,6 +1,6 @@
 /**
- * Text search semantics shared by the SQLite index and the in-memory matcher, so that both
- * answer a `text` filter identically.
+ * Text search semantics shared by the SQLite index and the in-memory matcher: the index's trigrams
+ * nominate every event the matcher would select for a `text` filter, and the matcher decides.
  *
  * An event's searchable text is its `statement`, `error`, the values of its `params` and of its
  * row images (`old_row`, `new_row`: each column's text, not the column names), `raw` when the
@@ -8,9 +8,9 @@
  * `token` that posted it, each distinct value once, joined by newlines. A query is split on white
  * space into tokens; an event matches when every token is a substring of its searchable text
  * after both are folded by {@link foldText}. Case folding happens here, in JavaScript, on both
- * sides: the index stores folded text and SQLite compares bytes, so no SQLite collation or
- * tokenizer folding (ASCII-only `lower()`, Unicode-version-dependent FTS5 folding) can make the
- * two disagree.
+ * sides: the index stores trigrams of folded text and SQLite compares bytes, so no SQLite
+ * collation or tokenizer folding (ASCII-only `lower()`, Unicode-version-dependent FTS5 folding)
+ * can make the two disagree.
  */
 
 import type { AuditEvent, JsonObject } from "../event/model.ts";
@@ -64,7 +64,7 @@ const MAX_TRIGRAMS = 12;
  * The distinct trigrams (three code points) of a token that the index can look up, at most
  * {@link MAX_TRIGRAMS} spread over its length. Tokens shorter than three code points have none,
  * and trigrams holding a NUL are left out because SQLite ends an FTS5 query string there. Any
- * subset works: the index only narrows the candidates, `instr()` decides.
+ * subset works: the index only narrows the candidates, the event read from the log decides.
  */
 export function tokenTrigrams(tok: string): string[] {
   const cps = Array.from(tok);

@@ -2,6 +2,7 @@
 
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { EventIndex, type IndexRecord } from "../../../daemon/index/event_index.ts";
+import { compileFilter, type EventFilter, matchesCompiled } from "../../../daemon/index/filter.ts";
 
 /** Base time of the fixtures: 2024-01-01T00:00:00Z in µs. */
 export const T0 = 1_704_067_200_000_000;
@@ -56,6 +57,41 @@ export async function withIndex<T>(
       index.close();
     }
   });
+}
+
+/**
+ * What a search through `index` answers (as `search.ts` does with the log): the seqs the index
+ * nominates, each tested against its event in `events`, keyset-paged until the limit is filled.
+ * The index holds trigrams, not text, so with text it may nominate more than match.
+ */
+export function searched(
+  index: EventIndex,
+  events: readonly AuditEvent[],
+  f: EventFilter,
+): number[] {
+  const c = compileFilter(f);
+  const bySeq = new Map(events.map((e) => [e.seq, e]));
+  const out: number[] = [];
+  const limit = f.limit ?? Infinity;
+  const bounds: { afterSeq?: number; beforeSeq?: number } = {};
+  if (f.afterSeq !== undefined) bounds.afterSeq = f.afterSeq;
+  if (f.beforeSeq !== undefined) bounds.beforeSeq = f.beforeSeq;
+  while (out.length < limit) {
+    const left = limit - out.length;
+    const page = index.seqs({
+      ...f,
+      ...bounds,
+      ...(Number.isFinite(left) ? { limit: left } : { limit: undefined }),
+    });
+    for (const s of page) {
+      const ev = bySeq.get(s);
+      if (ev !== undefined && matchesCompiled(ev, c)) out.push(s);
+    }
+    if (!Number.isFinite(left) || page.length < left) break;
+    if (c.order === "desc") bounds.beforeSeq = page[page.length - 1]!;
+    else bounds.afterSeq = page[page.length - 1]!;
+  }
+  return out;
 }
 
 export { prng } from "../../support/random.ts";

@@ -26,10 +26,10 @@ function tamper(dir: string): void {
     db.prepare("UPDATE events SET role = ? WHERE seq = 100").run(alice);
     // seq 17000: gone.
     db.exec("DELETE FROM events WHERE seq = 17000");
-    // seq 500: its text changed with the triggers out of the way.
+    // seq 500: its command changed with the triggers out of the way.
     db.exec("DROP TRIGGER events_edited");
     db.exec("DROP TRIGGER events_deleted");
-    db.exec("UPDATE events SET body = 'nothing to see' WHERE seq = 500");
+    db.exec("UPDATE events SET command_key = NULL WHERE seq = 500");
     db.exec("UPDATE tally SET edits = 0");
     db.exec("UPDATE tally SET rows = rows + 1 WHERE block = 1");
   } finally {

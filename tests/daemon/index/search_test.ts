@@ -88,7 +88,8 @@ Deno.test("searchLog() answers as selectEvents() over the log, index caught up, 
       const behind = await search(dir, f, { page: 16 });
       assert.deepEqual(behind.seqs, want, `index behind: ${where}`);
       assert.ok(behind.stats.scanned <= 300, `only the tail is scanned: ${where}`);
-      assert.equal(behind.stats.dropped, 0);
+      // Only text, which the index holds as trigrams, has candidates that the log refuses.
+      if (f.text === undefined) assert.equal(behind.stats.dropped, 0, where);
       assert.deepEqual((await search(dir, f, { index: false })).seqs, want, `no index: ${where}`);
       const { limit: _, ...all } = f;
       const n = await countMatches({ index: null, reader: await SeqReader.open(dir) }, all);
