@@ -37,8 +37,19 @@ const CATCH_UP_BATCH = 2048;
  * ~110 MiB more resident (`bench search` at 1M events), against a memory bound.
  */
 const WORKER_FROM = 50_000;
-/** Most events held in memory for the index before it falls back to reading the log. */
-const MAX_QUEUED = 200_000;
+/**
+ * Most events held in memory for the index before it falls back to reading the log. Each holds
+ * its event (row images and all, ~1 KiB and more), so the bound is one of memory: past it the
+ * queue is let go and the log, which has the same events, is read instead.
+ */
+const MAX_QUEUED = 32_768;
+/**
+ * The same while catching up from the log. A catch-up of millions of events takes minutes, and
+ * everything stored meanwhile would wait in the queue (200k events took the daemon's heap from 40
+ * to over 200 MiB under a WAL and a pgAudit source): past two batches the queue is let go, and
+ * the next catch-up reads those events from the log, from the page cache as a rule.
+ */
+const MAX_QUEUED_CATCHING_UP = 2 * CATCH_UP_BATCH;
 /**
  * Least time between two index transactions while batches keep landing: a transaction has a
  * fixed cost (~3 ms under load here, its commit and now and then a checkpoint) on the thread
@@ -116,6 +127,8 @@ export interface IndexFeed {
   drain(): Promise<void>;
   /** Durable events the index does not hold yet. */
   lag(): number;
+  /** Durable events held in memory until the index takes them (the rest it reads from the log). */
+  queued(): number;
   /**
    * Drops the rows of seqs below `to`, which retention has deleted (or is about to delete)
    * from the log; resolves once they are gone.
@@ -167,6 +180,7 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
   let dropTo = 0;
   let droppedTo = 0;
   let lastAdd = -Infinity;
+  let catching = false;
   const work = async (): Promise<void> => {
     // Yield first, so that the store's commit that queued this batch finishes undisturbed.
     await new Promise((r) => setTimeout(r, 0));
@@ -190,12 +204,15 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
         overflowed = false;
         queue = [];
         queued = 0;
+        catching = true;
         try {
           const added = await catchUp(index, store.dataDir, store.size, () => stopping);
           if (added > 0) log("info", "search index caught up from the log", { events: added });
         } catch (e) {
           // Searches read what the index lacks from the log; the next batch tries again.
           log("warn", "search index could not catch up from the log", { error: String(e) });
+        } finally {
+          catching = false;
         }
         continue;
       }
@@ -249,8 +266,12 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
   let stopping = false;
   store.onDurable((records) => {
     if (!open) return;
-    if (queued + records.length > MAX_QUEUED) overflowed = true;
-    else {
+    if (queued + records.length > (catching ? MAX_QUEUED_CATCHING_UP : MAX_QUEUED)) {
+      // Let go now, not when the loop gets to it: the log has these events.
+      overflowed = true;
+      queue = [];
+      queued = 0;
+    } else if (!overflowed) {
       queue.push(records);
       queued += records.length;
     }
@@ -272,6 +293,7 @@ export function attachIndex(store: Store): Promise<IndexFeed> {
     },
     drain,
     lag: () => Math.max(0, store.size - 1 - index.lastSeq()),
+    queued: () => queued,
     dropBefore: async (to: number) => {
       if (!open || to <= dropTo) return;
       dropTo = to;

@@ -94,6 +94,37 @@ Deno.test("a stop during the catch-up with batches queued leaves no gap: the nex
   });
 });
 
+Deno.test("what is stored during a catch-up is held in memory only up to two batches; the index still gets every event", async () => {
+  await withTempDir(async (dir) => {
+    await storeOf(dir, 120_000);
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      const feed = await attachIndex(store);
+      // 20,000 events stored while the catch-up of 120,000 runs: far past the bound.
+      let most = 0;
+      for (let i = 0; i < 20; i++) {
+        const from = 120_000 + i * 1000;
+        await store.append({
+          source: "s",
+          events: Array.from({ length: 1000 }, (_, k) => testEvent(from + k)),
+        });
+        most = Math.max(most, feed.queued());
+      }
+      assert(most <= 2 * 2048, `${most} events held in memory`);
+      await feed.drain();
+      assertEquals(feed.lag(), 0);
+      assertEquals(feed.queued(), 0);
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    assertEquals(index.lastSeq(), 139_999);
+    assertEquals(index.untrusted(0, 140_000), []);
+    index.close();
+  });
+});
+
 Deno.test("an index with rows edited by hand is rebuilt from the log when attached, and vigil verify names it", async () => {
   await withTempDir(async (dir) => {
     await storeOf(dir, 3_000);
