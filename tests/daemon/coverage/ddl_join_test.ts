@@ -1,3 +1,9 @@
+/**
+ * The DDL half of the coverage join judges an entry once its own database's clocks pass it, while
+ * it skips the walk over pending entries when none can be due: per database, across a save and
+ * load, and past the pending bound.
+ */
+
 import { DdlJoin, type DdlJudging } from "../../../daemon/coverage/ddl_join.ts";
 import type { CoverageFinding } from "../../../daemon/coverage/finding.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
