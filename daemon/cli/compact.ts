@@ -7,7 +7,7 @@
 
 import { print } from "../log.ts";
 import { listSegments } from "../store/segment_file.ts";
-import { compressSealedSegment } from "../store/segment_compress.ts";
+import { compressSealedSegment } from "../store/compress_file.ts";
 import { Store } from "../store/store.ts";
 import { storePaths } from "../store/store_open.ts";
 import { noRest, parseFlags, required } from "./args.ts";

@@ -28,10 +28,8 @@
 import zlib from "node:zlib";
 import { eventTimeSpan, type TimeSpan } from "./block_times.ts";
 import { crc32c } from "./crc32c.ts";
-import { log } from "../log.ts";
 import { readAt } from "./file_read.ts";
 import { CHAIN_SIZE, FRAME_EVENT, HEADER_SIZE, scanFrames } from "./frame.ts";
-import { syncDir } from "./segment_writer.ts";
 import { zstdDecompressInto } from "./zstd_into.ts";
 
 export const COMPRESSED_MAGIC = "VIGILSZ2";
@@ -65,61 +63,118 @@ export interface BlockTable {
   blocks: Block[];
 }
 
-/** Splits `raw` at record boundaries into blocks of about BLOCK_BYTES, with their first seqs. */
-function planBlocks(
-  raw: Uint8Array,
-  firstSeq: number,
-): { start: number; end: number; seq: number; chain: Uint8Array; times?: TimeSpan }[] {
-  const plan: { start: number; end: number; seq: number; chain: Uint8Array; times?: TimeSpan }[] =
-    [];
-  let start = 0;
-  let seq = firstSeq;
-  let startSeq = firstSeq;
-  // The header's chain head before the first record; then each frame's chain field.
-  let chain = raw.subarray(16, 16 + CHAIN_SIZE);
-  let startChain = chain;
-  scanFrames(raw, HEADER_SIZE, raw.length, (f) => {
-    const end = f.payload + f.length;
-    if (f.type === FRAME_EVENT) seq++;
-    chain = raw.subarray(f.payload, f.payload + CHAIN_SIZE);
-    if (end - start >= BLOCK_BYTES) {
-      plan.push({ start, end, seq: startSeq, chain: startChain });
-      start = end;
-      startSeq = seq;
-      startChain = chain;
-    }
-  });
-  if (start < raw.length || plan.length === 0) {
-    plan.push({ start, end: raw.length, seq: startSeq, chain: startChain });
-  }
-  for (const b of plan) b.times = eventTimeSpan(raw, Math.max(b.start, HEADER_SIZE), b.end);
-  return plan;
+/** A block as planned, before compression: its raw bytes, first seq, chain head and times. */
+export interface PlannedBlock {
+  start: number;
+  end: number;
+  seq: number;
+  chain: Uint8Array;
+  times?: TimeSpan;
 }
 
 /**
- * The compressed form of the sealed segment bytes `raw`, whose first record has `firstSeq`.
- * Yields to the event loop between blocks, so that appends are not held up.
+ * Splits the raw bytes of a sealed segment at record boundaries into blocks of about
+ * BLOCK_BYTES, with their first seqs and chain heads. The bytes may come a window at a time
+ * (`compress_file.ts` reads a 64 MiB segment so): `scan` takes the frames of one window, and
+ * says where a frame is cut off, to be given again with the bytes after it. A damaged frame ends
+ * the planning: the rest of the segment becomes the last block, as a whole-segment scan makes it.
  */
-export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): Promise<Uint8Array> {
-  const plan = planBlocks(raw, firstSeq);
-  const parts: Uint8Array[] = [];
-  for (const b of plan) {
-    parts.push(
-      zlib.zstdCompressSync(raw.subarray(b.start, b.end), {
-        params: {
-          [zlib.constants.ZSTD_c_compressionLevel]: LEVEL,
-          [zlib.constants.ZSTD_c_checksumFlag]: 1,
-        },
-      }),
-    );
-    await new Promise((r) => setTimeout(r, 0));
+export class BlockPlanner {
+  readonly blocks: PlannedBlock[] = [];
+  #start = 0;
+  #seq: number;
+  #startSeq: number;
+  #startChain: Uint8Array;
+  #stopped = false;
+
+  /** `header`: the segment's first HEADER_SIZE bytes (at least); `firstSeq`: its first record's. */
+  constructor(header: Uint8Array, firstSeq: number) {
+    this.#seq = this.#startSeq = firstSeq;
+    // The header's chain head before the first record; then each frame's chain field.
+    this.#startChain = header.slice(16, 16 + CHAIN_SIZE);
   }
-  const headLen = FIXED_BYTES + plan.length * ENTRY_BYTES + 4;
-  const total = headLen + parts.reduce((a, p) => a + p.length, 0);
-  const out = new Uint8Array(total);
+
+  /** Whether a damaged frame ended the planning. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Plans the frames of `buf`, the segment's bytes from offset `base`, starting at offset `from`.
+   * Returns the offset where a frame is cut off by the window's end (the whole window read: its
+   * length past `base`), or -1 once a damaged frame stopped the planning.
+   */
+  scan(buf: Uint8Array, base: number, from: number): number {
+    if (this.#stopped) return -1;
+    const stop = scanFrames(buf, from - base, buf.length, (f) => {
+      const end = base + f.payload + f.length;
+      if (f.type === FRAME_EVENT) this.#seq++;
+      if (end - this.#start >= BLOCK_BYTES) {
+        this.blocks.push({
+          start: this.#start,
+          end,
+          seq: this.#startSeq,
+          chain: this.#startChain,
+        });
+        this.#start = end;
+        this.#startSeq = this.#seq;
+        this.#startChain = buf.slice(f.payload, f.payload + CHAIN_SIZE);
+      }
+    });
+    if (stop.kind === "end") return base + buf.length;
+    if (stop.kind === "partial") return base + stop.offset;
+    this.#stopped = true;
+    return -1;
+  }
+
+  /** The blocks of a segment of `rawSize` bytes, the rest after the last boundary the last. */
+  end(rawSize: number): PlannedBlock[] {
+    if (this.#start < rawSize || this.blocks.length === 0) {
+      this.blocks.push({
+        start: this.#start,
+        end: rawSize,
+        seq: this.#startSeq,
+        chain: this.#startChain,
+      });
+    }
+    return this.blocks;
+  }
+}
+
+/** The time span of planned block `b`, given its raw bytes. */
+export function plannedTimes(b: PlannedBlock, bytes: Uint8Array): TimeSpan {
+  return eventTimeSpan(bytes, Math.max(b.start, HEADER_SIZE) - b.start, bytes.length);
+}
+
+/** One block's raw bytes compressed, as every compressed segment holds them. */
+export function compressBlock(bytes: Uint8Array): Uint8Array {
+  return zlib.zstdCompressSync(bytes, {
+    params: {
+      [zlib.constants.ZSTD_c_compressionLevel]: LEVEL,
+      [zlib.constants.ZSTD_c_checksumFlag]: 1,
+    },
+  });
+}
+
+/** Length of the block table (fixed part, entries, CRC) of a file of `count` blocks. */
+export function tableLength(count: number): number {
+  return FIXED_BYTES + count * ENTRY_BYTES + 4;
+}
+
+/**
+ * The block table of a compressed segment of `rawSize` raw bytes: `plan` with each block's
+ * times, `compLengths` each block's compressed length, the blocks stored in order after it.
+ */
+export function encodeTable(
+  rawSize: number,
+  plan: readonly PlannedBlock[],
+  compLengths: readonly number[],
+): Uint8Array {
+  const headLen = tableLength(plan.length);
+  const out = new Uint8Array(headLen);
   const dv = new DataView(out.buffer);
   out.set(new TextEncoder().encode(COMPRESSED_MAGIC), 0);
-  dv.setBigUint64(8, BigInt(raw.length));
+  dv.setBigUint64(8, BigInt(rawSize));
   dv.setUint32(16, plan.length);
   let comp = headLen;
   plan.forEach((b, i) => {
@@ -127,15 +182,40 @@ export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): P
     dv.setBigUint64(at, BigInt(b.start));
     dv.setBigUint64(at + 8, BigInt(comp));
     dv.setUint32(at + 16, b.end - b.start);
-    dv.setUint32(at + 20, parts[i]!.length);
+    dv.setUint32(at + 20, compLengths[i]!);
     dv.setBigUint64(at + 24, BigInt(b.seq));
     out.set(b.chain, at + 32);
     dv.setFloat64(at + 64, b.times!.min);
     dv.setFloat64(at + 72, b.times!.max);
-    out.set(parts[i]!, comp);
-    comp += parts[i]!.length;
+    comp += compLengths[i]!;
   });
   dv.setUint32(headLen - 4, crc32c(out, 0, headLen - 4));
+  return out;
+}
+
+/**
+ * The compressed form of the sealed segment bytes `raw`, whose first record has `firstSeq`.
+ * Yields to the event loop between blocks, so that appends are not held up.
+ */
+export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): Promise<Uint8Array> {
+  const planner = new BlockPlanner(raw, firstSeq);
+  planner.scan(raw, 0, HEADER_SIZE);
+  const plan = planner.end(raw.length);
+  const parts: Uint8Array[] = [];
+  for (const b of plan) {
+    const bytes = raw.subarray(b.start, b.end);
+    b.times = plannedTimes(b, bytes);
+    parts.push(compressBlock(bytes));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  const table = encodeTable(raw.length, plan, parts.map((p) => p.length));
+  const out = new Uint8Array(table.length + parts.reduce((a, p) => a + p.length, 0));
+  out.set(table, 0);
+  let at = table.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -269,87 +349,4 @@ export function decompressSegment(file: Uint8Array, alloc?: (n: number) => Uint8
 /** The compressed twin's path of a sealed segment's path. */
 export function compressedPath(path: string): string {
   return `${path}z`;
-}
-
-/**
- * Replaces the sealed segment at `path` (whose first record has `firstSeq`) with its compressed
- * twin, checked byte for byte before the original goes. Returns the bytes saved.
- */
-export async function compressSealedSegment(path: string, firstSeq: number): Promise<number> {
-  const raw = await Deno.readFile(path);
-  const packed = await compressSegmentBytes(raw, firstSeq);
-  const target = compressedPath(path);
-  const tmp = `${target}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
-  try {
-    for (let off = 0; off < packed.length;) off += await file.write(packed.subarray(off));
-    await file.syncData();
-  } finally {
-    file.close();
-  }
-  await Deno.chmod(tmp, 0o444);
-  if (!(await givesBack(tmp, raw))) {
-    await Deno.remove(tmp);
-    throw new Error(`compressing ${path} did not give its bytes back; it stays uncompressed`);
-  }
-  const dir = path.slice(0, path.lastIndexOf("/"));
-  await Deno.rename(tmp, target);
-  await syncDir(dir);
-  await Deno.remove(path);
-  await syncDir(dir);
-  return raw.length - packed.length;
-}
-
-/**
- * Whether the compressed file at `path`, as it reached the disk, decompresses to `raw`: block by
- * block, so that checking a 64 MiB segment holds one block, not a second copy of it.
- */
-async function givesBack(path: string, raw: Uint8Array): Promise<boolean> {
-  const file = await Deno.readFile(path);
-  let table: BlockTable;
-  try {
-    table = decodeBlockTable(file);
-  } catch {
-    return false;
-  }
-  if (table.rawSize !== raw.length) return false;
-  for (const [i, b] of table.blocks.entries()) {
-    let block: Uint8Array;
-    try {
-      block = decompressBlock(file, b, i);
-    } catch {
-      return false;
-    }
-    for (let k = 0; k < block.length; k++) {
-      if (block[k] !== raw[b.rawOffset + k]) return false;
-    }
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  return true;
-}
-
-/**
- * Compresses sealed segments in the background, one at a time, in the order they were sealed. A
- * failure leaves the segment uncompressed (readers take both) and is logged.
- */
-export class SealedCompressor {
-  #chain: Promise<void> = Promise.resolve();
-
-  /** Queues the sealed segment at `path`, whose first record has `firstSeq`. */
-  queue(path: string, firstSeq: number): void {
-    const segment = path.slice(path.lastIndexOf("/") + 1);
-    this.#chain = this.#chain.then(async () => {
-      try {
-        const saved = await compressSealedSegment(path, firstSeq);
-        log("info", "segment compressed", { segment, saved_bytes: saved });
-      } catch (e) {
-        log("warn", "segment left uncompressed", { segment, error: String(e) });
-      }
-    });
-  }
-
-  /** Resolves once every segment queued so far is done. */
-  idle(): Promise<void> {
-    return this.#chain;
-  }
 }

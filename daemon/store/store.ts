@@ -24,7 +24,7 @@ import {
 import { type Hasher, startHasher } from "./hasher.ts";
 import { type OpenedStore, openStore, type StoreOptions } from "./store_open.ts";
 import { SegmentWriter } from "./segment_writer.ts";
-import { SealedCompressor } from "./segment_compress.ts";
+import { SealedCompressor } from "./compress_file.ts";
 
 export type { StoreOptions } from "./store_open.ts";
 export type { RotateOptions, RotationResult } from "./key_rotation.ts";

@@ -7,7 +7,7 @@
 
 import { scanLog } from "../../../daemon/export/log_scan.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
-import { compressSealedSegment } from "../../../daemon/store/segment_compress.ts";
+import { compressSealedSegment } from "../../../daemon/store/compress_file.ts";
 import { listSegments } from "../../../daemon/store/segment_file.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { storePaths } from "../../../daemon/store/store_open.ts";

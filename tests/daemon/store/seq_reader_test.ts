@@ -6,7 +6,8 @@
 
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { StoreDamageError } from "../../../daemon/store/errors.ts";
-import { compressSealedSegment, decodeBlockTable } from "../../../daemon/store/segment_compress.ts";
+import { compressSealedSegment } from "../../../daemon/store/compress_file.ts";
+import { decodeBlockTable } from "../../../daemon/store/segment_compress.ts";
 import { listSegments } from "../../../daemon/store/segment_file.ts";
 import { SeqReader } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
