@@ -49,6 +49,8 @@ async function planFile(
       base + carry.length,
       Math.min(windowBytes, size - base - carry.length),
     );
+    // A sealed segment does not shrink; if it did, what was read is all there is to plan.
+    if (next.length === 0) break;
     const buf = new Uint8Array(carry.length + next.length);
     buf.set(carry, 0);
     buf.set(next, carry.length);
