@@ -19,10 +19,9 @@
  * version (`VIGILSZ1`, entries without the time span) are read as they are: their blocks have no
  * span, and are looked into.
  *
- * A file is written next to the sealed segment (tmp, fsync, rename, directory fsync), read back
- * and compared byte for byte with the original, and only then is the original removed. A crash
- * at any point leaves the original, a complete twin, or both; readers take the original while it
- * is there.
+ * This module holds the format: planning blocks (a window of the raw bytes at a time, if need
+ * be), compressing one, the table, and reading all of it back. Writing a sealed segment's twin
+ * to disk, checked before the original goes, is `compress_file.ts`'s.
  */
 
 import zlib from "node:zlib";
