@@ -8,8 +8,8 @@
  * The twin is written next to the segment (tmp, fsync, rename, directory fsync), read back and
  * compared block by block with the original, and only then is the original removed. A crash at any
  * point leaves the original, a complete twin, or both; readers take the original while it is there.
- * The twin's bytes are those `compressSegmentBytes` gives for the same segment (a test holds them
- * to it).
+ * The twin's bytes are those of compressing the segment whole in memory (the tests' oracle,
+ * `tests/support/compress_whole.ts`, holds them to it).
  */
 
 import { log } from "../log.ts";

@@ -193,32 +193,6 @@ export function encodeTable(
 }
 
 /**
- * The compressed form of the sealed segment bytes `raw`, whose first record has `firstSeq`.
- * Yields to the event loop between blocks, so that appends are not held up.
- */
-export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): Promise<Uint8Array> {
-  const planner = new BlockPlanner(raw, firstSeq);
-  planner.scan(raw, 0, HEADER_SIZE);
-  const plan = planner.end(raw.length);
-  const parts: Uint8Array[] = [];
-  for (const b of plan) {
-    const bytes = raw.subarray(b.start, b.end);
-    b.times = plannedTimes(b, bytes);
-    parts.push(compressBlock(bytes));
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  const table = encodeTable(raw.length, plan, parts.map((p) => p.length));
-  const out = new Uint8Array(table.length + parts.reduce((a, p) => a + p.length, 0));
-  out.set(table, 0);
-  let at = table.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/**
  * Reads the block table from the front of a compressed file (`file` may hold only its front;
  * `fileSize` is the whole file's length); throws SyntaxError naming what is wrong.
  */

@@ -5,16 +5,13 @@
  */
 
 import { compressSealedSegment } from "../../../daemon/store/compress_file.ts";
-import {
-  compressedPath,
-  compressSegmentBytes,
-  decompressSegment,
-} from "../../../daemon/store/segment_compress.ts";
+import { compressedPath, decompressSegment } from "../../../daemon/store/segment_compress.ts";
 import { listSegments } from "../../../daemon/store/segment_file.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { storePaths } from "../../../daemon/store/store_open.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
+import { compressSegmentBytes } from "../../support/compress_whole.ts";
 
 /** The sealed, uncompressed segments of a store of `n` events of varied sizes. */
 async function sealedSegments(

@@ -4,7 +4,6 @@ import { readLog } from "../../../daemon/store/log_reader.ts";
 import {
   BLOCK_BYTES,
   compressedPath,
-  compressSegmentBytes,
   decodeBlockTable,
   decompressSegment,
 } from "../../../daemon/store/segment_compress.ts";
@@ -15,6 +14,7 @@ import { verifyStore } from "../../../daemon/store/verify.ts";
 import { assert, assertEquals, assertMatch } from "../../support/assert.ts";
 import { runVigil } from "../../support/cli.ts";
 import { copyDir, makeWritable, patchFile, testEvent, withTempDir } from "../../support/store.ts";
+import { compressSegmentBytes } from "../../support/compress_whole.ts";
 
 const COMPRESSING = { checkpointIntervalMs: 0, hashWorker: false, compressSealed: true };
 /** Bytes of a block entry in a compressed segment's table (`VIGILSZ2`). */
