@@ -14,7 +14,7 @@ import {
 } from "../../daemon/store/segment_compress.ts";
 
 /** The compressed form of the sealed segment bytes `raw`, whose first record has `firstSeq`. */
-export async function compressSegmentBytes(raw: Uint8Array, firstSeq: number): Promise<Uint8Array> {
+export function compressSegmentBytes(raw: Uint8Array, firstSeq: number): Uint8Array {
   const planner = new BlockPlanner(raw, firstSeq);
   planner.scan(raw, 0, HEADER_SIZE);
   const plan = planner.end(raw.length);

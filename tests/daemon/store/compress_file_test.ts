@@ -42,7 +42,7 @@ Deno.test("a sealed segment compressed a window at a time is the file compressin
     assert(segments.length >= 2, `${segments.length} sealed segments`);
     for (const [i, seg] of segments.entries()) {
       const raw = await Deno.readFile(seg.path);
-      const whole = await compressSegmentBytes(raw, seg.firstSeq);
+      const whole = compressSegmentBytes(raw, seg.firstSeq);
       // Windows smaller than a frame, of odd sizes, and the default.
       for (const window of [700, 65_537, undefined]) {
         const copy = `${dir}/seg-${i}-${window}.vseg`;
@@ -64,7 +64,7 @@ Deno.test("a sealed segment with a damaged frame compresses as compressing it wh
     const raw = await Deno.readFile(seg!.path);
     // A byte in the middle of the segment: a frame's CRC no longer matches, planning stops there.
     raw[Math.floor(raw.length / 2)]! ^= 0xff;
-    const whole = await compressSegmentBytes(raw, seg!.firstSeq);
+    const whole = compressSegmentBytes(raw, seg!.firstSeq);
     for (const window of [4096, undefined]) {
       const copy = `${dir}/damaged-${window}.vseg`;
       await Deno.writeFile(copy, raw);

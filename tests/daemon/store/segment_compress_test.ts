@@ -45,7 +45,7 @@ Deno.test("compressSegmentBytes() gives back the sealed bytes block by block, at
     await store.close();
     const [entry] = await listSegments(storePaths(dir).segments);
     const raw = await Deno.readFile(entry!.path);
-    const packed = await compressSegmentBytes(raw, 0);
+    const packed = compressSegmentBytes(raw, 0);
     const table = decodeBlockTable(packed);
     assert(table.blocks.length >= 2, `${table.blocks.length} blocks`);
     assert(packed.length * 3 < raw.length, `${packed.length} of ${raw.length} bytes`);
