@@ -11,6 +11,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { FIELD_SHIFT, fieldBlock } from "./field_keys.ts";
 import { firstSeq, tallyDropped } from "./tally.ts";
 import { zonesDropped } from "./zones.ts";
+import { TEXT_SPAN } from "./text_spans.ts";
 
 /**
  * Drops the rows of seqs below `to`, at most `limit` seqs' worth, in one transaction. Returns
@@ -27,8 +28,13 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
   db.exec("BEGIN IMMEDIATE");
   try {
     if (from < hi) {
-      // Contentless with `contentless_delete` (`schema.ts`): rows go by rowid, text unknown.
-      db.prepare("DELETE FROM events_text WHERE rowid >= ? AND rowid < ?").run(from, hi);
+      // Contentless with `contentless_delete` (`schema.ts`): rows go by rowid, text unknown. A
+      // span row (`text_spans.ts`) goes once no event of its block is left: one whose block
+      // holds the next event kept still nominates it.
+      const next = db.prepare("SELECT min(seq) AS m FROM events WHERE seq >= ?").get(hi)?.m;
+      const kept = typeof next === "number" ? Math.min(next, to) : to;
+      db.prepare("DELETE FROM events_text WHERE rowid >= ? AND rowid < ?")
+        .run(from - from % TEXT_SPAN, kept - kept % TEXT_SPAN);
       db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
       // The derived rows of the same events: attribution links, attributed fields, row counts.
       for (

@@ -15,6 +15,7 @@ import type { CompiledFilter } from "./filter.ts";
 import { FIELD_SHIFT, fieldKey } from "./field_keys.ts";
 import { NAME_ID } from "./names.ts";
 import { ftsQuery } from "./text.ts";
+import { NOMINATED_SEQS, TEXT_SPAN } from "./text_spans.ts";
 
 /** The seqs of the `fields` rows of one bound key, every block of the table in turn. */
 const FIELD_SEQS = `WITH RECURSIVE b(x) AS (
@@ -61,7 +62,7 @@ export function hasFieldConditions(f: CompiledFilter): boolean {
 /** Appends every condition but text; `seq` bounds go on `seqColumn`. */
 function fieldConditions(
   f: CompiledFilter,
-  seqColumn: "events.seq" | "events_text.rowid",
+  seqColumn: "events.seq",
   out: { where: string[]; params: SQLInputValue[] },
 ): void {
   const { where, params } = out;
@@ -114,41 +115,59 @@ function conditions(f: CompiledFilter, text: boolean): SqlQuery {
   const params: SQLInputValue[] = [];
   const fts = text ? textMatch(f) : undefined;
   if (fts !== undefined) {
-    where.push("events.seq IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)");
+    where.push(`events.seq IN (${NOMINATED_SEQS})`);
     params.push(fts);
   }
   fieldConditions(f, "events.seq", { where, params });
   return { sql: where.join(" AND "), params };
 }
 
-/** The `"text"` SELECT (see {@link Drive}) of a filter with a trigram query. */
-function textDrivenSql(f: CompiledFilter, fts: string): SqlQuery {
+/**
+ * The two SELECTs of the `"text"` walk (see {@link Drive}) of a filter with a trigram query:
+ * `spans` gives the `rowid`s of the matching span rows (`text_spans.ts`) in the filter's order,
+ * from FTS5's own rowid order so that the walk stops at the page; `members` (its first two
+ * parameters the bounds, to prepend) the indexed seqs of one span's range that pass the other
+ * conditions, in the same order. One statement joining both would need SQLite to sort all
+ * candidates first: FTS5 serves an ORDER BY on its rowid alone.
+ */
+export function textWalkSql(
+  f: CompiledFilter,
+  fts: string,
+): { spans: SqlQuery; members: SqlQuery } {
   const where = ["events_text MATCH ?"];
   const params: SQLInputValue[] = [fts];
   // On the FTS rowid, so that a page's bound seeks in the trigram index instead of walking
-  // candidates down to it.
-  fieldConditions(f, "events_text.rowid", { where, params });
+  // candidates down to it; a span starting up to a span's width before `afterSeq` may hold seqs
+  // after it.
+  if (f.afterSeq !== undefined) {
+    where.push("events_text.rowid > ?");
+    params.push(f.afterSeq - TEXT_SPAN);
+  }
+  if (f.beforeSeq !== undefined) {
+    where.push("events_text.rowid < ?");
+    params.push(f.beforeSeq);
+  }
   const dir = f.order === "desc" ? "DESC" : "ASC";
-  const limit = f.limit === undefined ? "" : " LIMIT ?";
-  if (f.limit !== undefined) params.push(f.limit);
-  // CROSS JOIN keeps the FTS table outside, so its rowid order serves the ORDER BY (FTS5
-  // walks rowids either way) and the walk stops at the limit.
-  return {
-    sql: "SELECT events_text.rowid AS seq FROM events_text CROSS JOIN events" +
-      " ON events.seq = events_text.rowid WHERE " + where.join(" AND ") +
-      ` ORDER BY events_text.rowid ${dir}` + limit,
+  const spans = {
+    sql: "SELECT events_text.rowid AS r FROM events_text WHERE " + where.join(" AND ") +
+      ` ORDER BY events_text.rowid ${dir}`,
     params,
   };
+  const cond = { where: ["events.seq BETWEEN ? AND ?"], params: [] as SQLInputValue[] };
+  fieldConditions(f, "events.seq", cond);
+  const members = {
+    sql: "SELECT events.seq AS seq FROM events WHERE " + cond.where.join(" AND ") +
+      ` ORDER BY events.seq ${dir}`,
+    params: cond.params,
+  };
+  return { spans, members };
 }
 
 /**
- * SELECT of the seqs of the events the index nominates, in order, limited, driven as `drive`
- * says (default `"rows"`; see {@link Drive}). Walking rows, the seqs come from an index on the conditions
- * without reading rows where the conditions allow it.
+ * SELECT of the seqs of the events the `"rows"` walk (see {@link Drive}) nominates, in order,
+ * limited: from an index on the conditions without reading rows where the conditions allow it.
  */
-export function selectSql(f: CompiledFilter, drive: Drive = "rows"): SqlQuery {
-  const fts = drive === "text" ? textMatch(f) : undefined;
-  if (fts !== undefined) return textDrivenSql(f, fts);
+export function selectSql(f: CompiledFilter): SqlQuery {
   const { sql: where, params } = conditions(f, false);
   const order = " ORDER BY events.seq " + (f.order === "desc" ? "DESC" : "ASC");
   const limit = f.limit === undefined ? "" : " LIMIT ?";

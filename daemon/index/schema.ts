@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;
@@ -79,13 +79,14 @@ export function startBulkFill(db: DatabaseSync): void {
  * hold. The name columns hold ids of `names` (see `names.ts`): `command_key` that of the command
  * folded by `foldText` (see `text.ts` for why folding happens in JavaScript).
  *
- * `events_text` is a contentless FTS5 table (`content = ''`) of each event's folded searchable
- * text, `rowid = seq`: it keeps the trigram index and not the text, which is half the bytes of an
- * index that stored the text. So a text condition in SQL only narrows (every trigram of every
+ * `events_text` is a contentless FTS5 table (`content = ''`) of the events' folded searchable
+ * text, a row per span of neighbouring events (`text_spans.ts`), `rowid` the span's first seq: it
+ * keeps the trigram index and not the text, which is half the bytes of an index that stored the
+ * text, and a span's trigrams once, not once an event, which halves it again. So a text condition in SQL only narrows (every trigram of every
  * token is in the event's text), and tokens shorter than a trigram do not narrow at all: the
  * search reads the candidates from the log and tests the text there (`search.ts`), which decides.
  * `contentless_delete = 1` lets retention delete the rows of deleted events by rowid (it needs
- * `columnsize`, a few bytes an event). The table is written only by `add()` (in the same
+ * `columnsize`, a few bytes a span). The table is written only by `add()` (in the same
  * transaction as the row). Statements are attacker-controlled, which is why queries are built from
  * quoted trigrams (see `ftsQuery`) and bound as one parameter.
  *

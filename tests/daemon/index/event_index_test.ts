@@ -115,8 +115,11 @@ Deno.test("EventIndex.add() skips seqs it already holds, so re-feeding is harmle
     assert.deepEqual(index.seqs({ text: "select" }), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const later = [event(12, { statement: "select 12" }), event(12), event(11)];
     assert.equal(index.add(records(later)), 2, "a repeat inside one batch counts once");
-    assert.deepEqual(index.seqs({ text: "select", afterSeq: 9 }), [12]);
-    assert.equal(index.count({ text: "select" }), 11);
+    // Text nominates by span (`text_spans.ts`): 11 shares a span block with 8 and 9, whose row
+    // holds "select"; the log decides.
+    assert.deepEqual(index.seqs({ text: "select", afterSeq: 9 }), [11, 12]);
+    assert.equal(index.count({ text: "select" }), 12, "an upper bound with text");
+    assert.equal(index.count({}), 12);
   });
 });
 
@@ -165,8 +168,10 @@ Deno.test("EventIndex.seqs() applies every filter as selectEvents() does", async
     assert.deepEqual(index.seqs({ role: "alice" }), [0, 2, 4]);
     assert.deepEqual(index.seqs({ command: "SELECT" }), [0, 2]);
     assert.deepEqual(searched(index, evs, { text: "id" }), [3, 4]);
-    // The index holds trigrams, not text: it nominates by trigram, the events decide.
-    assert.deepEqual(index.seqs({ text: "invoices from" }), [0]);
+    // The index holds trigrams, not text, a row per span of neighbouring seqs: it nominates
+    // every event of a span whose texts hold the trigrams, and the events decide.
+    assert.deepEqual(index.seqs({ text: "invoices from" }), [0, 1, 2, 3, 4]);
+    assert.deepEqual(searched(index, evs, { text: "invoices from" }), [0]);
     assert.deepEqual(index.seqs({ text: "id" }), [0, 1, 2, 3, 4], "too short: everything");
   });
 });
@@ -233,8 +238,11 @@ Deno.test("EventIndex.seqs() takes FTS5 syntax in text literally and never fails
       assert.ok(index.count({ text }) >= got.length);
     }
     assert.deepEqual(searched(index, evs, { text: "NEAR(a b)" }), [4]);
-    assert.deepEqual(index.seqs({ text: "été" }), [23, 32]);
-    assert.deepEqual(index.seqs({ text: "İstanbul" }), [27, 32]);
+    assert.deepEqual(searched(index, evs, { text: "été" }), [23, 32]);
+    assert.deepEqual(searched(index, evs, { text: "İstanbul" }), [27, 32]);
+    // Nominated by span of eight seqs (`text_spans.ts`): 16..23 for 23, 24..31 for 27.
+    assert.deepEqual(index.seqs({ text: "été" }), [16, 17, 18, 19, 20, 21, 22, 23, 32]);
+    assert.deepEqual(index.seqs({ text: "İstanbul" }), [24, 25, 26, 27, 28, 29, 30, 31, 32]);
     assert.equal(index.count({}), evs.length, "the events table survived its hostile rows");
     const widest = Array.from({ length: 64 }, (_, i) => `${"x".repeat(40)}"${i}`).join(" ");
     assert.deepEqual(index.seqs({ text: widest }), [], "64 long tokens fit in one statement");

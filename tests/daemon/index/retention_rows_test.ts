@@ -13,6 +13,7 @@ import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { attachIndex } from "../../../daemon/index/feed.ts";
 import { countMatches, searchLog, type SearchStats } from "../../../daemon/index/search.ts";
 import { TALLY_BLOCK } from "../../../daemon/index/schema.ts";
+import { TEXT_SPAN } from "../../../daemon/index/text_spans.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { SeqReader } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
@@ -50,12 +51,13 @@ function indexFacts(data: string, below: number): { rows: number; textHits: numb
     );
     // Throws (SQLITE_CORRUPT_VTAB) if the text index still holds entries of dropped rows.
     db.exec(`INSERT INTO events_text (events_text, rank) VALUES ('integrity-check', 1)`);
-    // Every statement holds "marker": the text index must nominate no seq below `below`.
+    // Every statement holds "marker": the text index must keep no span row (`text_spans.ts`)
+    // that holds only seqs below `below`.
     const textHits = Number(
       db.prepare(
         `SELECT count(*) AS n FROM events_text WHERE events_text MATCH '"ark"' AND rowid < ?`,
       )
-        .get(below)?.n,
+        .get(below - below % TEXT_SPAN)?.n,
     );
     return { rows, textHits };
   } finally {
@@ -72,6 +74,7 @@ async function assertNothingBelow(data: string, from: number): Promise<void> {
     const end = await reader.end();
     assertEquals(index.claims(), { first: from, last: end - 1 });
     assertEquals(index.untrusted(0, end), [], "what is left is vouched for");
+    assertEquals(index.seqs({ text: "marker", limit: 1 }), [from], "nothing below is nominated");
     const stats: SearchStats = { scanned: 0, dropped: 0 };
     let first = -1, count = 0;
     for await (const batch of searchLog({ index, reader }, { order: "asc" }, {}, stats)) {
