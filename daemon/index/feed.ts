@@ -51,6 +51,11 @@ const MAX_QUEUED = 32_768;
  */
 const MAX_QUEUED_CATCHING_UP = 2 * CATCH_UP_BATCH;
 /**
+ * `vigil reindex`'s page cache, KiB: a process of its own, outside the daemon's memory bound, whose
+ * bulk fill ends in sorts that build the B-tree indexes within the cache.
+ */
+const REINDEX_CACHE_KIB = 32_768;
+/**
  * Least time between two index transactions while batches keep landing: a transaction has a
  * fixed cost (~3 ms under load here, its commit and now and then a checkpoint) on the thread
  * that also serves the sources, so the queued batches are merged into one transaction instead.
@@ -323,7 +328,7 @@ export function openIndexForRead(dataDir: string): EventIndex | null {
 export async function rebuildIndex(dataDir: string): Promise<number> {
   const store = await Store.open(dataDir, { checkpointIntervalMs: 0 });
   try {
-    const index = EventIndex.open(indexPath(dataDir));
+    const index = EventIndex.open(indexPath(dataDir), { cacheKiB: REINDEX_CACHE_KIB });
     try {
       index.reset();
       return await index.bulkFill(() =>
