@@ -2,8 +2,8 @@
  * Writing an air-gapped bundle: a contiguous run of the signed log as Parquet files, one per
  * source and UTC day, under `events/date=<yyyy-mm-dd>/` (`partition.ts`), with a signed manifest
  * (`manifest.ts`), the public key and a README for the auditor at the top. It streams: the log
- * is read once, a segment at a time, into per-partition spool files (`collect.ts`), then each
- * partition's file is written from its spool a batch at a time, so memory is bounded by a
+ * is read once, a segment at a time, into a spool file that keeps each partition's lines apart
+ * (`collect.ts`, `spool.ts`), then each partition's file is written from them a batch at a time, so memory is bounded by a
  * segment and a few Parquet batches whatever the range. The bundle is built in a temporary directory beside `outDir` and
  * renamed into place only when whole and synced, so a crash or an error never leaves half a
  * bundle where a bundle is expected (a crash may leave a `.vigil-export-*` directory beside it,
@@ -94,7 +94,8 @@ export async function writeBundle(
     await Deno.mkdir(parent, { recursive: true });
     work = await Deno.makeTempDir({ dir: parent, prefix: ".vigil-export-" });
     await Deno.mkdir(`${work}/.spool`);
-    const spool = new PartitionSpool(`${work}/.spool`);
+    // Closed when the collect fails too, before the work directory is removed.
+    using spool = new PartitionSpool(`${work}/.spool`);
     const got = await collectRange(dataDir, plan, { levels, spool });
     const files: BundleFile[] = [];
     const ctx: WriteContext = {
@@ -103,7 +104,6 @@ export async function writeBundle(
       reader: new SpoolReader(BATCH_ROWS),
       syncs: new FileSyncs(),
       dirs: new Set(),
-      removals: [],
     };
     let written = false;
     try {
@@ -111,9 +111,8 @@ export async function writeBundle(
       written = true;
     } finally {
       ctx.workers.close();
-      // Every file's sync and its spool file's removal end before anything else is written
-      // (or, on a failure, before the bundle's directory is removed, with the first error).
-      await Promise.allSettled(ctx.removals);
+      // Every file's sync ends before anything else is written (or, on a failure, before the
+      // bundle's directory is removed, with the first error).
       const synced = ctx.syncs.drain();
       await (written ? synced : synced.catch(() => {}));
     }
@@ -161,13 +160,11 @@ interface WriteContext {
   syncs: FileSyncs;
   /** Directories made so far. */
   dirs: Set<string>;
-  /** Spool files being removed. */
-  removals: Promise<void>[];
 }
 
 /**
- * Writes one partition's Parquet file, hashing it on the way; the file is synced, and its spool
- * file removed, in the background (`ctx.syncs`, `ctx.removals`).
+ * Writes one partition's Parquet file, hashing it on the way; the file is synced in the
+ * background (`ctx.syncs`).
  */
 async function writePartition(
   work: string,
@@ -190,7 +187,7 @@ async function writePartition(
     chainAfter: hex(part.chainAfter),
     checkpoint: plan.checkpoint,
   };
-  const tables = spooledTables(part.file, {
+  const tables = spooledTables(part, {
     batchRows: BATCH_ROWS,
     want: meta,
     reader: ctx.reader,
@@ -215,8 +212,6 @@ async function writePartition(
     throw e;
   }
   await ctx.syncs.add(file, path);
-  // Frees its disk now; one that fails goes with the spool directory at the end.
-  ctx.removals.push(Deno.remove(part.file).catch(() => {}));
   return {
     path,
     source: part.source,

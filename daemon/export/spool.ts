@@ -2,11 +2,16 @@
  * Sorting a run of the log into partitions on disk. Events arrive in seq order with sources and
  * days interleaved, while each Parquet file holds one partition: rather than keep every
  * partition's events in memory until the run ends, each event's canonical JSON bytes are copied,
- * as they are in the segment, into its partition's spool file (one JSON object a line: canonical
+ * as they are in the segment, into its partition's lines (one JSON object a line: canonical
  * JSON has no raw newline), and read back as Arrow tables a batch at a time, straight from the
- * bytes, when the partition's Parquet file is written. Nothing is decoded on the way in; memory stays at a pool of 8 MiB of buffered lines
- * however long the run and however many partitions. The spool takes as much disk as the
- * canonical JSON of the run, beside the bundle being written, until each file is written.
+ * bytes, when the partition's Parquet file is written. Nothing is decoded on the way in; memory
+ * stays at a pool of 8 MiB of buffered lines however long the run and however many partitions.
+ *
+ * Every partition's lines go to one spool file, appended to as the pool is written out, each
+ * partition's runs of bytes in it recorded (`SpooledPartition.extents`): a file per partition
+ * cost an open per partition at every write-out and a removal each, more than the writing
+ * (~1,000 opens for a range of 200k events). The spool takes as much disk as the canonical JSON
+ * of the run, beside the bundle being written, until the bundle's files are written.
  */
 
 import type { Table } from "apache-arrow";
@@ -22,8 +27,13 @@ export interface SpooledPartition extends Partition {
   /** Chain hash before the first event and after the last. */
   chainBefore: Uint8Array;
   chainAfter: Uint8Array;
-  /** The spool file of canonical JSON lines. */
+  /** The spool file, which holds the partition's canonical JSON lines among others'. */
   file: string;
+  /**
+   * Where its lines are in `file`, in order: runs of bytes, `extents[2k]` their offset and
+   * `extents[2k + 1]` their length. Each ends at the end of a line.
+   */
+  extents: number[];
 }
 
 /**
@@ -72,12 +82,14 @@ export interface SpoolEvent {
   afterAt: number;
 }
 
-/** Spool files of one export, in a directory of their own. */
+/** The spool file of one export, in a directory of its own. */
 export class PartitionSpool {
-  readonly #dir: string;
+  readonly #path: string;
+  /** The spool file, open from the first write-out to `finish()`, and its length. */
+  #file: Deno.FsFile | null = null;
+  #size = 0;
   /** By source, then by UTC day number: no key string is built per event. */
   #parts = new Map<string, Map<number, Part>>();
-  #count = 0;
   /** The pool, one buffer (freed at once when done), and its blocks not in use. */
   #pool: Uint8Array | null = null;
   #free: Uint8Array[] = [];
@@ -85,7 +97,7 @@ export class PartitionSpool {
   #inUse = 0;
 
   constructor(dir: string) {
-    this.#dir = dir;
+    this.#path = `${dir}/lines.jsonl`;
   }
 
   /**
@@ -108,7 +120,8 @@ export class PartitionSpool {
           ? ev.before.slice()
           : ev.buf.slice(ev.beforeAt, ev.beforeAt + 32),
         chainAfter: EMPTY,
-        file: `${this.#dir}/${this.#count++}.jsonl`,
+        file: this.#path,
+        extents: [],
       };
       part = { info, blocks: [], used: BLOCK_BYTES, afterIn: null, afterAt: 0 };
       bySource.set(day, part);
@@ -172,22 +185,25 @@ export class PartitionSpool {
   }
 
   /**
-   * Appends every buffered line to its file and gives the blocks back to the pool. The writes
-   * are synchronous: they go to the page cache (nothing here is synced), and each awaited write
-   * of a block was a round trip through the I/O threads that, on a busy machine, cost more than
-   * the copy itself.
+   * Appends every buffered line to the spool file, each partition's as one run, and gives the
+   * blocks back to the pool. The writes are synchronous: they go to the page cache (nothing here
+   * is synced), and each awaited write of a block was a round trip through the I/O threads
+   * that, on a busy machine, cost more than the copy itself.
    */
   flush(): void {
     for (const bySource of this.#parts.values()) {
       for (const part of bySource.values()) {
         if (part.blocks.length === 0) continue;
-        using file = Deno.openSync(part.info.file, { append: true, create: true });
+        const file = this.#file ??= Deno.openSync(this.#path, { write: true, createNew: true });
         const last = part.blocks.length - 1;
+        const start = this.#size;
         for (const [i, block] of part.blocks.entries()) {
           const bytes = i === last ? block.subarray(0, part.used) : block;
           for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+          this.#size += bytes.length;
           if (block.buffer === this.#pool?.buffer) this.#free.push(block);
         }
+        part.info.extents.push(start, this.#size - start);
         this.#inUse -= part.blocks.length;
         part.blocks = [];
         part.used = BLOCK_BYTES;
@@ -195,10 +211,17 @@ export class PartitionSpool {
     }
   }
 
+  /** Closes the spool file if open (`finish()` does); the partitions' extents stay readable. */
+  [Symbol.dispose](): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+
   /** Writes out what is buffered; returns the partitions in the order of their files' paths. */
   finish(): SpooledPartition[] {
     this.settle();
     this.flush();
+    this[Symbol.dispose]();
     // The pool's memory is not needed while the files are written.
     this.#free = [];
     if (this.#pool) releaseBuffer(this.#pool);
@@ -233,12 +256,13 @@ export class SpoolReader {
 }
 
 /**
- * The events of a spool file as Arrow tables of `batchRows` rows (the last one shorter), built
- * from the lines' bytes in place (`arrow_json.ts`), with `reader`'s memory when given (then one
- * file at a time). Throws RangeError when the file does not hold exactly `want`'s rows and seqs.
+ * The events of a spooled partition as Arrow tables of `batchRows` rows (the last one shorter),
+ * built from the lines' bytes in place (`arrow_json.ts`), with `reader`'s memory when given
+ * (then one partition at a time). Throws RangeError when its lines do not hold exactly `want`'s
+ * rows and seqs.
  */
 export async function* spooledTables(
-  file: string,
+  part: { file: string; extents: readonly number[] },
   opts: {
     batchRows: number;
     want: { rows: number; firstSeq: number; lastSeq: number };
@@ -246,7 +270,8 @@ export async function* spooledTables(
   },
 ): AsyncGenerator<Table> {
   // Read synchronously, from the page cache the spool was just written to (as `flush`).
-  using f = Deno.openSync(file, { read: true });
+  const file = part.file;
+  using f = new ExtentReader(part, Deno.openSync(file, { read: true }));
   const reader = opts.reader?.batchRows === opts.batchRows
     ? opts.reader
     : new SpoolReader(opts.batchRows);
@@ -303,4 +328,41 @@ export async function* spooledTables(
     );
   }
   if (end) yield end;
+}
+
+/** Reads a partition's runs of bytes from the spool file, in order, as one stream. */
+class ExtentReader {
+  readonly #part: { file: string; extents: readonly number[] };
+  readonly #file: Deno.FsFile;
+  #next = 0;
+  #left = 0;
+
+  constructor(part: { file: string; extents: readonly number[] }, file: Deno.FsFile) {
+    this.#part = part;
+    this.#file = file;
+  }
+
+  /** Reads into `into` (not empty) as `FsFile.readSync` does: the count, or null at the end. */
+  readSync(into: Uint8Array): number | null {
+    const extents = this.#part.extents;
+    while (this.#left === 0) {
+      if (this.#next >= extents.length) return null;
+      this.#file.seekSync(extents[this.#next]!, Deno.SeekMode.Start);
+      this.#left = extents[this.#next + 1]!;
+      this.#next += 2;
+    }
+    const n = this.#file.readSync(into.subarray(0, Math.min(into.length, this.#left)));
+    if (n === null) {
+      throw new RangeError(
+        `Cannot read spool file ${this.#part.file}: it ends before offset ` +
+          `${extents[this.#next - 2]! + extents[this.#next - 1]!}`,
+      );
+    }
+    this.#left -= n;
+    return n;
+  }
+
+  [Symbol.dispose](): void {
+    this.#file.close();
+  }
 }
