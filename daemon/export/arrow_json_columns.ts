@@ -5,6 +5,11 @@
  * (`daemon/event/arrow_columns.ts`) builds for the same values — the same buffers and nulls — so
  * that the IPC bytes are the same. A line that was parsed instead (`Batch.parsed`) is added from
  * its value, with the object builder's checks and errors.
+ *
+ * A batch's data are views of the columns' own buffers, valid until the next batch is filled:
+ * the encoder copies each table into its IPC stream before it asks for the next
+ * (`parquetTableStream`), and copies made here cost an allocation and a copy per column and
+ * batch, and their garbage.
  */
 
 import { type Bool, type Data, type Int64, type List, makeData, type Utf8 } from "apache-arrow";
@@ -112,11 +117,11 @@ export class Bytes {
     this.data = grown;
   }
 
-  /** Offsets and bytes of the values, copied out; then empty. */
+  /** Offsets and bytes of the values, as views valid until the next value; then empty. */
   take(): { valueOffsets: Int32Array; data: Uint8Array } {
     const out = {
-      valueOffsets: this.offsets.slice(0, this.count + 1),
-      data: this.data.slice(0, this.used),
+      valueOffsets: this.offsets.subarray(0, this.count + 1),
+      data: this.data.subarray(0, this.used),
     };
     this.used = this.count = 0;
     return out;
@@ -147,7 +152,7 @@ export class Nulls {
     const out = {
       length: n,
       nullCount: this.#count,
-      nullBitmap: this.#bits?.slice(0, (n + 7) >> 3),
+      nullBitmap: this.#bits?.subarray(0, (n + 7) >> 3), // handed over: a new one comes next
     };
     this.#bits = undefined;
     this.#count = 0;
@@ -203,7 +208,7 @@ export class IntColumn implements Column {
   }
 
   finish(n: number): Data {
-    const data = new BigInt64Array(this.#words.slice(0, 2 * n).buffer);
+    const data = new BigInt64Array(this.#words.buffer, 0, n);
     return makeData({ type: this.#type, ...this.#nulls.take(n), data });
   }
 }
@@ -222,6 +227,7 @@ export class BoolColumn implements Column {
   }
 
   fill(b: Batch, base: number): void {
+    this.#bits.fill(0); // here, not in finish(): the last batch's table still uses the bits
     for (let r = 0; r < b.n; r++) {
       const p = b.parsed[r];
       const s = p ? 0 : b.starts[base + r]!;
@@ -237,8 +243,7 @@ export class BoolColumn implements Column {
   }
 
   finish(n: number): Data {
-    const data = this.#bits.slice(0, (n + 7) >> 3);
-    this.#bits.fill(0);
+    const data = this.#bits.subarray(0, (n + 7) >> 3);
     return makeData({ type: this.#type, ...this.#nulls.take(n), data });
   }
 }
@@ -366,8 +371,8 @@ export class ListColumn implements Column {
       nullBitmap,
       ...this.#items.take(),
     });
-    const valueOffsets = this.#offsets.slice(0, n + 1);
-    this.#offsets.fill(0);
+    // Every row's end offset is set by the next fill; the first stays 0.
+    const valueOffsets = this.#offsets.subarray(0, n + 1);
     this.#itemNulls = [];
     return makeData({ type: this.#type, ...this.#nulls.take(n), valueOffsets, child });
   }

@@ -133,7 +133,7 @@ export class DictColumn implements Column {
       }),
     );
     this.#slots.fill(-1);
-    const data = this.#indices.slice(0, n);
+    const data = this.#indices.subarray(0, n); // a view, as `arrow_json_columns.ts` says
     return makeData({ type: this.#type, ...this.#nulls.take(n), data, dictionary });
   }
 }

@@ -36,6 +36,7 @@ import {
 } from "./manifest.ts";
 import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
 import { EncoderWorkers } from "./parquet_pipe.ts";
+import { parquetWasm } from "./parquet_wasm.ts";
 import { bundleFilePath } from "./partition.ts";
 import { type ExportPlan, planExport } from "./plan.ts";
 import { PartitionSpool, type SpooledPartition, spooledTables, SpoolReader } from "./spool.ts";
@@ -83,6 +84,9 @@ export async function writeBundle(
     throw new Error(`Cannot export from ${dataDir}: no signing key in ${paths.keys}`);
   }
   await checkOutDir(outDir);
+  // The encoder's Wasm compiles on V8's background threads while the log is read, rather than
+  // after it, when the first file waits on it (~0.1 s); a failure shows at that first file.
+  parquetWasm().catch(() => {});
   const key = await loadKey(paths.keys);
   // Read after the key: a rotation records its handover before it installs the new key.
   const handovers = await readHandovers(paths.keys);
