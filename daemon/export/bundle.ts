@@ -120,21 +120,35 @@ export async function writeBundle(
       const synced = ctx.syncs.drain();
       await (written ? synced : synced.catch(() => {}));
     }
-    await Deno.remove(`${work}/.spool`, { recursive: true });
-    const m = plan.previous?.size ?? 0;
-    const consistency = await levels.read(() => consistencyProof(m, plan.checkpoint.size, levels));
-    const manifest = buildManifest(plan, got, files, {
-      keyId: key.keyId,
-      handovers,
-      levels,
-      consistency,
-      opts,
-    });
-    const bytes = encodeManifest(manifest);
-    await writeSynced(`${work}/${MANIFEST_FILE}`, bytes);
-    await writeSynced(`${work}/${SIGNATURE_FILE}`, await signManifest(bytes, key.privateKey));
-    await writeSynced(`${work}/${PUBLIC_KEY_FILE}`, publicKeyPem(key.publicRaw));
-    await writeSynced(`${work}/${README_FILE}`, bundleReadme(manifest));
+    // The spool is removed, and the last four files written and synced, at once: a sync each,
+    // one after the other, was a journal commit each on a busy disk. All of it has settled
+    // before the directories are synced, or the work directory removed on a failure.
+    const pending: Promise<unknown>[] = [Deno.remove(`${work}/.spool`, { recursive: true })];
+    let results: PromiseSettledResult<unknown>[] = [];
+    try {
+      const m = plan.previous?.size ?? 0;
+      const consistency = await levels.read(() =>
+        consistencyProof(m, plan.checkpoint.size, levels)
+      );
+      const manifest = buildManifest(plan, got, files, {
+        keyId: key.keyId,
+        handovers,
+        levels,
+        consistency,
+        opts,
+      });
+      const bytes = encodeManifest(manifest);
+      const signature = await signManifest(bytes, key.privateKey);
+      pending.push(
+        writeSynced(`${work}/${MANIFEST_FILE}`, bytes),
+        writeSynced(`${work}/${SIGNATURE_FILE}`, signature),
+        writeSynced(`${work}/${PUBLIC_KEY_FILE}`, publicKeyPem(key.publicRaw)),
+        writeSynced(`${work}/${README_FILE}`, bundleReadme(manifest)),
+      );
+    } finally {
+      results = await Promise.allSettled(pending);
+    }
+    throwFirst(results);
     await syncDirs(work, files);
     await moveInto(work, outDir);
     return {
@@ -283,16 +297,30 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   await file.sync();
 }
 
-/** Makes the bundle's directory entries durable, deepest first (files are synced as written). */
+/** Directories synced at once. */
+const DIR_SYNCS = 16;
+
+/**
+ * Makes the bundle's directory entries durable (files are synced as written), `DIR_SYNCS` at
+ * once: every sync ends before this returns, and so before the bundle is renamed into place.
+ */
 async function syncDirs(work: string, files: readonly BundleFile[]): Promise<void> {
-  const dirs = new Set<string>();
+  const dirs = new Set<string>([work]);
   for (const f of files) {
     for (let i = f.path.indexOf("/"); i > 0; i = f.path.indexOf("/", i + 1)) {
-      dirs.add(f.path.slice(0, i));
+      dirs.add(`${work}/${f.path.slice(0, i)}`);
     }
   }
-  for (const d of [...dirs].sort().reverse()) await syncDir(`${work}/${d}`);
-  await syncDir(work);
+  const all = [...dirs];
+  for (let i = 0; i < all.length; i += DIR_SYNCS) {
+    throwFirst(await Promise.allSettled(all.slice(i, i + DIR_SYNCS).map(syncDir)));
+  }
+}
+
+/** Throws the reason of the first promise that failed, if any did. */
+function throwFirst(results: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function syncDir(path: string): Promise<void> {
