@@ -12,7 +12,15 @@
  * batch, and their garbage.
  */
 
-import { type Bool, type Data, type Int64, type List, makeData, type Utf8 } from "apache-arrow";
+import {
+  type Bool,
+  Data,
+  type DataType,
+  type Int64,
+  type List,
+  type Utf8,
+  type Vector,
+} from "apache-arrow";
 import type { FieldSpec } from "../event/model.ts";
 import { listItems } from "./json_tokens.ts";
 
@@ -29,6 +37,42 @@ export interface Batch {
   parsed: (Record<string, unknown> | undefined)[];
   /** 1 where a string of the line holds an escape. */
   escaped: Uint8Array;
+}
+
+/** A column's length, null count and bitmap, as `Nulls.take` gives them. */
+export interface NullsOf {
+  length: number;
+  nullCount: number;
+  nullBitmap: Uint8Array | undefined;
+}
+
+/**
+ * Arrow data from its buffers, as `makeData` makes it (an absent bitmap as an empty one), without
+ * `makeData`'s dispatch on the type: ~7 µs a column and batch, ~5,000 times in an export of
+ * 200k events.
+ */
+export function arrowData(
+  type: DataType,
+  nulls: NullsOf,
+  buffers: { valueOffsets?: Int32Array; values?: ArrayBufferView },
+  children: Data[] = [],
+  dictionary?: Vector,
+): Data {
+  const { valueOffsets, values } = buffers;
+  const bitmap = nulls.nullBitmap ?? new Uint8Array(0);
+  return new Data(
+    type,
+    0,
+    nulls.length,
+    nulls.nullCount,
+    [
+      valueOffsets,
+      values,
+      bitmap,
+    ] as never,
+    children,
+    dictionary,
+  );
 }
 
 /** A column being filled a batch at a time. */
@@ -147,8 +191,8 @@ export class Nulls {
     this.#count++;
   }
 
-  /** makeData's length, null count and bitmap for `n` rows; then none. */
-  take(n: number): { length: number; nullCount: number; nullBitmap: Uint8Array | undefined } {
+  /** The length, null count and bitmap of `n` rows; then none. */
+  take(n: number): NullsOf {
     const out = {
       length: n,
       nullCount: this.#count,
@@ -208,8 +252,8 @@ export class IntColumn implements Column {
   }
 
   finish(n: number): Data {
-    const data = new BigInt64Array(this.#words.buffer, 0, n);
-    return makeData({ type: this.#type, ...this.#nulls.take(n), data });
+    const values = new BigInt64Array(this.#words.buffer, 0, n);
+    return arrowData(this.#type, this.#nulls.take(n), { values });
   }
 }
 
@@ -243,8 +287,8 @@ export class BoolColumn implements Column {
   }
 
   finish(n: number): Data {
-    const data = this.#bits.subarray(0, (n + 7) >> 3);
-    return makeData({ type: this.#type, ...this.#nulls.take(n), data });
+    const values = this.#bits.subarray(0, (n + 7) >> 3);
+    return arrowData(this.#type, this.#nulls.take(n), { values });
   }
 }
 
@@ -275,6 +319,7 @@ export class TextColumn implements Column {
         this.#nulls.clear(r);
         out.none();
       } else if (isJson) out.add(b.buf, s, b.ends[base + r]!);
+      else if (b.escaped[r] === 0) out.add(b.buf, s + 1, b.ends[base + r]! - 1); // its bytes
       else {
         tok.s = s;
         tok.e = b.ends[base + r]!;
@@ -298,7 +343,8 @@ export class TextColumn implements Column {
   }
 
   finish(n: number): Data {
-    return makeData({ type: this.#type, ...this.#nulls.take(n), ...this.#bytes.take() });
+    const { valueOffsets, data } = this.#bytes.take();
+    return arrowData(this.#type, this.#nulls.take(n), { valueOffsets, values: data });
   }
 }
 
@@ -364,16 +410,15 @@ export class ListColumn implements Column {
       nullBitmap = new Uint8Array((count + 7) >> 3).fill(0xff);
       for (const k of this.#itemNulls) nullBitmap[k >> 3]! &= ~(1 << (k & 7));
     }
-    const child = makeData({
-      type: this.#type.children[0]!.type as Utf8,
-      length: count,
-      nullCount: this.#itemNulls.length,
-      nullBitmap,
-      ...this.#items.take(),
-    });
+    const items = this.#items.take();
+    const child = arrowData(
+      this.#type.children[0]!.type as Utf8,
+      { length: count, nullCount: this.#itemNulls.length, nullBitmap },
+      { valueOffsets: items.valueOffsets, values: items.data },
+    );
     // Every row's end offset is set by the next fill; the first stays 0.
     const valueOffsets = this.#offsets.subarray(0, n + 1);
     this.#itemNulls = [];
-    return makeData({ type: this.#type, ...this.#nulls.take(n), valueOffsets, child });
+    return arrowData(this.#type, this.#nulls.take(n), { valueOffsets }, [child]);
   }
 }

@@ -4,16 +4,10 @@
  * `dictionaryColumn` gives them, so that the IPC bytes are the same.
  */
 
-import {
-  type Data,
-  type Dictionary,
-  type Int32,
-  makeData,
-  makeVector,
-  type Utf8,
-} from "apache-arrow";
+import { type Data, type Dictionary, type Int32, makeVector, type Utf8 } from "apache-arrow";
 import type { FieldSpec } from "../event/model.ts";
 import {
+  arrowData,
   badValue,
   type Batch,
   Bytes,
@@ -136,19 +130,17 @@ export class DictColumn implements Column {
   }
 
   finish(n: number): Data {
-    const words = this.#words.count;
+    const length = this.#words.count;
+    const { valueOffsets, data } = this.#words.take();
     const dictionary = makeVector(
-      makeData({
-        type: this.#type.dictionary,
-        length: words,
-        nullCount: 0,
-        nullBitmap: undefined,
-        ...this.#words.take(),
+      arrowData(this.#type.dictionary, { length, nullCount: 0, nullBitmap: undefined }, {
+        valueOffsets,
+        values: data,
       }),
     );
     this.#slots.fill(-1);
-    const data = this.#indices.subarray(0, n); // a view, as `arrow_json_columns.ts` says
-    return makeData({ type: this.#type, ...this.#nulls.take(n), data, dictionary });
+    const values = this.#indices.subarray(0, n); // a view, as `arrow_json_columns.ts` says
+    return arrowData(this.#type, this.#nulls.take(n), { values }, [], dictionary);
   }
 }
 
