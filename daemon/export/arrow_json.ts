@@ -104,7 +104,8 @@ export class JsonBatchBuilder {
 
   /**
    * The table of the events whose canonical JSON is `lines`, with the seqs of the first and the
-   * last. The table holds its own copies of the bytes. Throws TypeError, as
+   * last. The table's buffers are the builder's own: it is valid until the next `build()`
+   * (`arrow_json_columns.ts`), so read it (as the encoder does) before. Throws TypeError, as
    * `eventsToArrowTable` does, for a missing required field or a value of the wrong type, and
    * SyntaxError for a line that is not JSON.
    */

@@ -4,16 +4,10 @@
  * `dictionaryColumn` gives them, so that the IPC bytes are the same.
  */
 
-import {
-  type Data,
-  type Dictionary,
-  type Int32,
-  makeData,
-  makeVector,
-  type Utf8,
-} from "apache-arrow";
+import { type Data, type Dictionary, type Int32, makeVector, type Utf8 } from "apache-arrow";
 import type { FieldSpec } from "../event/model.ts";
 import {
+  arrowData,
   badValue,
   type Batch,
   Bytes,
@@ -28,7 +22,8 @@ const encoder = new TextEncoder();
 /**
  * Dictionary-encoded text: ids in order of first appearance, as `dictionaryColumn` gives them,
  * found by the value's bytes in a hash table (open addressing, FNV-1a), so no string is made per
- * row; a value equal to the row before's is found without hashing.
+ * row; a value equal to the row before's is found without hashing. A value is compared in the
+ * line itself; only one with an escape, or of a parsed line, is decoded into `#probe` first.
  */
 export class DictColumn implements Column {
   readonly #spec: FieldSpec;
@@ -36,7 +31,7 @@ export class DictColumn implements Column {
   readonly #nulls: Nulls;
   readonly #indices: Int32Array;
   readonly #words: Bytes;
-  /** The value being looked up, as bytes (escaped strings decode into it). */
+  /** A value decoded to be looked up (escaped strings, parsed lines). */
   readonly #probe: Bytes;
   #slots = new Int32Array(256).fill(-1);
 
@@ -54,49 +49,62 @@ export class DictColumn implements Column {
     let last = -1;
     for (let r = 0; r < b.n; r++) {
       const p = b.parsed[r];
-      const s = p ? 0 : b.starts[base + r]!;
-      if (p) {
-        const v = p[this.#spec.name];
-        if (v !== undefined && v !== null && typeof v !== "string") {
-          throw badValue(r, this.#spec, "is not a string");
+      const at = p ? 0 : b.starts[base + r]!;
+      // The value's bytes: in the line itself, unless the line was parsed or has an escape.
+      let src = b.buf, s = at + 1, e = at < 0 ? 0 : b.ends[base + r]! - 1;
+      if (p || (at >= 0 && b.escaped[r] === 1)) {
+        if (p) {
+          const v = p[this.#spec.name];
+          if (v !== undefined && v !== null && typeof v !== "string") {
+            throw badValue(r, this.#spec, "is not a string");
+          }
+          if (typeof v === "string") probe.add(encoder.encode(v), 0, -1);
+        } else {
+          tok.s = at;
+          tok.e = b.ends[base + r]!;
+          stringInto(probe, b, r, tok);
         }
-        if (typeof v === "string") probe.add(encoder.encode(v), 0, -1);
-      } else if (s >= 0) {
-        tok.s = s;
-        tok.e = b.ends[base + r]!;
-        stringInto(probe, b, r, tok);
-      }
-      if (probe.count === 0) {
+        if (probe.count === 0) {
+          this.#nulls.clear(r);
+          this.#indices[r] = 0;
+          continue;
+        }
+        src = probe.data;
+        s = 0;
+        e = probe.used;
+        probe.used = probe.count = 0;
+      } else if (at < 0) {
         this.#nulls.clear(r);
         this.#indices[r] = 0;
         continue;
       }
-      last = this.#indices[r] = last >= 0 && this.#same(last) ? last : this.#id();
-      probe.used = probe.count = 0;
+      last = this.#indices[r] = last >= 0 && this.#same(last, src, s, e)
+        ? last
+        : this.#id(src, s, e);
     }
   }
 
-  /** Whether the probe holds word `id`. */
-  #same(id: number): boolean {
-    const w = this.#words, probe = this.#probe;
+  /** Whether `src[s..e)` is word `id`. */
+  #same(id: number, src: Uint8Array, s: number, e: number): boolean {
+    const w = this.#words;
     const at = w.offsets[id]!, len = w.offsets[id + 1]! - at;
-    if (len !== probe.used) return false;
-    for (let i = 0; i < len; i++) if (w.data[at + i] !== probe.data[i]) return false;
+    if (len !== e - s) return false;
+    const data = w.data;
+    for (let i = 0; i < len; i++) if (data[at + i] !== src[s + i]) return false;
     return true;
   }
 
-  /** The id of the probe's value, added when new. */
-  #id(): number {
-    const probe = this.#probe;
-    const h = hash(probe.data, 0, probe.used);
+  /** The id of the value `src[s..e)`, added when new. */
+  #id(src: Uint8Array, s: number, e: number): number {
+    const h = hash(src, s, e);
     const mask = this.#slots.length - 1;
     for (let slot = h & mask;; slot = (slot + 1) & mask) {
       const id = this.#slots[slot]!;
       if (id < 0) break;
-      if (this.#same(id)) return id;
+      if (this.#same(id, src, s, e)) return id;
     }
     const id = this.#words.count;
-    this.#words.add(probe.data, 0, probe.used);
+    this.#words.add(src, s, e);
     if (this.#words.count * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
     else this.#place(id, h);
     return id;
@@ -122,19 +130,17 @@ export class DictColumn implements Column {
   }
 
   finish(n: number): Data {
-    const words = this.#words.count;
+    const length = this.#words.count;
+    const { valueOffsets, data } = this.#words.take();
     const dictionary = makeVector(
-      makeData({
-        type: this.#type.dictionary,
-        length: words,
-        nullCount: 0,
-        nullBitmap: undefined,
-        ...this.#words.take(),
+      arrowData(this.#type.dictionary, { length, nullCount: 0, nullBitmap: undefined }, {
+        valueOffsets,
+        values: data,
       }),
     );
     this.#slots.fill(-1);
-    const data = this.#indices.slice(0, n);
-    return makeData({ type: this.#type, ...this.#nulls.take(n), data, dictionary });
+    const values = this.#indices.subarray(0, n); // a view, as `arrow_json_columns.ts` says
+    return arrowData(this.#type, this.#nulls.take(n), { values }, [], dictionary);
   }
 }
 

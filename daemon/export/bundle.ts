@@ -2,18 +2,18 @@
  * Writing an air-gapped bundle: a contiguous run of the signed log as Parquet files, one per
  * source and UTC day, under `events/date=<yyyy-mm-dd>/` (`partition.ts`), with a signed manifest
  * (`manifest.ts`), the public key and a README for the auditor at the top. It streams: the log
- * is read once, a segment at a time, into per-partition spool files (`collect.ts`), then each
- * partition's file is written from its spool a batch at a time, so memory is bounded by a
- * segment and a few Parquet batches whatever the range. The bundle is built in a temporary directory beside `outDir` and
- * renamed into place only when whole and synced, so a crash or an error never leaves half a
- * bundle where a bundle is expected (a crash may leave a `.vigil-export-*` directory beside it,
- * safe to remove). The store is read, never written: this runs beside a serving daemon.
+ * is read once, a segment at a time, into a spool file that keeps each partition's lines apart
+ * (`collect.ts`, `spool.ts`), then each partition's file is written from them a batch at a time
+ * (`bundle_files.ts`), so memory is bounded by a segment and a few Parquet batches whatever the
+ * range. The bundle is built in a temporary directory beside `outDir` and renamed into place
+ * only when whole and synced, so a crash or an error never leaves half a bundle where a bundle
+ * is expected (a crash may leave a `.vigil-export-*` directory beside it, safe to remove). The
+ * store is read, never written: this runs beside a serving daemon.
  *
  * @example
  * const summary = await writeBundle("/var/lib/vigil", "/media/usb/q1", { from, to });
  */
 
-import { createHash } from "node:crypto";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { type Checkpoint } from "../store/checkpoint.ts";
 import { type Handover, readHandovers } from "../store/key_handover.ts";
@@ -34,12 +34,8 @@ import {
   SIGNATURE_FILE,
   signManifest,
 } from "./manifest.ts";
-import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
-import { EncoderWorkers } from "./parquet_pipe.ts";
-import { bundleFilePath } from "./partition.ts";
 import { type ExportPlan, planExport } from "./plan.ts";
-import { PartitionSpool, type SpooledPartition, spooledTables, SpoolReader } from "./spool.ts";
-import { FileSyncs } from "./file_syncs.ts";
+import { PartitionSpool } from "./spool.ts";
 import { bundleReadme } from "./readme.ts";
 
 /** Event-time bounds of an export, µs since the epoch: `from ≤ ts < to`. */
@@ -83,6 +79,11 @@ export async function writeBundle(
     throw new Error(`Cannot export from ${dataDir}: no signing key in ${paths.keys}`);
   }
   await checkOutDir(outDir);
+  // The Parquet writer (Arrow, the encoder's Wasm) loads and compiles while the log is read,
+  // rather than before (~0.1 s) or after it, when the first file waited on the Wasm (~0.1 s).
+  // A failure shows where the files are written.
+  const writer = import("./bundle_files.ts").then((m) => (m.warmUp(), m));
+  writer.catch(() => {});
   const key = await loadKey(paths.keys);
   // Read after the key: a rotation records its handover before it installs the new key.
   const handovers = await readHandovers(paths.keys);
@@ -94,44 +95,39 @@ export async function writeBundle(
     await Deno.mkdir(parent, { recursive: true });
     work = await Deno.makeTempDir({ dir: parent, prefix: ".vigil-export-" });
     await Deno.mkdir(`${work}/.spool`);
-    const spool = new PartitionSpool(`${work}/.spool`);
+    // Closed when the collect fails too, before the work directory is removed.
+    using spool = new PartitionSpool(`${work}/.spool`);
     const got = await collectRange(dataDir, plan, { levels, spool });
-    const files: BundleFile[] = [];
-    const ctx: WriteContext = {
-      plan,
-      workers: new EncoderWorkers(),
-      reader: new SpoolReader(BATCH_ROWS),
-      syncs: new FileSyncs(),
-      dirs: new Set(),
-      removals: [],
-    };
-    let written = false;
+    const files = await (await writer).writeFiles(work, got.partitions, plan);
+    // The spool is removed, and the last four files written and synced, at once: a sync each,
+    // one after the other, was a journal commit each on a busy disk. All of it has settled
+    // before the directories are synced, or the work directory removed on a failure.
+    const pending: Promise<unknown>[] = [Deno.remove(`${work}/.spool`, { recursive: true })];
+    let results: PromiseSettledResult<unknown>[] = [];
     try {
-      for (const part of got.partitions) files.push(await writePartition(work, part, ctx));
-      written = true;
+      const m = plan.previous?.size ?? 0;
+      const consistency = await levels.read(() =>
+        consistencyProof(m, plan.checkpoint.size, levels)
+      );
+      const manifest = buildManifest(plan, got, files, {
+        keyId: key.keyId,
+        handovers,
+        levels,
+        consistency,
+        opts,
+      });
+      const bytes = encodeManifest(manifest);
+      const signature = await signManifest(bytes, key.privateKey);
+      pending.push(
+        writeSynced(`${work}/${MANIFEST_FILE}`, bytes),
+        writeSynced(`${work}/${SIGNATURE_FILE}`, signature),
+        writeSynced(`${work}/${PUBLIC_KEY_FILE}`, publicKeyPem(key.publicRaw)),
+        writeSynced(`${work}/${README_FILE}`, bundleReadme(manifest)),
+      );
     } finally {
-      ctx.workers.close();
-      // Every file's sync and its spool file's removal end before anything else is written
-      // (or, on a failure, before the bundle's directory is removed, with the first error).
-      await Promise.allSettled(ctx.removals);
-      const synced = ctx.syncs.drain();
-      await (written ? synced : synced.catch(() => {}));
+      results = await Promise.allSettled(pending);
     }
-    await Deno.remove(`${work}/.spool`, { recursive: true });
-    const m = plan.previous?.size ?? 0;
-    const consistency = await levels.read(() => consistencyProof(m, plan.checkpoint.size, levels));
-    const manifest = buildManifest(plan, got, files, {
-      keyId: key.keyId,
-      handovers,
-      levels,
-      consistency,
-      opts,
-    });
-    const bytes = encodeManifest(manifest);
-    await writeSynced(`${work}/${MANIFEST_FILE}`, bytes);
-    await writeSynced(`${work}/${SIGNATURE_FILE}`, await signManifest(bytes, key.privateKey));
-    await writeSynced(`${work}/${PUBLIC_KEY_FILE}`, publicKeyPem(key.publicRaw));
-    await writeSynced(`${work}/${README_FILE}`, bundleReadme(manifest));
+    throwFirst(results);
     await syncDirs(work, files);
     await moveInto(work, outDir);
     return {
@@ -151,82 +147,6 @@ export async function writeBundle(
   } finally {
     levels.close();
   }
-}
-
-/** What the files of one bundle share while they are written, one at a time. */
-interface WriteContext {
-  plan: ExportPlan;
-  workers: EncoderWorkers;
-  reader: SpoolReader;
-  syncs: FileSyncs;
-  /** Directories made so far. */
-  dirs: Set<string>;
-  /** Spool files being removed. */
-  removals: Promise<void>[];
-}
-
-/**
- * Writes one partition's Parquet file, hashing it on the way; the file is synced, and its spool
- * file removed, in the background (`ctx.syncs`, `ctx.removals`).
- */
-async function writePartition(
-  work: string,
-  part: SpooledPartition,
-  ctx: WriteContext,
-): Promise<BundleFile> {
-  const { plan } = ctx;
-  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
-  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
-  if (!ctx.dirs.has(dir)) {
-    Deno.mkdirSync(dir, { recursive: true });
-    ctx.dirs.add(dir);
-  }
-  const meta = {
-    firstSeq: part.firstSeq,
-    lastSeq: part.lastSeq,
-    rows: part.rows,
-    leaves: { from: plan.firstSeq, to: plan.endSeq },
-    chainBefore: hex(part.chainBefore),
-    chainAfter: hex(part.chainAfter),
-    checkpoint: plan.checkpoint,
-  };
-  const tables = spooledTables(part.file, {
-    batchRows: BATCH_ROWS,
-    want: meta,
-    reader: ctx.reader,
-  });
-  // A file that does not fill one row group gains nothing from a Worker (as `parquet.ts`).
-  const worker = part.rows >= ROW_GROUP_ROWS;
-  const stream = await parquetTableStream(tables, meta, { worker, workers: ctx.workers });
-  const sha = createHash("sha256");
-  let bytes = 0;
-  // Opened and written synchronously, into the page cache: an awaited call per chunk was a
-  // round trip through the I/O threads, which on a busy machine cost more than the write. The
-  // sync to disk (`ctx.syncs`) stays in the background.
-  const file = Deno.openSync(`${work}/${path}`, { write: true, createNew: true });
-  try {
-    for await (const chunk of stream) {
-      sha.update(chunk);
-      bytes += chunk.length;
-      for (let at = 0; at < chunk.length;) at += file.writeSync(chunk.subarray(at));
-    }
-  } catch (e) {
-    file.close();
-    throw e;
-  }
-  await ctx.syncs.add(file, path);
-  // Frees its disk now; one that fails goes with the spool directory at the end.
-  ctx.removals.push(Deno.remove(part.file).catch(() => {}));
-  return {
-    path,
-    source: part.source,
-    date: part.date,
-    sha256: sha.digest("hex"),
-    bytes,
-    rows: part.rows,
-    first_seq: part.firstSeq,
-    last_seq: part.lastSeq,
-  };
 }
 
 function buildManifest(
@@ -284,16 +204,30 @@ async function writeSynced(path: string, data: Uint8Array | string): Promise<voi
   await file.sync();
 }
 
-/** Makes the bundle's directory entries durable, deepest first (files are synced as written). */
+/** Directories synced at once. */
+const DIR_SYNCS = 16;
+
+/**
+ * Makes the bundle's directory entries durable (files are synced as written), `DIR_SYNCS` at
+ * once: every sync ends before this returns, and so before the bundle is renamed into place.
+ */
 async function syncDirs(work: string, files: readonly BundleFile[]): Promise<void> {
-  const dirs = new Set<string>();
+  const dirs = new Set<string>([work]);
   for (const f of files) {
     for (let i = f.path.indexOf("/"); i > 0; i = f.path.indexOf("/", i + 1)) {
-      dirs.add(f.path.slice(0, i));
+      dirs.add(`${work}/${f.path.slice(0, i)}`);
     }
   }
-  for (const d of [...dirs].sort().reverse()) await syncDir(`${work}/${d}`);
-  await syncDir(work);
+  const all = [...dirs];
+  for (let i = 0; i < all.length; i += DIR_SYNCS) {
+    throwFirst(await Promise.allSettled(all.slice(i, i + DIR_SYNCS).map(syncDir)));
+  }
+}
+
+/** Throws the reason of the first promise that failed, if any did. */
+function throwFirst(results: readonly PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function syncDir(path: string): Promise<void> {

@@ -22,13 +22,19 @@ export interface Peeked {
   source: string;
 }
 
+/** Sources remembered by `EventPeek`: more than a store usually has. */
+const SOURCES = 16;
+
 /**
- * The `ts` and `source` of the canonical JSON in `buf[start..end)`. The last source read is
- * reused when the bytes are the same, so a run of one source allocates nothing.
+ * The `ts` and `source` of the canonical JSON in `buf[start..end)`. The sources last read are
+ * reused when the bytes are the same, so a run of events of a few sources, interleaved as they
+ * come, allocates nothing (one remembered source was decoded again at every change of source).
  */
 export class EventPeek {
-  #last = "";
-  #lastBytes = new Uint8Array(0);
+  /** Sources seen, as strings and as their bytes; when full, the oldest is replaced. */
+  #texts: string[] = [];
+  #bytes: Uint8Array[] = [];
+  #oldest = 0;
   readonly out: Peeked = { ts: 0, source: "" };
 
   /** Fills `out` (returned) from the event's bytes; throws SyntaxError when they are not JSON. */
@@ -64,20 +70,19 @@ export class EventPeek {
     while (i < end && buf[i] !== 0x22 && buf[i] !== 0x5c) i++;
     if (i >= end || buf[i] !== 0x22) return undefined;
     const n = i - at;
-    const last = this.#lastBytes;
-    if (n === last.length) {
-      let same = true;
-      for (let k = 0; k < n; k++) {
-        if (buf[at + k] !== last[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.#last;
+    const texts = this.#texts, known = this.#bytes;
+    next: for (let k = 0; k < known.length; k++) {
+      const b = known[k]!;
+      if (b.length !== n) continue;
+      for (let j = 0; j < n; j++) if (buf[at + j] !== b[j]) continue next;
+      return texts[k]!;
     }
-    this.#lastBytes = buf.slice(at, i);
-    this.#last = decoder.decode(this.#lastBytes);
-    return this.#last;
+    const bytes = buf.slice(at, i);
+    const text = decoder.decode(bytes);
+    const k = known.length < SOURCES ? known.length : this.#oldest++ % SOURCES;
+    texts[k] = text;
+    known[k] = bytes;
+    return text;
   }
 
   #parse(buf: Uint8Array, start: number, end: number): Peeked {

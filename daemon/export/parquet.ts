@@ -20,6 +20,7 @@ import { type Table, tableFromIPC } from "apache-arrow";
 import type { RecordBatch as WasmRecordBatch } from "parquet-wasm/esm";
 import { arrowTableEvents, BufferPool, eventsToArrowTable } from "../event/arrow.ts";
 import type { AuditEvent } from "../event/model.ts";
+import { eventIpcInto } from "./ipc_batch.ts";
 import { ipcStreamInto } from "./parquet_ipc.ts";
 import type { ParquetFileMeta } from "./parquet_meta.ts";
 import { type EncoderWorkers, pipedParquetStream } from "./parquet_pipe.ts";
@@ -254,14 +255,14 @@ async function* eventTables(groups: AsyncIterable<readonly AuditEvent[]>): Async
   for await (const group of groups) yield eventsToArrowTable(group, pool);
 }
 
-/** Tables as Wasm record batches, through one reused IPC buffer (`parquet_ipc.ts`). */
+/** Tables as Wasm record batches, through one reused IPC buffer (`ipc_batch.ts`). */
 async function* wasmBatches(
   pq: ParquetWasm,
   tables: AsyncIterable<Table>,
 ): AsyncGenerator<WasmRecordBatch> {
   let ipc: Uint8Array<ArrayBuffer> | undefined;
   for await (const table of tables) {
-    ipc = await ipcStreamInto(table, ipc);
+    ipc = eventIpcInto(table, ipc) ?? await ipcStreamInto(table, ipc);
     yield wasmRecordBatch(pq, ipc);
   }
 }

@@ -3,7 +3,8 @@
  * buffer the caller hands back for the next table. `tableToIPC` allocates a new buffer each
  * time, and on this kind of machine the first write to freshly mapped memory costs more than
  * the copy itself (~90 ms for the ~40 MB of a row group, against ~2 ms into a buffer in use):
- * reusing one buffer made the IPC step ~6x faster in the export benchmark.
+ * reusing one buffer made the IPC step ~6x faster in the export benchmark. Tables of events are
+ * written by `ipc_batch.ts` instead, without apache-arrow's writer; this takes the rest.
  */
 
 import { RecordBatchStreamWriter, type Table } from "apache-arrow";

@@ -16,6 +16,7 @@
  */
 
 import type { Table } from "apache-arrow";
+import { eventIpcInto } from "./ipc_batch.ts";
 import { ipcStreamInto } from "./parquet_ipc.ts";
 import type { ParquetFileMeta } from "./parquet_meta.ts";
 import { parquetWasmModule } from "./parquet_wasm.ts";
@@ -145,7 +146,7 @@ export function pipedParquetStream(
           if (settled) return;
           const into = free.pop();
           if (!into) buffers++;
-          const ipc = await ipcStreamInto(table, into);
+          const ipc = eventIpcInto(table, into) ?? await ipcStreamInto(table, into);
           send({ op: "batch", ipc }, [ipc.buffer]);
         }
         send({ op: "end" });

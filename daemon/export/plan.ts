@@ -54,8 +54,12 @@ export async function planExport(
   if (!latest || latest.size === 0) {
     throw new NothingToExportError(`no signed checkpoint in ${dataDir} yet: nothing to export`);
   }
-  const unsigned = Math.max(0, await logSize(dataDir) - latest.size);
+  // The log's length maps the newest segment, and a time range's end is looked for in it too:
+  // the two read it at once, each while the other waits on the disk.
+  const size = logSize(dataDir);
+  size.catch(() => {}); // awaited below, on every path
   const logStart = (await listSegments(paths.segments))[0]?.firstSeq ?? 0;
+  const unsignedCount = async (): Promise<number> => Math.max(0, await size - latest.size);
   let firstSeq = logStart, endSeq = latest.size;
   if (opts.seqs) {
     ({ from: firstSeq, to: endSeq } = opts.seqs);
@@ -73,9 +77,10 @@ export async function planExport(
       end: latest.size,
     });
     if (first < 0) {
+      const newer = await unsignedCount();
       throw new NothingToExportError(
         `no signed event in ${dataDir} has a time in the range asked for` +
-          (unsigned ? ` (${unsigned} newer events are not signed yet)` : ""),
+          (newer ? ` (${newer} newer events are not signed yet)` : ""),
       );
     }
     if (opts.from !== undefined) firstSeq = Math.max(first, logStart);
@@ -84,7 +89,7 @@ export async function planExport(
   const checkpoint = checkpoints.find((c) => c.size >= endSeq)!;
   const previous = checkpoints.findLast((c) => c.size <= firstSeq) ?? null;
   const inner = checkpoints.filter((c) => c.size > firstSeq && c.size < checkpoint.size);
-  return { firstSeq, endSeq, checkpoint, previous, inner, unsigned };
+  return { firstSeq, endSeq, checkpoint, previous, inner, unsigned: await unsignedCount() };
 }
 
 /**

@@ -2,15 +2,19 @@
  * Sorting a run of the log into partitions on disk. Events arrive in seq order with sources and
  * days interleaved, while each Parquet file holds one partition: rather than keep every
  * partition's events in memory until the run ends, each event's canonical JSON bytes are copied,
- * as they are in the segment, into its partition's spool file (one JSON object a line: canonical
+ * as they are in the segment, into its partition's lines (one JSON object a line: canonical
  * JSON has no raw newline), and read back as Arrow tables a batch at a time, straight from the
- * bytes, when the partition's Parquet file is written. Nothing is decoded on the way in; memory stays at a pool of 8 MiB of buffered lines
- * however long the run and however many partitions. The spool takes as much disk as the
- * canonical JSON of the run, beside the bundle being written, until each file is written.
+ * bytes, when the partition's Parquet file is written (`spool_tables.ts`). Nothing is decoded on
+ * the way in; memory
+ * stays at a pool of 8 MiB of buffered lines however long the run and however many partitions.
+ *
+ * Every partition's lines go to one spool file, appended to as the pool is written out, each
+ * partition's runs of bytes in it recorded (`SpooledPartition.extents`): a file per partition
+ * cost an open per partition at every write-out and a removal each, more than the writing
+ * (~1,000 opens for a range of 200k events). The spool takes as much disk as the canonical JSON
+ * of the run, beside the bundle being written, until the bundle's files are written.
  */
 
-import type { Table } from "apache-arrow";
-import { JsonBatchBuilder, type JsonLines } from "./arrow_json.ts";
 import { releaseBuffer } from "./log_scan.ts";
 import { type Partition, utcDate } from "./partition.ts";
 
@@ -22,8 +26,13 @@ export interface SpooledPartition extends Partition {
   /** Chain hash before the first event and after the last. */
   chainBefore: Uint8Array;
   chainAfter: Uint8Array;
-  /** The spool file of canonical JSON lines. */
+  /** The spool file, which holds the partition's canonical JSON lines among others'. */
   file: string;
+  /**
+   * Where its lines are in `file`, in order: runs of bytes, `extents[2k]` their offset and
+   * `extents[2k + 1]` their length. Each ends at the end of a line.
+   */
+  extents: number[];
 }
 
 /**
@@ -38,8 +47,6 @@ const POOL_BLOCKS = 128;
 const US_PER_DAY = 86_400_000_000;
 const EMPTY = new Uint8Array(0);
 const NEWLINE = new Uint8Array([0x0a]);
-/** Bytes read from a spool file at a time. */
-const READ_BYTES = 1 << 20;
 
 interface Part {
   info: SpooledPartition;
@@ -72,12 +79,14 @@ export interface SpoolEvent {
   afterAt: number;
 }
 
-/** Spool files of one export, in a directory of their own. */
+/** The spool file of one export, in a directory of its own. */
 export class PartitionSpool {
-  readonly #dir: string;
+  readonly #path: string;
+  /** The spool file, open from the first write-out to `finish()`, and its length. */
+  #file: Deno.FsFile | null = null;
+  #size = 0;
   /** By source, then by UTC day number: no key string is built per event. */
   #parts = new Map<string, Map<number, Part>>();
-  #count = 0;
   /** The pool, one buffer (freed at once when done), and its blocks not in use. */
   #pool: Uint8Array | null = null;
   #free: Uint8Array[] = [];
@@ -85,7 +94,7 @@ export class PartitionSpool {
   #inUse = 0;
 
   constructor(dir: string) {
-    this.#dir = dir;
+    this.#path = `${dir}/lines.jsonl`;
   }
 
   /**
@@ -108,7 +117,8 @@ export class PartitionSpool {
           ? ev.before.slice()
           : ev.buf.slice(ev.beforeAt, ev.beforeAt + 32),
         chainAfter: EMPTY,
-        file: `${this.#dir}/${this.#count++}.jsonl`,
+        file: this.#path,
+        extents: [],
       };
       part = { info, blocks: [], used: BLOCK_BYTES, afterIn: null, afterAt: 0 };
       bySource.set(day, part);
@@ -172,22 +182,25 @@ export class PartitionSpool {
   }
 
   /**
-   * Appends every buffered line to its file and gives the blocks back to the pool. The writes
-   * are synchronous: they go to the page cache (nothing here is synced), and each awaited write
-   * of a block was a round trip through the I/O threads that, on a busy machine, cost more than
-   * the copy itself.
+   * Appends every buffered line to the spool file, each partition's as one run, and gives the
+   * blocks back to the pool. The writes are synchronous: they go to the page cache (nothing here
+   * is synced), and each awaited write of a block was a round trip through the I/O threads
+   * that, on a busy machine, cost more than the copy itself.
    */
   flush(): void {
     for (const bySource of this.#parts.values()) {
       for (const part of bySource.values()) {
         if (part.blocks.length === 0) continue;
-        using file = Deno.openSync(part.info.file, { append: true, create: true });
+        const file = this.#file ??= Deno.openSync(this.#path, { write: true, createNew: true });
         const last = part.blocks.length - 1;
+        const start = this.#size;
         for (const [i, block] of part.blocks.entries()) {
           const bytes = i === last ? block.subarray(0, part.used) : block;
           for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+          this.#size += bytes.length;
           if (block.buffer === this.#pool?.buffer) this.#free.push(block);
         }
+        part.info.extents.push(start, this.#size - start);
         this.#inUse -= part.blocks.length;
         part.blocks = [];
         part.used = BLOCK_BYTES;
@@ -195,10 +208,17 @@ export class PartitionSpool {
     }
   }
 
+  /** Closes the spool file if open (`finish()` does); the partitions' extents stay readable. */
+  [Symbol.dispose](): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+
   /** Writes out what is buffered; returns the partitions in the order of their files' paths. */
   finish(): SpooledPartition[] {
     this.settle();
     this.flush();
+    this[Symbol.dispose]();
     // The pool's memory is not needed while the files are written.
     this.#free = [];
     if (this.#pool) releaseBuffer(this.#pool);
@@ -208,99 +228,4 @@ export class PartitionSpool {
       a.date < b.date ? -1 : a.date > b.date ? 1 : a.firstSeq - b.firstSeq
     );
   }
-}
-
-/**
- * What reading spool files back needs, made once for all the files of an export: a column
- * builder and a read buffer made afresh for each of ~1,000 small files (a partition a source and
- * day) cost more than the rows in them. One file is read at a time with it.
- */
-export class SpoolReader {
-  readonly batchRows: number;
-  readonly builder: JsonBatchBuilder;
-  readonly lines: JsonLines;
-
-  constructor(batchRows: number) {
-    this.batchRows = batchRows;
-    this.builder = new JsonBatchBuilder(batchRows);
-    this.lines = {
-      buf: new Uint8Array(READ_BYTES),
-      starts: new Int32Array(batchRows),
-      ends: new Int32Array(batchRows),
-      count: 0,
-    };
-  }
-}
-
-/**
- * The events of a spool file as Arrow tables of `batchRows` rows (the last one shorter), built
- * from the lines' bytes in place (`arrow_json.ts`), with `reader`'s memory when given (then one
- * file at a time). Throws RangeError when the file does not hold exactly `want`'s rows and seqs.
- */
-export async function* spooledTables(
-  file: string,
-  opts: {
-    batchRows: number;
-    want: { rows: number; firstSeq: number; lastSeq: number };
-    reader?: SpoolReader;
-  },
-): AsyncGenerator<Table> {
-  // Read synchronously, from the page cache the spool was just written to (as `flush`).
-  using f = Deno.openSync(file, { read: true });
-  const reader = opts.reader?.batchRows === opts.batchRows
-    ? opts.reader
-    : new SpoolReader(opts.batchRows);
-  const { builder, lines } = reader;
-  lines.count = 0;
-  // Whole lines are found in the buffer and built a batch at a time; the bytes after the last
-  // line used move to the front. The buffer grows for a batch (or a line) larger than it.
-  let have = 0, scanned = 0;
-  let rows = 0, first = -1, last = -1;
-  const build = (): Table => {
-    const got = builder.build(lines);
-    if (lines.count > 0) {
-      if (rows === 0) first = got.firstSeq;
-      last = got.lastSeq;
-      rows += lines.count;
-    }
-    return got.table;
-  };
-  for (;;) {
-    if (have === lines.buf.length) {
-      const grown = new Uint8Array(lines.buf.length * 2);
-      grown.set(lines.buf);
-      lines.buf = grown;
-    }
-    const n = f.readSync(lines.buf.subarray(have));
-    if (n === null) break;
-    have += n;
-    const buf = lines.buf;
-    let at = lines.count === 0 ? scanned : lines.ends[lines.count - 1]! + 1;
-    for (let nl = buf.indexOf(0x0a, at); nl >= 0 && nl < have; nl = buf.indexOf(0x0a, at)) {
-      lines.starts[lines.count] = at;
-      lines.ends[lines.count++] = nl;
-      at = nl + 1;
-      if (lines.count === opts.batchRows) {
-        yield build();
-        lines.count = 0;
-        buf.copyWithin(0, at, have);
-        have -= at;
-        at = 0;
-      }
-    }
-    scanned = at;
-  }
-  if (have > scanned) {
-    throw new SyntaxError(`Cannot read spool file ${file}: it ends inside a line`);
-  }
-  // The last table is checked before it is handed on, so the file never gets its footer.
-  const end = lines.count > 0 || rows === 0 ? build() : undefined;
-  const want = opts.want;
-  if (rows !== want.rows || first !== want.firstSeq || last !== want.lastSeq) {
-    throw new RangeError(
-      `Cannot write Parquet: got ${rows} events (seq ${first} to ${last}) but the metadata ` +
-        `says ${want.rows} (seq ${want.firstSeq} to ${want.lastSeq})`,
-    );
-  }
-  if (end) yield end;
 }

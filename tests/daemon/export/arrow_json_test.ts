@@ -6,69 +6,13 @@
  */
 
 import { eventsToArrowTable } from "../../../daemon/event/arrow.ts";
-import { canonicalEvent, canonicalJson } from "../../../daemon/event/canonical.ts";
-import type { AuditEvent } from "../../../daemon/event/model.ts";
+import { canonicalJson } from "../../../daemon/event/canonical.ts";
 import { JsonBatchBuilder, type JsonLines } from "../../../daemon/export/arrow_json.ts";
 import { ipcStreamInto } from "../../../daemon/export/parquet_ipc.ts";
 import { assertEquals, assertThrows } from "../../support/assert.ts";
-import { testEvent } from "../../support/store.ts";
+import { awkward, ev, many } from "./_events.ts";
 
 const enc = new TextEncoder();
-
-function ev(i: number, extra: Partial<AuditEvent> = {}): AuditEvent {
-  return canonicalEvent({ ...testEvent(i), ...extra }, i, 1_714_550_400_000_000 + i);
-}
-
-function awkward(): AuditEvent[] {
-  return [
-    ev(0),
-    ev(1, { statement: "", params: [], context: {}, db: "", redacted: false }),
-    ev(2, { statement: "SELECT '🦀', 'ü', '中文', e'\\n'", params: [null, "", "x", null] }),
-    ev(3, {
-      kind: "row_change",
-      old_row: JSON.parse('{"b":"1","a":null,"10":"ten","2":"two","__proto__":"p"}'),
-      new_row: { nested: { list: [1, 2.5, -0, 1e21, 5e-324, true, null, "s"] }, "🦀": "\u2028" },
-      context: { who: 'a "quote"\\', why: ["ticket", 12], deep: { a: { b: { c: {} } } } },
-    }),
-    ev(4, {
-      ts: Number.MAX_SAFE_INTEGER,
-      ingest_ts: Number.MIN_SAFE_INTEGER,
-      pid: Number.MAX_SAFE_INTEGER,
-      xid: 0,
-      statement_id: 2 ** 32,
-      substatement_id: 2 ** 32 - 1,
-    }),
-    ev(5, { ts: -1, ingest_ts: 0, redacted: true, raw: "\u0000nul\u0000", parse_error: "bad" }),
-    ev(6, {
-      kind: "session",
-      source: 'src "with" \\ escapes\n',
-      source_pos: "0/16B3748:3",
-      db: "shop",
-      schema: "public",
-      object: "orders\t\u0001",
-      object_type: "TABLE",
-      role: "ädä",
-      app_user: "lone \ud800 surrogate",
-      client_addr: "::1",
-      application_name: "psql",
-      session_id: "66321c9e.1a2b",
-      class: "READ",
-      command: "SELECT",
-      audit_type: "SESSION",
-      sqlstate: "42501",
-      error: "permission denied for table orders",
-      token: 'tok "q" \\ ü',
-    }),
-    ev(7, { params: ['a"b', "\\", "🦀"], role: "ädä", db: "shop" }),
-    ev(8, { context: { "": [], "a\u0000": "\u001f", "\\": "\\u0041" }, redacted: false }),
-  ];
-}
-
-/** Many events, the low-cardinality columns repeating: the dictionaries' ids matter. */
-function many(n: number): AuditEvent[] {
-  const all = awkward();
-  return Array.from({ length: n }, (_, i) => ({ ...all[i % all.length]!, seq: i }));
-}
 
 async function ipc(table: Parameters<typeof ipcStreamInto>[0]): Promise<Uint8Array> {
   return (await ipcStreamInto(table)).slice();
