@@ -14,7 +14,7 @@ import { rootFromNodes } from "./merkle.ts";
 import { frontierTailRoots } from "./merkle_block.ts";
 import { BLOCK_LEAVES, type MerkleLevels } from "./merkle_levels.ts";
 import { readRetainedStart } from "./retained.ts";
-import { loadSegment, type SegmentEntry } from "./segment_file.ts";
+import { loadSegment, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
 import { sha256Into } from "./sha256.ts";
 
 /** Reads leaf hashes of seqs [from, to) out of the segments and appends them to `levels`. */
@@ -23,12 +23,13 @@ async function replayLeaves(
   from: number,
   to: number,
   levels: MerkleLevels,
+  buffer: SegmentBuffer,
 ): Promise<void> {
   for (let i = 0; i < segments.length; i++) {
     const next = segments[i + 1];
     if (next && next.firstSeq <= from) continue;
     if (segments[i]!.firstSeq >= to) break;
-    const seg = await loadSegment(segments[i]!);
+    const seg = await loadSegment(segments[i]!, { buffer });
     let seq = seg.header.firstSeq;
     let leaves = new Uint8Array(32 * 1024);
     let n = 0;
@@ -79,20 +80,21 @@ export async function catchUpLevels(
   levels: MerkleLevels,
   lastCp: Checkpoint | null,
   end: number,
+  buffer: SegmentBuffer = new SegmentBuffer(),
 ): Promise<void> {
   const signed = lastCp?.size ?? 0;
   const trusted = Math.min(levels.size, signed);
   levels.truncate(trusted - (trusted % BLOCK_LEAVES));
   await seedFromRetained(dataDir, segments, levels);
-  await replayLeaves(segments, levels.size, signed, levels);
+  await replayLeaves(segments, levels.size, signed, levels, buffer);
   if (lastCp && hex(rootFromNodes(signed, levels)) !== lastCp.root) {
     levels.truncate(0);
-    await replayLeaves(segments, 0, signed, levels);
+    await replayLeaves(segments, 0, signed, levels, buffer);
     if (hex(rootFromNodes(signed, levels)) !== lastCp.root) {
       throw new StoreDamageError(
         `Merkle root of the first ${signed} events does not match the signed checkpoint`,
       );
     }
   }
-  await replayLeaves(segments, signed, end, levels);
+  await replayLeaves(segments, signed, end, levels, buffer);
 }

@@ -17,7 +17,12 @@ import {
   scanFrames,
 } from "./frame.ts";
 import { StoreDamageError } from "./errors.ts";
-import { type LoadedSegment, loadSegment, type SegmentEntry } from "./segment_file.ts";
+import {
+  type LoadedSegment,
+  loadSegment,
+  type SegmentBuffer,
+  type SegmentEntry,
+} from "./segment_file.ts";
 import { decompressBlock, readBlockBytes, readBlockTable } from "./segment_compress.ts";
 import { checkChunk } from "./verify_chunk.ts";
 
@@ -114,7 +119,8 @@ async function sealedTail(entry: SegmentEntry): Promise<{ bytes: Uint8Array; sta
 }
 
 /**
- * Reads the last segment back. `maxTornBytes` bounds what can be a torn tail: one group commit's
+ * Reads the last segment back (into `buffer` when given: the state's `segment.bytes` then views
+ * it until its next use). `maxTornBytes` bounds what can be a torn tail: one group commit's
  * worth. A longer cut, or a bad record followed by more data, is damage.
  *
  * In a segment written with commit frames (`frame.ts`), the log ends at the last commit or seal
@@ -124,13 +130,13 @@ async function sealedTail(entry: SegmentEntry): Promise<{ bytes: Uint8Array; sta
  */
 export async function recoverActive(
   segments: SegmentEntry[],
-  opts: { maxTornBytes: number },
+  opts: { maxTornBytes: number; buffer?: SegmentBuffer },
 ): Promise<ActiveState> {
   const last = segments[segments.length - 1]!;
   const prev = segments[segments.length - 2];
   const before = prev ? await sealPositions(prev) : null;
   const positions = before?.positions ?? new Map<string, string>();
-  const seg = await loadSegment(last);
+  const seg = await loadSegment(last, opts.buffer ? { buffer: opts.buffer } : {});
   const buf = seg.bytes;
   const r = checkChunk({
     buf,

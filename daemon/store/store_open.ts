@@ -27,7 +27,7 @@ import {
 import { MerkleLevels } from "./merkle_levels.ts";
 import { catchUpLevels } from "./merkle_replay.ts";
 import { recoverActive } from "./recovery.ts";
-import { listSegments, type SegmentEntry } from "./segment_file.ts";
+import { listSegments, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
 import { SegmentWriter, syncDir } from "./segment_writer.ts";
 
 /** Tunables of a store. */
@@ -222,6 +222,10 @@ export async function openStore(
     }
 
     let writer: SegmentWriter;
+    // One buffer for every whole segment the opening reads: the active one for its recovery,
+    // then again (and any after the last checkpoint) for the Merkle replay. Each read into a new
+    // buffer held up to 64 MiB until the next collection, and three at once at every start.
+    const buffer = new SegmentBuffer();
     const uncompressed: SegmentEntry[] = [];
     if (segments.length === 0) {
       const c = await SegmentWriter.create(paths.segments, 0, GENESIS_CHAIN);
@@ -234,7 +238,7 @@ export async function openStore(
       }, opts);
       segments = await listSegments(paths.segments);
     } else {
-      const state = await recoverActive(segments, { maxTornBytes: opts.maxTornBytes });
+      const state = await recoverActive(segments, { maxTornBytes: opts.maxTornBytes, buffer });
       if (state.uncompressedPrev) uncompressed.push(state.uncompressedPrev);
       const active = state.segment.entry;
       if (lastCp && state.nextSeq < lastCp.size) {
@@ -293,7 +297,7 @@ export async function openStore(
     writer.signedSize = lastCp?.size ?? 0;
     const levels = await MerkleLevels.open(paths.merkle);
     try {
-      await catchUpLevels(dataDir, segments, levels, lastCp, writer.nextSeq);
+      await catchUpLevels(dataDir, segments, levels, lastCp, writer.nextSeq, buffer);
     } catch (e) {
       levels.close();
       throw e;
