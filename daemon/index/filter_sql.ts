@@ -59,11 +59,23 @@ export function hasFieldConditions(f: CompiledFilter): boolean {
     f.to !== undefined;
 }
 
-/** Appends every condition but text; `seq` bounds go on `seqColumn`. */
+/**
+ * An attributed condition tested row by row: the `fields` row of the event's own seq, one seek.
+ * For a statement run once per span of the text walk, where {@link FIELD_SEQS} would gather the
+ * key's seqs across the whole table again each time.
+ */
+const FIELD_OF_ROW = `EXISTS (SELECT 1 FROM fields WHERE block = (events.seq >> ${FIELD_SHIFT})
+    AND key = ? AND off = (events.seq & ${2 ** FIELD_SHIFT - 1}))`;
+
+/**
+ * Appends every condition but text; `seq` bounds go on `seqColumn`. `perRow` tests attributed
+ * conditions row by row instead of as a set of seqs.
+ */
 function fieldConditions(
   f: CompiledFilter,
   seqColumn: "events.seq",
   out: { where: string[]; params: SQLInputValue[] },
+  perRow = false,
 ): void {
   const { where, params } = out;
   for (const [name, value] of f.equal) {
@@ -73,8 +85,8 @@ function fieldConditions(
   }
   for (const [name, value] of f.attributed) {
     // The event's own value or its statement's: both are rows of `fields` (see links.ts), found
-    // by one seek per block of the key's head.
-    where.push(`events.seq IN (${FIELD_SEQS})`);
+    // by one seek per block of the key's head, or by one seek for the row's own seq.
+    where.push(perRow ? FIELD_OF_ROW : `events.seq IN (${FIELD_SEQS})`);
     params.push(fieldKey(name, value));
   }
   if (f.minRows !== undefined) {
@@ -154,7 +166,7 @@ export function textWalkSql(
     params,
   };
   const cond = { where: ["events.seq BETWEEN ? AND ?"], params: [] as SQLInputValue[] };
-  fieldConditions(f, "events.seq", cond);
+  fieldConditions(f, "events.seq", cond, true);
   const members = {
     sql: "SELECT events.seq AS seq FROM events WHERE " + cond.where.join(" AND ") +
       ` ORDER BY events.seq ${dir}`,

@@ -112,3 +112,36 @@ Deno.test("EventIndex.seqs() driven by text bounds both ends of a seq range", as
     }
   });
 });
+
+Deno.test("EventIndex.seqs() driven by text tests attributed conditions on each span's rows", async () => {
+  const users = ["ada", "grace", "linus"];
+  const events = Array.from(
+    { length: 90 },
+    (_, i) =>
+      event(i, {
+        statement: i % 4 === 0 ? "SELECT * FROM payments" : "SELECT 1",
+        app_user: users[i % 3]!,
+      }),
+  );
+  await withIndex((writer, path) => {
+    // Small batches too: several span rows in one block.
+    writer.add(records(events.slice(0, 30)));
+    for (const e of events.slice(30, 45)) writer.add(records([e]));
+    writer.add(records(events.slice(45)));
+    const index = EventIndex.open(path, { readonly: true, drive: "text" });
+    try {
+      for (const order of ["asc", "desc"] as const) {
+        for (const app_user of users) {
+          const f: EventFilter = { text: "payments", app_user, order, limit: 5 };
+          const want = seqs(selectEvents(events, f));
+          assert.ok(want.length > 0, "the filter selects something");
+          assert.deepEqual(searched(index, events, f), want, `${order} ${app_user}`);
+          const all = seqs(selectEvents(events, { ...f, limit: undefined }));
+          for (const s of all) assert.ok(index.seqs({ ...f, limit: undefined }).includes(s));
+        }
+      }
+    } finally {
+      index.close();
+    }
+  });
+});
