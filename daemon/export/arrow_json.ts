@@ -31,14 +31,8 @@ import {
 } from "apache-arrow";
 import { eventArrowSchema } from "../event/arrow.ts";
 import { EVENT_FIELDS, type FieldSpec } from "../event/model.ts";
-import {
-  type Batch,
-  BoolColumn,
-  type Column,
-  IntColumn,
-  ListColumn,
-  TextColumn,
-} from "./arrow_json_columns.ts";
+import type { Batch, Column } from "./arrow_json_buffers.ts";
+import { BoolColumn, IntColumn, ListColumn, TextColumn } from "./arrow_json_columns.ts";
 import { DictColumn } from "./arrow_json_dict.ts";
 import { clearEscape, intValue, listItems, sawEscape, skipToken } from "./json_tokens.ts";
 

@@ -15,7 +15,7 @@ import {
   Nulls,
   stringInto,
   tok,
-} from "./arrow_json_columns.ts";
+} from "./arrow_json_buffers.ts";
 
 const encoder = new TextEncoder();
 

@@ -25,7 +25,8 @@ import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
-import { countSql, type Drive, selectSql, textMatch, textWalkSql } from "./filter_sql.ts";
+import { countSql, type Drive, textMatch } from "./filter_sql.ts";
+import { rowWalk, textWalk } from "./walk.ts";
 import { chooseDrive } from "./drive.ts";
 import { endBulkFill, recreate, startBulkFill } from "./schema.ts";
 import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
@@ -36,7 +37,7 @@ import { RowInserts, type RowShape } from "./row_inserts.ts";
 import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
 import { splitByTime, zonesAdded } from "./zones.ts";
 import { foldText, searchableText } from "./text.ts";
-import { spanEnd, spanRows } from "./text_spans.ts";
+import { spanRows } from "./text_spans.ts";
 
 export { IndexUnavailableError, type OpenIndexOptions } from "./index_db.ts";
 
@@ -277,39 +278,10 @@ export class EventIndex {
       if (left <= 0) return;
       const p = left === Infinity ? part : { ...part, limit: left };
       const fts = this.#driveFor(p) === "text" ? textMatch(p) : undefined;
-      const walk = fts === undefined ? this.#rowWalk(p) : this.#textWalk(p, fts);
+      const walk = fts === undefined ? rowWalk(this.#db, p) : textWalk(this.#db, p, fts);
       for (const seq of walk) {
         yield seq;
         if (--left <= 0) return;
-      }
-    }
-  }
-
-  *#rowWalk(f: CompiledFilter): Generator<number, void, undefined> {
-    const { sql, params } = selectSql(f);
-    for (const row of this.#db.prepare(sql).iterate(...params)) yield row.seq as number;
-  }
-
-  /**
-   * The `"text"` walk: the matching span rows in order, and of each the indexed seqs of its range
-   * that pass the other conditions, skipping those an earlier row of the same block gave.
-   */
-  *#textWalk(f: CompiledFilter, fts: string): Generator<number, void, undefined> {
-    const { spans, members } = textWalkSql(f, fts);
-    const desc = f.order === "desc";
-    const lo = f.afterSeq === undefined ? 0 : f.afterSeq + 1;
-    const hi = f.beforeSeq === undefined ? Number.MAX_SAFE_INTEGER : f.beforeSeq - 1;
-    const inSpan = this.#db.prepare(members.sql);
-    let last = desc ? Infinity : -1;
-    for (const row of this.#db.prepare(spans.sql).iterate(...spans.params)) {
-      const start = row.r as number;
-      const from = Math.max(start, lo), to = Math.min(spanEnd(start), hi);
-      if (from > to) continue;
-      for (const m of inSpan.all(from, to, ...members.params)) {
-        const seq = m.seq as number;
-        if (desc ? seq >= last : seq <= last) continue;
-        last = seq;
-        yield seq;
       }
     }
   }
