@@ -11,7 +11,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { FIELD_SHIFT, fieldBlock } from "./field_keys.ts";
 import { firstSeq, tallyDropped } from "./tally.ts";
 import { zonesDropped } from "./zones.ts";
-import { TEXT_SPAN } from "./text_spans.ts";
+import { spanStart } from "./text_spans.ts";
 
 /**
  * Drops the rows of seqs below `to`, at most `limit` seqs' worth, in one transaction. Returns
@@ -34,7 +34,7 @@ export function dropRowsBefore(db: DatabaseSync, to: number, limit: number): boo
       const next = db.prepare("SELECT min(seq) AS m FROM events WHERE seq >= ?").get(hi)?.m;
       const kept = typeof next === "number" ? Math.min(next, to) : to;
       db.prepare("DELETE FROM events_text WHERE rowid >= ? AND rowid < ?")
-        .run(from - from % TEXT_SPAN, kept - kept % TEXT_SPAN);
+        .run(spanStart(from), spanStart(kept));
       db.prepare("DELETE FROM events WHERE seq >= ? AND seq < ?").run(from, hi);
       // The derived rows of the same events: attribution links, attributed fields, row counts.
       for (

@@ -68,12 +68,11 @@ const FIELD_OF_ROW = `EXISTS (SELECT 1 FROM fields WHERE block = (events.seq >> 
     AND key = ? AND off = (events.seq & ${2 ** FIELD_SHIFT - 1}))`;
 
 /**
- * Appends every condition but text; `seq` bounds go on `seqColumn`. `perRow` tests attributed
+ * Appends every condition but text, `seq` bounds included. `perRow` tests attributed
  * conditions row by row instead of as a set of seqs.
  */
 function fieldConditions(
   f: CompiledFilter,
-  seqColumn: "events.seq",
   out: { where: string[]; params: SQLInputValue[] },
   perRow = false,
 ): void {
@@ -106,11 +105,11 @@ function fieldConditions(
     params.push(f.to);
   }
   if (f.afterSeq !== undefined) {
-    where.push(`${seqColumn} > ?`);
+    where.push("events.seq > ?");
     params.push(f.afterSeq);
   }
   if (f.beforeSeq !== undefined) {
-    where.push(`${seqColumn} < ?`);
+    where.push("events.seq < ?");
     params.push(f.beforeSeq);
   }
 }
@@ -130,7 +129,7 @@ function conditions(f: CompiledFilter, text: boolean): SqlQuery {
     where.push(`events.seq IN (${NOMINATED_SEQS})`);
     params.push(fts);
   }
-  fieldConditions(f, "events.seq", { where, params });
+  fieldConditions(f, { where, params });
   return { sql: where.join(" AND "), params };
 }
 
@@ -166,7 +165,7 @@ export function textWalkSql(
     params,
   };
   const cond = { where: ["events.seq BETWEEN ? AND ?"], params: [] as SQLInputValue[] };
-  fieldConditions(f, "events.seq", cond, true);
+  fieldConditions(f, cond, true);
   const members = {
     sql: "SELECT events.seq AS seq FROM events WHERE " + cond.where.join(" AND ") +
       ` ORDER BY events.seq ${dir}`,
@@ -211,7 +210,7 @@ export function narrowSql(f: CompiledFilter, drive: Drive, cap: number): SqlQuer
     where.push("events_text MATCH ?");
     params.push(fts);
   } else {
-    fieldConditions(f, "events.seq", { where, params });
+    fieldConditions(f, { where, params });
   }
   const cond = where.length === 0 ? "" : " WHERE " + where.join(" AND ");
   params.push(cap);

@@ -11,7 +11,8 @@
  * a superset of the events whose own text holds the trigrams, which the log narrows to the exact
  * answer as it already does for trigrams (`search.ts`). A `rowid` is never reused: `add()` writes
  * each seq once, and a span starts at a seq it writes. Two rows of one block (written by two
- * `add()` calls) nominate overlapping ranges, so selects through them are DISTINCT.
+ * `add()` calls) nominate overlapping ranges: {@link NOMINATED_SEQS} goes into an `IN`, a set,
+ * and the text walk (`walk.ts`) skips the seqs an earlier row gave.
  */
 
 import type { SQLInputValue } from "node:sqlite";
@@ -23,9 +24,14 @@ export const TEXT_SPAN = 2 ** TEXT_SPAN_SHIFT;
 /** The low bits of a seq within its block. */
 export const TEXT_SPAN_MASK = TEXT_SPAN - 1;
 
+/** The first seq of the block of `seq`. */
+export function spanStart(seq: number): number {
+  return seq - seq % TEXT_SPAN;
+}
+
 /** The last seq of the block of `seq`. */
 export function spanEnd(seq: number): number {
-  return seq - seq % TEXT_SPAN + TEXT_SPAN_MASK;
+  return spanStart(seq) + TEXT_SPAN_MASK;
 }
 
 /**
