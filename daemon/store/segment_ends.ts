@@ -20,10 +20,10 @@ import {
 } from "./frame.ts";
 import {
   type Block,
-  blockTableLength,
   compressedPath,
-  decodeBlockTable,
   decompressBlock,
+  readBlockBytes,
+  readBlockTable,
 } from "./segment_compress.ts";
 import type { SegmentEntry } from "./segment_file.ts";
 
@@ -31,8 +31,6 @@ import type { SegmentEntry } from "./segment_file.ts";
 const TAIL_BYTES = 16 * 1024;
 /** A seal record names every source's position; past this it is not looked for further. */
 const MAX_TAIL_BYTES = 4 * 1024 * 1024;
-/** Bytes read from the front of a compressed segment for its block table (a 64 MiB one's is ~4 KiB). */
-const TABLE_PREFIX = 64 * 1024;
 
 /** The two ends of one segment: where it starts and, when sealed, where its seal says it ends. */
 export interface Ends {
@@ -122,33 +120,18 @@ async function plainEnds(file: Deno.FsFile, entry: SegmentEntry): Promise<Ends> 
 
 /**
  * A compressed sealed segment: its block table (which must account for the file's size
- * exactly) and its last block, which holds the seal record, each read into a buffer of its own
- * size. (A buffer of the file's size, zero pages never written, cost a 12 MB allocation a
- * segment: most of a start check's time at 100M events when no seal cache held the ends.)
+ * exactly) and its last block, which holds the seal record, each read alone (a buffer of the
+ * file's size, zero pages never written, cost a 12 MB allocation a segment: most of a start
+ * check's time at 100M events when no seal cache held the ends).
  */
 async function packedEnds(file: Deno.FsFile, entry: SegmentEntry): Promise<Ends> {
   const size = (await file.stat()).size;
-  let head = new Uint8Array(Math.min(size, TABLE_PREFIX));
-  await readAt(file, 0, head);
-  if (size >= 20) {
-    let headLen = 0;
-    try {
-      headLen = blockTableLength(head);
-    } catch {
-      // A bad magic: decodeBlockTable below says so.
-    }
-    if (headLen > head.length && headLen <= size) {
-      const whole = new Uint8Array(headLen);
-      whole.set(head);
-      await readAt(file, head.length, whole.subarray(head.length));
-      head = whole;
-    }
-  }
   let blocks: Block[];
   try {
-    blocks = decodeBlockTable(head, size).blocks;
+    blocks = (await readBlockTable(file)).blocks;
   } catch (e) {
-    throw new StoreDamageError(`${(e as Error).message} (a file of ${size} bytes)`, {
+    if (!(e instanceof SyntaxError)) throw e;
+    throw new StoreDamageError(`${e.message} (a file of ${size} bytes)`, {
       segment: entry.name,
     });
   }
@@ -167,8 +150,7 @@ async function packedEnds(file: Deno.FsFile, entry: SegmentEntry): Promise<Ends>
       { segment: entry.name, offset: 0 },
     );
   }
-  const packed = new Uint8Array(last.compLength);
-  await readAt(file, last.compOffset, packed);
+  const packed = await readBlockBytes(file, last);
   let raw: Uint8Array;
   try {
     raw = decompressBlock(packed, { ...last, compOffset: 0 }, blocks.length - 1);
