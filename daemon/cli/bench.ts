@@ -36,6 +36,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     sources: { type: "string" },
     // scale: at most this many seconds for the first start's background builds.
     budget: { type: "string" },
+    // scale, with --budget: the whole index by `vigil reindex` first, for searches on all of it.
+    reindex: { type: "boolean" },
   });
   const names = rest.length > 0 ? rest : BENCHES;
   for (const n of names) {
@@ -50,11 +52,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const budgetS = intFlag(values.budget, "budget");
   const scaleOnly = keptDir !== undefined || values["fill-only"] === true ||
     values["export-only"] === true ||
-    sourcesSeconds !== undefined || budgetS !== undefined;
+    sourcesSeconds !== undefined || budgetS !== undefined || values.reindex === true;
   if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
     throw new UsageError(
-      "--dir, --fill-only, --export-only, --sources and --budget are flags of `vigil bench scale` " +
-        "alone",
+      "--dir, --fill-only, --export-only, --sources, --budget and --reindex are flags of " +
+        "`vigil bench scale` alone",
     );
   }
   for (const name of names) {
@@ -78,6 +80,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
           exportOnly: values["export-only"] === true,
           ...(sourcesSeconds === undefined ? {} : { sources: { seconds: sourcesSeconds } }),
           ...(budgetS === undefined ? {} : { budgetS }),
+          reindex: values.reindex === true,
           log: (r) => print(JSON.stringify(r)),
         });
       }

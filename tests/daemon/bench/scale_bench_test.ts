@@ -97,3 +97,19 @@ Deno.test("benchScale() with a budget builds the index and detection's state in 
     assert(names.includes("scale.export_rate"));
   });
 });
+
+Deno.test("benchScale() with a budget and reindex builds the whole index first, for the searches", async () => {
+  await withTempDir(async (dir) => {
+    const lines = await benchScale({ events: 3000, dir, budgetS: 60, reindex: true });
+    const names = lines.map((l) => l.bench);
+    const built = lines.find((l) => l.bench === "scale.index_build_rate")!;
+    // `vigil reindex`'s rate, once: not serve's background build.
+    assertEquals(names.filter((n) => n === "scale.index_build_rate").length, 1);
+    assertEquals(built.note, undefined, JSON.stringify(built));
+    assert(built.value > 0, JSON.stringify(built));
+    assert(!names.includes("scale.search_skipped"), names.join(", "));
+    for (const w of ["role_day", "text", "text_role_day"]) {
+      assert(names.includes(`scale.search_p95_${w}`), names.join(", "));
+    }
+  });
+});
