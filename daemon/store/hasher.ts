@@ -6,6 +6,7 @@
  * there, and its leaves go to the Worker with the commits, several to a message.
  */
 
+import { FRAME_OVERHEAD } from "./frame.ts";
 import { HashState, sealFrames } from "./hash_state.ts";
 import type { HashReply, HashRequest } from "./hash_worker.ts";
 import type { TailState } from "./merkle_levels.ts";
@@ -79,6 +80,15 @@ type Call = HashRequest & { id: number };
  * and a turn of each thread's event loop, several times more CPU than the hashing.
  */
 const INLINE_FRAMES = 64;
+/** ... and of at most this many bytes: a few long statements would hold the thread up. */
+const INLINE_BYTES = 64 * 1024;
+
+/** Bytes of `buf` that the first `count` frames take. */
+function framedBytes(buf: Uint8Array, frames: Int32Array, count: number): number {
+  if (count === 0) return 0;
+  const last = frames[count - 1]!;
+  return last + FRAME_OVERHEAD + new DataView(buf.buffer, buf.byteOffset).getUint32(last);
+}
 /** Leaves and commits for the worker wait at most this long for a message to share. */
 const DEFER_MS = 50;
 
@@ -150,7 +160,10 @@ class WorkerHasher implements Hasher {
 
   async hash(buf: Uint8Array, frames: Int32Array, count: number): Promise<Uint8Array> {
     if (this.#failed) throw this.#failed;
-    if (this.#hashing === 0 && count <= INLINE_FRAMES) {
+    if (
+      this.#hashing === 0 && count <= INLINE_FRAMES &&
+      framedBytes(buf, frames, count) <= INLINE_BYTES
+    ) {
       const leaves = new Uint8Array(count * 32);
       const n = sealFrames(buf, frames, count, this.#chain, leaves);
       const chain = this.#chain.slice();

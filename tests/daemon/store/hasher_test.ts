@@ -1,7 +1,7 @@
 /**
  * The hash Worker's two ways in: a small group sealed on the store's thread (its leaves and the
- * commits handed to the Worker later, several to a message) and a large one hashed on the
- * Worker, mixed in every order, one after the other and several in flight. The chain must run
+ * commits handed to the Worker later, several to a message) and a large one (many records, or a
+ * few long ones) hashed on the Worker, mixed in every order, one after the other and several in flight. The chain must run
  * on unbroken across the switches and the Merkle node files must hold every durable leaf in
  * order: `verify` recomputes both from the log and checks the signed checkpoints' roots, which
  * come from the node files.
@@ -36,6 +36,14 @@ Deno.test("small groups sealed on the store's thread and large ones on the Worke
         await Promise.all([append(300), append(1), append(2), append(200), append(1)]);
       }
       for (let i = 0; i < 5; i++) await append(i + 1);
+      // Few records but long ones: hashed on the Worker, between small groups.
+      const long = events(next, 3).map((e) => ({ ...e, statement: "x".repeat(40_000) }));
+      next += 3;
+      await Promise.all([
+        append(1),
+        store.append({ source: "s", events: long, position: String(next - 1) }),
+        append(1),
+      ]);
       assert((await store.checkpoint(true)) !== null);
       for (let i = 0; i < 10; i++) await append(1);
     } finally {
