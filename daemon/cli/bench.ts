@@ -1,5 +1,5 @@
 /**
- * `vigil bench [store|detect|search|scale|export|<source type>] [--events N]` (some with
+ * `vigil bench [store|detect|search|scale|commit|export|<source type>] [--events N]` (some with
  * flags of their own): benchmarks, one JSON object a line (`bench`, `value`,
  * `unit`, `reference {name, value}`, `ratio`). Each compares against a reference measured in
  * the same run on the same machine. `vigil bench triggers --dsn DSN` (`pg/bench.ts`) measures what
@@ -12,8 +12,11 @@ import { SOURCE_PLUGINS } from "../../plugins/mod.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 
 const BENCHES = ["store", "detect"];
-/** Run only when named: they build large stores (search: 10M events by default). */
-const ON_REQUEST = ["search", "scale"];
+/**
+ * Run only when named: they build large stores (search: 10M events by default), or measure one
+ * cost in isolation (commit: a durable group commit's, `--events` commits, 3,000 by default).
+ */
+const ON_REQUEST = ["search", "scale", "commit"];
 
 /** Runs `vigil bench`; returns the exit code. */
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -65,6 +68,11 @@ export async function benchCommand(argv: string[]): Promise<number> {
     try {
       if (name === "store") {
         for (const r of await benchStore({ events, dir })) print(JSON.stringify(r));
+      }
+      if (name === "commit") {
+        const { benchCommit } = await import("../bench/commit_bench.ts");
+        const commits = flagEvents ?? 3000;
+        for (const r of await benchCommit({ commits, dir })) print(JSON.stringify(r));
       }
       if (name === "search") {
         const { benchSearch } = await import("../bench/search_bench.ts");

@@ -3,7 +3,8 @@
  * `hash()` fills in, frame by frame, the chain hash (after hashing each event's leaf) and the
  * CRC-32C. Leaf hashes wait until the store reports their group durable (`commit`) before they
  * join the Merkle node files; a failed write discards them (`reset`), so the node files only
- * ever hold what the log holds. Runs in the hash worker, or inline (see `hasher.ts`).
+ * ever hold what the log holds. Runs in the hash worker, or inline (see `hasher.ts`); a small
+ * group may also be sealed on the store's thread and handed over as leaves (`sealed`).
  */
 
 import { crc32c } from "./crc32c.ts";
@@ -55,11 +56,18 @@ export class HashState {
    */
   hash(buf: Uint8Array, frames: Int32Array, count: number): Uint8Array {
     const leaves = new Uint8Array(count * 32);
-    const n = nativeHash
-      ? nativeHash.sealFrames(buf, frames, count, this.#chain, leaves)
-      : sealFramesJs(buf, frames, count, this.#chain, leaves);
+    const n = sealFrames(buf, frames, count, this.#chain, leaves);
     this.#pending.push({ leaves, count: n });
     return this.#chain.slice();
+  }
+
+  /**
+   * A group sealed elsewhere (`sealFrames` on the store's thread): its `count` leaves wait for
+   * `commit` like a hashed group's, and `chain`, the head after it, is where the next starts.
+   */
+  sealed(leaves: Uint8Array, count: number, chain: Uint8Array): void {
+    this.#pending.push({ leaves, count });
+    this.#chain.set(chain);
   }
 
   /** The oldest hashed group is durable: its leaves join the Merkle tree. */
@@ -87,6 +95,22 @@ export class HashState {
 }
 
 const link = new Uint8Array(64);
+
+/**
+ * Fills in chain hashes and CRCs of `count` frames of `buf` from `chain` (in/out), writing
+ * each event's leaf hash to `leaves`; returns the number of leaves. Native when loaded.
+ */
+export function sealFrames(
+  buf: Uint8Array,
+  frames: Int32Array,
+  count: number,
+  chain: Uint8Array,
+  leaves: Uint8Array,
+): number {
+  return nativeHash
+    ? nativeHash.sealFrames(buf, frames, count, chain, leaves)
+    : sealFramesJs(buf, frames, count, chain, leaves);
+}
 
 /**
  * What native `sealFrames` does, in TypeScript: for each frame, hash the event's leaf, advance

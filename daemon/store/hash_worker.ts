@@ -2,7 +2,8 @@
  * The store's second core: a Worker that runs `HashState` for the write path, so that hashing
  * and the Merkle node files (three SHA-256 calls per event) overlap with framing and fsync on
  * the main thread. Requests are handled strictly in order; frames arrive in shared memory and
- * are hashed in place.
+ * are hashed in place. Groups the store sealed itself arrive as their leaves (`sealed`), and
+ * those and the commits that need no answer come several to a message (`batch`).
  */
 
 import { HashState } from "./hash_state.ts";
@@ -12,7 +13,9 @@ import type { TailState } from "./merkle_levels.ts";
 export type HashRequest =
   | { op: "open"; id: number; dataDir: string; chain: Uint8Array; tail: TailState }
   | { op: "hash"; id: number; buf: Uint8Array; frames: Int32Array; count: number }
+  | { op: "sealed"; leaves: Uint8Array; count: number; chain: Uint8Array }
   | { op: "commit" }
+  | { op: "batch"; ops: HashRequest[] }
   | { op: "reset"; chain: Uint8Array }
   | { op: "root"; id: number; size: number; sync: boolean }
   | { op: "close"; id: number };
@@ -44,8 +47,14 @@ async function handle(msg: HashRequest): Promise<void> {
       case "hash":
         self.postMessage({ id: msg.id, chain: state!.hash(msg.buf, msg.frames, msg.count) });
         return;
+      case "sealed":
+        state!.sealed(msg.leaves, msg.count, msg.chain);
+        return;
       case "commit":
         state!.commit();
+        return;
+      case "batch":
+        for (const op of msg.ops) await handle(op);
         return;
       case "reset":
         state!.reset(msg.chain);

@@ -18,6 +18,17 @@ import {
 } from "./frame.ts";
 import { crc32c } from "./crc32c.ts";
 
+/**
+ * Groups up to this size are written on the calling thread (their fdatasync still goes to the
+ * runtime's blocking pool). A small group is what a waiting client's statement costs (enforce
+ * mode, one or a few events a group): a write into the page cache takes microseconds, and
+ * handing it to the pool and back costs two wake-ups across threads, more CPU than the write.
+ * The fdatasync stays off the thread: it blocks for the disk, and on this thread it was slower
+ * as well (p50 2.4 ms against 0.2 ms from the pool, measured on a loaded 2-vCPU VM). A large
+ * group's write keeps the pool, so that framing the next group overlaps it.
+ */
+export const INLINE_WRITE_BYTES = 64 * 1024;
+
 /** Limits for rolling segments. */
 export interface RollPolicy {
   maxSegmentBytes: number;
@@ -103,12 +114,16 @@ export class SegmentWriter {
     return { file, name, createdMs, size: bytes.length };
   }
 
-  /** Appends `bytes` at the end and fdatasyncs; on failure truncates back and rethrows. */
+  /**
+   * Appends `bytes` at the end and fdatasyncs; on failure truncates back and rethrows. Up to
+   * {@link INLINE_WRITE_BYTES} the write runs on the calling thread.
+   */
   async write(bytes: Uint8Array): Promise<void> {
     if (this.broken) throw this.broken;
     const before = this.#size;
     try {
-      await writeAll(this.#file, bytes);
+      if (bytes.length <= INLINE_WRITE_BYTES) writeAllSync(this.#file, bytes);
+      else await writeAll(this.#file, bytes);
       await this.#file.syncData();
       this.#size += bytes.length;
     } catch (e) {
@@ -193,6 +208,12 @@ export class SegmentWriter {
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}
+
+/** Writes all of `bytes` on the calling thread, looping over short writes. */
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
 }
 
 /** fsyncs a directory so that a file created in it survives a crash. */

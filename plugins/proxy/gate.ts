@@ -1,12 +1,13 @@
 /**
  * What the server sends, on its way to the client, and the events it completes. Observe mode:
  * the bytes go at once (the session sends them before the tracker reads them) and the events
- * to the backlog. Enforce mode: the bytes up to where a statement's result begins go at once,
- * the rest only once the statement's event is stored; while the server still owes the
- * ReadyForQuery that tells the transaction state after it, what follows is held too. At most
- * {@link HOLD_BYTES} are held: past that, waiting events are stored with the state their
- * outcomes imply and a long result's rows flow on — but a completion never reaches
- * the client before its event is stored.
+ * to the backlog. Enforce mode: a chunk that holds no statement's result goes at once; one that
+ * does, only once the statement's event is stored, whole (a BindComplete before the result
+ * waits with it: written alone it would cost the client a wake-up and a read for nothing);
+ * while the server still owes the ReadyForQuery that tells the transaction state after it, what
+ * follows is held too. At most {@link HOLD_BYTES} are held: past that, waiting events are stored
+ * with the state their outcomes imply and a long result's rows flow on — but a completion never
+ * reaches the client before its event is stored.
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";
@@ -56,15 +57,10 @@ export class ResultGate {
       if (events.length > 0) await this.#record(events);
       return;
     }
-    if (this.#held.length > 0) {
-      this.#hold(part);
-    } else if (tracker.holdFrom >= 0) {
-      const at = Math.max(offset, tracker.holdFrom);
-      if (at > offset) await this.#write(chunk.subarray(offset, at));
-      this.#hold(chunk.subarray(at));
-    } else {
-      await this.#write(part);
-    }
+    // What comes before a result in its chunk (ParseComplete, BindComplete: nothing a client
+    // acts on before the result) is held with it: one write to the client, not two.
+    if (this.#held.length > 0 || tracker.holdFrom >= 0) this.#hold(part);
+    else await this.#write(part);
     if (events.length > 0) {
       try {
         await this.#record(events);

@@ -72,8 +72,8 @@ for (const protocol of ["simple", "extended"] as const) {
     } finally {
       c.close();
     }
-    const shown = types(got);
-    assertEquals(shown, protocol === "simple" ? "E" : "12E");
+    // The ParseComplete and BindComplete came in the chunk with the result, and wait with it.
+    assertEquals(types(got), "E");
     const error = parseNotice(got[got.length - 1]!.payload);
     assertEquals(error.severity, "FATAL");
     assertEquals(error.code, "58000");
