@@ -18,7 +18,7 @@ export interface Frame {
   length: number;
   /**
    * The first bytes of the body, as many as `capture` asked for: a copy, the caller's; with
-   * {@link FrameScannerOptions.views}, a view of the chunk when they lie whole in it.
+   * {@link FrameScannerOptions.views}, a view of the chunk when the message lies whole in it.
    */
   body: Uint8Array;
   /** Offset in the current chunk where the message began; -1 if in an earlier chunk. */
@@ -34,9 +34,10 @@ export interface FrameScannerOptions {
   /** Throws `SyntaxError` for a type or length the stream may not carry. */
   check?(type: number, length: number): void;
   /**
-   * A body captured whole from one chunk is a view of that chunk rather than a copy (valid as
-   * long as the chunk's bytes are): for a caller that reads each body before the next chunk
-   * and copies what it keeps, and is spared an allocation a message.
+   * The body of a message that lies whole in one chunk is a view of that chunk rather than a
+   * copy (valid as long as the chunk's bytes are): for a caller that reads each body before the
+   * next chunk and copies what it keeps, and is spared an allocation a message. A message that
+   * ends in a later chunk is still copied as it comes, since earlier chunks may be gone.
    */
   views?: boolean;
 }
@@ -131,7 +132,7 @@ export class FrameScanner {
     this.#length = length - 4;
     this.#remaining = length - 4;
     const keep = Math.min(this.#length, Math.max(0, this.#opts.capture(type, this.#length)));
-    if (keep > 0 && this.#opts.views && pos + keep <= chunk.length) {
+    if (keep > 0 && this.#opts.views && pos + this.#length <= chunk.length) {
       this.#body = chunk.subarray(pos, pos + keep);
       this.#bodyFill = keep; // nothing left to copy
     } else {

@@ -24,10 +24,19 @@ function scanCut(stream: Uint8Array, cuts: number[], capture: number, views = fa
   const scanner = new FrameScanner({ capture: () => capture, views });
   const out: { type: number; length: number; body: number[]; end: number }[] = [];
   let base = 0;
+  // With views, a frame is read only after the chunk it ends in is gone (its buffer reused, as
+  // a lent read's is): a view of an earlier chunk would show the wrong bytes.
+  const seen: Frame[] = [];
   for (const [from, to] of cuts.map((c, i) => [i === 0 ? 0 : cuts[i - 1]!, c] as const)) {
-    scanner.scan(stream.subarray(from, to), (f: Frame) => {
+    const chunk = stream.slice(from, to);
+    scanner.scan(chunk, (f: Frame) => {
+      if (views) return seen.push(f);
       out.push({ type: f.type, length: f.length, body: [...f.body], end: base + f.end });
     });
+    for (const f of seen.splice(0)) {
+      out.push({ type: f.type, length: f.length, body: [...f.body], end: base + f.end });
+    }
+    chunk.fill(0xee);
     base = to;
   }
   return { frames: out, idle: scanner.idle };
