@@ -16,7 +16,10 @@ export interface Frame {
   type: number;
   /** The body's length as its header says (without type byte and length). */
   length: number;
-  /** The first bytes of the body, as many as `capture` asked for (a copy, the caller's). */
+  /**
+   * The first bytes of the body, as many as `capture` asked for: a copy, the caller's; with
+   * {@link FrameScannerOptions.views}, a view of the chunk when the message lies whole in it.
+   */
   body: Uint8Array;
   /** Offset in the current chunk where the message began; -1 if in an earlier chunk. */
   start: number;
@@ -30,6 +33,13 @@ export interface FrameScannerOptions {
   capture(type: number, length: number): number;
   /** Throws `SyntaxError` for a type or length the stream may not carry. */
   check?(type: number, length: number): void;
+  /**
+   * The body of a message that lies whole in one chunk is a view of that chunk rather than a
+   * copy (valid as long as the chunk's bytes are): for a caller that reads each body before the
+   * next chunk and copies what it keeps, and is spared an allocation a message. A message that
+   * ends in a later chunk is still copied as it comes, since earlier chunks may be gone.
+   */
+  views?: boolean;
 }
 
 /** PostgreSQL caps a message at 1 GiB (MaxAllocSize). */
@@ -66,12 +76,22 @@ export class FrameScanner {
     while (pos < n) {
       if (this.#remaining < 0) {
         if (this.#headerFill === 0) this.#start = pos;
-        const take = Math.min(5 - this.#headerFill, n - pos);
-        this.#header.set(chunk.subarray(pos, pos + take), this.#headerFill);
-        this.#headerFill += take;
-        pos += take;
-        if (this.#headerFill < 5) break;
-        this.#beginBody();
+        if (this.#headerFill === 0 && pos + 5 <= n) {
+          // The usual case, a whole header in the chunk: read in place.
+          const length = ((chunk[pos + 1]! << 24) | (chunk[pos + 2]! << 16) |
+            (chunk[pos + 3]! << 8) | chunk[pos + 4]!) >>> 0;
+          this.#beginBody(chunk[pos]!, length, chunk, pos + 5);
+          pos += 5;
+        } else {
+          const take = Math.min(5 - this.#headerFill, n - pos);
+          this.#header.set(chunk.subarray(pos, pos + take), this.#headerFill);
+          this.#headerFill += take;
+          pos += take;
+          if (this.#headerFill < 5) break;
+          const h = this.#header;
+          const length = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
+          this.#beginBody(h[0]!, length, chunk, pos);
+        }
       }
       const take = Math.min(this.#remaining, n - pos);
       const want = this.#body.length - this.#bodyFill;
@@ -100,10 +120,8 @@ export class FrameScanner {
     }
   }
 
-  #beginBody(): void {
-    const h = this.#header;
-    const type = h[0]!;
-    const length = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0;
+  /** A header is read (`length` as it says); the body begins at `pos` in `chunk`. */
+  #beginBody(type: number, length: number, chunk: Uint8Array, pos: number): void {
     if (length < 4 || length > MAX_LENGTH) {
       throw new SyntaxError(
         `Invalid length ${length} of a message of type ${describeType(type)}`,
@@ -114,8 +132,13 @@ export class FrameScanner {
     this.#length = length - 4;
     this.#remaining = length - 4;
     const keep = Math.min(this.#length, Math.max(0, this.#opts.capture(type, this.#length)));
-    this.#body = keep === 0 ? EMPTY : new Uint8Array(keep);
-    this.#bodyFill = 0;
+    if (keep > 0 && this.#opts.views && pos + this.#length <= chunk.length) {
+      this.#body = chunk.subarray(pos, pos + keep);
+      this.#bodyFill = keep; // nothing left to copy
+    } else {
+      this.#body = keep === 0 ? EMPTY : new Uint8Array(keep);
+      this.#bodyFill = 0;
+    }
   }
 }
 

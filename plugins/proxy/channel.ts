@@ -1,6 +1,8 @@
 /**
  * One byte stream as the proxy uses both of its ends: `read()` the next chunk (a buffer the
- * caller may keep), `write()` all of a buffer, `close()`. A plain connection is a `Deno.Conn`
+ * caller may keep), or `lend()` it (valid only until the next read: a forwarding loop that
+ * is done with each chunk before it reads the next is spared a copy a chunk), `write()` all of
+ * a buffer, `close()`. A plain connection is a `Deno.Conn`
  * ({@link ConnChannel}: Deno's own sockets, the fast path); a client that asked for TLS is
  * node's `tls.TLSSocket` as the server side over that same connection ({@link SocketChannel};
  * Deno itself starts TLS on an accepted connection only as a client). Reads are pulled, so a
@@ -14,6 +16,11 @@ import { Duplex } from "node:stream";
 export interface Channel {
   /** The next chunk, or null at the end of the stream. */
   read(): Promise<Uint8Array | null>;
+  /**
+   * The next chunk as {@link read} gives it, but perhaps a view of the channel's own buffer:
+   * its bytes are valid only until the next `read` or `lend`.
+   */
+  lend(): Promise<Uint8Array | null>;
   /** Writes all of `bytes`; rejects once the stream is closed. */
   write(bytes: Uint8Array): Promise<void>;
   /** Closes at once; a pending read resolves null. Safe to call more than once. */
@@ -52,6 +59,11 @@ export class ConnChannel implements ClientChannel {
   }
 
   async read(): Promise<Uint8Array | null> {
+    const chunk = await this.lend();
+    return chunk === null || chunk.buffer !== this.#scratch.buffer ? chunk : chunk.slice();
+  }
+
+  async lend(): Promise<Uint8Array | null> {
     const early = this.#pending.shift();
     if (early !== undefined) return early;
     if (this.#closed) return null;
@@ -62,11 +74,16 @@ export class ConnChannel implements ClientChannel {
       if (this.#closed) return null;
       throw error;
     }
-    return n === null ? null : this.#scratch.slice(0, n);
+    return n === null ? null : this.#scratch.subarray(0, n);
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    let done = 0;
+  write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return Promise.resolve();
+    // Most writes take all of it at once: no loop, no async function of its own for those.
+    return this.conn.write(bytes).then((n) => n < bytes.length ? this.#rest(bytes, n) : undefined);
+  }
+
+  async #rest(bytes: Uint8Array, done: number): Promise<void> {
     while (done < bytes.length) done += await this.conn.write(bytes.subarray(done));
   }
 
@@ -140,6 +157,11 @@ export class SocketChannel implements ClientChannel {
 
   get buffered(): number {
     return this.#queued;
+  }
+
+  /** A socket's chunks are its own already: nothing is lent. */
+  lend(): Promise<Uint8Array | null> {
+    return this.read();
   }
 
   async read(): Promise<Uint8Array | null> {

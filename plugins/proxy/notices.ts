@@ -21,7 +21,7 @@ export function safeNotice(body: Uint8Array): PgNotice {
 }
 
 /** Adds the notice in `body` to a statement's `notices`, within the bounds above. */
-export function keepNotice(op: { notices?: string[] }, body: Uint8Array): void {
+export function keepNotice(op: { notices?: string[] | undefined }, body: Uint8Array): void {
   if ((op.notices ??= []).length >= NOTICES_KEPT) return;
   const n = safeNotice(body);
   op.notices.push(`${n.severity} ${n.code} ${n.message}`.slice(0, NOTICE_CHARS));

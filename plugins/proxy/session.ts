@@ -207,20 +207,24 @@ export class Session {
   async #clientLoop(): Promise<void> {
     const tracker = this.#tracker;
     const upstream = this.#upstream!.channel;
+    // Each chunk is scanned, then written upstream before the next is read, and the tracker
+    // copies what it keeps: the chunk may be lent and the bodies views of it.
     const scanner = new FrameScanner({
       // During login only the start of a SASL answer is read (its GS2 header), never kept.
       capture: (t, l) =>
         t === 0x70 ? (this.#loggingIn ? Math.min(l, 64) : 0) : tracker.clientCapture(t, l),
       check: (t, l) => tracker.clientCheck(t, l),
+      views: true,
     });
     for (;;) {
-      const chunk = await this.#client.read();
+      const chunk = await this.#client.lend();
       if (chunk === null) {
         if (scanner.idle || tracker.terminated) return this.close("client");
         const cut = new SyntaxError("The client's connection ended inside a message");
         return await this.#protocolError(cut, "session");
       }
       let binding = false;
+      tracker.beginClientChunk();
       try {
         scanner.scan(chunk, (f) => {
           if (f.type === 0x70) binding ||= this.#loggingIn && wantsBinding(f.body);
@@ -267,14 +271,17 @@ export class Session {
       record: (events) => this.#record(events),
       enforce,
     });
+    // Observe mode is done with each chunk before it reads the next: the chunk may be lent,
+    // and the bodies views of it. Enforce mode may hold a chunk's bytes across reads.
     const scanner = new FrameScanner({
       capture: (t, l) => auth ? l : tracker.serverCapture(t, l),
       check: (_t, l) => {
         if (auth && l > 65536) throw new SyntaxError(`A login message of ${l} bytes`);
       },
+      views: true,
     });
     for (;;) {
-      const chunk = await upstream.channel.read();
+      const chunk = await (enforce ? upstream.channel.read() : upstream.channel.lend());
       if (chunk === null) {
         // After the client's Terminate the server closes first, often before the client's
         // own close is read: the client ended the session.
@@ -290,7 +297,7 @@ export class Session {
       try {
         scanner.scan(chunk, (f) => {
           if (!auth) return tracker.fromServer(f);
-          authFrames.push(f);
+          authFrames.push({ ...f, body: f.body.slice() });
           if (f.type === 0x5a) {
             auth = false;
             this.#loggingIn = false;

@@ -23,22 +23,25 @@ export type OpKind =
   | "sync"
   | "function";
 
-/** Something the client sent that the server will answer. */
+/**
+ * Something the client sent that the server will answer. Every field is always present (unset
+ * ones undefined), so that all ops share one shape: the tracker makes several a statement.
+ */
 export interface Op {
   kind: OpKind;
   ts: number;
   t0: number;
-  text?: string | undefined;
-  cutBytes?: number | undefined;
-  statementName?: string;
-  portal?: KeptPortal | undefined;
-  portalName?: string;
-  describe?: "S" | "P";
+  text: string | undefined;
+  cutBytes: number | undefined;
+  statementName: string | undefined;
+  portal: KeptPortal | undefined;
+  portalName: string | undefined;
+  describe: "S" | "P" | undefined;
   rows: number;
   part: number;
   bytesIn: number;
   bytesOut: number;
-  notices?: string[];
+  notices: string[] | undefined;
 }
 
 /** How a statement ended. */
@@ -77,25 +80,25 @@ export function statementEvent(
     context.bytes_out = op.bytesOut;
   }
   if (op.notices !== undefined) context.notices = op.notices;
-  const fields: Partial<NewEvent> & { context: JsonObject } = { ts: op.ts, context };
-  if (op.text !== undefined) fields.statement = op.text;
-  else if (op.kind === "execute") {
-    fields.statement = `(statement "${op.statementName ?? ""}" not kept by the proxy)`;
+  let statement = op.text;
+  if (statement === undefined && op.kind === "execute") {
+    statement = `(statement "${op.statementName ?? ""}" not kept by the proxy)`;
   }
   const params = op.kind === "execute" || op.kind === "bind"
     ? paramsOf(op.portal, context, ctx.recordBytes)
     : undefined;
-  if (params !== undefined) fields.params = params;
-  if (outcome.error !== undefined) {
-    fields.sqlstate = outcome.error.code;
-    fields.error = outcome.error.message;
-  }
+  const error = outcome.error;
   const command = outcome.tag !== undefined && outcome.tag !== ""
     ? verbOf(outcome.tag)
     : op.kind === "function"
     ? "FUNCTION CALL"
     : firstKeyword(op.text) ?? op.kind.toUpperCase();
-  return ctx.events.make("session", command, fields);
+  return ctx.events.statement(command, op.ts, context, {
+    statement,
+    params,
+    sqlstate: error?.code,
+    error: error?.message,
+  });
 }
 
 /** A portal's parameters as text, each at most `recordBytes`; notes cuts in `context`. */
@@ -140,13 +143,33 @@ export function capText(text: string, maxBytes: number): { text: string; cut: bo
 
 /** The tag without its counts: `INSERT 0 1` → `INSERT`, `CREATE TABLE` stays. */
 export function verbOf(tag: string): string {
-  return tag.replace(/( \d+)+$/, "");
+  // What `tag.replace(/( \d+)+$/, "")` gives, by a walk back over the counts: once a statement.
+  let end = tag.length;
+  for (;;) {
+    const start = countStart(tag, end);
+    if (start === end || start === 0 || tag.charCodeAt(start - 1) !== 0x20) {
+      return tag.slice(0, end);
+    }
+    end = start - 1;
+  }
 }
 
 /** The row count a tag carries (`SELECT 5`, `INSERT 0 1`, `COPY 3`), or undefined. */
 export function rowsOf(tag: string): number | undefined {
-  const m = / (\d+)$/.exec(tag);
-  return m ? Number(m[1]) : undefined;
+  const start = countStart(tag, tag.length);
+  if (start === tag.length || start === 0 || tag.charCodeAt(start - 1) !== 0x20) return undefined;
+  return Number(tag.slice(start));
+}
+
+/** Where the ASCII digits that end `tag` before `end` begin (`end` when there are none). */
+function countStart(tag: string, end: number): number {
+  let i = end;
+  while (i > 0) {
+    const c = tag.charCodeAt(i - 1);
+    if (c < 0x30 || c > 0x39) break;
+    i--;
+  }
+  return i;
 }
 
 /** The first keyword of a statement, upper-cased, past comments and white space. */

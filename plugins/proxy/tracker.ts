@@ -33,6 +33,13 @@ const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(
 /** Client messages with no body. */
 const EMPTY_TYPES = new Set("SHXc".split("").map((c) => c.charCodeAt(0)));
 
+const decoder = new TextDecoder();
+
+/** What {@link SessionTracker}'s `#push` sets of an op besides its kind. */
+type OpFields = Partial<
+  Pick<Op, "text" | "cutBytes" | "statementName" | "portal" | "portalName" | "describe">
+>;
+
 /** What the server and the client said in one session, as events. */
 export class SessionTracker {
   readonly #events: SessionEvents;
@@ -123,7 +130,8 @@ export class SessionTracker {
         break;
       }
       case 0x42: { // B
-        const b = parseBind(f.body, complete);
+        // The portal keeps the values: a copy of the body, which may be a view of the chunk.
+        const b = parseBind(f.body.slice(), complete);
         const portal: KeptPortal = {
           statementName: b.statement,
           statement: this.#statements.get(b.statement),
@@ -202,9 +210,32 @@ export class SessionTracker {
     if (this.#holdFrom < 0) this.#holdFrom = Math.max(0, f.start);
   }
 
-  /** Starts a chunk from the server: {@link holdFrom} counts from its start. */
+  /**
+   * The clock reading of the chunk being looked at: -1 until taken, NaN when no chunk was
+   * begun (a reading a message then).
+   */
+  #clock = NaN;
+
+  /**
+   * Starts a chunk from the server: {@link holdFrom} counts from its start, and the messages
+   * in it share one clock reading (they arrived together).
+   */
   beginChunk(): void {
     this.#holdFrom = -1;
+    this.#clock = -1;
+  }
+
+  /** Starts a chunk from the client: the messages in it share one clock reading. */
+  beginClientChunk(): void {
+    this.#clock = -1;
+  }
+
+  /** `performance.now()`, read once a chunk. */
+  #now(): number {
+    if (this.#clock >= 0) return this.#clock;
+    const now = performance.now();
+    if (this.#clock === -1) this.#clock = now;
+    return now;
   }
 
   /** Offset in the current server chunk of the first completion that made an event, or -1. */
@@ -253,7 +284,7 @@ export class SessionTracker {
         break;
       case 0x43: { // C CommandComplete
         if (!head || (head.kind !== "query" && head.kind !== "execute")) break;
-        const tag = new TextDecoder().decode(f.body.subarray(0, Math.max(0, f.body.length - 1)));
+        const tag = decoder.decode(f.body.subarray(0, Math.max(0, f.body.length - 1)));
         this.#complete(head, f, { tag });
         if (head.kind === "execute") this.#shift();
         break;
@@ -327,18 +358,25 @@ export class SessionTracker {
     }
   }
 
-  #push(kind: OpKind, fields: Partial<Op>): void {
+  #push(kind: OpKind, fields: OpFields): void {
     // One clock reading for both: the event's timestamp and the start of its duration.
-    const t0 = performance.now();
-    const op: Op = Object.assign(fields, {
+    const t0 = this.#now();
+    const op: Op = {
       kind,
       ts: micros(t0),
       t0,
+      text: fields.text,
+      cutBytes: fields.cutBytes,
+      statementName: fields.statementName,
+      portal: fields.portal,
+      portalName: fields.portalName,
+      describe: fields.describe,
       rows: 0,
       part: 0,
       bytesIn: 0,
       bytesOut: 0,
-    });
+      notices: undefined,
+    };
     this.#queue.push(op);
     if (kind === "sync" || kind === "query" || kind === "function") this.#owed++;
   }
@@ -367,7 +405,7 @@ export class SessionTracker {
     f: Frame,
     outcome: { tag?: string; error?: PgNotice; suspended?: boolean },
   ): void {
-    const now = performance.now();
+    const now = this.#now();
     const ev = statementEvent(op, outcome, {
       events: this.#events,
       recordBytes: this.#recordBytes,
@@ -382,7 +420,7 @@ export class SessionTracker {
     op.rows = 0;
     op.bytesIn = 0;
     op.bytesOut = 0;
-    delete op.notices;
+    op.notices = undefined;
     op.t0 = now;
     op.ts = micros(now);
   }

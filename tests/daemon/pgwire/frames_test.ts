@@ -1,7 +1,7 @@
 /**
  * FrameScanner: the same messages, with the same captured bytes and end offsets, however the
- * stream is cut into chunks; only the captured head of a body is kept; lengths no PostgreSQL
- * peer sends are refused.
+ * stream is cut into chunks, with bodies copied or (`views`) taken as views where they can be;
+ * only the captured head of a body is kept; lengths no PostgreSQL peer sends are refused.
  */
 
 import { frameMessage } from "../../../daemon/pgwire/backend_encode.ts";
@@ -20,14 +20,23 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** Frames of `stream` cut at `cuts`, with each frame's end as an offset in the whole stream. */
-function scanCut(stream: Uint8Array, cuts: number[], capture: number) {
-  const scanner = new FrameScanner({ capture: () => capture });
+function scanCut(stream: Uint8Array, cuts: number[], capture: number, views = false) {
+  const scanner = new FrameScanner({ capture: () => capture, views });
   const out: { type: number; length: number; body: number[]; end: number }[] = [];
   let base = 0;
+  // With views, a frame is read only after the chunk it ends in is gone (its buffer reused, as
+  // a lent read's is): a view of an earlier chunk would show the wrong bytes.
+  const seen: Frame[] = [];
   for (const [from, to] of cuts.map((c, i) => [i === 0 ? 0 : cuts[i - 1]!, c] as const)) {
-    scanner.scan(stream.subarray(from, to), (f: Frame) => {
+    const chunk = stream.slice(from, to);
+    scanner.scan(chunk, (f: Frame) => {
+      if (views) return seen.push(f);
       out.push({ type: f.type, length: f.length, body: [...f.body], end: base + f.end });
     });
+    for (const f of seen.splice(0)) {
+      out.push({ type: f.type, length: f.length, body: [...f.body], end: base + f.end });
+    }
+    chunk.fill(0xee);
     base = to;
   }
   return { frames: out, idle: scanner.idle };
@@ -51,6 +60,8 @@ Deno.test("FrameScanner.scan() finds the same frames however the stream is cut",
     ].sort((a, b) => a - b);
     const pieces = scanCut(stream, [...cuts, stream.length], capture);
     assertEquals(pieces.frames, whole.frames, `seed ${seed} round ${round}`);
+    const viewed = scanCut(stream, [...cuts, stream.length], capture, true);
+    assertEquals(viewed.frames, whole.frames, `views, seed ${seed} round ${round}`);
     assertEquals(whole.frames.length, messages.length);
     assertEquals(pieces.idle, true);
     for (const [i, f] of whole.frames.entries()) {
@@ -85,4 +96,25 @@ Deno.test("FrameScanner.scan() refuses a length below 4 and what check() refuses
     },
   });
   assertThrows(() => scanner.scan(frameMessage(0x7a, new Uint8Array(0)), () => {}), SyntaxError);
+});
+
+Deno.test("FrameScanner with views: a body whole in the chunk is a view of it, else a copy", () => {
+  const a = frameMessage(0x51, new Uint8Array([1, 2, 3, 4, 5, 6]));
+  const b = frameMessage(0x51, new Uint8Array([7, 8, 9]));
+  const stream = concat([a, b]);
+  const bodies: Uint8Array[] = [];
+  const scanner = new FrameScanner({ capture: () => 100, views: true });
+  // `a` whole in the first chunk; `b`'s body cut between the two.
+  const first = stream.subarray(0, a.length + 6);
+  const second = stream.subarray(a.length + 6);
+  scanner.scan(first, (f) => bodies.push(f.body));
+  scanner.scan(second, (f) => bodies.push(f.body));
+  assertEquals(bodies.map((x) => [...x]), [[1, 2, 3, 4, 5, 6], [7, 8, 9]]);
+  assertEquals(bodies[0]!.buffer === stream.buffer, true);
+  assertEquals(bodies[0]!.byteOffset, 5);
+  assertEquals(bodies[1]!.buffer === stream.buffer, false);
+  // Without views every body is the caller's own copy.
+  const copies: Uint8Array[] = [];
+  new FrameScanner({ capture: () => 100 }).scan(a, (f) => copies.push(f.body));
+  assertEquals(copies[0]!.buffer === a.buffer, false);
 });

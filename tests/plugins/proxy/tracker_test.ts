@@ -2,7 +2,8 @@
  * SessionTracker on hand-made conversations: a statement's event waits for the transaction
  * state while the server owes a ReadyForQuery, whichever chunk it arrives in; without a Sync
  * queued it does not wait and carries the state its outcome implies; an error in a pipeline skips the queue to the Sync; statements and
- * portals are kept within their byte budget.
+ * portals are kept within their byte budget, and a portal's parameters outlive the chunk its Bind
+ * came in.
  */
 
 import { frameMessage } from "../../../daemon/pgwire/backend_encode.ts";
@@ -150,4 +151,27 @@ Deno.test("SessionTracker keeps record_bytes of UTF-8, cut between characters", 
   assertEquals(enc.encode(long!.statement!).length, 1000); // "SELECT '" is 8 bytes, é is 2
   assertEquals(long?.statement, `SELECT '${"é".repeat(496)}`);
   assertEquals(long?.context?.statement_bytes, 8 + 1200 + 1);
+});
+
+Deno.test("SessionTracker keeps a portal's parameters when the Bind was a view of a reused chunk", () => {
+  const t = new SessionTracker(
+    new SessionEvents("s", { sessionId: "x", clientAddr: "127.0.0.1", clientPort: 1, tls: false }),
+    { recordBytes: 1000, keptBytes: 10_000 },
+  );
+  // As the session scans: bodies are views of a lent chunk, whose buffer the next read refills.
+  const c = new FrameScanner({ capture: (ty, l) => t.clientCapture(ty, l), views: true });
+  const s = new FrameScanner({ capture: (ty, l) => t.serverCapture(ty, l), views: true });
+  const chunk = concat(
+    parse("", "SELECT $1::text"),
+    bind("", "", [text("kept")]),
+    execute(),
+    sync(),
+  );
+  t.beginClientChunk();
+  c.scan(chunk, (f) => t.fromClient(f));
+  chunk.fill(0x21);
+  t.beginChunk();
+  s.scan(concat(msg("1"), msg("2"), complete("SELECT 1"), ready("I")), (f) => t.fromServer(f));
+  const [ev] = t.take(false);
+  assertEquals([ev?.statement, ev?.params], ["SELECT $1::text", ["kept"]]);
 });
