@@ -142,13 +142,16 @@ export class EventIndex {
         if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
       }
       this.#inserts.insert(EVENTS, eventArgs);
-      texts.sort((a, b) => a.seq - b.seq);
-      this.#inserts.insert(EVENTS_TEXT, spanRows(texts));
       this.#inserts.insert(ROW_COUNTS, rowArgs);
       tallyAdded(db, fresh.map((r) => r.seq));
       zonesAdded(db, fresh);
       // Every record: after a crash the join takes in again what it had not saved.
       this.#inserts.insert(FIELDS, this.#links.add(records));
+      // Last: FTS5 keeps a transaction's terms in memory until a later statement's savepoint
+      // or the commit writes them out, so text inserted before other statements was written
+      // out twice per transaction, as two segments to merge.
+      texts.sort((a, b) => a.seq - b.seq);
+      this.#inserts.insert(EVENTS_TEXT, spanRows(texts));
       db.exec("COMMIT");
       return fresh.length;
     } catch (e) {
