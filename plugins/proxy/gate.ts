@@ -5,7 +5,8 @@
  * does, only once the statement's event is stored, whole (a BindComplete before the result
  * waits with it: written alone it would cost the client a wake-up and a read for nothing);
  * while the server still owes the ReadyForQuery that tells the transaction state after it, what
- * follows is held too. At most {@link HOLD_BYTES} are held: past that, waiting events are stored
+ * follows is held too — unless the server waits for the client's COPY data, when what waits is
+ * stored with the state its outcome implies, so that the CopyInResponse reaches the client. At most {@link HOLD_BYTES} are held: past that, waiting events are stored
  * with the state their outcomes imply and a long result's rows flow on — but a completion never
  * reaches the client before its event is stored.
  */
@@ -38,7 +39,7 @@ export class ResultGate {
 
   /** Observe mode, the bytes already sent: records what they completed. */
   record(tracker: SessionTracker): void {
-    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING;
+    const force = !tracker.owesReady || tracker.waitsOnClient || tracker.waiting > MAX_WAITING;
     const events = tracker.take(force);
     if (events.length > 0) void this.#record(events).catch(() => {});
   }
@@ -49,7 +50,9 @@ export class ResultGate {
    */
   async pass(chunk: Uint8Array, offset: number, tracker: SessionTracker): Promise<void> {
     const part = chunk.subarray(offset);
-    const force = !tracker.owesReady || tracker.waiting > MAX_WAITING ||
+    // A CopyInResponse must reach the client, which sends nothing until it has it: what waits
+    // for the transaction state is stored with the state its outcome implies.
+    const force = !tracker.owesReady || tracker.waitsOnClient || tracker.waiting > MAX_WAITING ||
       (this.#enforce && this.#heldBytes + part.length > HOLD_BYTES);
     const events = tracker.take(force);
     if (!this.#enforce) {

@@ -48,6 +48,8 @@ export class SessionTracker {
   readonly #statements: KeptMap<KeptStatement>;
   readonly #portals: KeptMap<KeptPortal>;
   #copy: Op | undefined;
+  /** A CopyInResponse or CopyBothResponse came, and the statement has not completed since. */
+  #copyIn = false;
   #out: NewEvent[] = [];
   /** Events still without the server's word on the transaction state, with the implied one. */
   #unsettled: { ev: NewEvent; implied: string }[] = [];
@@ -252,6 +254,14 @@ export class SessionTracker {
     return this.#owed > 0;
   }
 
+  /**
+   * The server waits for the client's COPY data: nothing before the CopyInResponse may wait
+   * for the ReadyForQuery after it, which comes only once the client has sent its data.
+   */
+  get waitsOnClient(): boolean {
+    return this.#copyIn;
+  }
+
   /** Events made and not yet taken. */
   get waiting(): number {
     return this.#out.length;
@@ -320,6 +330,7 @@ export class SessionTracker {
         this.#unsettled = [];
         this.#state = status;
         this.#copy = undefined;
+        this.#copyIn = false;
         while (this.#queue.length > 0) {
           const op = this.#shift()!;
           if (op.kind === "sync" || op.kind === "query" || op.kind === "function") break;
@@ -343,6 +354,7 @@ export class SessionTracker {
       case 0x47: // G CopyInResponse: the client must see it to send, so it is never held
       case 0x57: // W CopyBothResponse
         this.#copy = head;
+        this.#copyIn = true;
         break;
       case 0x48: // H CopyOutResponse
         this.#copy = head;
@@ -412,6 +424,7 @@ export class SessionTracker {
       now,
     });
     this.#resultOpen = false;
+    this.#copyIn = false;
     this.#state = stateAfter(this.#state, outcome, op.text);
     this.#out.push(ev);
     this.#unsettled.push({ ev, implied: this.#state });

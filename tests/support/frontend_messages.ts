@@ -68,6 +68,8 @@ export const describe = (kind: "S" | "P", name: string): Uint8Array =>
 export const sync = (): Uint8Array => msg("S");
 export const query = (sql: string): Uint8Array => msg("Q", cstr(sql));
 export const terminate = (): Uint8Array => msg("X");
+export const copyData = (bytes: Uint8Array): Uint8Array => msg("d", bytes);
+export const copyDone = (): Uint8Array => msg("c");
 export const text = (s: string): { format: 0; value: Uint8Array } => ({
   format: 0,
   value: enc.encode(s),

@@ -10,6 +10,8 @@ import { type BackendMessage, MessageReader } from "../../../daemon/pgwire/reade
 export {
   bind,
   concat,
+  copyData,
+  copyDone,
   describe,
   execute,
   parse,

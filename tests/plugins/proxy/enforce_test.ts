@@ -8,7 +8,18 @@
 import { assert, assertEquals, assertEventually } from "../../support/assert.ts";
 import { startPostgres } from "../../support/postgres.ts";
 import { parseNotice } from "../../../daemon/pgwire/errors.ts";
-import { bind, execute, parse, query, RawClient, sync, terminate, types } from "./_client.ts";
+import {
+  bind,
+  copyData,
+  copyDone,
+  execute,
+  parse,
+  query,
+  RawClient,
+  sync,
+  terminate,
+  types,
+} from "./_client.ts";
 import { psql, startProxy } from "./_harness.ts";
 
 /** Every message until the server closes the connection. */
@@ -52,6 +63,40 @@ Deno.test("enforce mode: COPY in and out work, the data flowing while the comple
   await assertEventually(() => proxy.store.of("DISCONNECT").length === 2);
   await proxy.stop();
   assertEquals(proxy.store.of("COPY").map((e) => e.context?.rows), [2000, 2000]);
+});
+
+Deno.test("enforce mode: a COPY FROM STDIN after a completed statement in the same Query is not held up", async () => {
+  await using pg = await startPostgres();
+  await pg.sql("CREATE TABLE items (id int)");
+  await using proxy = await startProxy(pg, { mode: "enforce" });
+  const c = await RawClient.login(proxy.port);
+  // Held up, the client would wait for ever: closing it makes the test fail instead.
+  const guard = setTimeout(() => c.close(), 30_000);
+  try {
+    // The INSERT's completion comes in the same chunk as the CopyInResponse, and the
+    // ReadyForQuery that would tell its transaction state only after the client's data: the
+    // client must get the CopyInResponse first.
+    await c.send(query("INSERT INTO items VALUES (1); COPY items FROM STDIN"));
+    const before: string[] = [];
+    for (;;) {
+      const m = await c.next();
+      if (m === null) throw new Error(`connection ended after ${before.join("")}`);
+      before.push(String.fromCharCode(m.type));
+      if (m.type === 0x47) break;
+    }
+    assertEquals(before.join(""), "CG");
+    await c.send(copyData(new TextEncoder().encode("2\n3\n")), copyDone());
+    assertEquals(types(await c.untilReady()), "CZ");
+    await c.send(terminate());
+  } finally {
+    clearTimeout(guard);
+    c.close();
+  }
+  await assertEventually(() => proxy.store.of("DISCONNECT").length === 1);
+  await proxy.stop();
+  assertEquals(proxy.store.of("INSERT").length, 1);
+  assertEquals(proxy.store.of("COPY").map((e) => e.context?.rows), [2]);
+  assertEquals((await pg.sql("SELECT count(*) FROM items")).trim(), "3");
 });
 
 for (const protocol of ["simple", "extended"] as const) {
