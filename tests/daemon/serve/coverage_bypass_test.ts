@@ -47,6 +47,8 @@ Deno.test("vigil serve: each bypass of the audit raises its alert, the recommend
     await pg.sql("CREATE TABLE accounts (id int PRIMARY KEY, balance int)");
     await withTempDir(async (data) => {
       const file = `${data}.toml`;
+      // Beside the temporary directory, not in it: removed here, whatever the test's outcome.
+      await using _config = { [Symbol.asyncDispose]: () => Deno.remove(file).catch(() => {}) };
       await Deno.writeTextFile(
         file,
         [
