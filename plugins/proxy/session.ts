@@ -24,6 +24,7 @@ import type { Recorder } from "./recorder.ts";
 import { readStart, type StartState } from "./startup.ts";
 import { ResultGate } from "./gate.ts";
 import { BINDING_REFUSAL, loginStep, wantsBinding } from "./login.ts";
+import { clientCapture, clientCheck, serverCapture } from "./capture.ts";
 import { SessionTracker } from "./tracker.ts";
 import { connectUpstream, type Upstream } from "./upstream.ts";
 
@@ -212,8 +213,10 @@ export class Session {
     const scanner = new FrameScanner({
       // During login only the start of a SASL answer is read (its GS2 header), never kept.
       capture: (t, l) =>
-        t === 0x70 ? (this.#loggingIn ? Math.min(l, 64) : 0) : tracker.clientCapture(t, l),
-      check: (t, l) => tracker.clientCheck(t, l),
+        t === 0x70
+          ? (this.#loggingIn ? Math.min(l, 64) : 0)
+          : clientCapture(t, l, this.#env.settings.recordBytes),
+      check: clientCheck,
       views: true,
     });
     for (;;) {
@@ -274,7 +277,7 @@ export class Session {
     // Observe mode is done with each chunk before it reads the next: the chunk may be lent,
     // and the bodies views of it. Enforce mode may hold a chunk's bytes across reads.
     const scanner = new FrameScanner({
-      capture: (t, l) => auth ? l : tracker.serverCapture(t, l),
+      capture: (t, l) => auth ? l : serverCapture(t, l),
       check: (_t, l) => {
         if (auth && l > 65536) throw new SyntaxError(`A login message of ${l} bytes`);
       },

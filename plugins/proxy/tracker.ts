@@ -8,13 +8,13 @@
  * it. After an error in the extended protocol the server skips to the next Sync, and so does
  * the queue.
  *
- * The tracker never sees more than the captured head of a message (`FrameScanner`): text past
- * `recordBytes` is left out and the event says how long it was. It keeps statements and
- * portals within a byte budget (`kept.ts`).
+ * The tracker never sees more than the captured head of a message (`FrameScanner`, as much as
+ * `capture.ts` says): text past `recordBytes` is left out and the event says how long it was.
+ * It keeps statements and portals within a byte budget (`kept.ts`).
  */
 
 import type { JsonObject, NewEvent } from "../../daemon/event/model.ts";
-import { describeType, type Frame } from "../../daemon/pgwire/frames.ts";
+import type { Frame } from "../../daemon/pgwire/frames.ts";
 import {
   parseBind,
   parseExecute,
@@ -27,11 +27,6 @@ import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
 import type { PgNotice } from "../../daemon/pgwire/errors.ts";
 import { keepNotice, safeNotice } from "./notices.ts";
 import { capText, type Op, type OpKind, stateAfter, statementEvent } from "./statement_event.ts";
-
-/** Message types a client may send after the startup packet. */
-const CLIENT_TYPES = new Set("QPBEDCSHFdcfXp".split("").map((c) => c.charCodeAt(0)));
-/** Client messages with no body. */
-const EMPTY_TYPES = new Set("SHXc".split("").map((c) => c.charCodeAt(0)));
 
 const decoder = new TextDecoder();
 
@@ -73,42 +68,6 @@ export class SessionTracker {
   /** Requests the server has yet to answer. */
   get pending(): number {
     return this.#queue.length;
-  }
-
-  /** Body bytes of a client message to keep. */
-  clientCapture(type: number, length: number): number {
-    if (type === 0x51 || type === 0x50 || type === 0x42) return this.#recordBytes + 1024;
-    if (type === 0x45 || type === 0x44 || type === 0x43 || type === 0x46) return length;
-    return 0;
-  }
-
-  /** Refuses what no client may send: an unknown type, a body where none belongs. */
-  clientCheck(type: number, length: number): void {
-    if (!CLIENT_TYPES.has(type)) {
-      throw new SyntaxError(`Unknown message type ${describeType(type)} from the client`);
-    }
-    if (EMPTY_TYPES.has(type) && length !== 0) {
-      throw new SyntaxError(`A ${describeType(type)} message with a body of ${length} bytes`);
-    }
-    if ((type === 0x45 || type === 0x44 || type === 0x43 || type === 0x46) && length > 65536) {
-      throw new SyntaxError(`A ${describeType(type)} message of ${length} bytes`);
-    }
-  }
-
-  /** Body bytes of a server message to keep. */
-  serverCapture(type: number, length: number): number {
-    switch (type) {
-      case 0x43: // C CommandComplete
-      case 0x5a: // Z ReadyForQuery
-      case 0x74: // t ParameterDescription
-      case 0x4b: // K BackendKeyData
-        return length;
-      case 0x45: // E ErrorResponse
-      case 0x4e: // N NoticeResponse
-        return Math.min(length, 16384);
-      default:
-        return 0;
-    }
   }
 
   /** A message from the client (after login). Throws `SyntaxError` for a malformed one. */

@@ -10,6 +10,7 @@ import { FrameScanner } from "../../../daemon/pgwire/frames.ts";
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { SessionEvents } from "../../../plugins/proxy/events.ts";
 import { ResultGate } from "../../../plugins/proxy/gate.ts";
+import { clientCapture, serverCapture } from "../../../plugins/proxy/capture.ts";
 import { SessionTracker } from "../../../plugins/proxy/tracker.ts";
 import { assertEquals, assertRejects } from "../../support/assert.ts";
 import { bind, concat, execute, parse, sync } from "./_client.ts";
@@ -30,8 +31,8 @@ function session(): {
     new SessionEvents("s", { sessionId: "x", clientAddr: "127.0.0.1", clientPort: 1, tls: false }),
     { recordBytes: 1000, keptBytes: 10_000 },
   );
-  const c = new FrameScanner({ capture: (ty, l) => t.clientCapture(ty, l) });
-  const s = new FrameScanner({ capture: (ty, l) => t.serverCapture(ty, l) });
+  const c = new FrameScanner({ capture: (ty, l) => clientCapture(ty, l, 1000) });
+  const s = new FrameScanner({ capture: (ty, l) => serverCapture(ty, l) });
   const writes: Uint8Array[] = [];
   const recorded: NewEvent[][] = [];
   const waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];

@@ -10,6 +10,7 @@ import { frameMessage } from "../../../daemon/pgwire/backend_encode.ts";
 import { FrameScanner } from "../../../daemon/pgwire/frames.ts";
 import { SessionEvents } from "../../../plugins/proxy/events.ts";
 import { KeptMap } from "../../../plugins/proxy/kept.ts";
+import { clientCapture, serverCapture } from "../../../plugins/proxy/capture.ts";
 import { SessionTracker } from "../../../plugins/proxy/tracker.ts";
 import { assertEquals } from "../../support/assert.ts";
 import { bind, concat, execute, parse, query, sync, text } from "./_client.ts";
@@ -30,8 +31,8 @@ function tracker(): {
     new SessionEvents("s", { sessionId: "x", clientAddr: "127.0.0.1", clientPort: 1, tls: false }),
     { recordBytes: 1000, keptBytes: 10_000 },
   );
-  const c = new FrameScanner({ capture: (ty, l) => t.clientCapture(ty, l) });
-  const s = new FrameScanner({ capture: (ty, l) => t.serverCapture(ty, l) });
+  const c = new FrameScanner({ capture: (ty, l) => clientCapture(ty, l, 1000) });
+  const s = new FrameScanner({ capture: (ty, l) => serverCapture(ty, l) });
   return {
     t,
     client: (...m) => c.scan(concat(...m), (f) => t.fromClient(f)),
@@ -159,8 +160,8 @@ Deno.test("SessionTracker keeps a portal's parameters when the Bind was a view o
     { recordBytes: 1000, keptBytes: 10_000 },
   );
   // As the session scans: bodies are views of a lent chunk, whose buffer the next read refills.
-  const c = new FrameScanner({ capture: (ty, l) => t.clientCapture(ty, l), views: true });
-  const s = new FrameScanner({ capture: (ty, l) => t.serverCapture(ty, l), views: true });
+  const c = new FrameScanner({ capture: (ty, l) => clientCapture(ty, l, 1000), views: true });
+  const s = new FrameScanner({ capture: (ty, l) => serverCapture(ty, l), views: true });
   const chunk = concat(
     parse("", "SELECT $1::text"),
     bind("", "", [text("kept")]),
