@@ -7,8 +7,8 @@
  * `vigil bench scale`'s `serve` children, so that the bench measures what ships.
  * `tests/packaging/process_settings_test.ts` holds the launcher and the unit to these values.
  *
- * Why these (measured with `vigil bench scale` and `scripts/bench_scale_sources.ts`, README
- * "Scale"):
+ * Why these (measured with `vigil bench scale` and `scripts/bench_scale_sources.ts`,
+ * docs/benchmarks.md "Scale"):
  * - glibc gives each thread that allocates an arena of its own (up to 8 per core), and a freed
  *   block stays in its arena; the daemon's native memory (SQLite's pages, the buffers of reading
  *   and compressing segments, the Worker's) is spread over a dozen threads, so the RSS that the

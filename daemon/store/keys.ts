@@ -219,7 +219,7 @@ export async function loadOrCreateKey(
   if (opts.mayCreate === false) {
     throw new MissingKeyError(
       `Cannot open the store: the signing key ${privPath} is missing, but checkpoints signed by ` +
-        `it exist. Restore the file from its backup (README, "Backing up the signing key"), or ` +
+        `it exist. Restore the file from its backup (README, "Signing keys"), or ` +
         `declare it lost with \`vigil key rotate --recover --data DIR\`, which records the loss ` +
         `in the chain and starts a new key.`,
     );
