@@ -53,14 +53,27 @@ mkdir -p "$lib" "$stage/usr/bin" "$stage/lib/systemd/system" "$stage/usr/lib/sys
   "$stage/etc/vigil" "$stage/usr/share/doc/vigil" "$stage/DEBIAN"
 
 # The application. The Workers are loaded by URL relative to the bundle
-# (`new URL("./hash_worker.ts", import.meta.url)`), so each is bundled on its own under the
-# name the code asks for; Deno strips types from a .ts file, and plain JavaScript has none.
+# (`new Worker(new URL("./hash_worker.ts", import.meta.url)…)`), so each is bundled on its own
+# under the name the code asks for; Deno strips types from a .ts file, and plain JavaScript has
+# none. They are found where the code starts them, in the core and in every plugin, so that a
+# source's Worker ships without a line here; two Workers of one name would be one file, and stop
+# the build.
 bundle() { deno bundle --quiet --platform deno -o "$2" "$1" >&2; }
 bundle daemon/main.ts "$lib/vigil.js"
-bundle daemon/store/hash_worker.ts "$lib/hash_worker.ts"
-bundle daemon/store/verify_worker.ts "$lib/verify_worker.ts"
-bundle daemon/export/parquet_worker.ts "$lib/parquet_worker.ts"
-bundle daemon/serve/integrity_worker.ts "$lib/integrity_worker.ts"
+declare -A worker_from=()
+while IFS=: read -r wfile wname; do
+  wsrc="$(dirname "$wfile")/$wname"
+  [ -f "$wsrc" ] || { echo "package: $wfile starts a Worker from $wsrc, which is missing" >&2; exit 1; }
+  if [ -n "${worker_from[$wname]:-}" ] && [ "${worker_from[$wname]}" != "$wsrc" ]; then
+    echo "package: two Workers are named $wname (${worker_from[$wname]}, $wsrc)" >&2
+    exit 1
+  fi
+  worker_from[$wname]=$wsrc
+done < <(grep -rEo --include='*.ts' \
+  'new Worker\(new URL\("\./[A-Za-z0-9_]+\.ts", import\.meta\.url\)' daemon plugins web |
+  sed -E 's#^([^:]+):.*"\./([^"]+)".*#\1:\2#' | sort -u)
+[ "${#worker_from[@]}" -gt 0 ] || { echo "package: no Worker found in the code" >&2; exit 1; }
+for wname in "${!worker_from[@]}"; do bundle "${worker_from[$wname]}" "$lib/$wname"; done
 # parquet-wasm's .wasm, found where daemon/export/parquet_wasm.ts looks in a bundled build:
 # beside the main module.
 wasm=$(deno eval --quiet \

@@ -7,7 +7,7 @@
  * including what neither the WAL nor pgAudit shows. Clients authenticate end to end; the
  * proxy holds no password.
  *
- * The forwarding side runs in a Worker of its own (`thread.ts`, `worker.ts`); its events come to
+ * The forwarding side runs in a Worker of its own (`thread.ts`, `proxy_worker.ts`); its events come to
  * the daemon's thread in batches.
  *
  * Two modes: `observe` stores events asynchronously through a bounded backlog (a `PROXY_GAP`

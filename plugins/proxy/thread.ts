@@ -1,5 +1,5 @@
 /**
- * Runs a proxy source in a Worker of its own (`worker.ts`) and bridges it to the daemon: the
+ * Runs a proxy source in a Worker of its own (`proxy_worker.ts`) and bridges it to the daemon: the
  * worker's batches go to the source's real context (`ctx.emit`, the pipeline, the store) and
  * each one's outcome back; its gauges and stats are passed on; the daemon's stop (`ctx.signal`)
  * is passed in, and the run returns once the worker has closed its sessions and stored what its
@@ -19,7 +19,7 @@ export function runProxyThread(
   ctx: SourceContext,
   stats: ProxyStats,
 ): Promise<void> {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url).href, { type: "module" });
+  const worker = new Worker(new URL("./proxy_worker.ts", import.meta.url).href, { type: "module" });
   const post = (msg: ToWorker): void => worker.postMessage(msg);
   return new Promise<void>((resolve, reject) => {
     let ended = false;

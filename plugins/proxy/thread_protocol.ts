@@ -1,5 +1,5 @@
 /**
- * The messages between a proxy source's Worker (`worker.ts`) and the daemon's thread
+ * The messages between a proxy source's Worker (`proxy_worker.ts`) and the daemon's thread
  * (`thread.ts`): what each side may post, in one place so that both agree.
  */
 

@@ -5,7 +5,8 @@
  * over $NOTIFY_SOCKET as systemd would see them, and what happens when the daemon reaches
  * outside the derived permissions: a source added by a reload fails with a logged NotCapable
  * error while the daemon keeps serving, and a listen address that was not granted stops
- * `serve` with a one-line error and exit code 3.
+ * `serve` with a one-line error and exit code 3. Every Worker the code starts is in the package,
+ * and `vigil reindex`'s and a proxy source's run from it.
  */
 
 import denoJson from "../../deno.json" with { type: "json" };
@@ -96,8 +97,53 @@ Deno.test("the .deb installs a vigil that serves with derived permissions", asyn
         const vb = await output(inst.vigil, ["verify-bundle", bundle]);
         assertEquals(vb.code, 0, vb.stdout + vb.stderr);
         assertMatch(vb.stdout, new RegExp(`^OK: ${ROW_GROUP_ROWS + 20} events`));
+        // Over 50k events behind, `vigil reindex` reads the log on its Worker.
+        const ri = await output(inst.vigil, ["reindex", "--data", data]);
+        assertEquals(ri.code, 0, ri.stdout + ri.stderr);
+        assertEquals(ri.stdout.trim(), `reindexed ${ROW_GROUP_ROWS + 20} events`);
       },
     );
+
+    await t.step("every Worker the code starts is in the package", async () => {
+      const started = await workersStarted();
+      assert(started.length >= 6, started.join(", "));
+      for (const name of started) await Deno.stat(`${inst.root}/usr/lib/vigil/${name}`);
+    });
+
+    await t.step("a proxy source forwards from its Worker in the installed serve", async () => {
+      const port = freePort();
+      const proxyPort = freePort();
+      const config = `${inst.work}/proxy.toml`;
+      await Deno.writeTextFile(
+        config,
+        testConfig(
+          `${inst.work}/proxy-data`,
+          port,
+          `[[sources]]\nname = "px"\ntype = "proxy"\nlisten = "127.0.0.1:${proxyPort}"\n` +
+            `upstream = "postgres://127.0.0.1:${freePort()}/?sslmode=disable"\n`,
+        ),
+      );
+      const r = start(inst.vigil, ["serve", "--config", config]);
+      try {
+        await waitForLine(r, /"msg":"vigil serving"/);
+        // No server listens upstream: the proxy's Worker answers the client's startup with
+        // an ErrorResponse of class 08 (connection exception).
+        const reply = await assertEventually(async () => {
+          try {
+            return await startupReply(proxyPort);
+          } catch {
+            return false;
+          }
+        });
+        assertEquals(String.fromCharCode(reply[0]!), "E", "an ErrorResponse");
+        assertMatch(new TextDecoder().decode(reply), /C08\d{3}\0/);
+        assert(!r.lines.some((l) => l.includes("its thread failed")), r.lines.join("\n"));
+        r.child.kill("SIGTERM");
+        assertEquals(await r.exited, 0);
+      } finally {
+        await stop(r);
+      }
+    });
 
     await t.step("serve with a config that does not check out exits 1 with one line", async () => {
       const config = `${inst.work}/bad.toml`;
@@ -268,3 +314,51 @@ Deno.test("the .deb installs a vigil that serves with derived permissions", asyn
     await inst.cleanup();
   }
 });
+
+/**
+ * The file names of the Workers that `daemon/`, `plugins/` and `web/` start, found in the
+ * sources independently of the package script: every `new Worker(` must name a file beside it.
+ */
+async function workersStarted(): Promise<string[]> {
+  const root = new URL("../../", import.meta.url).pathname;
+  const names = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) await walk(path);
+      else if (e.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(path);
+        for (const m of text.matchAll(/new Worker\(([^)]*\))?/g)) {
+          const named = /^new URL\("\.\/([A-Za-z0-9_]+\.ts)", import\.meta\.url\)$/.exec(
+            m[1] ?? "",
+          );
+          assert(named, `${path}: a Worker the package cannot find: ${m[0]}`);
+          names.add(named[1]!);
+        }
+      }
+    }
+  };
+  for (const dir of ["daemon", "plugins", "web"]) await walk(`${root}${dir}`);
+  return [...names].sort();
+}
+
+/** Sends a StartupMessage to a loopback port and returns the first bytes of the reply. */
+async function startupReply(port: number): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const enc = new TextEncoder();
+    const params = enc.encode("user\0alice\0database\0db\0\0");
+    const msg = new Uint8Array(8 + params.length);
+    const view = new DataView(msg.buffer);
+    view.setInt32(0, msg.length);
+    view.setInt32(4, 196608);
+    msg.set(params, 8);
+    await conn.write(msg);
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("the proxy closed the connection without a reply");
+    return buf.slice(0, n);
+  } finally {
+    conn.close();
+  }
+}
