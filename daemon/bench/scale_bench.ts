@@ -19,7 +19,7 @@ import { writeEventsParquet } from "../export/parquet.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { readLog } from "../store/log_reader.ts";
 import { Store } from "../store/store.ts";
-import { scaleEvent } from "./scale_events.ts";
+import { exportRange, scaleEvent } from "./scale_events.ts";
 import { scriptChildArgs } from "./script_child.ts";
 import { dirBytes, round, sleep, spawnVigil } from "./scale_process.ts";
 import { serveFigures } from "./scale_serve.ts";
@@ -28,7 +28,6 @@ import type { BenchResult } from "./store_bench.ts";
 const BATCH = 2_000;
 const IN_FLIGHT = 4;
 /** Rows of the exported range at most (a tenth of the events, up to this). */
-const EXPORT_MAX_ROWS = 1_000_000;
 /** Rows the export's reference, the Parquet writer alone, takes in memory at most. */
 const REFERENCE_ROWS = 500_000;
 
@@ -266,13 +265,11 @@ async function fillStore(data: string, n: number): Promise<{ seconds: number; js
 }
 
 /**
- * `vigil export` of a tenth of event time from its middle (at most {@link EXPORT_MAX_ROWS} events),
+ * `vigil export` of a tenth of event time from its middle (`exportRange`: at most 1M events),
  * against the Parquet writer alone.
  */
 async function exportFigures(dir: string, data: string, n: number): Promise<BenchResult[]> {
-  const first45 = Math.floor(n * 0.45);
-  const from = scaleEvent(first45, n).ts;
-  const to = scaleEvent(first45 + Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS), n).ts;
+  const { from, to } = exportRange(n);
   const outDir = `${dir}/bundle`;
   // An earlier run's bundle: `vigil export` wants a new or empty directory.
   await Deno.remove(outDir, { recursive: true }).catch((e) => {

@@ -138,3 +138,19 @@ export function scaleEvent(i: number, n: number, spanDays = 120): NewEvent {
 function ddlText(i: number): string {
   return `ALTER TABLE ${TABLES[i % TABLES.length]} ADD COLUMN note_${i % 97} text`;
 }
+
+/** Most events in the range that the bench exports and downloads. */
+const EXPORT_MAX_ROWS = 1_000_000;
+
+/**
+ * The event-time range that the bench exports (`vigil export`) and downloads (the Management
+ * page's bundle): a tenth of `n` events from the middle of event time, at most
+ * {@link EXPORT_MAX_ROWS}, as µs since the epoch, `to` exclusive.
+ */
+export function exportRange(n: number): { from: number; to: number } {
+  const first45 = Math.floor(n * 0.45);
+  return {
+    from: scaleEvent(first45, n).ts,
+    to: scaleEvent(first45 + Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS), n).ts,
+  };
+}

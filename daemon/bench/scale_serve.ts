@@ -2,13 +2,15 @@
  * The `serve` phases of `vigil bench scale` (`scale_bench.ts`): a first start on a store whose
  * derived state was removed (until detection is current, or for at most a budget, with the
  * index's and detection's build rates), then a restart: time to `/healthz` 200, memory after the
- * start, under intake through the events API and while searching through it, and search p95s.
+ * start, under intake through the events API, while searching through it and while an auditor
+ * downloads a bundle from the Management page (`scale_download.ts`), and search p95s.
  * Each `serve` is a child with the `vigil` task's permissions; memory is read from /proc.
  */
 
 import { AccessStore } from "../access/mod.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
-import { scaleEvent } from "./scale_events.ts";
+import { downloadFigures } from "./scale_download.ts";
+import { exportRange, scaleEvent } from "./scale_events.ts";
 import { type ChildVigil, round, sleep, spawnVigil, waitHealthy } from "./scale_process.ts";
 import type { BenchResult } from "./store_bench.ts";
 
@@ -25,8 +27,18 @@ export async function serveFigures(
   budgetS: number | undefined,
 ): Promise<{ lines: BenchResult[]; index?: IndexProgress }> {
   const access = AccessStore.open(data);
-  const { token } = access.tokens.create(`scale-bench-${Date.now()}`, ["ingest", "read"], "bench");
-  access.close();
+  const stamp = Date.now();
+  const { token } = access.tokens.create(`scale-bench-${stamp}`, ["ingest", "read"], "bench");
+  // An auditor for the bundle download, with a password of its own for each run.
+  const auditor = {
+    name: `scale-auditor-${stamp}`,
+    password: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18)))),
+  };
+  try {
+    await access.users.add(auditor.name, "auditor", auditor.password);
+  } finally {
+    access.close();
+  }
   const config = `${dir}/vigil.toml`;
   await Deno.writeTextFile(
     config,
@@ -157,6 +169,7 @@ export async function serveFigures(
     if (searchRss > 0) {
       out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
     }
+    out.push(...await downloadFigures(serve, base, auditor, exportRange(n)));
     out.push({
       bench: "scale.serve_rss_high_water",
       value: (await serve.rss()).hwmMib,

@@ -21,6 +21,7 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
       "scale.search_p95_text",
       "scale.search_p95_text_role_day",
       "scale.serve_rss_while_searching",
+      "scale.serve_rss_while_downloading",
       "scale.serve_rss_high_water",
       "scale.export_rate",
       "scale.export_rss_high_water",
@@ -32,6 +33,10 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
     // A bundle of the middle tenth of 4,000 events was written and counted.
     const exported = lines.find((l) => l.bench === "scale.export_rate")!;
     assert(Number(exported.rows) >= 300 && Number(exported.rows) <= 500, `${exported.rows} rows`);
+    // The auditor's download through the Management page held the same range.
+    const downloaded = lines.find((l) => l.bench === "scale.serve_rss_while_downloading")!;
+    assertEquals(downloaded.events, exported.rows);
+    assert(Number(downloaded.bundle_mib) > 0, JSON.stringify(downloaded));
   });
 });
 
