@@ -9,7 +9,9 @@
  *
  * Results stream in seq order, in batches, in bounded memory: the index is walked by one
  * statement a range (keyset-paged where a limit cuts it), and the log is read a page or a scan
- * chunk at a time, whatever the number of matches.
+ * chunk at a time, whatever the number of matches. A page's cost follows the page: where the log
+ * refuses part of what the index nominates (text), the index is asked for as many seqs as the
+ * share refused so far says the page needs, so a page takes a few rounds whatever the store's size.
  *
  * @example
  * ```ts
@@ -192,9 +194,33 @@ async function* scanPart(
 }
 
 /**
+ * Above what the share of nominations the log kept so far says the remaining matches need, the
+ * seqs the next statement and page ask for: the share wavers from page to page, and one more
+ * round (a statement, a read of the log, its blocks decompressed again) costs more than the few
+ * extra events read.
+ */
+const NEED_MARGIN = 1.25;
+
+/**
+ * How many more seqs the index should nominate for `remaining` matches, when `nominated` of its
+ * seqs so far gave `matched`: `remaining` while the log has kept every one (a filter without
+ * text, an index that says the truth), else as many as the share kept so far needs. A text
+ * condition is a superset (trigrams, spans of events), so the share can be a fifth or less; a
+ * walk that asked for `remaining` each time took a round per few matches, and their number grew
+ * with the events a filter reaches, not with the page.
+ */
+export function seqsNeeded(remaining: number, nominated: number, matched: number): number {
+  if (!Number.isFinite(remaining) || matched >= nominated) return remaining;
+  // None kept yet: as if the next would be, so the ask grows by the seqs tried, not unbounded.
+  const share = Math.max(matched, 1) / nominated;
+  return Math.ceil((remaining / share) * NEED_MARGIN);
+}
+
+/**
  * A part answered by the index: its seqs a page at a time, each page's events read from the
- * log and tested again. One statement walks the part; when the filter's limit cut it short and
- * events were dropped, the next statement goes on after the last seq seen.
+ * log and tested again. One statement walks the part, asking for the seqs the filter's limit
+ * needs ({@link seqsNeeded}); when that cut it short and events were dropped, the next statement
+ * goes on after the last seq seen, asking for more by the share the log kept.
  */
 async function* indexPart(
   src: SearchSources,
@@ -205,8 +231,10 @@ async function* indexPart(
   const desc = f.order === "desc";
   let { from, to } = part;
   let remaining = run.remaining;
+  let nominated = 0, matched = 0;
   while (from < to && remaining > 0) {
-    const limit = Number.isFinite(remaining) ? remaining : undefined;
+    const need = seqsNeeded(remaining, nominated, matched);
+    const limit = Number.isFinite(need) ? need : undefined;
     const seqs = src.index!.iterateSeqs({
       ...part.conditions,
       afterSeq: from - 1,
@@ -217,11 +245,14 @@ async function* indexPart(
     let taken = 0;
     try {
       for (let full = true; full && remaining > 0;) {
+        // A page no larger than the remaining matches need: a page read from the log costs a
+        // block decompressed for each block its events lie in.
+        const size = Math.min(run.page, seqsNeeded(remaining, nominated, matched));
         const page: number[] = [];
         for (let r = seqs.next(); !r.done; r = seqs.next()) {
-          if (page.push(r.value) >= run.page) break;
+          if (page.push(r.value) >= size) break;
         }
-        full = page.length >= run.page;
+        full = page.length >= size;
         if (page.length === 0) break;
         taken += page.length;
         if (desc) to = page[page.length - 1]!;
@@ -231,6 +262,8 @@ async function* indexPart(
         const made = await statementsOf(src, f, recs);
         const hits = recs.filter((r) => matchesCompiled(r.event, f, made.get(r.seq)));
         run.stats.dropped += page.length - hits.length;
+        nominated += page.length;
+        matched += hits.length;
         remaining -= hits.length;
         yield hits;
       }

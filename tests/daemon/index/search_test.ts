@@ -10,7 +10,12 @@ import type { AuditEvent, NewEvent } from "../../../daemon/event/model.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { attachIndex } from "../../../daemon/index/feed.ts";
 import { type EventFilter, selectEvents } from "../../../daemon/index/filter.ts";
-import { countMatches, searchLog, type SearchStats } from "../../../daemon/index/search.ts";
+import {
+  countMatches,
+  searchLog,
+  type SearchStats,
+  seqsNeeded,
+} from "../../../daemon/index/search.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { SeqReader } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
@@ -144,5 +149,59 @@ Deno.test("searchLog() drops rows forged tally and all, and still fills the page
     assert.equal(got.stats.scanned, 0, "the forged tally made the index look whole");
     const alice = await search(dir, { role: "alice", afterSeq: 480 });
     assert.deepEqual(alice.seqs, [483, 486, 489, 492, 495, 498], "what the forgery hides");
+  });
+});
+
+Deno.test("seqsNeeded() asks for the remaining matches at the share the log kept", () => {
+  assert.equal(seqsNeeded(50, 0, 0), 50, "nothing tried yet");
+  assert.equal(seqsNeeded(40, 50, 50), 40, "every nomination kept");
+  assert.equal(seqsNeeded(40, 50, 10), 250, "a fifth kept: five times, and a margin");
+  assert.equal(seqsNeeded(40, 50, 0), 2500, "none kept: as if the next were");
+  assert.equal(seqsNeeded(Infinity, 50, 10), Infinity, "no limit");
+});
+
+Deno.test("searchLog() takes a page whose text the index cannot narrow in a few reads of the log", async () => {
+  await withTempDir(async (dir) => {
+    // A fifth of alice's events hold the word, in every span of the trigram index: the index
+    // nominates all of her events and the log keeps a fifth.
+    const store = await Store.open(dir, { checkpointIntervalMs: 0, hashWorker: false });
+    try {
+      await store.append({
+        source: "test",
+        events: Array.from({ length: 3000 }, (_, i) => ({
+          ...newEvent(i),
+          role: ["alice", "bob", "carol"][i % 3]!,
+          statement: i % 5 === 0 ? `SELECT needle FROM t${i}` : `SELECT hay FROM t${i}`,
+        })),
+      });
+      const feed = await attachIndex(store);
+      await feed.drain();
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const events: AuditEvent[] = [];
+    for await (const r of readLog(dir)) events.push(r.event);
+    const index = EventIndex.open(indexPath(dir), { readonly: true });
+    try {
+      const reader = await SeqReader.open(dir);
+      const read = reader.read.bind(reader);
+      let reads = 0, seqs = 0;
+      reader.read = (s) => (reads++, seqs += s.length, read(s));
+      const f: EventFilter = { role: "alice", text: "needle", order: "desc", limit: 50 };
+      const stats = { scanned: 0, dropped: 0 };
+      const got: number[] = [];
+      for await (const b of searchLog({ index, reader }, f, {}, stats)) {
+        for (const r of b) got.push(r.seq);
+      }
+      assert.deepEqual(got, selectEvents(events, f).map((e) => e.seq));
+      assert.equal(stats.scanned, 0, "the index answered");
+      // 250 of her events hold the page; a walk that asked for the matches still missing took
+      // a round (a statement, a read of the log) per fifth of them: 20 rounds.
+      assert.ok(reads <= 3, `${reads} reads of the log`);
+      assert.ok(seqs <= 400, `${seqs} events read for a page of 50 at a share of a fifth`);
+    } finally {
+      index.close();
+    }
   });
 });
