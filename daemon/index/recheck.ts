@@ -4,7 +4,7 @@
  * source, kind, database, object, role and folded command — with what the
  * indexer would write for the logged event, and finds rows missing or added; and the zones that
  * turn a time window into seq ranges (`zones.ts`): each must span the times of its logged events
- * and be no wider than the width searches assume, or a search through it would miss them (its
+ * and be reached by the seek of searches (`zones.ts`), or a search through it would miss them (its
  * seqs count as differing). Unlike the tally
  * (`tally.ts`), which counts rows removed or edited through SQLite's triggers, this holds
  * against anyone who also rewrites the tally or drops the triggers.
@@ -23,7 +23,7 @@ import { indexPath } from "./event_index.ts";
 import { SCHEMA_VERSION, storedVersion } from "./schema.ts";
 import type { SeqRange } from "./tally.ts";
 import { foldText } from "./text.ts";
-import { ZONE_SIZE } from "./zones.ts";
+import { ZONE_SIZE, zoneReach } from "./zones.ts";
 
 /** Seqs compared at a time. */
 export const RECHECK_CHUNK = 1024;
@@ -155,8 +155,8 @@ export async function recheckIndex(
 
 /**
  * The seqs of `logged` whose zone would hide them from a time window: no zone row, one that does
- * not span their times, or one wider than the `zone_width` searches seek back by. A zone wider
- * than its events costs only speed and is not counted.
+ * not span their times, or one wider than the `zone_width` searches seek back by and not listed
+ * as wider (`zones.ts`). A zone wider than its events costs only speed and is not counted.
  */
 function narrowZones(db: DatabaseSync, logged: Map<number, Row>): Set<number> {
   const spans = new Map<number, { min: number; max: number; seqs: number[] }>();
@@ -172,16 +172,15 @@ function narrowZones(db: DatabaseSync, logged: Map<number, Row>): Set<number> {
   }
   const bad = new Set<number>();
   if (spans.size === 0) return bad;
-  // Read for every chunk: the writer only ever widens it, and goes on while this runs.
-  const width = Number(
-    db.prepare(`SELECT CAST(value AS INTEGER) AS v FROM meta WHERE key = 'zone_width'`).get()?.v ??
-      -1,
-  );
+  // Read for every chunk: the writer only ever widens it and lists more, and goes on meanwhile.
+  const reach = zoneReach(db);
+  const width = reach.width ?? -1, wide = new Set(reach.wide);
   const zone = db.prepare("SELECT min_ts, max_ts FROM zones WHERE zone = ?");
   for (const [z, c] of spans) {
     const r = zone.get(z);
     const lo = Number(r?.min_ts), hi = Number(r?.max_ts);
-    if (r !== undefined && lo <= c.min && hi >= c.max && hi - lo <= width) continue;
+    const reached = hi - lo <= width || wide.has(z);
+    if (r !== undefined && lo <= c.min && hi >= c.max && reached) continue;
     for (const s of c.seqs) bad.add(s);
   }
   return bad;

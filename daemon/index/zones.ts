@@ -3,14 +3,23 @@
  * `add()` wrote there, kept in the same transaction. They turn a search's time window into the
  * seq ranges that can hold it ({@link timeRanges}, a filter split by them: {@link splitByTime}),
  * which the table (by rowid) and the indexes on a filter column (`(column, rowid)`) seek
- * directly; so no index has to hold `ts` beside every column, which cost 8 bytes an entry. Events arrive roughly in time order, so a day is a few
- * ranges whatever the store's size; events far out of order only widen their zones.
+ * directly; so no index has to hold `ts` beside every column, which cost 8 bytes an entry. Events
+ * arrive roughly in time order, so a day is a few ranges whatever the store's size; events far
+ * out of order only widen their zones.
  *
- * Promise: every indexed row lies in a zone whose span holds its `ts`; a range marked `inside`
- * holds only rows whose `ts` is in the window. A zone widened by hand costs only speed; one
- * narrowed by hand (or a `zone_width` cut) can hide rows from a search through the index until
- * the re-check (`recheck.ts`) finds it and the index is rebuilt, as with a forged tally
- * (`schema.ts`); it never changes what is shown of an event.
+ * A window finds its zones by a seek on `min_ts` from its start less `zone_width`, the widest
+ * zone's span, so the seek reads the zones of the window and of one zone's span before it. A
+ * zone made far wider than the others by a few events out of order (events posted with old or
+ * future times, the daemon's own events after a bulk fill of old ones) would widen that seek to
+ * every zone, on every search, for good: such a zone is listed instead (`zone_wide` in `meta`,
+ * at most {@link MAX_WIDE_ZONES}), and searches read the listed zones by number.
+ *
+ * Promise: every indexed row lies in a zone whose span holds its `ts`, and every zone is listed
+ * or no wider than `zone_width`; a range marked `inside` holds only rows whose `ts` is in the
+ * window. A zone widened by hand costs only speed; one narrowed by hand (or a `zone_width` cut,
+ * or a zone taken off the list) can hide rows from a search through the index until the re-check
+ * (`recheck.ts`) finds it and the index is rebuilt, as with a forged tally (`schema.ts`); it
+ * never changes what is shown of an event.
  */
 
 import type { DatabaseSync } from "node:sqlite";
@@ -23,7 +32,46 @@ export const ZONE_SIZE = 2 ** ZONE_SHIFT;
 /** Most seq ranges a time window is split into; past it, a search walks without them. */
 const MAX_TIME_RANGES = 64;
 
-/** Widens the zones of rows just added to their times. */
+/** Most zones listed as far wider than the others; past it, `zone_width` takes them in. */
+export const MAX_WIDE_ZONES = 64;
+/**
+ * A zone is listed when it grows to more than this many times `zone_width` (plus
+ * {@link WIDE_SLACK_US}) at once: a few events far out of order, not traffic slowing down, which
+ * widens zones a little at a time and moves `zone_width` with them.
+ */
+const WIDE_FACTOR = 16;
+/** An hour in µs: zones of a quiet store, or of a fresh index's first rows, are not listed. */
+const WIDE_SLACK_US = 3_600_000_000;
+
+/** How far a window's seek reaches: `zone_width`, and the zones listed as wider. */
+export interface ZoneReach {
+  /** Widest span of a zone not listed; undefined before the first zone. */
+  width: number | undefined;
+  wide: number[];
+}
+
+/** The seek's reach as the index holds it (an index without a list: none listed). */
+export function zoneReach(db: DatabaseSync): ZoneReach {
+  const w = db.prepare(`SELECT CAST(value AS INTEGER) AS w FROM meta WHERE key = 'zone_width'`)
+    .get()?.w;
+  const list = db.prepare(`SELECT value FROM meta WHERE key = 'zone_wide'`).get()?.value;
+  return {
+    width: typeof w === "number" ? w : undefined,
+    wide: list === undefined ? [] : parseWide(String(list)),
+  };
+}
+
+/** The list as stored: a JSON array of zone numbers; anything else lists none. */
+function parseWide(text: string): number[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((z): z is number => Number.isSafeInteger(z)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Widens the zones of rows just added to their times, and `zone_width` or the list with them. */
 export function zonesAdded(
   db: DatabaseSync,
   added: readonly { seq: number; event: { ts: number } }[],
@@ -38,27 +86,47 @@ export function zonesAdded(
       if (ts > c.max) c.max = ts;
     }
   }
+  if (spans.size === 0) return;
   const upsert = db.prepare(
     `INSERT INTO zones (zone, min_ts, max_ts) VALUES (?, ?, ?)
       ON CONFLICT (zone) DO UPDATE SET min_ts = min(min_ts, excluded.min_ts),
         max_ts = max(max_ts, excluded.max_ts)
       RETURNING min_ts, max_ts`,
   );
-  let width = 0;
+  const reach = zoneReach(db);
+  const listed = new Set(reach.wide);
+  let width = reach.width;
   for (const [z, c] of spans) {
     const row = upsert.get(z, c.min, c.max)!;
-    width = Math.max(width, Number(row.max_ts) - Number(row.min_ts));
+    const span = Number(row.max_ts) - Number(row.min_ts);
+    if (listed.has(z) || (width !== undefined && span <= width)) continue;
+    const far = width !== undefined && span > width * WIDE_FACTOR + WIDE_SLACK_US;
+    if (far && listed.size < MAX_WIDE_ZONES) listed.add(z);
+    else width = span;
   }
-  // The widest zone so far: lookups seek `min_ts` from the window's start less this.
+  if (width !== reach.width) {
+    db.prepare(
+      `INSERT INTO meta (key, value) VALUES ('zone_width', ?)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ).run(width!);
+  }
+  if (listed.size !== reach.wide.length) writeWide(db, [...listed]);
+}
+
+function writeWide(db: DatabaseSync, zones: number[]): void {
   db.prepare(
-    `INSERT INTO meta (key, value) VALUES ('zone_width', ?)
-      ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)`,
-  ).run(width);
+    `INSERT INTO meta (key, value) VALUES ('zone_wide', ?)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+  ).run(JSON.stringify(zones.sort((a, b) => a - b)));
 }
 
 /** Forgets the zones wholly below `to`, whose rows retention dropped. */
 export function zonesDropped(db: DatabaseSync, to: number): void {
-  db.prepare(`DELETE FROM zones WHERE zone < ?`).run(Math.floor(to / ZONE_SIZE));
+  const below = Math.floor(to / ZONE_SIZE);
+  db.prepare(`DELETE FROM zones WHERE zone < ?`).run(below);
+  const { wide } = zoneReach(db);
+  const kept = wide.filter((z) => z >= below);
+  if (kept.length !== wide.length) writeWide(db, kept);
 }
 
 /** A range of seqs [from, to) a time window reaches; `inside` when all its events lie in it. */
@@ -81,17 +149,23 @@ export function timeRanges(
   to: number | undefined,
 ): TimeRange[] | null {
   const lo = from ?? Number.MIN_SAFE_INTEGER, hi = to ?? Number.MAX_SAFE_INTEGER;
-  const w = db.prepare(`SELECT CAST(value AS INTEGER) AS w FROM meta WHERE key = 'zone_width'`)
-    .get()?.w;
+  const { width: w, wide } = zoneReach(db);
   // A zone overlapping the window starts at most the widest zone's span before it: a seek on
-  // `min_ts`, not a walk of every zone.
-  const seek = typeof w === "number" ? Math.max(Number.MIN_SAFE_INTEGER, lo - w) : -Infinity;
-  const rows = db.prepare(
+  // `min_ts`, not a walk of every zone; the zones listed as wider are read by number.
+  const seek = w !== undefined ? Math.max(Number.MIN_SAFE_INTEGER, lo - w) : -Infinity;
+  const found = db.prepare(
     `SELECT zone, min_ts >= ? AND max_ts < ? AS inside FROM zones
       WHERE min_ts >= ? AND min_ts < ? AND max_ts >= ?`,
-  ).all(lo, hi, Math.max(Number.MIN_SAFE_INTEGER, Math.min(seek, lo)), hi, lo).sort((a, b) =>
-    Number(a.zone) - Number(b.zone)
-  );
+  ).all(lo, hi, Math.max(Number.MIN_SAFE_INTEGER, Math.min(seek, lo)), hi, lo);
+  if (wide.length > 0) {
+    const seen = new Set(found.map((r) => Number(r.zone)));
+    const listed = db.prepare(
+      `SELECT zone, min_ts >= ? AND max_ts < ? AS inside FROM zones
+        WHERE zone IN (SELECT value FROM json_each(?)) AND min_ts < ? AND max_ts >= ?`,
+    ).all(lo, hi, JSON.stringify(wide), hi, lo);
+    for (const r of listed) if (!seen.has(Number(r.zone))) found.push(r);
+  }
+  const rows = found.sort((a, b) => Number(a.zone) - Number(b.zone));
   const out: TimeRange[] = [];
   for (const r of rows) {
     const start = Number(r.zone) * ZONE_SIZE, inside = r.inside === 1;

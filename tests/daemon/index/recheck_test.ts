@@ -142,3 +142,35 @@ Deno.test("recheckIndex() finds a zone narrowed by hand, or a zone width cut, th
     }
   });
 });
+
+Deno.test("recheckIndex() vouches for a zone listed as far wider, and finds one taken off the list", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, NO_TIMER);
+    const YEAR = 365 * 86_400_000_000;
+    // Zone 2 (seqs 2048..3071) holds a few events a year late: listed, not the seek's width.
+    const events = Array.from(
+      { length: 4096 },
+      (_, k) => testEvent(k, k >= 2100 && k < 2104 ? { ts: testEvent(k).ts + YEAR } : {}),
+    );
+    await store.append({ source: "test", events: events.slice(0, 2048) });
+    await store.append({ source: "test", events: events.slice(2048) });
+    const feed = await attachIndex(store);
+    try {
+      await feed.drain();
+      const db = new DatabaseSync(indexPath(dir));
+      try {
+        const wide = db.prepare("SELECT value FROM meta WHERE key = 'zone_wide'").get()?.value;
+        assertEquals(wide, "[2]");
+        assertEquals((await recheckIndex(dir, { upTo: store.size })).differing, 0);
+        db.exec("UPDATE meta SET value = '[]' WHERE key = 'zone_wide'");
+        const r = await recheckIndex(dir, { upTo: store.size });
+        assertEquals(r.ranges, [[2048, 3072]]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await feed.close();
+      await store.close();
+    }
+  });
+});
