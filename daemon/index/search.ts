@@ -101,7 +101,7 @@ export async function countMatches(
 ): Promise<number> {
   const f = compileFilter({ ...filter, limit: undefined });
   let n = 0;
-  for (const part of await plan(src, f, opts)) {
+  for (const part of await plan(src, f, opts, true)) {
     if (part.via === "index" && f.tokens.length === 0) {
       n += src.index!.count({ ...bare(filter), afterSeq: part.from - 1, beforeSeq: part.to });
     } else if (part.via === "index") {
@@ -156,14 +156,27 @@ function bare(filter: EventFilter): EventFilter {
 
 /**
  * Splits the seqs the search covers — the log on disk within the filter's seq bounds — into
- * ascending parts answered by the index and parts scanned from the log.
+ * ascending parts answered by the index and parts scanned from the log. The log's start (what
+ * retention left) is looked up — a listing of the segments, which grows with the store — for a
+ * count, which believes the index's rows, and where the index does not claim the first seqs;
+ * else seqs the index nominates below it, whose rows the feed has yet to drop, are not in the
+ * log and are dropped by the search like any other.
  */
-async function plan(src: SearchSources, f: CompiledFilter, opts: SearchOptions): Promise<Part[]> {
+async function plan(
+  src: SearchSources,
+  f: CompiledFilter,
+  opts: SearchOptions,
+  counting = false,
+): Promise<Part[]> {
   const end = opts.upTo ?? await src.reader.end();
-  let lo = Math.max(await src.reader.start(), f.afterSeq === undefined ? 0 : f.afterSeq + 1);
+  let lo = Math.max(0, f.afterSeq === undefined ? 0 : f.afterSeq + 1);
   const hi = Math.min(end, f.beforeSeq ?? end);
   if (!(lo < hi)) return [];
   const claims = src.index?.claims() ?? null;
+  if (counting || claims === null || lo < claims.first) {
+    lo = Math.max(lo, await src.reader.start());
+  }
+  if (!(lo < hi)) return [];
   if (claims === null) return [{ from: lo, to: hi, via: "log" }];
   const parts: Part[] = [];
   const iLo = Math.max(lo, claims.first), iHi = Math.min(hi, claims.last + 1);

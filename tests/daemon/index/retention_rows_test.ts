@@ -7,10 +7,12 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { Exporter } from "../../../daemon/export/exporter.ts";
 import { applyRetention } from "../../../daemon/export/retention.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { attachIndex } from "../../../daemon/index/feed.ts";
+import { type EventFilter, selectEvents } from "../../../daemon/index/filter.ts";
 import { countMatches, searchLog, type SearchStats } from "../../../daemon/index/search.ts";
 import { TALLY_BLOCK } from "../../../daemon/index/schema.ts";
 import { TEXT_SPAN } from "../../../daemon/index/text_spans.ts";
@@ -176,5 +178,40 @@ Deno.test("an index behind the retained start counts as lag only the events the 
       await store.close();
     }
     await assertNothingBelow(data, r.toSeq);
+  });
+});
+
+Deno.test("before the feed drops them, rows that outlived their segments change no search or count", async () => {
+  await withTempDir(async (dir) => {
+    const data = `${dir}/data`;
+    await exportedStore(data, `${dir}/archive`);
+    assertEquals((await runVigil(["reindex", "--data", data])).code, 0);
+    const r = await applyRetention(data, { targets: ["a"], localRetentionMs: 0 });
+    assert(r.toSeq > TALLY_BLOCK, `retention deleted seqs below ${r.toSeq}`);
+    const logged: AuditEvent[] = [];
+    for await (const rec of readLog(data)) logged.push(rec.event);
+    const index = EventIndex.open(indexPath(data), { readonly: true });
+    const reader = await SeqReader.open(data);
+    try {
+      assertEquals(index.claims()?.first, 0, "the index still claims the deleted seqs");
+      const src = { index, reader };
+      const filters: EventFilter[] = [
+        { order: "asc", limit: 10 },
+        { text: "marker_0_end" },
+        { role: "bob", beforeSeq: r.toSeq + 30, order: "desc", limit: 50 },
+        { role: "bob", text: "marker", order: "asc", limit: 5 },
+      ];
+      for (const f of filters) {
+        const got: number[] = [];
+        for await (const b of searchLog(src, f)) for (const x of b) got.push(x.seq);
+        assertEquals(got, selectEvents(logged, f).map((e) => e.seq), JSON.stringify(f));
+      }
+      for (const f of [{}, { role: "bob" }, { text: "marker" }] as EventFilter[]) {
+        const want = selectEvents(logged, f).length;
+        assertEquals(await countMatches(src, f), want, `count ${JSON.stringify(f)}`);
+      }
+    } finally {
+      index.close();
+    }
   });
 });
