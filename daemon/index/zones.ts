@@ -12,7 +12,8 @@
  * zone made far wider than the others by a few events out of order (events posted with old or
  * future times, the daemon's own events after a bulk fill of old ones) would widen that seek to
  * every zone, on every search, for good: such a zone is listed instead (`zone_wide` in `meta`,
- * at most {@link MAX_WIDE_ZONES}), and searches read the listed zones by number.
+ * at most {@link MAX_WIDE_ZONES}), and searches read the listed zones by number. An index written
+ * before the list gets one at its next `add()`, from one pass over its zones.
  *
  * Promise: every indexed row lies in a zone whose span holds its `ts`, and every zone is listed
  * or no wider than `zone_width`; a range marked `inside` holds only rows whose `ts` is in the
@@ -48,17 +49,45 @@ export interface ZoneReach {
   /** Widest span of a zone not listed; undefined before the first zone. */
   width: number | undefined;
   wide: number[];
+  /** False for an index written before zones were listed (no list stored). */
+  listed: boolean;
 }
 
-/** The seek's reach as the index holds it (an index without a list: none listed). */
+/**
+ * The seek's reach as the index holds it (an index without a list: none listed), in one
+ * statement, so that a writer's commit between two reads cannot pair a new width with an old list.
+ */
 export function zoneReach(db: DatabaseSync): ZoneReach {
-  const w = db.prepare(`SELECT CAST(value AS INTEGER) AS w FROM meta WHERE key = 'zone_width'`)
-    .get()?.w;
-  const list = db.prepare(`SELECT value FROM meta WHERE key = 'zone_wide'`).get()?.value;
+  const r = db.prepare(
+    `SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'zone_width') AS w,
+      (SELECT value FROM meta WHERE key = 'zone_wide') AS list`,
+  ).get();
+  const w = r?.w, list = r?.list;
   return {
     width: typeof w === "number" ? w : undefined,
-    wide: list === undefined ? [] : parseWide(String(list)),
+    wide: list == null ? [] : parseWide(String(list)),
+    listed: list != null,
   };
+}
+
+/**
+ * The reach an index written before zones were listed should have: the zones among the widest
+ * that are far wider than the rest listed, `zone_width` the widest of the rest. One pass over the
+ * zones, once for such an index (its first `add()` after the upgrade writes the list); until
+ * then its `zone_width` took in every zone, and searches were only slower.
+ */
+function listedReach(db: DatabaseSync): ZoneReach {
+  const widest = db.prepare(
+    `SELECT zone, max_ts - min_ts AS w FROM zones ORDER BY w DESC LIMIT ?`,
+  ).all(MAX_WIDE_ZONES + 1).map((r) => ({ zone: Number(r.zone), w: Number(r.w) }));
+  const reach: ZoneReach = { width: zoneReach(db).width, wide: [], listed: true };
+  // Fewer zones than the list holds: none is far wider than enough others to tell.
+  if (widest.length <= MAX_WIDE_ZONES) return reach;
+  const far = widest[MAX_WIDE_ZONES]!.w * WIDE_FACTOR + WIDE_SLACK_US;
+  const rest = widest.find((z) => z.w <= far)!;
+  reach.wide = widest.filter((z) => z.w > far).map((z) => z.zone);
+  reach.width = rest.w;
+  return reach;
 }
 
 /** The list as stored: a JSON array of zone numbers; anything else lists none. */
@@ -93,7 +122,8 @@ export function zonesAdded(
         max_ts = max(max_ts, excluded.max_ts)
       RETURNING min_ts, max_ts`,
   );
-  const reach = zoneReach(db);
+  const stored = zoneReach(db);
+  const reach = stored.listed ? stored : listedReach(db);
   const listed = new Set(reach.wide);
   let width = reach.width;
   for (const [z, c] of spans) {
@@ -104,13 +134,13 @@ export function zonesAdded(
     if (far && listed.size < MAX_WIDE_ZONES) listed.add(z);
     else width = span;
   }
-  if (width !== reach.width) {
+  if (width !== stored.width) {
     db.prepare(
       `INSERT INTO meta (key, value) VALUES ('zone_width', ?)
         ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
     ).run(width!);
   }
-  if (listed.size !== reach.wide.length) writeWide(db, [...listed]);
+  if (!stored.listed || listed.size !== stored.wide.length) writeWide(db, [...listed]);
 }
 
 function writeWide(db: DatabaseSync, zones: number[]): void {

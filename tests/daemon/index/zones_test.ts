@@ -132,3 +132,34 @@ Deno.test("Zones far out of time order past the list's room widen the seek, and 
     }
   });
 });
+
+Deno.test("An index written before zones were listed gets its list at its next add", async () => {
+  await withIndex((index, path) => {
+    const YEAR = 365 * 86_400 * S;
+    const n = ZONE_SIZE * (MAX_WIDE_ZONES + 8);
+    const evs = Array.from(
+      { length: n },
+      (_, i) => event(i, { ts: T0 + i * S + (i === 5 * ZONE_SIZE + 3 ? YEAR : 0) }),
+    );
+    index.add(records(evs));
+    // As the writer before lists left it: no list, the width that takes in the wide zone.
+    const db = new DatabaseSync(path);
+    try {
+      db.exec(`DELETE FROM meta WHERE key = 'zone_wide'`);
+      db.exec(`UPDATE meta SET value = (SELECT max(max_ts - min_ts) FROM zones)
+        WHERE key = 'zone_width'`);
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(reach(path).wide, []);
+    assert.ok(reach(path).width >= YEAR - 5 * ZONE_SIZE * S);
+    const more = event(n, { ts: T0 + n * S });
+    index.add(records([more]));
+    assert.deepEqual(reach(path).wide, [5]);
+    assert.ok(reach(path).width < ZONE_SIZE * S, "the width of the others");
+    const all = [...evs, more];
+    for (const f of [{ from: T0 + YEAR - S, to: T0 + YEAR + S }, { from: T0 + 5000 * S }]) {
+      assert.deepEqual(index.seqs(f), seqs(selectEvents(all, f)), JSON.stringify(f));
+    }
+  });
+});
