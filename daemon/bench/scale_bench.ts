@@ -45,7 +45,8 @@ interface FillFigures {
  * Runs the scale benchmark in `dir`; returns its lines. A `dir` that holds the store and
  * `fill.json` of an earlier run with the same `events` is measured again without filling it
  * (its derived files are removed first, so the index build and the first start are whole);
- * `fillOnly` stops after the fill; `exportOnly` measures the export alone.
+ * `fillOnly` stops after the fill; `exportOnly` measures the export alone; `serveOnly` the
+ * restart's phases alone, on the derived state an earlier run built.
  */
 export async function benchScale(
   opts: {
@@ -54,6 +55,13 @@ export async function benchScale(
     fillOnly?: boolean;
     /** Only the export phase (on a filled store): `vigil export` of a range and the writer alone. */
     exportOnly?: boolean;
+    /**
+     * Only the restart's phases (on a store measured before, its derived state kept): `serve`'s
+     * start, memory under intake, searches and a bundle download; as often as wanted, to measure
+     * a change of the code on a store too large to fill and index again. Its intake adds a few
+     * thousand events each time, beside the store's N.
+     */
+    serveOnly?: boolean;
     /**
      * At most this long for the first start's background builds, for a store too large to build
      * its derived state inside a run: no `vigil reindex`; `serve` builds the index and detection's
@@ -79,7 +87,7 @@ export async function benchScale(
   const n = opts.events;
   const data = `${opts.dir}/data`;
 
-  const fill = await filled(opts.dir, data, n);
+  const fill = await filled(opts.dir, data, n, opts.serveOnly === true);
   const disk = fill.diskAlone;
   emit({
     bench: "scale.fill_rate",
@@ -95,6 +103,14 @@ export async function benchScale(
   if (opts.exportOnly === true) {
     // Export adds nothing to the store: it stays fit to be measured again.
     for (const r of await exportFigures(opts.dir, data, n)) emit(r);
+    return out;
+  }
+  if (opts.serveOnly === true) {
+    for (
+      const r of (await serveFigures(opts.dir, data, n, undefined, { restartOnly: true })).lines
+    ) {
+      emit(r);
+    }
     return out;
   }
   await Deno.writeTextFile(
@@ -146,6 +162,7 @@ async function filled(
   dir: string,
   data: string,
   n: number,
+  serveOnly = false,
 ): Promise<FillFigures & { reused: boolean }> {
   const kept = `${dir}/fill.json`;
   let prior: FillFigures | undefined;
@@ -157,6 +174,12 @@ async function filled(
   if (prior !== undefined) {
     if (prior.events !== n) {
       throw new Error(`${kept}: the store there holds ${prior.events} events, not ${n}`);
+    }
+    if (serveOnly) {
+      if (prior.measured !== true) {
+        throw new Error(`${kept}: --serve-only measures a store whose derived state a run built`);
+      }
+      return { ...prior, reused: true };
     }
     if (prior.measured === true) {
       throw new Error(
@@ -170,6 +193,9 @@ async function filled(
       }
     }
     return { ...prior, reused: true };
+  }
+  if (serveOnly) {
+    throw new Error(`${kept}: none; --serve-only measures a store that an earlier run filled`);
   }
   const diskRate = await diskAlone(`${dir}/disk-alone`, Math.min(n, 500_000));
   const fill = await fillStore(data, n);

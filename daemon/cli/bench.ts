@@ -35,6 +35,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     "fill-only": { type: "boolean" },
     // scale: the export phase alone, on the store --dir keeps.
     "export-only": { type: "boolean" },
+    // scale: the restart's phases alone (start, intake, searches, download), derived state kept.
+    "serve-only": { type: "boolean" },
     // scale: also under intake from real WAL and pgAudit sources, for this many seconds.
     sources: { type: "string" },
     // scale: at most this many seconds for the first start's background builds.
@@ -54,11 +56,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const sourcesSeconds = intFlag(values.sources, "sources");
   const budgetS = intFlag(values.budget, "budget");
   const scaleOnly = keptDir !== undefined || values["fill-only"] === true ||
-    values["export-only"] === true ||
+    values["export-only"] === true || values["serve-only"] === true ||
     sourcesSeconds !== undefined || budgetS !== undefined || values.reindex === true;
   if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
     throw new UsageError(
-      "--dir, --fill-only, --export-only, --sources, --budget and --reindex are flags of " +
+      "--dir, --fill-only, --export-only, --serve-only, --sources, --budget and --reindex are " +
+        "flags of " +
         "`vigil bench scale` alone",
     );
   }
@@ -86,6 +89,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
           dir,
           fillOnly: values["fill-only"] === true,
           exportOnly: values["export-only"] === true,
+          serveOnly: values["serve-only"] === true,
           ...(sourcesSeconds === undefined ? {} : { sources: { seconds: sourcesSeconds } }),
           ...(budgetS === undefined ? {} : { budgetS }),
           reindex: values.reindex === true,

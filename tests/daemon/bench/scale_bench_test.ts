@@ -64,9 +64,30 @@ Deno.test("benchScale() fills a kept directory once and measures it later, once"
     assertEquals(measured[0]!.note, "measured when this store was filled (fill.json)");
     assert(measured.some((l) => l.bench === "scale.export_rate"));
 
+    // The restart's phases alone, on the derived state that run kept, as often as wanted.
+    for (let i = 0; i < 2; i++) {
+      const served = await benchScale({ events: 3000, dir, serveOnly: true });
+      assertEquals(served.map((l) => l.bench), [
+        "scale.fill_rate",
+        "scale.serve_start",
+        "scale.serve_rss_after_start",
+        "scale.serve_rss_under_intake",
+        "scale.search_p95_role_day",
+        "scale.search_p95_text",
+        "scale.search_p95_text_role_day",
+        "scale.serve_rss_while_searching",
+        "scale.serve_rss_while_downloading",
+        "scale.serve_rss_high_water",
+      ]);
+    }
+
     // Its intake added events: the store is not one of 3,000 any more.
     await assertRejects(() => benchScale({ events: 3000, dir }), { message: "measured before" });
     await assertRejects(() => benchScale({ events: 4000, dir }), { message: "not 4000" });
+    await assertRejects(
+      () => benchScale({ events: 3000, dir: `${dir}/none`, serveOnly: true }),
+      { message: "an earlier run filled" },
+    );
   });
 });
 
