@@ -1,6 +1,7 @@
 /**
  * The catch-up's pacing: every record reaches `take` once and in order, feeding stops when told,
- * and a timer set before a long feed fires before it ends (the HTTP server gets its turns); its
+ * and a timer set before a long feed fires before it ends (the HTTP server gets its turns, a few ms
+ * of feeding apart); its
  * garbage is collected as memory grows, the whole heap over the budget (not more often than
  * every few seconds), and a chunk over the budget leaves the event loop a pause.
  */
@@ -45,6 +46,28 @@ Deno.test("pace: the event loop gets turns during a slow feed", async () => {
     takenWhenTimerFired >= 0 && takenWhenTimerFired < records.length,
     `the timer fired after ${takenWhenTimerFired} of ${records.length}`,
   );
+});
+
+Deno.test("pace: no more than a few ms of feeding between two turns", async () => {
+  // A clock of its own: each slice of detection takes 3 ms of it.
+  let clock = 0;
+  const pace = new Pace({ rss: () => 0, collect: () => {}, now: () => clock });
+  const turnsAt: number[] = [];
+  let feeding = true;
+  const tick = (): void => {
+    turnsAt.push(clock);
+    if (feeding) setTimeout(tick, 0);
+  };
+  setTimeout(tick, 0);
+  await pace.feed(Array.from({ length: 256 * 40 }, (_, i) => i), () => {
+    clock += 3;
+    return true;
+  }, () => true);
+  feeding = false;
+  await new Promise((r) => setTimeout(r, 0));
+  const gaps = turnsAt.slice(1).map((t, i) => t - turnsAt[i]!);
+  assert(turnsAt.length > 10, `${turnsAt.length} turns over 120 ms of feeding`);
+  assert(Math.max(...gaps) <= 9, `gaps between turns: ${gaps.join(", ")} ms`);
 });
 
 Deno.test("pace: young collections as memory grows, the whole heap over the budget at most every few seconds", async () => {
