@@ -2,6 +2,19 @@ import { benchScale } from "../../../daemon/bench/scale_bench.ts";
 import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
 import { withTempDir } from "../../support/store.ts";
 
+/** The lines of `serve`'s restart, in order: start, intake, searches, the download. */
+const RESTART = [
+  "scale.serve_start",
+  "scale.serve_rss_after_start",
+  "scale.serve_rss_under_intake",
+  "scale.search_p95_role_day",
+  "scale.search_p95_text",
+  "scale.search_p95_text_role_day",
+  "scale.serve_rss_while_searching",
+  "scale.serve_rss_while_downloading",
+  "scale.serve_rss_high_water",
+];
+
 Deno.test("benchScale() measures fill, index, disk, serve, search and export on a small store", async () => {
   await withTempDir(async (dir) => {
     const lines = await benchScale({ events: 4000, dir });
@@ -14,15 +27,7 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
       "scale.disk_index",
       "scale.disk_total",
       "scale.serve_first_start",
-      "scale.serve_start",
-      "scale.serve_rss_after_start",
-      "scale.serve_rss_under_intake",
-      "scale.search_p95_role_day",
-      "scale.search_p95_text",
-      "scale.search_p95_text_role_day",
-      "scale.serve_rss_while_searching",
-      "scale.serve_rss_while_downloading",
-      "scale.serve_rss_high_water",
+      ...RESTART,
       "scale.export_rate",
       "scale.export_rss_high_water",
     ]);
@@ -69,15 +74,7 @@ Deno.test("benchScale() fills a kept directory once and measures it later, once"
       const served = await benchScale({ events: 3000, dir, serveOnly: true });
       assertEquals(served.map((l) => l.bench), [
         "scale.fill_rate",
-        "scale.serve_start",
-        "scale.serve_rss_after_start",
-        "scale.serve_rss_under_intake",
-        "scale.search_p95_role_day",
-        "scale.search_p95_text",
-        "scale.search_p95_text_role_day",
-        "scale.serve_rss_while_searching",
-        "scale.serve_rss_while_downloading",
-        "scale.serve_rss_high_water",
+        ...RESTART,
       ]);
     }
 
