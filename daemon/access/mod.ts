@@ -30,6 +30,7 @@ import { VerifyRuns } from "./verify_runs.ts";
 
 export { ACCESS_FILE } from "./db.ts";
 export { MIN_PASSWORD_LENGTH } from "./password.ts";
+export { randomSecret } from "./secret.ts";
 export type { NewSession, Session, SessionPolicy } from "./sessions.ts";
 export type { Lockout, ThrottlePolicy } from "./throttle.ts";
 export { type ApiToken, TOKEN_PREFIX, TOKEN_SCOPES, type TokenScope } from "./tokens.ts";

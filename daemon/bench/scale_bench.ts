@@ -27,7 +27,6 @@ import type { BenchResult } from "./store_bench.ts";
 
 const BATCH = 2_000;
 const IN_FLIGHT = 4;
-/** Rows of the exported range at most (a tenth of the events, up to this). */
 /** Rows the export's reference, the Parquet writer alone, takes in memory at most. */
 const REFERENCE_ROWS = 500_000;
 

@@ -7,7 +7,7 @@
  * Each `serve` is a child with the `vigil` task's permissions; memory is read from /proc.
  */
 
-import { AccessStore } from "../access/mod.ts";
+import { AccessStore, randomSecret } from "../access/mod.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { downloadFigures } from "./scale_download.ts";
 import { exportRange, scaleEvent } from "./scale_events.ts";
@@ -31,10 +31,7 @@ export async function serveFigures(
   const stamp = Date.now();
   const { token } = access.tokens.create(`scale-bench-${stamp}`, ["ingest", "read"], "bench");
   // An auditor for the bundle download, with a password of its own for each run.
-  const auditor = {
-    name: `scale-auditor-${stamp}`,
-    password: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18)))),
-  };
+  const auditor = { name: `scale-auditor-${stamp}`, password: randomSecret() };
   try {
     await access.users.add(auditor.name, "auditor", auditor.password);
   } finally {

@@ -61,8 +61,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (scaleOnly && !(names.length === 1 && names[0] === "scale")) {
     throw new UsageError(
       "--dir, --fill-only, --export-only, --serve-only, --sources, --budget and --reindex are " +
-        "flags of " +
-        "`vigil bench scale` alone",
+        "flags of `vigil bench scale` alone",
     );
   }
   for (const name of names) {

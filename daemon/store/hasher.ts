@@ -83,14 +83,15 @@ const INLINE_FRAMES = 64;
 /** ... and of at most this many bytes: a few long statements would hold the thread up. */
 const INLINE_BYTES = 64 * 1024;
 
+/** Leaves and commits for the worker wait at most this long for a message to share. */
+const DEFER_MS = 50;
+
 /** Bytes of `buf` that the first `count` frames take. */
 function framedBytes(buf: Uint8Array, frames: Int32Array, count: number): number {
   if (count === 0) return 0;
   const last = frames[count - 1]!;
   return last + FRAME_OVERHEAD + new DataView(buf.buffer, buf.byteOffset).getUint32(last);
 }
-/** Leaves and commits for the worker wait at most this long for a message to share. */
-const DEFER_MS = 50;
 
 class WorkerHasher implements Hasher {
   #worker: Worker;

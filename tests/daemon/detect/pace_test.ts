@@ -1,9 +1,8 @@
 /**
  * The catch-up's pacing: every record reaches `take` once and in order, feeding stops when told,
  * and a timer set before a long feed fires before it ends (the HTTP server gets its turns, a few ms
- * of feeding apart); its
- * garbage is collected as memory grows, the whole heap over the budget (not more often than
- * every few seconds), and a chunk over the budget leaves the event loop a pause.
+ * of feeding apart); its garbage is collected as memory grows, the whole heap over the budget (not
+ * more often than every few seconds), and a chunk over the budget leaves the event loop a pause.
  */
 
 import { Pace, PACE_BUDGET } from "../../../daemon/detect/pace.ts";
