@@ -37,7 +37,13 @@ export function stateKey(name: string): string {
 export async function runSource(
   store: SourceStore,
   source: Source,
-  opts: { name: string; signal: AbortSignal; gauge?: (name: string, value: number) => void },
+  opts: {
+    name: string;
+    signal: AbortSignal;
+    gauge?: (name: string, value: number) => void;
+    /** The source's spool directory, if it runs beside a data directory. */
+    spoolDir?: string;
+  },
 ): Promise<void> {
   let rules: RedactRule[];
   try {
@@ -53,6 +59,7 @@ export async function runSource(
   let ended = false;
   const ctx: SourceContext = {
     ...(opts.gauge !== undefined ? { gauge: opts.gauge } : {}),
+    ...(opts.spoolDir !== undefined ? { spoolDir: opts.spoolDir } : {}),
     name: opts.name,
     position: store.position(opts.name),
     state: store.position(stateKey(opts.name)),
@@ -75,7 +82,8 @@ export async function runSource(
       const before = redacted;
       const events = batch.events.map((e) => {
         const ev = { ...e, source: opts.name };
-        if (redactEvent(ev, rules)) redacted++;
+        // Counted too when the source's spool redacted it already, before writing it.
+        if (redactEvent(ev, rules) || ev.redacted === true) redacted++;
         return ev;
       });
       if (redacted !== before) opts.gauge?.("redacted_events", redacted);

@@ -38,6 +38,12 @@ export interface SourceContext {
   readonly state?: string | undefined;
   /** Saves derived state durably (a few KiB at most, rarely: it is written whole each time). */
   saveState?(state: string): Promise<void>;
+  /**
+   * A directory of the source's own in the data directory, kept across restarts, for a
+   * write-ahead spool of events not yet stored (`daemon/spool/`). Undefined where the source
+   * runs without a data directory.
+   */
+  readonly spoolDir?: string;
   /** Aborted when the source must stop (shutdown, reload). */
   readonly signal: AbortSignal;
   /**

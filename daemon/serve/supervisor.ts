@@ -107,6 +107,7 @@ export class Supervisor {
           name: spec.name,
           signal,
           gauge: (g, v) => this.#board.gauge(spec.name, g, v),
+          spoolDir: `${this.#store.dataDir}/spool/${spec.name}`,
         });
         if (signal.aborted) break;
         throw new SourceError("receive", "the source stopped on its own");

@@ -31,6 +31,11 @@ export interface ProxySettings {
   tlsKey: string | null;
   /** Observe mode: events waiting for the store at most, beyond which they are counted lost. */
   backlogEvents: number;
+  /**
+   * Enforce mode: bytes of events durable in the source's spool and not yet stored at most,
+   * beyond which statements are refused.
+   */
+  spoolBytes: number;
   /** Bytes of a statement's text and of its parameters kept in its event at most. */
   recordBytes: number;
   /** Client sessions at once at most; more are refused with SQLSTATE 53300. */
@@ -40,10 +45,17 @@ export interface ProxySettings {
 
 /** Defaults of the optional keys. */
 export const PROXY_DEFAULTS: Readonly<
-  { mode: ProxyMode; backlog_events: number; record_bytes: number; max_sessions: number }
+  {
+    mode: ProxyMode;
+    backlog_events: number;
+    spool_bytes: number;
+    record_bytes: number;
+    max_sessions: number;
+  }
 > = Object.freeze({
   mode: "observe",
   backlog_events: 100_000,
+  spool_bytes: 32 * 1024 * 1024,
   record_bytes: 65_536,
   max_sessions: 1000,
 });
@@ -130,6 +142,7 @@ export function proxyConfigFromTable(table: Readonly<Record<string, unknown>>): 
     tlsCert,
     tlsKey,
     backlogEvents: int("backlog_events"),
+    spoolBytes: int("spool_bytes"),
     recordBytes: int("record_bytes"),
     maxSessions: int("max_sessions"),
     redaction: redactionFromTable(table, where),

@@ -53,6 +53,14 @@ export const PROXY_FIELDS: readonly ConfigField[] = Object.freeze(
       doc: "observe mode: events waiting for the store at most; default 100000",
     },
     {
+      key: "spool_bytes",
+      kind: "integer",
+      min: 64 * 1024,
+      max: 4 * 1024 * 1024 * 1024,
+      doc: "enforce mode: bytes of durable events waiting for the store at most, beyond which " +
+        "statements are refused; default 33554432 (32 MiB)",
+    },
+    {
       key: "record_bytes",
       kind: "integer",
       min: 1024,

@@ -60,7 +60,10 @@ export function proxySourceFromTable(table: Readonly<Record<string, unknown>>): 
 }
 
 /** The commands of this source that mean its record may be incomplete: alarms and gaps. */
-export const PROXY_GAP_COMMANDS: readonly string[] = Object.freeze(["PROXY_GAP"]);
+export const PROXY_GAP_COMMANDS: readonly string[] = Object.freeze([
+  "PROXY_GAP",
+  "PROXY_SPOOL_DAMAGED",
+]);
 
 /** The registry entry: `type = "proxy"` in a `[[sources]]` table of the configuration. */
 export const PROXY_PLUGIN: SourcePlugin = Object.freeze({
@@ -79,6 +82,7 @@ export const PROXY_PLUGIN: SourcePlugin = Object.freeze({
     { name: "sessions", help: "Client sessions open now." },
     { name: "backlog_events", help: "Observe mode: events waiting for the store." },
     { name: "events_lost", help: "Observe mode: events not stored this run (see PROXY_GAP)." },
+    { name: "spool_bytes", help: "Enforce mode: bytes of durable events waiting for the store." },
   ],
   probe: probeProxy,
   // Loaded only when asked for, so that no bench code sits on the source's path.

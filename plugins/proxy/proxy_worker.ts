@@ -80,6 +80,7 @@ async function start(msg: Extract<ToWorker, { t: "start" }>): Promise<void> {
   const ctx: SourceContext = {
     name: msg.name,
     position: msg.position,
+    ...(msg.spoolDir !== undefined ? { spoolDir: msg.spoolDir } : {}),
     signal: abort.signal,
     emit: (batch) =>
       new Promise((resolve, reject) => {

@@ -2,12 +2,20 @@
  * A running proxy source: listens on its address, runs each accepted connection as a
  * {@link Session}, routes cancel requests to the session whose server key they carry, and on
  * stop closes every session (each recorded as DISCONNECT, reason "restart") and stores what
- * the observe-mode backlog still holds before `run` returns. A session's failure is its own:
- * it never ends the listener or another session.
+ * the observe-mode backlog or the enforce-mode spool still holds before `run` returns. A
+ * session's failure is its own: it never ends the listener or another session.
+ *
+ * Enforce mode records through the source's spool (`daemon/spool/`) where the daemon gives it
+ * a directory: a statement's event is durable once it is synced there, in this thread, and the
+ * store takes it a few milliseconds later. A batch the store refuses ends the run (and so every
+ * session), and the next run hands the store what the spool still holds, once. Every run, in
+ * either mode, first hands over what an earlier run left in the spool. Without a directory
+ * (a source run outside `serve`) each statement waits for the store itself.
  */
 
 import tls from "node:tls";
 import { log } from "../../daemon/log.ts";
+import { EventSpool } from "../../daemon/spool/mod.ts";
 import { errorResponse } from "../../daemon/pgwire/backend_encode.ts";
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import type { ProxySettings } from "./config.ts";
@@ -49,10 +57,21 @@ export async function runProxySource(
       },
     );
   }
+  let spool: EventSpool | undefined;
+  try {
+    spool = await openSpool(settings, ctx);
+  } catch (error) {
+    throw new SourceError(
+      "store",
+      `Cannot open the spool of proxy ${ctx.name} in ${ctx.spoolDir}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   const backlog = settings.mode === "observe"
     ? new BacklogRecorder(ctx, settings.backlogEvents)
     : undefined;
-  const recorder: Recorder = backlog ?? new GroupRecorder(ctx);
+  const recorder: Recorder = backlog ??
+    (spool !== undefined ? { record: (events) => spool.append(events) } : new GroupRecorder(ctx));
   const sessions = new Set<Session>();
   const keys = new Map<string, Session>();
   const running = new Set<Promise<void>>();
@@ -124,6 +143,7 @@ export async function runProxySource(
     listener = Deno.listen({ hostname: settings.listen.hostname, port: settings.listen.port });
   } catch (error) {
     await backlog?.drain();
+    await spool?.close().catch(() => {});
     throw new SourceError(
       "connect",
       `Cannot listen on ${settings.listen.hostname}:${settings.listen.port} for proxy ` +
@@ -141,12 +161,18 @@ export async function runProxySource(
   };
   ctx.signal.addEventListener("abort", stop, { once: true });
   if (ctx.signal.aborted) stop();
+  // The store refused the spool's batch: no statement can be audited now; end the run.
+  let storeFailed = false;
+  spool?.done.catch(() => {
+    storeFailed = true;
+    stop();
+  });
   for (;;) {
     let conn: Deno.TcpConn;
     try {
       conn = await listener.accept();
     } catch (error) {
-      if (ctx.signal.aborted) break;
+      if (ctx.signal.aborted || storeFailed) break;
       // Out of file descriptors and the like: the listener itself is fine; try again shortly.
       log("warn", "proxy: cannot accept a connection", { source: ctx.name, error: String(error) });
       if (error instanceof Deno.errors.BadResource) break;
@@ -155,9 +181,48 @@ export async function runProxySource(
     }
     accept(conn);
   }
-  for (const session of sessions) session.close("restart");
+  for (const session of sessions) session.close(storeFailed ? "error" : "restart");
   await Promise.all(running);
   await backlog?.drain();
+  try {
+    await spool?.close();
+  } catch (error) {
+    throw new SourceError(
+      "store",
+      `Proxy ${ctx.name}: the store refused events of its spool, which keeps them for the ` +
+        `next run: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   ctx.gauge?.("connected", 0);
   stats.address = undefined;
+}
+
+/**
+ * The source's spool: open in enforce mode where the daemon gives a directory, and in observe
+ * mode only if an earlier run left records there (closed at once: its close hands them over).
+ */
+async function openSpool(
+  settings: ProxySettings,
+  ctx: SourceContext,
+): Promise<EventSpool | undefined> {
+  const dir = ctx.spoolDir;
+  if (dir === undefined) return undefined;
+  if (settings.mode === "observe") {
+    const left = await Deno.stat(dir).then((s) => s.isDirectory, () => false);
+    if (!left) return undefined;
+  }
+  const spool = await EventSpool.open({
+    dir,
+    name: ctx.name,
+    damagedCommand: "PROXY_SPOOL_DAMAGED",
+    position: ctx.position,
+    emit: (batch) => ctx.emit(batch),
+    redaction: settings.redaction,
+    maxBytes: settings.spoolBytes,
+    ...(ctx.gauge !== undefined ? { gauge: ctx.gauge } : {}),
+  });
+  if (settings.mode === "enforce") return spool;
+  await spool.close();
+  return undefined;
 }

@@ -64,7 +64,7 @@ export function runProxyThread(
       finish(new SourceError("receive", `proxy ${ctx.name}: its thread failed: ${e.message}`));
     };
     ctx.signal.addEventListener("abort", stop, { once: true });
-    post({ t: "start", name: ctx.name, position: ctx.position, settings });
+    post({ t: "start", name: ctx.name, position: ctx.position, spoolDir: ctx.spoolDir, settings });
     if (ctx.signal.aborted) stop();
   });
 }

@@ -8,7 +8,13 @@ import type { ProxySettings } from "./config.ts";
 
 /** From the daemon's thread to the worker. */
 export type ToWorker =
-  | { t: "start"; name: string; position: string | undefined; settings: ProxySettings }
+  | {
+    t: "start";
+    name: string;
+    position: string | undefined;
+    spoolDir: string | undefined;
+    settings: ProxySettings;
+  }
   /** The source must stop: the worker closes its sessions, stores its backlog, posts `end`. */
   | { t: "abort" }
   /** The answer to the worker's `emit` of this id: durable, or refused with a message. */

@@ -1,0 +1,182 @@
+/**
+ * The spool's promises against a real store: what `append` acknowledged reaches the store once
+ * across any stop (a crash being an open spool simply abandoned, its files as they are), a
+ * torn last record is left out, damage in an older file is stored as the source's damage event, files
+ * go once stored, nothing unredacted is written, and a refusing store or a full spool is loud.
+ */
+
+import type { NewEvent } from "../../../daemon/event/model.ts";
+import { EventSpool, SpoolFullError } from "../../../daemon/spool/mod.ts";
+import { encodeRecord, spoolName } from "../../../daemon/spool/spool_file.ts";
+import { readLog } from "../../../daemon/store/log_reader.ts";
+import { Store } from "../../../daemon/store/store.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
+import { testEvent, withTempDir } from "../../support/store.ts";
+
+const NAME = "proxy1";
+
+/** A real store and the spools opened over it, as a source's runs would. */
+async function withStore(fn: (store: Store, data: string, spoolDir: string) => Promise<void>) {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(`${dir}/data`, { checkpointIntervalMs: 0 });
+    try {
+      await fn(store, `${dir}/data`, `${dir}/spool`);
+    } finally {
+      await store.close().catch(() => {});
+    }
+  });
+}
+
+function open(
+  store: Store,
+  dir: string,
+  extra: Partial<Parameters<typeof EventSpool.open>[0]> = {},
+) {
+  return EventSpool.open({
+    dir,
+    name: NAME,
+    damagedCommand: "TEST_SPOOL_DAMAGED",
+    position: store.position(NAME),
+    emit: (b) =>
+      store.append({
+        source: NAME,
+        events: b.events,
+        ...(b.position !== undefined ? { position: b.position } : {}),
+      }).then(() => {}),
+    emitIntervalMs: 1,
+    ...extra,
+  });
+}
+
+async function storedIds(data: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const r of readLog(data)) {
+    const e = r.event;
+    if (e.source === NAME) out.push(e.source_pos ?? e.command ?? "");
+  }
+  return out;
+}
+
+const ev = (i: number, extra: Partial<NewEvent> = {}): NewEvent =>
+  testEvent(i, { source: NAME, source_pos: `e${i}`, ...extra });
+
+async function files(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("a spool hands every acknowledged record to the store once, across a crash", async () => {
+  await withStore(async (store, data, dir) => {
+    // The first run's store takes one batch, then the run "crashes": its spool is left as it
+    // is, its emits never answered again.
+    let hold = true;
+    let emits = 0;
+    const first = await EventSpool.open({
+      dir,
+      name: NAME,
+      damagedCommand: "TEST_SPOOL_DAMAGED",
+      position: undefined,
+      emit: async (b) => {
+        while (hold) await new Promise((r) => setTimeout(r, 5));
+        if (emits++ > 0) return await new Promise<void>(() => {});
+        await store.append({ source: NAME, events: b.events, position: b.position! });
+      },
+      emitIntervalMs: 1,
+      batchEvents: 3,
+    });
+    await Promise.all([1, 2, 3, 4, 5].map((i) => first.append([ev(i)])));
+    await first.append([ev(6), ev(7)]);
+    hold = false;
+    while (emits < 2) await new Promise((r) => setTimeout(r, 5));
+    const before = (await storedIds(data)).length;
+    assert(before >= 1 && before < 7, `${before} stored before the crash`);
+    const second = await open(store, dir);
+    await second.append([ev(8)]);
+    await second.close();
+    const ids = await storedIds(data);
+    assertEquals([...ids].sort(), ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"]);
+    assertEquals(ids.length, new Set(ids).size);
+    assertEquals(await files(dir), []);
+  });
+});
+
+Deno.test("a record torn by a stop is left out; damage in an older file is stored as a gap event", async () => {
+  await withStore(async (store, data, dir) => {
+    const a = await open(store, dir, { emit: () => new Promise(() => {}) });
+    await a.append([ev(1)]);
+    await a.append([ev(2)]);
+    const b = await open(store, dir, { emit: () => new Promise(() => {}) });
+    await b.append([ev(3)]);
+    await b.append([ev(4)]);
+    // The older file rots in its second record; the newer ends in a half-written one.
+    const older = `${dir}/${spoolName(1)}`;
+    const bytes = await Deno.readFile(older);
+    const second = 8 + encodeRecord([ev(1)]).length;
+    bytes[second + 20] = bytes[second + 20]! ^ 0xff;
+    await Deno.writeFile(older, bytes);
+    const torn = encodeRecord([ev(5)]);
+    const newer = await Deno.open(`${dir}/${spoolName(2)}`, { append: true });
+    await newer.write(torn.subarray(0, torn.length - 3));
+    newer.close();
+    const c = await open(store, dir);
+    await c.close();
+    const ids = await storedIds(data);
+    assertEquals(ids, ["spool-damage-000000000001.spool-" + second, "e1", "e3", "e4"]);
+    const [damage] = await Array.fromAsync(readLog(data));
+    const e = damage!.event;
+    assertEquals(e.command, "TEST_SPOOL_DAMAGED");
+    assertMatch(e.error!, /fails its checksum/);
+    assertEquals(await files(dir), []);
+  });
+});
+
+Deno.test("a spool deletes each file once the store holds it, and writes nothing unredacted", async () => {
+  await withStore(async (store, data, dir) => {
+    const spool = await open(store, dir, { fileBytes: 2048 });
+    const secret = "ALTER ROLE app PASSWORD 'hunter2-secret'";
+    for (let i = 0; i < 40; i++) {
+      await spool.append([ev(i, { statement: i === 7 ? secret : `SELECT ${i}` })]);
+    }
+    let seen = 0;
+    for (const name of await files(dir)) {
+      const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${name}`));
+      assert(!text.includes("hunter2"), `${name} holds the password`);
+      seen++;
+    }
+    assert(seen >= 1);
+    // Rotation went past several files; those the store holds are gone meanwhile.
+    while (spool.unstoredBytes > 0) await new Promise((r) => setTimeout(r, 5));
+    await spool.append([ev(40)]);
+    assert((await files(dir)).length <= 2, `files left: ${await files(dir)}`);
+    await spool.close();
+    assertEquals((await storedIds(data)).length, 41);
+    assertEquals(await files(dir), []);
+  });
+});
+
+Deno.test("a full spool refuses; a refusing store ends `done` and keeps the files for the next run", async () => {
+  await withStore(async (store, data, dir) => {
+    let refuse = true;
+    const spool = await open(store, dir, {
+      maxBytes: 4096,
+      emit: async (b) => {
+        await new Promise((r) => setTimeout(r, 20));
+        if (refuse) throw new Error("disk full (the store's)");
+        await store.append({ source: NAME, events: b.events, position: b.position! });
+      },
+    });
+    await spool.append([ev(1, { statement: "x".repeat(3000) })]);
+    const full = await assertRejects(() => spool.append([ev(2, { statement: "y".repeat(3000) })]));
+    assert(full instanceof SpoolFullError, String(full));
+    assertMatch(full.message, /store has not taken/);
+    assertMatch((await assertRejects(() => spool.done)).message, /disk full/);
+    assertMatch((await assertRejects(() => spool.append([ev(3)]))).message, /disk full/);
+    assertMatch((await assertRejects(() => spool.close())).message, /disk full/);
+    assertEquals((await files(dir)).length, 1);
+    refuse = false;
+    const next = await open(store, dir);
+    await next.close();
+    assertEquals(await storedIds(data), ["e1"]);
+  });
+});
