@@ -14,10 +14,12 @@
  *   pipeline would) before they are written.
  * - Bounded: at most `maxBytes` of records wait for the store; past that `append` rejects with
  *   {@link SpoolFullError} rather than hold more (the caller refuses its client). A file is
- *   deleted once the store holds all its records; a clean `close` leaves the directory empty.
+ *   retired once the store holds all its records (one kept as the ground of the next,
+ *   `spool_dir.ts`); a clean `close` leaves nothing owed.
  * - A failure is loud: a write that fails breaks the spool (every later `append` rejects with
- *   it), and a batch the store refuses ends `done` with the store's error; what was durable
- *   stays in the files for the next run. Damage found in an older file is logged and stored as
+ *   it), and a batch the store refuses ends `done` with the store's error (appends go on, so
+ *   that what the source records as it stops is kept too); what was durable stays in the
+ *   files for the next run. Damage found in an older file is logged and stored as
  *   an event (the source's `damagedCommand`) naming the file, offset and bytes lost.
  */
 
@@ -25,16 +27,14 @@ import type { NewEvent } from "../event/model.ts";
 import { compileRedaction, redactEvent, type RedactOptions } from "../event/redact.ts";
 import { log } from "../log.ts";
 import type { SourceBatch } from "../source.ts";
-import { syncDir } from "../store/segment_writer.ts";
+import { recoverSpool, retireFile, type SpoolFile, startFile, writeAll } from "./spool_dir.ts";
 import {
   after,
-  encodeRecord,
+  encodeEvents,
   formatPosition,
   parsePosition,
-  parseSpoolName,
-  scanSpool,
-  SPOOL_MAGIC,
-  spoolName,
+  putRecord,
+  RECORD_HEADER,
   type SpoolPosition,
 } from "./spool_file.ts";
 
@@ -79,17 +79,11 @@ interface Pending {
 }
 
 interface Waiting {
-  bytes: Uint8Array;
+  /** The record's JSON. */
+  json: Uint8Array;
   events: NewEvent[];
   resolve(): void;
   reject(error: Error): void;
-}
-
-interface SpoolFile {
-  gen: number;
-  path: string;
-  /** The end of its last whole record. */
-  end: number;
 }
 
 type Settings = Required<Omit<SpoolOptions, "redaction" | "gauge" | "position">> & SpoolOptions;
@@ -147,65 +141,22 @@ export class EventSpool {
       batchEvents: 2000,
       ...opts,
     };
-    await Deno.mkdir(o.dir, { recursive: true });
     const stored = parsePosition(o.position);
-    const gens: number[] = [];
-    for await (const e of Deno.readDir(o.dir)) {
-      const gen = e.isFile ? parseSpoolName(e.name) : null;
-      if (gen !== null) gens.push(gen);
+    const found = await recoverSpool(o.dir, o.name, stored);
+    const pending: Pending[] = [...found.owed];
+    for (const d of found.damage) {
+      const error = `spool file ${o.dir}/${d.file}: ${d.why}; ${d.lost} bytes after offset ` +
+        `${d.offset} could not be read, and the events they held are lost`;
+      log("error", "spool: damaged file", { source: o.name, error });
+      pending.unshift({
+        events: [damageEvent(o.name, o.damagedCommand, error, d)],
+        pos: undefined,
+        bytes: 0,
+      });
     }
-    gens.sort((a, b) => a - b);
-    const files: SpoolFile[] = [];
-    const pending: Pending[] = [];
-    for (const [i, gen] of gens.entries()) {
-      const path = `${o.dir}/${spoolName(gen)}`;
-      const bytes = await Deno.readFile(path);
-      let scan;
-      try {
-        scan = scanSpool(bytes, path);
-      } catch (error) {
-        scan = { records: [], end: 0, stop: (error as Error).message };
-      }
-      for (const r of scan.records) {
-        const pos = { gen, offset: r.end };
-        if (after(pos, stored)) pending.push({ events: r.events, pos, bytes: r.bytes });
-      }
-      if (scan.stop !== undefined) {
-        const lost = bytes.length - scan.end;
-        // The newest file of a run that was stopped mid-write ends in a record never synced,
-        // so never acknowledged: nothing was promised for it. Anywhere else it is damage.
-        if (i === gens.length - 1) {
-          log("info", "spool: a record cut by a stop was never acknowledged; left out", {
-            source: o.name,
-            file: path,
-            offset: scan.end,
-            bytes: lost,
-          });
-        } else {
-          const error = `spool file ${path}: ${scan.stop}; ${lost} bytes after offset ` +
-            `${scan.end} could not be read, and events they held may be lost`;
-          log("error", "spool: damaged file", { source: o.name, error });
-          pending.unshift({
-            events: [
-              damageEvent(o.name, o.damagedCommand, error, {
-                file: spoolName(gen),
-                offset: scan.end,
-                lost,
-              }),
-            ],
-            pos: undefined,
-            bytes: 0,
-          });
-        }
-      }
-      const last = scan.records[scan.records.length - 1];
-      if (last === undefined || !after({ gen, offset: last.end }, stored)) {
-        await Deno.remove(path);
-      } else files.push({ gen, path, end: scan.end });
-    }
-    const gen = Math.max(stored?.gen ?? 0, gens[gens.length - 1] ?? 0) + 1;
-    const handle = await startFile(o.dir, gen);
-    files.push({ gen, path: `${o.dir}/${spoolName(gen)}`, end: SPOOL_MAGIC.length });
+    const gen = Math.max(stored?.gen ?? 0, found.lastGen) + 1;
+    const { handle, file } = await startFile(o.dir, gen, { gen: 0, offset: 0 }, o.fileBytes);
+    const files = [...found.files, file];
     return new EventSpool(o, files, handle, pending, stored);
   }
 
@@ -224,8 +175,9 @@ export class EventSpool {
       return Promise.reject(new Error(`The spool of ${this.#o.name} is closed`));
     }
     for (const e of events) redactEvent(e, this.#rules);
-    const bytes = encodeRecord(events);
-    if (this.#unstored > 0 && this.#unstored + bytes.length > this.#o.maxBytes) {
+    const json = encodeEvents(events);
+    const bytes = RECORD_HEADER + json.length;
+    if (this.#unstored > 0 && this.#unstored + bytes > this.#o.maxBytes) {
       return Promise.reject(
         new SpoolFullError(
           `The spool of ${this.#o.name} holds ${this.#unstored} bytes of events the store ` +
@@ -233,16 +185,17 @@ export class EventSpool {
         ),
       );
     }
-    this.#unstored += bytes.length;
+    this.#unstored += bytes;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ bytes, events, resolve, reject });
+      this.#queue.push({ json, events, resolve, reject });
       if (!this.#writing) void this.#writeLoop();
     });
   }
 
   /**
-   * Stops taking events, has everything written handed to the store, and deletes the files.
-   * Rejects with the failure that ended the spool, if one did; its files then stay.
+   * Stops taking events, has everything written handed to the store, and retires the files
+   * (the spare stays for the next run). Rejects with the failure that ended the spool, if one
+   * did; its files then stay.
    */
   async close(): Promise<void> {
     this.#closing = true;
@@ -255,7 +208,7 @@ export class EventSpool {
         this.#handle.close();
       } catch { /* closed */ }
     }
-    for (const f of this.#files.splice(0)) await Deno.remove(f.path).catch(() => {});
+    for (const f of this.#files.splice(0)) await retireFile(this.#o.dir, f);
   }
 
   async #writeLoop(): Promise<void> {
@@ -265,19 +218,15 @@ export class EventSpool {
       const file = this.#current;
       const start = file.end;
       let size = 0;
-      for (const w of group) size += w.bytes.length;
-      const buf = group.length === 1 ? group[0]!.bytes : new Uint8Array(size);
-      if (group.length > 1) {
-        let at = 0;
-        for (const w of group) {
-          buf.set(w.bytes, at);
-          at += w.bytes.length;
-        }
-      }
+      for (const w of group) size += RECORD_HEADER + w.json.length;
+      const buf = new Uint8Array(size);
+      const ends: number[] = [];
+      let at = 0;
+      for (const w of group) ends.push(start + (at = putRecord(buf, at, w.json, file.gen)));
       try {
         if (this.#error !== undefined) throw this.#error;
-        let done = 0;
-        while (done < buf.length) done += await this.#handle.write(buf.subarray(done));
+        // Into the page cache at once: a thread hop of its own would cost more than the copy.
+        writeAll(this.#handle, buf);
         await this.#handle.syncData();
       } catch (error) {
         const failure: Error = error === this.#error ? error as Error : new Error(
@@ -287,22 +236,20 @@ export class EventSpool {
         );
         this.#error ??= failure;
         for (const w of group.concat(this.#queue.splice(0))) {
-          this.#unstored -= w.bytes.length;
+          this.#unstored -= RECORD_HEADER + w.json.length;
           w.reject(failure);
         }
         break;
       }
-      let at = start;
-      for (const w of group) {
-        at += w.bytes.length;
+      for (const [i, w] of group.entries()) {
         this.#pending.push({
           events: w.events,
-          pos: { gen: file.gen, offset: at },
-          bytes: w.bytes.length,
+          pos: { gen: file.gen, offset: ends[i]! },
+          bytes: RECORD_HEADER + w.json.length,
         });
         w.resolve();
       }
-      file.end = at;
+      file.end = start + size;
       this.#o.gauge?.("spool_bytes", this.#unstored);
       this.#wake?.();
       if (file.end >= this.#o.fileBytes && !this.#closing) {
@@ -323,29 +270,28 @@ export class EventSpool {
   }
 
   async #rotate(): Promise<void> {
-    const gen = this.#current.gen + 1;
-    const handle = await startFile(this.#o.dir, gen);
+    const before = this.#current;
+    const { handle, file } = await startFile(
+      this.#o.dir,
+      before.gen + 1,
+      { gen: before.gen, offset: before.end },
+      this.#o.fileBytes,
+    );
     this.#handle.close();
     this.#handle = handle;
-    this.#current = { gen, path: `${this.#o.dir}/${spoolName(gen)}`, end: SPOOL_MAGIC.length };
-    this.#files.push(this.#current);
+    this.#current = file;
+    this.#files.push(file);
     await this.#dropStored();
   }
 
-  /** Deletes the files, but the one being written, whose records the store holds. */
+  /** Retires the files, but the one being written, whose records the store holds. */
   async #dropStored(): Promise<void> {
     const stored = this.#stored;
     while (this.#files.length > 1) {
       const f = this.#files[0]!;
       if (after({ gen: f.gen, offset: f.end }, stored)) return;
       this.#files.shift();
-      await Deno.remove(f.path).catch((error) =>
-        log("warn", "spool: cannot delete a stored file", {
-          source: this.#o.name,
-          file: f.path,
-          error: String(error),
-        })
-      );
+      await retireFile(this.#o.dir, f);
     }
   }
 
@@ -376,15 +322,12 @@ export class EventSpool {
       let last: SpoolPosition | undefined;
       for (const p of batch) last = p.pos ?? last;
       const events = batch.length === 1 ? batch[0]!.events : batch.flatMap((p) => p.events);
-      try {
-        await this.#o.emit({
-          events,
-          ...(last !== undefined ? { position: formatPosition(last) } : {}),
-        });
-      } catch (error) {
-        this.#error ??= error as Error;
-        throw error;
-      }
+      // A refusal ends this loop, not the appends: what the source records as it stops (its
+      // sessions closing) is kept for the next run, which hands it over with the rest.
+      await this.#o.emit({
+        events,
+        ...(last !== undefined ? { position: formatPosition(last) } : {}),
+      });
       this.#pending.splice(0, take);
       for (const p of batch) this.#unstored -= p.bytes;
       if (last !== undefined) this.#stored = last;
@@ -394,34 +337,19 @@ export class EventSpool {
   }
 }
 
-/** Creates generation `gen`'s file with its magic, synced with its directory entry. */
-async function startFile(dir: string, gen: number): Promise<Deno.FsFile> {
-  const handle = await Deno.open(`${dir}/${spoolName(gen)}`, { createNew: true, write: true });
-  try {
-    let done = 0;
-    while (done < SPOOL_MAGIC.length) done += await handle.write(SPOOL_MAGIC.subarray(done));
-    await handle.syncData();
-    await syncDir(dir);
-  } catch (error) {
-    handle.close();
-    throw error;
-  }
-  return handle;
-}
-
 function damageEvent(
   source: string,
   command: string,
   error: string,
-  context: { file: string; offset: number; lost: number },
+  damage: { file: string; offset: number; lost: number },
 ): NewEvent {
   return {
     ts: Date.now() * 1000,
     source,
-    source_pos: `spool-damage-${context.file}-${context.offset}`,
+    source_pos: `spool-damage-${damage.file}-${damage.offset}`,
     kind: "system",
     command,
     error,
-    context,
+    context: { file: damage.file, offset: damage.offset, lost: damage.lost },
   };
 }

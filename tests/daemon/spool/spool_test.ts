@@ -7,7 +7,7 @@
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { EventSpool, SpoolFullError } from "../../../daemon/spool/mod.ts";
-import { encodeRecord, spoolName } from "../../../daemon/spool/spool_file.ts";
+import { encodeRecord, FILE_HEADER, spoolName } from "../../../daemon/spool/spool_file.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
@@ -97,65 +97,70 @@ Deno.test("a spool hands every acknowledged record to the store once, across a c
     const ids = await storedIds(data);
     assertEquals([...ids].sort(), ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"]);
     assertEquals(ids.length, new Set(ids).size);
-    assertEquals(await files(dir), []);
+    assertEquals(await files(dir), ["spare.spool"]);
   });
 });
 
-Deno.test("a record torn by a stop is left out; damage in an older file is stored as a gap event", async () => {
+Deno.test("a record torn by a stop is left out; damage in a file another followed is stored as a gap event", async () => {
   await withStore(async (store, data, dir) => {
-    const a = await open(store, dir, { emit: () => new Promise(() => {}) });
-    await a.append([ev(1)]);
-    await a.append([ev(2)]);
-    const b = await open(store, dir, { emit: () => new Promise(() => {}) });
-    await b.append([ev(3)]);
-    await b.append([ev(4)]);
-    // The older file rots in its second record; the newer ends in a half-written one.
-    const older = `${dir}/${spoolName(1)}`;
-    const bytes = await Deno.readFile(older);
-    const second = 8 + encodeRecord([ev(1)]).length;
-    bytes[second + 20] = bytes[second + 20]! ^ 0xff;
-    await Deno.writeFile(older, bytes);
-    const torn = encodeRecord([ev(5)]);
-    const newer = await Deno.open(`${dir}/${spoolName(2)}`, { append: true });
-    await newer.write(torn.subarray(0, torn.length - 3));
-    newer.close();
+    // Every record fills its file: each write starts the next one, whose header says where
+    // the one before ended.
+    const a = await open(store, dir, { fileBytes: 64, emit: () => new Promise(() => {}) });
+    for (const i of [1, 2, 3]) await a.append([ev(i)]);
+    while ((await files(dir)).length < 4) await new Promise((r) => setTimeout(r, 5));
+    assertEquals(await files(dir), [1, 2, 3, 4].map(spoolName));
+    // The first file rots in its record; the newest ends in a half-written one.
+    const first = `${dir}/${spoolName(1)}`;
+    const bytes = await Deno.readFile(first);
+    bytes[FILE_HEADER + 20] = bytes[FILE_HEADER + 20]! ^ 0xff;
+    await Deno.writeFile(first, bytes);
+    const torn = encodeRecord([ev(5)], 4);
+    const newest = await Deno.open(`${dir}/${spoolName(4)}`, { write: true });
+    newest.seekSync(FILE_HEADER, Deno.SeekMode.Start);
+    newest.writeSync(torn.subarray(0, torn.length - 3));
+    newest.close();
     const c = await open(store, dir);
     await c.close();
-    const ids = await storedIds(data);
-    assertEquals(ids, ["spool-damage-000000000001.spool-" + second, "e1", "e3", "e4"]);
+    assertEquals(await storedIds(data), [
+      `spool-damage-${spoolName(1)}-${FILE_HEADER}`,
+      "e2",
+      "e3",
+    ]);
     const [damage] = await Array.fromAsync(readLog(data));
     const e = damage!.event;
     assertEquals(e.command, "TEST_SPOOL_DAMAGED");
     assertMatch(e.error!, /fails its checksum/);
-    assertEquals(await files(dir), []);
+    assertEquals(await files(dir), ["spare.spool"]);
   });
 });
 
-Deno.test("a spool deletes each file once the store holds it, and writes nothing unredacted", async () => {
+Deno.test("a spool retires each file once stored, reads no stale record of a reused one, writes nothing unredacted", async () => {
   await withStore(async (store, data, dir) => {
     const spool = await open(store, dir, { fileBytes: 2048 });
     const secret = "ALTER ROLE app PASSWORD 'hunter2-secret'";
     for (let i = 0; i < 40; i++) {
       await spool.append([ev(i, { statement: i === 7 ? secret : `SELECT ${i}` })]);
+      for (const name of await files(dir)) {
+        const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${name}`));
+        assert(!text.includes("hunter2"), `${name} holds the password`);
+      }
     }
-    let seen = 0;
-    for (const name of await files(dir)) {
-      const text = new TextDecoder().decode(await Deno.readFile(`${dir}/${name}`));
-      assert(!text.includes("hunter2"), `${name} holds the password`);
-      seen++;
-    }
-    assert(seen >= 1);
-    // Rotation went past several files; those the store holds are gone meanwhile.
+    // Rotation went through several files, the later ones over retired ones.
     while (spool.unstoredBytes > 0) await new Promise((r) => setTimeout(r, 5));
     await spool.append([ev(40)]);
-    assert((await files(dir)).length <= 2, `files left: ${await files(dir)}`);
-    await spool.close();
-    assertEquals((await storedIds(data)).length, 41);
-    assertEquals(await files(dir), []);
+    while (spool.unstoredBytes > 0) await new Promise((r) => setTimeout(r, 5));
+    assert((await files(dir)).length <= 3, `files left: ${await files(dir)}`);
+    // A crash now: the next run reads the files as they are, stale records and all.
+    const next = await open(store, dir);
+    await next.close();
+    const ids = await storedIds(data);
+    assertEquals(ids.length, 41);
+    assertEquals(new Set(ids).size, 41);
+    assertEquals(await files(dir), ["spare.spool"]);
   });
 });
 
-Deno.test("a full spool refuses; a refusing store ends `done` and keeps the files for the next run", async () => {
+Deno.test("a full spool refuses; a refusing store ends `done`, and the files keep what is owed for the next run", async () => {
   await withStore(async (store, data, dir) => {
     let refuse = true;
     const spool = await open(store, dir, {
@@ -171,12 +176,13 @@ Deno.test("a full spool refuses; a refusing store ends `done` and keeps the file
     assert(full instanceof SpoolFullError, String(full));
     assertMatch(full.message, /store has not taken/);
     assertMatch((await assertRejects(() => spool.done)).message, /disk full/);
-    assertMatch((await assertRejects(() => spool.append([ev(3)]))).message, /disk full/);
+    // Appends go on after the refusal: the next run hands them over too.
+    await spool.append([ev(3)]);
     assertMatch((await assertRejects(() => spool.close())).message, /disk full/);
     assertEquals((await files(dir)).length, 1);
     refuse = false;
     const next = await open(store, dir);
     await next.close();
-    assertEquals(await storedIds(data), ["e1"]);
+    assertEquals(await storedIds(data), ["e1", "e3"]);
   });
 });

@@ -9,10 +9,17 @@ import { type ProxySource, proxySourceFromTable } from "../../../plugins/proxy/m
 import { assertEventually } from "../../support/assert.ts";
 import type { PgCluster } from "../../support/postgres.ts";
 
-/** A store in memory: keeps each batch, or refuses while `failing`. */
+/**
+ * A store in memory: keeps each batch and the position it carried, refuses while `failing`,
+ * holds batches back while `paused`. With `spoolDir`, the sources it runs have a spool there,
+ * as under `vigil serve`.
+ */
 export class MemoryStore {
   readonly events: NewEvent[] = [];
   failing = false;
+  paused = false;
+  position: string | undefined;
+  spoolDir: string | undefined;
   /** Events of the batches refused. */
   readonly refusedEvents: NewEvent[] = [];
 
@@ -23,15 +30,18 @@ export class MemoryStore {
   context(name: string, signal: AbortSignal): SourceContext {
     return {
       name,
-      position: undefined,
+      position: this.position,
+      ...(this.spoolDir !== undefined ? { spoolDir: this.spoolDir } : {}),
       signal,
       emit: async (batch: SourceBatch) => {
         await new Promise((resolve) => setTimeout(resolve, 1)); // an fsync takes a while
+        while (this.paused) await new Promise((resolve) => setTimeout(resolve, 5));
         if (this.failing) {
           this.refusedEvents.push(...batch.events);
           throw new Error("disk full (test)");
         }
         this.events.push(...batch.events);
+        if (batch.position !== undefined) this.position = batch.position;
       },
     };
   }
