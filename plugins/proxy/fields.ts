@@ -56,7 +56,7 @@ export const PROXY_FIELDS: readonly ConfigField[] = Object.freeze(
       key: "spool_bytes",
       kind: "integer",
       min: 64 * 1024,
-      max: 4 * 1024 * 1024 * 1024,
+      max: 1024 * 1024 * 1024,
       doc: "enforce mode: bytes of durable events waiting for the store at most, beyond which " +
         "statements are refused; default 33554432 (32 MiB)",
     },
