@@ -27,16 +27,16 @@ import type { NewEvent } from "../event/model.ts";
 import { compileRedaction, redactEvent, type RedactOptions } from "../event/redact.ts";
 import { log } from "../log.ts";
 import type { SourceBatch } from "../source.ts";
-import { recoverSpool, retireFile, type SpoolFile, startFile, writeAll } from "./spool_dir.ts";
+import { recoverSpool, retireFile, type SpoolFile, startFile } from "./spool_dir.ts";
 import {
   after,
   encodeEvents,
   formatPosition,
   parsePosition,
-  putRecord,
   RECORD_HEADER,
   type SpoolPosition,
 } from "./spool_file.ts";
+import { SpoolWriter } from "./spool_writer.ts";
 
 /** Refused: the store has not taken what the spool holds, and it may hold no more. */
 export class SpoolFullError extends Error {
@@ -78,14 +78,6 @@ interface Pending {
   bytes: number;
 }
 
-interface Waiting {
-  /** The record's JSON. */
-  json: Uint8Array;
-  events: NewEvent[];
-  resolve(): void;
-  reject(error: Error): void;
-}
-
 type Settings = Required<Omit<SpoolOptions, "redaction" | "gauge" | "position">> & SpoolOptions;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -95,17 +87,12 @@ export class EventSpool {
   readonly #o: Settings;
   readonly #rules;
   readonly #files: SpoolFile[];
-  #handle: Deno.FsFile;
-  #current: SpoolFile;
+  readonly #writer: SpoolWriter;
   #stored: SpoolPosition | undefined;
   #pending: Pending[];
   #unstored: number;
-  #queue: Waiting[] = [];
-  #writing = false;
   #closing = false;
-  #error: Error | undefined;
   #wake: (() => void) | undefined;
-  #idle: (() => void) | undefined;
   /** The store's side: ends once `close` has had everything stored, or with the first failure. */
   readonly done: Promise<void>;
 
@@ -119,8 +106,22 @@ export class EventSpool {
     this.#o = o;
     this.#rules = compileRedaction(o.redaction ?? {});
     this.#files = files;
-    this.#handle = handle;
-    this.#current = files[files.length - 1]!;
+    this.#writer = new SpoolWriter({
+      dir: o.dir,
+      fileBytes: o.fileBytes,
+      handle,
+      file: files[files.length - 1]!,
+      onFile: (file) => {
+        this.#files.push(file);
+        return this.#dropStored();
+      },
+      onSynced: (records) => {
+        this.#pending.push(...records);
+        this.#o.gauge?.("spool_bytes", this.#unstored);
+        this.#wake?.();
+      },
+      onError: () => this.#wake?.(),
+    });
     this.#pending = pending;
     this.#stored = stored;
     this.#unstored = pending.reduce((n, p) => n + p.bytes, 0);
@@ -170,7 +171,8 @@ export class EventSpool {
    * {@link SpoolFullError} when the store is too far behind, or with the write's error.
    */
   append(events: NewEvent[]): Promise<void> {
-    if (this.#error !== undefined) return Promise.reject(this.#error);
+    const broken = this.#writer.error;
+    if (broken !== undefined) return Promise.reject(broken);
     if (this.#closing) {
       return Promise.reject(new Error(`The spool of ${this.#o.name} is closed`));
     }
@@ -186,9 +188,9 @@ export class EventSpool {
       );
     }
     this.#unstored += bytes;
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ json, events, resolve, reject });
-      if (!this.#writing) void this.#writeLoop();
+    return this.#writer.write(json, events).catch((error) => {
+      this.#unstored -= bytes;
+      throw error;
     });
   }
 
@@ -199,89 +201,14 @@ export class EventSpool {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    if (this.#writing) await new Promise<void>((resolve) => (this.#idle = resolve));
+    await this.#writer.stop();
     this.#wake?.();
     try {
       await this.done;
     } finally {
-      try {
-        this.#handle.close();
-      } catch { /* closed */ }
+      this.#writer.close();
     }
     for (const f of this.#files.splice(0)) await retireFile(this.#o.dir, f);
-  }
-
-  async #writeLoop(): Promise<void> {
-    this.#writing = true;
-    while (this.#queue.length > 0) {
-      const group = this.#queue.splice(0);
-      const file = this.#current;
-      const start = file.end;
-      let size = 0;
-      for (const w of group) size += RECORD_HEADER + w.json.length;
-      const buf = new Uint8Array(size);
-      const ends: number[] = [];
-      let at = 0;
-      for (const w of group) ends.push(start + (at = putRecord(buf, at, w.json, file.gen)));
-      try {
-        if (this.#error !== undefined) throw this.#error;
-        // Into the page cache at once: a thread hop of its own would cost more than the copy.
-        writeAll(this.#handle, buf);
-        await this.#handle.syncData();
-      } catch (error) {
-        const failure: Error = error === this.#error ? error as Error : new Error(
-          `Cannot write ${size} bytes to spool file ${file.path} at offset ${start}: ` +
-            (error as Error).message,
-          { cause: error },
-        );
-        this.#error ??= failure;
-        for (const w of group.concat(this.#queue.splice(0))) {
-          this.#unstored -= RECORD_HEADER + w.json.length;
-          w.reject(failure);
-        }
-        break;
-      }
-      for (const [i, w] of group.entries()) {
-        this.#pending.push({
-          events: w.events,
-          pos: { gen: file.gen, offset: ends[i]! },
-          bytes: RECORD_HEADER + w.json.length,
-        });
-        w.resolve();
-      }
-      file.end = start + size;
-      this.#o.gauge?.("spool_bytes", this.#unstored);
-      this.#wake?.();
-      if (file.end >= this.#o.fileBytes && !this.#closing) {
-        try {
-          await this.#rotate();
-        } catch (error) {
-          this.#error ??= new Error(
-            `Cannot start a new spool file in ${this.#o.dir}: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
-      }
-    }
-    this.#writing = false;
-    this.#idle?.();
-    this.#idle = undefined;
-    this.#wake?.();
-  }
-
-  async #rotate(): Promise<void> {
-    const before = this.#current;
-    const { handle, file } = await startFile(
-      this.#o.dir,
-      before.gen + 1,
-      { gen: before.gen, offset: before.end },
-      this.#o.fileBytes,
-    );
-    this.#handle.close();
-    this.#handle = handle;
-    this.#current = file;
-    this.#files.push(file);
-    await this.#dropStored();
   }
 
   /** Retires the files, but the one being written, whose records the store holds. */
@@ -299,15 +226,15 @@ export class EventSpool {
     let emitted = -Infinity;
     for (;;) {
       if (this.#pending.length === 0) {
-        const quiet = !this.#writing && this.#queue.length === 0;
-        if (quiet && this.#error !== undefined) throw this.#error;
+        const quiet = this.#writer.quiet;
+        if (quiet && this.#writer.error !== undefined) throw this.#writer.error;
         if (quiet && this.#closing) return;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = undefined;
         continue;
       }
       const since = performance.now() - emitted;
-      if (since < this.#o.emitIntervalMs && !this.#closing && this.#error === undefined) {
+      if (since < this.#o.emitIntervalMs && !this.#closing && this.#writer.error === undefined) {
         let count = 0;
         for (const p of this.#pending) count += p.events.length;
         if (count < this.#o.batchEvents) await sleep(this.#o.emitIntervalMs - since);

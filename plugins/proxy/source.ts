@@ -161,7 +161,8 @@ export async function runProxySource(
   };
   ctx.signal.addEventListener("abort", stop, { once: true });
   if (ctx.signal.aborted) stop();
-  // The store refused the spool's batch: no statement can be audited now; end the run.
+  // The spool failed (the store refused its batch, or a write failed): no statement can be
+  // audited now; end the run, and the next one takes over what the spool holds.
   let storeFailed = false;
   spool?.done.catch(() => {
     storeFailed = true;
@@ -189,8 +190,8 @@ export async function runProxySource(
   } catch (error) {
     throw new SourceError(
       "store",
-      `Proxy ${ctx.name}: the store refused events of its spool, which keeps them for the ` +
-        `next run: ${(error as Error).message}`,
+      `Proxy ${ctx.name}: its spool failed, and keeps what it holds for the next run: ` +
+        (error as Error).message,
       { cause: error },
     );
   }
