@@ -14,7 +14,7 @@
 
 import type { NewEvent } from "../event/model.ts";
 import { log } from "../log.ts";
-import { syncDir } from "../store/segment_writer.ts";
+import { syncDir, writeAllSync } from "../store/segment_writer.ts";
 import {
   after,
   encodeFileHeader,
@@ -147,11 +147,11 @@ export async function startFile(
     },
   );
   try {
-    writeAll(handle, encodeFileHeader(before));
+    writeAllSync(handle, encodeFileHeader(before));
     if (!reuse) {
       const zeros = new Uint8Array(Math.min(1024 * 1024, Math.max(0, size - FILE_HEADER)));
       for (let at = FILE_HEADER; at < size; at += zeros.length) {
-        writeAll(handle, zeros.subarray(0, Math.min(zeros.length, size - at)));
+        writeAllSync(handle, zeros.subarray(0, Math.min(zeros.length, size - at)));
       }
     }
     await handle.syncData();
@@ -176,10 +176,4 @@ export async function retireFile(dir: string, file: SpoolFile): Promise<void> {
   } catch (error) {
     log("warn", "spool: cannot retire a stored file", { file: file.path, error: String(error) });
   }
-}
-
-/** Writes all of `bytes` at the handle's place. */
-export function writeAll(handle: Deno.FsFile, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += handle.writeSync(bytes.subarray(done));
 }

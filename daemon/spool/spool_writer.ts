@@ -15,7 +15,8 @@
  */
 
 import type { NewEvent } from "../event/model.ts";
-import { type SpoolFile, startFile, writeAll } from "./spool_dir.ts";
+import { writeAllSync } from "../store/segment_writer.ts";
+import { type SpoolFile, startFile } from "./spool_dir.ts";
 import { putRecord, RECORD_HEADER, type SpoolPosition } from "./spool_file.ts";
 
 /** Syncs in flight at most. */
@@ -141,7 +142,7 @@ export class SpoolWriter {
       this.#unsynced.push({ asked, record, seq: ++this.#written });
     }
     try {
-      writeAll(this.#handle, buf);
+      writeAllSync(this.#handle, buf);
     } catch (error) {
       return this.#fail(error, `write ${size} bytes to spool file ${file.path} at ${start}`);
     }

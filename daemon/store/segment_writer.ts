@@ -211,7 +211,7 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
 }
 
 /** Writes all of `bytes` on the calling thread, looping over short writes. */
-function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+export function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
 }
