@@ -1,6 +1,6 @@
 /**
  * A source's write-ahead spool: events made durable in a file of the source's own (`append`
- * resolves once they are synced to disk, several callers sharing one sync), then handed to the
+ * resolves once they are synced to disk: `spool_writer.ts`), then handed to the
  * store in batches, in order, each with the position of its last record, so that what the
  * store holds and what the spool still owes it are told apart across any stop or crash. A
  * source whose callers must not go on before their events are durable (the proxy's enforce
@@ -226,9 +226,9 @@ export class EventSpool {
     let emitted = -Infinity;
     for (;;) {
       if (this.#pending.length === 0) {
-        const quiet = this.#writer.quiet;
-        if (quiet && this.#writer.error !== undefined) throw this.#writer.error;
-        if (quiet && this.#closing) return;
+        // A broken writer refused all it had not acknowledged, and nothing comes after.
+        if (this.#writer.error !== undefined) throw this.#writer.error;
+        if (this.#writer.quiet && this.#closing) return;
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = undefined;
         continue;
