@@ -8,6 +8,7 @@
 
 import { log } from "../log.ts";
 import { runSource } from "../pipeline.ts";
+import { orphanSpools } from "../spool/mod.ts";
 import { type GaugeSpec, type Source, SourceError } from "../source.ts";
 import type { Store } from "../store/store.ts";
 import type { StatusBoard } from "./status_board.ts";
@@ -71,6 +72,21 @@ export class Supervisor {
     for (const spec of specs) {
       if (!this.#running.has(spec.name)) this.#start(spec);
     }
+    // A source removed after a crash leaves what its spool synced unstored: say so, loudly.
+    const root = `${this.#store.dataDir}/spool`;
+    orphanSpools(root, wanted.keys()).then(
+      (left) => {
+        for (const name of left) {
+          log("warn", "spool of a source no longer configured holds events not yet stored", {
+            source: name,
+            dir: `${root}/${name}`,
+            fix: "configure a source of that name again (same type); its next start stores them",
+          });
+        }
+      },
+      (error) =>
+        log("warn", "cannot read the spool directory", { dir: root, error: String(error) }),
+    );
   }
 
   /** Stops every source and waits for each to return (their last batches stored). */

@@ -1,7 +1,7 @@
 /**
  * The files of a spool directory: reading back what earlier runs left (`recoverSpool`),
  * starting a file for new records (`startFile`), and retiring one whose records the store holds
- * (`retireFile`).
+ * (`retireFile`); and finding spools that sources no longer configured left (`orphanSpools`).
  *
  * A file is started over ground already on disk: a retired file (one is kept, renamed
  * `spare.spool`), or a new one filled with zeros once. So a record's sync rewrites blocks the
@@ -176,4 +176,28 @@ export async function retireFile(dir: string, file: SpoolFile): Promise<void> {
   } catch (error) {
     log("warn", "spool: cannot retire a stored file", { file: file.path, error: String(error) });
   }
+}
+
+/**
+ * The names of the directories under `root` (one a source) that hold spool files but are not
+ * in `configured`: events synced there and not yet stored, which only a source of that name
+ * hands over.
+ */
+export async function orphanSpools(root: string, configured: Iterable<string>): Promise<string[]> {
+  const names = new Set(configured);
+  const out: string[] = [];
+  try {
+    for await (const d of Deno.readDir(root)) {
+      if (!d.isDirectory || names.has(d.name)) continue;
+      for await (const e of Deno.readDir(`${root}/${d.name}`)) {
+        if (e.isFile && parseSpoolName(e.name) !== null) {
+          out.push(d.name);
+          break;
+        }
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return out.sort();
 }

@@ -6,7 +6,7 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { EventSpool, SpoolFullError } from "../../../daemon/spool/mod.ts";
+import { EventSpool, orphanSpools, SpoolFullError } from "../../../daemon/spool/mod.ts";
 import { encodeRecord, FILE_HEADER, spoolName } from "../../../daemon/spool/spool_file.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
@@ -185,5 +185,17 @@ Deno.test("a full spool refuses; a refusing store ends `done`, and the files kee
     const next = await open(store, dir);
     await next.close();
     assertEquals(await storedIds(data), ["e1", "e3"]);
+  });
+});
+
+Deno.test("orphanSpools() names the spools with files of sources no longer configured", async () => {
+  await withTempDir(async (dir) => {
+    assertEquals(await orphanSpools(`${dir}/none`, []), []);
+    for (const name of ["kept", "gone", "idle"]) await Deno.mkdir(`${dir}/${name}`);
+    await Deno.writeFile(`${dir}/kept/${spoolName(3)}`, new Uint8Array(16));
+    await Deno.writeFile(`${dir}/gone/${spoolName(7)}`, new Uint8Array(16));
+    await Deno.writeFile(`${dir}/idle/spare.spool`, new Uint8Array(16));
+    assertEquals(await orphanSpools(dir, ["kept"]), ["gone"]);
+    assertEquals(await orphanSpools(dir, ["kept", "gone"]), []);
   });
 });
