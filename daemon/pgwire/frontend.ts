@@ -193,10 +193,11 @@ export function parseBind(body: Uint8Array, complete: boolean): BindMessage {
     values.push(v);
     if (v.length < len) break;
   }
-  const formats = Array.from(
-    { length: count },
-    (_, i) => formatCodes.length === 1 ? formatCodes[0]! : formatCodes[i] ?? 0,
-  );
+  // A loop, not Array.from with a callback: a Bind comes with every execution.
+  const formats: number[] = [];
+  for (let i = 0; i < count; i++) {
+    formats.push(formatCodes.length === 1 ? formatCodes[0]! : formatCodes[i] ?? 0);
+  }
   return { portal, statement, formats, values, count, cut: r.cut };
 }
 

@@ -19,7 +19,8 @@ export interface KeptPortal {
   statementName: string;
   statement: KeptStatement | undefined;
   formats: number[];
-  values: (Uint8Array | null)[];
+  /** Text-format values as their text, binary ones as sent; null for NULL. */
+  values: (Uint8Array | string | null)[];
   count: number;
   cut: boolean;
 }

@@ -19,9 +19,16 @@ export function hex(bytes: Uint8Array): string {
   return out;
 }
 
-/** One parameter as text: `format` 0 is text, 1 binary; `oid` 0 when unknown. */
-export function paramText(value: Uint8Array | null, format: number, oid: number): string | null {
-  if (value === null) return null;
+/**
+ * One parameter as text: `format` 0 is text, 1 binary; `oid` 0 when unknown. A string is a
+ * text-format value decoded already.
+ */
+export function paramText(
+  value: Uint8Array | string | null,
+  format: number,
+  oid: number,
+): string | null {
+  if (value === null || typeof value === "string") return value;
   if (format === 0) return decoder.decode(value);
   return binaryText(value, oid) ?? hex(value);
 }

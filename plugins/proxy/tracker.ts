@@ -91,13 +91,19 @@ export class SessionTracker {
         break;
       }
       case 0x42: { // B
-        // The portal keeps the values: a copy of the body, which may be a view of the chunk.
-        const b = parseBind(f.body.slice(), complete);
+        // The body may be a view of the chunk, which the portal outlives: it keeps each value
+        // as its text (text format: what the event shows whatever the type) or a copy.
+        const b = parseBind(f.body, complete);
+        const values: (Uint8Array | string | null)[] = b.values;
+        for (let i = 0; i < values.length; i++) {
+          const v = b.values[i]!;
+          if (v !== null) values[i] = b.formats[i] === 0 ? decoder.decode(v) : v.slice();
+        }
         const portal: KeptPortal = {
           statementName: b.statement,
           statement: this.#statements.get(b.statement),
           formats: b.formats,
-          values: b.values,
+          values,
           count: b.count,
           cut: b.cut,
         };
