@@ -95,12 +95,14 @@ export async function recoverSpool(
     const scan = scans[i]!;
     const path = `${dir}/${spoolName(gen)}`;
     const next = scans[i + 1];
-    if (next !== undefined && next.before.gen === gen && next.before.offset > scan.end) {
+    const damaged = next !== undefined && next.before.gen === gen &&
+      next.before.offset > scan.end;
+    if (damaged) {
       const why = scan.stop ?? "its records end early";
       out.damage.push({
         file: spoolName(gen),
         offset: scan.end,
-        lost: next.before.offset - scan.end,
+        lost: next!.before.offset - scan.end,
         why,
       });
     } else if (scan.stop !== undefined) {
@@ -119,7 +121,9 @@ export async function recoverSpool(
       owed = true;
     }
     const file = { gen, path, end: scan.end };
-    if (owed) out.files.push(file);
+    // A damaged file stays until the store holds the event that reports it: retired sooner,
+    // a refusal would leave nothing to tell of the loss.
+    if (owed || damaged) out.files.push(file);
     else await retireFile(dir, file);
   }
   return out;

@@ -119,6 +119,11 @@ Deno.test("a record torn by a stop is left out; damage in a file another followe
     newest.seekSync(FILE_HEADER, Deno.SeekMode.Start);
     newest.writeSync(torn.subarray(0, torn.length - 3));
     newest.close();
+    // A store that refuses the report: the damaged file stays, so the loss is told later.
+    const refusing = await open(store, dir, { emit: () => Promise.reject(new Error("refused")) });
+    await assertRejects(() => refusing.done);
+    await refusing.close().catch(() => {});
+    assert((await files(dir)).includes(spoolName(1)), "the damaged file was retired");
     const c = await open(store, dir);
     await c.close();
     assertEquals(await storedIds(data), [
