@@ -2,13 +2,13 @@
  * What the server sends, on its way to the client, and the events it completes. Observe mode:
  * the bytes go at once (the session sends them before the tracker reads them) and the events
  * to the backlog. Enforce mode: a chunk that holds no statement's result goes at once; one that
- * does, only once the statement's event is stored, whole (a BindComplete before the result
+ * does, only once the statement's event is durable (recorded: `recorder.ts`), whole (a BindComplete before the result
  * waits with it: written alone it would cost the client a wake-up and a read for nothing);
  * while the server still owes the ReadyForQuery that tells the transaction state after it, what
  * follows is held too — unless the server waits for the client's COPY data, when what waits is
  * stored with the state its outcome implies, so that the CopyInResponse reaches the client. At most {@link HOLD_BYTES} are held: past that, waiting events are stored
  * with the state their outcomes imply and a long result's rows flow on — but a completion never
- * reaches the client before its event is stored.
+ * reaches the client before its event is durable.
  */
 
 import type { NewEvent } from "../../daemon/event/model.ts";

@@ -1,7 +1,8 @@
 /**
  * Where a proxy's events go, in its two modes. Enforce: {@link Recorder.record} resolves only
  * once the events are durable (or rejects), and the session releases the result it holds only
- * then; the sessions' events waiting at the same moment share one emit (group commit).
+ * then. Under `serve` that is the source's spool (`source.ts`); without a spool directory, the
+ * {@link GroupRecorder} here, whose calls waiting at the same moment share one emit.
  * Observe: events join one backlog per source, bounded in events (`backlog_events`) and in
  * bytes, that a single writer stores in batches (at most one every few tens of ms under load);
  * `record` returns at once, and when the backlog is full the events are counted lost and a

@@ -7,9 +7,9 @@
  * certificate it did not verify, and it removes the channel-binding SCRAM variant from the
  * server's offer, since the client's TLS ends at the proxy and binding to it would fail.
  *
- * Enforce mode: a statement's result reaches the client only once its event is stored
- * (`gate.ts`); if the store refuses, the client gets a FATAL error instead and the session is
- * closed — never a result without its event. Bad bytes from the client end this session only, recorded as a
+ * Enforce mode: a statement's result reaches the client only once its event is durable
+ * (`gate.ts`; the source's spool under `serve`); if it cannot be made so, the client gets a FATAL
+ * error instead and the session is closed — never a result without its event. Bad bytes from the client end this session only, recorded as a
  * `PROXY_PROTOCOL_ERROR`.
  */
 
