@@ -1,8 +1,8 @@
 /**
  * Follows one session's conversation after login and turns it into statement events. Client
  * messages queue up what the server will answer (Parse, Bind, Describe, Execute, Close, Sync,
- * Query, FunctionCall); server messages answer them strictly in order, which is how
- * pipelining is followed without guessing. Each statement's outcome — CommandComplete with its
+ * Query, FunctionCall: `op_queue.ts`); server messages answer them strictly in order, which is
+ * how pipelining is followed without guessing. Each statement's outcome — CommandComplete with its
  * tag and row count, or the ErrorResponse — becomes one event carrying the statement's text
  * and bind parameters, its duration and, once the server said it, the transaction state after
  * it. After an error in the extended protocol the server skips to the next Sync, and so does
@@ -23,6 +23,7 @@ import {
   queryText,
 } from "../../daemon/pgwire/frontend.ts";
 import { micros, type SessionEvents } from "./events.ts";
+import { type OpFields, OpQueue } from "./op_queue.ts";
 import { KeptMap, type KeptPortal, type KeptStatement } from "./kept.ts";
 import type { PgNotice } from "../../daemon/pgwire/errors.ts";
 import { keepNotice, safeNotice } from "./notices.ts";
@@ -30,16 +31,11 @@ import { capText, type Op, type OpKind, stateAfter, statementEvent } from "./sta
 
 const decoder = new TextDecoder();
 
-/** What {@link SessionTracker}'s `#push` sets of an op besides its kind. */
-type OpFields = Partial<
-  Pick<Op, "text" | "cutBytes" | "statementName" | "portal" | "portalName" | "describe">
->;
-
 /** What the server and the client said in one session, as events. */
 export class SessionTracker {
   readonly #events: SessionEvents;
   readonly #recordBytes: number;
-  readonly #queue: Op[] = [];
+  readonly #queue = new OpQueue();
   readonly #statements: KeptMap<KeptStatement>;
   readonly #portals: KeptMap<KeptPortal>;
   #copy: Op | undefined;
@@ -51,8 +47,6 @@ export class SessionTracker {
   /** The transaction state after the last completed statement, as far as known or implied. */
   #state = "I";
   #holdFrom = -1;
-  /** Queued Sync, Query and FunctionCall requests: each owes a ReadyForQuery. */
-  #owed = 0;
   /** The client sent Terminate. */
   terminated = false;
   /** A server error that answered nothing the client asked (e.g. an administrator's kill). */
@@ -216,7 +210,7 @@ export class SessionTracker {
    * after it would wait on the client, which may itself be waiting for the result.
    */
   get owesReady(): boolean {
-    return this.#owed > 0;
+    return this.#queue.owesReady;
   }
 
   /**
@@ -251,7 +245,7 @@ export class SessionTracker {
 
   /** A message from the server (after login). */
   fromServer(f: Frame): void {
-    const head = this.#queue[0];
+    const head = this.#queue.head;
     switch (f.type) {
       case 0x44: // D DataRow
         if (head) head.rows++;
@@ -261,16 +255,16 @@ export class SessionTracker {
         if (!head || (head.kind !== "query" && head.kind !== "execute")) break;
         const tag = decoder.decode(f.body.subarray(0, Math.max(0, f.body.length - 1)));
         this.#complete(head, f, { tag });
-        if (head.kind === "execute") this.#shift();
+        if (head.kind === "execute") this.#queue.shift();
         break;
       }
       case 0x73: // s PortalSuspended
         if (head?.kind !== "execute") break;
         this.#complete(head, f, { suspended: true });
-        this.#shift();
+        this.#queue.shift();
         break;
       case 0x49: // I EmptyQueryResponse
-        if (head?.kind === "execute") this.#shift();
+        if (head?.kind === "execute") this.#queue.shift();
         else if (head?.kind === "query") head.part++;
         break;
       case 0x45: { // E ErrorResponse
@@ -281,7 +275,7 @@ export class SessionTracker {
         }
         this.#complete(head, f, { error: notice });
         if (head.kind !== "query" && head.kind !== "function" && head.kind !== "sync") {
-          while (this.#queue.length > 0 && this.#queue[0]!.kind !== "sync") this.#shift();
+          this.#queue.skipToSync();
         }
         break;
       }
@@ -296,10 +290,7 @@ export class SessionTracker {
         this.#state = status;
         this.#copy = undefined;
         this.#copyIn = false;
-        while (this.#queue.length > 0) {
-          const op = this.#shift()!;
-          if (op.kind === "sync" || op.kind === "query" || op.kind === "function") break;
-        }
+        this.#queue.answerReady();
         if (status === "I") this.#portals.clear();
         break;
       }
@@ -307,10 +298,10 @@ export class SessionTracker {
       case 0x32: // 2 BindComplete
       case 0x33: // 3 CloseComplete
       case 0x6e: // n NoData
-        if (head && head.kind !== "query" && head.kind !== "execute") this.#shift();
+        if (head && head.kind !== "query" && head.kind !== "execute") this.#queue.shift();
         break;
       case 0x54: // T RowDescription
-        if (head?.kind === "describe") this.#shift();
+        if (head?.kind === "describe") this.#queue.shift();
         else this.#resultGoesOn(head, f);
         break;
       case 0x74: // t ParameterDescription
@@ -335,35 +326,9 @@ export class SessionTracker {
     }
   }
 
+  /** Queues a request; one clock reading is its event's timestamp and its duration's start. */
   #push(kind: OpKind, fields: OpFields): void {
-    // One clock reading for both: the event's timestamp and the start of its duration.
-    const t0 = this.#now();
-    const op: Op = {
-      kind,
-      ts: micros(t0),
-      t0,
-      text: fields.text,
-      cutBytes: fields.cutBytes,
-      statementName: fields.statementName,
-      portal: fields.portal,
-      portalName: fields.portalName,
-      describe: fields.describe,
-      rows: 0,
-      part: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      notices: undefined,
-    };
-    this.#queue.push(op);
-    if (kind === "sync" || kind === "query" || kind === "function") this.#owed++;
-  }
-
-  #shift(): Op | undefined {
-    const op = this.#queue.shift();
-    if (op !== undefined && (op.kind === "sync" || op.kind === "query" || op.kind === "function")) {
-      this.#owed--;
-    }
-    return op;
+    this.#queue.push(kind, fields, this.#now());
   }
 
   /** ParameterDescription: the types the server chose for the described statement. */
