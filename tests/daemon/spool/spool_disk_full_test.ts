@@ -9,27 +9,14 @@ import type { NewEvent } from "../../../daemon/event/model.ts";
 import { EventSpool } from "../../../daemon/spool/mod.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { testEvent } from "../../support/store.ts";
-
-async function run(cmd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-async function availableBytes(path: string): Promise<number> {
-  const out = await new Deno.Command("df", { args: ["-B1", "--output=avail", path] }).output();
-  return Number(new TextDecoder().decode(out.stdout).trim().split("\n")[1]);
-}
+import { CAN_MOUNT, fillUpTo, withTmpfs } from "../../support/full_disk.ts";
 
 Deno.test({
   name:
     "a spool on a full disk refuses appends once it cannot start a file, and loses nothing acknowledged",
-  ignore: Deno.uid() !== 0,
+  ignore: !CAN_MOUNT,
   async fn() {
-    const mnt = await Deno.makeTempDir({ prefix: "vigil-full-" });
-    await run("mount", "-t", "tmpfs", "-o", "size=1024k", "tmpfs", mnt);
-    try {
+    await withTmpfs("1024k", async (mnt) => {
       const dir = `${mnt}/spool`;
       const stored: NewEvent[] = [];
       let position: string | undefined;
@@ -47,8 +34,7 @@ Deno.test({
       };
       const spool = await EventSpool.open({ ...opts, position });
       // The first file's 64 KiB are on disk; leave less than the next one needs.
-      const free = await availableBytes(mnt);
-      await Deno.writeFile(`${mnt}/filler`, new Uint8Array(Math.max(0, free - 16 * 1024)));
+      await fillUpTo(mnt, 16 * 1024);
       const acknowledged: string[] = [];
       let refused: Error | undefined;
       for (let i = 0; i < 200 && refused === undefined; i++) {
@@ -74,9 +60,6 @@ Deno.test({
       await next.close();
       const ids = stored.map((e) => e.source_pos);
       assertEquals(ids, acknowledged);
-    } finally {
-      await run("umount", mnt);
-      await Deno.remove(mnt, { recursive: true });
-    }
+    });
   },
 });

@@ -2,35 +2,21 @@ import { Store } from "../../../daemon/store/store.ts";
 import { verifyStore } from "../../../daemon/store/verify.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
 import { testEvent } from "../../support/store.ts";
-
-async function run(cmd: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-async function availableBytes(path: string): Promise<number> {
-  const out = await new Deno.Command("df", { args: ["-B1", "--output=avail", path] }).output();
-  return Number(new TextDecoder().decode(out.stdout).trim().split("\n")[1]);
-}
+import { CAN_MOUNT, fillUpTo, withTmpfs } from "../../support/full_disk.ts";
 
 // A real full file system: a small tmpfs (mounting needs root, which CI has).
 Deno.test({
   name:
     "Store.append() on a full disk fails cleanly, keeps what it had and resumes when space returns",
-  ignore: Deno.uid() !== 0,
+  ignore: !CAN_MOUNT,
   async fn() {
-    const mnt = await Deno.makeTempDir({ prefix: "vigil-full-" });
-    await run("mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", mnt);
-    try {
+    await withTmpfs("1536k", async (mnt) => {
       const dir = `${mnt}/data`;
       const store = await Store.open(dir, { checkpointIntervalMs: 0, hashWorker: false });
       const first = await store.append({ source: "s", events: [testEvent(0)], position: "p0" });
       assertEquals(first.firstSeq, 0);
       // Leave about 100 KiB free, then offer a group of ~400 KiB.
-      const free = await availableBytes(mnt);
-      await Deno.writeFile(`${mnt}/filler`, new Uint8Array(Math.max(0, free - 100 * 1024)));
+      await fillUpTo(mnt, 100 * 1024);
       const big = Array.from(
         { length: 1000 },
         (_, i) => testEvent(i + 1, { statement: "x".repeat(300) }),
@@ -48,9 +34,6 @@ Deno.test({
       const report = await verifyStore(dir);
       assert(report.ok, report.problem?.text);
       assertEquals(report.events, 2);
-    } finally {
-      await run("umount", mnt);
-      await Deno.remove(mnt, { recursive: true });
-    }
+    });
   },
 });
