@@ -33,6 +33,7 @@ import {
   encodeEvents,
   formatPosition,
   parsePosition,
+  type PlacedRecord,
   RECORD_HEADER,
   type SpoolPosition,
 } from "./spool_file.ts";
@@ -72,11 +73,8 @@ export interface SpoolOptions {
   gauge?(name: string, value: number): void;
 }
 
-interface Pending {
-  events: NewEvent[];
-  pos: SpoolPosition | undefined;
-  bytes: number;
-}
+/** A record the store does not hold yet; an event the spool made itself has no place. */
+type Pending = Omit<PlacedRecord, "pos"> & { pos: SpoolPosition | undefined };
 
 type Settings = Required<Omit<SpoolOptions, "redaction" | "gauge" | "position">> & SpoolOptions;
 

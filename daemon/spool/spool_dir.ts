@@ -12,7 +12,6 @@
  * rewritten first; their generation tells them apart (`spool_file.ts`).
  */
 
-import type { NewEvent } from "../event/model.ts";
 import { log } from "../log.ts";
 import { syncDir, writeAllSync } from "../store/segment_writer.ts";
 import {
@@ -20,6 +19,7 @@ import {
   encodeFileHeader,
   FILE_HEADER,
   parseSpoolName,
+  type PlacedRecord,
   scanSpool,
   spoolName,
   type SpoolPosition,
@@ -37,13 +37,6 @@ export interface SpoolFile {
   end: number;
 }
 
-/** A record the store does not hold yet. */
-export interface OwedRecord {
-  events: NewEvent[];
-  pos: SpoolPosition;
-  bytes: number;
-}
-
 /** Records lost from a file that was followed by another: its end was known, and not reached. */
 export interface SpoolDamage {
   file: string;
@@ -56,7 +49,8 @@ export interface SpoolDamage {
 export interface RecoveredSpool {
   /** Files holding records the store does not hold yet, oldest first. */
   files: SpoolFile[];
-  owed: OwedRecord[];
+  /** Records the store does not hold yet. */
+  owed: PlacedRecord[];
   damage: SpoolDamage[];
   /** The newest generation seen, 0 if none. */
   lastGen: number;

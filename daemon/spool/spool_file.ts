@@ -32,6 +32,14 @@ export interface SpoolRecord {
   bytes: number;
 }
 
+/** A record on disk with its place, on its way to the store. */
+export interface PlacedRecord {
+  events: NewEvent[];
+  pos: SpoolPosition;
+  /** Its bytes in the file, header included. */
+  bytes: number;
+}
+
 /** What a file held: its whole records, and what could not be read after them. */
 export interface SpoolScan {
   /** Where the file before this one ended, as it said when this one was started. */
@@ -70,14 +78,6 @@ export function putRecord(out: Uint8Array, at: number, json: Uint8Array, gen: nu
   const end = at + RECORD_HEADER + json.length;
   view.setUint32(at, crc32c(out, at + 4, end), true);
   return end;
-}
-
-/** One record of `events` for generation `gen`. */
-export function encodeRecord(events: readonly NewEvent[], gen: number): Uint8Array {
-  const json = encodeEvents(events);
-  const out = new Uint8Array(RECORD_HEADER + json.length);
-  putRecord(out, 0, json, gen);
-  return out;
 }
 
 /**

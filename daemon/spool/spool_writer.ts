@@ -17,17 +17,10 @@
 import type { NewEvent } from "../event/model.ts";
 import { writeAllSync } from "../store/segment_writer.ts";
 import { type SpoolFile, startFile } from "./spool_dir.ts";
-import { putRecord, RECORD_HEADER, type SpoolPosition } from "./spool_file.ts";
+import { type PlacedRecord, putRecord, RECORD_HEADER } from "./spool_file.ts";
 
 /** Syncs in flight at most. */
 export const MAX_SYNCS = 4;
-
-/** A record on disk, with its place. */
-export interface WrittenRecord {
-  events: NewEvent[];
-  pos: SpoolPosition;
-  bytes: number;
-}
 
 interface Asked {
   json: Uint8Array;
@@ -38,7 +31,7 @@ interface Asked {
 
 interface Unsynced {
   asked: Asked;
-  record: WrittenRecord;
+  record: PlacedRecord;
   seq: number;
 }
 
@@ -47,7 +40,7 @@ export class SpoolWriter {
   readonly #dir: string;
   readonly #fileBytes: number;
   readonly #onFile: (file: SpoolFile) => Promise<void>;
-  readonly #onSynced: (records: WrittenRecord[]) => void;
+  readonly #onSynced: (records: PlacedRecord[]) => void;
   readonly #onError: () => void;
   #handle: Deno.FsFile;
   #file: SpoolFile;
@@ -72,7 +65,7 @@ export class SpoolWriter {
     handle: Deno.FsFile;
     file: SpoolFile;
     onFile: (file: SpoolFile) => Promise<void>;
-    onSynced: (records: WrittenRecord[]) => void;
+    onSynced: (records: PlacedRecord[]) => void;
     onError: () => void;
   }) {
     this.#dir = opts.dir;
@@ -161,7 +154,7 @@ export class SpoolWriter {
 
   #synced(upTo: number): void {
     if (this.#error !== undefined) return;
-    const done: WrittenRecord[] = [];
+    const done: PlacedRecord[] = [];
     while (this.#unsynced.length > 0 && this.#unsynced[0]!.seq <= upTo) {
       const u = this.#unsynced.shift()!;
       done.push(u.record);

@@ -7,7 +7,13 @@
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { EventSpool, orphanSpools, SpoolFullError } from "../../../daemon/spool/mod.ts";
-import { encodeRecord, FILE_HEADER, spoolName } from "../../../daemon/spool/spool_file.ts";
+import {
+  encodeEvents,
+  FILE_HEADER,
+  putRecord,
+  RECORD_HEADER,
+  spoolName,
+} from "../../../daemon/spool/spool_file.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../support/assert.ts";
@@ -54,6 +60,14 @@ async function storedIds(data: string): Promise<string[]> {
     const e = r.event;
     if (e.source === NAME) out.push(e.source_pos ?? e.command ?? "");
   }
+  return out;
+}
+
+/** One record of `events` for generation `gen`, as the writer lays it out. */
+function encodeRecord(events: NewEvent[], gen: number): Uint8Array {
+  const json = encodeEvents(events);
+  const out = new Uint8Array(RECORD_HEADER + json.length);
+  putRecord(out, 0, json, gen);
   return out;
 }
 
