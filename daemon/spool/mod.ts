@@ -5,4 +5,4 @@
  */
 
 export { EventSpool, SpoolFullError, type SpoolOptions } from "./spool.ts";
-export { orphanSpools } from "./spool_dir.ts";
+export { holdsRecords, orphanSpools } from "./spool_dir.ts";

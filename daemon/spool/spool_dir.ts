@@ -186,16 +186,27 @@ export async function orphanSpools(root: string, configured: Iterable<string>): 
   const out: string[] = [];
   try {
     for await (const d of Deno.readDir(root)) {
-      if (!d.isDirectory || names.has(d.name)) continue;
-      for await (const e of Deno.readDir(`${root}/${d.name}`)) {
-        if (e.isFile && parseSpoolName(e.name) !== null) {
-          out.push(d.name);
-          break;
-        }
+      if (d.isDirectory && !names.has(d.name) && await holdsRecords(`${root}/${d.name}`)) {
+        out.push(d.name);
       }
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return out.sort();
+}
+
+/**
+ * Whether `dir` holds a spool file (not the spare), which may hold records the store does not
+ * yet have; false for a directory that does not exist.
+ */
+export async function holdsRecords(dir: string): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && parseSpoolName(e.name) !== null) return true;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return false;
 }

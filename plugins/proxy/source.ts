@@ -15,7 +15,7 @@
 
 import tls from "node:tls";
 import { log } from "../../daemon/log.ts";
-import { EventSpool } from "../../daemon/spool/mod.ts";
+import { EventSpool, holdsRecords } from "../../daemon/spool/mod.ts";
 import { errorResponse } from "../../daemon/pgwire/backend_encode.ts";
 import { type SourceContext, SourceError } from "../../daemon/source.ts";
 import type { ProxySettings } from "./config.ts";
@@ -201,7 +201,8 @@ export async function runProxySource(
 
 /**
  * The source's spool: open in enforce mode where the daemon gives a directory, and in observe
- * mode only if an earlier run left records there (closed at once: its close hands them over).
+ * mode only if an earlier run left spool files there (closed at once: its close hands over what
+ * they hold).
  */
 async function openSpool(
   settings: ProxySettings,
@@ -209,10 +210,8 @@ async function openSpool(
 ): Promise<EventSpool | undefined> {
   const dir = ctx.spoolDir;
   if (dir === undefined) return undefined;
-  if (settings.mode === "observe") {
-    const left = await Deno.stat(dir).then((s) => s.isDirectory, () => false);
-    if (!left) return undefined;
-  }
+  // Only a spool file can hold what an earlier run left; the spare alone holds nothing owed.
+  if (settings.mode === "observe" && !(await holdsRecords(dir))) return undefined;
   const spool = await EventSpool.open({
     dir,
     name: ctx.name,

@@ -6,7 +6,12 @@
  */
 
 import type { NewEvent } from "../../../daemon/event/model.ts";
-import { EventSpool, orphanSpools, SpoolFullError } from "../../../daemon/spool/mod.ts";
+import {
+  EventSpool,
+  holdsRecords,
+  orphanSpools,
+  SpoolFullError,
+} from "../../../daemon/spool/mod.ts";
 import {
   encodeEvents,
   FILE_HEADER,
@@ -207,7 +212,7 @@ Deno.test("a full spool refuses; a refusing store ends `done`, and the files kee
   });
 });
 
-Deno.test("orphanSpools() names the spools with files of sources no longer configured", async () => {
+Deno.test("orphanSpools() names the spools with files of sources no longer configured; holdsRecords() tells a spool with files", async () => {
   await withTempDir(async (dir) => {
     assertEquals(await orphanSpools(`${dir}/none`, []), []);
     for (const name of ["kept", "gone", "idle"]) await Deno.mkdir(`${dir}/${name}`);
@@ -216,5 +221,10 @@ Deno.test("orphanSpools() names the spools with files of sources no longer confi
     await Deno.writeFile(`${dir}/idle/spare.spool`, new Uint8Array(16));
     assertEquals(await orphanSpools(dir, ["kept"]), ["gone"]);
     assertEquals(await orphanSpools(dir, ["kept", "gone"]), []);
+    // A spare alone holds nothing owed: an observe-mode start leaves such a spool closed.
+    assertEquals(
+      await Promise.all(["kept", "idle", "none"].map((n) => holdsRecords(`${dir}/${n}`))),
+      [true, false, false],
+    );
   });
 });
