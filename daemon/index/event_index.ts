@@ -22,8 +22,7 @@
  */
 
 import { join } from "node:path";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import type { AuditEvent } from "../event/model.ts";
+import type { DatabaseSync } from "node:sqlite";
 import { type CompiledFilter, compileFilter, type EventFilter } from "./filter.ts";
 import { countSql, type Drive, textMatch } from "./filter_sql.ts";
 import { rowWalk, textWalk } from "./walk.ts";
@@ -33,13 +32,21 @@ import { openIndexDb, type OpenIndexOptions } from "./index_db.ts";
 import { type Attribution, AttributionLinks, attributionOf } from "./links.ts";
 import { NameIds } from "./names.ts";
 import { dropRowsBefore } from "./drop.ts";
-import { RowInserts, type RowShape } from "./row_inserts.ts";
-import { firstSeq, type SeqRange, tallyAdded, untrustedRanges } from "./tally.ts";
-import { splitByTime, zonesAdded } from "./zones.ts";
-import { foldText, searchableText } from "./text.ts";
-import { spanRows } from "./text_spans.ts";
+import type { ColumnStrings, IndexColumns } from "./index_columns.ts";
+import {
+  addColumns,
+  addRows,
+  type FedLinks,
+  type IndexRecord,
+  type RowWriter,
+} from "./index_rows.ts";
+import type { LinkState } from "./link_feed.ts";
+import { RowInserts } from "./row_inserts.ts";
+import { firstSeq, type SeqRange, untrustedRanges } from "./tally.ts";
+import { splitByTime } from "./zones.ts";
 
 export { IndexUnavailableError, type OpenIndexOptions } from "./index_db.ts";
+export type { FedLinks, IndexRecord } from "./index_rows.ts";
 
 /** File name of the index inside the data directory. */
 export const INDEX_FILE = "index.sqlite";
@@ -49,29 +56,6 @@ export function indexPath(dataDir: string): string {
   return join(dataDir, INDEX_FILE);
 }
 
-/** One event to index. */
-export interface IndexRecord {
-  seq: number;
-  event: AuditEvent;
-  /**
-   * The event's folded searchable text (`searchableText`), null for none, when the reader
-   * folded it already (`log_batches.ts`; `event` may then lack the fields only the text
-   * needs); else `add()` folds it.
-   */
-  text?: string | null;
-}
-
-const EVENT_COLUMNS = `seq, ts, source, kind, db, object, role, command_key`;
-const EVENT_WIDTH = 8;
-const EVENTS: RowShape = { table: "events", columns: EVENT_COLUMNS, width: EVENT_WIDTH };
-const EVENTS_TEXT: RowShape = { table: "events_text", columns: "rowid, body", width: 2 };
-const ROW_COUNTS: RowShape = { table: "row_counts", columns: "seq, rows", width: 2 };
-const FIELDS: RowShape = {
-  table: "fields",
-  columns: "block, key, off",
-  width: 3,
-  or: "OR IGNORE",
-};
 /**
  * Seqs `dropBefore` drops per transaction: a few tens of ms of the writer's time, most of it
  * the full-text table's deletes (~20 µs a row under load).
@@ -88,6 +72,7 @@ export class EventIndex {
   #inserts: RowInserts;
   #names: NameIds;
   #links: AttributionLinks;
+  #writer: RowWriter;
 
   private constructor(
     path: string,
@@ -99,7 +84,14 @@ export class EventIndex {
     this.#db = db;
     this.#names = new NameIds(db);
     this.#inserts = new RowInserts(db);
-    this.#links = new AttributionLinks(db);
+    this.#links = new AttributionLinks(db, this.#inserts);
+    this.#writer = {
+      db,
+      names: this.#names,
+      inserts: this.#inserts,
+      links: this.#links,
+      lastSeq: () => this.lastSeq(),
+    };
     this.#drive = opts.drive;
     this.readonly = readonly;
     this.rebuilt = rebuilt;
@@ -122,91 +114,53 @@ export class EventIndex {
   }
 
   /**
-   * Indexes events in one transaction. A `seq` already indexed (or repeated in `records`) is
-   * skipped, so feeding an overlap after a crash is harmless. Returns how many events were new.
+   * Indexes events in one transaction (`index_rows.ts`). A `seq` already indexed (or repeated
+   * in `records`) is skipped, so feeding an overlap after a crash is harmless. Returns how many
+   * events were new.
    */
   add(records: readonly IndexRecord[]): number {
-    this.#writable("add to");
     if (records.length === 0) return 0;
+    const what = `events ${records[0]!.seq}..${records[records.length - 1]!.seq}`;
+    return this.#write(what, () => addRows(this.#writer, records));
+  }
+
+  /**
+   * Indexes a batch prepared beside the writer (`log_batches.ts`) in one transaction: its events
+   * must come right after `lastSeq()`, in order. Returns how many it held.
+   */
+  addPrepared(batch: { cols: IndexColumns; fed: FedLinks }, strings: ColumnStrings): number {
+    const { seqs } = batch.cols;
+    const what = seqs.length === 0
+      ? "the attribution join's state"
+      : `events ${seqs[0]}..${seqs[seqs.length - 1]}`;
+    return this.#write(what, () => addColumns(this.#writer, batch.cols, strings, batch.fed));
+  }
+
+  #write(what: string, fn: () => number): number {
+    this.#writable("add to");
     const db = this.#db;
     db.exec("BEGIN IMMEDIATE");
     try {
-      const fresh = this.#unindexed(records);
-      const eventArgs: SQLInputValue[] = [];
-      const texts: { seq: number; body: string }[] = [];
-      const rowArgs: SQLInputValue[] = [];
-      for (const r of fresh) {
-        const body = r.text === undefined ? searchableText(r.event) : r.text ?? undefined;
-        this.#pushRow(eventArgs, r);
-        if (body !== undefined) texts.push({ seq: r.seq, body });
-        if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
-      }
-      this.#inserts.insert(EVENTS, eventArgs);
-      this.#inserts.insert(ROW_COUNTS, rowArgs);
-      tallyAdded(db, fresh.map((r) => r.seq));
-      zonesAdded(db, fresh);
-      // Every record: after a crash the join takes in again what it had not saved.
-      this.#inserts.insert(FIELDS, this.#links.add(records));
-      // Last: FTS5 keeps a transaction's terms in memory until a later statement's savepoint
-      // or the commit writes them out, so text inserted before other statements was written
-      // out twice per transaction, as two segments to merge.
-      texts.sort((a, b) => a.seq - b.seq);
-      this.#inserts.insert(EVENTS_TEXT, spanRows(texts));
+      const n = fn();
       db.exec("COMMIT");
-      return fresh.length;
+      return n;
     } catch (e) {
       if (db.isTransaction) db.exec("ROLLBACK");
       this.#names.forget();
       this.#links.forget();
-      const first = records[0]!.seq, last = records[records.length - 1]!.seq;
-      throw new Error(
-        `Cannot add events ${first}..${last} to search index ${this.path}: ${(e as Error).message}`,
-        { cause: e },
-      );
+      throw new Error(`Cannot add ${what} to search index ${this.path}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
-  /** Binds the events columns of one record, in EVENT_COLUMNS order. */
-  #pushRow(out: SQLInputValue[], r: IndexRecord): void {
-    const ev = r.event, names = this.#names;
-    out.push(
-      r.seq,
-      ev.ts,
-      names.id(ev.source),
-      names.id(ev.kind),
-      names.idOrNull(ev.db),
-      names.idOrNull(ev.object),
-      names.idOrNull(ev.role),
-      ev.command === undefined ? null : names.id(foldText(ev.command)),
-    );
-  }
-
-  /** The records whose seq is not indexed yet, first occurrence of each; checks each record. */
-  #unindexed(records: readonly IndexRecord[]): IndexRecord[] {
-    let min = Infinity;
-    for (const { seq, event } of records) {
-      if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`bad seq ${seq}`);
-      if (event.seq !== seq) {
-        throw new TypeError(`record seq ${seq} carries an event with seq ${event.seq}`);
-      }
-      if (seq < min) min = seq;
-    }
-    const seen = new Set<number>();
-    // The feeder appends past lastSeq(), so the lookup of existing seqs is only needed on
-    // re-feeding an overlap.
-    if (min <= this.lastSeq()) {
-      const rows = this.#db.prepare(
-        "SELECT seq FROM events WHERE seq IN (SELECT value FROM json_each(?))",
-      ).all(JSON.stringify(records.map((r) => r.seq)));
-      for (const row of rows) seen.add(row.seq as number);
-    }
-    const out: IndexRecord[] = [];
-    for (const r of records) {
-      if (seen.has(r.seq)) continue;
-      seen.add(r.seq);
-      out.push(r);
-    }
-    return out;
+  /**
+   * The attribution join's state as saved now (see `links.ts`), for a join beside the writer
+   * to go on from; the batches it feeds come back through `add()`.
+   */
+  linkState(): LinkState {
+    this.#writable("save the join of");
+    return this.#links.state();
   }
 
   /**

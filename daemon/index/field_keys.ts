@@ -17,7 +17,8 @@
  * block ({@link fieldOffset}), two or three bytes where the seq took four.
  */
 
-import { ATTRIBUTED_FIELDS, type AttributedField } from "./filter.ts";
+import type { AuditEvent } from "../event/model.ts";
+import { ATTRIBUTED_FIELDS, type AttributedField, attributedValue } from "./filter.ts";
 
 /** log2 of the seqs of one block of `fields` rows. */
 export const FIELD_SHIFT = 16;
@@ -50,4 +51,14 @@ export function fieldKey(name: AttributedField, value: string): number {
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   const h53 = 4294967296 * (2097151 & h2) + (h1 >>> 0);
   return ATTRIBUTED_FIELDS.indexOf(name) * HASH_BITS + (h53 % HASH_BITS);
+}
+
+/** The keys of the attributed fields `ev` has, in {@link ATTRIBUTED_FIELDS} order. */
+export function eventFieldKeys(ev: AuditEvent): number[] {
+  const keys: number[] = [];
+  for (const name of ATTRIBUTED_FIELDS) {
+    const v = attributedValue(ev, name);
+    if (v !== undefined) keys.push(fieldKey(name, v));
+  }
+  return keys;
 }

@@ -11,44 +11,40 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { CoverageJoin, type CoverageLink } from "../coverage/join.ts";
 import type { AuditEvent } from "../event/model.ts";
-import { fieldBlock, fieldKey, fieldOffset } from "./field_keys.ts";
-import { ATTRIBUTED_FIELDS, attributedValue } from "./filter.ts";
+import { LinkFeed, type LinkRows, type LinkState } from "./link_feed.ts";
+import { RowInserts, type RowShape } from "./row_inserts.ts";
 
 /** Keys in `meta`: the join's pending state, and the last seq fed into that state. */
 const STATE_KEY = "attribution_join";
 const STATE_SEQ_KEY = "attribution_seq";
 /**
- * How long the index's join waits for the other channel: longer than detection's default, since
- * a link found late is still worth having and nothing is alarmed here.
- */
-const WAIT_US = 5 * 60e6;
-/** Pending entries of each kind: a statement whose line comes later than this many is unlinked. */
-const MAX_PENDING = 20_000;
-/**
  * Events fed between two saves of the join's state. Saving it with every batch cost more than
  * indexing the batch; after a crash, the feeder feeds the join again from the saved seq
  * (`EventIndex.linksFrom()`), and links and fields written twice are ignored.
  */
-const SAVE_EVERY = 50_000;
+export const SAVE_EVERY = 50_000;
+
+const ROWS: RowShape = { table: "attribution", columns: "seq, stmt", width: 2, or: "OR IGNORE" };
+const LINES: RowShape = { table: "logged", columns: "stmt, line", width: 2, or: "OR IGNORE" };
 
 /** The links of one index database; use inside `EventIndex.add()`'s transaction. */
 export class AttributionLinks {
   readonly #db: DatabaseSync;
-  #join: CoverageJoin | null = null;
-  /** The last seq fed into the join in memory, and into the saved state. */
-  #fed = -1;
+  readonly #inserts: RowInserts;
+  #feed: LinkFeed | null = null;
+  /** The last seq fed into the saved state. */
   #saved = -1;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, inserts: RowInserts) {
     this.#db = db;
+    this.#inserts = inserts;
   }
 
   /** The last seq the join has taken in: the feeder feeds it again from the next one. */
   fedThrough(): number {
-    this.#join ??= this.#load();
-    return this.#fed;
+    this.#feed ??= this.#load();
+    return this.#feed.fed;
   }
 
   /**
@@ -58,61 +54,68 @@ export class AttributionLinks {
    * (block, key, offset) triples (`field_keys.ts`); the caller inserts them with `INSERT OR IGNORE`.
    */
   add(records: readonly { seq: number; event: AuditEvent }[]): number[] {
-    const join = this.#join ??= this.#load();
-    const fields: number[] = [];
-    const addFields = (ev: AuditEvent, seq: number): void => {
-      for (const name of ATTRIBUTED_FIELDS) {
-        const v = attributedValue(ev, name);
-        if (v !== undefined) fields.push(fieldBlock(seq), fieldKey(name, v), fieldOffset(seq));
-      }
-    };
-    const links: CoverageLink[] = [];
-    const sink = { link: (l: CoverageLink) => links.push(l) };
-    const rows = this.#db.prepare("INSERT OR IGNORE INTO attribution (seq, stmt) VALUES (?, ?)");
-    const lines = this.#db.prepare("INSERT OR IGNORE INTO logged (stmt, line) VALUES (?, ?)");
-    for (const r of records) {
-      if (r.seq <= this.#fed) continue;
-      this.#fed = r.seq;
-      addFields(r.event, r.seq);
-      join.add(r.seq, r.event, sink);
-      if (links.length === 0) continue;
-      // A row link is made as its statement message is fed: that is `r`.
-      for (const l of links) {
-        if (l.kind === "row") {
-          rows.run(l.from, l.to);
-          addFields(r.event, l.from);
-        } else lines.run(l.from, l.to);
-      }
-      links.length = 0;
-    }
-    if (this.#fed - this.#saved >= SAVE_EVERY) this.save();
-    return fields;
+    const feed = this.#feed ??= this.#load();
+    const got = this.#store(feed.feed(records));
+    if (feed.fed - this.#saved >= SAVE_EVERY) this.save();
+    return got;
+  }
+
+  /**
+   * Stores what a join of its own fed beside the writer (`log_batches_worker.ts`) found, and its
+   * state when given; returns the `fields` rows as `add()` does. The join held here is
+   * forgotten: the next `add()` starts from the saved state.
+   */
+  addFed(rows: LinkRows, state?: LinkState): number[] {
+    this.#feed = null;
+    const got = this.#store(rows);
+    if (state) this.#put(state);
+    return got;
+  }
+
+  /**
+   * The join's state as saved now, for a join fed elsewhere to go on from (inside a transaction
+   * of the caller, or alone).
+   */
+  state(): LinkState {
+    this.save();
+    const feed = this.#feed ??= this.#load();
+    return feed.save();
+  }
+
+  #store(rows: LinkRows): number[] {
+    this.#inserts.insert(ROWS, rows.rows);
+    this.#inserts.insert(LINES, rows.lines);
+    return rows.fields;
   }
 
   /** Saves the join's state (inside a transaction of the caller, or alone). */
   save(): void {
-    if (this.#join === null || this.#fed === this.#saved) return;
+    if (this.#feed === null || this.#feed.fed === this.#saved) return;
+    this.#put(this.#feed.save());
+  }
+
+  #put(s: LinkState): void {
     const put = this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
-    put.run(STATE_KEY, JSON.stringify(this.#join.save()));
-    put.run(STATE_SEQ_KEY, String(this.#fed));
-    this.#saved = this.#fed;
+    put.run(STATE_KEY, JSON.stringify(s.state));
+    put.run(STATE_SEQ_KEY, String(s.seq));
+    this.#saved = s.seq;
   }
 
   /** Forgets the join held in memory: after a reset, or a rolled-back `add()`. */
   forget(): void {
-    this.#join = null;
+    this.#feed = null;
   }
 
-  #load(): CoverageJoin {
-    const join = new CoverageJoin({ waitUs: WAIT_US, quietUs: WAIT_US, maxPending: MAX_PENDING });
+  #load(): LinkFeed {
     const get = this.#db.prepare("SELECT value FROM meta WHERE key = ?");
     const state = get.get(STATE_KEY);
     const seq = get.get(STATE_SEQ_KEY);
     if (state !== undefined && seq !== undefined) {
-      join.load(JSON.parse(String(state.value)));
-      this.#fed = this.#saved = Number(seq.value);
-    } else this.#fed = this.#saved = -1;
-    return join;
+      this.#saved = Number(seq.value);
+      return new LinkFeed({ state: JSON.parse(String(state.value)), seq: this.#saved });
+    }
+    this.#saved = -1;
+    return new LinkFeed();
   }
 }
 

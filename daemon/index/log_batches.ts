@@ -1,27 +1,44 @@
 /**
- * The log's events of a seq range in batches for the index's writer, read on a Worker
- * (`log_batches_worker.ts`): reading, decompressing and parsing the log and folding the text
- * take as long as SQLite's inserts of the same events, so on a Worker they run beside them, on
- * the other core, instead of before them. Same batches, same order, as `SeqReader.scan`; each
- * record carries its folded text (`IndexRecord.text`). Memory is a few batches in flight.
+ * The log's events of a seq range in batches for the index's writer, prepared on a Worker
+ * (`log_batches_worker.ts`): reading, decompressing and parsing the log, folding the text and
+ * feeding the attribution join take as long as SQLite's inserts of the same events, so on a
+ * Worker they run beside them, on the other core, instead of before them. Same batches, same
+ * order, as `SeqReader.scan`; each comes with its full-text rows and its join's rows, for
+ * `EventIndex.add(records, fed)`. Memory is a few batches in flight.
  */
 
-import type { IndexRecord } from "./event_index.ts";
+import type { IndexColumns } from "./index_columns.ts";
+import type { FedLinks } from "./index_rows.ts";
+import type { LinkState } from "./link_feed.ts";
 import type { BatchMessage, BatchRequest } from "./log_batches_worker.ts";
+
+/** A prepared batch; the last may hold no events, only the join's final state. */
+export interface LogBatch {
+  cols: IndexColumns;
+  fed: FedLinks;
+}
 
 /** Batches the Worker reads ahead of the writer. */
 const AHEAD = 3;
 
+const NO_ROWS = { fields: [], rows: [], lines: [] };
+
+function noColumns(): IndexColumns {
+  const none = new Float64Array(0);
+  return { seqs: none, ts: none, rows: none, names: new Int32Array(0), strings: [], spans: [] };
+}
+
 /**
  * The events with seq in [from, to) that the log of `dataDir` holds, in ascending batches of
- * about `chunk`. Breaking out of the loop ends the Worker.
+ * about `chunk`, the join fed from `links` (the index's saved state, up to `from - 1`).
+ * Breaking out of the loop ends the Worker.
  */
 export async function* logBatches(
   dataDir: string,
-  from: number,
-  to: number,
-  chunk: number,
-): AsyncGenerator<IndexRecord[]> {
+  range: { from: number; to: number; chunk: number },
+  links: LinkState,
+): AsyncGenerator<LogBatch> {
+  const { from, to, chunk } = range;
   const worker = new Worker(new URL("./log_batches_worker.ts", import.meta.url).href, {
     type: "module",
   });
@@ -40,16 +57,19 @@ export async function* logBatches(
   };
   const ask = (req: BatchRequest): void => worker.postMessage(req);
   try {
-    ask({ type: "read", dataDir, from, to, chunk, ahead: AHEAD });
+    ask({ type: "read", dataDir, from, to, chunk, ahead: AHEAD, links });
     for (;;) {
       while (got.length === 0) await new Promise<void>((r) => wake = r);
       const m = got.shift()!;
-      if (m.type === "done") return;
+      if (m.type === "done") {
+        if (m.state) yield { cols: noColumns(), fed: { rows: NO_ROWS, state: m.state } };
+        return;
+      }
       if (m.type === "error") {
         throw new Error(`Cannot read seqs ${from}..${to - 1} of ${dataDir}: ${m.error}`);
       }
       ask({ type: "more" });
-      yield m.records;
+      yield { cols: m.cols, fed: { rows: m.links, state: m.state } };
     }
   } finally {
     worker.terminate();

@@ -14,11 +14,12 @@ import { TALLY_BLOCK } from "./schema.ts";
 export type SeqRange = readonly [from: number, to: number];
 
 /** Counts rows just added, given as their seqs, and lowers `first_seq` to the smallest. */
-export function tallyAdded(db: DatabaseSync, seqs: readonly number[]): void {
+export function tallyAdded(db: DatabaseSync, seqs: ArrayLike<number>): void {
   if (seqs.length === 0) return;
   const perBlock = new Map<number, number>();
   let min = Infinity;
-  for (const s of seqs) {
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i]!;
     const b = Math.floor(s / TALLY_BLOCK);
     perBlock.set(b, (perBlock.get(b) ?? 0) + 1);
     if (s < min) min = s;

@@ -103,11 +103,13 @@ function parseWide(text: string): number[] {
 /** Widens the zones of rows just added to their times, and `zone_width` or the list with them. */
 export function zonesAdded(
   db: DatabaseSync,
-  added: readonly { seq: number; event: { ts: number } }[],
+  seqs: ArrayLike<number>,
+  times: ArrayLike<number>,
 ): void {
   const spans = new Map<number, { min: number; max: number }>();
-  for (const { seq, event: { ts } } of added) {
-    const z = Math.floor(seq / ZONE_SIZE);
+  for (let i = 0; i < seqs.length; i++) {
+    const ts = times[i]!;
+    const z = Math.floor(seqs[i]! / ZONE_SIZE);
     const c = spans.get(z);
     if (c === undefined) spans.set(z, { min: ts, max: ts });
     else {

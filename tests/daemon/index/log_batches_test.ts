@@ -1,84 +1,191 @@
 /**
- * The log read on a Worker for the index's writer gives what the seq reader gives, batch for
- * batch, with each event's folded text, and without the fields only that text needs.
+ * The log read on a Worker for the index's writer gives the events SeqReader.scan gives, batch
+ * for batch, as the columns the writer stores, with their full-text rows and the attribution
+ * join's rows; and an index built that way (`vigil reindex`) holds the same rows as one the
+ * daemon's own catch-up built event by event.
  */
 
+import { DatabaseSync } from "node:sqlite";
+import type { NewEvent } from "../../../daemon/event/model.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
-import { logBatches } from "../../../daemon/index/log_batches.ts";
-import { searchableText } from "../../../daemon/index/text.ts";
-import { SeqReader } from "../../../daemon/store/seq_reader.ts";
+import { attachIndex } from "../../../daemon/index/feed.ts";
+import { ColumnStrings, NAME_COLUMNS } from "../../../daemon/index/index_columns.ts";
+import { LinkFeed } from "../../../daemon/index/link_feed.ts";
+import { type LogBatch, logBatches } from "../../../daemon/index/log_batches.ts";
+import { foldText, searchableText } from "../../../daemon/index/text.ts";
+import { spanRows } from "../../../daemon/index/text_spans.ts";
+import { SeqReader, type SeqRecord } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { runVigil } from "../../support/cli.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
 const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
+const EMPTY_JOIN = new LinkFeed().save();
 
-Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, text folded", async () => {
+Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, in columns", async () => {
   await withTempDir(async (dir) => {
     const store = await Store.open(dir, NO_TIMER);
     try {
       for (let i = 0; i < 3000; i += 500) {
-        const events = Array.from({ length: 500 }, (_, k) =>
-          testEvent(i + k, {
+        const events = Array.from({ length: 500 }, (_, k) => {
+          const ev = testEvent(i + k, {
             new_row: { id: String(i + k), note: `Row ${i + k}` },
-            ...(k % 7 === 0 ? { error: `Relation T${k} Does Not Exist` } : {}),
-          }));
+            ...(k % 7 === 0 ? { error: `Relation T${k} Does Not Exist`, rows: k } : {}),
+          });
+          if (k % 11 === 0) delete ev.db, delete ev.role;
+          return ev;
+        });
         await store.append({ source: "test", events });
       }
     } finally {
       await store.close();
     }
     const reader = await SeqReader.open(dir);
-    const want = [];
+    const want: SeqRecord[][] = [];
     for await (const b of reader.scan(100, 2900, { chunk: 1024 })) want.push(b);
-    const got = [];
-    for await (const b of logBatches(dir, 100, 2900, 1024)) got.push(b);
-    assertEquals(got.map((b) => b.length), want.map((b) => b.length));
-    const flat = got.flat(), full = want.flat();
-    assertEquals(flat.length, 2800);
-    for (let i = 0; i < flat.length; i++) {
-      const g = flat[i]!, w = full[i]!;
-      assertEquals(g.seq, w.seq);
-      assertEquals(g.text, searchableText(w.event) ?? null);
-      const { new_row: _n, error: _e, ...rest } = w.event;
-      assertEquals(g.event, rest);
+    const got: LogBatch[] = [];
+    const strings = new ColumnStrings();
+    const range = { from: 100, to: 2900, chunk: 1024 };
+    for await (const b of logBatches(dir, range, EMPTY_JOIN)) {
+      strings.take(b.cols);
+      got.push(b);
     }
-    assert(flat.some((r) => r.text?.includes("relation t0 does not exist")), "error text folded");
+    // The last "batch" carries the join's final state alone.
+    const last = got.pop()!;
+    assertEquals(last.cols.seqs.length, 0);
+    assertEquals(last.fed.state?.seq, 2899);
+    assertEquals(got.map((b) => b.cols.seqs.length), want.map((b) => b.length));
+    const feed = new LinkFeed();
+    let texts = 0;
+    for (let k = 0; k < got.length; k++) {
+      const { cols, fed } = got[k]!, events = want[k]!;
+      assertEquals(fed.rows, feed.feed(events), "the join's rows, as the writer's own join");
+      const bodies = events.flatMap((r) => {
+        const body = searchableText(r.event);
+        return body === undefined ? [] : [{ seq: r.seq, body }];
+      });
+      assertEquals(cols.spans, spanRows(bodies));
+      texts += cols.spans.length;
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i]!.event;
+        assertEquals([cols.seqs[i], cols.ts[i]], [ev.seq, ev.ts]);
+        assertEquals(cols.rows[i], ev.rows ?? NaN);
+        const names = NAME_COLUMNS.map((_, c) => strings.of(cols.names[i * 6 + c]!));
+        const command = ev.command === undefined ? undefined : foldText(ev.command);
+        assertEquals(names, [ev.source, ev.kind, ev.db, ev.object, ev.role, command]);
+      }
+    }
+    assert(texts > 0);
+    assert(
+      got.some((b) => b.cols.spans.some((s) => String(s).includes("relation t0 does not exist"))),
+      "error text folded",
+    );
 
     // Broken off early, it ends its Worker (the test's leak check would catch one left running).
-    for await (const b of logBatches(dir, 0, 3000, 512)) {
-      assertEquals(b[0]!.seq, 0);
+    for await (const b of logBatches(dir, { from: 0, to: 3000, chunk: 512 }, EMPTY_JOIN)) {
+      assertEquals(b.cols.seqs[0], 0);
       break;
     }
     let none = 0;
-    for await (const b of logBatches(dir, 3000, 4000, 512)) none += b.length;
+    for await (const b of logBatches(dir, { from: 3000, to: 4000, chunk: 512 }, EMPTY_JOIN)) {
+      none += b.cols.seqs.length;
+    }
     assertEquals(none, 0, "past the log's end");
   });
 });
 
-Deno.test("vigil reindex reads a large log on its Worker with the daemon's permissions", async () => {
+/** The scale of a session: a pgAudit line, two row changes and the statement message. */
+function session(i: number): NewEvent[] {
+  const T = 1_800_000_000_000_000 + i * 10_000_000;
+  const session = `s${i % 97}.${i}`, xid = 1000 + i;
+  const line: NewEvent = {
+    ts: T,
+    source: "log",
+    kind: "session",
+    db: "shop",
+    role: ["alice", "bob"][i % 2]!,
+    audit_type: "SESSION",
+    class: "WRITE",
+    command: "UPDATE",
+    session_id: session,
+    application_name: `app${i % 13}`,
+    statement: `UPDATE public.t${i % 3} SET note = $1 WHERE id = $2`,
+    params: [`Note ${i}`, String(i)],
+    rows: 2,
+  };
+  const row = (k: number): NewEvent => ({
+    ts: T + 500 + k,
+    source: "wal",
+    kind: "row_change",
+    db: "shop",
+    xid,
+    object: `public.t${i % 3}`,
+    new_row: { id: String(i), note: `Note ${i} ${k}` },
+  });
+  const stmt: NewEvent = {
+    ts: T + 600,
+    source: "wal",
+    kind: "message",
+    command: "STATEMENT",
+    db: "shop",
+    xid,
+    object: `public.t${i % 3}`,
+    session_id: session,
+    client_addr: `10.0.${i % 7}.9`,
+    context: { op: "UPDATE", stmt_ts: new Date((T + 100) / 1000).toISOString() },
+  };
+  return [line, row(0), row(1), stmt];
+}
+
+/** Every table's rows, and what the full-text table matches, of the index at `path`. */
+function dump(path: string): Record<string, unknown> {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const out: Record<string, unknown> = {};
+    for (const t of ["names", "events", "fields", "attribution", "logged", "row_counts", "tally"]) {
+      out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY 1, 2`).all();
+    }
+    out.zones = db.prepare("SELECT * FROM zones ORDER BY zone").all();
+    for (const term of ["note 12", "public.t2", "app7", "99"]) {
+      out[term] = db.prepare("SELECT rowid FROM events_text WHERE events_text MATCH ? ORDER BY 1")
+        .all(`"${term.slice(0, 3)}" AND "${term.slice(-3)}"`);
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("vigil reindex, reading the log on its Worker, builds the rows the daemon's catch-up builds", async () => {
   await withTempDir(async (dir) => {
     // 50k events or more: `feed.ts` reads them on the Worker.
-    const n = 52_000;
+    const sessions = 13_500;
     const store = await Store.open(dir, NO_TIMER);
     try {
-      for (let i = 0; i < n; i += 4000) {
-        const events = Array.from({ length: Math.min(4000, n - i) }, (_, k) => testEvent(i + k));
+      for (let i = 0; i < sessions; i += 500) {
+        const events = [];
+        for (let k = i; k < Math.min(sessions, i + 500); k++) events.push(...session(k));
         await store.append({ source: "test", events });
       }
+      const feed = await attachIndex(store);
+      await feed.drain();
+      await feed.close();
     } finally {
       await store.close();
     }
+    const n = sessions * 4;
+    const daemons = dump(indexPath(dir));
     const r = await runVigil(["reindex", "--data", dir]);
     assertEquals(r.code, 0, r.stderr);
+    assertEquals(dump(indexPath(dir)), daemons);
     const index = EventIndex.open(indexPath(dir), { readonly: true });
     try {
       assertEquals(index.claims(), { first: 0, last: n - 1 });
-      assertEquals(index.count({ role: "carol" }), Math.floor(n / 3));
-      // Nominated by span of eight seqs (`text_spans.ts`): n - 2 and n - 7 hold the text.
-      const nominated = index.seqs({ text: "public.t3", order: "desc", limit: 16 });
-      assertEquals(nominated.includes(n - 2) && nominated.includes(n - 7), true, `${nominated}`);
+      assertEquals(index.attribution(n - 3), { statement: n - 1, line: n - 4 });
+      assertEquals(index.attribution(n - 1), { line: n - 4, rows: [n - 3, n - 2] });
+      assertEquals(index.count({ client_addr: "10.0.3.9", kind: "row_change" }), 2 * 1929);
+      assertEquals(index.linksFrom(), n - 1, "the join's state saved at the end");
     } finally {
       index.close();
     }

@@ -1,0 +1,100 @@
+/**
+ * A batch of events as the columns the index's writer stores of them, for a reader on a Worker
+ * to hand over (`log_batches_worker.ts`): seqs, times and row counts as typed arrays moved
+ * without a copy, the name columns (source, kind, database, object, role, folded command) as
+ * codes into a list of strings that grows with each batch by the strings new in it, and the
+ * batch's full-text rows (`text_spans.ts`). Copying whole event objects between the threads
+ * cost each side about as much as parsing them did.
+ *
+ * Promise: `namesOf` on the writer's side gives back each event's values as the builder saw
+ * them, when every batch's `strings` is handed over in order.
+ */
+
+import type { SQLInputValue } from "node:sqlite";
+import type { AuditEvent } from "../event/model.ts";
+import { foldText, searchableText } from "./text.ts";
+import { spanRows } from "./text_spans.ts";
+
+/** The name columns, in the order of the `events` table (`index_rows.ts`). */
+export const NAME_COLUMNS = ["source", "kind", "db", "object", "role", "command"] as const;
+
+/** A batch in columns. */
+export interface IndexColumns {
+  seqs: Float64Array<ArrayBuffer>;
+  ts: Float64Array<ArrayBuffer>;
+  /** pgAudit's row count, NaN for none. */
+  rows: Float64Array<ArrayBuffer>;
+  /** Per event, a code for each of {@link NAME_COLUMNS} in turn, -1 for none. */
+  names: Int32Array<ArrayBuffer>;
+  /** The strings first used in this batch, codes from the count handed over before. */
+  strings: string[];
+  /** The full-text rows: `rowid, body` pairs. */
+  spans: SQLInputValue[];
+}
+
+/** Turns batches of events into columns; one per run of batches, fed in order. */
+export class ColumnBuilder {
+  readonly #codes = new Map<string, number>();
+
+  /** The batch's columns, and the buffers to transfer with them. */
+  build(
+    chunk: readonly { seq: number; event: AuditEvent }[],
+  ): { cols: IndexColumns; transfer: ArrayBuffer[] } {
+    const n = chunk.length, width = NAME_COLUMNS.length;
+    const cols: IndexColumns = {
+      seqs: new Float64Array(n),
+      ts: new Float64Array(n),
+      rows: new Float64Array(n),
+      names: new Int32Array(n * width),
+      strings: [],
+      spans: [],
+    };
+    const texts: { seq: number; body: string }[] = [];
+    const code = (v: string | undefined): number => {
+      if (v === undefined) return -1;
+      let c = this.#codes.get(v);
+      if (c === undefined) {
+        c = this.#codes.size;
+        this.#codes.set(v, c);
+        cols.strings.push(v);
+      }
+      return c;
+    };
+    for (let i = 0; i < n; i++) {
+      const { seq, event: ev } = chunk[i]!;
+      cols.seqs[i] = seq;
+      cols.ts[i] = ev.ts;
+      cols.rows[i] = ev.rows ?? NaN;
+      const at = i * width;
+      cols.names[at] = code(ev.source);
+      cols.names[at + 1] = code(ev.kind);
+      cols.names[at + 2] = code(ev.db);
+      cols.names[at + 3] = code(ev.object);
+      cols.names[at + 4] = code(ev.role);
+      cols.names[at + 5] = code(ev.command === undefined ? undefined : foldText(ev.command));
+      const body = searchableText(ev);
+      if (body !== undefined) texts.push({ seq, body });
+    }
+    cols.spans = spanRows(texts);
+    const transfer = [cols.seqs.buffer, cols.ts.buffer, cols.rows.buffer, cols.names.buffer];
+    return { cols, transfer };
+  }
+}
+
+/** The strings of a run of batches on the writer's side. */
+export class ColumnStrings {
+  readonly #strings: string[] = [];
+
+  /** Takes in a batch's new strings; call for every batch, in order. */
+  take(cols: IndexColumns): void {
+    for (const s of cols.strings) this.#strings.push(s);
+  }
+
+  /** The string of `code`, undefined for -1. */
+  of(code: number): string | undefined {
+    if (code < 0) return undefined;
+    const s = this.#strings[code];
+    if (s === undefined) throw new RangeError(`no string of code ${code}: a batch was skipped`);
+    return s;
+  }
+}
