@@ -12,8 +12,8 @@
 
 import type { SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
-import { foldText, searchableText } from "./text.ts";
-import { spanRows } from "./text_spans.ts";
+import { foldText } from "./text.ts";
+import { eventSpanRows } from "./text_spans.ts";
 
 /** The name columns, in the order of the `events` table (`index_rows.ts`). */
 export const NAME_COLUMNS = ["source", "kind", "db", "object", "role", "command"] as const;
@@ -49,7 +49,6 @@ export class ColumnBuilder {
       strings: [],
       spans: [],
     };
-    const texts: { seq: number; body: string }[] = [];
     const code = (v: string | undefined): number => {
       if (v === undefined) return -1;
       let c = this.#codes.get(v);
@@ -72,10 +71,8 @@ export class ColumnBuilder {
       cols.names[at + 3] = code(ev.object);
       cols.names[at + 4] = code(ev.role);
       cols.names[at + 5] = code(ev.command === undefined ? undefined : foldText(ev.command));
-      const body = searchableText(ev);
-      if (body !== undefined) texts.push({ seq, body });
     }
-    cols.spans = spanRows(texts);
+    cols.spans = eventSpanRows(chunk);
     const transfer = [cols.seqs.buffer, cols.ts.buffer, cols.rows.buffer, cols.names.buffer];
     return { cols, transfer };
   }

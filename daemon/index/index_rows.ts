@@ -18,8 +18,8 @@ import type { NameIds } from "./names.ts";
 import { type ColumnStrings, type IndexColumns, NAME_COLUMNS } from "./index_columns.ts";
 import type { RowInserts, RowShape } from "./row_inserts.ts";
 import { tallyAdded } from "./tally.ts";
-import { foldText, searchableText } from "./text.ts";
-import { spanRows } from "./text_spans.ts";
+import { foldText } from "./text.ts";
+import { eventSpanRows } from "./text_spans.ts";
 import { zonesAdded } from "./zones.ts";
 
 /** One event to index. */
@@ -56,23 +56,16 @@ const FIELDS: RowShape = { table: "fields", columns: "block, key, off", width: 3
 export function addRows(w: RowWriter, records: readonly IndexRecord[]): number {
   const fresh = unindexed(w, records);
   const eventArgs: SQLInputValue[] = [];
-  const texts: { seq: number; body: string }[] = [];
   const rowArgs: SQLInputValue[] = [];
   for (const r of fresh) {
     pushRow(w.names, eventArgs, r);
-    const body = searchableText(r.event);
-    if (body !== undefined) texts.push({ seq: r.seq, body });
     if (r.event.rows !== undefined) rowArgs.push(r.seq, r.event.rows);
   }
   const seqs = fresh.map((r) => r.seq);
-  texts.sort((a, b) => a.seq - b.seq);
   // Every record: after a crash the join takes in again what it had not saved.
   const fields = w.links.add(records);
-  insertAll(
-    w,
-    { seqs, ts: fresh.map((r) => r.event.ts), eventArgs, rowArgs, fields },
-    spanRows(texts),
-  );
+  const spans = eventSpanRows([...fresh].sort((a, b) => a.seq - b.seq));
+  insertAll(w, { seqs, ts: fresh.map((r) => r.event.ts), eventArgs, rowArgs, fields }, spans);
   return fresh.length;
 }
 

@@ -28,6 +28,17 @@ export function foldText(s: string): string {
  * is white space, so no query token (which never contains white space) can span two fields.
  */
 export function searchableText(ev: AuditEvent): string | undefined {
+  const parts = textParts(ev);
+  // A value said twice (a row's unchanged columns in its old and new image) is stored once: no
+  // token spans two values, so the second copy can match nothing the first does not.
+  return parts === undefined ? undefined : foldText([...new Set(parts)].join("\n"));
+}
+
+/**
+ * The values that make up an event's searchable text, unfolded, in order, each as often as the
+ * event says it; undefined when it has none.
+ */
+export function textParts(ev: AuditEvent): string[] | undefined {
   const parts: string[] = [];
   if (ev.statement !== undefined) parts.push(ev.statement);
   if (ev.error !== undefined) parts.push(ev.error);
@@ -36,9 +47,7 @@ export function searchableText(ev: AuditEvent): string | undefined {
   rowValues(ev.new_row, parts);
   if (ev.raw !== undefined && ev.parse_error !== undefined) parts.push(ev.raw);
   if (ev.token !== undefined) parts.push(ev.token);
-  // A value said twice (a row's unchanged columns in its old and new image) is stored once: no
-  // token spans two values, so the second copy can match nothing the first does not.
-  return parts.length === 0 ? undefined : foldText([...new Set(parts)].join("\n"));
+  return parts.length === 0 ? undefined : parts;
 }
 
 /** The values of a row image as text: PostgreSQL's own text output per column. */

@@ -16,6 +16,8 @@
  */
 
 import type { SQLInputValue } from "node:sqlite";
+import type { AuditEvent } from "../event/model.ts";
+import { foldText, textParts } from "./text.ts";
 
 /** log2 of {@link TEXT_SPAN}. */
 export const TEXT_SPAN_SHIFT = 3;
@@ -35,29 +37,36 @@ export function spanEnd(seq: number): number {
 }
 
 /**
- * The `rowid, body` arguments of the span rows of `texts` (seq and folded text, ascending seq):
- * one row per run of consecutive entries in the same aligned block, its body the distinct lines
- * of their texts (a query token holds no white space, so it lies within one line and no line
- * needs to be kept twice).
+ * The `rowid, body` arguments of the span rows of `records` (ascending seq): one row per run of
+ * consecutive events with searchable text (`searchableText`) in the same aligned block, its
+ * body the distinct lines of their texts in order of first appearance (a query token holds no
+ * white space, so it lies within one line and no line needs to be kept twice). Made from each
+ * value's folded lines, not from the joined text split again: folding values joined by newlines
+ * gives the folded values joined, and a line said twice is kept once either way.
  */
-export function spanRows(texts: readonly { seq: number; body: string }[]): SQLInputValue[] {
+export function eventSpanRows(
+  records: readonly { seq: number; event: AuditEvent }[],
+): SQLInputValue[] {
   const out: SQLInputValue[] = [];
   let start = -1, block = -1;
   let lines = new Set<string>();
-  const flush = () => {
-    if (start >= 0) out.push(start, [...lines].join("\n"));
-  };
-  for (const { seq, body } of texts) {
+  for (const { seq, event } of records) {
+    const parts = textParts(event);
+    if (parts === undefined) continue;
     const b = Math.floor(seq / TEXT_SPAN);
     if (b !== block) {
-      flush();
+      if (start >= 0) out.push(start, [...lines].join("\n"));
       start = seq;
       block = b;
       lines = new Set();
     }
-    for (const line of body.split("\n")) lines.add(line);
+    for (const part of parts) {
+      const folded = foldText(part);
+      if (folded.includes("\n")) { for (const line of folded.split("\n")) lines.add(line); }
+      else lines.add(folded);
+    }
   }
-  flush();
+  if (start >= 0) out.push(start, [...lines].join("\n"));
   return out;
 }
 

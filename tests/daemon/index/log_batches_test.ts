@@ -12,8 +12,8 @@ import { attachIndex } from "../../../daemon/index/feed.ts";
 import { ColumnStrings, NAME_COLUMNS } from "../../../daemon/index/index_columns.ts";
 import { LinkFeed } from "../../../daemon/index/link_feed.ts";
 import { type LogBatch, logBatches } from "../../../daemon/index/log_batches.ts";
-import { foldText, searchableText } from "../../../daemon/index/text.ts";
-import { spanRows } from "../../../daemon/index/text_spans.ts";
+import { foldText } from "../../../daemon/index/text.ts";
+import { eventSpanRows } from "../../../daemon/index/text_spans.ts";
 import { SeqReader, type SeqRecord } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
@@ -61,11 +61,7 @@ Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, in c
     for (let k = 0; k < got.length; k++) {
       const { cols, fed } = got[k]!, events = want[k]!;
       assertEquals(fed.rows, feed.feed(events), "the join's rows, as the writer's own join");
-      const bodies = events.flatMap((r) => {
-        const body = searchableText(r.event);
-        return body === undefined ? [] : [{ seq: r.seq, body }];
-      });
-      assertEquals(cols.spans, spanRows(bodies));
+      assertEquals(cols.spans, eventSpanRows(events));
       texts += cols.spans.length;
       for (let i = 0; i < events.length; i++) {
         const ev = events[i]!.event;

@@ -5,22 +5,89 @@
  */
 
 import assert from "node:assert/strict";
-import { spanEnd, spanRows, TEXT_SPAN } from "../../../daemon/index/text_spans.ts";
+import { eventSpanRows, spanEnd, TEXT_SPAN } from "../../../daemon/index/text_spans.ts";
+import { searchableText } from "../../../daemon/index/text.ts";
 import { event, records, searched, seqs, withIndex } from "./_events.ts";
 import { selectEvents } from "../../../daemon/index/filter.ts";
 
-Deno.test("spanRows() makes one row per run within an aligned block, each line once", () => {
-  const texts = [
-    { seq: 5, body: "select 1\nalice" },
-    { seq: 6, body: "select 1\nbob" },
-    { seq: 7, body: "x" },
-    { seq: 8, body: "select 1" },
-    { seq: 17, body: "y" },
+/**
+ * The span rows of `texts` (seq and searchable text, ascending seq) as the module documents
+ * them: one per run within an aligned block, the distinct lines of the joined folded texts.
+ */
+function spanRowsOfTexts(texts: readonly { seq: number; body: string }[]): unknown[] {
+  const out: unknown[] = [];
+  let start = -1, block = -1;
+  let lines = new Set<string>();
+  for (const { seq, body } of texts) {
+    if (Math.floor(seq / TEXT_SPAN) !== block) {
+      if (start >= 0) out.push(start, [...lines].join("\n"));
+      start = seq;
+      block = Math.floor(seq / TEXT_SPAN);
+      lines = new Set();
+    }
+    for (const line of body.split("\n")) lines.add(line);
+  }
+  if (start >= 0) out.push(start, [...lines].join("\n"));
+  return out;
+}
+
+Deno.test("eventSpanRows() makes one row per run within an aligned block, each line once", () => {
+  const evs = [
+    event(5, { statement: "SELECT 1", role: "x", params: ["Alice"] }),
+    event(6, { statement: "select 1", error: "Bob" }),
+    event(7, { statement: "X" }),
+    event(8, { statement: "Select 1" }),
+    event(9, {}),
+    event(17, { token: "y" }),
   ];
-  assert.deepEqual(spanRows(texts), [5, "select 1\nalice\nbob\nx", 8, "select 1", 17, "y"]);
-  assert.deepEqual(spanRows([]), []);
+  const rows = eventSpanRows(evs.map((ev) => ({ seq: ev.seq, event: ev })));
+  assert.deepEqual(rows, [5, "select 1\nalice\nbob\nx", 8, "select 1", 17, "y"]);
+  assert.deepEqual(eventSpanRows([]), []);
   assert.equal(spanEnd(0), TEXT_SPAN - 1);
   assert.equal(spanEnd(2 ** 40 + 3), 2 ** 40 + TEXT_SPAN - 1, "beyond 32-bit seqs");
+});
+
+Deno.test("eventSpanRows() gives the rows of the events' joined searchable texts", () => {
+  // Values that fold differently alone and joined would show here: many lines, repeats, case,
+  // final sigma, lone surrogates, empty values, events without text between.
+  const values = [
+    "ΟΔΟΣ",
+    "Σ",
+    "a\nB\nc",
+    "",
+    "\n",
+    "x\ud800",
+    "\udc00y",
+    "İstanbul",
+    "ß",
+    "DROP TABLE t",
+    "drop table t",
+    "A\r\nB",
+    "tab\tsep",
+  ];
+  let seed = 7;
+  const pick = () => values[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % values.length]!;
+  const evs = [];
+  for (let seq = 0; seq < 400; seq++) {
+    const n = (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 5;
+    if (n === 0) evs.push(event(seq));
+    else {
+      evs.push(event(seq, {
+        statement: pick(),
+        ...(n > 1 ? { params: [pick(), null, pick()] } : {}),
+        ...(n > 2 ? { new_row: { a: pick(), b: 3, c: null } } : {}),
+        ...(n > 3 ? { old_row: { a: pick() }, error: pick() } : {}),
+      }));
+    }
+  }
+  const texts = evs.flatMap((ev) => {
+    const body = searchableText(ev);
+    return body === undefined ? [] : [{ seq: ev.seq, body }];
+  });
+  assert.deepEqual(
+    eventSpanRows(evs.map((ev) => ({ seq: ev.seq, event: ev }))),
+    spanRowsOfTexts(texts),
+  );
 });
 
 Deno.test("a text walk gives each nominated seq once and in order, rows of a block added apart", async () => {
