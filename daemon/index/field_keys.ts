@@ -62,3 +62,25 @@ export function eventFieldKeys(ev: AuditEvent): number[] {
   }
   return keys;
 }
+
+/**
+ * `fields` rows (flat block, key, offset triples) in primary-key order: SQLite inserts a sorted
+ * batch into its B-tree about a third faster than one in seq order, whose keys are scattered
+ * over the block (2.9M rows in batches of 32,768 events: 2.5 → 1.7 s).
+ */
+export function sortedFields(fields: readonly number[]): number[] {
+  const byBlock = new Map<number, number[]>();
+  for (let i = 0; i < fields.length; i += 3) {
+    const block = fields[i]!;
+    let packed = byBlock.get(block);
+    if (packed === undefined) byBlock.set(block, packed = []);
+    // Key below 2^31 and offset below 2^16: their pair fits a double exactly, in key order.
+    packed.push(fields[i + 1]! * 2 ** FIELD_SHIFT + fields[i + 2]!);
+  }
+  const out: number[] = [];
+  for (const block of [...byBlock.keys()].sort((a, b) => a - b)) {
+    const packed = Float64Array.from(byBlock.get(block)!).sort();
+    for (const p of packed) out.push(block, Math.floor(p / 2 ** FIELD_SHIFT), p % 2 ** FIELD_SHIFT);
+  }
+  return out;
+}

@@ -12,6 +12,7 @@
 
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
+import { sortedFields } from "./field_keys.ts";
 import type { LinkRows, LinkState } from "./link_feed.ts";
 import type { AttributionLinks } from "./links.ts";
 import type { NameIds } from "./names.ts";
@@ -130,7 +131,7 @@ function insertAll(
   w.inserts.insert(ROW_COUNTS, b.rowArgs);
   tallyAdded(w.db, b.seqs);
   zonesAdded(w.db, b.seqs, b.ts);
-  w.inserts.insert(FIELDS, b.fields);
+  w.inserts.insert(FIELDS, sortedFields(b.fields));
   // Last: FTS5 keeps a transaction's terms in memory until a later statement's savepoint
   // or the commit writes them out, so text inserted before other statements was written
   // out twice per transaction, as two segments to merge.
