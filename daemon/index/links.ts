@@ -13,7 +13,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { AuditEvent } from "../event/model.ts";
 import { LinkFeed, type LinkRows, type LinkState } from "./link_feed.ts";
-import { RowInserts, type RowShape } from "./row_inserts.ts";
+import type { RowInserts, RowShape } from "./row_inserts.ts";
 
 /** Keys in `meta`: the join's pending state, and the last seq fed into that state. */
 const STATE_KEY = "attribution_join";
