@@ -17,7 +17,7 @@ import { eventSpanRows } from "../../../daemon/index/text_spans.ts";
 import { SeqReader, type SeqRecord } from "../../../daemon/store/seq_reader.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
-import { runVigil } from "../../support/cli.ts";
+import { runVigil, spawnVigil } from "../../support/cli.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
 const NO_TIMER = { checkpointIntervalMs: 0, hashWorker: false };
@@ -187,3 +187,71 @@ Deno.test("vigil reindex, reading the log on its Worker, builds the rows the dae
     }
   });
 });
+
+Deno.test("vigil reindex killed while its Worker feeds it: the next attach completes the same index", async () => {
+  await withTempDir(async (dir) => {
+    const sessions = 40_000;
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      for (let i = 0; i < sessions; i += 1000) {
+        const events = [];
+        for (let k = i; k < Math.min(sessions, i + 1000); k++) events.push(...session(k));
+        await store.append({ source: "test", events });
+      }
+      const feed = await attachIndex(store);
+      await feed.drain();
+      await feed.close();
+    } finally {
+      await store.close();
+    }
+    const n = sessions * 4;
+    const whole = dump(indexPath(dir));
+    // Gone, so that what a reader sees below is the rebuild's own progress.
+    for (const end of ["", "-wal", "-shm"]) await Deno.remove(indexPath(dir) + end).catch(() => {});
+
+    const child = spawnVigil(["reindex", "--data", dir]);
+    let indexed = -1;
+    try {
+      // Killed once a few of its batches are in, well before its end.
+      for (let tries = 0; tries < 3000 && indexed < 40_000; tries++) {
+        await new Promise((r) => setTimeout(r, 10));
+        indexed = lastIndexed(indexPath(dir));
+      }
+      child.kill("SIGKILL");
+    } finally {
+      await child.output();
+    }
+    assert(indexed >= 40_000 && indexed < n - 1, `killed at ${indexed} of ${n}`);
+
+    const again = await Store.open(dir, NO_TIMER);
+    try {
+      const feed = await attachIndex(again);
+      await feed.drain();
+      await feed.close();
+    } finally {
+      await again.close();
+    }
+    assertEquals(dump(indexPath(dir)), whole);
+    const db = new DatabaseSync(indexPath(dir), { readOnly: true });
+    try {
+      const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all();
+      assert(names.some((r) => r.name === "events_role"), "secondary indexes made again");
+    } finally {
+      db.close();
+    }
+  });
+});
+
+/** The largest seq in the index at `path` as a reader sees it now; -1 for none or no file. */
+function lastIndexed(path: string): number {
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return Number(db.prepare("SELECT max(seq) AS m FROM events").get()?.m ?? -1);
+    } finally {
+      db.close();
+    }
+  } catch {
+    return -1;
+  }
+}
