@@ -125,15 +125,22 @@ export class EventIndex {
   }
 
   /**
-   * Indexes a batch prepared beside the writer (`log_batches.ts`) in one transaction: its events
-   * must come right after `lastSeq()`, in order. Returns how many it held.
+   * Indexes batches prepared beside the writer (`log_batches.ts`) in one transaction: their
+   * events must come right after `lastSeq()`, in order. Returns how many they held.
    */
-  addPrepared(batch: { cols: IndexColumns; fed: FedLinks }, strings: ColumnStrings): number {
-    const { seqs } = batch.cols;
+  addPrepared(
+    batches: readonly { cols: IndexColumns; fed: FedLinks }[],
+    strings: ColumnStrings,
+  ): number {
+    const seqs = batches.flatMap((b) => b.cols.seqs.length ? [b.cols.seqs] : []);
     const what = seqs.length === 0
       ? "the attribution join's state"
-      : `events ${seqs[0]}..${seqs[seqs.length - 1]}`;
-    return this.#write(what, () => addColumns(this.#writer, batch.cols, strings, batch.fed));
+      : `events ${seqs[0]![0]}..${seqs.at(-1)!.at(-1)}`;
+    return this.#write(what, () => {
+      let n = 0;
+      for (const b of batches) n += addColumns(this.#writer, b.cols, strings, b.fed);
+      return n;
+    });
   }
 
   #write(what: string, fn: () => number): number {

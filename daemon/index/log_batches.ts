@@ -18,8 +18,11 @@ export interface LogBatch {
   fed: FedLinks;
 }
 
-/** Batches the Worker reads ahead of the writer. */
-const AHEAD = 3;
+/**
+ * Batches the Worker reads ahead of the writer: with batches of 8,192 events, a transaction's
+ * worth of them (32,768) ready while the writer inserts the one before.
+ */
+const AHEAD = 8;
 
 const NO_ROWS = { fields: [], rows: [], lines: [] };
 
@@ -30,14 +33,17 @@ function noColumns(): IndexColumns {
 
 /**
  * The events with seq in [from, to) that the log of `dataDir` holds, in ascending batches of
- * about `chunk`, the join fed from `links` (the index's saved state, up to `from - 1`).
- * Breaking out of the loop ends the Worker.
+ * about `chunk`, the join fed from `links` (the index's saved state, up to `from - 1`), handed
+ * over in groups: the batches that have arrived, up to `most` events (at least one batch). So the
+ * writer takes large transactions when it is the slower of the two threads, and does not wait
+ * for more batches when the Worker is, while the Worker holds only a batch of parsed events at a
+ * time. Breaking out of the loop ends the Worker.
  */
 export async function* logBatches(
   dataDir: string,
-  range: { from: number; to: number; chunk: number },
+  range: { from: number; to: number; chunk: number; most: number },
   links: LinkState,
-): AsyncGenerator<LogBatch> {
+): AsyncGenerator<LogBatch[]> {
   const { from, to, chunk } = range;
   const worker = new Worker(new URL("./log_batches_worker.ts", import.meta.url).href, {
     type: "module",
@@ -56,20 +62,28 @@ export async function* logBatches(
     arrive({ type: "error", error: e.message });
   };
   const ask = (req: BatchRequest): void => worker.postMessage(req);
+  const size = (m: BatchMessage): number => m.type === "batch" ? m.cols.seqs.length : 0;
   try {
     ask({ type: "read", dataDir, from, to, chunk, ahead: AHEAD, links });
-    for (;;) {
+    for (let done = false; !done;) {
       while (got.length === 0) await new Promise<void>((r) => wake = r);
-      const m = got.shift()!;
-      if (m.type === "done") {
-        if (m.state) yield { cols: noColumns(), fed: { rows: NO_ROWS, state: m.state } };
-        return;
+      const group: LogBatch[] = [];
+      let events = 0;
+      while (got.length > 0 && (group.length === 0 || events + size(got[0]!) <= range.most)) {
+        const m = got.shift()!;
+        if (m.type === "error") {
+          throw new Error(`Cannot read seqs ${from}..${to - 1} of ${dataDir}: ${m.error}`);
+        }
+        if (m.type === "done") {
+          if (m.state) group.push({ cols: noColumns(), fed: { rows: NO_ROWS, state: m.state } });
+          done = true;
+          break;
+        }
+        ask({ type: "more" });
+        group.push({ cols: m.cols, fed: { rows: m.links, state: m.state } });
+        events += m.cols.seqs.length;
       }
-      if (m.type === "error") {
-        throw new Error(`Cannot read seqs ${from}..${to - 1} of ${dataDir}: ${m.error}`);
-      }
-      ask({ type: "more" });
-      yield { cols: m.cols, fed: { rows: m.links, state: m.state } };
+      if (group.length > 0) yield group;
     }
   } finally {
     worker.terminate();

@@ -46,10 +46,13 @@ Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, in c
     for await (const b of reader.scan(100, 2900, { chunk: 1024 })) want.push(b);
     const got: LogBatch[] = [];
     const strings = new ColumnStrings();
-    const range = { from: 100, to: 2900, chunk: 1024 };
-    for await (const b of logBatches(dir, range, EMPTY_JOIN)) {
-      strings.take(b.cols);
-      got.push(b);
+    const range = { from: 100, to: 2900, chunk: 1024, most: 1024 };
+    for await (const group of logBatches(dir, range, EMPTY_JOIN)) {
+      assert(group.length <= 2, "a batch a group, and the join's last state");
+      for (const b of group) {
+        strings.take(b.cols);
+        got.push(b);
+      }
     }
     // The last "batch" carries the join's final state alone.
     const last = got.pop()!;
@@ -78,14 +81,28 @@ Deno.test("logBatches() reads the log on a Worker as SeqReader.scan() does, in c
       "error text folded",
     );
 
+    // A writer slower than the Worker takes what has arrived, up to `most` events at a time.
+    const groups: number[][] = [];
+    const slow = { from: 100, to: 2900, chunk: 512, most: 1600 };
+    for await (const group of logBatches(dir, slow, EMPTY_JOIN)) {
+      groups.push(group.map((b) => b.cols.seqs.length));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(groups.flat().reduce((a, b) => a + b), 2800);
+    assert(groups.some((g) => g.length > 1), `groups ${JSON.stringify(groups)}`);
+    assert(groups.every((g) => g.reduce((a, b) => a + b) <= 1600), JSON.stringify(groups));
+
     // Broken off early, it ends its Worker (the test's leak check would catch one left running).
-    for await (const b of logBatches(dir, { from: 0, to: 3000, chunk: 512 }, EMPTY_JOIN)) {
-      assertEquals(b.cols.seqs[0], 0);
+    for await (
+      const g of logBatches(dir, { from: 0, to: 3000, chunk: 512, most: 512 }, EMPTY_JOIN)
+    ) {
+      assertEquals(g[0]!.cols.seqs[0], 0);
       break;
     }
     let none = 0;
-    for await (const b of logBatches(dir, { from: 3000, to: 4000, chunk: 512 }, EMPTY_JOIN)) {
-      none += b.cols.seqs.length;
+    const past = { from: 3000, to: 4000, chunk: 512, most: 4096 };
+    for await (const g of logBatches(dir, past, EMPTY_JOIN)) {
+      for (const b of g) none += b.cols.seqs.length;
     }
     assertEquals(none, 0, "past the log's end");
   });
