@@ -151,6 +151,23 @@ function session(i: number): NewEvent[] {
   return [line, row(0), row(1), stmt];
 }
 
+/** A store of `sessions` sessions (`session()`), indexed by the daemon's own catch-up. */
+async function storeOfSessions(dir: string, sessions: number): Promise<void> {
+  const store = await Store.open(dir, NO_TIMER);
+  try {
+    for (let i = 0; i < sessions; i += 1000) {
+      const events = [];
+      for (let k = i; k < Math.min(sessions, i + 1000); k++) events.push(...session(k));
+      await store.append({ source: "test", events });
+    }
+    const feed = await attachIndex(store);
+    await feed.drain();
+    await feed.close();
+  } finally {
+    await store.close();
+  }
+}
+
 /** Every table's rows, and what the full-text table matches, of the index at `path`. */
 function dump(path: string): Record<string, unknown> {
   const db = new DatabaseSync(path, { readOnly: true });
@@ -174,19 +191,7 @@ Deno.test("vigil reindex, reading the log on its Worker, builds the rows the dae
   await withTempDir(async (dir) => {
     // 50k events or more: `feed.ts` reads them on the Worker.
     const sessions = 13_500;
-    const store = await Store.open(dir, NO_TIMER);
-    try {
-      for (let i = 0; i < sessions; i += 500) {
-        const events = [];
-        for (let k = i; k < Math.min(sessions, i + 500); k++) events.push(...session(k));
-        await store.append({ source: "test", events });
-      }
-      const feed = await attachIndex(store);
-      await feed.drain();
-      await feed.close();
-    } finally {
-      await store.close();
-    }
+    await storeOfSessions(dir, sessions);
     const n = sessions * 4;
     const daemons = dump(indexPath(dir));
     const r = await runVigil(["reindex", "--data", dir]);
@@ -208,19 +213,7 @@ Deno.test("vigil reindex, reading the log on its Worker, builds the rows the dae
 Deno.test("vigil reindex killed while its Worker feeds it: the next attach completes the same index", async () => {
   await withTempDir(async (dir) => {
     const sessions = 40_000;
-    const store = await Store.open(dir, NO_TIMER);
-    try {
-      for (let i = 0; i < sessions; i += 1000) {
-        const events = [];
-        for (let k = i; k < Math.min(sessions, i + 1000); k++) events.push(...session(k));
-        await store.append({ source: "test", events });
-      }
-      const feed = await attachIndex(store);
-      await feed.drain();
-      await feed.close();
-    } finally {
-      await store.close();
-    }
+    await storeOfSessions(dir, sessions);
     const n = sessions * 4;
     const whole = dump(indexPath(dir));
     // Gone, so that what a reader sees below is the rebuild's own progress.
