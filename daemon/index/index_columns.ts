@@ -6,8 +6,8 @@
  * batch's full-text rows (`text_spans.ts`). Copying whole event objects between the threads
  * cost each side about as much as parsing them did.
  *
- * Promise: `namesOf` on the writer's side gives back each event's values as the builder saw
- * them, when every batch's `strings` is handed over in order.
+ * Promise: `ColumnStrings.of` on the writer's side gives back each event's values as the builder
+ * saw them, when every batch's `strings` is handed over in order.
  */
 
 import type { SQLInputValue } from "node:sqlite";

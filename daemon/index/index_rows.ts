@@ -7,7 +7,8 @@
  * (`index_columns.ts`), its links fed by a join of its own; such a batch is taken only whole,
  * every event after the index's end, in order.
  *
- * Promise: both kinds of batch give the same rows for the same events.
+ * Promise: both kinds of batch give the same rows for the same events in the same batches (text
+ * rows are made per batch, see `text_spans.ts`).
  */
 
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";

@@ -40,8 +40,8 @@ declare const self: {
 
 /**
  * Batches of `req.chunk` events, but for the first and the last of a long range, which are
- * shorter: the writer waits for the first batch before it can start, and the Worker waits
- * while the writer takes the last (about a quarter of a second each at 32,768 events).
+ * shorter: the writer waits for the first batch before it can start, and the Worker waits while
+ * the writer takes the last.
  */
 async function* chunks(
   reader: SeqReader,
