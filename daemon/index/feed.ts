@@ -41,10 +41,11 @@ const WORKER_FROM = 50_000;
 /**
  * Most events a transaction of `vigil reindex`: nothing else waits on its thread, and each commit
  * writes the full-text table's pending terms out as a segment of their own, which costs less a
- * term in larger batches (1M events of the scale bench's mix: the writer's thread 13 CPU-s at
- * 2,048, 7.8–8.4 at 8,192, 7.1–7.5 at 32,768). The Worker reads the log in batches of
- * {@link REINDEX_READ}, a transaction taking those that are ready (`log_batches.ts`): read in
- * batches of 32,768, the process peaked at 711 MiB, against 408 at 8,192.
+ * term in larger batches (1M events of the scale bench's mix: the commits 3.0 s at 2,048, 2.0 at
+ * 8,192; the writer's thread 7.8–8.4 CPU-s at 8,192, 7.1–7.5 at 32,768). The Worker reads the
+ * log in batches of {@link REINDEX_READ}, a transaction taking those that are ready
+ * (`log_batches.ts`): read in batches of 32,768, the process peaked at 711 MiB, against 408 at
+ * 8,192.
  */
 const REINDEX_BATCH = 32_768;
 /** Events the Worker of `vigil reindex` reads and prepares at a time. */
