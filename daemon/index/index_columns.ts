@@ -18,6 +18,20 @@ import { eventSpanRows } from "./text_spans.ts";
 /** The name columns, in the order of the `events` table (`index_rows.ts`). */
 export const NAME_COLUMNS = ["source", "kind", "db", "object", "role", "command"] as const;
 
+/**
+ * Puts an event's values of {@link NAME_COLUMNS} into `out`, in order, the command folded
+ * (`foldText`): what both the writer's own rows and the columns a Worker hands over store as
+ * names. `out` is reused by the caller: a new array an event showed in the build's time.
+ */
+export function eventNamesInto(ev: AuditEvent, out: (string | undefined)[]): void {
+  out[0] = ev.source;
+  out[1] = ev.kind;
+  out[2] = ev.db;
+  out[3] = ev.object;
+  out[4] = ev.role;
+  out[5] = ev.command === undefined ? undefined : foldText(ev.command);
+}
+
 /** A batch in columns. */
 export interface IndexColumns {
   seqs: Float64Array<ArrayBuffer>;
@@ -59,18 +73,14 @@ export class ColumnBuilder {
       }
       return c;
     };
+    const values: (string | undefined)[] = [];
     for (let i = 0; i < n; i++) {
       const { seq, event: ev } = chunk[i]!;
       cols.seqs[i] = seq;
       cols.ts[i] = ev.ts;
       cols.rows[i] = ev.rows ?? NaN;
-      const at = i * width;
-      cols.names[at] = code(ev.source);
-      cols.names[at + 1] = code(ev.kind);
-      cols.names[at + 2] = code(ev.db);
-      cols.names[at + 3] = code(ev.object);
-      cols.names[at + 4] = code(ev.role);
-      cols.names[at + 5] = code(ev.command === undefined ? undefined : foldText(ev.command));
+      eventNamesInto(ev, values);
+      for (let k = 0; k < width; k++) cols.names[i * width + k] = code(values[k]);
     }
     cols.spans = eventSpanRows(chunk);
     const transfer = [cols.seqs.buffer, cols.ts.buffer, cols.rows.buffer, cols.names.buffer];

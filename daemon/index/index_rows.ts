@@ -17,10 +17,14 @@ import { sortedFields } from "./field_keys.ts";
 import type { LinkRows, LinkState } from "./link_feed.ts";
 import type { AttributionLinks } from "./links.ts";
 import type { NameIds } from "./names.ts";
-import { type ColumnStrings, type IndexColumns, NAME_COLUMNS } from "./index_columns.ts";
+import {
+  type ColumnStrings,
+  eventNamesInto,
+  type IndexColumns,
+  NAME_COLUMNS,
+} from "./index_columns.ts";
 import type { RowInserts, RowShape } from "./row_inserts.ts";
 import { tallyAdded } from "./tally.ts";
-import { foldText } from "./text.ts";
 import { eventSpanRows } from "./text_spans.ts";
 import { zonesAdded } from "./zones.ts";
 
@@ -139,19 +143,14 @@ function insertAll(
   w.inserts.insert(EVENTS_TEXT, spans);
 }
 
+/** An event's names, filled by `eventNamesInto` for one row at a time. */
+const rowNames: (string | undefined)[] = [];
+
 /** Binds the events columns of one record, in EVENT_COLUMNS order. */
 function pushRow(names: NameIds, out: SQLInputValue[], r: IndexRecord): void {
-  const ev = r.event;
-  out.push(
-    r.seq,
-    ev.ts,
-    names.id(ev.source),
-    names.id(ev.kind),
-    names.idOrNull(ev.db),
-    names.idOrNull(ev.object),
-    names.idOrNull(ev.role),
-    ev.command === undefined ? null : names.id(foldText(ev.command)),
-  );
+  out.push(r.seq, r.event.ts);
+  eventNamesInto(r.event, rowNames);
+  for (const v of rowNames) out.push(names.idOrNull(v));
 }
 
 /** The records whose seq is not indexed yet, first occurrence of each; checks each record. */
