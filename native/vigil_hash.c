@@ -178,6 +178,23 @@ int32_t vigil_verify_frames(const uint8_t *buf, const int32_t *frames, int32_t c
   return count;
 }
 
+/*
+ * Read path: checks the CRC of each frame at buf + frames[i] (its payload length and CRC in its
+ * header). Returns the index of the first frame whose CRC is wrong or that does not lie within
+ * buf[0..size), or count.
+ */
+int32_t vigil_check_crcs(const uint8_t *buf, int32_t size, const int32_t *frames, int32_t count) {
+  for (int32_t i = 0; i < count; i++) {
+    int64_t off = frames[i];
+    if (off < 0 || off + OVERHEAD > size) return i;
+    const uint8_t *f = buf + off;
+    uint32_t len = get_be32(f);
+    if ((int64_t)len > size - off - OVERHEAD) return i;
+    if (crc32c(f + OVERHEAD, len) != get_be32(f + 4)) return i;
+  }
+  return count;
+}
+
 /* out[i] = SHA-256(0x01 || in[2i] || in[2i+1]) for i < pairs: one level of a Merkle tree. */
 void vigil_node_pairs(const uint8_t *in, int32_t pairs, uint8_t *out) {
   uint8_t m[65];

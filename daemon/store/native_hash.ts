@@ -36,6 +36,11 @@ export interface NativeHash {
   ): number;
   /** One Merkle level: out[i] = SHA-256(0x01 ‖ in[2i] ‖ in[2i+1]). */
   nodePairs(input: Uint8Array, pairs: number, out: Uint8Array): void;
+  /**
+   * Read path: checks the CRC of the `count` frames at `frames` (offsets into `buf`); returns the
+   * index of the first whose CRC is wrong or that does not lie within `buf`, or `count`.
+   */
+  checkCrcs(buf: Uint8Array, frames: Int32Array, count: number): number;
 }
 
 function load(): NativeHash | null {
@@ -52,6 +57,7 @@ function load(): NativeHash | null {
         result: "i32",
       },
       vigil_node_pairs: { parameters: ["buffer", "i32", "buffer"], result: "void" },
+      vigil_check_crcs: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32" },
     });
   } catch {
     return null; // not built, or no permission to load it: the per-record path serves
@@ -63,6 +69,7 @@ function load(): NativeHash | null {
     verifyFrames: (buf, frames, count, chain, seq, leaves, reason) =>
       s.vigil_verify_frames(buf, frames, count, chain, seq, leaves, reason),
     nodePairs: (input, pairs, out) => s.vigil_node_pairs(input, pairs, out),
+    checkCrcs: (buf, frames, count) => s.vigil_check_crcs(buf, buf.length, frames, count),
   };
   return selfTest(native, s.vigil_crc32c) ? native : null;
 }
@@ -91,6 +98,12 @@ function selfTest(
   if (!same(leaves.subarray(0, 32), leaf) || !same(chain, want)) return false;
   if (new DataView(buf.buffer).getUint32(4) !== crc32c(buf, 8, 8 + len)) return false;
   if (crc(buf.subarray(8), len) !== crc32c(buf, 8, 8 + len)) return false;
+  // The CRCs just sealed hold; a bit flipped in the first frame's body is found there.
+  if (n.checkCrcs(buf, frames, 2) !== 2) return false;
+  const flip = 8 + len - 1;
+  buf[flip] = buf[flip]! ^ 1;
+  if (n.checkCrcs(buf, frames, 2) !== 0) return false;
+  buf[flip] = buf[flip]! ^ 1;
   const check = start.slice();
   const seq = new Float64Array([7]);
   const reason = new Int32Array(1);

@@ -6,6 +6,7 @@ import { sha256Backend } from "../../../daemon/store/sha256.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { storePaths } from "../../../daemon/store/store_open.ts";
 import { checkChunk, checkChunkJs } from "../../../daemon/store/verify_chunk.ts";
+import { firstBadCrcJs } from "../../../daemon/store/event_frames.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
@@ -61,5 +62,25 @@ Deno.test("checkChunk() natively and checkChunkJs() agree on every single-byte f
         assertEquals(n, j, `flip 0x${bit.toString(16)} at offset ${at}`);
       }
     }
+  });
+});
+
+Deno.test("native checkCrcs() and firstBadCrcJs() name the same first bad frame on every flip", async () => {
+  await withTempDir(async (dir) => {
+    const { buf } = await sampleSegment(dir);
+    const offsets: number[] = [];
+    scanFrames(buf, HEADER_SIZE, buf.length, (f) => offsets.push(f.offset));
+    const frames = new Int32Array(offsets);
+    const n = frames.length;
+    assertEquals([nativeHash!.checkCrcs(buf, frames, n), firstBadCrcJs(buf, frames, n)], [n, n]);
+    let found = 0;
+    for (let at = HEADER_SIZE; at < buf.length; at += 5) {
+      const bad = buf.slice();
+      bad[at] = bad[at]! ^ 0x10;
+      const native = nativeHash!.checkCrcs(bad, frames, n);
+      assertEquals(native, firstBadCrcJs(bad, frames, n), `flip at offset ${at}`);
+      if (native < n) found++;
+    }
+    assert(found > 0, "flips in the frames' CRCs and payloads are found");
   });
 });
