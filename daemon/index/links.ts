@@ -35,6 +35,8 @@ export class AttributionLinks {
   #feed: LinkFeed | null = null;
   /** The last seq fed into the saved state. */
   #saved = -1;
+  /** `fields` rows `addFed()` holds until the state that covers them comes. */
+  #held: number[] = [];
 
   constructor(db: DatabaseSync, inserts: RowInserts) {
     this.#db = db;
@@ -62,13 +64,23 @@ export class AttributionLinks {
 
   /**
    * Stores what a join of its own fed beside the writer (`log_batches_worker.ts`) found, and its
-   * state when given; returns the `fields` rows as `add()` does. The join held here is
-   * forgotten: the next `add()` starts from the saved state.
+   * state when given; returns the `fields` rows to insert as `add()` does: none until a state
+   * comes, then every row held since the last. The Worker sends its state at the end of a block
+   * of `fields` rows, so a block's rows go in at once, in key order after the blocks before them,
+   * which SQLite appends. A crash loses only rows of events after the saved state, which the
+   * feeder feeds the join again (`fedThrough()`). The join held here is forgotten: the next
+   * `add()` starts from the saved state.
    */
   addFed(rows: LinkRows, state?: LinkState): number[] {
     this.#feed = null;
-    const got = this.#store(rows);
-    if (state) this.#put(state);
+    const fields = this.#store(rows);
+    if (!state) {
+      for (const v of fields) this.#held.push(v);
+      return [];
+    }
+    this.#put(state);
+    const got = this.#held.length === 0 ? fields : this.#held.concat(fields);
+    this.#held = [];
     return got;
   }
 
@@ -101,9 +113,10 @@ export class AttributionLinks {
     this.#saved = s.seq;
   }
 
-  /** Forgets the join held in memory: after a reset, or a rolled-back `add()`. */
+  /** Forgets the join and rows held in memory: after a reset, or a rolled-back `add()`. */
   forget(): void {
     this.#feed = null;
+    this.#held = [];
   }
 
   #load(): LinkFeed {

@@ -11,6 +11,7 @@
 import { SeqReader, type SeqRecord } from "../store/seq_reader.ts";
 import { ColumnBuilder, type IndexColumns } from "./index_columns.ts";
 import { LinkFeed, type LinkRows, type LinkState } from "./link_feed.ts";
+import { fieldOffset } from "./field_keys.ts";
 import { SAVE_EVERY } from "./links.ts";
 import { TEXT_SPAN } from "./text_spans.ts";
 
@@ -52,9 +53,16 @@ async function* chunks(
     yield* reader.scan(from, to, { chunk });
     return;
   }
-  // Cut at span blocks (`text_spans.ts`), so that no block's text is split between two rows.
-  const first = Math.ceil((from + EDGE_CHUNK) / TEXT_SPAN) * TEXT_SPAN;
-  const last = Math.floor((to - EDGE_CHUNK) / TEXT_SPAN) * TEXT_SPAN;
+  // Cut at multiples of `chunk`: at span blocks (`text_spans.ts`), so that no block's text is
+  // split between two rows, and so that batches end where blocks of `fields` rows do (see
+  // `saveHere`).
+  const align = chunk % TEXT_SPAN === 0 ? chunk : TEXT_SPAN;
+  const first = Math.ceil((from + EDGE_CHUNK) / align) * align;
+  const last = Math.floor((to - EDGE_CHUNK) / align) * align;
+  if (first >= last) {
+    yield* reader.scan(from, to, { chunk });
+    return;
+  }
   yield* reader.scan(from, first, { chunk: EDGE_CHUNK });
   yield* reader.scan(first, last, { chunk });
   yield* reader.scan(last, to, { chunk: EDGE_CHUNK });
@@ -62,6 +70,19 @@ async function* chunks(
 
 /** Events of the first and last batch of a long range. */
 const EDGE_CHUNK = 4096;
+
+/**
+ * Whether the join's state goes with the batch that ends at `fed`, `since` events after the last
+ * save: every {@link SAVE_EVERY} events or so, at the end of a block of `fields` rows. The writer
+ * holds a batch's `fields` rows until a state comes (`links.ts`), so a block's rows go into its
+ * B-tree at once, sorted, after the rows of the blocks before: appended, where rows inserted batch
+ * by batch landed among the block's earlier ones. Past twice the interval it saves wherever it
+ * is, so that what the writer holds stays bounded whatever the batches.
+ */
+function saveHere(since: number, fed: number): boolean {
+  if (since < SAVE_EVERY) return false;
+  return fieldOffset(fed + 1) === 0 || since >= 2 * SAVE_EVERY;
+}
 
 let credit = 0;
 let wake: (() => void) | null = null;
@@ -78,7 +99,7 @@ async function read(req: Extract<BatchRequest, { type: "read" }>): Promise<void>
     const { cols, transfer } = columns.build(chunk);
     const links = feed.feed(chunk);
     let state: LinkState | undefined;
-    if (feed.fed - saved >= SAVE_EVERY) {
+    if (saveHere(feed.fed - saved, feed.fed)) {
       state = feed.save();
       saved = state.seq;
     }

@@ -9,6 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import type { NewEvent } from "../../../daemon/event/model.ts";
 import { EventIndex, indexPath } from "../../../daemon/index/event_index.ts";
 import { attachIndex } from "../../../daemon/index/feed.ts";
+import { FIELD_SHIFT } from "../../../daemon/index/field_keys.ts";
 import { ColumnStrings, NAME_COLUMNS } from "../../../daemon/index/index_columns.ts";
 import { LinkFeed } from "../../../daemon/index/link_feed.ts";
 import { type LogBatch, logBatches } from "../../../daemon/index/log_batches.ts";
@@ -150,6 +151,36 @@ function session(i: number): NewEvent[] {
   };
   return [line, row(0), row(1), stmt];
 }
+
+Deno.test("logBatches() sends the join's state at the ends of blocks of fields rows, and at the end", async () => {
+  await withTempDir(async (dir) => {
+    const sessions = 34_000;
+    const store = await Store.open(dir, NO_TIMER);
+    try {
+      for (let i = 0; i < sessions; i += 2000) {
+        const events = [];
+        for (let k = i; k < i + 2000; k++) events.push(...session(k));
+        await store.append({ source: "test", events });
+      }
+    } finally {
+      await store.close();
+    }
+    const n = sessions * 4;
+    const states: number[] = [];
+    let fields = 0;
+    const range = { from: 0, to: n, chunk: 8192, most: 32_768 };
+    for await (const group of logBatches(dir, range, EMPTY_JOIN)) {
+      for (const b of group) {
+        fields += b.fed.rows.fields.length / 3;
+        if (b.fed.state) states.push(b.fed.state.seq);
+      }
+    }
+    // The writer holds each batch's fields rows until a state comes (links.ts): at a block's
+    // end (fieldOffset 0 next), a block's rows go in together.
+    assertEquals(states, [2 ** FIELD_SHIFT - 1, 2 * 2 ** FIELD_SHIFT - 1, n - 1]);
+    assert(fields > n, `every event's fields and its statement's: ${fields}`);
+  });
+});
 
 /** A store of `sessions` sessions (`session()`), indexed by the daemon's own catch-up. */
 async function storeOfSessions(dir: string, sessions: number): Promise<void> {
