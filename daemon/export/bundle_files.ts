@@ -83,18 +83,14 @@ async function writeShared(
   }
   const jobs: SpoolFileJob[] = small.map((i) => {
     const part = partitions[i]!;
-    const { path, meta } = fileOf(work, part, ctx);
-    return { part: { file: part.file, extents: part.extents }, meta, path: `${work}/${path}` };
+    return { part: { file: part.file, extents: part.extents }, meta: fileOf(work, part, ctx).meta };
   });
   using helper = new SpoolFileWorker(jobs);
   const keep = async (): Promise<void> => {
     for (const f of helper.take()) {
       const i = small[f.index]!;
       const part = partitions[i]!;
-      const path = jobs[f.index]!.path.slice(work.length + 1);
-      // Synced here, as this thread's own files: by a descriptor of its own, as fsync allows.
-      await ctx.syncs.add(Deno.openSync(`${work}/${path}`, { read: true }), path);
-      files[i] = entry(part, path, f);
+      files[i] = await writeOut(work, fileOf(work, part, ctx).path, part, ctx, [f.bytes]);
     }
   };
   for (let k = helper.claim(); k < small.length; k = helper.claim()) {
@@ -170,7 +166,7 @@ async function writeOut(
   path: string,
   part: SpooledPartition,
   ctx: WriteContext,
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<BundleFile> {
   const sha = createHash("sha256");
   let bytes = 0;
@@ -189,21 +185,12 @@ async function writeOut(
     throw e;
   }
   await ctx.syncs.add(file, path);
-  return entry(part, path, { sha256: sha.digest("hex"), bytes });
-}
-
-/** What the manifest lists of a partition's file. */
-function entry(
-  part: SpooledPartition,
-  path: string,
-  written: { sha256: string; bytes: number },
-): BundleFile {
   return {
     path,
     source: part.source,
     date: part.date,
-    sha256: written.sha256,
-    bytes: written.bytes,
+    sha256: sha.digest("hex"),
+    bytes,
     rows: part.rows,
     first_seq: part.firstSeq,
     last_seq: part.lastSeq,

@@ -3,26 +3,21 @@
  * (`spool_files.ts`): it is given a list of files — each a partition's runs of bytes in the spool
  * file and the file's metadata — and a shared counter, and takes the next file from the counter
  * until none is left, as the host does, so neither thread waits on the other to be handed work.
- * For each it reads the lines, builds their Arrow columns (`spool_tables.ts`), encodes them
- * (`parquetTableStream` on its own thread) and writes and hashes the file; the host syncs it. It
+ * For each it reads the lines, builds their Arrow columns (`spool_tables.ts`) and encodes them
+ * (`parquetTableStream` on its own thread), and sends back the file's bytes as one buffer. It
  * runs the code the host runs for a file, so the bytes are those the host would write. A failure
  * is reported for the file it happened in, and the Worker takes no further file.
  */
 
-import { createHash } from "node:crypto";
 import { BATCH_ROWS, parquetTableStream } from "./parquet.ts";
 import type { ParquetFileMeta } from "./parquet_meta.ts";
 import { parquetWasmFrom } from "./parquet_wasm.ts";
 import { spooledTables, SpoolReader } from "./spool_tables.ts";
 
-/**
- * A file to write: a partition's runs of bytes in the spool file, the file's metadata, and its
- * path (a new file; its directory exists).
- */
+/** A file to write: a partition's runs of bytes in the spool file, and the file's metadata. */
 export interface SpoolFileJob {
   part: { file: string; extents: readonly number[] };
   meta: ParquetFileMeta;
-  path: string;
 }
 
 /** Host to Worker, once: the encoder, the files, and the counter both threads take them from. */
@@ -33,12 +28,9 @@ export interface SpoolFileStart {
   claims: Int32Array<SharedArrayBuffer>;
 }
 
-/**
- * Worker to host: each file it wrote (not synced), its SHA-256 (hex) and size, then `done`; or
- * an error, after which it takes none.
- */
+/** Worker to host: each file it took, then `done`; or an error, after which it takes none. */
 export type SpoolFileReply =
-  | { op: "file"; index: number; sha256: string; bytes: number }
+  | { op: "file"; index: number; bytes: Uint8Array<ArrayBuffer> }
   | { op: "done" }
   | { op: "error"; index: number; message: string };
 
@@ -62,30 +54,28 @@ async function writeAll(start: SpoolFileStart, at: { index: number }): Promise<v
   const { jobs, claims } = start;
   for (let i = Atomics.add(claims, 0, 1); i < jobs.length; i = Atomics.add(claims, 0, 1)) {
     at.index = i;
-    const { sha256, bytes } = await writeFile(jobs[i]!, reader);
-    self.postMessage({ op: "file", index: i, sha256, bytes }, []);
+    const bytes = await writeFile(jobs[i]!, reader);
+    self.postMessage({ op: "file", index: i, bytes }, [bytes.buffer]);
   }
 }
 
-/**
- * Writes one file, hashing it on the way, as the host writes its own (`bundle_files.ts`): its
- * bytes stay in this thread, and the host only syncs the file.
- */
-async function writeFile(
-  job: SpoolFileJob,
-  reader: SpoolReader,
-): Promise<{ sha256: string; bytes: number }> {
+/** One file's bytes, in one buffer: it moves to the host without a copy. */
+async function writeFile(job: SpoolFileJob, reader: SpoolReader): Promise<Uint8Array<ArrayBuffer>> {
   const tables = spooledTables(job.part, { batchRows: BATCH_ROWS, want: job.meta, reader });
   const stream = await parquetTableStream(tables, job.meta, { worker: false });
-  const sha = createHash("sha256");
-  let bytes = 0;
-  using file = Deno.openSync(job.path, { write: true, createNew: true });
+  const parts: Uint8Array[] = [];
+  let size = 0;
   for await (const chunk of stream) {
-    sha.update(chunk);
-    bytes += chunk.length;
-    for (let at = 0; at < chunk.length;) at += file.writeSync(chunk.subarray(at));
+    parts.push(chunk);
+    size += chunk.length;
   }
-  return { sha256: sha.digest("hex"), bytes };
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return bytes;
 }
 
 function errorText(e: unknown): string {

@@ -6,9 +6,7 @@
  * the second core idled. The Worker runs the same code on the same spooled lines, so each file's
  * bytes are those this thread would write. The counter is shared memory, not messages: this
  * thread turns its event loop rarely while it builds, and the Worker never waits for it to be
- * handed its next file. The Worker writes and hashes its files itself: their bytes, sent here,
- * lingered in this thread's memory until its collector ran (up to ~14 MiB at 1M rows); what
- * it wrote waits here until taken, and this thread syncs the files.
+ * handed its next file; the files it wrote wait here, a buffer each, until taken.
  *
  * @example
  * using helper = new SpoolFileWorker(jobs);
@@ -24,11 +22,10 @@ export function spawnSpoolFileWorker(): Worker {
   return new Worker(new URL("./spool_file_worker.ts", import.meta.url).href, { type: "module" });
 }
 
-/** A file the Worker wrote (not yet synced): its index in the jobs, SHA-256 (hex) and size. */
+/** A file the Worker wrote: its index in the jobs, and its bytes. */
 export interface WrittenFile {
   index: number;
-  sha256: string;
-  bytes: number;
+  bytes: Uint8Array<ArrayBuffer>;
 }
 
 /** One Worker sharing a list of files with this thread; dispose of it to end it. */
@@ -47,9 +44,8 @@ export class SpoolFileWorker {
     const w = this.#worker = spawn();
     w.onmessage = (e: MessageEvent<SpoolFileReply>): void => {
       const m = e.data;
-      if (m.op === "file") {
-        this.#written.push({ index: m.index, sha256: m.sha256, bytes: m.bytes });
-      } else if (m.op === "done") this.#done = true;
+      if (m.op === "file") this.#written.push({ index: m.index, bytes: m.bytes });
+      else if (m.op === "done") this.#done = true;
       else this.#fail(`file ${m.index}: ${m.message}`);
       this.#wake?.();
     };
