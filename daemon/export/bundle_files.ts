@@ -14,6 +14,8 @@ import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
 import { EncoderWorkers } from "./parquet_pipe.ts";
 import { parquetWasm } from "./parquet_wasm.ts";
 import { bundleFilePath } from "./partition.ts";
+import type { ParquetFileMeta } from "./parquet_meta.ts";
+import { EncoderQueue } from "./parquet_queue.ts";
 import type { ExportPlan } from "./plan.ts";
 import type { SpooledPartition } from "./spool.ts";
 import { spooledTables, SpoolReader } from "./spool_tables.ts";
@@ -25,7 +27,10 @@ export function warmUp(): void {
 
 /**
  * Writes the partitions' files under `work`, in order; returns what the manifest lists of each.
- * Every file is synced before this returns, or throws (the first error).
+ * A bundle of a row group or more in all is built here and encoded on one Worker
+ * (`parquet_queue.ts`), this thread building the next file while the Worker encodes the last; a
+ * smaller one on this thread alone (the Worker's start would cost more than it saves). Every
+ * file is synced before this returns, or throws (the first error).
  */
 export async function writeFiles(
   work: string,
@@ -40,9 +45,11 @@ export async function writeFiles(
     syncs: new FileSyncs(),
     dirs: new Set(),
   };
+  const rows = partitions.reduce((n, p) => n + p.rows, 0);
   let written = false;
   try {
-    for (const part of partitions) files.push(await writePartition(work, part, ctx));
+    if (rows >= ROW_GROUP_ROWS) files.push(...await writeQueued(work, partitions, ctx));
+    else for (const part of partitions) files.push(await writePartition(work, part, ctx));
     written = true;
   } finally {
     ctx.workers.close();
@@ -52,6 +59,35 @@ export async function writeFiles(
     await (written ? synced : synced.catch(() => {}));
   }
   return files;
+}
+
+/**
+ * Writes the partitions' files, built here and encoded, written and hashed on the queue's
+ * Worker; each is synced (`ctx.syncs`) once written. Returns what the manifest lists of each.
+ */
+async function writeQueued(
+  work: string,
+  partitions: readonly SpooledPartition[],
+  ctx: WriteContext,
+): Promise<BundleFile[]> {
+  using queue = new EncoderQueue();
+  const done: Promise<BundleFile>[] = [];
+  try {
+    for (const part of partitions) {
+      const { path, meta } = fileOf(work, part, ctx);
+      const tables = spooledTables(part, { batchRows: BATCH_ROWS, want: meta, reader: ctx.reader });
+      const { written } = await queue.send(tables, meta, `${work}/${path}`);
+      done.push(written.then(async (f) => {
+        // Synced as this thread's own files are, by a descriptor of its own (fsync allows it).
+        await ctx.syncs.add(Deno.openSync(`${work}/${path}`, { read: true }), path);
+        return entry(part, path, f);
+      }));
+    }
+    return await Promise.all(done);
+  } finally {
+    // Each file's sync is handed over before the queue goes (or, on a failure, not at all).
+    await Promise.allSettled(done);
+  }
 }
 
 /** What the files of one bundle share while they are written, one at a time. */
@@ -73,22 +109,7 @@ async function writePartition(
   part: SpooledPartition,
   ctx: WriteContext,
 ): Promise<BundleFile> {
-  const { plan } = ctx;
-  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
-  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
-  if (!ctx.dirs.has(dir)) {
-    Deno.mkdirSync(dir, { recursive: true });
-    ctx.dirs.add(dir);
-  }
-  const meta = {
-    firstSeq: part.firstSeq,
-    lastSeq: part.lastSeq,
-    rows: part.rows,
-    leaves: { from: plan.firstSeq, to: plan.endSeq },
-    chainBefore: hex(part.chainBefore),
-    chainAfter: hex(part.chainAfter),
-    checkpoint: plan.checkpoint,
-  };
+  const { path, meta } = fileOf(work, part, ctx);
   const tables = spooledTables(part, {
     batchRows: BATCH_ROWS,
     want: meta,
@@ -114,12 +135,46 @@ async function writePartition(
     throw e;
   }
   await ctx.syncs.add(file, path);
+  return entry(part, path, { sha256: sha.digest("hex"), bytes });
+}
+
+/** The partition's file's path in the bundle (its directory made) and its metadata. */
+function fileOf(
+  work: string,
+  part: SpooledPartition,
+  ctx: WriteContext,
+): { path: string; meta: ParquetFileMeta } {
+  const { plan } = ctx;
+  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
+  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
+  if (!ctx.dirs.has(dir)) {
+    Deno.mkdirSync(dir, { recursive: true });
+    ctx.dirs.add(dir);
+  }
+  const meta = {
+    firstSeq: part.firstSeq,
+    lastSeq: part.lastSeq,
+    rows: part.rows,
+    leaves: { from: plan.firstSeq, to: plan.endSeq },
+    chainBefore: hex(part.chainBefore),
+    chainAfter: hex(part.chainAfter),
+    checkpoint: plan.checkpoint,
+  };
+  return { path, meta };
+}
+
+/** What the manifest lists of a partition's file. */
+function entry(
+  part: SpooledPartition,
+  path: string,
+  written: { sha256: string; bytes: number },
+): BundleFile {
   return {
     path,
     source: part.source,
     date: part.date,
-    sha256: sha.digest("hex"),
-    bytes,
+    sha256: written.sha256,
+    bytes: written.bytes,
     rows: part.rows,
     first_seq: part.firstSeq,
     last_seq: part.lastSeq,
