@@ -1,9 +1,10 @@
 /**
  * Writing a bundle's Parquet files (`bundle.ts`), one a partition, from the spool the log was read
  * into (`spool.ts`): each file built a batch at a time from its lines (`spool_tables.ts`),
- * encoded (`parquet.ts`: a Worker for a file that fills a row group), hashed as it is written,
- * and synced in the background (`file_syncs.ts`); every sync has ended when this returns. The
- * bundle loads this module while it reads the log, so that Arrow and the encoder load meanwhile.
+ * encoded (for a bundle of a row group or more, on one Worker for all its files while this thread
+ * builds the next: `parquet_queue.ts`), hashed as it is written, and synced in the background
+ * (`file_syncs.ts`); every sync has ended when this returns. The bundle loads this module while it
+ * reads the log, so that Arrow and the encoder load meanwhile.
  */
 
 import { createHash } from "node:crypto";
@@ -85,7 +86,8 @@ async function writeQueued(
     }
     return await Promise.all(done);
   } finally {
-    // Each file's sync is handed over before the queue goes (or, on a failure, not at all).
+    // Every file sent was sent whole, so the Worker writes it, or fails and rejects it: each
+    // settles, and its sync is handed over, before the Worker is ended.
     await Promise.allSettled(done);
   }
 }
