@@ -84,9 +84,9 @@ export class EncoderQueue {
   /**
    * Sends the file of `tables` (batches in order, each read before the next is asked for) with
    * `meta`, to be written at `path` (a new file; its directory exists). Resolves once every
-   * batch is sent, with the file's own promise (`written`): it resolves once the file is written, and
-   * rejects when the Worker fails. A failing `tables` rejects this with its own error; the
-   * queue is then of no further use.
+   * batch is sent, with the file's own promise (`written`): it resolves once the file is
+   * written, and rejects when the Worker fails. A failing `tables` rejects this with its own
+   * error; the queue is then of no further use.
    */
   async send(
     tables: AsyncIterable<Table>,
