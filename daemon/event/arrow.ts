@@ -37,17 +37,14 @@ import {
 import type { Alloc } from "./arrow_buffers.ts";
 import { buildColumns } from "./arrow_columns.ts";
 import { type AuditEvent, EVENT_FIELDS, type FieldSpec } from "./model.ts";
+import { EVENT_SCHEMA_VERSION, EVENT_SCHEMA_VERSION_KEY } from "./schema_version.ts";
 
 export { arrowRowToEvent, arrowTableEvents } from "./arrow_rows.ts";
 export { BufferPool } from "./arrow_buffers.ts";
 
-/**
- * Schema metadata key and value naming this layout, for readers of exported files. Version 2
- * added the optional columns `rows` and `token` at the end; files of version 1 lack them, and
- * readers (verify-bundle among them) take a missing optional column as nulls.
- */
-export const EVENT_SCHEMA_VERSION_KEY = "vigil.event_schema";
-export const EVENT_SCHEMA_VERSION = "2";
+// The layout's version lives apart from Arrow, so that the encoder Workers, which only name it
+// in a file's metadata, do not load Arrow (~12 MiB a Worker).
+export { EVENT_SCHEMA_VERSION, EVENT_SCHEMA_VERSION_KEY } from "./schema_version.ts";
 
 let schema: Schema | undefined;
 

@@ -1,9 +1,10 @@
 /**
  * Writing a bundle's Parquet files (`bundle.ts`), one a partition, from the spool the log was read
  * into (`spool.ts`): each file built a batch at a time from its lines (`spool_tables.ts`),
- * encoded (`parquet.ts`: a Worker for a file that fills a row group), hashed as it is written,
- * and synced in the background (`file_syncs.ts`); every sync has ended when this returns. The
- * bundle loads this module while it reads the log, so that Arrow and the encoder load meanwhile.
+ * encoded (for a bundle of a row group or more, on one Worker for all its files while this thread
+ * builds the next: `parquet_queue.ts`), hashed as it is written, and synced in the background
+ * (`file_syncs.ts`); every sync has ended when this returns. The bundle loads this module while it
+ * reads the log, so that Arrow and the encoder load meanwhile.
  */
 
 import { createHash } from "node:crypto";
@@ -14,6 +15,8 @@ import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "./parquet.ts";
 import { EncoderWorkers } from "./parquet_pipe.ts";
 import { parquetWasm } from "./parquet_wasm.ts";
 import { bundleFilePath } from "./partition.ts";
+import type { ParquetFileMeta } from "./parquet_meta.ts";
+import { EncoderQueue } from "./parquet_queue.ts";
 import type { ExportPlan } from "./plan.ts";
 import type { SpooledPartition } from "./spool.ts";
 import { spooledTables, SpoolReader } from "./spool_tables.ts";
@@ -25,7 +28,10 @@ export function warmUp(): void {
 
 /**
  * Writes the partitions' files under `work`, in order; returns what the manifest lists of each.
- * Every file is synced before this returns, or throws (the first error).
+ * A bundle of a row group or more in all is built here and encoded on one Worker
+ * (`parquet_queue.ts`), this thread building the next file while the Worker encodes the last; a
+ * smaller one on this thread alone (the Worker's start would cost more than it saves). Every
+ * file is synced before this returns, or throws (the first error).
  */
 export async function writeFiles(
   work: string,
@@ -40,9 +46,11 @@ export async function writeFiles(
     syncs: new FileSyncs(),
     dirs: new Set(),
   };
+  const rows = partitions.reduce((n, p) => n + p.rows, 0);
   let written = false;
   try {
-    for (const part of partitions) files.push(await writePartition(work, part, ctx));
+    if (rows >= ROW_GROUP_ROWS) files.push(...await writeQueued(work, partitions, ctx));
+    else for (const part of partitions) files.push(await writePartition(work, part, ctx));
     written = true;
   } finally {
     ctx.workers.close();
@@ -52,6 +60,36 @@ export async function writeFiles(
     await (written ? synced : synced.catch(() => {}));
   }
   return files;
+}
+
+/**
+ * Writes the partitions' files, built here and encoded, written and hashed on the queue's
+ * Worker; each is synced (`ctx.syncs`) once written. Returns what the manifest lists of each.
+ */
+async function writeQueued(
+  work: string,
+  partitions: readonly SpooledPartition[],
+  ctx: WriteContext,
+): Promise<BundleFile[]> {
+  using queue = new EncoderQueue();
+  const done: Promise<BundleFile>[] = [];
+  try {
+    for (const part of partitions) {
+      const { path, meta } = fileOf(work, part, ctx);
+      const tables = spooledTables(part, { batchRows: BATCH_ROWS, want: meta, reader: ctx.reader });
+      const { written } = await queue.send(tables, meta, `${work}/${path}`);
+      done.push(written.then(async (f) => {
+        // Synced as this thread's own files are, by a descriptor of its own (fsync allows it).
+        await ctx.syncs.add(Deno.openSync(`${work}/${path}`, { read: true }), path);
+        return entry(part, path, f);
+      }));
+    }
+    return await Promise.all(done);
+  } finally {
+    // Every file sent was sent whole, so the Worker writes it, or fails and rejects it: each
+    // settles, and its sync is handed over, before the Worker is ended.
+    await Promise.allSettled(done);
+  }
 }
 
 /** What the files of one bundle share while they are written, one at a time. */
@@ -73,22 +111,7 @@ async function writePartition(
   part: SpooledPartition,
   ctx: WriteContext,
 ): Promise<BundleFile> {
-  const { plan } = ctx;
-  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
-  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
-  if (!ctx.dirs.has(dir)) {
-    Deno.mkdirSync(dir, { recursive: true });
-    ctx.dirs.add(dir);
-  }
-  const meta = {
-    firstSeq: part.firstSeq,
-    lastSeq: part.lastSeq,
-    rows: part.rows,
-    leaves: { from: plan.firstSeq, to: plan.endSeq },
-    chainBefore: hex(part.chainBefore),
-    chainAfter: hex(part.chainAfter),
-    checkpoint: plan.checkpoint,
-  };
+  const { path, meta } = fileOf(work, part, ctx);
   const tables = spooledTables(part, {
     batchRows: BATCH_ROWS,
     want: meta,
@@ -114,12 +137,46 @@ async function writePartition(
     throw e;
   }
   await ctx.syncs.add(file, path);
+  return entry(part, path, { sha256: sha.digest("hex"), bytes });
+}
+
+/** The partition's file's path in the bundle (its directory made) and its metadata. */
+function fileOf(
+  work: string,
+  part: SpooledPartition,
+  ctx: WriteContext,
+): { path: string; meta: ParquetFileMeta } {
+  const { plan } = ctx;
+  const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
+  const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
+  if (!ctx.dirs.has(dir)) {
+    Deno.mkdirSync(dir, { recursive: true });
+    ctx.dirs.add(dir);
+  }
+  const meta = {
+    firstSeq: part.firstSeq,
+    lastSeq: part.lastSeq,
+    rows: part.rows,
+    leaves: { from: plan.firstSeq, to: plan.endSeq },
+    chainBefore: hex(part.chainBefore),
+    chainAfter: hex(part.chainAfter),
+    checkpoint: plan.checkpoint,
+  };
+  return { path, meta };
+}
+
+/** What the manifest lists of a partition's file. */
+function entry(
+  part: SpooledPartition,
+  path: string,
+  written: { sha256: string; bytes: number },
+): BundleFile {
   return {
     path,
     source: part.source,
     date: part.date,
-    sha256: sha.digest("hex"),
-    bytes,
+    sha256: written.sha256,
+    bytes: written.bytes,
     rows: part.rows,
     first_seq: part.firstSeq,
     last_seq: part.lastSeq,

@@ -17,7 +17,7 @@
  */
 
 import { type Checkpoint, parseCheckpoint } from "../store/checkpoint.ts";
-import { EVENT_SCHEMA_VERSION } from "../event/arrow.ts";
+import { EVENT_SCHEMA_VERSION } from "../event/schema_version.ts";
 
 /** What an exported file says about itself. */
 export interface ParquetFileMeta {

@@ -108,3 +108,22 @@ Deno.test("scanLog() reads compressed segments a few blocks at a time, from the 
     }
   });
 });
+
+Deno.test("scanLog() frees its buffers when the scan ends, or is left early", async () => {
+  await withTempDir(async (dir) => {
+    await store(dir, 2_000, { pad: 300, segBytes: 256 * 1024 });
+    const segments = await listSegments(storePaths(dir).segments);
+    assert(segments.length >= 3, `${segments.length} segments`);
+    await compressSealedSegment(segments[0]!.path, segments[0]!.firstSeq);
+    for (const [to, leave] of [[2_000, false], [1_500, true], [100, false]] as const) {
+      let last: Uint8Array | undefined;
+      for await (const s of scanLog(dir, { fromSeq: 10, toSeq: to })) {
+        last = s.buf;
+        assert(s.buf.byteLength > 0, "a run's bytes are there while it is read");
+        if (leave && s.firstSeq + s.count > 1_000) break;
+      }
+      // Its memory went back when the scan ended, not when the collector ran.
+      assertEquals(last?.buffer.byteLength, 0, `to ${to}${leave ? ", left early" : ""}`);
+    }
+  });
+});
