@@ -5,6 +5,7 @@
  */
 
 import { readLog } from "../../../daemon/store/log_reader.ts";
+import { crc32c } from "../../../daemon/store/crc32c.ts";
 import { StoreDamageError } from "../../../daemon/store/errors.ts";
 import { compressSealedSegment } from "../../../daemon/store/compress_file.ts";
 import { decodeBlockTable } from "../../../daemon/store/segment_compress.ts";
@@ -162,6 +163,32 @@ Deno.test("SeqReader names the segment and seq of a flipped byte, and reads othe
     assertEquals(err.place.segment, "seg-00000000000000000000.vseg");
     assert(/CRC-32C mismatch/.test(err.message), err.message);
     assertEquals((await reader.get(150))?.seq, 150);
+  });
+});
+
+Deno.test("SeqReader names the first damaged event of a read, whatever kind of damage comes later", async () => {
+  await withTempDir(async (dir) => {
+    await fill(dir, 200);
+    const [first] = await segmentPaths(dir);
+    const bytes = await Deno.readFile(first!);
+    const text = new TextDecoder("latin1").decode(bytes); // a character a byte
+    // Seq 3: a body that is not JSON under a CRC that holds; seq 5: a flipped byte, a bad CRC.
+    const body = text.indexOf('{"seq":3,');
+    const p = body - 33, off = p - 8;
+    const view = new DataView(bytes.buffer);
+    const len = view.getUint32(off);
+    bytes[p + len - 1] = "x".charCodeAt(0);
+    view.setUint32(off + 4, crc32c(bytes, p, p + len));
+    bytes[text.indexOf("SELECT 5 FROM") + 7] = "9".charCodeAt(0);
+    await Deno.writeFile(first!, bytes);
+    const reader = await SeqReader.open(dir);
+    const err = await assertRejects(() => reader.read([1, 2, 3, 4, 5, 6]), StoreDamageError);
+    assertEquals(err.place.seq, 3);
+    assert(/undecodable event/.test(err.message), err.message);
+    const crc = await assertRejects(() => reader.read([4, 5, 6]), StoreDamageError);
+    assertEquals(crc.place.seq, 5);
+    assert(/CRC-32C mismatch/.test(crc.message), crc.message);
+    assertEquals((await reader.read([4, 6])).map((r) => r.seq), [4, 6]);
   });
 });
 
