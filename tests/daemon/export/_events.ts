@@ -1,12 +1,51 @@
 /**
  * Events that exercise every column of the event schema: awkward text, escapes, nulls, nested
  * JSON, extreme integers, repeating low-cardinality values. Shared by the tests of the column
- * builders and of the IPC writer.
+ * builders and of the IPC writer; a mixed run of them, and a file's metadata, for the tests of
+ * the Parquet writers.
  */
 
 import { canonicalEvent } from "../../../daemon/event/canonical.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
+import type { ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
 import { testEvent } from "../../support/store.ts";
+
+const T0 = 1_714_550_400_123_456;
+
+/**
+ * `n` events from seq `from`, every seventh with nulls, lists and JSON, so that every kind of
+ * column crosses to an encoder Worker.
+ */
+export function mixedEvents(n: number, from = 0): AuditEvent[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    const e = canonicalEvent(testEvent(i), i, T0 + i);
+    if (i % 7 !== 0) return e;
+    const { db: _db, ...rest } = e;
+    return { ...rest, params: [String(i), null], context: { user: `u${i % 13}` } };
+  });
+}
+
+/** What a file of `evs` says of itself, its Merkle leaves up to `leaves` (a checkpoint's size). */
+export function fileMetaFor(evs: AuditEvent[], leaves: number): ParquetFileMeta {
+  return {
+    firstSeq: evs[0]!.seq,
+    lastSeq: evs[evs.length - 1]!.seq,
+    rows: evs.length,
+    leaves: { from: 0, to: leaves },
+    chainBefore: "00".repeat(32),
+    chainAfter: "11".repeat(32),
+    checkpoint: {
+      v: 1,
+      size: leaves,
+      root: "ab".repeat(32),
+      chain: "cd".repeat(32),
+      ts: T0,
+      key_id: "0123456789abcdef",
+      sig: "c2ln",
+    },
+  };
+}
 
 export function ev(i: number, extra: Partial<AuditEvent> = {}): AuditEvent {
   return canonicalEvent({ ...testEvent(i), ...extra }, i, 1_714_550_400_000_000 + i);

@@ -1,5 +1,3 @@
-import { canonicalEvent } from "../../../daemon/event/canonical.ts";
-import type { AuditEvent } from "../../../daemon/event/model.ts";
 import {
   parquetEventStream,
   readParquetEvents,
@@ -7,42 +5,9 @@ import {
   ROW_GROUP_ROWS,
   writeEventsParquet,
 } from "../../../daemon/export/parquet.ts";
-import type { ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
 import { EncoderWorkers, spawnParquetWorker } from "../../../daemon/export/parquet_pipe.ts";
 import { assertEquals, assertRejects } from "../../support/assert.ts";
-import { testEvent } from "../../support/store.ts";
-
-const T0 = 1_714_550_400_123_456;
-
-function events(n: number): AuditEvent[] {
-  return Array.from({ length: n }, (_, i) => {
-    const e = canonicalEvent(testEvent(i), i, T0 + i);
-    if (i % 7 !== 0) return e;
-    // Some nulls, lists and JSON, so that every kind of column crosses to the Worker.
-    const { db: _db, ...rest } = e;
-    return { ...rest, params: [String(i), null], context: { user: `u${i % 13}` } };
-  });
-}
-
-function metaFor(evs: AuditEvent[]): ParquetFileMeta {
-  return {
-    firstSeq: evs[0]!.seq,
-    lastSeq: evs[evs.length - 1]!.seq,
-    rows: evs.length,
-    leaves: { from: 0, to: evs.length },
-    chainBefore: "00".repeat(32),
-    chainAfter: "11".repeat(32),
-    checkpoint: {
-      v: 1,
-      size: evs.length,
-      root: "ab".repeat(32),
-      chain: "cd".repeat(32),
-      ts: T0,
-      key_id: "0123456789abcdef",
-      sig: "c2ln",
-    },
-  };
-}
+import { fileMetaFor, mixedEvents } from "./_events.ts";
 
 function failingWorker(failAt: number): () => Worker {
   const url = new URL(`./_parquet_worker_failing.ts?fail_at=${failAt}`, import.meta.url);
@@ -50,8 +15,8 @@ function failingWorker(failAt: number): () => Worker {
 }
 
 Deno.test("parquetEventStream() on a Worker writes the bytes of the single-thread writer", async () => {
-  const evs = events(2 * ROW_GROUP_ROWS + 100);
-  const meta = metaFor(evs);
+  const evs = mixedEvents(2 * ROW_GROUP_ROWS + 100);
+  const meta = fileMetaFor(evs, evs.length);
   const inline = await writeEventsParquet(evs, meta, { worker: false });
   assertEquals((await readParquetFooter(inline)).rowGroups, [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 100]);
   assertEquals(await writeEventsParquet(evs, meta, { worker: true }), inline);
@@ -68,13 +33,13 @@ Deno.test("parquetEventStream() on a Worker writes the bytes of the single-threa
 });
 
 Deno.test("parquetEventStream() on a Worker writes small and empty files as the single-thread writer", async () => {
-  for (const evs of [[], events(1), events(1000)]) {
-    const meta = evs.length > 0 ? metaFor(evs) : undefined;
+  for (const evs of [[], mixedEvents(1), mixedEvents(1000)]) {
+    const meta = evs.length > 0 ? fileMetaFor(evs, evs.length) : undefined;
     const inline = await writeEventsParquet(evs, meta, { worker: false });
     assertEquals(await writeEventsParquet(evs, meta, { worker: true }), inline, `${evs.length}`);
   }
   const back = await readParquetEvents(
-    await writeEventsParquet(events(10), undefined, { worker: true }),
+    await writeEventsParquet(mixedEvents(10), undefined, { worker: true }),
   );
   assertEquals(back.map((e) => e.seq), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
@@ -84,19 +49,22 @@ Deno.test("EncoderWorkers keeps one Worker for file after file, the bytes unchan
   const workers = new EncoderWorkers(() => (spawned++, spawnParquetWorker()));
   try {
     for (const n of [ROW_GROUP_ROWS + 10, ROW_GROUP_ROWS, 2 * ROW_GROUP_ROWS + 3]) {
-      const evs = events(n).map((e) => ({ ...e, seq: e.seq + n }));
-      const meta = metaFor(evs);
+      const evs = mixedEvents(n).map((e) => ({ ...e, seq: e.seq + n }));
+      const meta = fileMetaFor(evs, evs.length);
       const inline = await writeEventsParquet(evs, meta, { worker: false });
       assertEquals(await writeEventsParquet(evs, meta, { worker: true, workers }), inline, `${n}`);
     }
     assertEquals(spawned, 1, "one Worker for three files");
-    const evs = events(ROW_GROUP_ROWS + 10);
-    await assertRejects(() => writeEventsParquet(evs.slice(1), metaFor(evs), { workers }), {
-      instanceOf: RangeError,
-    });
+    const evs = mixedEvents(ROW_GROUP_ROWS + 10);
+    await assertRejects(
+      () => writeEventsParquet(evs.slice(1), fileMetaFor(evs, evs.length), { workers }),
+      {
+        instanceOf: RangeError,
+      },
+    );
     assertEquals(
-      await writeEventsParquet(evs, metaFor(evs), { workers }),
-      await writeEventsParquet(evs, metaFor(evs), { worker: false }),
+      await writeEventsParquet(evs, fileMetaFor(evs, evs.length), { workers }),
+      await writeEventsParquet(evs, fileMetaFor(evs, evs.length), { worker: false }),
     );
     assertEquals(spawned, 2, "the Worker of a failed file is not used again");
   } finally {
@@ -105,11 +73,11 @@ Deno.test("EncoderWorkers keeps one Worker for file after file, the bytes unchan
 });
 
 Deno.test("parquetEventStream() fails with the Worker's error when the Worker fails", async () => {
-  const evs = events(ROW_GROUP_ROWS + 10);
+  const evs = mixedEvents(ROW_GROUP_ROWS + 10);
   for (const failAt of [0, 1, 2]) {
     await assertRejects(
       () =>
-        writeEventsParquet(evs, metaFor(evs), {
+        writeEventsParquet(evs, fileMetaFor(evs, evs.length), {
           worker: true,
           workers: new EncoderWorkers(failingWorker(failAt)),
         }),
@@ -123,11 +91,14 @@ Deno.test("parquetEventStream() fails with the Worker's error when the Worker fa
 });
 
 Deno.test("parquetEventStream() on a Worker fails with the input's error and ends the Worker", async () => {
-  const evs = events(ROW_GROUP_ROWS + 10);
-  await assertRejects(() => writeEventsParquet(evs.slice(1), metaFor(evs), { worker: true }), {
-    instanceOf: RangeError,
-    message: `metadata says ${evs.length} (seq 0 to ${evs.length - 1})`,
-  });
+  const evs = mixedEvents(ROW_GROUP_ROWS + 10);
+  await assertRejects(
+    () => writeEventsParquet(evs.slice(1), fileMetaFor(evs, evs.length), { worker: true }),
+    {
+      instanceOf: RangeError,
+      message: `metadata says ${evs.length} (seq 0 to ${evs.length - 1})`,
+    },
+  );
   const bad = [...evs.slice(0, ROW_GROUP_ROWS + 5), { ...evs[0]!, seq: "x" as unknown as number }];
   await assertRejects(() => writeEventsParquet(bad, undefined, { worker: true }), {
     instanceOf: TypeError,
@@ -136,7 +107,7 @@ Deno.test("parquetEventStream() on a Worker fails with the input's error and end
 });
 
 Deno.test("parquetEventStream() on a Worker ends the Worker when the reader cancels", async () => {
-  const evs = events(2 * ROW_GROUP_ROWS);
+  const evs = mixedEvents(2 * ROW_GROUP_ROWS);
   const stream = await parquetEventStream([evs], undefined, { worker: true });
   const reader = stream.getReader();
   await reader.read();

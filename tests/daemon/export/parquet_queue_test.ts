@@ -8,45 +8,12 @@
 import { createHash } from "node:crypto";
 import type { Table } from "apache-arrow";
 import { BufferPool, eventsToArrowTable } from "../../../daemon/event/arrow.ts";
-import { canonicalEvent } from "../../../daemon/event/canonical.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { BATCH_ROWS, writeEventsParquet } from "../../../daemon/export/parquet.ts";
-import type { ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
 import { EncoderQueue, type QueuedFile } from "../../../daemon/export/parquet_queue.ts";
 import { assertEquals, assertRejects } from "../../support/assert.ts";
-import { testEvent, withTempDir } from "../../support/store.ts";
-
-const T0 = 1_714_550_400_123_456;
-
-function events(n: number, from: number): AuditEvent[] {
-  return Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    const e = canonicalEvent(testEvent(i), i, T0 + i);
-    if (i % 7 !== 0) return e;
-    const { db: _db, ...rest } = e;
-    return { ...rest, params: [String(i), null], context: { user: `u${i % 13}` } };
-  });
-}
-
-function metaFor(evs: AuditEvent[]): ParquetFileMeta {
-  return {
-    firstSeq: evs[0]!.seq,
-    lastSeq: evs[evs.length - 1]!.seq,
-    rows: evs.length,
-    leaves: { from: 0, to: 100_000 },
-    chainBefore: "00".repeat(32),
-    chainAfter: "11".repeat(32),
-    checkpoint: {
-      v: 1,
-      size: 100_000,
-      root: "ab".repeat(32),
-      chain: "cd".repeat(32),
-      ts: T0,
-      key_id: "0123456789abcdef",
-      sig: "c2ln",
-    },
-  };
-}
+import { withTempDir } from "../../support/store.ts";
+import { fileMetaFor, mixedEvents } from "./_events.ts";
 
 /** The events as tables of BATCH_ROWS rows, built in one reused set of buffers, as the export. */
 async function* tables(evs: AuditEvent[], failAfter = Infinity): AsyncGenerator<Table> {
@@ -61,15 +28,19 @@ async function* tables(evs: AuditEvent[], failAfter = Infinity): AsyncGenerator<
 Deno.test("EncoderQueue writes each file as the single-thread writer, files sent back to back", async () => {
   await withTempDir(async (dir) => {
     // Several batches, one row, a batch and a bit: more batches in flight than buffers.
-    const files = [BATCH_ROWS * 3 + 5, 1, 700, BATCH_ROWS + 1].map((n, f) => events(n, f * 50_000));
+    const files = [BATCH_ROWS * 3 + 5, 1, 700, BATCH_ROWS + 1].map((n, f) =>
+      mixedEvents(n, f * 50_000)
+    );
     using queue = new EncoderQueue();
     const written: Promise<QueuedFile>[] = [];
     for (const [f, evs] of files.entries()) {
-      written.push((await queue.send(tables(evs), metaFor(evs), `${dir}/${f}.parquet`)).written);
+      written.push(
+        (await queue.send(tables(evs), fileMetaFor(evs, 100_000), `${dir}/${f}.parquet`)).written,
+      );
     }
     const got = await Promise.all(written);
     for (const [f, evs] of files.entries()) {
-      const want = await writeEventsParquet(evs, metaFor(evs), { worker: false });
+      const want = await writeEventsParquet(evs, fileMetaFor(evs, 100_000), { worker: false });
       const bytes = await Deno.readFile(`${dir}/${f}.parquet`);
       assertEquals(bytes, want, `file ${f}`);
       const sha256 = createHash("sha256").update(want).digest("hex");
@@ -80,30 +51,44 @@ Deno.test("EncoderQueue writes each file as the single-thread writer, files sent
 
 Deno.test("EncoderQueue rejects a file with its batches' own error", async () => {
   await withTempDir(async (dir) => {
-    const evs = events(BATCH_ROWS * 2 + 3, 0);
+    const evs = mixedEvents(BATCH_ROWS * 2 + 3, 0);
     using queue = new EncoderQueue();
-    await assertRejects(() => queue.send(tables(evs, 2), metaFor(evs), `${dir}/a.parquet`), {
-      instanceOf: RangeError,
-      message: "the spool ran dry",
-    });
+    await assertRejects(
+      () => queue.send(tables(evs, 2), fileMetaFor(evs, 100_000), `${dir}/a.parquet`),
+      {
+        instanceOf: RangeError,
+        message: "the spool ran dry",
+      },
+    );
   });
 });
 
 Deno.test("EncoderQueue rejects the files waiting when its Worker fails, naming the file", async () => {
   await withTempDir(async (dir) => {
-    const evs = events(50, 0);
+    const evs = mixedEvents(50, 0);
     using queue = new EncoderQueue();
-    const { written: first } = await queue.send(tables(evs), metaFor(evs), `${dir}/a.parquet`);
+    const { written: first } = await queue.send(
+      tables(evs),
+      fileMetaFor(evs, 100_000),
+      `${dir}/a.parquet`,
+    );
     await first;
     // A file that exists already: the Worker cannot create it.
-    const { written } = await queue.send(tables(evs), metaFor(evs), `${dir}/a.parquet`);
+    const { written } = await queue.send(
+      tables(evs),
+      fileMetaFor(evs, 100_000),
+      `${dir}/a.parquet`,
+    );
     await assertRejects(() => written, {
       instanceOf: Error,
       message: "the encoder Worker failed: file 1: ",
     });
-    await assertRejects(() => queue.send(tables(evs), metaFor(evs), `${dir}/b.parquet`), {
-      instanceOf: Error,
-      message: "file 1",
-    });
+    await assertRejects(
+      () => queue.send(tables(evs), fileMetaFor(evs, 100_000), `${dir}/b.parquet`),
+      {
+        instanceOf: Error,
+        message: "file 1",
+      },
+    );
   });
 });

@@ -8,10 +8,10 @@ import {
   ROW_GROUP_ROWS,
   writeEventsParquet,
 } from "../../../daemon/export/parquet.ts";
-import { decodeParquetMeta, type ParquetFileMeta } from "../../../daemon/export/parquet_meta.ts";
-import type { Checkpoint } from "../../../daemon/store/checkpoint.ts";
+import { decodeParquetMeta } from "../../../daemon/export/parquet_meta.ts";
 import { assert, assertEquals, assertRejects } from "../../support/assert.ts";
 import { testEvent } from "../../support/store.ts";
+import { fileMetaFor } from "./_events.ts";
 
 const T0 = 1_714_550_400_123_456;
 
@@ -65,28 +65,6 @@ function manyEvents(n: number): AuditEvent[] {
   return Array.from({ length: n }, (_, i) => canonicalEvent(testEvent(i), i, T0 + i));
 }
 
-const CHECKPOINT: Checkpoint = {
-  v: 1,
-  size: 10,
-  root: "ab".repeat(32),
-  chain: "cd".repeat(32),
-  ts: T0,
-  key_id: "0123456789abcdef",
-  sig: "c2ln",
-};
-
-function metaFor(events: AuditEvent[]): ParquetFileMeta {
-  return {
-    firstSeq: events[0]!.seq,
-    lastSeq: events[events.length - 1]!.seq,
-    rows: events.length,
-    leaves: { from: 0, to: 10 },
-    chainBefore: "00".repeat(32),
-    chainAfter: "11".repeat(32),
-    checkpoint: CHECKPOINT,
-  };
-}
-
 function assertSameCanonical(actual: AuditEvent[], expected: AuditEvent[]): void {
   assertEquals(actual.length, expected.length);
   for (let i = 0; i < expected.length; i++) {
@@ -96,13 +74,13 @@ function assertSameCanonical(actual: AuditEvent[], expected: AuditEvent[]): void
 
 Deno.test("writeEventsParquet() round-trips awkward events to the same canonical JSON", async () => {
   const events = awkwardEvents();
-  const bytes = await writeEventsParquet(events, metaFor(events));
+  const bytes = await writeEventsParquet(events, fileMetaFor(events, 10));
   assertSameCanonical(await readParquetEvents(bytes), events);
 });
 
 Deno.test("writeEventsParquet() writes the same bytes for the same events, however batched", async () => {
   const events = [...awkwardEvents(), ...manyEvents(300).map((e) => ({ ...e, seq: e.seq + 7 }))];
-  const meta = metaFor(events);
+  const meta = fileMetaFor(events, 10);
   const once = await writeEventsParquet(events, meta);
   // Several writes: an unordered map anywhere in the writer would show as differing bytes.
   for (let i = 0; i < 8; i++) {
@@ -115,13 +93,17 @@ Deno.test("writeEventsParquet() writes the same bytes for the same events, howev
 
 Deno.test("writeEventsParquet() records its metadata and created_by in the footer", async () => {
   const events = awkwardEvents();
-  const meta = metaFor(events);
+  const meta = fileMetaFor(events, 10);
   const footer = await readParquetFooter(await writeEventsParquet(events, meta));
   assertEquals(footer.rows, events.length);
   assertEquals(footer.createdBy, CREATED_BY);
   assert(!/\d{4}-\d{2}-\d{2}/.test(CREATED_BY), "no date in created_by");
   const raw = JSON.parse(footer.keyValue.get("vigil")!);
-  assertEquals([raw.event_schema, raw.merkle_leaves, raw.checkpoint], ["2", [0, 10], CHECKPOINT]);
+  assertEquals([raw.event_schema, raw.merkle_leaves, raw.checkpoint], [
+    "2",
+    [0, 10],
+    fileMetaFor(events, 10).checkpoint,
+  ]);
   assertEquals(decodeParquetMeta(footer.keyValue), meta);
 });
 
@@ -146,7 +128,7 @@ Deno.test("writeEventsParquet() writes a readable file of no rows", async () => 
 
 Deno.test("writeEventsParquet() refuses events that disagree with the metadata", async () => {
   const events = awkwardEvents();
-  await assertRejects(() => writeEventsParquet(events.slice(1), metaFor(events)), {
+  await assertRejects(() => writeEventsParquet(events.slice(1), fileMetaFor(events, 10)), {
     instanceOf: RangeError,
     message: "metadata says 7 (seq 0 to 6)",
   });
