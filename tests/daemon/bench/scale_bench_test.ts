@@ -81,6 +81,10 @@ Deno.test("benchScale() fills a kept directory once and measures it later, once"
     // Its intake added events: the store is not one of 3,000 any more.
     await assertRejects(() => benchScale({ events: 3000, dir }), { message: "measured before" });
     await assertRejects(() => benchScale({ events: 4000, dir }), { message: "not 4000" });
+    // The export alone still measures it, and leaves its derived state: an export reads the log.
+    const exported = await benchScale({ events: 3000, dir, exportOnly: true });
+    assert(exported.some((l) => l.bench === "scale.export_rate"));
+    assert(Deno.statSync(`${dir}/data/index.sqlite`).isFile, "the index is left as it was");
     await assertRejects(
       () => benchScale({ events: 3000, dir: `${dir}/none`, serveOnly: true }),
       { message: "an earlier run filled" },
