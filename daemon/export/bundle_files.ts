@@ -146,14 +146,18 @@ function fileOf(
   part: SpooledPartition,
   ctx: WriteContext,
 ): { path: string; meta: ParquetFileMeta } {
-  const { plan } = ctx;
   const path = bundleFilePath(part, { first: part.firstSeq, last: part.lastSeq });
   const dir = `${work}/${path.slice(0, path.lastIndexOf("/"))}`;
   if (!ctx.dirs.has(dir)) {
     Deno.mkdirSync(dir, { recursive: true });
     ctx.dirs.add(dir);
   }
-  const meta = {
+  return { path, meta: partitionMeta(part, ctx.plan) };
+}
+
+/** What the partition's file says of itself (`parquet_meta.ts`) in the bundle of `plan`. */
+export function partitionMeta(part: SpooledPartition, plan: ExportPlan): ParquetFileMeta {
+  return {
     firstSeq: part.firstSeq,
     lastSeq: part.lastSeq,
     rows: part.rows,
@@ -162,7 +166,6 @@ function fileOf(
     chainAfter: hex(part.chainAfter),
     checkpoint: plan.checkpoint,
   };
-  return { path, meta };
 }
 
 /** What the manifest lists of a partition's file. */

@@ -9,12 +9,11 @@
 import { createHash } from "node:crypto";
 import { canonicalEvent, canonicalJson } from "../../../daemon/event/canonical.ts";
 import type { AuditEvent } from "../../../daemon/event/model.ts";
-import { writeFiles } from "../../../daemon/export/bundle_files.ts";
+import { partitionMeta, writeFiles } from "../../../daemon/export/bundle_files.ts";
 import { BATCH_ROWS, parquetTableStream, ROW_GROUP_ROWS } from "../../../daemon/export/parquet.ts";
 import type { ExportPlan } from "../../../daemon/export/plan.ts";
 import type { SpooledPartition } from "../../../daemon/export/spool.ts";
 import { spooledTables } from "../../../daemon/export/spool_tables.ts";
-import { hex } from "../../../daemon/store/keys.ts";
 import { assertEquals, assertRejects } from "../../support/assert.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
 
@@ -85,15 +84,7 @@ async function spool(dir: string, rows: number[]): Promise<SpooledPartition[]> {
 
 /** The partition's file as the single-thread writer writes it. */
 async function single(part: SpooledPartition): Promise<Uint8Array> {
-  const meta = {
-    firstSeq: part.firstSeq,
-    lastSeq: part.lastSeq,
-    rows: part.rows,
-    leaves: { from: plan.firstSeq, to: plan.endSeq },
-    chainBefore: hex(part.chainBefore),
-    chainAfter: hex(part.chainAfter),
-    checkpoint: plan.checkpoint,
-  };
+  const meta = partitionMeta(part, plan);
   const tables = spooledTables(part, { batchRows: BATCH_ROWS, want: meta });
   return await new Response(await parquetTableStream(tables, meta, { worker: false })).bytes();
 }
