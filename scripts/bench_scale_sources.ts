@@ -4,8 +4,8 @@
  * A throwaway PostgreSQL 15 of the test harness with pgAudit (`write, ddl`) and `vigil pg-install`
  * (statement triggers), pgbench's tables, then `serve` with a WAL source and a pgAudit source on
  * it and pgbench TPC-B at a fixed rate for `--seconds`. The daemon's memory is read from /proc
- * every half second: idle after the start (the reference), over the intake, and its high-water
- * mark; the events stored per second come from `/metrics`. It runs as a child of `vigil bench`
+ * every half second: idle once the start's background work is done (`scale_settle.ts`; the
+ * reference), over the intake, and its high-water mark; the events stored per second come from `/metrics`. It runs as a child of `vigil bench`
  * with the permissions that starting PostgreSQL, pgbench and `vigil serve` need.
  *
  * `deno run … scripts/bench_scale_sources.ts --data DIR [--seconds 60] [--rate 100]
@@ -15,6 +15,7 @@
 import { print, setLogLevel } from "../daemon/log.ts";
 import { installPgSide } from "../daemon/pg/install.ts";
 import { procMemory, spawnVigil, waitHealthy } from "../daemon/bench/scale_process.ts";
+import { waitStartSettled } from "../daemon/bench/scale_settle.ts";
 import { PGBENCH } from "../plugins/proxy/bench/pgbench_run.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
@@ -81,6 +82,9 @@ try {
     const t0 = performance.now();
     const base = await waitHealthy(serve);
     const startS = (performance.now() - t0) / 1000;
+    // The start's background work first (a verification of the whole log, minutes at 100M):
+    // the figures below are of the intake, on every store size alike.
+    const settled = await waitStartSettled(serve, base, 1_800);
     // Tried again when the connection fails: a daemon busy with its builds on a loaded machine
     // can let a connection's header timeout pass before it reads it.
     const stored = async (attempt = 1): Promise<number> => {
@@ -131,6 +135,9 @@ try {
       ratio: Math.round(intakeMax / idleHwm * 100) / 100,
       high_water_mib: mem.hwmMib,
       start_s: Math.round(startS * 100) / 100,
+      settled_s: settled.seconds,
+      settle_rss_max_mib: settled.rssMaxMib,
+      ...(settled.pending.length === 0 ? {} : { still_running: settled.pending.join(",") }),
       seconds,
       pgbench_tps: tps,
       events_stored_per_s: Math.round((after - before) / (seconds + 5)),

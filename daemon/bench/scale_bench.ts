@@ -41,7 +41,8 @@ interface FillFigures {
  * `fill.json` of an earlier run with the same `events` is measured again without filling it
  * (its derived files are removed first, so the index build and the first start are whole);
  * `fillOnly` stops after the fill; `exportOnly` measures the export alone; `serveOnly` the
- * restart's phases alone, on the derived state an earlier run built.
+ * restart's phases alone (and with `sources`, the intake from real sources), on the derived
+ * state an earlier run built.
  */
 export async function benchScale(
   opts: {
@@ -108,6 +109,9 @@ export async function benchScale(
       const r of (await serveFigures(opts.dir, data, n, undefined, { restartOnly: true })).lines
     ) {
       emit(r);
+    }
+    if (opts.sources !== undefined) {
+      for (const r of await sourcesFigures(data, opts.sources.seconds)) emit(r);
     }
     return out;
   }

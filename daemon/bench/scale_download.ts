@@ -54,6 +54,7 @@ export async function downloadFigures(
   base: string,
   user: { name: string; password: string },
   range: { from: number; to: number },
+  note = "an auditor's bundle download from the Management page, the export's range",
 ): Promise<BenchResult[]> {
   const jar = new CookieJar(base);
   const login = await jar.post("/login", {
@@ -101,6 +102,6 @@ export async function downloadFigures(
     bundle_mib: round(bytes / 1024 / 1024),
     seconds: round(seconds),
     events_per_s: Math.round(events / seconds),
-    note: "an auditor's bundle download from the Management page, the export's range",
+    note,
   }];
 }

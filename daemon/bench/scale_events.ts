@@ -142,15 +142,17 @@ function ddlText(i: number): string {
 /** Most events in the range that the bench exports and downloads. */
 const EXPORT_MAX_ROWS = 1_000_000;
 
+/** Events in the range the bench exports from a store of `n`. */
+export function exportRows(n: number): number {
+  return Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS);
+}
+
 /**
  * The event-time range that the bench exports (`vigil export`) and downloads (the Management
- * page's bundle): a tenth of `n` events from the middle of event time, at most
- * {@link EXPORT_MAX_ROWS}, as µs since the epoch, `to` exclusive.
+ * page's bundle): `rows` events from the middle of event time — by default a tenth of `n`, at
+ * most {@link EXPORT_MAX_ROWS} — as µs since the epoch, `to` exclusive.
  */
-export function exportRange(n: number): { from: number; to: number } {
+export function exportRange(n: number, rows = exportRows(n)): { from: number; to: number } {
   const first45 = Math.floor(n * 0.45);
-  return {
-    from: scaleEvent(first45, n).ts,
-    to: scaleEvent(first45 + Math.min(Math.floor(n * 0.1), EXPORT_MAX_ROWS), n).ts,
-  };
+  return { from: scaleEvent(first45, n).ts, to: scaleEvent(first45 + rows, n).ts };
 }

@@ -1,23 +1,31 @@
 /**
  * The `serve` phases of `vigil bench scale` (`scale_bench.ts`): a first start on a store whose
  * derived state was removed (until detection is current, or for at most a budget, with the
- * index's and detection's build rates), then a restart: time to `/healthz` 200, memory after the
- * start, under intake through the events API, while searching through it and while an auditor
- * downloads a bundle from the Management page (`scale_download.ts`), and search p95s.
+ * index's and detection's build rates), then a restart: time to `/healthz` 200, the time and
+ * memory of the start's background work (`scale_settle.ts`), then memory at rest, under intake
+ * through the events API, while searching through it and while an auditor downloads a bundle
+ * from the Management page (`scale_download.ts`: the same 100k events at every store size, and
+ * the export's range), and search p95s.
  * Each `serve` is a child with the `vigil` task's permissions; memory is read from /proc.
  */
 
 import { AccessStore, randomSecret } from "../access/mod.ts";
 import { formatRfc3339Micros } from "../event/time.ts";
 import { downloadFigures } from "./scale_download.ts";
-import { exportRange, scaleEvent } from "./scale_events.ts";
+import { exportRange, exportRows, scaleEvent } from "./scale_events.ts";
+import { get, getBody, indexLag, storeEvents } from "./scale_http.ts";
 import { type ChildVigil, round, sleep, spawnVigil, waitHealthy } from "./scale_process.ts";
+import { waitStartSettled } from "./scale_settle.ts";
 import type { BenchResult } from "./store_bench.ts";
 
 const SEARCHES = 60;
 const INTAKE_SECONDS = 10;
 /** Index lag above which the restart's searches are left out (they would scan the log). */
 const SEARCH_MAX_LAG = 1_000_000;
+/** How long the restart's background work may take before the figures are taken anyway. */
+const SETTLE_BUDGET_S = 1_800;
+/** Events of the download made at every store size. */
+const SAME_DOWNLOAD_EVENTS = 100_000;
 
 /** Start, memory under intake and while searching, and search latency of a real `serve`. */
 export async function serveFigures(
@@ -70,8 +78,6 @@ export async function serveFigures(
   try {
     const base = await waitHealthy(serve);
     const startS = (performance.now() - started) / 1000;
-    await sleep(3000);
-    const afterStart = await serve.rss();
     out.push({
       bench: "scale.serve_start",
       value: round(startS),
@@ -79,6 +85,22 @@ export async function serveFigures(
       events: n,
       note: "restart: spawn to /healthz 200, data dir with N events and saved state",
     });
+    // The restart's background work (detection and index catching up, then a full
+    // verification) lasts longer the larger the store; the figures below are taken after it.
+    const settled = await waitStartSettled(serve, base, SETTLE_BUDGET_S);
+    out.push({
+      bench: "scale.serve_start_settled",
+      value: settled.seconds,
+      unit: "s",
+      events: n,
+      rss_max_mib: settled.rssMaxMib,
+      high_water_mib: (await serve.rss()).hwmMib,
+      ...(settled.verifyS === undefined ? {} : { verify_s: settled.verifyS }),
+      ...(settled.pending.length === 0 ? {} : { still_running: settled.pending.join(",") }),
+      note: "/healthz 200 until detection and index are current and a full verification ran",
+    });
+    await sleep(3000);
+    const afterStart = await serve.rss();
     out.push({
       bench: "scale.serve_rss_after_start",
       value: afterStart.rssMib,
@@ -170,6 +192,12 @@ export async function serveFigures(
     if (searchRss > 0) {
       out.push({ bench: "scale.serve_rss_while_searching", value: searchRss, unit: "MiB" });
     }
+    // The same download at every store size (the export's range grows with it up to 1M events).
+    if (exportRows(n) > SAME_DOWNLOAD_EVENTS) {
+      const same = exportRange(n, SAME_DOWNLOAD_EVENTS);
+      const note = `the same ${SAME_DOWNLOAD_EVENTS} events as at 1M (a tenth of it)`;
+      out.push(...await downloadFigures(serve, base, auditor, same, note));
+    }
     out.push(...await downloadFigures(serve, base, auditor, exportRange(n)));
     out.push({
       bench: "scale.serve_rss_high_water",
@@ -252,52 +280,6 @@ async function firstStart(config: string, budgetS: number | undefined): Promise<
     return { startS, caughtUpS, hwmMib: hwm, ...(index === undefined ? {} : { index }) };
   } finally {
     await serve.stop();
-  }
-}
-
-/** A gauge of `serve`'s `/metrics`. */
-async function gauge(base: string, name: string): Promise<number> {
-  const text = await getBody(`${base}/metrics`, (r) => r.text());
-  const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
-  if (v === undefined) throw new Error(`/metrics has no ${name}`);
-  return Number(v);
-}
-
-function indexLag(base: string): Promise<number> {
-  return gauge(base, "vigil_index_lag_events");
-}
-
-function storeEvents(base: string): Promise<number> {
-  return gauge(base, "vigil_store_events");
-}
-
-/**
- * A GET, tried again when the connection fails: a kept-alive connection that the server closes
- * as idle just as a request goes out fails that request (a race of HTTP/1.1 itself, which
- * clients answer by retrying an idempotent request), and on a loaded machine a daemon busy with
- * its builds can let a connection's header timeout pass before it reads it. The fourth failure
- * is the bench's error.
- */
-async function get(url: string, init?: RequestInit): Promise<Response> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await fetch(url, init);
-    } catch (e) {
-      if (!(e instanceof TypeError) || attempt >= 4) throw e;
-      await sleep(500 * attempt);
-    }
-  }
-}
-
-/** A GET and its body, both tried again as {@link get} tries the request. */
-async function getBody<T>(url: string, body: (r: Response) => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await body(await get(url));
-    } catch (e) {
-      if (!(e instanceof TypeError) || attempt >= 4) throw e;
-      await sleep(500 * attempt);
-    }
   }
 }
 
