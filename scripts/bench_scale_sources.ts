@@ -5,8 +5,9 @@
  * (statement triggers), pgbench's tables, then `serve` with a WAL source and a pgAudit source on
  * it and pgbench TPC-B at a fixed rate for `--seconds`. The daemon's memory is read from /proc
  * every half second: idle once the start's background work is done (`scale_settle.ts`; the
- * reference), over the intake, and its high-water mark; the events stored per second come from `/metrics`. It runs as a child of `vigil bench`
- * with the permissions that starting PostgreSQL, pgbench and `vigil serve` need.
+ * reference), over the intake, and its high-water mark; the events stored per second come from
+ * `/metrics`. It runs as a child of `vigil bench` with the permissions that starting PostgreSQL,
+ * pgbench and `vigil serve` need.
  *
  * `deno run … scripts/bench_scale_sources.ts --data DIR [--seconds 60] [--rate 100]
  *   [--clients 2]`  (DIR: the store's data directory; the run appends to it)
