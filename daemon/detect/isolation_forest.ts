@@ -20,13 +20,36 @@ export function averagePathLength(n: number): number {
   return 2 * (Math.log(n - 1) + EULER) - (2 * (n - 1)) / n;
 }
 
-/** One tree as flat arrays: a node is a split (feature ≥ 0) or a leaf holding `size` points. */
-interface Tree {
+/**
+ * Every tree of a forest in flat arrays over one buffer: a node is a split (feature ≥ 0) or a
+ * leaf holding `size` points; `left`/`right` are node indices into the same arrays, and tree t
+ * starts at node `roots[t]`. One allocation a forest, not five a tree: a fit is grown in a pool
+ * sized for the largest forest and then copied to its exact size, each (for the default 100
+ * trees) large enough for glibc to map it on its own and give it back whole when it is freed.
+ * As 500 small buffers a fit, refitted every few windows for every role, they were spread over
+ * the allocator's main arena (after rebuilding detection from a 10M log it held 89 MB, 40 of
+ * them in use).
+ */
+interface Nodes {
   feature: Int32Array;
   split: Float64Array;
   left: Int32Array;
   right: Int32Array;
   size: Int32Array;
+  roots: Int32Array;
+}
+
+/** Room for `n` nodes and `trees` roots, all in one buffer (one allocation). */
+function nodes(n: number, trees: number): Nodes {
+  const buf = new ArrayBuffer(n * 24 + trees * 4);
+  return {
+    split: new Float64Array(buf, 0, n),
+    feature: new Int32Array(buf, n * 8, n),
+    left: new Int32Array(buf, n * 12, n),
+    right: new Int32Array(buf, n * 16, n),
+    size: new Int32Array(buf, n * 20, n),
+    roots: new Int32Array(buf, n * 24, trees),
+  };
 }
 
 /** Options of `IsolationForest.fit`. */
@@ -40,11 +63,11 @@ export interface ForestOptions {
 
 /** A fitted forest. */
 export class IsolationForest {
-  readonly #trees: Tree[];
+  readonly #trees: Nodes;
   readonly #psi: number;
   readonly #cPsi: number;
 
-  private constructor(trees: Tree[], psi: number) {
+  private constructor(trees: Nodes, psi: number) {
     this.#trees = trees;
     this.#psi = psi;
     this.#cPsi = averagePathLength(psi);
@@ -61,8 +84,13 @@ export class IsolationForest {
     const count = opts.trees ?? 100;
     const psi = Math.min(opts.subsample ?? 256, data.length);
     const limit = Math.ceil(Math.log2(Math.max(2, psi)));
-    const trees: Tree[] = [];
     const dims = data[0]!.length;
+    // A tree of psi points has at most 2·psi − 1 nodes.
+    const pool = nodes(count * (2 * psi + 1), count);
+    pool.feature.fill(-1);
+    pool.left.fill(-1);
+    pool.right.fill(-1);
+    let used = 0;
     const flat = new Float64Array(data.length * dims);
     data.forEach((row, i) => flat.set(row, i * dims));
     const idx = new Int32Array(data.length);
@@ -75,24 +103,33 @@ export class IsolationForest {
         idx[i] = idx[j]!;
         idx[j] = tmp;
       }
-      trees.push(grow(flat, dims, idx.slice(0, psi), limit, opts.random));
+      pool.roots[t] = used;
+      used = grow(flat, dims, idx.subarray(0, psi), limit, opts.random, pool, used);
     }
+    const trees = nodes(used, count);
+    trees.feature.set(pool.feature.subarray(0, used));
+    trees.split.set(pool.split.subarray(0, used));
+    trees.left.set(pool.left.subarray(0, used));
+    trees.right.set(pool.right.subarray(0, used));
+    trees.size.set(pool.size.subarray(0, used));
+    trees.roots.set(pool.roots);
     return new IsolationForest(trees, psi);
   }
 
   /** The mean path length of `x` over the trees, E[h(x)]. */
   pathLength(x: readonly number[]): number {
+    const { feature, split, left, right, size, roots } = this.#trees;
     let sum = 0;
-    for (const t of this.#trees) {
-      let node = 0;
+    for (const root of roots) {
+      let node = root;
       let depth = 0;
-      while (t.feature[node]! >= 0) {
-        node = x[t.feature[node]!]! < t.split[node]! ? t.left[node]! : t.right[node]!;
+      while (feature[node]! >= 0) {
+        node = x[feature[node]!]! < split[node]! ? left[node]! : right[node]!;
         depth++;
       }
-      sum += depth + averagePathLength(t.size[node]!);
+      sum += depth + averagePathLength(size[node]!);
     }
-    return sum / this.#trees.length;
+    return sum / roots.length;
   }
 
   /** Anomaly score in (0, 1]: > 0.6 stands out, < 0.5 is ordinary. */
@@ -105,7 +142,8 @@ export class IsolationForest {
  * Grows one tree over `rows` of the flat `data` (row-major, `dims` columns). Rows are
  * partitioned in place, and a node scans only the feature it picks (trying the others, in a
  * random order, only when that one is constant), which keeps growing cheap enough to retrain
- * per role while events flow.
+ * per role while events flow. The tree's nodes go into `into` from node `first` on; returns the
+ * node after its last.
  */
 function grow(
   data: Float64Array,
@@ -113,15 +151,12 @@ function grow(
   rows: Int32Array,
   limit: number,
   random: Random,
-): Tree {
-  const max = 2 * rows.length + 1;
-  const feature = new Int32Array(max).fill(-1);
-  const split = new Float64Array(max);
-  const left = new Int32Array(max).fill(-1);
-  const right = new Int32Array(max).fill(-1);
-  const size = new Int32Array(max);
+  into: Nodes,
+  first: number,
+): number {
+  const { feature, split, left, right, size } = into;
   const order = new Int32Array(dims);
-  let nodes = 0;
+  let nodes = first;
   const node = (lo: number, hi: number, depth: number): number => {
     const id = nodes++;
     size[id] = hi - lo;
@@ -164,11 +199,5 @@ function grow(
     return id;
   };
   node(0, rows.length, 0);
-  return {
-    feature: feature.slice(0, nodes),
-    split: split.slice(0, nodes),
-    left: left.slice(0, nodes),
-    right: right.slice(0, nodes),
-    size: size.slice(0, nodes),
-  };
+  return nodes;
 }

@@ -58,3 +58,22 @@ Deno.test("IsolationForest.fit() handles identical points and refuses no data", 
   assertEquals(f.score([1, 2]), 0.5);
   assertThrows(() => IsolationForest.fit([], { random: seededRandom(1) }), RangeError);
 });
+
+Deno.test("IsolationForest.fit() grows the trees it grew when each tree had arrays of its own", () => {
+  // Path lengths of the forest before its trees were packed into shared arrays: snapshots keep
+  // the rows and regrow the models, so the same rows and seed must give the same forest.
+  const r = seededRandom(7);
+  const data = Array.from(
+    { length: 700 },
+    (_, i) => [r() * 10, (i % 13) * 1.0, r() < 0.2 ? 5 : r()],
+  );
+  const f = IsolationForest.fit(data, { random: seededRandom(2026), trees: 40 });
+  const probes = [[0, 0, 0], [5, 6, 0.5], [9.9, 12, 5], [20, -3, 1], [3.3, 7, 0.1]];
+  assertEquals(probes.map((x) => f.pathLength(x)), [
+    6.549444275042094,
+    11.660000899586185,
+    5.45,
+    7.016827437403505,
+    10.562348710035671,
+  ]);
+});
