@@ -40,7 +40,7 @@ interface Nodes {
 }
 
 /** Room for `n` nodes and `trees` roots, all in one buffer (one allocation). */
-function nodes(n: number, trees: number): Nodes {
+function nodeArrays(n: number, trees: number): Nodes {
   const buf = new ArrayBuffer(n * 24 + trees * 4);
   return {
     split: new Float64Array(buf, 0, n),
@@ -86,7 +86,7 @@ export class IsolationForest {
     const limit = Math.ceil(Math.log2(Math.max(2, psi)));
     const dims = data[0]!.length;
     // A tree of psi points has at most 2·psi − 1 nodes.
-    const pool = nodes(count * (2 * psi + 1), count);
+    const pool = nodeArrays(count * (2 * psi + 1), count);
     pool.feature.fill(-1);
     pool.left.fill(-1);
     pool.right.fill(-1);
@@ -106,7 +106,7 @@ export class IsolationForest {
       pool.roots[t] = used;
       used = grow(flat, dims, idx.subarray(0, psi), limit, opts.random, pool, used);
     }
-    const trees = nodes(used, count);
+    const trees = nodeArrays(used, count);
     trees.feature.set(pool.feature.subarray(0, used));
     trees.split.set(pool.split.subarray(0, used));
     trees.left.set(pool.left.subarray(0, used));
