@@ -15,8 +15,9 @@
 
 import { print, setLogLevel } from "../daemon/log.ts";
 import { installPgSide } from "../daemon/pg/install.ts";
-import { procMemory, spawnVigil, waitHealthy } from "../daemon/bench/scale_process.ts";
-import { waitStartSettled } from "../daemon/bench/scale_settle.ts";
+import { storeEvents } from "../daemon/bench/scale_http.ts";
+import { procMemory, sleep, spawnVigil, waitHealthy } from "../daemon/bench/scale_process.ts";
+import { SETTLE_BUDGET_S, waitStartSettled } from "../daemon/bench/scale_settle.ts";
 import { PGBENCH } from "../plugins/proxy/bench/pgbench_run.ts";
 import { startPostgres } from "../tests/support/postgres.ts";
 
@@ -85,26 +86,14 @@ try {
     const startS = (performance.now() - t0) / 1000;
     // The start's background work first (a verification of the whole log, minutes at 100M):
     // the figures below are of the intake, on every store size alike.
-    const settled = await waitStartSettled(serve, base, 1_800);
-    // Tried again when the connection fails: a daemon busy with its builds on a loaded machine
-    // can let a connection's header timeout pass before it reads it.
-    const stored = async (attempt = 1): Promise<number> => {
-      try {
-        const text = await (await fetch(`${base}/metrics`)).text();
-        return Number(/^vigil_store_events (\d+)$/m.exec(text)?.[1] ?? NaN);
-      } catch (e) {
-        if (!(e instanceof TypeError) || attempt >= 4) throw e;
-        await sleep(500 * attempt);
-        return await stored(attempt + 1);
-      }
-    };
+    const settled = await waitStartSettled(serve, base, SETTLE_BUDGET_S);
     // The reference: the same daemon idle, both sources connected, before any intake.
     let idleHwm = 0;
     for (let k = 0; k < 10; k++) {
       idleHwm = Math.max(idleHwm, (await procMemory(serve.child.pid)).rssMib);
       await sleep(500);
     }
-    const before = await stored();
+    const before = await storeEvents(base);
     const bench = new Deno.Command(PGBENCH, {
       args: ["-h", "127.0.0.1", "-p", String(pg.port), "-U", pg.superuser, "-c", String(clients)]
         .concat(["-j", "1", "-R", String(rate), "-T", String(seconds), "postgres"]),
@@ -126,7 +115,7 @@ try {
       intakeMax = Math.max(intakeMax, (await procMemory(serve.child.pid)).rssMib);
       await sleep(500);
     }
-    const after = await stored();
+    const after = await storeEvents(base);
     const mem = await procMemory(serve.child.pid);
     print(JSON.stringify({
       bench: "scale.serve_rss_under_sources",
@@ -149,8 +138,4 @@ try {
   }
 } finally {
   await Deno.remove(dir, { recursive: true });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,17 +5,25 @@
 
 import { sleep } from "./scale_process.ts";
 
+/** `serve`'s `/metrics` text. */
+export function metricsText(base: string): Promise<string> {
+  return getBody(`${base}/metrics`, (r) => r.text());
+}
+
 /** A gauge of `serve`'s `/metrics`. */
 export async function gauge(base: string, name: string): Promise<number> {
-  const text = await getBody(`${base}/metrics`, (r) => r.text());
+  return gaugeIn(await metricsText(base), name);
+}
+
+/** An unlabelled gauge in a `/metrics` text; throws when it is not there. */
+export function gaugeIn(text: string, name: string): number {
   const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1];
   if (v === undefined) throw new Error(`/metrics has no ${name}`);
   return Number(v);
 }
 
-/** The sum of a family's series in `/metrics` (a counter by label, say); 0 when it has none. */
-export async function seriesSum(base: string, name: string): Promise<number> {
-  const text = await getBody(`${base}/metrics`, (r) => r.text());
+/** The sum of a family's series in a `/metrics` text (a counter by label, say); 0 when none. */
+export function seriesSum(text: string, name: string): number {
   let sum = 0;
   for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, "gm"))) {
     sum += Number(m[1]);

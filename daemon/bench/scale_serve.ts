@@ -15,15 +15,13 @@ import { downloadFigures } from "./scale_download.ts";
 import { exportRange, exportRows, scaleEvent } from "./scale_events.ts";
 import { get, getBody, indexLag, storeEvents } from "./scale_http.ts";
 import { type ChildVigil, round, sleep, spawnVigil, waitHealthy } from "./scale_process.ts";
-import { waitStartSettled } from "./scale_settle.ts";
+import { SETTLE_BUDGET_S, waitStartSettled } from "./scale_settle.ts";
 import type { BenchResult } from "./store_bench.ts";
 
 const SEARCHES = 60;
 const INTAKE_SECONDS = 10;
 /** Index lag above which the restart's searches are left out (they would scan the log). */
 const SEARCH_MAX_LAG = 1_000_000;
-/** How long the restart's background work may take before the figures are taken anyway. */
-const SETTLE_BUDGET_S = 1_800;
 /** Events of the download made at every store size. */
 const SAME_DOWNLOAD_EVENTS = 100_000;
 
