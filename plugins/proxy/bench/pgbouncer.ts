@@ -6,7 +6,7 @@
  * root it drops to the `postgres` user (pgbouncer refuses to run as root).
  */
 
-import { freePort } from "./proxy_serve.ts";
+import { freePort } from "./ports.ts";
 
 /** Where Debian's package installs it. */
 export const PGBOUNCER = "/usr/sbin/pgbouncer";

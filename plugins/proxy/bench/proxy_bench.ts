@@ -8,6 +8,10 @@
  * daemon's CPU and memory. The runs of one query mode follow each other, so that they share the
  * machine's state as closely as a shared machine allows.
  *
+ * Beside them, in the same rounds, the runtime's ceiling (`copy_forwarder.ts`): a forwarder on
+ * Deno's socket API that copies bytes and does nothing else, with its TPS against pgbouncer's and
+ * its CPU; the proxy's TPS lines say their ratio to it too (`ratio_to_copy`).
+ *
  * A run may sweep client counts (`clients`) and placements (`placement.ts`: everything shared,
  * or PostgreSQL and pgbench on one CPU and the middle tier on the other); the shared placement is
  * always measured first. Lines of a pinned placement are named `proxy.pinned.…`, and of a sweep
@@ -20,6 +24,7 @@
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { type PgbenchRun, quantile, runPgbench } from "./pgbench_run.ts";
 import { startPgbouncer } from "./pgbouncer.ts";
+import { startCopyForwarder } from "./copy_forwarder.ts";
 import { type ProxyMode, type ProxyServe, startProxyServe } from "./proxy_serve.ts";
 import { procMemory } from "../../../daemon/bench/scale_process.ts";
 import { checkPlacement, cpusOf, pinTree, type Placement } from "./placement.ts";
@@ -64,8 +69,10 @@ export interface ProxyBenchResult {
   [extra: string]: unknown;
 }
 
-type Target = "direct" | "pgbouncer" | ProxyMode;
-const TARGETS: readonly Target[] = ["direct", "pgbouncer", "observe", "enforce"];
+type Target = "direct" | "pgbouncer" | "copy" | ProxyMode;
+const TARGETS: readonly Target[] = ["direct", "pgbouncer", "copy", "observe", "enforce"];
+/** The targets whose process's CPU and memory the bench reads: the copy forwarder, the daemons. */
+type Measurable = "copy" | ProxyMode;
 const QUERY_MODES = ["simple", "prepared"] as const;
 const CLK_TCK = 100;
 
@@ -92,23 +99,30 @@ export async function benchProxy(
     upstreamPort: opts.pgPort,
     mode: "enforce",
   });
-  const daemons = { observe, enforce };
+  await using copy = await startCopyForwarder({ upstreamPort: opts.pgPort });
   const ports: Record<Target, number> = {
     direct: opts.pgPort,
     pgbouncer: bouncer.port,
+    copy: copy.port,
     observe: observe.port,
     enforce: enforce.port,
+  };
+  // A getter each: a daemon's pid is that of its current process.
+  const pids: Record<Measurable, () => number> = {
+    copy: () => copy.pid,
+    observe: () => observe.pid,
+    enforce: () => enforce.pid,
   };
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
   for (const placement of placements) {
     await pinTree(opts.pgPid, cpusOf(placement, "database"));
-    for (const pid of [bouncer.pid, observe.pid, enforce.pid]) {
+    for (const pid of [bouncer.pid, copy.pid, observe.pid, enforce.pid]) {
       await pinTree(pid, cpusOf(placement, "middle"));
     }
     for (const clients of opts.clients) {
       const prefix = (placement === "pinned" ? "pinned." : "") +
         (opts.clients.length > 1 ? `c${clients}.` : "");
-      const run: RunOf = { placement, clients, prefix, ports, daemons, tails };
+      const run: RunOf = { placement, clients, prefix, ports, pids, tails };
       for (const mode of QUERY_MODES) await benchMode(opts, run, mode, report);
     }
   }
@@ -121,7 +135,7 @@ interface RunOf {
   /** What the bench names of its lines start with after `proxy.`. */
   prefix: string;
   ports: Record<Target, number>;
-  daemons: Record<ProxyMode, ProxyServe>;
+  pids: Record<Measurable, () => number>;
   tails: Record<ProxyMode, RecordTail>;
 }
 
@@ -132,7 +146,7 @@ async function benchMode(
   mode: typeof QUERY_MODES[number],
   report: (r: ProxyBenchResult) => void,
 ): Promise<void> {
-  const { daemons, tails, ports, clients } = run;
+  const { pids, tails, ports, clients } = run;
   const line = (r: ProxyBenchResult): void =>
     report({
       ...r,
@@ -148,10 +162,10 @@ async function benchMode(
   for (let r = 0; r < (opts.rounds ?? 1); r++) {
     for (const target of TARGETS) {
       const m = measured.get(target)!;
-      const daemon = target === "observe" || target === "enforce" ? daemons[target] : undefined;
+      const pid = measurable(target) ? pids[target]() : undefined;
       const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
       await tail?.read();
-      const cpuBefore = daemon === undefined ? 0 : await cpuTicks(daemon.pid);
+      const cpuBefore = pid === undefined ? 0 : await cpuTicks(pid);
       const started = performance.now();
       m.runs.push(
         await runPgbench({
@@ -168,11 +182,11 @@ async function benchMode(
           ...(run.placement === "pinned" ? { cpus: cpusOf("pinned", "database") } : {}),
         }),
       );
-      if (daemon === undefined || tail === undefined) continue;
-      m.stored += await tail.settle();
+      if (pid === undefined) continue;
+      if (tail !== undefined) m.stored += await tail.settle();
       m.wall += (performance.now() - started) / 1000;
-      m.cpu += (await cpuTicks(daemon.pid) - cpuBefore) / CLK_TCK;
-      const memory = await procMemory(daemon.pid);
+      m.cpu += (await cpuTicks(pid) - cpuBefore) / CLK_TCK;
+      const memory = await procMemory(pid);
       m.rssMib = memory.rssMib;
       m.hwmMib = memory.hwmMib;
     }
@@ -180,28 +194,32 @@ async function benchMode(
   const runs = new Map<Target, PgbenchRun>(
     [...measured].map(([target, m]) => [target, combine(m.runs)]),
   );
-  const daemonLines = new Map<Target, ProxyBenchResult[]>();
-  for (const target of ["observe", "enforce"] as const) {
+  const processLines = new Map<Target, ProxyBenchResult[]>();
+  for (const target of ["copy", "observe", "enforce"] as const) {
     const m = measured.get(target)!;
     const tx = runs.get(target)!.transactions;
-    daemonLines.set(target, [{
+    const lines: ProxyBenchResult[] = target === "copy" ? [] : [{
       bench: `proxy.${target}.${mode}.events`,
       value: Math.round(m.stored / m.wall),
       unit: "events/s stored, from pgbench's start until the run's record is complete",
       events: m.stored,
       seconds: round(m.wall, 2),
-    }, {
+    }];
+    lines.push({
       bench: `proxy.${target}.${mode}.cpu`,
       value: round(m.cpu / m.wall, 3),
-      unit: "CPU cores used by vigil serve during the runs",
+      unit: `CPU cores used by ${target === "copy" ? "the copy forwarder" : "vigil serve"} ` +
+        "during the runs",
       cpu_s: round(m.cpu, 2),
       cpu_ms_per_transaction: tx > 0 ? round(1000 * m.cpu / tx, 3) : null,
       rss_mib: m.rssMib,
       peak_rss_mib: m.hwmMib,
-    }]);
+    });
+    processLines.set(target, lines);
   }
   const direct = runs.get("direct")!;
   const bouncer = runs.get("pgbouncer")!;
+  const copy = runs.get("copy")!;
   for (const target of TARGETS) {
     const run = runs.get(target)!;
     const reference = target === "pgbouncer" ? direct : bouncer;
@@ -214,6 +232,9 @@ async function benchMode(
         reference: { name: `${ref}, same run`, value: round(reference.tps, 1) },
         ratio: round(run.tps / reference.tps, 3),
       }),
+      ...(target === "observe" || target === "enforce"
+        ? { ratio_to_copy: round(run.tps / copy.tps, 3) }
+        : {}),
       transactions: run.transactions,
       ...(opts.rounds === undefined || opts.rounds === 1
         ? {}
@@ -235,7 +256,7 @@ async function benchMode(
       direct_p50_ms: round(quantile(direct.latenciesUs, 0.5) / 1000, 3),
       direct_p99_ms: round(quantile(direct.latenciesUs, 0.99) / 1000, 3),
     });
-    for (const l of daemonLines.get(target) ?? []) line(l);
+    for (const l of processLines.get(target) ?? []) line(l);
   }
 }
 
@@ -302,6 +323,10 @@ function combine(runs: PgbenchRun[]): PgbenchRun {
     transactions: runs.reduce((n, r) => n + r.transactions, 0),
     latenciesUs: all.sort(),
   };
+}
+
+function measurable(target: Target): target is Measurable {
+  return target === "copy" || target === "observe" || target === "enforce";
 }
 
 /** utime + stime of a process, in clock ticks, read through `cat` as `procMemory` does. */

@@ -10,6 +10,7 @@
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { type ChildVigil, spawnVigil, waitHealthy } from "../../../daemon/bench/scale_process.ts";
+import { freePort, portBound } from "./ports.ts";
 
 /** How the proxy stores events: see the README's proxy section. */
 export type ProxyMode = "observe" | "enforce";
@@ -51,25 +52,6 @@ export interface ProxyServe extends AsyncDisposable {
   restart(): Promise<void>;
   /** Every stored event of this source, in seq order. */
   events(): Promise<AuditEvent[]>;
-}
-
-/** A TCP port on loopback that nothing listened on a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** Whether something listens on 127.0.0.1:`port`, told without connecting to it. */
-function portBound(port: number): boolean {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-    return false;
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) return true;
-    throw error;
-  }
 }
 
 /** The config file of one proxy source. */
