@@ -7,9 +7,17 @@
  * read and write a message each way, each a wake-up of the event loop) apart from the part that
  * is the proxy's work.
  *
+ * With `syncDir` it is the ceiling of enforce mode instead: before each chunk from the server
+ * goes on to the client, a record of it is written and synced to disk (`fdatasync`), as enforce
+ * mode syncs a statement's event before its result goes on — in TPC-B each result is one chunk, so
+ * it is one sync a statement, as there. Each session writes over a file of zeros of its own (the
+ * spool's way: a sync that changes no file size costs no journal commit), so sessions sync side by
+ * side, as the spool's writes do.
+ *
  * Promises: each accepted connection is forwarded to the upstream port with `TCP_NODELAY` on
  * both sides, as the proxy's are, through a 64 KiB buffer a direction (the proxy's read size);
- * either side closing closes both. Run as a script: `copy_forwarder.ts LISTEN_PORT UPSTREAM_PORT`.
+ * either side closing closes both. Run as a script:
+ * `copy_forwarder.ts LISTEN_PORT UPSTREAM_PORT [SYNC_DIR]`.
  */
 
 import { freePort, portBound } from "./ports.ts";
@@ -21,16 +29,21 @@ export interface CopyForwarder extends AsyncDisposable {
 }
 
 /** Starts the forwarder in a process of its own; resolves once it listens. */
-export async function startCopyForwarder(opts: { upstreamPort: number }): Promise<CopyForwarder> {
+export async function startCopyForwarder(
+  opts: { upstreamPort: number; syncDir?: string },
+): Promise<CopyForwarder> {
   const port = freePort();
+  const sync = opts.syncDir === undefined ? [] : [opts.syncDir];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
       "--allow-net=127.0.0.1",
+      ...sync.map((dir) => `--allow-write=${dir}`),
       new URL(import.meta.url).pathname,
       String(port),
       String(opts.upstreamPort),
+      ...sync,
     ],
     stdin: "null",
     stdout: "null",
@@ -58,13 +71,57 @@ export async function startCopyForwarder(opts: { upstreamPort: number }): Promis
   return { port, pid: child.pid, [Symbol.asyncDispose]: async () => void await stop() };
 }
 
-/** Copies `from` to `to` until `from` ends or either fails, then half-closes `to`. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+/** Bytes of a session's sync file, written over in turn. */
+const SYNC_FILE_BYTES = 1024 * 1024;
+/** Bytes of one synced record: about an event of the bench's statements. */
+const RECORD_BYTES = 512;
+
+/** A session's sync file: a record written and synced before each chunk goes on. */
+class SyncFile {
+  readonly #file: Deno.FsFile;
+  #at = 0;
+  readonly #record = new Uint8Array(RECORD_BYTES);
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+  }
+
+  static async open(path: string): Promise<SyncFile> {
+    const file = await Deno.open(path, { write: true, create: true, truncate: true });
+    const zeros = new Uint8Array(SYNC_FILE_BYTES);
+    for (let off = 0; off < zeros.length;) off += await file.write(zeros.subarray(off));
+    await file.sync();
+    return new SyncFile(file);
+  }
+
+  /** Writes a record of a chunk of `n` bytes and resolves once it is on disk. */
+  async record(n: number): Promise<void> {
+    if (this.#at + RECORD_BYTES > SYNC_FILE_BYTES) this.#at = 0;
+    new DataView(this.#record.buffer).setUint32(0, n);
+    await this.#file.seek(this.#at, Deno.SeekMode.Start);
+    for (let off = 0; off < RECORD_BYTES;) {
+      off += await this.#file.write(this.#record.subarray(off));
+    }
+    this.#at += RECORD_BYTES;
+    await this.#file.syncData();
+  }
+
+  close(): void {
+    this.#file.close();
+  }
+}
+
+/**
+ * Copies `from` to `to` until `from` ends or either fails, then half-closes `to`; with `sync`,
+ * each chunk only once its record is on disk.
+ */
+async function pump(from: Deno.Conn, to: Deno.Conn, sync?: SyncFile): Promise<void> {
   const buf = new Uint8Array(64 * 1024);
   try {
     for (;;) {
       const n = await from.read(buf);
       if (n === null) break;
+      await sync?.record(n);
       for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
     }
   } catch {
@@ -77,16 +134,25 @@ async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
   }
 }
 
-async function forward(client: Deno.TcpConn, upstreamPort: number): Promise<void> {
+let sessions = 0;
+
+async function forward(
+  client: Deno.TcpConn,
+  upstreamPort: number,
+  syncDir: string | undefined,
+): Promise<void> {
   let server: Deno.TcpConn | undefined;
+  let sync: SyncFile | undefined;
   try {
     client.setNoDelay(true);
+    if (syncDir !== undefined) sync = await SyncFile.open(`${syncDir}/session-${++sessions}`);
     server = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
     server.setNoDelay(true);
-    await Promise.all([pump(client, server), pump(server, client)]);
+    await Promise.all([pump(client, server), pump(server, client, sync)]);
   } catch (error) {
     console.error(`copy forwarder: ${error}`);
   } finally {
+    sync?.close();
     for (const c of [client, server]) {
       try {
         c?.close();
@@ -98,12 +164,13 @@ async function forward(client: Deno.TcpConn, upstreamPort: number): Promise<void
 }
 
 if (import.meta.main) {
-  const [listen, upstream] = Deno.args.map(Number);
+  const [listen, upstream] = Deno.args.slice(0, 2).map(Number);
+  const syncDir = Deno.args[2];
   if (!Number.isInteger(listen) || !Number.isInteger(upstream)) {
-    console.error("usage: copy_forwarder.ts LISTEN_PORT UPSTREAM_PORT");
+    console.error("usage: copy_forwarder.ts LISTEN_PORT UPSTREAM_PORT [SYNC_DIR]");
     Deno.exit(2);
   }
   for await (const client of Deno.listen({ hostname: "127.0.0.1", port: listen! })) {
-    void forward(client, upstream!);
+    void forward(client, upstream!, syncDir);
   }
 }

@@ -8,9 +8,11 @@
  * daemon's CPU and memory. The runs of one query mode follow each other, so that they share the
  * machine's state as closely as a shared machine allows.
  *
- * Beside them, in the same rounds, the runtime's ceiling (`copy_forwarder.ts`): a forwarder on
- * Deno's socket API that copies bytes and does nothing else, with its TPS against pgbouncer's and
- * its CPU; the proxy's TPS lines say their ratio to it too (`ratio_to_copy`).
+ * Beside them, in the same rounds, the runtime's ceilings (`copy_forwarder.ts`): a forwarder on
+ * Deno's socket API that copies bytes and does nothing else (`copy`, observe mode's ceiling), and
+ * the same syncing a record to disk before each result goes on (`copy_sync`, enforce mode's), with
+ * their TPS against pgbouncer's and their CPU; each proxy mode's TPS line says its ratio to its
+ * ceiling too (`ratio_to_ceiling`).
  *
  * A run may sweep client counts (`clients`) and placements (`placement.ts`: everything shared,
  * or PostgreSQL and pgbench on one CPU and the middle tier on the other); the shared placement is
@@ -69,10 +71,20 @@ export interface ProxyBenchResult {
   [extra: string]: unknown;
 }
 
-type Target = "direct" | "pgbouncer" | "copy" | ProxyMode;
-const TARGETS: readonly Target[] = ["direct", "pgbouncer", "copy", "observe", "enforce"];
-/** The targets whose process's CPU and memory the bench reads: the copy forwarder, the daemons. */
-type Measurable = "copy" | ProxyMode;
+type Ceiling = "copy" | "copy_sync";
+type Target = "direct" | "pgbouncer" | Ceiling | ProxyMode;
+const TARGETS: readonly Target[] = [
+  "direct",
+  "pgbouncer",
+  "copy",
+  "copy_sync",
+  "observe",
+  "enforce",
+];
+/** The targets whose process's CPU and memory the bench reads: the copy forwarders, the daemons. */
+type Measurable = Ceiling | ProxyMode;
+/** What each mode is measured against besides pgbouncer: the forwarder that does its minimum. */
+const CEILING: Record<ProxyMode, Ceiling> = { observe: "copy", enforce: "copy_sync" };
 const QUERY_MODES = ["simple", "prepared"] as const;
 const CLK_TCK = 100;
 
@@ -100,23 +112,29 @@ export async function benchProxy(
     mode: "enforce",
   });
   await using copy = await startCopyForwarder({ upstreamPort: opts.pgPort });
+  await using copySync = await startCopyForwarder({
+    upstreamPort: opts.pgPort,
+    syncDir: await subdir(opts.dir, "copy-sync"),
+  });
   const ports: Record<Target, number> = {
     direct: opts.pgPort,
     pgbouncer: bouncer.port,
     copy: copy.port,
+    copy_sync: copySync.port,
     observe: observe.port,
     enforce: enforce.port,
   };
   // A getter each: a daemon's pid is that of its current process.
   const pids: Record<Measurable, () => number> = {
     copy: () => copy.pid,
+    copy_sync: () => copySync.pid,
     observe: () => observe.pid,
     enforce: () => enforce.pid,
   };
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
   for (const placement of placements) {
     await pinTree(opts.pgPid, cpusOf(placement, "database"));
-    for (const pid of [bouncer.pid, copy.pid, observe.pid, enforce.pid]) {
+    for (const pid of [bouncer.pid, copy.pid, copySync.pid, observe.pid, enforce.pid]) {
       await pinTree(pid, cpusOf(placement, "middle"));
     }
     for (const clients of opts.clients) {
@@ -195,10 +213,11 @@ async function benchMode(
     [...measured].map(([target, m]) => [target, combine(m.runs)]),
   );
   const processLines = new Map<Target, ProxyBenchResult[]>();
-  for (const target of ["copy", "observe", "enforce"] as const) {
+  for (const target of ["copy", "copy_sync", "observe", "enforce"] as const) {
     const m = measured.get(target)!;
     const tx = runs.get(target)!.transactions;
-    const lines: ProxyBenchResult[] = target === "copy" ? [] : [{
+    const daemon = target === "observe" || target === "enforce";
+    const lines: ProxyBenchResult[] = !daemon ? [] : [{
       bench: `proxy.${target}.${mode}.events`,
       value: Math.round(m.stored / m.wall),
       unit: "events/s stored, from pgbench's start until the run's record is complete",
@@ -208,8 +227,7 @@ async function benchMode(
     lines.push({
       bench: `proxy.${target}.${mode}.cpu`,
       value: round(m.cpu / m.wall, 3),
-      unit: `CPU cores used by ${target === "copy" ? "the copy forwarder" : "vigil serve"} ` +
-        "during the runs",
+      unit: `CPU cores used by ${daemon ? "vigil serve" : "the copy forwarder"} during the runs`,
       cpu_s: round(m.cpu, 2),
       cpu_ms_per_transaction: tx > 0 ? round(1000 * m.cpu / tx, 3) : null,
       rss_mib: m.rssMib,
@@ -219,7 +237,6 @@ async function benchMode(
   }
   const direct = runs.get("direct")!;
   const bouncer = runs.get("pgbouncer")!;
-  const copy = runs.get("copy")!;
   for (const target of TARGETS) {
     const run = runs.get(target)!;
     const reference = target === "pgbouncer" ? direct : bouncer;
@@ -233,7 +250,10 @@ async function benchMode(
         ratio: round(run.tps / reference.tps, 3),
       }),
       ...(target === "observe" || target === "enforce"
-        ? { ratio_to_copy: round(run.tps / copy.tps, 3) }
+        ? {
+          ceiling: CEILING[target],
+          ratio_to_ceiling: round(run.tps / runs.get(CEILING[target])!.tps, 3),
+        }
         : {}),
       transactions: run.transactions,
       ...(opts.rounds === undefined || opts.rounds === 1
@@ -326,7 +346,7 @@ function combine(runs: PgbenchRun[]): PgbenchRun {
 }
 
 function measurable(target: Target): target is Measurable {
-  return target === "copy" || target === "observe" || target === "enforce";
+  return target !== "direct" && target !== "pgbouncer";
 }
 
 /** utime + stime of a process, in clock ticks, read through `cat` as `procMemory` does. */

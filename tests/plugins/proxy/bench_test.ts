@@ -1,9 +1,9 @@
 /**
  * `vigil bench proxy` on a small run (two rounds of 20 transactions per client): it runs end to
- * end from the command line — a throwaway PostgreSQL, pgbouncer, the copy forwarder, two `vigil
- * serve` with a proxy source — and prints well-formed lines of the bench format, one set per target and query mode, where
- * the proxy's stored events cover at least every statement pgbench ran. Numbers are not
- * checked: this machine's speed is not the test's business.
+ * end from the command line — a throwaway PostgreSQL, pgbouncer, the two copy forwarders, two
+ * `vigil serve` with a proxy source — and prints well-formed lines of the bench format, one set per
+ * target and query mode, where the proxy's stored events cover at least every statement pgbench
+ * ran. Numbers are not checked: this machine's speed is not the test's business.
  */
 
 import { assert, assertEquals } from "../../support/assert.ts";
@@ -66,11 +66,11 @@ Deno.test("vigil bench proxy runs every target in both query modes and prints be
   const expected: string[] = [];
   for (const mode of ["simple", "prepared"]) {
     expected.push(`proxy.direct.${mode}.tps`);
-    for (const target of ["pgbouncer", "copy", "observe", "enforce"]) {
+    for (const target of ["pgbouncer", "copy", "copy_sync", "observe", "enforce"]) {
       expected.push(`proxy.${target}.${mode}.tps`, `proxy.${target}.${mode}.latency_added_p99`);
     }
     for (const target of ["observe", "enforce"]) expected.push(`proxy.${target}.${mode}.events`);
-    for (const target of ["copy", "observe", "enforce"]) {
+    for (const target of ["copy", "copy_sync", "observe", "enforce"]) {
       expected.push(`proxy.${target}.${mode}.cpu`);
     }
   }
@@ -91,12 +91,13 @@ Deno.test("vigil bench proxy runs every target in both query modes and prints be
         assert(l.reference.value > 0 && typeof l.reference.name === "string", what);
         assert(Math.abs(l.ratio! - l.value / l.reference.value) < 0.01, what);
       }
-      if (/\.(observe|enforce)\./.test(l.bench)) {
-        const copy = lines.find((c) =>
-          c.bench === l.bench.replace(/\.(observe|enforce)\./, ".copy.")
-        );
-        assert(copy !== undefined && copy.value > 0, what);
-        assert(Math.abs(Number(l.ratio_to_copy) - l.value / copy.value) < 0.01, what);
+      const mode = /\.(observe|enforce)\./.exec(l.bench)?.[1];
+      if (mode !== undefined) {
+        // Each mode against the forwarder that does its minimum: copy, or copy and sync.
+        assertEquals(l.ceiling, mode === "observe" ? "copy" : "copy_sync", what);
+        const ceiling = lines.find((c) => c.bench === l.bench.replace(mode, String(l.ceiling)));
+        assert(ceiling !== undefined && ceiling.value > 0, what);
+        assert(Math.abs(Number(l.ratio_to_ceiling) - l.value / ceiling.value) < 0.01, what);
       }
     }
     if (l.bench.endsWith(".events")) {
