@@ -10,9 +10,11 @@
  * With `syncDir` it is the ceiling of enforce mode instead: before each chunk from the server
  * goes on to the client, a record of it is written and synced to disk (`fdatasync`), as enforce
  * mode syncs a statement's event before its result goes on — in TPC-B each result is one chunk, so
- * it is one sync a statement, as there. Each session writes over a file of zeros of its own (the
- * spool's way: a sync that changes no file size costs no journal commit), so sessions sync side by
- * side, as the spool's writes do.
+ * it is one sync a statement, as there. The record goes the spool's way (`spool_writer.ts`): written
+ * straight into the page cache on the forwarding thread, only the sync handed to the runtime's pool,
+ * over a file of zeros so that a sync changes no file size (no journal commit). Each session writes
+ * a file of its own, so sessions sync side by side as the spool's writes do; a session's file is
+ * kept for the next one once it ends.
  *
  * Promises: each accepted connection is forwarded to the upstream port with `TCP_NODELAY` on
  * both sides, as the proxy's are, through a 64 KiB buffer a direction (the proxy's read size);
@@ -98,18 +100,17 @@ class SyncFile {
   async record(n: number): Promise<void> {
     if (this.#at + RECORD_BYTES > SYNC_FILE_BYTES) this.#at = 0;
     new DataView(this.#record.buffer).setUint32(0, n);
-    await this.#file.seek(this.#at, Deno.SeekMode.Start);
+    this.#file.seekSync(this.#at, Deno.SeekMode.Start);
     for (let off = 0; off < RECORD_BYTES;) {
-      off += await this.#file.write(this.#record.subarray(off));
+      off += this.#file.writeSync(this.#record.subarray(off));
     }
     this.#at += RECORD_BYTES;
     await this.#file.syncData();
   }
-
-  close(): void {
-    this.#file.close();
-  }
 }
+
+/** Sync files of sessions that ended, for the next sessions. */
+const spareFiles: SyncFile[] = [];
 
 /**
  * Copies `from` to `to` until `from` ends or either fails, then half-closes `to`; with `sync`,
@@ -145,14 +146,16 @@ async function forward(
   let sync: SyncFile | undefined;
   try {
     client.setNoDelay(true);
-    if (syncDir !== undefined) sync = await SyncFile.open(`${syncDir}/session-${++sessions}`);
+    if (syncDir !== undefined) {
+      sync = spareFiles.pop() ?? await SyncFile.open(`${syncDir}/session-${++sessions}`);
+    }
     server = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
     server.setNoDelay(true);
     await Promise.all([pump(client, server), pump(server, client, sync)]);
   } catch (error) {
     console.error(`copy forwarder: ${error}`);
   } finally {
-    sync?.close();
+    if (sync !== undefined) spareFiles.push(sync);
     for (const c of [client, server]) {
       try {
         c?.close();
