@@ -22,6 +22,7 @@
  * `copy_forwarder.ts LISTEN_PORT UPSTREAM_PORT [SYNC_DIR]`.
  */
 
+import { writeAll, writeAllSync } from "../../../daemon/store/segment_writer.ts";
 import { freePort, portBound } from "./ports.ts";
 
 /** A running copy forwarder. */
@@ -90,8 +91,7 @@ class SyncFile {
 
   static async open(path: string): Promise<SyncFile> {
     const file = await Deno.open(path, { write: true, create: true, truncate: true });
-    const zeros = new Uint8Array(SYNC_FILE_BYTES);
-    for (let off = 0; off < zeros.length;) off += await file.write(zeros.subarray(off));
+    await writeAll(file, new Uint8Array(SYNC_FILE_BYTES));
     await file.sync();
     return new SyncFile(file);
   }
@@ -101,9 +101,7 @@ class SyncFile {
     if (this.#at + RECORD_BYTES > SYNC_FILE_BYTES) this.#at = 0;
     new DataView(this.#record.buffer).setUint32(0, n);
     this.#file.seekSync(this.#at, Deno.SeekMode.Start);
-    for (let off = 0; off < RECORD_BYTES;) {
-      off += this.#file.writeSync(this.#record.subarray(off));
-    }
+    writeAllSync(this.#file, this.#record);
     this.#at += RECORD_BYTES;
     await this.#file.syncData();
   }

@@ -181,7 +181,7 @@ async function benchMode(
     for (const target of TARGETS) {
       const m = measured.get(target)!;
       const pid = measurable(target) ? pids[target]() : undefined;
-      const tail = target === "observe" || target === "enforce" ? tails[target] : undefined;
+      const tail = isMode(target) ? tails[target] : undefined;
       await tail?.read();
       const cpuBefore = pid === undefined ? 0 : await cpuTicks(pid);
       const started = performance.now();
@@ -216,7 +216,7 @@ async function benchMode(
   for (const target of ["copy", "copy_sync", "observe", "enforce"] as const) {
     const m = measured.get(target)!;
     const tx = runs.get(target)!.transactions;
-    const daemon = target === "observe" || target === "enforce";
+    const daemon = isMode(target);
     const lines: ProxyBenchResult[] = !daemon ? [] : [{
       bench: `proxy.${target}.${mode}.events`,
       value: Math.round(m.stored / m.wall),
@@ -249,7 +249,7 @@ async function benchMode(
         reference: { name: `${ref}, same run`, value: round(reference.tps, 1) },
         ratio: round(run.tps / reference.tps, 3),
       }),
-      ...(target === "observe" || target === "enforce"
+      ...(isMode(target)
         ? {
           ceiling: CEILING[target],
           ratio_to_ceiling: round(run.tps / runs.get(CEILING[target])!.tps, 3),
@@ -343,6 +343,11 @@ function combine(runs: PgbenchRun[]): PgbenchRun {
     transactions: runs.reduce((n, r) => n + r.transactions, 0),
     latenciesUs: all.sort(),
   };
+}
+
+/** Whether the target is the proxy in one of its modes (a `vigil serve`). */
+function isMode(target: Target): target is ProxyMode {
+  return target === "observe" || target === "enforce";
 }
 
 function measurable(target: Target): target is Measurable {
