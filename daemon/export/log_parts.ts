@@ -5,12 +5,18 @@
  * checked by verify), and each segment without spans (not compressed yet, or compressed by a
  * release before spans) whole, with none. Only block tables are read, never a block. A table
  * that cannot be read leaves its segment without spans: reading it then reports the damage.
+ * Tables are read `TABLE_READS` at a time: each is a handful of small reads, whose round trips
+ * to the runtime's I/O threads, one after the other, were most of a plan's time at 100M events
+ * (650 segments: 227–257 ms one at a time, 58–75 ms eight at a time).
  */
 
 import type { TimeSpan } from "../store/block_times.ts";
 import { readBlockTable } from "../store/segment_compress.ts";
 import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
+
+/** Block tables read at once. */
+const TABLE_READS = 8;
 
 /** Seqs [from, to) of the log; `times` their events' time span, when known. */
 export interface LogPart {
@@ -28,10 +34,16 @@ export async function logParts(dataDir: string, logStart: number, end: number): 
     to = Math.min(to, end);
     if (from < to) parts.push(times === undefined ? { from, to } : { from, to, times });
   };
+  const endOf = (i: number): number => segments[i + 1]?.firstSeq ?? end;
+  const wanted = segments.map((seg, i) => endOf(i) > logStart && seg.firstSeq < end);
+  const tables = await mapInTurn(
+    segments,
+    (seg, i) => wanted[i] && seg.compressed ? blocksOf(seg.path) : Promise.resolve(null),
+  );
   for (const [i, seg] of segments.entries()) {
-    const segEnd = segments[i + 1]?.firstSeq ?? end;
-    if (segEnd <= logStart || seg.firstSeq >= end) continue;
-    const blocks = seg.compressed ? await blocksOf(seg.path) : null;
+    const segEnd = endOf(i);
+    if (!wanted[i]) continue;
+    const blocks = tables[i]!;
     if (blocks === null || blocks.some((b) => b.times === undefined)) {
       add(seg.firstSeq, segEnd);
       continue;
@@ -39,6 +51,23 @@ export async function logParts(dataDir: string, logStart: number, end: number): 
     blocks.forEach((b, k) => add(b.firstSeq, blocks[k + 1]?.firstSeq ?? segEnd, b.times));
   }
   return parts;
+}
+
+/** `fn` of each item, `TABLE_READS` at a time, in the items' order; the first failure throws. */
+async function mapInTurn<T, R>(
+  items: readonly T[],
+  fn: (t: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TABLE_READS, items.length) }, lane));
+  return out;
 }
 
 /** The blocks of the compressed segment at `path`, or null when its table cannot be read. */
