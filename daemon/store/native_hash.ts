@@ -34,6 +34,19 @@ export interface NativeHash {
     leaves: Uint8Array,
     reason: Int32Array,
   ): number;
+  /**
+   * `verifyFrames` on one of the runtime's blocking threads: this thread goes on meanwhile, and
+   * must leave every buffer passed alone until the promise settles.
+   */
+  verifyFramesAsync(
+    buf: Uint8Array,
+    frames: Int32Array,
+    count: number,
+    chain: Uint8Array,
+    seq: Float64Array,
+    leaves: Uint8Array,
+    reason: Int32Array,
+  ): Promise<number>;
   /** One Merkle level: out[i] = SHA-256(0x01 ‖ in[2i] ‖ in[2i+1]). */
   nodePairs(input: Uint8Array, pairs: number, out: Uint8Array): void;
   /**
@@ -56,6 +69,12 @@ function load(): NativeHash | null {
         parameters: ["buffer", "buffer", "i32", "buffer", "buffer", "buffer", "buffer"],
         result: "i32",
       },
+      vigil_verify_frames_nb: {
+        name: "vigil_verify_frames",
+        parameters: ["buffer", "buffer", "i32", "buffer", "buffer", "buffer", "buffer"],
+        result: "i32",
+        nonblocking: true,
+      },
       vigil_node_pairs: { parameters: ["buffer", "i32", "buffer"], result: "void" },
       vigil_check_crcs: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32" },
     });
@@ -68,6 +87,8 @@ function load(): NativeHash | null {
       s.vigil_seal_frames(buf, frames, count, chain, leaves),
     verifyFrames: (buf, frames, count, chain, seq, leaves, reason) =>
       s.vigil_verify_frames(buf, frames, count, chain, seq, leaves, reason),
+    verifyFramesAsync: (buf, frames, count, chain, seq, leaves, reason) =>
+      s.vigil_verify_frames_nb(buf, frames, count, chain, seq, leaves, reason),
     nodePairs: (input, pairs, out) => s.vigil_node_pairs(input, pairs, out),
     checkCrcs: (buf, frames, count) => s.vigil_check_crcs(buf, buf.length, frames, count),
   };

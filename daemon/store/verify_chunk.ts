@@ -18,7 +18,7 @@ import {
 } from "./frame.ts";
 import { nativeHash } from "./native_hash.ts";
 import { sha256Into } from "./sha256.ts";
-import { checkChunkNative } from "./verify_chunk_native.ts";
+import { checkChunkNative, checkChunkNativeAsync } from "./verify_chunk_native.ts";
 
 /** What to check. */
 export interface ChunkTask {
@@ -54,6 +54,19 @@ class ChunkProblem extends Error {
 /** Checks the frames of `task.buf[start..end)`, natively when the library is there. */
 export function checkChunk(task: ChunkTask): ChunkResult {
   return nativeHash ? checkChunkNative(task, nativeHash) : checkChunkJs(task);
+}
+
+/**
+ * `checkChunk` with the hashing off this thread when the library is there (else as
+ * `checkChunk`, before it returns): `task.buf` must not change until it settles.
+ */
+export function checkChunkAsync(task: ChunkTask): Promise<ChunkResult> {
+  if (nativeHash) return checkChunkNativeAsync(task, nativeHash);
+  try {
+    return Promise.resolve(checkChunkJs(task));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** `checkChunk` in TypeScript alone: the reference the native path must agree with. */

@@ -2,7 +2,9 @@
  * `checkChunk` through the native library: the frames of a run are found by reading lengths
  * here, then checked (CRC, seq, chain, leaf hash) in one native call per stretch between the
  * seqs whose chain head a checkpoint needs. Same results, problems and stops as the
- * TypeScript path in verify_chunk.ts.
+ * TypeScript path in verify_chunk.ts. `checkChunkNativeAsync` makes the same calls on one of
+ * the runtime's threads, so that the caller's thread does other work on the run meanwhile (the
+ * export's first pass spools it); the run's buffer must not change until it settles.
  */
 
 import {
@@ -66,6 +68,47 @@ function walk(
 
 /** Checks a run of frames with the native library. */
 export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResult {
+  const steps = checkSteps(task);
+  for (let step = steps.next();; step = steps.next(verify(native, step.value))) {
+    if (step.done) return step.value;
+  }
+}
+
+/** `checkChunkNative` with each native call made off this thread (`verifyFramesAsync`). */
+export async function checkChunkNativeAsync(
+  task: ChunkTask,
+  native: NativeHash,
+): Promise<ChunkResult> {
+  const steps = checkSteps(task);
+  for (let step = steps.next();; step = steps.next(await verifyAsync(native, step.value))) {
+    if (step.done) return step.value;
+  }
+}
+
+/** One native call the check asks for: `verifyFrames` with these arguments. */
+interface VerifyCall {
+  buf: Uint8Array;
+  frames: Int32Array;
+  count: number;
+  chain: Uint8Array;
+  seq: Float64Array;
+  leaves: Uint8Array;
+  reason: Int32Array;
+}
+
+function verify(n: NativeHash, c: VerifyCall): number {
+  return n.verifyFrames(c.buf, c.frames, c.count, c.chain, c.seq, c.leaves, c.reason);
+}
+
+function verifyAsync(n: NativeHash, c: VerifyCall): Promise<number> {
+  return n.verifyFramesAsync(c.buf, c.frames, c.count, c.chain, c.seq, c.leaves, c.reason);
+}
+
+/**
+ * The check, yielding each native call it needs and taking back its result (the index of the
+ * first bad frame), so that one body serves the blocking and the off-thread drivers.
+ */
+function* checkSteps(task: ChunkTask): Generator<VerifyCall, ChunkResult, number> {
   const { buf } = task;
   const w = walk(buf, task.start, task.end);
   // The first frame of an unknown type, or after a seal, ends what the native call may see.
@@ -124,15 +167,15 @@ export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResu
   for (const cut of [...cuts.filter((c) => c.index <= limit), { index: limit, seq: -1 }]) {
     const n = cut.index - from;
     const leafOff = (seqBox[0]! - task.firstSeq) * 32;
-    const bad = native.verifyFrames(
+    const bad = yield {
       buf,
-      w.frames.subarray(from, cut.index),
-      n,
+      frames: w.frames.subarray(from, cut.index),
+      count: n,
       chain,
-      seqBox,
-      leaves.subarray(leafOff),
+      seq: seqBox,
+      leaves: leaves.subarray(leafOff),
       reason,
-    );
+    };
     if (bad < n) {
       const offset = w.frames[from + bad]!;
       const seq = seqBox[0]!;

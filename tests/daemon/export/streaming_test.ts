@@ -97,7 +97,7 @@ Deno.test("writeBundle() over dozens of segments puts each event in its file onc
   });
 });
 
-Deno.test("writeBundle() names a byte flipped in a middle segment, or a missing segment, and writes nothing", async () => {
+Deno.test("writeBundle() names a byte flipped in a middle segment (JSON or not), or a missing segment, and writes nothing", async () => {
   await withTempDir(async (dir) => {
     await manySegments(`${dir}/data`);
     await makeWritable(`${dir}/data`);
@@ -114,6 +114,15 @@ Deno.test("writeBundle() names a byte flipped in a middle segment, or a missing 
     await assertRejects(() => writeBundle(`${dir}/data`, `${dir}/out`), {
       instanceOf: StoreDamageError,
       message: name,
+    });
+    // Bytes that are no JSON at all: the spooling, which reads each event's time and source
+    // while the slice is hashed on another thread, fails on them, and the damage is what is said.
+    const unreadable = saved.slice();
+    unreadable[frame.payload + 33] = "}".charCodeAt(0); // the event's opening brace
+    await Deno.writeFile(middle, unreadable);
+    await assertRejects(() => writeBundle(`${dir}/data`, `${dir}/out`), {
+      instanceOf: StoreDamageError,
+      message: `${name} offset ${frame.offset}: CRC-32C mismatch`,
     });
     await Deno.writeFile(middle, saved);
     await Deno.remove(middle);

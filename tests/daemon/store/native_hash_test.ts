@@ -5,7 +5,7 @@ import { listSegments, loadSegment } from "../../../daemon/store/segment_file.ts
 import { sha256Backend } from "../../../daemon/store/sha256.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { storePaths } from "../../../daemon/store/store_open.ts";
-import { checkChunk, checkChunkJs } from "../../../daemon/store/verify_chunk.ts";
+import { checkChunk, checkChunkAsync, checkChunkJs } from "../../../daemon/store/verify_chunk.ts";
 import { firstBadCrcJs } from "../../../daemon/store/event_frames.ts";
 import { assert, assertEquals } from "../../support/assert.ts";
 import { testEvent, withTempDir } from "../../support/store.ts";
@@ -48,18 +48,22 @@ Deno.test("native sealFrames() writes the same chains, CRCs and leaves as sealFr
   });
 });
 
-Deno.test("checkChunk() natively and checkChunkJs() agree on every single-byte flip", async () => {
+Deno.test("checkChunk() natively, off the thread, and checkChunkJs() agree on every single-byte flip", async () => {
   await withTempDir(async (dir) => {
     const { buf, prevChain } = await sampleSegment(dir);
     const task = { start: HEADER_SIZE, end: buf.length, firstSeq: 0, prevChain, chainsAt: [4, 17] };
-    assertEquals(checkChunk({ ...task, buf }), checkChunkJs({ ...task, buf }));
+    const good = checkChunkJs({ ...task, buf });
+    assertEquals(checkChunk({ ...task, buf }), good);
+    assertEquals(await checkChunkAsync({ ...task, buf }), good);
+    assertEquals(good.chains.length, 2, "chain heads where checkpoints fall");
     for (let at = HEADER_SIZE; at < buf.length; at += 7) {
       for (const bit of [0x01, 0x80]) {
         const bad = buf.slice();
         bad[at]! ^= bit;
-        const n = checkChunk({ ...task, buf: bad });
         const j = checkChunkJs({ ...task, buf: bad });
-        assertEquals(n, j, `flip 0x${bit.toString(16)} at offset ${at}`);
+        const why = `flip 0x${bit.toString(16)} at offset ${at}`;
+        assertEquals(checkChunk({ ...task, buf: bad }), j, why);
+        assertEquals(await checkChunkAsync({ ...task, buf: bad }), j, `${why}, off the thread`);
       }
     }
   });
