@@ -54,37 +54,85 @@ export class ColumnBuilder {
   build(
     chunk: readonly { seq: number; event: AuditEvent }[],
   ): { cols: IndexColumns; transfer: ArrayBuffer[] } {
-    const n = chunk.length, width = NAME_COLUMNS.length;
-    const cols: IndexColumns = {
-      seqs: new Float64Array(n),
-      ts: new Float64Array(n),
-      rows: new Float64Array(n),
-      names: new Int32Array(n * width),
+    const batch = this.begin(chunk.length);
+    batch.add(chunk);
+    return batch.finish();
+  }
+
+  /**
+   * A batch of at most `capacity` events, taken a run at a time (`add`), so that a reader need
+   * not hold the whole batch's events at once: the same columns as `build` of them all, when
+   * every run but the last ends at a multiple of `TEXT_SPAN` (a span's events in one run).
+   */
+  begin(capacity: number): ColumnBatch {
+    return new ColumnBatch(capacity, this.#codes);
+  }
+}
+
+/** One batch of a {@link ColumnBuilder}, filled a run at a time; finish it before the next. */
+export class ColumnBatch {
+  readonly #codes: Map<string, number>;
+  readonly #cols: IndexColumns;
+  readonly #values: (string | undefined)[] = [];
+  #n = 0;
+
+  constructor(capacity: number, codes: Map<string, number>) {
+    this.#codes = codes;
+    this.#cols = {
+      seqs: new Float64Array(capacity),
+      ts: new Float64Array(capacity),
+      rows: new Float64Array(capacity),
+      names: new Int32Array(capacity * NAME_COLUMNS.length),
       strings: [],
       spans: [],
     };
-    const code = (v: string | undefined): number => {
-      if (v === undefined) return -1;
-      let c = this.#codes.get(v);
-      if (c === undefined) {
-        c = this.#codes.size;
-        this.#codes.set(v, c);
-        cols.strings.push(v);
-      }
-      return c;
-    };
-    const values: (string | undefined)[] = [];
-    for (let i = 0; i < n; i++) {
-      const { seq, event: ev } = chunk[i]!;
+  }
+
+  /** Events taken so far. */
+  get count(): number {
+    return this.#n;
+  }
+
+  /** Takes the next events, in seq order; throws RangeError past the capacity. */
+  add(records: readonly { seq: number; event: AuditEvent }[]): void {
+    const cols = this.#cols, width = NAME_COLUMNS.length, values = this.#values;
+    if (this.#n + records.length > cols.seqs.length) {
+      throw new RangeError(`Cannot add ${records.length} events: the batch holds fewer`);
+    }
+    for (const { seq, event: ev } of records) {
+      const i = this.#n++;
       cols.seqs[i] = seq;
       cols.ts[i] = ev.ts;
       cols.rows[i] = ev.rows ?? NaN;
       eventNamesInto(ev, values);
-      for (let k = 0; k < width; k++) cols.names[i * width + k] = code(values[k]);
+      for (let k = 0; k < width; k++) cols.names[i * width + k] = this.#code(values[k]);
     }
-    cols.spans = eventSpanRows(chunk);
+    for (const v of eventSpanRows(records)) cols.spans.push(v);
+  }
+
+  /** The columns of the events taken, and the buffers to transfer with them. */
+  finish(): { cols: IndexColumns; transfer: ArrayBuffer[] } {
+    const c = this.#cols, n = this.#n;
+    const cols: IndexColumns = n === c.seqs.length ? c : {
+      ...c,
+      seqs: c.seqs.slice(0, n),
+      ts: c.ts.slice(0, n),
+      rows: c.rows.slice(0, n),
+      names: c.names.slice(0, n * NAME_COLUMNS.length),
+    };
     const transfer = [cols.seqs.buffer, cols.ts.buffer, cols.rows.buffer, cols.names.buffer];
     return { cols, transfer };
+  }
+
+  #code(v: string | undefined): number {
+    if (v === undefined) return -1;
+    let c = this.#codes.get(v);
+    if (c === undefined) {
+      c = this.#codes.size;
+      this.#codes.set(v, c);
+      this.#cols.strings.push(v);
+    }
+    return c;
   }
 }
 

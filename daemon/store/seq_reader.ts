@@ -210,21 +210,42 @@ export class SeqReader {
     opts: { order?: "asc" | "desc"; chunk?: number } = {},
   ): AsyncGenerator<SeqRecord[]> {
     const chunk = Math.max(STRIDE, opts.chunk ?? SCAN_CHUNK);
-    let lo = Math.max(0, from);
-    if (!(to > lo)) return;
-    const hi = Math.min(to, await this.end());
-    lo = Math.max(lo, this.#segments[0]?.firstSeq ?? hi);
-    if (opts.order === "desc") {
-      for (let top = hi; top > lo; top -= chunk) {
-        const recs = await this.read(seqRange(Math.max(lo, top - chunk), top));
-        if (recs.length > 0) yield recs.reverse();
+    if (opts.order !== "desc") {
+      for await (const [a, b] of this.chunkRanges(from, to, chunk)) {
+        const recs = await this.readRange(a, b);
+        if (recs.length > 0) yield recs;
       }
       return;
     }
-    for (let at = lo; at < hi; at += chunk) {
-      const recs = await this.read(seqRange(at, Math.min(hi, at + chunk)));
-      if (recs.length > 0) yield recs;
+    const [lo, hi] = await this.#held(from, to);
+    for (let top = hi; top > lo; top -= chunk) {
+      const recs = await this.readRange(Math.max(lo, top - chunk), top);
+      if (recs.length > 0) yield recs.reverse();
     }
+  }
+
+  /**
+   * The seq ranges an ascending `scan` of [from, to) reads, `chunk` (at least {@link STRIDE})
+   * seqs each from the first the log holds: for a reader that reads each in smaller pieces
+   * (`readRange`) and still wants `scan`'s chunks.
+   */
+  async *chunkRanges(from: number, to: number, chunk: number): AsyncGenerator<[number, number]> {
+    const step = Math.max(STRIDE, chunk);
+    const [lo, hi] = await this.#held(from, to);
+    for (let at = lo; at < hi; at += step) yield [at, Math.min(hi, at + step)];
+  }
+
+  /** [from, to) narrowed to the seqs the log holds (empty: lo ≥ hi). */
+  async #held(from: number, to: number): Promise<[number, number]> {
+    const lo = Math.max(0, from);
+    if (!(to > lo)) return [lo, lo];
+    const hi = Math.min(to, await this.end());
+    return [Math.max(lo, this.#segments[0]?.firstSeq ?? hi), hi];
+  }
+
+  /** The events with seq in [from, to) that the log holds, as `read` gives them. */
+  readRange(from: number, to: number): Promise<SeqRecord[]> {
+    return this.read(seqRange(from, to));
   }
 }
 
