@@ -9,7 +9,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** Version of the layout below; stored in `meta`. */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** log2 of the seqs a `tally` row counts: 16384 events a block. */
 export const TALLY_SHIFT = 14;

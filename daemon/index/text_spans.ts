@@ -3,8 +3,11 @@
  * events that `add()` writes together within an aligned block of {@link TEXT_SPAN} seqs, not one
  * per event. Neighbouring events share most trigrams (the same statements, tables, roles and
  * digits), so a trigram's posting is written once for the run instead of once an event: on the
- * scale bench's mix, spans of 8 take about half the bytes of per-event rows and half the time to
- * insert. The row's `rowid` is its first event's seq; its body is the distinct lines of its
+ * scale bench's mix, spans of 8 took about half the bytes of per-event rows and half the time to
+ * insert, and spans of 16 (schema 7) another 12–17% of the writer's CPU in `vigil reindex` (1.43M
+ * events), 93 → 87 index bytes an event (`bench search`, 1M), for text searches that test up to
+ * twice the events a matching row nominates (`bench search` p95 at 1M, text + role + day: 14–18
+ * → 18–21 ms). The row's `rowid` is its first event's seq; its body is the distinct lines of its
  * events' folded searchable texts.
  *
  * What a match of a span row nominates is every indexed event of its block from its `rowid` on:
@@ -20,7 +23,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { foldText, textParts } from "./text.ts";
 
 /** log2 of {@link TEXT_SPAN}. */
-export const TEXT_SPAN_SHIFT = 3;
+export const TEXT_SPAN_SHIFT = 4;
 /** Seqs of an aligned block whose texts may share one full-text row. */
 export const TEXT_SPAN = 2 ** TEXT_SPAN_SHIFT;
 /** The low bits of a seq within its block. */

@@ -6,6 +6,7 @@ import { attachIndex } from "../../../daemon/index/feed.ts";
 import { Store } from "../../../daemon/store/store.ts";
 import { SCHEMA_VERSION, TALLY_BLOCK } from "../../../daemon/index/schema.ts";
 import { selectEvents } from "../../../daemon/index/filter.ts";
+import { spanStart, TEXT_SPAN } from "../../../daemon/index/text_spans.ts";
 import { event, record, records, searched, seqs, T0, withIndex, withTempDir } from "./_events.ts";
 
 Deno.test("EventIndex.open() creates an empty index and reopens it with its events", async () => {
@@ -240,9 +241,11 @@ Deno.test("EventIndex.seqs() takes FTS5 syntax in text literally and never fails
     assert.deepEqual(searched(index, evs, { text: "NEAR(a b)" }), [4]);
     assert.deepEqual(searched(index, evs, { text: "été" }), [23, 32]);
     assert.deepEqual(searched(index, evs, { text: "İstanbul" }), [27, 32]);
-    // Nominated by span of eight seqs (`text_spans.ts`): 16..23 for 23, 24..31 for 27.
-    assert.deepEqual(index.seqs({ text: "été" }), [16, 17, 18, 19, 20, 21, 22, 23, 32]);
-    assert.deepEqual(index.seqs({ text: "İstanbul" }), [24, 25, 26, 27, 28, 29, 30, 31, 32]);
+    // Nominated by span (`text_spans.ts`): every seq of the block of 23, of 27, and 32, the last.
+    const block = (seq: number) =>
+      Array.from({ length: TEXT_SPAN }, (_, i) => spanStart(seq) + i).filter((s) => s < 32);
+    assert.deepEqual(index.seqs({ text: "été" }), [...block(23), 32]);
+    assert.deepEqual(index.seqs({ text: "İstanbul" }), [...block(27), 32]);
     assert.equal(index.count({}), evs.length, "the events table survived its hostile rows");
     const widest = Array.from({ length: 64 }, (_, i) => `${"x".repeat(40)}"${i}`).join(" ");
     assert.deepEqual(index.seqs({ text: widest }), [], "64 long tokens fit in one statement");

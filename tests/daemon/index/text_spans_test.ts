@@ -32,16 +32,17 @@ function spanRowsOfTexts(texts: readonly { seq: number; body: string }[]): unkno
 }
 
 Deno.test("eventSpanRows() makes one row per run within an aligned block, each line once", () => {
+  const t = TEXT_SPAN; // blocks [0, t), [t, 2t), [2t, 3t)
   const evs = [
-    event(5, { statement: "SELECT 1", role: "x", params: ["Alice"] }),
-    event(6, { statement: "select 1", error: "Bob" }),
-    event(7, { statement: "X" }),
-    event(8, { statement: "Select 1" }),
-    event(9, {}),
-    event(17, { token: "y" }),
+    event(t - 3, { statement: "SELECT 1", role: "x", params: ["Alice"] }),
+    event(t - 2, { statement: "select 1", error: "Bob" }),
+    event(t - 1, { statement: "X" }),
+    event(t, { statement: "Select 1" }),
+    event(t + 1, {}),
+    event(2 * t + 1, { token: "y" }),
   ];
   const rows = eventSpanRows(evs.map((ev) => ({ seq: ev.seq, event: ev })));
-  assert.deepEqual(rows, [5, "select 1\nalice\nbob\nx", 8, "select 1", 17, "y"]);
+  assert.deepEqual(rows, [t - 3, "select 1\nalice\nbob\nx", t, "select 1", 2 * t + 1, "y"]);
   assert.deepEqual(eventSpanRows([]), []);
   assert.equal(spanEnd(0), TEXT_SPAN - 1);
   assert.equal(spanEnd(2 ** 40 + 3), 2 ** 40 + TEXT_SPAN - 1, "beyond 32-bit seqs");
