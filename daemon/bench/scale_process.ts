@@ -7,7 +7,7 @@
  * the two small helpers every phase uses (waiting, and figures to two decimals).
  */
 
-import { SERVE_ENV, SERVE_V8_FLAGS } from "../serve/process_settings.ts";
+import { EXPORT_V8_FLAGS, SERVE_ENV, SERVE_V8_FLAGS } from "../serve/process_settings.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const MIB = 1024 * 1024;
@@ -40,7 +40,7 @@ export function spawnVigil(args: string[]): ChildVigil {
       `--allow-ffi=/usr/lib/x86_64-linux-gnu/libcrypto.so.3,${ROOT}/.tools/native/libvigil_hash.so`,
       "--allow-net=127.0.0.1,localhost",
       "--allow-sys=statfs",
-      ...(serve ? [SERVE_V8_FLAGS] : []),
+      ...(serve ? [SERVE_V8_FLAGS] : args[0] === "export" ? [EXPORT_V8_FLAGS] : []),
       `${ROOT}/daemon/main.ts`,
       ...args,
     ],

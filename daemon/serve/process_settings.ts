@@ -1,6 +1,6 @@
 /**
  * How the process that runs `vigil serve` is started, for its memory: glibc's allocator and V8's
- * young generation. Both are fixed when the process starts (glibc reads its environment once, V8
+ * young generation (and `vigil export`, V8's heap growth: below). Both are fixed when the process starts (glibc reads its environment once, V8
  * sizes its heap once), so the daemon cannot set them on itself: every launcher applies them —
  * the packaged `vigil` command (`scripts/package/vigil`, and through it the systemd unit, which
  * also names the variables so that a drop-in can change them), `scripts/local.sh`'s daemon, and
@@ -24,6 +24,13 @@
  *   same minute, intake keeping up in both). No old-space limit: a limit is a crash under
  *   legitimate load, never a bound on memory.
  *
+ * `vigil export` (`EXPORT_V8_FLAGS`) is started with `--optimize-for-size` too, by the packaged
+ * command and the bench: its main thread builds a bundle's Arrow batches from the spool, and in
+ * some runs V8 let that thread's heap grow from ~50 to ~100 MiB of garbage: `vigil export` of the
+ * scale bench's 1M-event range at 100M peaked at 235–244 MiB, and at 266–297 in about one run in
+ * six, over the export's 256 MiB bound; with the flag 206–213 MiB in every run (at 10M 188–194
+ * against 218–235), for ~0–6% more time (alternating runs, docs/benchmarks.md "Export").
+ *
  * Promises: the values are plain strings, the same for every launcher.
  */
 
@@ -36,3 +43,6 @@ export const SERVE_ENV: Readonly<Record<string, string>> = {
 
 /** V8's flags for the `serve` process, as one `deno run` flag. */
 export const SERVE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4,--optimize-for-size";
+
+/** V8's flags for the `export` process, as one `deno run` flag. */
+export const EXPORT_V8_FLAGS = "--v8-flags=--optimize-for-size";

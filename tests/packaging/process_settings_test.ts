@@ -3,11 +3,11 @@
  * are the ones every launcher applies: the packaged `vigil` command (its `serve` branch, as a
  * default the environment can override) and the systemd unit (its Environment=), so that what
  * `vigil bench scale` measures — its `serve` children take them from that module — is what ships.
- * And the packaged launcher really starts `serve` with them: run with a stand-in for Deno that
- * prints its environment and arguments.
+ * And the packaged launcher really starts `serve` with them, and `export` with its V8 flags: run
+ * with a stand-in for Deno that prints its environment and arguments.
  */
 
-import { SERVE_ENV, SERVE_V8_FLAGS } from "../../daemon/serve/process_settings.ts";
+import { EXPORT_V8_FLAGS, SERVE_ENV, SERVE_V8_FLAGS } from "../../daemon/serve/process_settings.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -24,7 +24,8 @@ Deno.test("the systemd unit sets the allocator's environment of process_settings
   for (const [k, v] of Object.entries(SERVE_ENV)) assertEquals(set.get(k), v, k);
 });
 
-Deno.test("the packaged launcher starts serve with process_settings.ts's environment and V8 flags", async () => {
+/** What the packaged launcher runs for `args`: the environment and arguments a stand-in Deno got. */
+async function launched(args: string[]): Promise<{ text: string; argv: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "vigil-launcher-test-" });
   try {
     // The installed layout: bin/vigil beside lib/vigil/{deno,vigil.js}.
@@ -46,7 +47,7 @@ Deno.test("the packaged launcher starts serve with process_settings.ts's environ
     );
     await Deno.chmod(`${dir}/lib/vigil/deno`, 0o755);
     const out = await new Deno.Command(`${dir}/bin/vigil`, {
-      args: ["serve", "--config", `${dir}/vigil.toml`],
+      args: args.map((a) => a.replace("$DIR", dir)),
       env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
       clearEnv: true,
       stdout: "piped",
@@ -54,13 +55,27 @@ Deno.test("the packaged launcher starts serve with process_settings.ts's environ
     }).output();
     const text = new TextDecoder().decode(out.stdout);
     assert(out.success, new TextDecoder().decode(out.stderr));
-    for (const [k, v] of Object.entries(SERVE_ENV)) {
-      assert(text.includes(`env ${k}=${v}\n`), `${k}=${v} not in:\n${text}`);
-    }
-    const args = text.split("\n").filter((l) => l.startsWith("arg ")).map((l) => l.slice(4));
-    assert(args.includes(SERVE_V8_FLAGS), `${SERVE_V8_FLAGS} not in: ${args.join(" ")}`);
-    assert(args.indexOf(SERVE_V8_FLAGS) < args.indexOf("serve"), "a Deno flag, before the script");
+    const argv = text.split("\n").filter((l) => l.startsWith("arg ")).map((l) => l.slice(4));
+    return { text, argv };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("the packaged launcher starts serve with process_settings.ts's environment and V8 flags", async () => {
+  const { text, argv } = await launched(["serve", "--config", "$DIR/vigil.toml"]);
+  for (const [k, v] of Object.entries(SERVE_ENV)) {
+    assert(text.includes(`env ${k}=${v}\n`), `${k}=${v} not in:\n${text}`);
+  }
+  assert(argv.includes(SERVE_V8_FLAGS), `${SERVE_V8_FLAGS} not in: ${argv.join(" ")}`);
+  assert(argv.indexOf(SERVE_V8_FLAGS) < argv.indexOf("serve"), "a Deno flag, before the script");
+});
+
+Deno.test("the packaged launcher starts export, and only export of the other commands, with its V8 flags", async () => {
+  const exp = (await launched(["export", "--data", "/d", "--out", "/o"])).argv;
+  assert(exp.includes(EXPORT_V8_FLAGS), `${EXPORT_V8_FLAGS} not in: ${exp.join(" ")}`);
+  assert(exp.indexOf(EXPORT_V8_FLAGS) < exp.indexOf("export"), "a Deno flag, before the script");
+  assert(exp.includes("--allow-write"), "export keeps the other commands' permissions");
+  const verify = (await launched(["verify", "--data", "/d"])).argv;
+  assert(!verify.some((a) => a.startsWith("--v8-flags")), `no V8 flags: ${verify.join(" ")}`);
 });
