@@ -8,9 +8,9 @@
  * appends.
  *
  * The checks run in the store's own verifier (`checkChunkAsync`: native calls hash a whole
- * slice's frames on another thread, when the hashing library is loaded, while this one spools it) and the Merkle replay takes 1024 leaves
- * at a time as one subtree where no checkpoint falls inside, as `vigil verify` does: per-event
- * calls to SHA-256 cost ~1 µs each in overhead alone.
+ * slice's frames on another thread, when the hashing library is loaded, while this one spools
+ * it) and the Merkle replay takes 1024 leaves at a time as one subtree where no checkpoint falls
+ * inside, as `vigil verify` does: per-event calls to SHA-256 cost ~1 µs each in overhead alone.
  */
 
 import { formatRfc3339Micros } from "../event/time.ts";

@@ -1,7 +1,8 @@
 /**
  * How the process that runs `vigil serve` is started, for its memory: glibc's allocator and V8's
- * young generation (and `vigil export`, V8's heap growth: below). Both are fixed when the process starts (glibc reads its environment once, V8
- * sizes its heap once), so the daemon cannot set them on itself: every launcher applies them —
+ * young generation (and `vigil export`'s V8 heap growth: below). Both are fixed when the process
+ * starts (glibc reads its environment once, V8 sizes its heap once), so the daemon cannot set
+ * them on itself: every launcher applies them —
  * the packaged `vigil` command (`scripts/package/vigil`, and through it the systemd unit, which
  * also names the variables so that a drop-in can change them), `scripts/local.sh`'s daemon, and
  * `vigil bench scale`'s `serve` children, so that the bench measures what ships.

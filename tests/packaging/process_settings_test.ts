@@ -24,7 +24,7 @@ Deno.test("the systemd unit sets the allocator's environment of process_settings
   for (const [k, v] of Object.entries(SERVE_ENV)) assertEquals(set.get(k), v, k);
 });
 
-/** What the packaged launcher runs for `args`: the environment and arguments a stand-in Deno got. */
+/** What the packaged launcher runs for `args`: the environment and arguments of a stand-in Deno. */
 async function launched(args: string[]): Promise<{ text: string; argv: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "vigil-launcher-test-" });
   try {
