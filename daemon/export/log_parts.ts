@@ -53,7 +53,10 @@ export async function logParts(dataDir: string, logStart: number, end: number): 
   return parts;
 }
 
-/** `fn` of each item, `TABLE_READS` at a time, in the items' order; the first failure throws. */
+/**
+ * `fn` of each item, `TABLE_READS` at a time, in the items' order; the first failure throws, and
+ * no item is begun after it.
+ */
 async function mapInTurn<T, R>(
   items: readonly T[],
   fn: (t: T, i: number) => Promise<R>,
@@ -63,7 +66,12 @@ async function mapInTurn<T, R>(
   const lane = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!, i);
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (e) {
+        next = items.length;
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(TABLE_READS, items.length) }, lane));

@@ -73,10 +73,10 @@ async function* batchRanges(
 }
 
 /**
- * Events read and parsed at a time: pieces end at multiples of it, which are multiples of
+ * Events read and parsed at a time (2,048): pieces end at multiples of it, a multiple of
  * `TEXT_SPAN`, so a span's events are in one piece (`ColumnBuilder.begin`).
  */
-const PIECE = 2048;
+const PIECE = TEXT_SPAN * 128;
 
 /** Events of the first and last batch of a long range. */
 const EDGE_CHUNK = 4096;
