@@ -10,6 +10,17 @@ import { crc32c } from "./crc32c.ts";
 import { nativeLibraryPath } from "./native_path.ts";
 import { sha256 } from "./sha256.ts";
 
+/** What `verifyFrames` takes, in order. */
+export type VerifyFramesArgs = [
+  buf: Uint8Array,
+  frames: Int32Array,
+  count: number,
+  chain: Uint8Array,
+  seq: Float64Array,
+  leaves: Uint8Array,
+  reason: Int32Array,
+];
+
 /** The native functions, with the buffers they need. */
 export interface NativeHash {
   /** Write path: fills in chains and CRCs of `count` frames; returns how many leaves. */
@@ -25,28 +36,12 @@ export interface NativeHash {
    * bad one (or `count`) with `reason[0]` 1 CRC, 2 chain, 3 position record chain, 4 seq.
    * `seq[0]` is the seq due, in and out.
    */
-  verifyFrames(
-    buf: Uint8Array,
-    frames: Int32Array,
-    count: number,
-    chain: Uint8Array,
-    seq: Float64Array,
-    leaves: Uint8Array,
-    reason: Int32Array,
-  ): number;
+  verifyFrames(...args: VerifyFramesArgs): number;
   /**
    * `verifyFrames` on one of the runtime's blocking threads: this thread goes on meanwhile, and
    * must leave every buffer passed alone until the promise settles.
    */
-  verifyFramesAsync(
-    buf: Uint8Array,
-    frames: Int32Array,
-    count: number,
-    chain: Uint8Array,
-    seq: Float64Array,
-    leaves: Uint8Array,
-    reason: Int32Array,
-  ): Promise<number>;
+  verifyFramesAsync(...args: VerifyFramesArgs): Promise<number>;
   /** One Merkle level: out[i] = SHA-256(0x01 ‖ in[2i] ‖ in[2i+1]). */
   nodePairs(input: Uint8Array, pairs: number, out: Uint8Array): void;
   /**
@@ -55,6 +50,12 @@ export interface NativeHash {
    */
   checkCrcs(buf: Uint8Array, frames: Int32Array, count: number): number;
 }
+
+/** `vigil_verify_frames`'s signature. */
+const VERIFY_FRAMES = {
+  parameters: ["buffer", "buffer", "i32", "buffer", "buffer", "buffer", "buffer"],
+  result: "i32",
+} as const;
 
 function load(): NativeHash | null {
   let lib;
@@ -65,16 +66,9 @@ function load(): NativeHash | null {
         parameters: ["buffer", "buffer", "i32", "buffer", "buffer"],
         result: "i32",
       },
-      vigil_verify_frames: {
-        parameters: ["buffer", "buffer", "i32", "buffer", "buffer", "buffer", "buffer"],
-        result: "i32",
-      },
-      vigil_verify_frames_nb: {
-        name: "vigil_verify_frames",
-        parameters: ["buffer", "buffer", "i32", "buffer", "buffer", "buffer", "buffer"],
-        result: "i32",
-        nonblocking: true,
-      },
+      vigil_verify_frames: VERIFY_FRAMES,
+      // The same function, called on a blocking thread of the runtime's.
+      vigil_verify_frames_nb: { ...VERIFY_FRAMES, name: "vigil_verify_frames", nonblocking: true },
       vigil_node_pairs: { parameters: ["buffer", "i32", "buffer"], result: "void" },
       vigil_check_crcs: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32" },
     });
@@ -85,10 +79,8 @@ function load(): NativeHash | null {
   const native: NativeHash = {
     sealFrames: (buf, frames, count, chain, leaves) =>
       s.vigil_seal_frames(buf, frames, count, chain, leaves),
-    verifyFrames: (buf, frames, count, chain, seq, leaves, reason) =>
-      s.vigil_verify_frames(buf, frames, count, chain, seq, leaves, reason),
-    verifyFramesAsync: (buf, frames, count, chain, seq, leaves, reason) =>
-      s.vigil_verify_frames_nb(buf, frames, count, chain, seq, leaves, reason),
+    verifyFrames: (...args) => s.vigil_verify_frames(...args),
+    verifyFramesAsync: (...args) => s.vigil_verify_frames_nb(...args),
     nodePairs: (input, pairs, out) => s.vigil_node_pairs(input, pairs, out),
     checkCrcs: (buf, frames, count) => s.vigil_check_crcs(buf, buf.length, frames, count),
   };

@@ -20,7 +20,7 @@ import {
   type ScanStop,
 } from "./frame.ts";
 import { crc32c } from "./crc32c.ts";
-import type { NativeHash } from "./native_hash.ts";
+import type { NativeHash, VerifyFramesArgs } from "./native_hash.ts";
 import type { ChunkResult, ChunkTask } from "./verify_chunk.ts";
 
 const REASONS: Record<number, string> = {
@@ -69,7 +69,7 @@ function walk(
 /** Checks a run of frames with the native library. */
 export function checkChunkNative(task: ChunkTask, native: NativeHash): ChunkResult {
   const steps = checkSteps(task);
-  for (let step = steps.next();; step = steps.next(verify(native, step.value))) {
+  for (let step = steps.next();; step = steps.next(native.verifyFrames(...step.value))) {
     if (step.done) return step.value;
   }
 }
@@ -80,35 +80,16 @@ export async function checkChunkNativeAsync(
   native: NativeHash,
 ): Promise<ChunkResult> {
   const steps = checkSteps(task);
-  for (let step = steps.next();; step = steps.next(await verifyAsync(native, step.value))) {
+  for (let step = steps.next();; step = steps.next(await native.verifyFramesAsync(...step.value))) {
     if (step.done) return step.value;
   }
-}
-
-/** One native call the check asks for: `verifyFrames` with these arguments. */
-interface VerifyCall {
-  buf: Uint8Array;
-  frames: Int32Array;
-  count: number;
-  chain: Uint8Array;
-  seq: Float64Array;
-  leaves: Uint8Array;
-  reason: Int32Array;
-}
-
-function verify(n: NativeHash, c: VerifyCall): number {
-  return n.verifyFrames(c.buf, c.frames, c.count, c.chain, c.seq, c.leaves, c.reason);
-}
-
-function verifyAsync(n: NativeHash, c: VerifyCall): Promise<number> {
-  return n.verifyFramesAsync(c.buf, c.frames, c.count, c.chain, c.seq, c.leaves, c.reason);
 }
 
 /**
  * The check, yielding each native call it needs and taking back its result (the index of the
  * first bad frame), so that one body serves the blocking and the off-thread drivers.
  */
-function* checkSteps(task: ChunkTask): Generator<VerifyCall, ChunkResult, number> {
+function* checkSteps(task: ChunkTask): Generator<VerifyFramesArgs, ChunkResult, number> {
   const { buf } = task;
   const w = walk(buf, task.start, task.end);
   // The first frame of an unknown type, or after a seal, ends what the native call may see.
@@ -167,15 +148,15 @@ function* checkSteps(task: ChunkTask): Generator<VerifyCall, ChunkResult, number
   for (const cut of [...cuts.filter((c) => c.index <= limit), { index: limit, seq: -1 }]) {
     const n = cut.index - from;
     const leafOff = (seqBox[0]! - task.firstSeq) * 32;
-    const bad = yield {
+    const bad = yield [
       buf,
-      frames: w.frames.subarray(from, cut.index),
-      count: n,
+      w.frames.subarray(from, cut.index),
+      n,
       chain,
-      seq: seqBox,
-      leaves: leaves.subarray(leafOff),
+      seqBox,
+      leaves.subarray(leafOff),
       reason,
-    };
+    ];
     if (bad < n) {
       const offset = w.frames[from + bad]!;
       const seq = seqBox[0]!;
