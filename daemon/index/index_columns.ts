@@ -50,18 +50,9 @@ export interface IndexColumns {
 export class ColumnBuilder {
   readonly #codes = new Map<string, number>();
 
-  /** The batch's columns, and the buffers to transfer with them. */
-  build(
-    chunk: readonly { seq: number; event: AuditEvent }[],
-  ): { cols: IndexColumns; transfer: ArrayBuffer[] } {
-    const batch = this.begin(chunk.length);
-    batch.add(chunk);
-    return batch.finish();
-  }
-
   /**
    * A batch of at most `capacity` events, taken a run at a time (`add`), so that a reader need
-   * not hold the whole batch's events at once: the same columns as `build` of them all, when
+   * not hold the whole batch's events at once: the same columns as one `add` of them all, when
    * every run but the last ends at a multiple of `TEXT_SPAN` (a span's events in one run).
    */
   begin(capacity: number): ColumnBatch {

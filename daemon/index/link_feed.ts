@@ -60,10 +60,12 @@ export class LinkFeed {
   /**
    * Feeds the events after the last seq taken in; returns their rows: the attributed fields of
    * each event (its own, and for a row change those of the statement message that made it) and
-   * the links found.
+   * the links found, appended to `out` when given (a batch fed a piece at a time).
    */
-  feed(records: readonly { seq: number; event: AuditEvent }[]): LinkRows {
-    const out: LinkRows = { fields: [], rows: [], lines: [] };
+  feed(
+    records: readonly { seq: number; event: AuditEvent }[],
+    out: LinkRows = { fields: [], rows: [], lines: [] },
+  ): LinkRows {
     const addFields = (keys: readonly number[], seq: number): void => {
       const block = fieldBlock(seq), offset = fieldOffset(seq);
       for (const key of keys) out.fields.push(block, key, offset);

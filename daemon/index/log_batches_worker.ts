@@ -111,10 +111,7 @@ async function read(req: Extract<BatchRequest, { type: "read" }>): Promise<void>
       const end = Math.min(b, (Math.floor(at / PIECE) + 1) * PIECE);
       const piece = await reader.readRange(at, end);
       batch.add(piece);
-      const got = feed.feed(piece);
-      for (const v of got.fields) links.fields.push(v);
-      for (const v of got.rows) links.rows.push(v);
-      for (const v of got.lines) links.lines.push(v);
+      feed.feed(piece, links);
       at = end;
     }
     if (batch.count === 0) continue; // nothing the log holds: no batch, as `scan` gives none

@@ -204,8 +204,11 @@ export class SegmentWriter {
   }
 }
 
-/** Writes all of `bytes`, looping over short writes. */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes`, looping over short writes (a file's, a socket's). */
+export async function writeAll(
+  file: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }

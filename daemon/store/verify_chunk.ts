@@ -60,13 +60,8 @@ export function checkChunk(task: ChunkTask): ChunkResult {
  * `checkChunk` with the hashing off this thread when the library is there (else as
  * `checkChunk`, before it returns): `task.buf` must not change until it settles.
  */
-export function checkChunkAsync(task: ChunkTask): Promise<ChunkResult> {
-  if (nativeHash) return checkChunkNativeAsync(task, nativeHash);
-  try {
-    return Promise.resolve(checkChunkJs(task));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+export async function checkChunkAsync(task: ChunkTask): Promise<ChunkResult> {
+  return nativeHash ? await checkChunkNativeAsync(task, nativeHash) : checkChunkJs(task);
 }
 
 /** `checkChunk` in TypeScript alone: the reference the native path must agree with. */

@@ -121,7 +121,7 @@ async function pump(from: Deno.Conn, to: Deno.Conn, sync?: SyncFile): Promise<vo
       const n = await from.read(buf);
       if (n === null) break;
       await sync?.record(n);
-      for (let off = 0; off < n;) off += await to.write(buf.subarray(off, n));
+      await writeAll(to, buf.subarray(0, n));
     }
   } catch {
     // A reset or a close from the other side: the session is over either way.

@@ -134,7 +134,7 @@ export async function benchProxy(
   const tails = { observe: new RecordTail(observe), enforce: new RecordTail(enforce) };
   for (const placement of placements) {
     await pinTree(opts.pgPid, cpusOf(placement, "database"));
-    for (const pid of [bouncer.pid, copy.pid, copySync.pid, observe.pid, enforce.pid]) {
+    for (const pid of [bouncer.pid, ...Object.values(pids).map((pid) => pid())]) {
       await pinTree(pid, cpusOf(placement, "middle"));
     }
     for (const clients of opts.clients) {
@@ -213,7 +213,7 @@ async function benchMode(
     [...measured].map(([target, m]) => [target, combine(m.runs)]),
   );
   const processLines = new Map<Target, ProxyBenchResult[]>();
-  for (const target of ["copy", "copy_sync", "observe", "enforce"] as const) {
+  for (const target of TARGETS.filter(measurable)) {
     const m = measured.get(target)!;
     const tx = runs.get(target)!.transactions;
     const daemon = isMode(target);

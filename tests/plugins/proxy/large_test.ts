@@ -9,6 +9,7 @@ import { assert, assertEquals, assertEventually } from "../../support/assert.ts"
 import { startPostgres } from "../../support/postgres.ts";
 import { bind, execute, parse, query, RawClient, sync, terminate, text, types } from "./_client.ts";
 import { psql, startProxy } from "./_harness.ts";
+import { withTempDir } from "../../support/store.ts";
 
 Deno.test("proxy source records the head of a huge statement and parameter, forwards them whole", async () => {
   await using pg = await startPostgres();
@@ -71,22 +72,22 @@ Deno.test("a result of 200 MB passes through enforce mode in bounded memory", as
   // The client is psql, in a process of its own, writing the rows to a file: this process's
   // memory is then the proxy's alone. (A client in this process left 200 MB of message buffers
   // for the collector, which under the full suite's load took them late: 130 MiB once.)
-  const dir = await Deno.makeTempDir({ prefix: "vigil-proxy-large-" });
   const before = Deno.memoryUsage().rss;
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, Deno.memoryUsage().rss)), 20);
   try {
-    const run = await psql(proxy.port, [
-      "-o",
-      `${dir}/rows`,
-      "-c",
-      "COPY (SELECT repeat('x', 2000) FROM generate_series(1, 100000)) TO STDOUT",
-    ]);
-    assertEquals([run.code, run.stderr], [0, ""]);
-    assertEquals((await Deno.stat(`${dir}/rows`)).size, 100000 * 2001, "every row, whole");
+    await withTempDir(async (dir) => {
+      const run = await psql(proxy.port, [
+        "-o",
+        `${dir}/rows`,
+        "-c",
+        "COPY (SELECT repeat('x', 2000) FROM generate_series(1, 100000)) TO STDOUT",
+      ]);
+      assertEquals([run.code, run.stderr], [0, ""]);
+      assertEquals((await Deno.stat(`${dir}/rows`)).size, 100000 * 2001, "every row, whole");
+    });
   } finally {
     clearInterval(sampler);
-    await Deno.remove(dir, { recursive: true });
   }
   // The result is 200 MB (191 MiB); what the proxy holds of it at once is a few chunks. The
   // process grew by 27–42 MiB in runs alone and beside two index builds.
