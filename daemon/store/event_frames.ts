@@ -103,14 +103,62 @@ export function eventsIn(
   return decodeWanted(buf, dv, n, at);
 }
 
-/** The first `n` wanted frames decoded, their CRCs checked first. */
+/**
+ * The first `n` wanted frames decoded, their CRCs checked first. Bodies are gathered a group at a
+ * time (up to {@link GROUP_EVENTS} events, {@link GROUP_BYTES} bytes) and turned into text by one
+ * call of the decoder: a call per event cost ~0.5 µs, a fifth of reading an event of the scale
+ * mix. When the group's text is as long as its bytes, every byte is ASCII, so each body's text is
+ * the slice at its own byte offsets, exactly what decoding it alone gives; otherwise (a multi-byte
+ * character, or bytes that are not UTF-8) the group's events are decoded one by one, as before,
+ * which also names the frame that does not decode.
+ */
 function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): SeqRecord[] {
   checkCrcs(buf, n, at);
   const out: SeqRecord[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = decodeFrame(buf, dv, { off: wantedAt[i]!, seq: wantedSeq[i]! }, at);
+  for (let i = 0; i < n;) {
+    let j = i, w = 0;
+    while (j < n && j - i < GROUP_EVENTS) {
+      const off = wantedAt[j]!, start = off + FRAME_OVERHEAD + CHAIN_SIZE + 1;
+      const len = off + FRAME_OVERHEAD + dv.getUint32(off) - start;
+      if (j > i && w + len > GROUP_BYTES) break;
+      if (gather.length < w + len) growGather(w + len);
+      gather.set(buf.subarray(start, start + len), w);
+      w += len;
+      j++;
+    }
+    let text: string | null = null;
+    try {
+      text = decoder.decode(gather.subarray(0, w));
+    } catch { /* not UTF-8: decoded one by one below, which names the frame */ }
+    if (text !== null && text.length === w) {
+      for (let k = i, p = 0; k < j; k++) {
+        const off = wantedAt[k]!, len = dv.getUint32(off) - CHAIN_SIZE - 1;
+        out[k] = parseFrame(text.slice(p, p + len), off, wantedSeq[k]!, at);
+        p += len;
+      }
+    } else {
+      for (let k = i; k < j; k++) {
+        out[k] = decodeFrame(buf, dv, { off: wantedAt[k]!, seq: wantedSeq[k]! }, at);
+      }
+    }
+    i = j;
   }
   return out;
+}
+
+/** Events whose bodies {@link decodeWanted} decodes in one call, at most. */
+const GROUP_EVENTS = 64;
+/**
+ * Bytes of bodies it decodes in one call, at most (a single larger body is decoded alone): a
+ * record's text is a slice of its group's, which it keeps alive while it lives.
+ */
+const GROUP_BYTES = 16384;
+
+/** The bodies of a group, gathered; grows to the largest group (or body) read. */
+let gather = new Uint8Array(GROUP_BYTES);
+
+function growGather(bytes: number): void {
+  gather = new Uint8Array(Math.max(bytes, gather.length * 2));
 }
 
 /** Offsets and seqs of the frames `eventsIn` decodes, reused from call to call. */
@@ -169,12 +217,26 @@ function decodeFrame(
   at: FramesAt,
 ): SeqRecord {
   const p = f.off + FRAME_OVERHEAD;
-  const place = { segment: at.segment, offset: at.base + f.off, seq: f.seq };
   const bodyStart = p + CHAIN_SIZE + 1, bodyEnd = p + dv.getUint32(f.off);
+  let json: string;
   try {
-    const json = decoder.decode(buf.subarray(bodyStart, bodyEnd));
-    return { seq: f.seq, event: JSON.parse(json) as AuditEvent, json };
+    json = decoder.decode(buf.subarray(bodyStart, bodyEnd));
   } catch (e) {
-    throw new StoreDamageError(`undecodable event: ${(e as Error).message}`, place);
+    throw undecodable(e, f.off, f.seq, at);
   }
+  return parseFrame(json, f.off, f.seq, at);
+}
+
+/** The record of a frame's decoded body; StoreDamageError when it is not JSON. */
+function parseFrame(json: string, off: number, seq: number, at: FramesAt): SeqRecord {
+  try {
+    return { seq, event: JSON.parse(json) as AuditEvent, json };
+  } catch (e) {
+    throw undecodable(e, off, seq, at);
+  }
+}
+
+function undecodable(e: unknown, off: number, seq: number, at: FramesAt): StoreDamageError {
+  const place = { segment: at.segment, offset: at.base + off, seq };
+  return new StoreDamageError(`undecodable event: ${(e as Error).message}`, place);
 }
