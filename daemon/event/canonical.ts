@@ -76,16 +76,24 @@ export function encodeEvent(ev: AuditEvent): Uint8Array {
 
 /** Decodes canonical bytes back into an event. Throws SyntaxError on anything else. */
 export function decodeEvent(bytes: Uint8Array): AuditEvent {
-  let text: string;
+  return decodeEventText(bytes).event;
+}
+
+/**
+ * Decodes canonical bytes back into an event and its JSON text (decoded once, for readers that
+ * need both). Throws SyntaxError on anything else.
+ */
+export function decodeEventText(bytes: Uint8Array): { event: AuditEvent; json: string } {
+  let json: string;
   try {
-    text = decoder.decode(bytes);
+    json = decoder.decode(bytes);
   } catch (e) {
     // A fatal TextDecoder throws TypeError; bad input here is undecodable, not bad config.
     throw new SyntaxError("Cannot decode event: not valid UTF-8", { cause: e });
   }
-  const v = JSON.parse(text) as unknown;
+  const v = JSON.parse(json) as unknown;
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new SyntaxError("Cannot decode event: not a JSON object");
   }
-  return v as AuditEvent;
+  return { event: v as AuditEvent, json };
 }

@@ -5,7 +5,7 @@
  */
 
 import { checkDataFormat } from "./format.ts";
-import { decodeEvent } from "../event/canonical.ts";
+import { decodeEventText } from "../event/canonical.ts";
 import type { AuditEvent } from "../event/model.ts";
 import { StoreDamageError } from "./errors.ts";
 import {
@@ -28,8 +28,6 @@ export interface LogRecord {
   /** Chain hash after this event. */
   chain: Uint8Array;
 }
-
-const decoder = new TextDecoder();
 
 /**
  * Yields events with seq ≥ `fromSeq` (default 0) up to `toSeq` (exclusive, default: the end).
@@ -81,10 +79,11 @@ export async function* readLog(
     for (let k = 0; k < end; k += 3) {
       const payload = found[k]!;
       const body = seg.bytes.subarray(payload + CHAIN_SIZE + 1, payload + found[k + 1]!);
+      const { event, json } = decodeEventText(body);
       yield {
         seq: found[k + 2]!,
-        event: decodeEvent(body),
-        json: decoder.decode(body),
+        event,
+        json,
         chain: seg.bytes.slice(payload, payload + CHAIN_SIZE),
       };
     }
