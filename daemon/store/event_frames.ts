@@ -120,11 +120,16 @@ function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): S
     while (j < n && j - i < GROUP_EVENTS) {
       const off = wantedAt[j]!, start = off + FRAME_OVERHEAD + CHAIN_SIZE + 1;
       const len = off + FRAME_OVERHEAD + dv.getUint32(off) - start;
-      if (j > i && w + len > GROUP_BYTES) break;
-      if (gather.length < w + len) growGather(w + len);
+      if (w + len > GROUP_BYTES) break;
       gather.set(buf.subarray(start, start + len), w);
       w += len;
       j++;
+    }
+    if (j === i) {
+      // A body larger than a group: decoded alone, from the frames as they are.
+      out[i] = decodeFrame(buf, dv, { off: wantedAt[i]!, seq: wantedSeq[i]! }, at);
+      i++;
+      continue;
     }
     let text: string | null = null;
     try {
@@ -149,17 +154,14 @@ function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): S
 /** Events whose bodies {@link decodeWanted} decodes in one call, at most. */
 const GROUP_EVENTS = 64;
 /**
- * Bytes of bodies it decodes in one call, at most (a single larger body is decoded alone): a
- * record's text is a slice of its group's, which it keeps alive while it lives.
+ * Bytes of bodies it decodes in one call, at most: a record's text is a slice of its group's,
+ * which it keeps alive while it lives. A larger body is decoded alone, so that the buffer below
+ * stays this size whatever statement the log holds.
  */
 const GROUP_BYTES = 16384;
 
-/** The bodies of a group, gathered; grows to the largest group (or body) read. */
-let gather = new Uint8Array(GROUP_BYTES);
-
-function growGather(bytes: number): void {
-  gather = new Uint8Array(Math.max(bytes, gather.length * 2));
-}
+/** The bodies of a group, gathered. */
+const gather = new Uint8Array(GROUP_BYTES);
 
 /** Offsets and seqs of the frames `eventsIn` decodes, reused from call to call. */
 let wantedAt = new Int32Array(4096);
