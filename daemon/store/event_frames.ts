@@ -9,7 +9,7 @@ import type { AuditEvent } from "../event/model.ts";
 import { crc32c } from "./crc32c.ts";
 import { StoreDamageError } from "./errors.ts";
 import { nativeHash } from "./native_hash.ts";
-import { CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, MIN_PAYLOAD, peekSeq } from "./frame.ts";
+import { BODY_AT, CHAIN_SIZE, FRAME_EVENT, FRAME_OVERHEAD, MIN_PAYLOAD, peekSeq } from "./frame.ts";
 import type { SegmentEntry } from "./segment_file.ts";
 import { readAt, readAtSync } from "./file_read.ts";
 
@@ -118,8 +118,7 @@ function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): S
   for (let i = 0; i < n;) {
     let j = i, w = 0;
     while (j < n && j - i < GROUP_EVENTS) {
-      const off = wantedAt[j]!, start = off + FRAME_OVERHEAD + CHAIN_SIZE + 1;
-      const len = off + FRAME_OVERHEAD + dv.getUint32(off) - start;
+      const off = wantedAt[j]!, start = off + BODY_AT, len = bodyLength(dv, off);
       if (w + len > GROUP_BYTES) break;
       gather.set(buf.subarray(start, start + len), w);
       w += len;
@@ -137,7 +136,7 @@ function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): S
     } catch { /* not UTF-8: decoded one by one below, which names the frame */ }
     if (text !== null && text.length === w) {
       for (let k = i, p = 0; k < j; k++) {
-        const off = wantedAt[k]!, len = dv.getUint32(off) - CHAIN_SIZE - 1;
+        const off = wantedAt[k]!, len = bodyLength(dv, off);
         out[k] = parseFrame(text.slice(p, p + len), off, wantedSeq[k]!, at);
         p += len;
       }
@@ -149,6 +148,11 @@ function decodeWanted(buf: Uint8Array, dv: DataView, n: number, at: FramesAt): S
     i = j;
   }
   return out;
+}
+
+/** The length of the body of the event frame at `off`. */
+function bodyLength(dv: DataView, off: number): number {
+  return dv.getUint32(off) - MIN_PAYLOAD;
 }
 
 /** Events whose bodies {@link decodeWanted} decodes in one call, at most. */
@@ -218,8 +222,7 @@ function decodeFrame(
   f: { off: number; seq: number },
   at: FramesAt,
 ): SeqRecord {
-  const p = f.off + FRAME_OVERHEAD;
-  const bodyStart = p + CHAIN_SIZE + 1, bodyEnd = p + dv.getUint32(f.off);
+  const bodyStart = f.off + BODY_AT, bodyEnd = bodyStart + bodyLength(dv, f.off);
   let json: string;
   try {
     json = decoder.decode(buf.subarray(bodyStart, bodyEnd));

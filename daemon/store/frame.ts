@@ -29,6 +29,8 @@ export const CHAIN_SIZE = 32;
 export const MIN_PAYLOAD = CHAIN_SIZE + 1;
 /** Largest payload accepted: bounds memory per record and tells a wild length from a real one. */
 export const MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Where an event frame's body (its canonical JSON) starts, from the frame's offset. */
+export const BODY_AT = FRAME_OVERHEAD + MIN_PAYLOAD;
 
 export const FRAME_EVENT = 0x00;
 export const FRAME_POSITION = 0x01;
