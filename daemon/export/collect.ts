@@ -16,14 +16,14 @@
 import { formatRfc3339Micros } from "../event/time.ts";
 import { type Checkpoint } from "../store/checkpoint.ts";
 import { StoreDamageError } from "../store/errors.ts";
-import { GENESIS_CHAIN } from "../store/frame.ts";
+import { BODY_AT, GENESIS_CHAIN } from "../store/frame.ts";
 import { hex } from "../store/keys.ts";
 import { HASH_SIZE, MerkleFrontier, type NodeReader } from "../store/merkle.ts";
 import { nativeHash } from "../store/native_hash.ts";
 import { checkChunkAsync } from "../store/verify_chunk.ts";
 import { compactRangeHashes, rootWithSuffix } from "./compact_range.ts";
 import { EventPeek } from "./event_peek.ts";
-import { BODY_AT, CHAIN_AT, releaseBuffer, scanLog, type SegmentSlice } from "./log_scan.ts";
+import { CHAIN_AT, releaseBuffer, scanLog, type SegmentSlice } from "./log_scan.ts";
 import type { ExportPlan } from "./plan.ts";
 import type { PartitionSpool, SpooledPartition, SpoolEvent } from "./spool.ts";
 

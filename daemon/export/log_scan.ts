@@ -21,7 +21,6 @@
 import { StoreDamageError } from "../store/errors.ts";
 import { checkDataFormat } from "../store/format.ts";
 import {
-  BODY_AT,
   CHAIN_SIZE,
   decodeHeader,
   FRAME_EVENT,
@@ -62,9 +61,11 @@ const EMPTY = new Uint8Array(0);
 /** Raw bytes in memory at a time: a few compressed blocks, or a chunk of a plain segment. */
 const RUN_BYTES = 4 * 1024 * 1024;
 
-/** From a frame's offset: its chain hash (the head after it); its body is at `BODY_AT`. */
+/**
+ * From a frame's offset: its chain hash (the head after it). Its event's canonical JSON is at
+ * `BODY_AT` (`frame.ts`).
+ */
 export const CHAIN_AT = FRAME_OVERHEAD;
-export { BODY_AT };
 
 /** Where a walk of one segment stands: the next seq, and the chain head before it. */
 interface Cursor {

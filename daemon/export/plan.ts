@@ -18,7 +18,8 @@ import { listSegments } from "../store/segment_file.ts";
 import { storePaths } from "../store/store_open.ts";
 import { EventPeek } from "./event_peek.ts";
 import { type LogPart, logParts } from "./log_parts.ts";
-import { BODY_AT, CHAIN_AT, scanLog } from "./log_scan.ts";
+import { BODY_AT } from "../store/frame.ts";
+import { CHAIN_AT, scanLog } from "./log_scan.ts";
 
 /** Nothing to export: no checkpoint yet, or no signed event in the asked time range. */
 export class NothingToExportError extends Error {
