@@ -59,7 +59,7 @@ export function startDetection(parts: DaemonParts): WebAlerts {
     },
   });
   parts.board.watchDetection(() => live.status());
-  parts.settling(live.current);
+  parts.settling(live.current, (until, why) => void live.holdFor(until, why));
   parts.onStop(async () => {
     // No flush: open windows stay open in the snapshot and close when their time has passed.
     await live.stop();

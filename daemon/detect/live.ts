@@ -13,7 +13,8 @@
  * engine that stopped, shows as unhealthy. The log is read through the seq reader a chunk at a
  * time, past damaged segments (`store/read_past_damage.ts`), with a turn of the event loop after
  * each chunk: a catch-up or rebuild holds one chunk of events, never a segment, and the HTTP
- * server answers while it runs.
+ * server answers while it runs. A catch-up can be held between two chunks (`holdFor`) while
+ * another reading of the whole log runs, so that their memory does not add up.
  *
  * @example
  * const live = LiveDetection.start(store, { config, alerts: AlertStore.open(alertsPath(dir)) });
@@ -74,6 +75,12 @@ export class LiveDetection {
   #timer: ReturnType<typeof setInterval> | undefined;
   #queued: ReturnType<typeof setTimeout> | undefined;
   readonly #current = Promise.withResolvers<void>();
+  /** A hold on the catch-up ({@link holdFor}) not yet over. */
+  #hold: { until: Promise<unknown>; why: string } | null = null;
+  /** What the catch-up waits for while it is held. */
+  #waiting: string | null = null;
+  /** Resolved as the stop begins: a held catch-up waits no longer. */
+  readonly #halt = Promise.withResolvers<void>();
 
   private constructor(store: Store, opts: LiveOptions) {
     this.#store = store;
@@ -127,16 +134,36 @@ export class LiveDetection {
       behind: Math.max(0, this.#store.size - 1 - seq),
       progress: catching ? (span <= 0 ? 1 : Math.min(1, (seq - this.#from) / span)) : null,
       reason: this.#reason,
+      waiting: this.#waiting,
       read: this.#read,
       snapshot: this.#snaps.last,
       errors,
     };
   }
 
+  /**
+   * Holds a catch-up or rebuild still under way at its next chunk, after a collection of the
+   * whole heap, until `until` settles: for another reading of the whole log (the verification at
+   * start) whose memory must not add up with it. New batches stay in the log meanwhile, as during
+   * any catch-up; nothing is missed, alerts come later. Returns false, and holds nothing, once
+   * detection is current (or stopped or failed).
+   */
+  holdFor(until: Promise<unknown>, why: string): boolean {
+    if (this.#live || this.#stopping || this.#error !== null) return false;
+    const hold = { until, why };
+    this.#hold = hold;
+    const over = (): void => {
+      if (this.#hold === hold) this.#hold = null;
+    };
+    until.then(over, over);
+    return true;
+  }
+
   /** Stops following, writes the final snapshot and waits for alerts in delivery. */
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#halt.resolve();
     clearInterval(this.#timer);
     clearTimeout(this.#queued);
     await this.#begun;
@@ -325,6 +352,7 @@ export class LiveDetection {
             chunk = [];
             if (!fed) return;
             this.#maybeWrite();
+            if (this.#hold !== null && !await this.#held()) return;
           }
         }
         if (!await this.#feedLog(chunk)) return;
@@ -339,6 +367,25 @@ export class LiveDetection {
       }
       this.#fail(`detection could not read the log: ${(error as Error)?.message ?? error}`);
     }
+  }
+
+  /**
+   * Waits out a hold between two chunks; false once stopping or failed. The collection first:
+   * what the catch-up's chunks left is freed before the other reading takes its memory.
+   */
+  async #held(): Promise<boolean> {
+    const hold = this.#hold!;
+    this.#waiting = hold.why;
+    collectGarbage();
+    const seq = this.#engine!.lastSeq;
+    log("info", "detection's catch-up waits", { for: hold.why, seq, size: this.#store.size });
+    const t0 = performance.now();
+    await Promise.race([hold.until.catch(() => {}), this.#halt.promise]);
+    if (this.#hold === hold) this.#hold = null;
+    this.#waiting = null;
+    const seconds = Math.round(performance.now() - t0) / 1000;
+    if (!this.#stopping) log("info", "detection's catch-up goes on", { seq, seconds });
+    return !this.#stopping && this.#error === null;
   }
 
   /** Compares the event at a loaded snapshot's seq with the one it names. */

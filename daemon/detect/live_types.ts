@@ -32,6 +32,8 @@ export interface DetectStatus {
   progress: number | null;
   /** Why a rebuild runs or ran (`no snapshot`, `snapshot damaged: …`); null after a load. */
   reason: string | null;
+  /** What a held catch-up waits for (`holdFor`: the verification at start); null otherwise. */
+  waiting: string | null;
   /** Records read from the log since start: only those after the snapshot's seq. */
   read: number;
   /** The last snapshot written or loaded: its seq and wall time (ms). */

@@ -125,6 +125,8 @@ export interface DetectionStatus {
   readonly progress: number | null;
   /** Why the state is being rebuilt, if it is. */
   readonly reason: string | null;
+  /** What a held catch-up waits for (the verification at start), if it is held. */
+  readonly waiting?: string | null;
   /** Events read from the log since start. */
   readonly read: number;
   readonly snapshot: { readonly seq: number; readonly at: number } | null;

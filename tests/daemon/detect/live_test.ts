@@ -320,3 +320,68 @@ Deno.test("LiveDetection stopped during a rebuild saves where it got to; the nex
     await assertSameAsDetect(dir);
   });
 });
+
+/** Until a held catch-up says it waits, or detection is current (a hold that did not hold). */
+async function untilHeldOrCurrent(live: LiveDetection): Promise<void> {
+  const done = (s: DetectStatus): boolean => s.waiting !== null || s.state === "running";
+  while (!done(live.status())) await new Promise((r) => setTimeout(r, 0));
+}
+
+Deno.test("LiveDetection held by the verification at start waits between two chunks, misses nothing, then finds what vigil detect finds", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { checkpointIntervalMs: 0 });
+    const alerts = AlertStore.open(alertsPath(dir));
+    try {
+      await store.append({ source: "shop-log", events: events.slice(0, FIRST) });
+      const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+      const verification = Promise.withResolvers<void>();
+      assert(live.holdFor(verification.promise, "the store verification at start"));
+      await untilHeldOrCurrent(live);
+      const held = live.status();
+      assertEquals([held.state, held.waiting], ["rebuilding", "the store verification at start"]);
+      assert(held.read > 0 && held.read < FIRST, `held after ${held.read} of ${FIRST}`);
+      // Batches made durable while it waits stay in the log: none is fed now, none is lost.
+      await store.append({ source: "shop-log", events: events.slice(FIRST) });
+      await new Promise((r) => setTimeout(r, 200));
+      assertEquals([live.status().read, live.status().seq], [held.read, held.seq]);
+      verification.resolve();
+      await live.current;
+      const done = live.status();
+      assertEquals([done.state, done.waiting, done.read], ["running", null, events.length]);
+      // Once current, there is no catch-up left to hold.
+      assertEquals(live.holdFor(new Promise(() => {}), "the store verification at start"), false);
+      await live.stop();
+    } finally {
+      alerts.close();
+      await store.close();
+    }
+    await assertSameAsDetect(dir);
+  });
+});
+
+Deno.test("LiveDetection stopped while held stops at once and saves where it got to", async () => {
+  await withTempDir(async (dir) => {
+    const store = await Store.open(dir, { checkpointIntervalMs: 0 });
+    const alerts = AlertStore.open(alertsPath(dir));
+    let at: DetectStatus;
+    try {
+      await store.append({ source: "shop-log", events });
+      const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+      // A verification that never ends: the stop must not wait for it.
+      assert(live.holdFor(new Promise(() => {}), "the store verification at start"));
+      await untilHeldOrCurrent(live);
+      await live.stop();
+      at = live.status();
+    } finally {
+      alerts.close();
+      await store.close();
+    }
+    assertEquals(at.state, "stopped");
+    assert(at.read > 0 && at.read < events.length, `stopped after ${at.read} of ${events.length}`);
+    assertEquals(at.snapshot?.seq, at.seq);
+    const second = await run(dir);
+    assertEquals(second.last.reason, null, "resumed from the snapshot, not rebuilt");
+    assertEquals(second.last.read, events.length - 1 - at.seq);
+    await assertSameAsDetect(dir);
+  });
+});

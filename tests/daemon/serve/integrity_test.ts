@@ -71,6 +71,29 @@ Deno.test("StoreIntegrity passes an intact store at start and records STORE_VERI
   });
 });
 
+Deno.test("StoreIntegrity.start() verifies once `after` settles and hands that run to `beside`, which it ends with", async () => {
+  await withTempDir(async (dir) => {
+    const size = await fillStore(dir, { sealed: 1, compressed: true });
+    await withChecked(dir, async (integrity) => {
+      const after = Promise.withResolvers<void>();
+      let run: Promise<void> | undefined;
+      await integrity.start(after.promise, (r) => (run = r));
+      await new Promise((r) => setTimeout(r, 100));
+      assertEquals([run, integrity.status().state], [undefined, "checked"]);
+      after.resolve();
+      while (run === undefined) await new Promise((r) => setTimeout(r, 0));
+      assertEquals(integrity.status().state, "verifying");
+      await run;
+      const s = integrity.status();
+      assertEquals([s.state, s.lastVerification?.trigger, s.lastVerification?.events], [
+        "intact",
+        "start",
+        size,
+      ]);
+    });
+  });
+});
+
 Deno.test("StoreIntegrity.check() finds sealed segments deleted, cut short or grown, and signed checkpoints gone", async () => {
   await withTempDir(async (dir) => {
     const packed = `${dir}/packed`;
