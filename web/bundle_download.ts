@@ -4,7 +4,9 @@
  * file system, and never on a tmpfs too small for it), then streamed to the browser as one ustar
  * file and the temp dir removed when the stream ends or the browser goes away. The download is
  * recorded (EXPORT, object `bundle`) and durable before any byte of it is sent; a download that
- * then fails is recorded again with its error, by the user captured before the answer.
+ * then fails is recorded again with its error, by the user captured before the answer. While
+ * the bundle is written, the daemon's background readings of the log (detection catching up
+ * after a restart) are held (`holdBackground`), so that the two do not hold memory at once.
  *
  * The staged copy is bounded: at most {@link MAX_DOWNLOADS} at a time (more are refused with
  * 503), and one whose reader takes nothing for the stall time (a minute by default) is cut off
@@ -131,7 +133,9 @@ export async function downloadBundle(deps: WebDeps, c: WebContext): Promise<Resp
     // The real clock, not the app's: it is compared with file times.
     await sweepStale(deps.store.dataDir, Date.now());
     tmp = await Deno.makeTempDir({ dir: deps.store.dataDir, prefix: DOWNLOAD_PREFIX });
-    summary = await writeBundle(deps.store.dataDir, `${tmp}/bundle`, p);
+    const writing = writeBundle(deps.store.dataDir, `${tmp}/bundle`, p);
+    deps.holdBackground?.(writing, "a bundle download");
+    summary = await writing;
   } catch (e) {
     release();
     if (tmp !== undefined) await Deno.remove(tmp, { recursive: true });

@@ -91,6 +91,12 @@ export interface WebDeps {
   now?: () => number;
   /** How long a bundle download waits for a reader that takes nothing; default a minute. */
   downloadStallMs?: number;
+  /**
+   * Pauses the daemon's background readings of the log (detection catching up) until `until`
+   * settles: a bundle download holds them while it writes the bundle, so that their memory
+   * does not add up. Without it, nothing pauses.
+   */
+  holdBackground?: (until: Promise<unknown>, why: string) => void;
   alerts?: AlertStore;
   exports?: ExportsState;
   /**

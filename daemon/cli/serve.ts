@@ -47,6 +47,7 @@ async function webApp(parts: DaemonParts): Promise<Hono> {
     tls: parts.tls,
     config: parts.config,
     reload: parts.reload,
+    holdBackground: parts.holdBackground,
     alerts: startDetection(parts),
     ...(exports === undefined ? {} : { exports }),
   });

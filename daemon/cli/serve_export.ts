@@ -54,6 +54,7 @@ export async function startExports(parts: DaemonParts): Promise<ExportsState | u
     onProgress: (p) => {
       if (p.phase === "done") retain();
     },
+    onRun: (run) => parts.holdBackground(run, "an export run"),
   });
   await exporter.load();
   exporter.start();

@@ -14,7 +14,8 @@
  * time, past damaged segments (`store/read_past_damage.ts`), with a turn of the event loop after
  * each chunk: a catch-up or rebuild holds one chunk of events, never a segment, and the HTTP
  * server answers while it runs. A catch-up can be held between two chunks (`holdFor`) while
- * another reading of the whole log runs, so that their memory does not add up.
+ * other work reads much of the log (a verification, a download, an export), so that their memory
+ * does not add up.
  *
  * @example
  * const live = LiveDetection.start(store, { config, alerts: AlertStore.open(alertsPath(dir)) });
@@ -75,8 +76,8 @@ export class LiveDetection {
   #timer: ReturnType<typeof setInterval> | undefined;
   #queued: ReturnType<typeof setTimeout> | undefined;
   readonly #current = Promise.withResolvers<void>();
-  /** A hold on the catch-up ({@link holdFor}) not yet over. */
-  #hold: { until: Promise<unknown>; why: string } | null = null;
+  /** Holds on the catch-up ({@link holdFor}) not yet over, each with why. */
+  readonly #holds = new Map<Promise<unknown>, string>();
   /** What the catch-up waits for while it is held. */
   #waiting: string | null = null;
   /** Resolved as the stop begins: a held catch-up waits no longer. */
@@ -143,18 +144,17 @@ export class LiveDetection {
 
   /**
    * Holds a catch-up or rebuild still under way at its next chunk, after a collection of the
-   * whole heap, until `until` settles: for another reading of the whole log (the verification at
-   * start) whose memory must not add up with it. New batches stay in the log meanwhile, as during
-   * any catch-up; nothing is missed, alerts come later. Returns false, and holds nothing, once
-   * detection is current (or stopped or failed).
+   * whole heap, until `until` settles (and every other hold with it): for work that reads much
+   * of the log itself (the verification at start, a bundle download, an export run), whose
+   * memory must not add up with the catch-up's. New batches stay in the log meanwhile, as during
+   * any catch-up; nothing is missed, alerts on old events come later. Returns false, and holds
+   * nothing, once detection is current (or stopped or failed).
    */
   holdFor(until: Promise<unknown>, why: string): boolean {
     if (this.#live || this.#stopping || this.#error !== null) return false;
-    const hold = { until, why };
-    this.#hold = hold;
-    const over = (): void => {
-      if (this.#hold === hold) this.#hold = null;
-    };
+    this.#holds.set(until, why);
+    // Registered before any wait on `until`: a wait that ends finds the hold gone.
+    const over = (): void => void this.#holds.delete(until);
     until.then(over, over);
     return true;
   }
@@ -352,7 +352,7 @@ export class LiveDetection {
             chunk = [];
             if (!fed) return;
             this.#maybeWrite();
-            if (this.#hold !== null && !await this.#held()) return;
+            if (this.#holds.size > 0 && !await this.#held()) return;
           }
         }
         if (!await this.#feedLog(chunk)) return;
@@ -370,18 +370,22 @@ export class LiveDetection {
   }
 
   /**
-   * Waits out a hold between two chunks; false once stopping or failed. The collection first:
-   * what the catch-up's chunks left is freed before the other reading takes its memory.
+   * Waits out the holds between two chunks, those made meanwhile too; false once stopping or
+   * failed. The collection first: what the catch-up's chunks left is freed before the other
+   * work takes its memory.
    */
   async #held(): Promise<boolean> {
-    const hold = this.#hold!;
-    this.#waiting = hold.why;
     collectGarbage();
     const seq = this.#engine!.lastSeq;
-    log("info", "detection's catch-up waits", { for: hold.why, seq, size: this.#store.size });
     const t0 = performance.now();
-    await Promise.race([hold.until.catch(() => {}), this.#halt.promise]);
-    if (this.#hold === hold) this.#hold = null;
+    while (this.#holds.size > 0 && !this.#stopping) {
+      const why = [...new Set(this.#holds.values())].join("; ");
+      if (why !== this.#waiting) {
+        log("info", "detection's catch-up waits", { for: why, seq, size: this.#store.size });
+      }
+      this.#waiting = why;
+      await Promise.race([Promise.allSettled(this.#holds.keys()), this.#halt.promise]);
+    }
     this.#waiting = null;
     const seconds = Math.round(performance.now() - t0) / 1000;
     if (!this.#stopping) log("info", "detection's catch-up goes on", { seq, seconds });

@@ -32,7 +32,7 @@ export interface DetectStatus {
   progress: number | null;
   /** Why a rebuild runs or ran (`no snapshot`, `snapshot damaged: …`); null after a load. */
   reason: string | null;
-  /** What a held catch-up waits for (`holdFor`: the verification at start); null otherwise. */
+  /** What a held catch-up waits for (`holdFor`: a verification, a download); else null. */
   waiting: string | null;
   /** Records read from the log since start: only those after the snapshot's seq. */
   read: number;

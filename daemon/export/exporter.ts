@@ -40,6 +40,7 @@ export class Exporter {
   readonly #status = new Map<string, TargetStatus>();
   readonly #sinks = new Map<string, Sink>();
   readonly #onProgress: ((p: RunProgress) => void) | undefined;
+  readonly #onRun: ((run: Promise<unknown>) => void) | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
   #abort = new AbortController();
@@ -48,11 +49,17 @@ export class Exporter {
   constructor(
     dataDir: string,
     targets: ExportTarget[],
-    opts: { onProgress?: (p: RunProgress) => void; sinks?: Map<string, Sink> } = {},
+    opts: {
+      onProgress?: (p: RunProgress) => void;
+      /** Given each run as it begins (after any before it), ending with it. */
+      onRun?: (run: Promise<unknown>) => void;
+      sinks?: Map<string, Sink>;
+    } = {},
   ) {
     this.#dataDir = dataDir;
     this.#targets = targets;
     this.#onProgress = opts.onProgress;
+    this.#onRun = opts.onRun;
     for (const [k, v] of opts.sinks ?? []) this.#sinks.set(k, v);
     for (const t of targets) {
       this.#status.set(t.name, {
@@ -92,7 +99,11 @@ export class Exporter {
     if (name !== undefined && targets.length === 0) {
       return Promise.reject(new TypeError(`no export target named ${JSON.stringify(name)}`));
     }
-    const run = this.#queue.then(() => this.#run(targets));
+    const run = this.#queue.then(() => {
+      const r = this.#run(targets);
+      this.#onRun?.(r);
+      return r;
+    });
     this.#queue = run.catch(() => {});
     return run;
   }

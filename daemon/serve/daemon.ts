@@ -29,7 +29,8 @@ export const DAEMON_SOURCE = "vigil";
 /**
  * Longest the verification at start waits for the start's other reading of the log: past it,
  * a store damaged while detection rebuilds for hours is still found soon, and what still reads
- * is held until the verification is over (at 100M events, the two side by side peaked at 283 MiB).
+ * is held until the verification is over (`holdBackground`: at 100M events, the two side by
+ * side had peaked at 283 MiB).
  */
 export const SETTLE_WAIT_MS = 10 * 60_000;
 /** Index lag (events) that counts as caught up: a few seconds of busy intake. */
@@ -67,10 +68,16 @@ export interface DaemonParts {
   /**
    * Registers work of the start that reads the log (detection catching up): the background
    * verification at start waits for it, as for the index's catch-up (up to `SETTLE_WAIT_MS`),
-   * so that they do not hold their memory at the same time. Past that wait, `hold` is called
-   * with the verification's run: work still under way pauses until it is over.
+   * so that they do not hold their memory at the same time. `hold` pauses that work until a
+   * promise settles (see {@link holdBackground}).
    */
   settling(done: Promise<unknown>, hold?: (until: Promise<unknown>, why: string) => void): void;
+  /**
+   * Pauses the background readings of the log still under way (detection catching up or
+   * rebuilding) until `until` settles: called by work that reads much of the log itself (every
+   * full verification, a bundle download, an export run), so that their memory does not add up.
+   */
+  holdBackground(until: Promise<unknown>, why: string): void;
   /** Re-reads the configuration as SIGHUP does (e.g. after the UI changed managed.toml). */
   reload(): Promise<boolean>;
 }
@@ -150,6 +157,9 @@ export class Daemon {
     const closers: (() => void | Promise<void>)[] = [];
     const settling: Promise<unknown>[] = [];
     const holds: ((until: Promise<unknown>, why: string) => void)[] = [];
+    const holdBackground = (until: Promise<unknown>, why: string): void => {
+      for (const hold of holds) hold(until, why);
+    };
     // Aborted as the stop begins: what polls the parts stops before they close.
     const halt = new AbortController();
     let running: Daemon | undefined;
@@ -158,6 +168,7 @@ export class Daemon {
       const integrity = checks = await StoreIntegrity.check(store, {
         source: DAEMON_SOURCE,
         checkpointCopy: copy,
+        onRun: (run) => holdBackground(run, "a store verification"),
       });
       b.watchIntegrity(() => integrity.status());
       closers.push(() => integrity.stop());
@@ -187,6 +198,7 @@ export class Daemon {
               settling.push(done);
               if (hold !== undefined) holds.push(hold);
             },
+            holdBackground,
             reload,
           }),
         );
@@ -204,9 +216,7 @@ export class Daemon {
         sources: config.sources.map((s) => s.name),
         listen: `${server.addr.hostname}:${server.addr.port}`,
       });
-      await integrity.start(settled(settling), (run) => {
-        for (const hold of holds) hold(run, "the store verification at start");
-      });
+      await integrity.start(settled(settling));
       const recheck = await IndexRecheck.start(store, index, {
         source: DAEMON_SOURCE,
         intervalMs: config.store.indexRecheckMs,

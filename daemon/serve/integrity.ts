@@ -5,8 +5,8 @@
  * per segment file changed since the last start, a `stat` for each other one (`seal_cache.ts`);
  * then a full verification (`verifyStore`, what `vigil verify` does) in the background once the
  * start has settled (detection caught up: their memory does not add up; past the daemon's wait
- * for that, detection's catch-up is held while it runs) and every day after, on a Worker of its
- * own so that collection is not held up. With `[store] checkpoint_copy`, both
+ * for that, detection's catch-up is held while it runs, `onRun`) and every day after, on a
+ * Worker of its own so that collection is not held up. With `[store] checkpoint_copy`, both
  * also hold the log to the copy's last checkpoint (`checkpoint_copy.ts`): only a checkpoint kept
  * outside the data directory shows the newest segments removed together with the checkpoints
  * after them.
@@ -65,6 +65,11 @@ export interface IntegrityOptions {
    * and must hold in every full verification (`checkpoint_copy.ts`).
    */
   checkpointCopy?: string | null;
+  /**
+   * Given each full verification as it begins, ending with it: for what else reads the whole
+   * log in the background (detection catching up) to wait until it is over.
+   */
+  onRun?: (run: Promise<void>) => void;
 }
 
 /** The start checks and the background verification of one daemon's store. */
@@ -132,18 +137,19 @@ export class StoreIntegrity {
   /**
    * Records a failed start check in the chain and starts the background verification: the
    * first one once `after` settles (the start's other reading of the log is done, so that the
-   * two do not hold memory at once), else now; `beside` is then given the run, for what still
-   * reads the log (a wait on `after` that gave up) to pause until it is over. Call once the
-   * daemon's start is recorded and detection follows the store.
+   * two do not hold memory at once), else now. Call once the daemon's start is recorded and
+   * detection follows the store.
    */
-  async start(after?: Promise<unknown>, beside?: (run: Promise<void>) => void): Promise<void> {
+  async start(after?: Promise<unknown>): Promise<void> {
     const c = this.#startCheck;
     if (!c.ok) {
       await this.#record(STORE_DAMAGED, { check: "start", segments: c.segments }, c.problem!);
     }
-    const run = (): void => beside?.(this.verify("start"));
-    if (after === undefined) run();
-    else after.then(run, run);
+    if (after === undefined) void this.verify("start");
+    else {
+      const run = (): void => void this.verify("start");
+      after.then(run, run);
+    }
   }
 
   /** Runs a full verification now (joining one in progress) and records its result. */
@@ -163,6 +169,7 @@ export class StoreIntegrity {
       this.#timer = setTimeout(() => void this.verify("daily"), every);
     });
     this.#running = { since, trigger, done };
+    this.#opts.onRun?.(done);
     return done;
   }
 

@@ -125,7 +125,7 @@ export interface DetectionStatus {
   readonly progress: number | null;
   /** Why the state is being rebuilt, if it is. */
   readonly reason: string | null;
-  /** What a held catch-up waits for (the verification at start), if it is held. */
+  /** What a held catch-up waits for (a verification, a download), if it is held. */
   readonly waiting?: string | null;
   /** Events read from the log since start. */
   readonly read: number;

@@ -98,6 +98,7 @@ export interface WorldOptions {
   throttle?: { userFailures?: number; addrFailures?: number };
   /** Where the world's temp dir is made (e.g. a small tmpfs); default the system's. */
   parent?: string;
+  holdBackground?: WebDeps["holdBackground"];
 }
 
 /** Builds the world; on failure, whatever was opened is closed again. */
@@ -150,6 +151,7 @@ export async function openWorld(opts: WorldOptions = {}): Promise<World> {
       ...(opts.config === undefined ? {} : { config: opts.config }),
       ...(opts.exports === undefined ? {} : { exports: opts.exports }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.holdBackground === undefined ? {} : { holdBackground: opts.holdBackground }),
     };
     return { dir, store, index, feed, access, alerts, deps, app: createWebApp(deps), close };
   } catch (e) {

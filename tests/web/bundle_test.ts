@@ -221,3 +221,32 @@ Deno.test("at most two bundles are staged at once; a third download is refused w
     await again.arrayBuffer();
   });
 });
+
+Deno.test("a bundle download holds the daemon's background readings of the log while it writes the bundle", async () => {
+  const holds: { why: string; settled: boolean }[] = [];
+  const holdBackground = (until: Promise<unknown>, why: string): void => {
+    const h = { why, settled: false };
+    holds.push(h);
+    const end = (): void => void (h.settled = true);
+    until.then(end, end);
+  };
+  await withWorld({ holdBackground }, async (w) => {
+    const c = new Client(w.app);
+    await c.login("auditor1");
+    const res = await c.post("/management/bundle", {
+      _csrf: await c.csrf("/management"),
+      ...PERIOD,
+    });
+    assertEquals(res.status, 200);
+    // Held once, and over by the time the bundle is sent: the rest is a stream of files.
+    assertEquals(holds, [{ why: "a bundle download", settled: true }]);
+    await res.arrayBuffer();
+    // A refused download holds nothing.
+    const bad = await c.post("/management/bundle", {
+      _csrf: await c.csrf("/management"),
+      from: "x",
+    });
+    assertEquals(bad.status, 400);
+    assertEquals(holds.length, 1);
+  });
+});

@@ -342,9 +342,16 @@ Deno.test("LiveDetection held by the verification at start waits between two chu
       assert(held.read > 0 && held.read < FIRST, `held after ${held.read} of ${FIRST}`);
       // Batches made durable while it waits stay in the log: none is fed now, none is lost.
       await store.append({ source: "shop-log", events: events.slice(FIRST) });
+      // A second hold made while it waits (a download): the first one's end does not free it.
+      const download = Promise.withResolvers<void>();
+      assert(live.holdFor(download.promise, "a bundle download"));
       await new Promise((r) => setTimeout(r, 200));
       assertEquals([live.status().read, live.status().seq], [held.read, held.seq]);
       verification.resolve();
+      await new Promise((r) => setTimeout(r, 200));
+      const still = live.status();
+      assertEquals([still.read, still.waiting], [held.read, "a bundle download"]);
+      download.reject(new Error("the browser went away")); // a failed one ends the hold as well
       await live.current;
       const done = live.status();
       assertEquals([done.state, done.waiting, done.read], ["running", null, events.length]);

@@ -71,26 +71,42 @@ Deno.test("StoreIntegrity passes an intact store at start and records STORE_VERI
   });
 });
 
-Deno.test("StoreIntegrity.start() verifies once `after` settles and hands that run to `beside`, which it ends with", async () => {
+Deno.test("StoreIntegrity gives onRun each verification as it begins, once `after` settled, ending with it", async () => {
   await withTempDir(async (dir) => {
     const size = await fillStore(dir, { sealed: 1, compressed: true });
-    await withChecked(dir, async (integrity) => {
-      const after = Promise.withResolvers<void>();
-      let run: Promise<void> | undefined;
-      await integrity.start(after.promise, (r) => (run = r));
-      await new Promise((r) => setTimeout(r, 100));
-      assertEquals([run, integrity.status().state], [undefined, "checked"]);
-      after.resolve();
-      while (run === undefined) await new Promise((r) => setTimeout(r, 0));
-      assertEquals(integrity.status().state, "verifying");
-      await run;
-      const s = integrity.status();
-      assertEquals([s.state, s.lastVerification?.trigger, s.lastVerification?.events], [
-        "intact",
-        "start",
-        size,
-      ]);
-    });
+    const store = await Store.open(dir, OPEN);
+    try {
+      const runs: Promise<void>[] = [];
+      const integrity = await StoreIntegrity.check(store, {
+        source: "vigil",
+        onRun: (r) => void runs.push(r),
+      });
+      try {
+        const after = Promise.withResolvers<void>();
+        await integrity.start(after.promise);
+        await new Promise((r) => setTimeout(r, 100));
+        assertEquals([runs.length, integrity.status().state], [0, "checked"]);
+        after.resolve();
+        while (runs.length === 0) await new Promise((r) => setTimeout(r, 0));
+        assertEquals(integrity.status().state, "verifying");
+        await runs[0];
+        const s = integrity.status();
+        assertEquals([s.state, s.lastVerification?.trigger, s.lastVerification?.events], [
+          "intact",
+          "start",
+          size,
+        ]);
+        // Every later run too; one joined while in progress is not given again.
+        const daily = integrity.verify("daily");
+        await integrity.verify("daily");
+        await daily;
+        assertEquals(runs.length, 2);
+      } finally {
+        await integrity.stop();
+      }
+    } finally {
+      await store.close();
+    }
   });
 });
 
