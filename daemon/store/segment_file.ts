@@ -48,17 +48,30 @@ export async function listSegments(dir: string): Promise<SegmentEntry[]> {
  */
 export class SegmentBuffer {
   readonly shared: boolean;
+  readonly #lean: (() => void) | null;
   #buf: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 
-  constructor(opts: { shared?: boolean } = {}) {
+  /**
+   * With `lean` (a collection of the heap), a buffer that must grow is let go and collected
+   * before the larger one is made, and made at the size asked, without headroom: where memory
+   * counts more than a reallocation (the daemon's background verification, whose last segment,
+   * the active one, is read uncompressed: up to a whole segment file beside a compressed one's).
+   */
+  constructor(opts: { shared?: boolean; lean?: () => void } = {}) {
     this.shared = opts.shared ?? false;
+    this.#lean = opts.lean ?? null;
   }
 
   /** `size` bytes of the buffer (their content is whatever was there). */
   take(size: number): Uint8Array<ArrayBufferLike> {
     if (this.#buf.length < size) {
       // Some headroom, so that an active segment read again as it grows is not re-allocated.
-      const n = Math.max(size, Math.ceil(this.#buf.length * 1.25));
+      let n = Math.max(size, Math.ceil(this.#buf.length * 1.25));
+      if (this.#lean !== null) {
+        this.#buf = new Uint8Array(0);
+        this.#lean();
+        n = size;
+      }
       const mem: ArrayBufferLike = this.shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n);
       this.#buf = new Uint8Array(mem);
     }

@@ -229,7 +229,11 @@ export async function verifyStore(
       const ahead = Math.max(0, opts.readAhead ?? 2);
       const buffers = Array.from(
         { length: ahead + 1 },
-        () => new SegmentBuffer({ shared: parallel }),
+        () =>
+          new SegmentBuffer({
+            shared: parallel,
+            ...(opts.collect ? { lean: () => collectGarbage() } : {}),
+          }),
       );
       const job = (entry: SegmentEntry, i: number): Promise<SegmentJob> =>
         checkSegment(entry, {
