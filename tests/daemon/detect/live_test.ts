@@ -294,31 +294,46 @@ Deno.test("LiveDetection: an engine that cannot go on is a health failure; a reb
   });
 });
 
+/**
+ * Starts detection over the whole log with no snapshot, runs `midway` on it, stops it, and checks
+ * that it had read part of the log, saved where it got to, and that the next start resumes there
+ * and then finds what `vigil detect` finds.
+ */
+async function stopMidwayAndResume(
+  dir: string,
+  midway: (live: LiveDetection) => Promise<void>,
+): Promise<void> {
+  const store = await Store.open(dir, { checkpointIntervalMs: 0 });
+  const alerts = AlertStore.open(alertsPath(dir));
+  let at: DetectStatus;
+  try {
+    await store.append({ source: "shop-log", events });
+    const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+    await midway(live);
+    await live.stop();
+    at = live.status();
+  } finally {
+    alerts.close();
+    await store.close();
+  }
+  assertEquals(at.state, "stopped");
+  assert(at.read > 0 && at.read < events.length, `stopped after ${at.read} of ${events.length}`);
+  // Its progress is saved: a snapshot at the seq it had reached.
+  assertEquals(at.snapshot?.seq, at.seq);
+  const second = await run(dir);
+  assertEquals(second.last.reason, null, "resumed from the snapshot, not rebuilt");
+  assertEquals(second.last.read, events.length - 1 - at.seq);
+  await assertSameAsDetect(dir);
+}
+
 Deno.test("LiveDetection stopped during a rebuild saves where it got to; the next start goes on from there", async () => {
-  await withTempDir(async (dir) => {
-    const store = await Store.open(dir, { checkpointIntervalMs: 0 });
-    const alerts = AlertStore.open(alertsPath(dir));
-    let at: DetectStatus;
-    try {
-      await store.append({ source: "shop-log", events });
-      const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+  await withTempDir((dir) =>
+    stopMidwayAndResume(dir, async (live) => {
       // Stopped as soon as it has read part of the log (it gives the event loop turns as it reads).
       while (live.status().read === 0) await new Promise((r) => setTimeout(r, 0));
       assertEquals(live.status().state, "rebuilding");
-      await live.stop();
-      at = live.status();
-    } finally {
-      alerts.close();
-      await store.close();
-    }
-    assert(at.read > 0 && at.read < events.length, `stopped after ${at.read} of ${events.length}`);
-    // Its progress is saved: a snapshot at the seq it had reached.
-    assertEquals(at.snapshot?.seq, at.seq);
-    const second = await run(dir);
-    assertEquals(second.last.reason, null, "resumed from the snapshot, not rebuilt");
-    assertEquals(second.last.read, events.length - 1 - at.seq);
-    await assertSameAsDetect(dir);
-  });
+    })
+  );
 });
 
 /** Until a held catch-up says it waits, or detection is current (a hold that did not hold). */
@@ -367,28 +382,12 @@ Deno.test("LiveDetection held by the verification at start waits between two chu
 });
 
 Deno.test("LiveDetection stopped while held stops at once and saves where it got to", async () => {
-  await withTempDir(async (dir) => {
-    const store = await Store.open(dir, { checkpointIntervalMs: 0 });
-    const alerts = AlertStore.open(alertsPath(dir));
-    let at: DetectStatus;
-    try {
-      await store.append({ source: "shop-log", events });
-      const live = LiveDetection.start(store, { config: cfg(), alerts, gapCommands: GAP_COMMANDS });
+  await withTempDir((dir) =>
+    stopMidwayAndResume(dir, async (live) => {
       // A verification that never ends: the stop must not wait for it.
       assert(live.holdFor(new Promise(() => {}), "the store verification at start"));
       await untilHeldOrCurrent(live);
-      await live.stop();
-      at = live.status();
-    } finally {
-      alerts.close();
-      await store.close();
-    }
-    assertEquals(at.state, "stopped");
-    assert(at.read > 0 && at.read < events.length, `stopped after ${at.read} of ${events.length}`);
-    assertEquals(at.snapshot?.seq, at.seq);
-    const second = await run(dir);
-    assertEquals(second.last.reason, null, "resumed from the snapshot, not rebuilt");
-    assertEquals(second.last.read, events.length - 1 - at.seq);
-    await assertSameAsDetect(dir);
-  });
+      assertEquals(live.status().waiting, "the store verification at start");
+    })
+  );
 });
