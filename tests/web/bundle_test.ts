@@ -16,7 +16,7 @@ import {
 import { runVigil } from "../support/cli.ts";
 import { DOWNLOAD_PREFIX, MAX_DOWNLOADS } from "../../web/bundle_download.ts";
 import { Client } from "./_client.ts";
-import { uiEvents, withWorld } from "./_harness.ts";
+import { uiEvents, withWorld, type World } from "./_harness.ts";
 
 const PERIOD = { from: "2025-12-30", to: "2026-01-02" };
 
@@ -36,16 +36,19 @@ async function leftovers(dataDir: string): Promise<string[]> {
   return out;
 }
 
+/** Signs in as `user` and asks for the bundle of PERIOD from the Management page. */
+async function downloadAs(w: World, user: string): Promise<{ c: Client; res: Response }> {
+  const c = new Client(w.app);
+  await c.login(user);
+  const res = await c.post("/management/bundle", { _csrf: await c.csrf("/management"), ...PERIOD });
+  return { c, res };
+}
+
 Deno.test("POST /management/bundle streams a tar that verify-bundle accepts", async () => {
   await withWorld({}, async (w) => {
     const tmp = await Deno.makeTempDir({ prefix: "vigil-bundle-dl-" });
     try {
-      const c = new Client(w.app);
-      await c.login("auditor1");
-      const res = await c.post("/management/bundle", {
-        _csrf: await c.csrf("/management"),
-        ...PERIOD,
-      });
+      const { res } = await downloadAs(w, "auditor1");
       assertEquals(res.status, 200);
       assertEquals(res.headers.get("Content-Type"), "application/x-tar");
       assertEquals(
@@ -131,12 +134,7 @@ Deno.test("POST /management/bundle refuses an operator, a missing token and a ba
 
 Deno.test("a bundle download the browser abandons removes its temp dir and is recorded", async () => {
   await withWorld({}, async (w) => {
-    const c = new Client(w.app);
-    await c.login("admin1");
-    const res = await c.post("/management/bundle", {
-      _csrf: await c.csrf("/management"),
-      ...PERIOD,
-    });
+    const { res } = await downloadAs(w, "admin1");
     assertEquals(res.status, 200);
     const reader = res.body!.getReader();
     await reader.read();
@@ -155,12 +153,7 @@ Deno.test("a bundle download removes a download temp dir a crash left a day ago"
     await Deno.mkdir(fresh);
     const dayAgo = new Date(Date.now() - 25 * 3600_000);
     await Deno.utime(stale, dayAgo, dayAgo);
-    const c = new Client(w.app);
-    await c.login("auditor1");
-    const res = await c.post("/management/bundle", {
-      _csrf: await c.csrf("/management"),
-      ...PERIOD,
-    });
+    const { res } = await downloadAs(w, "auditor1");
     assertEquals(res.status, 200);
     await res.arrayBuffer();
     assertEquals(await leftovers(w.dir), [`${DOWNLOAD_PREFIX}live`], "a running one is kept");
@@ -171,12 +164,7 @@ Deno.test("a bundle download removes a download temp dir a crash left a day ago"
 Deno.test("a bundle download whose reader stalls is cut off: its staged copy is removed and recorded", async () => {
   await withWorld({}, async (w) => {
     w.deps.downloadStallMs = 200;
-    const c = new Client(w.app);
-    await c.login("auditor1");
-    const res = await c.post("/management/bundle", {
-      _csrf: await c.csrf("/management"),
-      ...PERIOD,
-    });
+    const { res } = await downloadAs(w, "auditor1");
     assertEquals(res.status, 200);
     const reader = res.body!.getReader();
     await reader.read();
@@ -231,12 +219,7 @@ Deno.test("a bundle download holds the daemon's background readings of the log w
     until.then(end, end);
   };
   await withWorld({ holdBackground }, async (w) => {
-    const c = new Client(w.app);
-    await c.login("auditor1");
-    const res = await c.post("/management/bundle", {
-      _csrf: await c.csrf("/management"),
-      ...PERIOD,
-    });
+    const { c, res } = await downloadAs(w, "auditor1");
     assertEquals(res.status, 200);
     // Held once, and over by the time the bundle is sent: the rest is a stream of files.
     assertEquals(holds, [{ why: "a bundle download", settled: true }]);
