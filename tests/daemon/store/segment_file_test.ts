@@ -20,10 +20,10 @@ Deno.test("SegmentBuffer reuses its memory and grows with headroom", () => {
 
 Deno.test("a lean SegmentBuffer lets the old memory go before it grows, at the size asked", () => {
   const sizes: number[] = [];
-  let b: SegmentBuffer;
   // What the buffer holds when the collection runs: nothing of the old memory.
-  const lean = (): void => void sizes.push(b.take(0).buffer.byteLength);
-  b = new SegmentBuffer({ lean });
+  const b: SegmentBuffer = new SegmentBuffer({
+    lean: () => void sizes.push(b.take(0).buffer.byteLength),
+  });
   b.take(1000);
   assertEquals(sizes, [0]);
   assertEquals(b.take(1100).buffer.byteLength, 1100);
