@@ -25,6 +25,7 @@
 
 import { log } from "../log.ts";
 import { collectGarbage } from "../store/collect.ts";
+import { CatchUpHolds } from "./holds.ts";
 import { Pace } from "./pace.ts";
 import { scanPastDamage, type SkippedRange } from "../store/read_past_damage.ts";
 import { SkippedParts } from "./skipped_parts.ts";
@@ -33,14 +34,8 @@ import type { DurableRecord, Store } from "../store/store.ts";
 import { META_LINEAGE, META_RAISED } from "./alert_store.ts";
 import { DetectEngine, type FeedRecord } from "./engine.ts";
 import type { DetectState, DetectStatus, LiveOptions } from "./live_types.ts";
-import {
-  configFingerprint,
-  eventDigest,
-  isCurrentVersion,
-  readSnapshot,
-  snapshotHeader,
-  SnapshotWriter,
-} from "./snapshot.ts";
+import { loadSnapshot, snapshotOf } from "./live_snapshot.ts";
+import { configFingerprint, eventDigest, SnapshotWriter } from "./snapshot.ts";
 
 export type { DetectState, DetectStatus, LiveOptions } from "./live_types.ts";
 
@@ -76,12 +71,8 @@ export class LiveDetection {
   #timer: ReturnType<typeof setInterval> | undefined;
   #queued: ReturnType<typeof setTimeout> | undefined;
   readonly #current = Promise.withResolvers<void>();
-  /** Holds on the catch-up ({@link holdFor}) not yet over, each with why. */
-  readonly #holds = new Map<Promise<unknown>, string>();
-  /** What the catch-up waits for while it is held. */
-  #waiting: string | null = null;
-  /** Resolved as the stop begins: a held catch-up waits no longer. */
-  readonly #halt = Promise.withResolvers<void>();
+  /** Holds on the catch-up ({@link holdFor}); released as the stop begins. */
+  readonly #holds = new CatchUpHolds();
 
   private constructor(store: Store, opts: LiveOptions) {
     this.#store = store;
@@ -135,7 +126,7 @@ export class LiveDetection {
       behind: Math.max(0, this.#store.size - 1 - seq),
       progress: catching ? (span <= 0 ? 1 : Math.min(1, (seq - this.#from) / span)) : null,
       reason: this.#reason,
-      waiting: this.#waiting,
+      waiting: this.#holds.waiting,
       read: this.#read,
       snapshot: this.#snaps.last,
       errors,
@@ -152,10 +143,7 @@ export class LiveDetection {
    */
   holdFor(until: Promise<unknown>, why: string): boolean {
     if (this.#live || this.#stopping || this.#error !== null) return false;
-    this.#holds.set(until, why);
-    // Registered before any wait on `until`: a wait that ends finds the hold gone.
-    const over = (): void => void this.#holds.delete(until);
-    until.then(over, over);
+    this.#holds.add(until, why);
     return true;
   }
 
@@ -163,7 +151,7 @@ export class LiveDetection {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    this.#halt.resolve();
+    this.#holds.release();
     clearInterval(this.#timer);
     clearTimeout(this.#queued);
     await this.#begun;
@@ -236,22 +224,11 @@ export class LiveDetection {
 
   /** Loads a fitting snapshot; returns why it cannot be used, or null when loaded. */
   async #load(): Promise<string | null> {
-    const alerts = this.#opts.alerts;
-    const snap = await readSnapshot(this.#store.dataDir);
-    if (snap.kind === "missing") return "no snapshot";
-    if (snap.kind === "damaged") return `snapshot damaged: ${snap.why}`;
-    const h = snap.header;
-    if (!isCurrentVersion(h)) return `snapshot of another version (${h.format} ${h.version})`;
-    if (h.config !== this.#config) return "the detection config changed";
-    if (h.lineage !== alerts.meta(META_LINEAGE)) return "alerts.db does not match the snapshot";
-    if (h.seq >= this.#store.size) return "the snapshot is ahead of the log";
-    const engine = this.#newEngine();
-    try {
-      engine.loadState(snap.lines());
-    } catch (error) {
-      return `snapshot unreadable: ${(error as Error).message}`;
-    }
-    if (engine.lastSeq !== h.seq) return "the snapshot's header and state disagree";
+    const { dataDir, size } = this.#store;
+    const fit = { dataDir, size, config: this.#config, alerts: this.#opts.alerts };
+    const got = await loadSnapshot(fit, () => this.#newEngine());
+    if (typeof got === "string") return got;
+    const { engine, header: h } = got;
     this.#engine = engine;
     this.#lastDigest = h.last;
     this.#unchecked = true;
@@ -352,7 +329,7 @@ export class LiveDetection {
             chunk = [];
             if (!fed) return;
             this.#maybeWrite();
-            if (this.#holds.size > 0 && !await this.#held()) return;
+            if (this.#holds.held && !await this.#held()) return;
           }
         }
         if (!await this.#feedLog(chunk)) return;
@@ -376,19 +353,7 @@ export class LiveDetection {
    */
   async #held(): Promise<boolean> {
     collectGarbage();
-    const seq = this.#engine!.lastSeq;
-    const t0 = performance.now();
-    while (this.#holds.size > 0 && !this.#stopping) {
-      const why = [...new Set(this.#holds.values())].join("; ");
-      if (why !== this.#waiting) {
-        log("info", "detection's catch-up waits", { for: why, seq, size: this.#store.size });
-      }
-      this.#waiting = why;
-      await Promise.race([Promise.allSettled(this.#holds.keys()), this.#halt.promise]);
-    }
-    this.#waiting = null;
-    const seconds = Math.round(performance.now() - t0) / 1000;
-    if (!this.#stopping) log("info", "detection's catch-up goes on", { seq, seconds });
+    await this.#holds.waitOut({ seq: this.#engine!.lastSeq, size: this.#store.size });
     return !this.#stopping && this.#error === null;
   }
 
@@ -420,15 +385,9 @@ export class LiveDetection {
   #write(): Promise<void> {
     const e = this.#engine;
     if (e === null || this.#error !== null || e.lastSeq < 0) return Promise.resolve();
-    return this.#snaps.write(e.lastSeq, () => ({
-      header: snapshotHeader({
-        seq: e.lastSeq,
-        config: this.#config,
-        lineage: this.#opts.alerts.meta(META_LINEAGE) ?? "",
-        last: this.#lastJson === null ? this.#lastDigest : eventDigest(this.#lastJson),
-      }, this.#now()),
-      lines: e.saveState(),
-    }));
+    const last = this.#lastJson === null ? this.#lastDigest : eventDigest(this.#lastJson);
+    const fit = { config: this.#config, alerts: this.#opts.alerts, last };
+    return this.#snaps.write(e.lastSeq, () => snapshotOf(e, fit, this.#now()));
   }
 }
 
