@@ -50,13 +50,19 @@ Deno.test("IsolationForest.fit() is deterministic under a seed and differs acros
   assert(probe.some((x) => a.score(x) !== c.score(x)), "another seed grew the same forest");
 });
 
-Deno.test("IsolationForest.fit() handles identical points and refuses no data", () => {
+Deno.test("IsolationForest.fit() handles identical points and refuses no data or too many features", () => {
   const same = Array.from({ length: 50 }, () => [1, 2]);
   const f = IsolationForest.fit(same, { random: seededRandom(1), trees: 10 });
   assertEquals(f.subsample, 50);
   // No split is possible: every point ends in the root leaf, at path c(50), score exactly 0.5.
   assertEquals(f.score([1, 2]), 0.5);
   assertThrows(() => IsolationForest.fit([], { random: seededRandom(1) }), RangeError);
+  // A node names its feature in 16 bits.
+  const wide = [new Array<number>(32_768).fill(1)];
+  assertThrows(() => IsolationForest.fit(wide, { random: seededRandom(1) }), {
+    instanceOf: RangeError,
+    message: /32768 features/,
+  });
 });
 
 Deno.test("IsolationForest.fit() grows the trees it grew when each tree had arrays of its own", () => {
