@@ -32,6 +32,9 @@ Deno.test("benchScale() measures fill, index, disk, serve, search and export on 
       "scale.export_rate",
       "scale.export_rss_high_water",
     ]);
+    // The first start caught up: its memory at rest after that is reported beside the restart's.
+    const first = lines.find((l) => l.bench === "scale.serve_first_start")!;
+    assert(Number(first.rss_after_catch_up_mib) > 0, JSON.stringify(first));
     // The restart's background work was waited out: detection, index and a verification.
     const settled = lines.find((l) => l.bench === "scale.serve_start_settled")!;
     assertEquals(settled.still_running, undefined, JSON.stringify(settled));
@@ -143,5 +146,29 @@ Deno.test("benchScale() with a budget and reindex builds the whole index first, 
     for (const w of ["role_day", "text", "text_role_day"]) {
       assert(names.includes(`scale.search_p95_${w}`), names.join(", "));
     }
+  });
+});
+
+Deno.test("benchScale() whose first start runs out of budget measures the restart that catches up, then one with current state", async () => {
+  await withTempDir(async (dir) => {
+    // No budget at all: detection is still behind at the first look after `/healthz`.
+    const lines = await benchScale({ events: 40_000, dir, budgetS: 0, reindex: true });
+    const names = lines.map((l) => l.bench);
+    const first = lines.find((l) => l.bench === "scale.serve_first_start")!;
+    assert(Number(first.detection_behind_at_budget) > 0, JSON.stringify(first));
+    assertEquals(first.rss_after_catch_up_mib, undefined);
+    const at = names.indexOf("scale.serve_first_start");
+    assertEquals(names.slice(at + 1, at + 2 + RESTART.length), [
+      "scale.serve_restart_catching_up",
+      ...RESTART,
+    ]);
+    // It caught up and verified before it was stopped; the restart after it found state current.
+    const caught = lines[at + 1]!;
+    assertEquals(caught.still_running, undefined, JSON.stringify(caught));
+    assert(Number(caught.rss_after_catch_up_mib) > 0, JSON.stringify(caught));
+    assert(Number(caught.high_water_mib) >= Number(caught.rss_after_catch_up_mib));
+    assert(Number(caught.start_s) > 0 && caught.value > 0, JSON.stringify(caught));
+    const settled = lines.find((l) => l.bench === "scale.serve_start_settled")!;
+    assertEquals(settled.still_running, undefined, JSON.stringify(settled));
   });
 });
