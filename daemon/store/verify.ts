@@ -49,6 +49,11 @@ export interface VerifyOptions {
    * reads with the checking.
    */
   readAhead?: number;
+  /**
+   * Called once the checkpoints are read, before the segments are: what a writer may do in
+   * between (tests).
+   */
+  afterCheckpointsRead?: () => Promise<void>;
 }
 
 /** The outcome of a verification. */
@@ -102,6 +107,43 @@ class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
     super(reason);
   }
+}
+
+/**
+ * The largest size among the checkpoints in the file now, read again after the log: the ones
+ * read first must still be its start, and the ones added since must carry valid signatures by
+ * the log's keys (their roots are checked by the next verification, which reads them first).
+ * A verification that takes minutes (100M events: 2.5 min) sees a checkpoint signed meanwhile
+ * claimed in the log; read once, it took that for a checkpoint deleted.
+ */
+async function signedSince(
+  file: string,
+  keysDir: string,
+  anchor: Uint8Array,
+  first: readonly Checkpoint[],
+  place: LogPlace,
+): Promise<number> {
+  const changed = (why: string) =>
+    new Problem(`${CHECKPOINTS_FILE} changed while the log was verified: ${why}`, place);
+  const { checkpoints } = await readCheckpoints(file).catch((e) => {
+    throw changed(`unreadable: ${(e as Error).message}`);
+  });
+  for (const [i, c] of first.entries()) {
+    const now = checkpoints[i];
+    if (now === undefined || now.size !== c.size || now.root !== c.root || now.sig !== c.sig) {
+      throw changed(`checkpoint #${i + 1} (size ${c.size}) is no longer there as it was`);
+    }
+  }
+  const handovers = await readHandovers(keysDir).catch((e) => {
+    throw changed(`key handovers unreadable: ${(e as Error).message}`);
+  });
+  const keys = await resolveKeyChain({
+    anchor,
+    handovers,
+    checkpoints: checkpoints.map((c, i) => ({ c, label: `checkpoint #${i + 1}` })),
+  });
+  if (keys.problem) throw changed(keys.problem);
+  return Math.max(0, ...checkpoints.map((c) => c.size));
 }
 
 /** Verifies the store in `dataDir`. Never throws for damage: it is in the report. */
@@ -173,6 +215,7 @@ export async function verifyStore(
     const maxSize = Math.max(0, ...all.map((x) => x.c.size));
     report.checkpoints = checkpoints.length;
     report.latestCheckpoint = checkpoints[checkpoints.length - 1] ?? null;
+    await opts.afterCheckpointsRead?.();
 
     let lastSignedPlace: LogPlace = {};
     const checkAt = (size: number, head: Uint8Array, place: LogPlace): void => {
@@ -354,11 +397,24 @@ export async function verifyStore(
       leafFile.close();
     }
     if (signedClaim > maxSize) {
-      throw new Problem(
-        `signed checkpoints are gone: the log records that a checkpoint of ${signedClaim} ` +
-          `events was signed, but the largest in ${CHECKPOINTS_FILE} covers ${maxSize}`,
+      // The checkpoints were read before the log: one signed since is claimed by the commits
+      // after it, and is in the file before any of them (the writer adds it first).
+      const now = await signedSince(
+        paths.checkpoints,
+        paths.keys,
+        publicRaw,
+        checkpoints,
         claimPlace,
       );
+      if (signedClaim > Math.max(maxSize, now)) {
+        throw new Problem(
+          `signed checkpoints are gone: the log records that a checkpoint of ${signedClaim} ` +
+            `events was signed, but the largest in ${CHECKPOINTS_FILE} covers ${
+              Math.max(maxSize, now)
+            }`,
+          claimPlace,
+        );
+      }
     }
     const node = leafFile.problem ?? await checkUpperLevels(paths.merkle, nextSeq);
     if (node !== null) {

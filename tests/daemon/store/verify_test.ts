@@ -239,6 +239,35 @@ Deno.test("verifyStore() fails when the signed checkpoints are deleted or emptie
   }
 });
 
+Deno.test("verifyStore() takes a checkpoint signed while it read the log for the one the log claims", async () => {
+  await withTempDir(async (dir) => {
+    await sealedStore(dir);
+    await makeWritable(dir);
+    const path = `${dir}/${CHECKPOINTS_FILE}`;
+    const whole = await Deno.readTextFile(path);
+    const [first, second] = whole.split("\n") as [string, string];
+    // What a writer does during a long verification: it adds a checkpoint after the file was
+    // read, then commits that claim it before the log's end is read.
+    const addedMeanwhile = async (text: string) => {
+      await Deno.writeTextFile(path, first + "\n");
+      return await verifyStore(dir, { afterCheckpointsRead: () => Deno.writeTextFile(path, text) });
+    };
+    const r = await addedMeanwhile(whole);
+    assert(r.ok, r.problem?.text);
+    assertEquals(r.checkpoints, 1);
+    // One added with a signature that none of the log's keys made is not taken for it.
+    const c = JSON.parse(second);
+    const sig = `${c.sig.startsWith("A") ? "B" : "A"}${c.sig.slice(1)}`;
+    const forged = await addedMeanwhile(`${first}\n${JSON.stringify({ ...c, sig })}\n`);
+    assert(!forged.ok, "a forged checkpoint must not meet the claim");
+    assertMatch(forged.problem!.reason, /changed while the log was verified: .*no valid signature/);
+    // Nor a file whose checkpoints read first are gone from it.
+    const cut = await addedMeanwhile(second + "\n");
+    assert(!cut.ok, "a checkpoint removed meanwhile must be caught");
+    assertMatch(cut.problem!.reason, /checkpoint #1 \(size 10\) is no longer there/);
+  });
+});
+
 Deno.test("verifyStore() checks the Merkle node files: a wrong block root or inner node is named", async () => {
   await withTempDir(async (dir) => {
     // 800 events: nodes 0..2 of every stored level (6, 7, 8) exist.
