@@ -44,7 +44,13 @@ export async function waitStartSettled(
     rssMax = Math.max(rssMax, (await serve.rss()).rssMib);
     const health = await getBody(`${base}/healthz`, (r) => r.json()) as {
       detection?: { state: string; behind: number };
+      store?: { integrity?: { state: string; problem: string | null } };
     };
+    // A figure taken beside a store found damaged measures nothing an admin would run.
+    const integrity = health.store?.integrity;
+    if (integrity?.state === "damaged") {
+      throw new Error(`serve found the store damaged at start: ${integrity.problem}`);
+    }
     const metrics = await metricsText(base);
     const verifying = seriesSum(metrics, "vigil_store_verify_running") > 0;
     const verified = seriesSum(metrics, "vigil_store_verify_runs_total") > 0;

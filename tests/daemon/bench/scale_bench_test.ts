@@ -151,8 +151,9 @@ Deno.test("benchScale() with a budget and reindex builds the whole index first, 
 
 Deno.test("benchScale() whose first start runs out of budget measures the restart that catches up, then one with current state", async () => {
   await withTempDir(async (dir) => {
-    // No budget at all: detection is still behind at the first look after `/healthz`.
-    const lines = await benchScale({ events: 40_000, dir, budgetS: 0, reindex: true });
+    // No budget at all: detection, rebuilding 80k events (about a second), is still behind at
+    // the first look after `/healthz`.
+    const lines = await benchScale({ events: 80_000, dir, budgetS: 0, reindex: true });
     const names = lines.map((l) => l.bench);
     const first = lines.find((l) => l.bench === "scale.serve_first_start")!;
     assert(Number(first.detection_behind_at_budget) > 0, JSON.stringify(first));
