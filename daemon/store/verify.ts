@@ -7,7 +7,7 @@
 
 import { collectGarbage } from "./collect.ts";
 import { checkDataFormat } from "./format.ts";
-import { type Checkpoint, CHECKPOINTS_FILE, readCheckpoints } from "./checkpoint.ts";
+import { type Checkpoint, readCheckpoints } from "./checkpoint.ts";
 import { type KeyLoss, type KeySpan, resolveKeyChain } from "./key_chain.ts";
 import { readHandovers } from "./key_handover.ts";
 import { describePlace, type LogPlace } from "./errors.ts";
@@ -17,6 +17,7 @@ import { MerkleFrontier } from "./merkle.ts";
 import { nativeHash } from "./native_hash.ts";
 import { readRetainedStart } from "./retained.ts";
 import { listSegments, SegmentBuffer, type SegmentEntry } from "./segment_file.ts";
+import { unmetClaim } from "./verify_claims.ts";
 import { checkSegment, type SegmentJob } from "./verify_segment.ts";
 import { levelFileName } from "./merkle_block.ts";
 import { checkUpperLevels, LeafFileCheck } from "./verify_nodes.ts";
@@ -49,10 +50,7 @@ export interface VerifyOptions {
    * reads with the checking.
    */
   readAhead?: number;
-  /**
-   * Called once the checkpoints are read, before the segments are: what a writer may do in
-   * between (tests).
-   */
+  /** Called between reading the checkpoints and the log: what a writer may do then (tests). */
   afterCheckpointsRead?: () => Promise<void>;
 }
 
@@ -107,43 +105,6 @@ class Problem extends Error {
   constructor(readonly reason: string, readonly place: LogPlace) {
     super(reason);
   }
-}
-
-/**
- * The largest size among the checkpoints in the file now, read again after the log: the ones
- * read first must still be its start, and the ones added since must carry valid signatures by
- * the log's keys (their roots are checked by the next verification, which reads them first).
- * A verification that takes minutes (100M events: 2.5 min) sees a checkpoint signed meanwhile
- * claimed in the log; read once, it took that for a checkpoint deleted.
- */
-async function signedSince(
-  file: string,
-  keysDir: string,
-  anchor: Uint8Array,
-  first: readonly Checkpoint[],
-  place: LogPlace,
-): Promise<number> {
-  const changed = (why: string) =>
-    new Problem(`${CHECKPOINTS_FILE} changed while the log was verified: ${why}`, place);
-  const { checkpoints } = await readCheckpoints(file).catch((e) => {
-    throw changed(`unreadable: ${(e as Error).message}`);
-  });
-  for (const [i, c] of first.entries()) {
-    const now = checkpoints[i];
-    if (now === undefined || now.size !== c.size || now.root !== c.root || now.sig !== c.sig) {
-      throw changed(`checkpoint #${i + 1} (size ${c.size}) is no longer there as it was`);
-    }
-  }
-  const handovers = await readHandovers(keysDir).catch((e) => {
-    throw changed(`key handovers unreadable: ${(e as Error).message}`);
-  });
-  const keys = await resolveKeyChain({
-    anchor,
-    handovers,
-    checkpoints: checkpoints.map((c, i) => ({ c, label: `checkpoint #${i + 1}` })),
-  });
-  if (keys.problem) throw changed(keys.problem);
-  return Math.max(0, ...checkpoints.map((c) => c.size));
 }
 
 /** Verifies the store in `dataDir`. Never throws for damage: it is in the report. */
@@ -396,26 +357,16 @@ export async function verifyStore(
       runner.close();
       leafFile.close();
     }
-    if (signedClaim > maxSize) {
-      // The checkpoints were read before the log: one signed since is claimed by the commits
-      // after it, and is in the file before any of them (the writer adds it first).
-      const now = await signedSince(
-        paths.checkpoints,
-        paths.keys,
-        publicRaw,
-        checkpoints,
-        claimPlace,
-      );
-      if (signedClaim > Math.max(maxSize, now)) {
-        throw new Problem(
-          `signed checkpoints are gone: the log records that a checkpoint of ${signedClaim} ` +
-            `events was signed, but the largest in ${CHECKPOINTS_FILE} covers ${
-              Math.max(maxSize, now)
-            }`,
-          claimPlace,
-        );
-      }
-    }
+    // The checkpoints were read before the log: one signed since may be claimed in it.
+    const unmet = await unmetClaim({
+      claim: signedClaim,
+      covered: maxSize,
+      file: paths.checkpoints,
+      keysDir: paths.keys,
+      anchor: publicRaw,
+      first: checkpoints,
+    });
+    if (unmet !== null) throw new Problem(unmet, claimPlace);
     const node = leafFile.problem ?? await checkUpperLevels(paths.merkle, nextSeq);
     if (node !== null) {
       throw new Problem(
