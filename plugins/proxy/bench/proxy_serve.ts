@@ -2,7 +2,7 @@
  * A real `vigil serve` with one proxy source in front of a PostgreSQL on loopback, for the proxy
  * benchmark and the proxy's real-client tests: the config written to a directory of the
  * caller's, the daemon started from this checkout with the `vigil` task's permissions, and
- * ready only once it is healthy and the proxy's port is bound. It can be stopped (SIGTERM),
+ * ready only once it is healthy and says its proxy listens. It can be stopped (SIGTERM),
  * killed (SIGKILL) and started again on the same port and data directory, and it reads back the
  * events its source stored, from the log (the truth, readable while the daemon appends).
  */
@@ -10,7 +10,7 @@
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { type ChildVigil, spawnVigil, waitHealthy } from "../../../daemon/bench/scale_process.ts";
-import { freePort, portBound } from "./ports.ts";
+import { freePort } from "./ports.ts";
 
 /** How the proxy stores events: see the README's proxy section. */
 export type ProxyMode = "observe" | "enforce";
@@ -85,6 +85,13 @@ export function proxyConfig(
   ].join("\n");
 }
 
+/** Whether the daemon at `base` says its proxy source `name` listens (its `connected` gauge). */
+async function listening(base: string, name: string): Promise<boolean> {
+  const r = await fetch(`${base}/healthz`);
+  const h = await r.json() as { sources?: { name: string; gauges?: Record<string, number> }[] };
+  return h.sources?.find((s) => s.name === name)?.gauges?.connected === 1;
+}
+
 /** Writes the config, starts `vigil serve` and waits until the proxy takes connections. */
 export async function startProxyServe(opts: ProxyServeOptions): Promise<ProxyServe> {
   const source = opts.name ?? "proxy";
@@ -112,9 +119,12 @@ export async function startProxyServe(opts: ProxyServeOptions): Promise<ProxySer
     let exited = false;
     serve.child.status.then(() => (exited = true));
     try {
-      await waitHealthy(serve, timeoutMs);
+      const base = await waitHealthy(serve, timeoutMs);
       const deadline = performance.now() + timeoutMs;
-      while (!portBound(port)) {
+      // Its own listener, as the daemon reports it: the port bound is not enough, since another
+      // test's server may take a port between `freePort()` (or a kill) and the daemon's bind,
+      // and a client would then talk to that one.
+      while (!await listening(base, source)) {
         if (exited) throw new Error("vigil serve exited");
         if (performance.now() > deadline) {
           throw new Error(`the proxy did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
