@@ -16,7 +16,7 @@ import { downloadFigures } from "./scale_download.ts";
 import { exportRange, exportRows, scaleEvent } from "./scale_events.ts";
 import { get, getBody, indexLag, storeEvents } from "./scale_http.ts";
 import { type ChildVigil, round, sleep, spawnVigil, waitHealthy } from "./scale_process.ts";
-import { SETTLE_BUDGET_S, waitStartSettled } from "./scale_settle.ts";
+import { SETTLE_BUDGET_S, type StartSettled, waitStartSettled } from "./scale_settle.ts";
 import type { BenchResult } from "./store_bench.ts";
 
 const SEARCHES = 60;
@@ -77,39 +77,34 @@ export async function serveFigures(
     // with saved state that is current: what every restart is, at every store size.
     if (first.caughtUpS === undefined) out.push(await catchUpRestart(config, n));
   }
-  const started = performance.now();
-  const serve: ChildVigil = spawnVigil(["serve", "--config", config]);
+  const restart = await settledRestart(config);
+  const { serve, base, settled } = restart;
   try {
-    const base = await waitHealthy(serve);
-    const startS = (performance.now() - started) / 1000;
     out.push({
       bench: "scale.serve_start",
-      value: round(startS),
+      value: round(restart.startS),
       unit: "s",
       events: n,
       note: "restart: spawn to /healthz 200, data dir with N events and saved state",
     });
     // The restart's background work (detection and index catching up, then a full
     // verification) lasts longer the larger the store; the figures below are taken after it.
-    const settled = await waitStartSettled(serve, base, SETTLE_BUDGET_S);
     out.push({
       bench: "scale.serve_start_settled",
       value: settled.seconds,
       unit: "s",
       events: n,
       rss_max_mib: settled.rssMaxMib,
-      high_water_mib: (await serve.rss()).hwmMib,
+      high_water_mib: restart.settledHwmMib,
       ...(settled.verifyS === undefined ? {} : { verify_s: settled.verifyS }),
       ...(settled.pending.length === 0 ? {} : { still_running: settled.pending.join(",") }),
       note: "/healthz 200 until detection and index are current and a full verification ran",
     });
-    await sleep(3000);
-    const afterStart = await serve.rss();
     out.push({
       bench: "scale.serve_rss_after_start",
-      value: afterStart.rssMib,
+      value: restart.after.rssMib,
       unit: "MiB",
-      high_water_mib: afterStart.hwmMib,
+      high_water_mib: restart.after.hwmMib,
     });
 
     // Intake: the events API at a steady rate, a batch of 500 every 50 ms.
@@ -221,30 +216,51 @@ export async function serveFigures(
  * stopped, its state saved.
  */
 async function catchUpRestart(config: string, n: number): Promise<BenchResult> {
-  const t = performance.now();
+  const { serve, startS, settled, after } = await settledRestart(config);
+  await serve.stop();
+  return {
+    bench: "scale.serve_restart_catching_up",
+    value: settled.seconds,
+    unit: "s",
+    events: n,
+    start_s: round(startS),
+    rss_max_mib: settled.rssMaxMib,
+    high_water_mib: after.hwmMib,
+    rss_after_catch_up_mib: after.rssMib,
+    ...(settled.verifyS === undefined ? {} : { verify_s: settled.verifyS }),
+    ...(settled.pending.length === 0 ? {} : { still_running: settled.pending.join(",") }),
+    note: "restart after a budgeted first start: /healthz 200 until detection (from where the " +
+      "first start stopped) and index are current and a full verification ran; then stopped",
+  };
+}
+
+/** A restart of `serve`, running, once its start's background work is waited out. */
+interface SettledRestart {
+  serve: ChildVigil;
+  base: string;
+  /** Spawn to `/healthz` 200, s. */
+  startS: number;
+  settled: StartSettled;
+  /** The high-water as the wait ended, MiB. */
+  settledHwmMib: number;
+  /** Memory 3 s after the wait, at rest. */
+  after: { rssMib: number; hwmMib: number };
+}
+
+/** Starts `serve`, waits for `/healthz` 200 and its background work, then 3 s; stops it on error. */
+async function settledRestart(config: string): Promise<SettledRestart> {
+  const started = performance.now();
   const serve = spawnVigil(["serve", "--config", config]);
   try {
     const base = await waitHealthy(serve);
-    const startS = round((performance.now() - t) / 1000);
+    const startS = (performance.now() - started) / 1000;
     const settled = await waitStartSettled(serve, base, SETTLE_BUDGET_S);
+    const settledHwmMib = (await serve.rss()).hwmMib;
     await sleep(3000);
-    const after = await serve.rss();
-    return {
-      bench: "scale.serve_restart_catching_up",
-      value: settled.seconds,
-      unit: "s",
-      events: n,
-      start_s: startS,
-      rss_max_mib: settled.rssMaxMib,
-      high_water_mib: after.hwmMib,
-      rss_after_catch_up_mib: after.rssMib,
-      ...(settled.verifyS === undefined ? {} : { verify_s: settled.verifyS }),
-      ...(settled.pending.length === 0 ? {} : { still_running: settled.pending.join(",") }),
-      note: "restart after a budgeted first start: /healthz 200 until detection (from where the " +
-        "first start stopped) and index are current and a full verification ran; then stopped",
-    };
-  } finally {
+    return { serve, base, startS, settled, settledHwmMib, after: await serve.rss() };
+  } catch (error) {
     await serve.stop();
+    throw error;
   }
 }
 

@@ -16,7 +16,7 @@ import { resolveKeyChain } from "./key_chain.ts";
 import { readHandovers } from "./key_handover.ts";
 
 /** The largest size signed in the file now, or what is wrong with the file since. */
-export async function signedSince(opts: {
+async function signedSince(opts: {
   file: string;
   keysDir: string;
   anchor: Uint8Array;

@@ -10,6 +10,7 @@
 import type { AuditEvent } from "../../../daemon/event/model.ts";
 import { readLog } from "../../../daemon/store/log_reader.ts";
 import { type ChildVigil, spawnVigil, waitHealthy } from "../../../daemon/bench/scale_process.ts";
+import { getBody } from "../../../daemon/bench/scale_http.ts";
 import { freePort } from "./ports.ts";
 
 /** How the proxy stores events: see the README's proxy section. */
@@ -87,8 +88,9 @@ export function proxyConfig(
 
 /** Whether the daemon at `base` says its proxy source `name` listens (its `connected` gauge). */
 async function listening(base: string, name: string): Promise<boolean> {
-  const r = await fetch(`${base}/healthz`);
-  const h = await r.json() as { sources?: { name: string; gauges?: Record<string, number> }[] };
+  const h = await getBody(`${base}/healthz`, (r) => r.json()) as {
+    sources?: { name: string; gauges?: Record<string, number> }[];
+  };
   return h.sources?.find((s) => s.name === name)?.gauges?.connected === 1;
 }
 
